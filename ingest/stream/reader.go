@@ -1,0 +1,103 @@
+package stream
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// reader is one subscriber: a bounded queue of units drained by one goroutine.
+// Control events (Start, End) are never dropped; units are, when the queue is
+// full, so that the publisher never waits for a slow reader.
+// mu guards queue, dropped and closing.
+type reader struct {
+	name string
+	size int
+	fn   func(Event)
+	log  *slog.Logger
+
+	mu           sync.Mutex
+	queue        []Event
+	units        int // units in queue
+	dropped      int // dropped since the last delivered event
+	totalDropped int
+	lastLog      time.Time
+	closing      bool
+	wake         chan struct{}
+	done         chan struct{}
+}
+
+func newReader(name string, size int, fn func(Event), log *slog.Logger) *reader {
+	rd := &reader{
+		name: name, size: size, fn: fn, log: log,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+	}
+	go rd.run()
+	return rd
+}
+
+// push enqueues ev. control events always fit; units are dropped when full.
+func (rd *reader) push(ev Event, control bool) {
+	rd.mu.Lock()
+	if rd.closing {
+		rd.mu.Unlock()
+		return
+	}
+	if !control && rd.units >= rd.size {
+		rd.dropped++
+		rd.totalDropped++
+		if time.Since(rd.lastLog) > 10*time.Second {
+			rd.lastLog = time.Now()
+			rd.log.Warn("reader too slow, dropping units", "reader", rd.name, "stage", ev.Stage, "dropped_total", rd.totalDropped)
+		}
+		rd.mu.Unlock()
+		return
+	}
+	ev.Dropped = rd.dropped
+	rd.dropped = 0
+	rd.queue = append(rd.queue, ev)
+	if ev.Unit != nil {
+		rd.units++
+	}
+	rd.mu.Unlock()
+	select {
+	case rd.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (rd *reader) run() {
+	defer close(rd.done)
+	var batch []Event
+	for {
+		rd.mu.Lock()
+		batch, rd.queue = rd.queue, batch[:0]
+		rd.units = 0
+		closing := rd.closing
+		rd.mu.Unlock()
+		for i := range batch {
+			rd.fn(batch[i])
+			batch[i] = Event{}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		if closing {
+			return
+		}
+		<-rd.wake
+	}
+}
+
+// close lets the goroutine drain what is queued, then waits for it.
+func (rd *reader) close() {
+	rd.mu.Lock()
+	rd.closing = true
+	rd.mu.Unlock()
+	select {
+	case rd.wake <- struct{}{}:
+	default:
+	}
+	<-rd.done
+}

@@ -1,0 +1,145 @@
+package stream
+
+import (
+	"math"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+)
+
+// StageInfo is a snapshot of one stage for the API and the pages.
+type StageInfo struct {
+	Name     string      `json:"name"`
+	Live     bool        `json:"live"`
+	Since    *time.Time  `json:"since,omitempty"`
+	LastSeen *time.Time  `json:"last_seen,omitempty"`
+	Source   string      `json:"source,omitempty"`
+	Remote   string      `json:"-"`
+	Tracks   []TrackInfo `json:"tracks"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// TrackInfo describes one track as measured over the last few seconds.
+type TrackInfo struct {
+	Kind      string  `json:"kind"` // "video" or "audio"
+	Codec     string  `json:"codec"`
+	Width     int     `json:"width,omitempty"`
+	Height    int     `json:"height,omitempty"`
+	FrameRate float64 `json:"frame_rate,omitempty"` // measured frames per second
+	// KeyframeInterval is the last measured distance between keyframes, in seconds.
+	KeyframeInterval float64 `json:"keyframe_interval,omitempty"`
+	SampleRate       int     `json:"sample_rate,omitempty"`
+	Channels         int     `json:"channels,omitempty"`
+	Bitrate          int64   `json:"bitrate"` // bits per second
+}
+
+// statsWindow is how far back bitrate and frame rate are averaged.
+const statsWindow = 5 * time.Second
+
+// stats measures each track of one publish. Guarded by Registry.mu.
+type stats struct {
+	tracks []*trackStats
+}
+
+type trackStats struct {
+	static  TrackInfo
+	samples []statSample // ring of recent units, oldest first
+	lastKey time.Duration
+	hasKey  bool
+	keyInt  time.Duration
+}
+
+type statSample struct {
+	at   time.Time
+	size int
+}
+
+func newStats(s *Stream) *stats {
+	st := &stats{}
+	for _, t := range s.Tracks {
+		st.tracks = append(st.tracks, &trackStats{static: describe(t)})
+	}
+	return st
+}
+
+// describe reads what the codec parameters say about a track.
+func describe(t *Track) TrackInfo {
+	info := TrackInfo{Kind: "audio", Codec: t.CodecName()}
+	if t.IsVideo() {
+		info.Kind = "video"
+	}
+	switch c := t.Codec.(type) {
+	case *mp4codecs.H264:
+		var sps h264.SPS
+		if sps.Unmarshal(c.SPS) == nil {
+			info.Width, info.Height = sps.Width(), sps.Height()
+		}
+	case *mp4codecs.H265:
+		var sps h265.SPS
+		if sps.Unmarshal(c.SPS) == nil {
+			info.Width, info.Height = sps.Width(), sps.Height()
+		}
+	case *mp4codecs.MPEG4Audio:
+		info.SampleRate = c.Config.SampleRate
+		info.Channels = int(c.Config.ChannelConfig)
+		if info.Channels == 7 {
+			info.Channels = 8
+		}
+	case *mp4codecs.Opus:
+		info.SampleRate = 48000
+		info.Channels = c.ChannelCount
+	}
+	return info
+}
+
+func (s *stats) add(u *Unit, t *Track) {
+	if u.Track < 0 || u.Track >= len(s.tracks) {
+		return
+	}
+	ts := s.tracks[u.Track]
+	ts.samples = append(ts.samples, statSample{at: u.Received, size: u.Size()})
+	// Trim in bulk to keep append amortised.
+	if len(ts.samples) > 64 && u.Received.Sub(ts.samples[len(ts.samples)/2].at) > statsWindow {
+		ts.samples = append(ts.samples[:0], ts.samples[len(ts.samples)/2:]...)
+	}
+	if t.IsVideo() && u.RandomAccess {
+		if ts.hasKey && u.DTS > ts.lastKey {
+			ts.keyInt = u.DTS - ts.lastKey
+		}
+		ts.lastKey, ts.hasKey = u.DTS, true
+	}
+}
+
+func (s *stats) snapshot(now time.Time, live bool) []TrackInfo {
+	out := make([]TrackInfo, len(s.tracks))
+	for i, ts := range s.tracks {
+		info := ts.static
+		if live {
+			var bytes, frames int
+			var first time.Time
+			for _, smp := range ts.samples {
+				if now.Sub(smp.at) > statsWindow {
+					continue
+				}
+				if first.IsZero() {
+					first = smp.at
+				}
+				bytes += smp.size
+				frames++
+			}
+			if span := now.Sub(first).Seconds(); frames > 1 && span > 0.5 {
+				info.Bitrate = int64(float64(bytes*8) / span)
+				if info.Kind == "video" {
+					info.FrameRate = math.Round(float64(frames-1)/span*100) / 100
+				}
+			}
+		}
+		if ts.keyInt > 0 {
+			info.KeyframeInterval = math.Round(ts.keyInt.Seconds()*1000) / 1000
+		}
+		out[i] = info
+	}
+	return out
+}
