@@ -1,0 +1,212 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/salon/salon/ingest"
+)
+
+// Config is salon's whole configuration. It is filled from defaults, then the
+// SALON_* environment, then flags: an explicit flag beats the ambient
+// environment, so a one-off `salon -http :9000` works in a configured shell.
+type Config struct {
+	HTTP       string // HTTP listen address
+	RTSP       string // RTSP listen address; empty disables
+	RTMP       string // RTMP listen address; empty disables
+	Data       string // data directory: secrets, spool
+	Archive    string // archive directory or s3:http(s)://HOST:PORT/BUCKET[/PREFIX]
+	AdminToken string
+	PublishKey string
+	PublicURL  string
+	Pulls      []Pull
+	Demo       bool
+
+	SegmentDuration time.Duration
+	Window          time.Duration
+	LogLevel        string
+}
+
+// Pull is one `-pull stage=rtsp://…` source.
+type Pull struct{ Stage, URL string }
+
+type pullList struct{ cfg *Config }
+
+func (p pullList) String() string { return "" }
+func (p pullList) Set(v string) error {
+	stage, u, err := ingest.ParsePull(v)
+	if err != nil {
+		return err
+	}
+	p.cfg.Pulls = append(p.cfg.Pulls, Pull{Stage: stage, URL: u})
+	return nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		HTTP:            ":8080",
+		RTSP:            ":8554",
+		RTMP:            ":1935",
+		Data:            "./salon-data",
+		SegmentDuration: 2 * time.Second,
+		Window:          30 * time.Second,
+		LogLevel:        "info",
+	}
+}
+
+// parseConfig reads defaults, then environment (getenv), then args.
+func parseConfig(args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("salon", flag.ContinueOnError)
+	type strFlag struct {
+		name, env string
+		dst       *string
+		usage     string
+	}
+	strs := []strFlag{
+		{"http", "SALON_HTTP", &cfg.HTTP, "HTTP listen address (pages, HLS, API)"},
+		{"rtsp", "SALON_RTSP", &cfg.RTSP, "RTSP listen address for publishers; empty disables"},
+		{"rtmp", "SALON_RTMP", &cfg.RTMP, "RTMP listen address for OBS; empty disables"},
+		{"data", "SALON_DATA", &cfg.Data, "data directory (secrets, spool)"},
+		{"archive", "SALON_ARCHIVE", &cfg.Archive, "archive: a directory, or s3:http(s)://HOST:PORT/BUCKET[/PREFIX] (default DATA/archive)"},
+		{"admin-token", "SALON_ADMIN_TOKEN", &cfg.AdminToken, "organiser token (default: generated once, kept in DATA)"},
+		{"publish-key", "SALON_PUBLISH_KEY", &cfg.PublishKey, "publish key for RTSP/RTMP (default: generated once, kept in DATA)"},
+		{"public-url", "SALON_PUBLIC_URL", &cfg.PublicURL, "public base URL shown in pages and printed links, e.g. https://salon.example.org"},
+		{"log-level", "SALON_LOG_LEVEL", &cfg.LogLevel, "debug, info, warn or error"},
+	}
+	for _, f := range strs {
+		if v, ok := lookup(getenv, f.env); ok {
+			*f.dst = v
+		}
+		fs.StringVar(f.dst, f.name, *f.dst, f.usage+" ($"+f.env+")")
+	}
+	durs := []struct {
+		name, env string
+		dst       *time.Duration
+		usage     string
+	}{
+		{"segment", "SALON_SEGMENT", &cfg.SegmentDuration, "target HLS segment duration (cut at the next keyframe)"},
+		{"window", "SALON_WINDOW", &cfg.Window, "live playlist window"},
+	}
+	for _, f := range durs {
+		if v, ok := lookup(getenv, f.env); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return cfg, fmt.Errorf("$%s: %q is not a duration like 2s", f.env, v)
+			}
+			*f.dst = d
+		}
+		fs.DurationVar(f.dst, f.name, *f.dst, f.usage+" ($"+f.env+")")
+	}
+	if v, ok := lookup(getenv, "SALON_PULL"); ok {
+		for _, p := range strings.Fields(v) {
+			if err := (pullList{&cfg}).Set(p); err != nil {
+				return cfg, fmt.Errorf("$SALON_PULL: %w", err)
+			}
+		}
+	}
+	fs.Var(pullList{&cfg}, "pull", "pull an RTSP camera onto a stage: STAGE=rtsp://… (repeatable; $SALON_PULL, space-separated)")
+	if v, ok := lookup(getenv, "SALON_DEMO"); ok {
+		cfg.Demo = v == "1" || v == "true"
+	}
+	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "also publish a built-in test stream to stage \"main\" ($SALON_DEMO)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	if cfg.Archive == "" {
+		cfg.Archive = filepath.Join(cfg.Data, "archive")
+	}
+	return cfg, cfg.Validate()
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+// Validate checks every value and names the flag at fault.
+func (c *Config) Validate() error {
+	addrs := []struct{ flag, v string }{{"-http", c.HTTP}, {"-rtsp", c.RTSP}, {"-rtmp", c.RTMP}}
+	for i, a := range addrs {
+		if a.v == "" {
+			if i == 0 {
+				return errors.New("-http must not be empty")
+			}
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			return fmt.Errorf("%s %q: want HOST:PORT or :PORT", a.flag, a.v)
+		}
+	}
+	if c.Data == "" {
+		return errors.New("-data must not be empty")
+	}
+	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {
+		return fmt.Errorf("-segment %s: choose between 500ms and 20s", c.SegmentDuration)
+	}
+	if c.Window < 3*c.SegmentDuration {
+		return fmt.Errorf("-window %s: must hold at least 3 segments (3 × -segment = %s)", c.Window, 3*c.SegmentDuration)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-public-url %q: want http(s)://HOST[:PORT]", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("-log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	for _, tok := range []struct{ flag, v string }{{"-admin-token", c.AdminToken}, {"-publish-key", c.PublishKey}} {
+		if tok.v != "" && len(tok.v) < 8 {
+			return fmt.Errorf("%s: too short, use at least 8 characters", tok.flag)
+		}
+		if strings.ContainsAny(tok.v, " /?&#@:") {
+			return fmt.Errorf("%s: use only letters, digits, '-' and '_' (it goes into URLs)", tok.flag)
+		}
+	}
+	return nil
+}
+
+// loadSecret returns v when set, else the secret kept in dir/name, generating
+// and saving it the first time so that it survives restarts.
+func loadSecret(dir, name, v string) (string, error) {
+	if v != "" {
+		return v, nil
+	}
+	path := filepath.Join(dir, name)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	raw := make([]byte, 18)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	s := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create data directory %s: %w (check -data)", dir, err)
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("save %s: %w (check -data is writable)", path, err)
+	}
+	return s, nil
+}
