@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/salon/salon/hls"
+	"github.com/salon/salon/ingest"
+	"github.com/salon/salon/ingest/demo"
+	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web"
+)
+
+// app is one running salon: the concrete components wired together.
+// Tests start several in one process.
+type app struct {
+	cfg        Config
+	log        *slog.Logger
+	adminToken string
+	publishKey string
+
+	metrics *prometheus.Registry
+	reg     *stream.Registry
+	hls     *hls.Manager
+	unsub   func()
+	rtsp    *ingest.RTSPServer
+	rtmp    *ingest.RTMPServer
+	pulls   []*ingest.Puller
+	demo    *demo.Source
+	web     *web.Server
+}
+
+// startApp starts every component of cfg, or nothing: on error, what was
+// started is closed again.
+func startApp(cfg Config, log *slog.Logger) (a *app, err error) {
+	a = &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+			a = nil
+		}
+	}()
+	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w (check -data)", cfg.Data, err)
+	}
+	if a.adminToken, err = loadSecret(cfg.Data, "admin-token", cfg.AdminToken); err != nil {
+		return nil, err
+	}
+	if a.publishKey, err = loadSecret(cfg.Data, "publish-key", cfg.PublishKey); err != nil {
+		return nil, err
+	}
+
+	a.metrics = prometheus.NewRegistry()
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a.reg = &stream.Registry{Log: log.With("component", "stream")}
+	if err := a.reg.Initialize(); err != nil {
+		return nil, err
+	}
+	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "salon_publishers", Help: "Stages with a publisher now.",
+	}, func() float64 {
+		n := 0
+		for _, s := range a.reg.Stages() {
+			if s.Live {
+				n++
+			}
+		}
+		return float64(n)
+	}))
+
+	a.hls = &hls.Manager{
+		SegmentDuration: cfg.SegmentDuration,
+		Window:          cfg.Window,
+		Warnings:        a.reg,
+		Metrics:         a.metrics,
+		Log:             log.With("component", "hls"),
+	}
+	if err := a.hls.Initialize(); err != nil {
+		return nil, fmt.Errorf("hls: %w", err)
+	}
+	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
+
+	a.web = &web.Server{
+		Address:   cfg.HTTP,
+		Live:      a.hls,
+		Stages:    a.reg,
+		Gatherer:  a.metrics,
+		Metrics:   a.metrics,
+		PublicURL: cfg.PublicURL,
+		Log:       log.With("component", "web"),
+	}
+	if err := a.web.Initialize(); err != nil {
+		return nil, fmt.Errorf("http on %s: %w (is another program using the port? change -http)", cfg.HTTP, err)
+	}
+
+	if cfg.RTSP != "" {
+		a.rtsp = &ingest.RTSPServer{Address: cfg.RTSP, Key: a.publishKey, Registry: a.reg, Log: log.With("component", "rtsp")}
+		if err := a.rtsp.Initialize(); err != nil {
+			a.rtsp = nil
+			return nil, fmt.Errorf("rtsp on %s: %w (change -rtsp, or set it empty to disable)", cfg.RTSP, err)
+		}
+	}
+	if cfg.RTMP != "" {
+		a.rtmp = &ingest.RTMPServer{Address: cfg.RTMP, Key: a.publishKey, Registry: a.reg, Log: log.With("component", "rtmp")}
+		if err := a.rtmp.Initialize(); err != nil {
+			a.rtmp = nil
+			return nil, fmt.Errorf("rtmp on %s: %w (change -rtmp, or set it empty to disable)", cfg.RTMP, err)
+		}
+	}
+	for _, p := range cfg.Pulls {
+		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, Log: log.With("component", "pull", "stage", p.Stage)}
+		if err := pl.Initialize(); err != nil {
+			return nil, fmt.Errorf("-pull %s: %w", p.Stage, err)
+		}
+		a.pulls = append(a.pulls, pl)
+	}
+	if cfg.Demo {
+		a.demo = &demo.Source{Stage: "main", Registry: a.reg, Log: log.With("component", "demo")}
+		if err := a.demo.Initialize(); err != nil {
+			a.demo = nil
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Close stops ingest first, so that every open segment is finished and its
+// playlist closed, then the HTTP server.
+func (a *app) Close() {
+	if a.rtsp != nil {
+		a.rtsp.Close()
+	}
+	if a.rtmp != nil {
+		a.rtmp.Close()
+	}
+	for _, p := range a.pulls {
+		p.Close()
+	}
+	if a.demo != nil {
+		a.demo.Close()
+	}
+	if a.unsub != nil {
+		a.unsub() // drains the queue: open segments are finished
+	}
+	if a.reg != nil {
+		a.reg.Close()
+	}
+	if a.hls != nil {
+		a.hls.Close()
+	}
+	if a.web != nil {
+		a.web.Close()
+	}
+}
+

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfig(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.HTTP != ":8080" || c.RTSP != ":8554" || c.RTMP != ":1935" || c.Data != "./salon-data" {
+				t.Fatalf("defaults: %+v", c)
+			}
+			if c.Archive != filepath.Join("./salon-data", "archive") {
+				t.Fatalf("archive default %q", c.Archive)
+			}
+		}},
+		{name: "env", env: map[string]string{"SALON_HTTP": ":9000", "SALON_RTMP": "", "SALON_DATA": "/tmp/x", "SALON_SEGMENT": "4s"},
+			check: func(t *testing.T, c Config) {
+				if c.HTTP != ":9000" || c.Data != "/tmp/x" || c.SegmentDuration != 4*time.Second || c.Archive != "/tmp/x/archive" {
+					t.Fatalf("env not applied: %+v", c)
+				}
+			}},
+		{name: "flag beats env", args: []string{"-http", ":9100"}, env: map[string]string{"SALON_HTTP": ":9000"},
+			check: func(t *testing.T, c Config) {
+				if c.HTTP != ":9100" {
+					t.Fatalf("HTTP = %q", c.HTTP)
+				}
+			}},
+		{name: "empty rtmp disables", args: []string{"-rtmp", ""}, check: func(t *testing.T, c Config) {
+			if c.RTMP != "" {
+				t.Fatalf("RTMP = %q", c.RTMP)
+			}
+		}},
+		{name: "pulls", args: []string{"-pull", "main=rtsp://cam/1", "-pull", "side=rtsp://cam/2"}, check: func(t *testing.T, c Config) {
+			if len(c.Pulls) != 2 || c.Pulls[1].Stage != "side" || c.Pulls[1].URL != "rtsp://cam/2" {
+				t.Fatalf("pulls = %+v", c.Pulls)
+			}
+		}},
+		{name: "bad pull", args: []string{"-pull", "Main=rtsp://cam"}, wantErr: "pull"},
+		{name: "bad http", args: []string{"-http", "8080"}, wantErr: "-http"},
+		{name: "bad segment env", env: map[string]string{"SALON_SEGMENT": "two"}, wantErr: "SALON_SEGMENT"},
+		{name: "tiny window", args: []string{"-window", "3s"}, wantErr: "-window"},
+		{name: "bad public url", args: []string{"-public-url", "salon.example.org"}, wantErr: "-public-url"},
+		{name: "short key", args: []string{"-publish-key", "abc"}, wantErr: "-publish-key"},
+		{name: "key with slash", args: []string{"-publish-key", "abcdefgh/ij"}, wantErr: "-publish-key"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseConfig(tc.args, envOf(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestLoadSecret_KeptAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	a, err := loadSecret(dir, "publish-key", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) < 20 {
+		t.Fatalf("generated secret %q is too short", a)
+	}
+	b, err := loadSecret(dir, "publish-key", "")
+	if err != nil || a != b {
+		t.Fatalf("second load = %q, %v; want %q", b, err, a)
+	}
+	st, err := os.Stat(filepath.Join(dir, "publish-key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode = %v, %v; want 0600", st.Mode(), err)
+	}
+	if c, _ := loadSecret(dir, "publish-key", "given-key"); c != "given-key" {
+		t.Fatalf("an explicit key must win, got %q", c)
+	}
+}

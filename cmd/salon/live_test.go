@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+type probeStream struct {
+	CodecName string `json:"codec_name"`
+	CodecType string `json:"codec_type"`
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+}
+
+// ffprobe reads url and returns its streams.
+func ffprobe(t *testing.T, url string) []probeStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries",
+		"stream=codec_name,codec_type,width,height", "-of", "json", url).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("ffprobe %s: %v\n%s", url, err, stderr)
+	}
+	var res struct{ Streams []probeStream }
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("ffprobe output: %v\n%s", err, out)
+	}
+	return res.Streams
+}
+
+func codecsOf(ss []probeStream) string {
+	var names []string
+	for _, s := range ss {
+		names = append(names, s.CodecName)
+	}
+	return strings.Join(names, ",")
+}
+
+// decode plays url for secs seconds with ffmpeg and returns its error lines.
+func decode(t *testing.T, url string, secs int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+40)*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-v", "error", "-i", url,
+		"-t", strconv.Itoa(secs), "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg decode %s: %v\n%s", url, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestLive_PublishAndRead(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	cases := []struct {
+		name      string
+		out       func(a *app) []string
+		enc       [][]string
+		want      string
+		w, h      int
+		noDecode  bool
+		audioOnly bool
+	}{
+		{name: "rtsp h264 aac", out: func(a *app) []string { return rtspOut(a.rtspURL("main", testKey)) },
+			enc: [][]string{srcVideo, srcAudio, encH264, encAAC}, want: "h264,aac", w: 320, h: 240},
+		{name: "rtmp h264 aac", out: func(a *app) []string { return rtmpOut(a.rtmpURL("main", testKey)) },
+			enc: [][]string{srcVideo, srcAudio, encH264, encAAC}, want: "h264,aac", w: 320, h: 240},
+		{name: "rtsp h265 opus", out: func(a *app) []string { return rtspOut(a.rtspURL("main", testKey)) },
+			enc: [][]string{srcVideo, srcAudio, encH265, encOpus}, want: "hevc,opus", w: 320, h: 240},
+		{name: "rtsp audio only", out: func(a *app) []string { return rtspOut(a.rtspURL("main", testKey)) },
+			enc: [][]string{srcAudio, encAAC}, want: "aac", audioOnly: true},
+		{name: "rtsp video only", out: func(a *app) []string { return rtspOut(a.rtspURL("main", testKey)) },
+			enc: [][]string{srcVideo, encH264}, want: "h264", w: 320, h: 240},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := testApp(t)
+			args := ffmpegArgs("60", append(tc.enc, tc.out(a))...)
+			pub := startProc(t, "ffmpeg", args...)
+			waitSegments(t, a, "main", 3, 30*time.Second)
+			url := a.httpURL("/live/main/index.m3u8")
+			ss := ffprobe(t, url)
+			if got := codecsOf(ss); got != tc.want {
+				t.Fatalf("ffprobe codecs = %s, want %s", got, tc.want)
+			}
+			for _, s := range ss {
+				if s.CodecType == "video" && (s.Width != tc.w || s.Height != tc.h) {
+					t.Fatalf("resolution %dx%d, want %dx%d", s.Width, s.Height, tc.w, tc.h)
+				}
+			}
+			if errs := decode(t, url, 8); errs != "" {
+				t.Fatalf("decoding the live playlist printed errors:\n%s", errs)
+			}
+			pub.kill()
+		})
+	}
+}
+
+func TestLive_UnsupportedCodecRefused(t *testing.T) {
+	needTools(t, "ffmpeg")
+	a := testApp(t)
+	pub := startProc(t, "ffmpeg", ffmpegArgs("5", srcVideo, []string{"-c:v", "mjpeg", "-q:v", "5"}, rtspOut(a.rtspURL("main", testKey)))...)
+	if err := pub.wait(t, 30*time.Second); err == nil {
+		t.Fatal("ffmpeg published MJPEG successfully; want a refusal")
+	}
+	if !strings.Contains(pub.stderr.String(), "MJPEG") {
+		t.Fatalf("the refusal does not name the codec; ffmpeg said:\n%s", pub.stderr.String())
+	}
+	if a.reg.Live("main") {
+		t.Fatal("stage went live with an unsupported codec")
+	}
+}
+
+// mediaSeq reads EXT-X-MEDIA-SEQUENCE.
+func mediaSeq(t *testing.T, playlist string) int {
+	t.Helper()
+	m := regexp.MustCompile(`#EXT-X-MEDIA-SEQUENCE:(\d+)`).FindStringSubmatch(playlist)
+	if m == nil {
+		t.Fatalf("no media sequence in\n%s", playlist)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// lastSegment is the number of the newest segment in the playlist.
+func lastSegment(t *testing.T, playlist string) int {
+	t.Helper()
+	ms := regexp.MustCompile(`(?m)^(\d+)\.m4s$`).FindAllStringSubmatch(playlist, -1)
+	if ms == nil {
+		t.Fatalf("no segments in\n%s", playlist)
+	}
+	n, _ := strconv.Atoi(ms[len(ms)-1][1])
+	return n
+}
+
+func TestLive_KeysAndSecondPublisher(t *testing.T) {
+	needTools(t, "ffmpeg")
+	a := testApp(t)
+	first := startProc(t, "ffmpeg", ffmpegArgs("90", srcVideo, encH264, rtspOut(a.rtspURL("main", testKey)))...)
+	before := lastSegment(t, waitSegments(t, a, "main", 2, 30*time.Second))
+
+	refused := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"wrong key rtsp", rtspOut(a.rtspURL("main", "wrong-key")), "401"},
+		{"missing key rtsp", rtspOut(strings.TrimSuffix(a.rtspURL("main", ""), "?key=")), "401"},
+		{"second publisher rtsp", rtspOut(a.rtspURL("main", testKey)), ""},
+		{"wrong key rtmp", rtmpOut(a.rtmpURL("main", "wrong-key")), ""},
+		{"second publisher rtmp", rtmpOut(a.rtmpURL("main", testKey)), ""},
+	}
+	for _, r := range refused {
+		t.Run(r.name, func(t *testing.T) {
+			p := startProc(t, "ffmpeg", ffmpegArgs("5", srcVideo, encH264, r.args)...)
+			if err := p.wait(t, 30*time.Second); err == nil {
+				t.Fatalf("publish succeeded; want refused. ffmpeg said:\n%s", p.stderr.String())
+			}
+			if r.want != "" && !strings.Contains(p.stderr.String(), r.want) {
+				t.Fatalf("want %q in ffmpeg's error, got:\n%s", r.want, p.stderr.String())
+			}
+		})
+	}
+	for _, s := range a.reg.Stages() {
+		if s.Name == "main" && s.Source != "rtsp" {
+			t.Fatalf("stage main now comes from %q; the first publisher was displaced", s.Source)
+		}
+	}
+	// The first publisher is unaffected: still running, still producing segments.
+	select {
+	case <-first.done:
+		t.Fatalf("the first publisher stopped: %v\n%s", first.err, first.stderr.String())
+	default:
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+		if lastSegment(t, string(body)) >= before+3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first publisher's stream stopped growing after the refusals:\n%s", body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func TestLive_PublisherRestart(t *testing.T) {
+	needTools(t, "ffmpeg")
+	a := testApp(t, func(c *Config) { c.Window = 20 * time.Second })
+	args := ffmpegArgs("60", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
+	pub := startProc(t, "ffmpeg", args...)
+	waitSegments(t, a, "main", 3, 30*time.Second)
+
+	// A viewer that keeps reading across the outage.
+	reader := startProc(t, "ffmpeg", "-hide_banner", "-v", "error", "-i", a.httpURL("/live/main/index.m3u8"), "-t", "14", "-f", "null", "-")
+	time.Sleep(2 * time.Second)
+	pub.kill()
+	_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+	lastBefore := lastSegment(t, string(body))
+	time.Sleep(2 * time.Second)
+	startProc(t, "ffmpeg", args...)
+
+	deadline := time.Now().Add(30 * time.Second)
+	var pl string
+	for {
+		_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+		pl = string(body)
+		if strings.Contains(pl, "#EXT-X-DISCONTINUITY\n") && lastSegment(t, pl) >= lastBefore+3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no discontinuity and new segments after the publisher came back:\n%s", pl)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	// Segment numbers after the discontinuity continue, never reused.
+	seen := map[string]bool{}
+	for _, line := range strings.Split(pl, "\n") {
+		if strings.HasSuffix(line, ".m4s") {
+			if seen[line] {
+				t.Fatalf("segment %s listed twice:\n%s", line, pl)
+			}
+			seen[line] = true
+		}
+	}
+	after := strings.SplitN(pl, "#EXT-X-DISCONTINUITY\n", 2)[1]
+	if first := regexp.MustCompile(`(?m)^(\d+)\.m4s$`).FindStringSubmatch(after); first == nil {
+		t.Fatalf("no segment after the discontinuity:\n%s", pl)
+	} else if n, _ := strconv.Atoi(first[1]); n <= lastBefore {
+		t.Fatalf("first segment after reconnect is %d, not after %d: numbers reused", n, lastBefore)
+	}
+	if strings.Count(pl, "#EXT-X-MAP") < 2 {
+		t.Fatalf("want a new EXT-X-MAP for the new publish:\n%s", pl)
+	}
+	if err := reader.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("the reading ffmpeg failed across the reconnect: %v\n%s", err, reader.stderr.String())
+	}
+	if s := strings.TrimSpace(reader.stderr.String()); s != "" {
+		t.Logf("reader's messages across the reconnect:\n%s", s)
+	}
+}
