@@ -1,0 +1,295 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/headers"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+
+	"github.com/salon/salon/ingest/stream"
+)
+
+// RTSPServer accepts RTSP publishers (ANNOUNCE + RECORD, TCP transport) at
+// rtsp://HOST:PORT/live/{stage}?key=KEY, or with the key as the RTSP
+// password and any user name. It does not serve readers.
+//
+// gortsplib owns the connections and sessions; the server keeps no state of
+// its own beyond the listener address, and each session's publish lives in
+// the session's user data.
+type RTSPServer struct {
+	// Address to listen on, e.g. ":8554" or "127.0.0.1:0".
+	Address string
+	// Key is the publish key; required.
+	Key string
+	// Registry receives the publishes.
+	Registry publishRegistry
+	// ReadTimeout drops a publisher that sends nothing for this long, which
+	// frees its stage (default 10 s).
+	ReadTimeout time.Duration
+	Log         *slog.Logger
+
+	srv  *gortsplib.Server
+	mu   sync.Mutex
+	addr string
+}
+
+// Initialize validates the configuration and starts listening.
+func (s *RTSPServer) Initialize() error {
+	if s.Address == "" {
+		return errors.New("rtsp: no listen address: set one, e.g. :8554")
+	}
+	if s.Key == "" {
+		return errors.New("rtsp: the publish key is empty: set a publish key")
+	}
+	if s.Registry == nil {
+		return errors.New("rtsp: no registry")
+	}
+	if s.ReadTimeout <= 0 {
+		s.ReadTimeout = 10 * time.Second
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	s.Log = s.Log.With("component", "rtsp")
+	s.srv = &gortsplib.Server{
+		Handler:     &rtspHandler{s: s},
+		RTSPAddress: s.Address,
+		ReadTimeout: s.ReadTimeout,
+		Listen: func(network, address string) (net.Listener, error) {
+			ln, err := net.Listen(network, address)
+			if err == nil {
+				s.mu.Lock()
+				s.addr = ln.Addr().String()
+				s.mu.Unlock()
+			}
+			return ln, err
+		},
+	}
+	if err := s.srv.Start(); err != nil {
+		return fmt.Errorf("rtsp: listen on %s: %w (is another program using the port?)", s.Address, err)
+	}
+	s.Log.Info("listening for RTSP publishers", "address", s.Addr())
+	return nil
+}
+
+// Addr returns the address the server listens on (host:port).
+func (s *RTSPServer) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Close disconnects every publisher, ends their publishes and waits.
+func (s *RTSPServer) Close() {
+	if s.srv != nil {
+		s.srv.Close()
+	}
+}
+
+// rtspPublish is the publish state of one RTSP session (its user data).
+type rtspPublish struct {
+	stage  string
+	remote string
+	tracks []*rtpTrack
+	pub    *publication
+	errs   *logLimiter
+}
+
+// rtspHandler receives gortsplib's callbacks; it keeps them off the
+// exported API of RTSPServer.
+type rtspHandler struct {
+	s *RTSPServer
+}
+
+// reply builds a response whose reason phrase carries msg: ffmpeg and
+// GStreamer print the reason phrase, so the person publishing sees it.
+func reply(code base.StatusCode, msg string) *base.Response {
+	res := &base.Response{StatusCode: code}
+	if msg != "" {
+		res.StatusMessage = statusText(code) + ": " + sanitizeReason(msg)
+	}
+	return res
+}
+
+func statusText(code base.StatusCode) string {
+	switch code {
+	case base.StatusBadRequest:
+		return "Bad Request"
+	case base.StatusUnauthorized:
+		return "Unauthorized"
+	case base.StatusNotFound:
+		return "Not Found"
+	case base.StatusMethodNotAllowed:
+		return "Method Not Allowed"
+	case base.StatusUnsupportedMediaType:
+		return "Unsupported Media Type"
+	case statusConflict:
+		return "Conflict"
+	}
+	return "Error"
+}
+
+// statusConflict refuses a second publisher on a live stage. RTSP has no
+// 409; clients treat it as a 4xx failure and print the reason phrase.
+const statusConflict base.StatusCode = 409
+
+// sanitizeReason keeps a reason phrase on one line of printable text.
+func sanitizeReason(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f {
+			b[i] = ' '
+		}
+	}
+	return truncate(string(b), 300)
+}
+
+func remoteOf(c *gortsplib.ServerConn) string {
+	return c.NetConn().RemoteAddr().String()
+}
+
+// authorized checks the key from the query or, failing that, the RTSP
+// password. With neither, it prepares the nonce gortsplib sends in the
+// WWW-Authenticate challenge.
+func (h *rtspHandler) authorized(conn *gortsplib.ServerConn, req *base.Request, t publishTarget) (ok, tried bool) {
+	if t.HasKey && keyMatches(t.Key, h.s.Key) {
+		return true, true
+	}
+	var auth headers.Authorization
+	if auth.Unmarshal(req.Header["Authorization"]) == nil && auth.Username != "" {
+		if auth.Method == headers.AuthMethodBasic {
+			return keyMatches(auth.BasicPass, h.s.Key), true
+		}
+		// Digest: any user name, the key as the password.
+		return conn.VerifyCredentials(req, auth.Username, h.s.Key), true
+	}
+	conn.VerifyCredentials(req, "salon", h.s.Key) // fails; sets the nonce
+	return false, t.HasKey
+}
+
+// OnAnnounce checks key, stage and codecs before any media is accepted.
+func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	remote := remoteOf(ctx.Conn)
+	log := h.s.Log
+	target, perr := parsePublishURL(ctx.Path, ctx.Query)
+	if ok, tried := h.authorized(ctx.Conn, ctx.Request, target); !ok {
+		if tried {
+			log.Warn("publish refused", "stage", target.Stage, "remote", remote, "reason", "wrong publish key")
+		} else {
+			// Clients that authenticate with a password first ask without one.
+			log.Debug("publish challenged", "stage", target.Stage, "remote", remote, "reason", "no publish key")
+		}
+		return reply(base.StatusUnauthorized, ""), liberrors.ErrServerAuth{}
+	}
+	if perr != nil {
+		// 404 rather than 400: ffmpeg prints the reason phrase of every
+		// failure above 400 but hides it for exactly 400.
+		log.Warn("publish refused", "remote", remote, "reason", perr.Error())
+		return reply(base.StatusNotFound, perr.Error()), perr
+	}
+	stage := target.Stage
+
+	tracks, picker := rtpTracks(ctx.Description)
+	if err := picker.result(log, stage, remote); err != nil {
+		var ue *unsupportedError
+		errors.As(err, &ue)
+		log.Warn("publish refused", "stage", stage, "remote", remote, "reason", ue.Error())
+		return reply(base.StatusUnsupportedMediaType, ue.Error()), err
+	}
+	if h.s.Registry.Live(stage) {
+		msg := fmt.Sprintf("stage %s already has a publisher", stage)
+		log.Warn("publish refused", "stage", stage, "remote", remote, "reason", msg)
+		return reply(statusConflict, msg), errors.New(msg)
+	}
+
+	session := ctx.Session
+	st := &rtspPublish{
+		stage:  stage,
+		remote: remote,
+		tracks: tracks,
+		errs:   newLogLimiter(log, 10*time.Second, "stage", stage, "remote", remote),
+	}
+	st.pub = newPublication(h.s.Registry, log, &stream.Stream{Stage: stage, Source: "rtsp", Remote: remote}, picker.codecs)
+	st.pub.refused = func(error) { session.Close() }
+	session.SetUserData(st)
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSetup accepts the SETUP requests of a publisher and refuses readers.
+func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if ctx.Session.State() != gortsplib.ServerSessionStatePreRecord {
+		return reply(base.StatusMethodNotAllowed, "salon accepts RTSP publishers only; watch on the web page"), nil, nil
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil, nil
+}
+
+// OnDescribe refuses readers with a reason.
+func (h *rtspHandler) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	return reply(base.StatusMethodNotAllowed, "salon accepts RTSP publishers only; watch on the web page"), nil, nil
+}
+
+// OnRecord claims the stage (unless parameter sets are still to come) and
+// starts decoding.
+func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	st, ok := ctx.Session.UserData().(*rtspPublish)
+	if !ok {
+		return reply(base.StatusBadRequest, "ANNOUNCE first"), errors.New("RECORD without ANNOUNCE")
+	}
+	attachRTP(ctx.Session, st.tracks, st.pub, st.errs)
+	if err := st.pub.start(); err != nil {
+		h.s.Log.Warn("publish refused", "stage", st.stage, "remote", st.remote, "reason", err.Error())
+		if errors.Is(err, stream.ErrStageBusy) {
+			return reply(statusConflict, fmt.Sprintf("stage %s already has a publisher", st.stage)), err
+		}
+		return reply(base.StatusBadRequest, err.Error()), err
+	}
+	if !st.pub.started() {
+		h.s.Log.Info("waiting for in-band parameter sets before publishing", "stage", st.stage, "remote", st.remote)
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnSessionClose ends the publish: TEARDOWN, a closed connection or the
+// read timeout all end here.
+func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	st, ok := ctx.Session.UserData().(*rtspPublish)
+	if !ok {
+		return
+	}
+	wasLive := st.pub.started()
+	st.pub.close()
+	if wasLive {
+		reason := "closed"
+		if ctx.Error != nil {
+			reason = ctx.Error.Error()
+		}
+		h.s.Log.Info("publisher left", "stage", st.stage, "remote", st.remote, "reason", reason)
+	}
+}
+
+// OnPacketsLost reports loss, rate-limited per session.
+func (h *rtspHandler) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	if st, ok := ctx.Session.UserData().(*rtspPublish); ok {
+		st.errs.log("RTP packets lost", "lost", ctx.Lost)
+	}
+}
+
+// OnDecodeError reports malformed packets, rate-limited per session.
+func (h *rtspHandler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	if st, ok := ctx.Session.UserData().(*rtspPublish); ok {
+		st.errs.log("cannot decode packet", "error", ctx.Error.Error())
+	}
+}
+
+// OnStreamWriteError never happens (no readers); it keeps gortsplib from
+// using the global logger.
+func (h *rtspHandler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	h.s.Log.Debug("stream write error", "error", ctx.Error)
+}
