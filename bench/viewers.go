@@ -238,3 +238,10 @@ func checkURL(raw string, allowRemote bool) (*url.URL, error) {
 	}
 	return nil, fmt.Errorf("-url host %q is not loopback: load-testing another machine needs -allow-remote (make sure it is yours)", h)
 }
+
+// CheckLoopbackURL refuses URLs whose host is not loopback, for the bench
+// commands that only read (they must never touch another machine by mistake).
+func CheckLoopbackURL(raw string) error {
+	_, err := checkURL(raw, false)
+	return err
+}

@@ -25,10 +25,11 @@ import (
 	"github.com/salon/salon/bench"
 )
 
-const usage = `usage: salon-bench viewers|ramp [flags]
+const usage = `usage: salon-bench viewers|ramp|latency [flags]
 
   viewers   run N simulated HLS viewers for a bounded time and print one summary
   ramp      run viewers at increasing N (-steps) and print one row per step
+  latency   read salon's /metrics and print ingest-to-playlist latency quantiles
 
 Run "salon-bench viewers -h" or "salon-bench ramp -h" for the flags.
 `
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runViewers(ctx, args[1:], stdout, stderr)
 	case "ramp":
 		err = runRamp(ctx, args[1:], stdout, stderr)
+	case "latency":
+		err = runLatency(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
