@@ -1,0 +1,113 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/salon/salon/ingest/stream"
+)
+
+// stageJSON is a stage as the API shows it: the registry's snapshot plus
+// what web knows (viewers, URLs).
+type stageJSON struct {
+	stream.StageInfo
+	Viewers     int    `json:"viewers"`
+	PlaylistURL string `json:"playlist_url"`
+	PageURL     string `json:"page_url"`
+}
+
+func (s *Server) stageJSON(info stream.StageInfo) stageJSON {
+	if info.Tracks == nil {
+		info.Tracks = []stream.TrackInfo{}
+	}
+	return stageJSON{
+		StageInfo:   info,
+		Viewers:     s.Viewers(info.Name),
+		PlaylistURL: s.url("/live/" + info.Name + "/index.m3u8"),
+		PageURL:     s.url("/live/" + info.Name),
+	}
+}
+
+// stageList is every known stage, live ones first, then by name.
+func (s *Server) stageList() []stageJSON {
+	infos := s.Stages.Stages()
+	out := make([]stageJSON, 0, len(infos))
+	for _, info := range infos {
+		out = append(out, s.stageJSON(info))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Live != out[j].Live {
+			return out[i].Live
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// stageInfo finds one stage's snapshot.
+func (s *Server) stageInfo(name string) (stream.StageInfo, bool) {
+	for _, info := range s.Stages.Stages() {
+		if info.Name == name {
+			return info, true
+		}
+	}
+	return stream.StageInfo{}, false
+}
+
+func (s *Server) handleStages(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, s.stageList())
+}
+
+func (s *Server) handleStage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("stage")
+	if !stream.ValidStage(name) {
+		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
+		return
+	}
+	info, ok := s.stageInfo(name)
+	if !ok {
+		s.jsonError(w, http.StatusNotFound, "unknown stage "+name+": nobody has published to it since the server started")
+		return
+	}
+	s.writeJSON(w, http.StatusOK, s.stageJSON(info))
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleNotFound answers paths no route claims: JSON for API-like paths,
+// a page for the rest.
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/live/") || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.jsonError(w, http.StatusNotFound, "not found")
+		return
+	}
+	s.pageError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+}
+
+// writeJSON writes v as JSON with status. API answers are never cached:
+// they describe the present.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.Log.Error("encode json response", "error", err)
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// jsonError is the one way handlers report an error to API clients.
+func (s *Server) jsonError(w http.ResponseWriter, status int, msg string) {
+	s.writeJSON(w, status, struct {
+		Error string `json:"error"`
+	}{msg})
+}

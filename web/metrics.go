@@ -1,0 +1,126 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics holds web's own collectors.
+type metrics struct {
+	requests *prometheus.CounterVec // route, code
+	bytes    *prometheus.CounterVec // kind: playlist, segment
+	viewers  *prometheus.Desc
+	handler  http.Handler
+}
+
+func (s *Server) initMetrics() error {
+	if s.Metrics == nil {
+		reg := prometheus.NewRegistry()
+		s.Metrics = reg
+		if s.Gatherer == nil {
+			s.Gatherer = reg
+		}
+	}
+	if s.Gatherer == nil {
+		g, ok := s.Metrics.(prometheus.Gatherer)
+		if !ok {
+			return errors.New("web: Gatherer is required when Metrics is not a *prometheus.Registry")
+		}
+		s.Gatherer = g
+	}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "salon_http_requests_total",
+			Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "salon_http_bytes_served_total",
+			Help: "Bytes of live HLS served, by kind (playlist or segment, init segments included).",
+		}, []string{"kind"}),
+		viewers: prometheus.NewDesc("salon_viewers",
+			"Distinct clients that fetched the stage's live playlist in the last 10 seconds.",
+			[]string{"stage"}, nil),
+		handler: promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}),
+	}
+	// Pre-create the two kinds so dashboards see zeros before traffic.
+	m.bytes.WithLabelValues("playlist")
+	m.bytes.WithLabelValues("segment")
+	s.metrics = m
+	for _, c := range []prometheus.Collector{m.requests, m.bytes, viewerCollector{s}} {
+		if err := s.Metrics.Register(c); err != nil {
+			return fmt.Errorf("web: register metrics (is a second web.Server using the same registry?): %w", err)
+		}
+	}
+	return nil
+}
+
+// viewerCollector reports salon_viewers for every stage the registry knows
+// and every stage with recent viewers.
+type viewerCollector struct{ s *Server }
+
+func (c viewerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.s.metrics.viewers }
+
+func (c viewerCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := c.s.viewers.counts(time.Now())
+	for _, st := range c.s.Stages.Stages() {
+		if _, ok := counts[st.Name]; !ok {
+			counts[st.Name] = 0
+		}
+	}
+	for stage, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.s.metrics.viewers, prometheus.GaugeValue, float64(n), stage)
+	}
+}
+
+// recorder remembers the status and counts the body bytes written.
+type recorder struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, hijack).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// instrument counts requests by the mux pattern that served them and sets the
+// headers every response carries.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		rec := &recorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		route := r.Pattern // set by the ServeMux on this request
+		if route == "" || route == "/" {
+			route = "other"
+		}
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	})
+}

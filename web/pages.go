@@ -1,0 +1,177 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/salon/salon/ingest/stream"
+)
+
+func parsePages(a *assets) (*template.Template, error) {
+	funcs := template.FuncMap{
+		"asset":      a.url,
+		"trackLine":  trackLine,
+		"bitrate":    formatBitrate,
+		"liveLabel":  liveLabel,
+		"viewerText": viewerText,
+	}
+	return template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
+}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Title     string
+	PublicURL string
+	HasHLS    bool
+	HLSURL    string
+
+	// home
+	Stages []stageJSON
+
+	// live
+	Stage     stageJSON
+	StageName string
+	Known     bool
+
+	// error
+	Status  int
+	Heading string
+	Message string
+}
+
+// csp allows our own scripts and styles only; media and hls.js's worker come
+// from blob: URLs (MediaSource). connect-src also allows PublicURL's origin,
+// where playlists come from when salon sits behind a CDN.
+func (s *Server) csp() string {
+	origin := ""
+	if u, err := url.Parse(s.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		origin = " " + u.Scheme + "://" + u.Host
+	}
+	return strings.Join([]string{
+		"default-src 'self'",
+		"script-src 'self'",
+		"style-src 'self'",
+		"img-src 'self' data:",
+		"media-src 'self' blob:" + origin,
+		"worker-src 'self' blob:",
+		"connect-src 'self'" + origin,
+		"object-src 'none'",
+		"base-uri 'none'",
+		"form-action 'self'",
+		"frame-ancestors 'self'",
+	}, "; ")
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
+	d.PublicURL = s.PublicURL
+	d.HasHLS = s.assets.hasHLS
+	d.HLSURL = s.assets.url(hlsAsset)
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, d); err != nil {
+		s.Log.Error("render page", "page", name, "error", err)
+		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", s.csp())
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	s.render(w, status, "error.html", pageData{Title: heading, Status: status, Heading: heading, Message: msg})
+}
+
+func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stageList()})
+}
+
+func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("stage")
+	if !stream.ValidStage(name) {
+		s.pageError(w, r, http.StatusNotFound, "No such stage",
+			"Stage names are 1 to 64 characters of a-z, 0-9 and -.")
+		return
+	}
+	// A stage nobody has published to yet still gets its page: people open
+	// it before the stream starts, and it comes alive by itself.
+	info, known := s.stageInfo(name)
+	if !known {
+		info = stream.StageInfo{Name: name}
+	}
+	s.render(w, http.StatusOK, "live.html", pageData{
+		Title:     name,
+		Stage:     s.stageJSON(info),
+		StageName: name,
+		Known:     known,
+	})
+}
+
+// trackLine describes a stage's tracks in one line, e.g.
+// "H264 1280×720 30 fps · AAC 48 kHz stereo · 2.6 Mbit/s".
+func trackLine(tracks []stream.TrackInfo) string {
+	var parts []string
+	var total int64
+	for _, t := range tracks {
+		total += t.Bitrate
+		p := t.Codec
+		switch t.Kind {
+		case "video":
+			if t.Width > 0 && t.Height > 0 {
+				p += fmt.Sprintf(" %d×%d", t.Width, t.Height)
+			}
+			if t.FrameRate > 0 {
+				p += fmt.Sprintf(" %.3g fps", t.FrameRate)
+			}
+		case "audio":
+			if t.SampleRate > 0 {
+				p += fmt.Sprintf(" %.3g kHz", float64(t.SampleRate)/1000)
+			}
+			switch t.Channels {
+			case 0:
+			case 1:
+				p += " mono"
+			case 2:
+				p += " stereo"
+			default:
+				p += fmt.Sprintf(" %d ch", t.Channels)
+			}
+		}
+		parts = append(parts, p)
+	}
+	if total > 0 {
+		parts = append(parts, formatBitrate(total))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func formatBitrate(bps int64) string {
+	switch {
+	case bps >= 1_000_000:
+		return fmt.Sprintf("%.1f Mbit/s", float64(bps)/1e6)
+	case bps >= 1000:
+		return fmt.Sprintf("%d kbit/s", bps/1000)
+	default:
+		return fmt.Sprintf("%d bit/s", bps)
+	}
+}
+
+func liveLabel(live bool) string {
+	if live {
+		return "Live"
+	}
+	return "Offline"
+}
+
+func viewerText(n int) string {
+	if n == 1 {
+		return "1 watching"
+	}
+	return fmt.Sprintf("%d watching", n)
+}

@@ -1,0 +1,212 @@
+// Package web is salon's HTTP side: the live playlists and segments, the live
+// and home pages, the JSON API, /metrics and /healthz.
+//
+// web depends only on small interfaces it declares here (liveSource,
+// stageSource); cmd/salon passes the concrete hls and stream types.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/salon/salon/ingest/stream"
+)
+
+// liveSource serves a stage's live HLS files. name is "index.m3u8",
+// "init-N.mp4" or "N.m4s"; File may block on index.m3u8 until the first
+// segment of a starting publish exists, and must return when ctx ends.
+type liveSource interface {
+	File(ctx context.Context, stage, name string) (data []byte, contentType string, ok bool)
+}
+
+// stageSource describes the stages; *stream.Registry satisfies it.
+type stageSource interface {
+	Stages() []stream.StageInfo
+	Known(stage string) bool
+	Live(stage string) bool
+}
+
+const (
+	// fileWait bounds how long a request waits for liveSource.File, which
+	// blocks on the first playlist of a publish that is just starting.
+	fileWait = 10 * time.Second
+	// shutdownWait bounds how long Close lets requests in flight finish.
+	shutdownWait = 5 * time.Second
+	// defaultBodyLimit caps request bodies on routes that read none.
+	defaultBodyLimit = 64 << 10
+)
+
+// Server is salon's HTTP server.
+//
+// Its mutable state (the viewer table) is guarded by the viewers type's own
+// mutex; everything else is set in Initialize and read-only afterwards.
+type Server struct {
+	// Address to listen on, e.g. ":8080" or "127.0.0.1:0". Default ":8080".
+	Address string
+	// Live serves playlists and segments. Required.
+	Live liveSource
+	// Stages describes the stages. Required.
+	Stages stageSource
+	// Gatherer is exposed on /metrics. Default: Metrics when it is a
+	// Gatherer, else a private registry.
+	Gatherer prometheus.Gatherer
+	// Metrics receives web's own metrics. Default: a private registry.
+	Metrics prometheus.Registerer
+	// PublicURL is the base URL shown in pages and API URLs, e.g.
+	// "https://live.example.org". Optional: relative URLs are used without it.
+	PublicURL string
+	// Log receives web's log events. Default: discard.
+	Log *slog.Logger
+
+	mux       *http.ServeMux
+	handler   http.Handler
+	ln        net.Listener
+	srv       *http.Server
+	pages     *template.Template
+	assets    *assets
+	viewers   *viewers
+	metrics   *metrics
+	seed      maphash.Seed
+	serveErr  chan error
+	closeOnce sync.Once
+}
+
+// Initialize validates the configuration, builds the routes and starts
+// listening. Call Close to stop.
+func (s *Server) Initialize() error {
+	if s.Live == nil || s.Stages == nil {
+		return errors.New("web: Live and Stages are required (wire the hls package and the stream registry)")
+	}
+	if s.Address == "" {
+		s.Address = ":8080"
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	s.seed = maphash.MakeSeed()
+	s.viewers = newViewers(viewerWindow)
+	if err := s.initMetrics(); err != nil {
+		return err
+	}
+
+	var err error
+	if s.assets, err = newAssets(); err != nil {
+		return fmt.Errorf("web: load embedded assets: %w", err)
+	}
+	if !s.assets.hasHLS {
+		s.Log.Warn("hls.js is not vendored: the live page cannot play; run go generate ./web and rebuild")
+	}
+	if s.pages, err = parsePages(s.assets); err != nil {
+		return fmt.Errorf("web: parse page templates: %w", err)
+	}
+	s.routes()
+
+	ln, err := net.Listen("tcp", s.Address)
+	if err != nil {
+		return fmt.Errorf("web: listen on %s: %w (is another program using the port? choose another with -http)", s.Address, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelDebug),
+	}
+	s.serveErr = make(chan error, 1)
+	go func() {
+		err := s.srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.serveErr <- err
+	}()
+	s.Log.Info("http listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// routes registers every handler on a private mux. Later issues add theirs
+// here (talks, chat, archive).
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+
+	s.handle("GET /{$}", s.handleHome)
+	s.handle("GET /live/{stage}", s.handleLivePage)
+	s.handle("GET /live/{stage}/index.m3u8", s.handlePlaylist)
+	s.handle("GET /live/{stage}/{file}", s.handleSegment)
+	s.handle("OPTIONS /live/{stage}/{file}", s.handlePreflight)
+
+	s.handle("GET /api/stages", s.handleStages)
+	s.handle("GET /api/stages/{stage}", s.handleStage)
+
+	s.handle("GET /static/{path...}", s.handleStatic)
+	s.handle("GET /healthz", s.handleHealth)
+	s.mux.Handle("GET /metrics", s.metrics.handler)
+	s.handle("/", s.handleNotFound)
+
+	s.handler = s.instrument(s.mux)
+}
+
+// handle registers h with the default body limit.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.handleBody(pattern, defaultBodyLimit, h)
+}
+
+// handleBody registers h, capping its request body at limit bytes.
+func (s *Server) handleBody(pattern string, limit int64, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		h(w, r)
+	})
+}
+
+// Addr is the address the server listens on, with the port it bound.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Handler is the server's full handler, with metrics and common headers.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close stops accepting, lets requests in flight finish for a few seconds,
+// then closes what remains. It is safe to call twice.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.srv == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+		defer cancel()
+		if err := s.srv.Shutdown(ctx); err != nil {
+			s.Log.Warn("http shutdown timed out, closing remaining connections", "error", err)
+			s.srv.Close()
+		}
+		if err := <-s.serveErr; err != nil {
+			s.Log.Error("http server stopped", "error", err)
+		}
+	})
+}
+
+// Viewers is the number of distinct clients that fetched the stage's
+// playlist within the last viewerWindow.
+func (s *Server) Viewers(stage string) int {
+	return s.viewers.count(stage, time.Now())
+}
+
+// url makes an absolute URL from a path when PublicURL is set.
+func (s *Server) url(path string) string { return s.PublicURL + path }
