@@ -1,0 +1,391 @@
+package hls
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/salon/salon/ingest/stream"
+)
+
+// runIDLayout formats a run id from the publish start (UTC).
+const runIDLayout = "20060102T150405Z"
+
+// stage is the segmenter of one stage. Every field but served is owned by the
+// goroutine that calls Manager.HandleEvent.
+type stage struct {
+	m      *Manager
+	name   string
+	log    *slog.Logger
+	served *served
+	win    *window
+
+	nextSeq  uint64
+	nextInit int
+	lastRun  string // run id without suffix of the previous publish
+	runDup   int    // publishes that got lastRun as their base id
+	// timeline is where the stage's decode timeline ended: a new run starts
+	// there, so that timestamps never go back within a stage.
+	timeline   time.Duration
+	anySegment bool
+
+	run *run // nil while the stage is offline
+
+	mSegments prometheus.Counter
+	mBytes    prometheus.Counter
+}
+
+// run is one publish on the stage.
+type run struct {
+	id     string
+	tracks []*track
+	main   int // the track segments are cut on: the first video track, else the first track
+	broken bool
+
+	started       bool          // the first keyframe has arrived
+	startDTS      time.Duration // stream DTS of the first kept unit
+	base          time.Duration // stage timeline at startDTS
+	lastMainDTS   time.Duration // stream DTS of the newest unit of the main track
+	firstReceived time.Time     // wall clock at startDTS
+
+	init     []byte // nil until built (or after new codec parameters)
+	initName string
+	initErr  bool // init failure logged
+
+	segOpen  bool
+	segStart time.Duration // timeline time of the open segment's first sample
+	disc     bool          // the next segment follows a new init segment
+	cutEarly bool          // cut the first segment at the next keyframe: nothing is served yet
+	waitKey  bool          // units were dropped: wait for a keyframe
+
+	lastKey   time.Duration
+	hasKey    bool
+	gopWarned bool // logged for this run
+	gopSet    bool // warning shown
+}
+
+func newStage(m *Manager, name string) *stage {
+	st := &stage{
+		m:      m,
+		name:   name,
+		log:    m.Log.With("stage", name),
+		served: newServed(),
+		win:    newWindow(m.Window, m.SegmentDuration),
+	}
+	if m.mSegments != nil {
+		st.mSegments = m.mSegments.WithLabelValues(name)
+		st.mBytes = m.mBytes.WithLabelValues(name)
+	}
+	return st
+}
+
+func (st *stage) start(s *stream.Stream) {
+	if st.run != nil {
+		st.end(time.Now())
+	}
+	r := &run{id: st.runID(s.Start), main: -1}
+	for i, tr := range s.Tracks {
+		t, err := newTrack(i+1, tr.Codec)
+		if err != nil {
+			st.log.Error("cannot segment this publish: no live HLS until it is republished with H.264/H.265 and AAC/Opus",
+				"run", r.id, "error", err)
+			r.broken = true
+			break
+		}
+		r.tracks = append(r.tracks, t)
+		if r.main < 0 && t.video {
+			r.main = i
+		}
+	}
+	if r.main < 0 {
+		r.main = 0
+	}
+	r.disc = st.anySegment
+	r.cutEarly = len(st.win.entries) == 0
+	st.run = r
+	st.served.setLive(true, r.id)
+	st.log.Debug("hls run started", "run", r.id)
+}
+
+// runID names a run after its publish start, adding "-2", "-3"… when the
+// stage already had a run starting in the same second.
+func (st *stage) runID(start time.Time) string {
+	if start.IsZero() {
+		start = time.Now()
+	}
+	id := start.UTC().Format(runIDLayout)
+	if id != st.lastRun {
+		st.lastRun, st.runDup = id, 1
+		return id
+	}
+	st.runDup++
+	return id + "-" + strconv.Itoa(st.runDup)
+}
+
+func (st *stage) end(now time.Time) {
+	r := st.run
+	if r == nil {
+		return
+	}
+	st.closeOut(now)
+	if r.gopSet {
+		st.m.setWarning(st.name, "gop", "")
+	}
+	st.run = nil
+	st.served.setLive(false, "")
+	st.log.Debug("hls run ended", "run", r.id)
+}
+
+// dropped closes the open segment after units were lost and waits for a keyframe.
+func (st *stage) dropped(n int) {
+	r := st.run
+	if r == nil || !r.started {
+		return
+	}
+	st.log.Debug("units dropped before the segmenter, waiting for a keyframe", "dropped", n)
+	st.closeOut(time.Now())
+	r.waitKey = true
+}
+
+func (st *stage) unit(u *stream.Unit) {
+	r := st.run
+	if r == nil || r.broken || u.Track < 0 || u.Track >= len(r.tracks) {
+		return
+	}
+	t := r.tracks[u.Track]
+	isMain := u.Track == r.main
+	key := !t.video || u.RandomAccess
+	if !r.started {
+		if !isMain || !key {
+			return
+		}
+		r.started = true
+		r.startDTS = u.DTS
+		r.base = st.timeline
+		r.firstReceived = u.Received
+		if r.firstReceived.IsZero() {
+			r.firstReceived = time.Now()
+		}
+	}
+	if isMain && r.segOpen && t.hasPending && timestampJump(u.DTS-r.lastMainDTS) {
+		// The publisher's clock jumped (a camera restarted its RTP clock…):
+		// close what exists and start the timeline again at the next
+		// keyframe, continuing the stage timeline where it stopped.
+		st.log.Warn("timestamps jumped, restarting the segment timeline at the next keyframe",
+			"run", r.id, "jump", (u.DTS - r.lastMainDTS).String())
+		st.closeOut(time.Now())
+		r.started = false
+		st.unit(u)
+		return
+	}
+	if !isMain && r.segOpen && absDur(u.DTS-r.lastMainDTS) > 10*time.Second {
+		return // from before or after a jump of the publisher's clock
+	}
+	if u.DTS < r.startDTS {
+		return // before the first keyframe
+	}
+	if r.waitKey {
+		if !isMain || !key {
+			return
+		}
+		r.waitKey = false
+	}
+	tl := r.base + (u.DTS - r.startDTS)
+	tick := toTicks(tl, t.timescale)
+	if tick < t.floor {
+		return
+	}
+	if t.hasPending && tick <= t.pendingTick {
+		if !isMain {
+			return
+		}
+		tick = t.pendingTick + 1 // keep decode order strictly increasing
+	}
+
+	if isMain && key {
+		newCodec := t.changedParams(u.AU)
+		if r.segOpen && st.shouldCut(r, tl, newCodec != nil) {
+			if t.hasPending {
+				t.finalize(tick)
+			}
+			st.flush(tl, u.Received)
+		}
+		if newCodec != nil {
+			t.codec = newCodec
+			if r.init != nil {
+				r.init = nil
+				r.disc = st.anySegment
+				st.log.Info("codec parameters changed, starting a new init segment", "run", r.id)
+			}
+		}
+		if t.video {
+			st.checkGOP(r, tl)
+		}
+		if r.init == nil && !st.makeInit(r) {
+			r.started = r.segOpen // retry with the next keyframe
+			return
+		}
+		if !r.segOpen {
+			r.segOpen = true
+			r.segStart = tl
+		}
+	}
+	if !r.segOpen {
+		return
+	}
+	if isMain {
+		r.lastMainDTS = u.DTS
+	}
+	if err := t.push(u, tick); err != nil {
+		st.log.Debug("unit skipped", "track", u.Track, "error", err)
+	}
+}
+
+func (st *stage) shouldCut(r *run, tl time.Duration, newParams bool) bool {
+	d := tl - r.segStart
+	target := st.m.SegmentDuration
+	return newParams || d >= target || (r.cutEarly && d >= target/4)
+}
+
+// checkGOP warns, once per run in the log and as a stage warning, when the
+// keyframe interval exceeds the segment target: segments then last one GOP.
+func (st *stage) checkGOP(r *run, tl time.Duration) {
+	if r.hasKey && tl > r.lastKey {
+		gop := tl - r.lastKey
+		target := st.m.SegmentDuration
+		long := gop > target+target/10
+		switch {
+		case long && !r.gopSet:
+			msg := fmt.Sprintf("keyframe interval %.1fs is longer than the %s segment target: set the encoder's keyframe interval to %s or less",
+				gop.Seconds(), target, target)
+			st.m.setWarning(st.name, "gop", msg)
+			r.gopSet = true
+			if !r.gopWarned {
+				r.gopWarned = true
+				st.log.Warn("keyframe interval longer than the segment target, segments will last one GOP",
+					"run", r.id, "keyframe_interval", gop.String(), "target", target.String())
+			}
+		case !long && r.gopSet:
+			st.m.setWarning(st.name, "gop", "")
+			r.gopSet = false
+		}
+	}
+	r.lastKey, r.hasKey = tl, true
+}
+
+// makeInit builds the init segment for the run's current codecs.
+func (st *stage) makeInit(r *run) bool {
+	init := fmp4.Init{}
+	for _, t := range r.tracks {
+		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: t.id, TimeScale: t.timescale, Codec: t.codec})
+	}
+	var buf seekablebuffer.Buffer
+	if err := init.Marshal(&buf); err != nil {
+		if !r.initErr {
+			r.initErr = true
+			st.log.Warn("cannot build the init segment yet, waiting for a keyframe with codec parameters",
+				"run", r.id, "error", err)
+		}
+		return false
+	}
+	r.init = buf.Bytes()
+	r.initName = "init-" + strconv.Itoa(st.nextInit) + ".mp4"
+	st.nextInit++
+	st.served.addInit(r.initName, r.init)
+	return true
+}
+
+// closeOut ends the open segment with what exists: each track's last sample
+// gets the duration of the sample before it.
+func (st *stage) closeOut(now time.Time) {
+	r := st.run
+	if r == nil || !r.segOpen {
+		return
+	}
+	for _, t := range r.tracks {
+		t.finalizeGuess()
+	}
+	main := r.tracks[r.main]
+	st.flush(max(fromTicks(main.end, main.timescale), r.segStart), now)
+	for _, t := range r.tracks {
+		if t.end > t.floor {
+			t.floor = t.end
+		}
+	}
+}
+
+// flush writes the open segment, which ends at timeline time end, and
+// publishes it. closedAt is when the unit that closed it arrived.
+func (st *stage) flush(end time.Duration, closedAt time.Time) {
+	r := st.run
+	r.segOpen = false
+	part := fmp4.Part{SequenceNumber: uint32(st.nextSeq + 1)}
+	size := 0
+	for _, t := range r.tracks {
+		if len(t.samples) == 0 {
+			continue
+		}
+		for _, s := range t.samples {
+			size += len(s.Payload)
+		}
+		part.Tracks = append(part.Tracks, &fmp4.PartTrack{ID: t.id, BaseTime: t.baseTick, Samples: t.takeSamples()})
+		if e := fromTicks(t.end, t.timescale); e > st.timeline {
+			st.timeline = e
+		}
+	}
+	if len(part.Tracks) == 0 {
+		return
+	}
+	var buf seekablebuffer.Buffer
+	buf.Grow(size + 1024 + 64*len(part.Tracks))
+	if err := part.Marshal(&buf); err != nil {
+		st.log.Error("cannot write a media segment, skipping it", "run", r.id, "error", err)
+		return
+	}
+	seg := &Segment{
+		Stage:         st.name,
+		Run:           r.id,
+		Seq:           st.nextSeq,
+		Name:          strconv.FormatUint(st.nextSeq, 10) + ".m4s",
+		InitName:      r.initName,
+		Init:          r.init,
+		Data:          buf.Bytes(),
+		Start:         r.firstReceived.Add(r.segStart - r.base),
+		Duration:      end - r.segStart,
+		Discontinuity: r.disc,
+	}
+	st.nextSeq++
+	st.anySegment = true
+	r.disc = false
+	r.cutEarly = false
+
+	remove := st.win.add(entry{
+		seq: seg.Seq, name: seg.Name, initName: seg.InitName,
+		dur: seg.Duration, start: seg.Start, disc: seg.Discontinuity,
+	}, r.initName)
+	index, err := st.win.render()
+	if err != nil {
+		st.log.Error("cannot render the live playlist", "run", r.id, "error", err)
+		return
+	}
+	st.served.publish(seg, index, remove, len(st.win.entries), st.win.target)
+	if st.m.mLatency != nil {
+		st.m.mLatency.Observe(max(time.Since(closedAt), 0).Seconds())
+		st.mSegments.Inc()
+		st.mBytes.Add(float64(len(seg.Data)))
+	}
+	if st.m.Sink != nil {
+		st.m.Sink.SegmentReady(seg)
+	}
+}
+
+// timestampJump tells whether the distance between two successive units of
+// the main track is no plausible frame interval.
+func timestampJump(d time.Duration) bool {
+	return d < -time.Second || d > 10*time.Second
+}

@@ -1,0 +1,243 @@
+package hls
+
+import (
+	"bytes"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+
+	"github.com/salon/salon/hls/hlscheck"
+	"github.com/salon/salon/ingest/stream"
+)
+
+func TestManager_longGOP(t *testing.T) {
+	requireFFmpeg(t)
+	md := load(t, encode(t, "gop.mp4", append(videoIn("12"), "-c:v", "libx264", "-g", "120", "-keyint_min", "120", "-sc_threshold", "0")...))
+	var warns warningRecorder
+	logs := &countingHandler{}
+	m := newTestManager(t, &Manager{Warnings: &warns, Log: slog.New(logs)})
+
+	m.HandleEvent(stream.Event{Stage: "main", Start: &stream.Stream{Stage: "main", Tracks: md.tracks, Start: t0}})
+	for _, u := range md.units {
+		m.HandleEvent(stream.Event{Stage: "main", Unit: u})
+	}
+	warns.mu.Lock()
+	msg := warns.last["main/gop"]
+	warns.mu.Unlock()
+	if !strings.Contains(msg, "keyframe interval 4.0s") {
+		t.Errorf("gop warning = %q while live", msg)
+	}
+	m.HandleEvent(stream.Event{Stage: "main", End: true})
+
+	warns.mu.Lock()
+	if msg := warns.last["main/gop"]; msg != "" {
+		t.Errorf("gop warning %q not cleared at publish end", msg)
+	}
+	warns.mu.Unlock()
+	if len(logs.warns) != 1 {
+		t.Errorf("warning log lines: %q, want exactly one", logs.warns)
+	}
+
+	dir, pl := dump(t, m, "main")
+	if pl.TargetDuration != 4 {
+		t.Errorf("target duration %d, want 4 (one GOP)", pl.TargetDuration)
+	}
+	for _, s := range pl.Segments {
+		if math.Abs(s.Duration-4) > 0.05 {
+			t.Errorf("segment %s lasts %.3fs, want one 4s GOP", s.URI, s.Duration)
+		}
+	}
+	if errs := decodeErrors(t, filepath.Join(dir, PlaylistName)); errs != "" {
+		t.Errorf("ffmpeg decode errors:\n%s", errs)
+	}
+}
+
+func TestManager_twoPublishes(t *testing.T) {
+	requireFFmpeg(t)
+	md := load(t, encode(t, "av.mp4", append(append(videoIn("4"), audioIn()...), "-t", "4", "-c:v", "libx264", "-g", "30", "-bf", "2", "-c:a", "aac")...))
+	var sink sinkRecorder
+	m := newTestManager(t, &Manager{Sink: &sink})
+	publish(m, "main", t0, md, nil)
+	publish(m, "main", t0.Add(md.duration()+time.Second), md, nil)
+
+	dir, pl := dump(t, m, "main")
+	if got := pl.MapURIs(); !slices.Equal(got, []string{"init-0.mp4", "init-1.mp4"}) {
+		t.Errorf("maps %v, want init-0.mp4 init-1.mp4", got)
+	}
+	segs := sink.segments()
+	var discs []uint64
+	runs := map[string]bool{}
+	for i, s := range segs {
+		runs[s.Run] = true
+		if s.Discontinuity {
+			discs = append(discs, s.Seq)
+		}
+		if s.Seq != uint64(i) || s.Name != strconv.Itoa(i)+".m4s" {
+			t.Errorf("segment %d: seq %d name %s", i, s.Seq, s.Name)
+		}
+	}
+	if len(discs) != 1 {
+		t.Errorf("discontinuities before %v, want exactly one", discs)
+	}
+	if !runs["20260301T100000Z"] || !runs["20260301T100005Z"] || len(runs) != 2 {
+		t.Errorf("runs %v", runs)
+	}
+	for _, s := range pl.Segments {
+		if s.Discontinuity != (s.Seq == discs[0]) {
+			t.Errorf("segment %s: discontinuity %v", s.URI, s.Discontinuity)
+		}
+	}
+
+	// The decode timeline goes on across runs.
+	var lastEnd uint64
+	for _, s := range segs {
+		for _, part := range segmentParts(t, s.Data) {
+			for _, pt := range part.Tracks {
+				if pt.ID != 1 {
+					continue
+				}
+				if pt.BaseTime < lastEnd {
+					t.Errorf("segment %s: video starts at %d, before the previous end %d", s.Name, pt.BaseTime, lastEnd)
+				}
+				lastEnd = pt.BaseTime
+				for _, smp := range pt.Samples {
+					lastEnd += uint64(smp.Duration)
+				}
+			}
+		}
+	}
+
+	r := probe(t, filepath.Join(dir, PlaylistName))
+	if dur, _ := strconv.ParseFloat(r.Format.Duration, 64); math.Abs(dur-8) > 0.5 {
+		t.Errorf("duration %.3fs, want about 8s", dur)
+	}
+	if errs := decodeErrors(t, filepath.Join(dir, PlaylistName)); errs != "" {
+		t.Errorf("ffmpeg decode errors:\n%s", errs)
+	}
+}
+
+func TestManager_paramChange(t *testing.T) {
+	requireFFmpeg(t)
+	a := load(t, encode(t, "a.mp4", append(videoIn("3"), "-c:v", "libx264", "-g", "30")...))
+	b := load(t, encode(t, "b.mp4", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30", "-t", "3", "-c:v", "libx264", "-g", "30"))
+	withParams(a)
+	withParams(b)
+	units := append(slices.Clone(a.units), b.shifted(a.duration())...)
+	var sink sinkRecorder
+	m := newTestManager(t, &Manager{Sink: &sink})
+	publish(m, "main", t0, a, units)
+
+	_, pl := dump(t, m, "main")
+	maps := pl.MapURIs()
+	if len(maps) != 2 {
+		t.Fatalf("init segments %v, want 2 (one per resolution, none for repeated SPS)", maps)
+	}
+	var init fmp4.Init
+	if err := init.Unmarshal(bytes.NewReader(get(t, m, "main", maps[1]))); err != nil {
+		t.Fatal(err)
+	}
+	var sps h264.SPS
+	if err := sps.Unmarshal(init.Tracks[0].Codec.(*mp4codecs.H264).SPS); err != nil {
+		t.Fatal(err)
+	}
+	if sps.Width() != 160 || sps.Height() != 120 {
+		t.Errorf("new init is %dx%d, want 160x120", sps.Width(), sps.Height())
+	}
+	discs := 0
+	for _, s := range pl.Segments {
+		if s.Discontinuity {
+			discs++
+			if s.Map != maps[1] {
+				t.Errorf("discontinuity at %s, which uses %s", s.URI, s.Map)
+			}
+		}
+	}
+	if discs != 1 {
+		t.Errorf("%d discontinuities, want 1", discs)
+	}
+	// Each part decodes with its own init segment.
+	for _, s := range sink.segments() {
+		path := filepath.Join(t.TempDir(), s.Name+".mp4")
+		writeFile(t, path, append(slices.Clone(s.Init), s.Data...))
+		r := probe(t, path)
+		want := 320
+		if s.InitName == maps[1] {
+			want = 160
+		}
+		if len(r.Streams) != 1 || r.Streams[0].Width != want {
+			t.Errorf("%s: streams %+v, want width %d", s.Name, r.Streams, want)
+		}
+		if errs := decodeErrors(t, path); errs != "" {
+			t.Errorf("%s: decode errors:\n%s", s.Name, errs)
+		}
+	}
+}
+
+func TestManager_dropped(t *testing.T) {
+	requireFFmpeg(t)
+	md := load(t, encode(t, "av.mp4", append(append(videoIn("6"), audioIn()...), "-t", "6", "-c:v", "libx264", "-g", "30", "-c:a", "aac")...))
+	m := newTestManager(t, &Manager{})
+	m.HandleEvent(stream.Event{Stage: "main", Start: &stream.Stream{Stage: "main", Tracks: md.tracks, Start: t0}})
+	dropped := 0
+	for _, u := range md.units {
+		if u.DTS > 2500*time.Millisecond && u.DTS < 2800*time.Millisecond {
+			dropped++ // the reader queue overflowed
+			continue
+		}
+		c := *u
+		c.Received = t0.Add(u.DTS)
+		m.HandleEvent(stream.Event{Stage: "main", Unit: &c, Dropped: dropped})
+		dropped = 0
+	}
+	m.HandleEvent(stream.Event{Stage: "main", End: true})
+	dir, pl := dump(t, m, "main")
+	if d := pl.Duration(); d < 4.5 || d > 5.8 {
+		t.Errorf("playlist lasts %.3fs, want 6s minus the gap", d)
+	}
+	if errs := decodeErrors(t, filepath.Join(dir, PlaylistName)); errs != "" {
+		t.Errorf("ffmpeg decode errors after a gap:\n%s", errs)
+	}
+}
+
+// A publisher whose clock jumps back (a camera restarting its RTP clock) keeps
+// one continuous timeline, without a new init segment.
+func TestManager_timestampJump(t *testing.T) {
+	requireFFmpeg(t)
+	md := load(t, encode(t, "av.mp4", append(append(videoIn("4"), audioIn()...), "-t", "4", "-c:v", "libx264", "-g", "30", "-c:a", "aac")...))
+	logs := &countingHandler{}
+	m := newTestManager(t, &Manager{Log: slog.New(logs)})
+	units := slices.Clone(md.units)
+	for _, u := range md.units { // the clock restarts at 0
+		c := *u
+		c.Received = t0.Add(md.duration() + u.DTS)
+		units = append(units, &c)
+	}
+	publish(m, "main", t0, md, units)
+
+	dir, pl := dump(t, m, "main")
+	if len(pl.MapURIs()) != 1 || slices.ContainsFunc(pl.Segments, func(s hlscheck.Segment) bool { return s.Discontinuity }) {
+		t.Errorf("maps %v and discontinuities: a clock jump needs neither", pl.MapURIs())
+	}
+	if d := pl.Duration(); math.Abs(d-8) > 0.3 {
+		t.Errorf("playlist lasts %.3fs, want about 8s", d)
+	}
+	if len(logs.warns) != 1 {
+		t.Errorf("warnings %q, want one about the jump", logs.warns)
+	}
+	r := probe(t, filepath.Join(dir, PlaylistName))
+	if dur, _ := strconv.ParseFloat(r.Format.Duration, 64); math.Abs(dur-8) > 0.3 {
+		t.Errorf("ffprobe duration %.3fs, want about 8s", dur)
+	}
+	if errs := decodeErrors(t, filepath.Join(dir, PlaylistName)); errs != "" {
+		t.Errorf("ffmpeg decode errors:\n%s", errs)
+	}
+}
