@@ -118,7 +118,7 @@ func (s *stats) snapshot(now time.Time, live bool) []TrackInfo {
 		info := ts.static
 		if live {
 			var bytes, frames int
-			var first time.Time
+			var first, last time.Time
 			for _, smp := range ts.samples {
 				if now.Sub(smp.at) > statsWindow {
 					continue
@@ -126,14 +126,17 @@ func (s *stats) snapshot(now time.Time, live bool) []TrackInfo {
 				if first.IsZero() {
 					first = smp.at
 				}
+				last = smp.at
 				bytes += smp.size
 				frames++
 			}
+			// Bitrate over the window up to now (it falls when the feed
+			// stalls); frame rate between the first and last frame seen.
 			if span := now.Sub(first).Seconds(); frames > 1 && span > 0.5 {
 				info.Bitrate = int64(float64(bytes*8) / span)
-				if info.Kind == "video" {
-					info.FrameRate = math.Round(float64(frames-1)/span*100) / 100
-				}
+			}
+			if span := last.Sub(first).Seconds(); info.Kind == "video" && frames > 1 && span > 0.5 {
+				info.FrameRate = math.Round(float64(frames-1)/span*100) / 100
 			}
 		}
 		if ts.keyInt > 0 {

@@ -1,0 +1,229 @@
+package stream
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+)
+
+func newTestRegistry(t *testing.T, queue int) *Registry {
+	t.Helper()
+	r := &Registry{QueueSize: queue}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+func videoStream(stage string) *Stream {
+	return &Stream{Stage: stage, Source: "test", Tracks: []*Track{{Codec: &mp4codecs.H264{SPS: []byte{0x67}, PPS: []byte{0x68}}}}}
+}
+
+// collector records events; block, when set, holds the reader goroutine.
+type collector struct {
+	mu     sync.Mutex
+	events []Event
+	block  chan struct{}
+}
+
+func (c *collector) fn(ev Event) {
+	if c.block != nil {
+		<-c.block
+	}
+	c.mu.Lock()
+	c.events = append(c.events, ev)
+	c.mu.Unlock()
+}
+
+func (c *collector) snapshot() []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Event(nil), c.events...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRegistry_Publish(t *testing.T) {
+	cases := []struct {
+		name    string
+		stream  *Stream
+		wantErr string
+	}{
+		{"valid", videoStream("main"), ""},
+		{"uppercase stage", videoStream("Main"), "invalid stage"},
+		{"slash", videoStream("a/b"), "invalid stage"},
+		{"dots", videoStream(".."), "invalid stage"},
+		{"too long", videoStream(string(make([]byte, 65))), "invalid stage"},
+		{"no tracks", &Stream{Stage: "main"}, "no track"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newTestRegistry(t, 16)
+			p, err := r.Publish(tc.stream)
+			if tc.wantErr == "" {
+				if err != nil || !r.Live("main") {
+					t.Fatalf("Publish = %v, live = %v", err, r.Live("main"))
+				}
+				p.Close()
+				p.Close() // twice is fine
+				if r.Live("main") {
+					t.Fatal("still live after Close")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestRegistry_SecondPublisherRefused(t *testing.T) {
+	r := newTestRegistry(t, 16)
+	c := &collector{}
+	defer r.Subscribe("c", c.fn)()
+	first, err := r.Publish(videoStream("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Publish(videoStream("main")); !errors.Is(err, ErrStageBusy) {
+		t.Fatalf("second Publish = %v, want ErrStageBusy", err)
+	}
+	first.WriteUnit(&Unit{Track: 0, RandomAccess: true, AU: [][]byte{{5}}})
+	first.Close()
+	if _, err := r.Publish(videoStream("main")); err != nil {
+		t.Fatalf("publish after the first left: %v", err)
+	}
+	waitFor(t, "events", func() bool { return len(c.snapshot()) == 4 })
+	ev := c.snapshot()
+	if ev[0].Start == nil || ev[1].Unit == nil || !ev[2].End || ev[3].Start == nil {
+		t.Fatalf("events out of order: %+v", ev)
+	}
+}
+
+func TestRegistry_SlowReaderDropsUnitsNotControl(t *testing.T) {
+	r := newTestRegistry(t, 4)
+	slow := &collector{block: make(chan struct{})}
+	fast := &collector{}
+	unsubSlow := r.Subscribe("slow", slow.fn)
+	defer r.Subscribe("fast", fast.fn)()
+	p, err := r.Publish(videoStream("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The publisher must never block, whatever the slow reader does.
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < 100; i++ {
+			p.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i), AU: [][]byte{{1}}})
+		}
+		p.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the publisher blocked on a slow reader")
+	}
+	close(slow.block)
+	waitFor(t, "fast reader to see the end", func() bool {
+		evs := fast.snapshot()
+		return len(evs) > 0 && evs[len(evs)-1].End
+	})
+	unsubSlow()
+	evs := slow.snapshot()
+	var units, dropped int
+	sawEnd := false
+	for _, ev := range evs {
+		if ev.Unit != nil {
+			units++
+		}
+		dropped += ev.Dropped
+		sawEnd = sawEnd || ev.End
+	}
+	if !sawEnd || evs[0].Start == nil {
+		t.Fatalf("control events lost: start=%v end=%v", evs[0].Start != nil, sawEnd)
+	}
+	if units+dropped != 100 || dropped == 0 {
+		t.Fatalf("units %d + dropped %d, want 100 with some dropped", units, dropped)
+	}
+}
+
+func TestRegistry_SubscribeAnnouncesLivePublish(t *testing.T) {
+	r := newTestRegistry(t, 16)
+	p, err := r.Publish(videoStream("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := &collector{}
+	defer r.Subscribe("late", c.fn)()
+	waitFor(t, "start", func() bool { return len(c.snapshot()) == 1 })
+	if c.snapshot()[0].Start != p.Stream() {
+		t.Fatal("a late reader was not told about the live publish")
+	}
+}
+
+func TestRegistry_StagesStats(t *testing.T) {
+	r := newTestRegistry(t, 16)
+	r.SetWarning("main", "gop", "ignored: unknown stage")
+	p, err := r.Publish(videoStream("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetWarning("main", "gop", "keyframe interval 4 s is longer than the 2 s segment target")
+	base := time.Now().Add(-3 * time.Second)
+	for i := 0; i < 90; i++ { // 3 s of 30 fps, 1 kB each, keyframe every 2 s
+		p.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i) * time.Second / 30, RandomAccess: i%60 == 0,
+			AU: [][]byte{make([]byte, 1000)}, Received: base.Add(time.Duration(i) * time.Second / 30)})
+	}
+	st := r.Stages()
+	if len(st) != 1 || !st[0].Live || st[0].Source != "test" || len(st[0].Warnings) != 1 {
+		t.Fatalf("stages = %+v", st)
+	}
+	tr := st[0].Tracks[0]
+	if tr.Kind != "video" || tr.Codec != "H264" || tr.KeyframeInterval != 2 {
+		t.Fatalf("track = %+v", tr)
+	}
+	if tr.FrameRate < 25 || tr.FrameRate > 35 || tr.Bitrate < 200_000 || tr.Bitrate > 280_000 {
+		t.Fatalf("measured %v fps, %d bit/s; want ~30 fps, ~240 kbit/s", tr.FrameRate, tr.Bitrate)
+	}
+	p.Close()
+	st = r.Stages()
+	if st[0].Live || st[0].LastSeen == nil {
+		t.Fatalf("after close: %+v", st[0])
+	}
+}
+
+func FuzzValidStage(f *testing.F) {
+	for _, s := range []string{"main", "hall-b", "", "Main", "../x", "a/b", "x\x00", "ä", string(make([]byte, 65))} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !ValidStage(s) {
+			return
+		}
+		if len(s) < 1 || len(s) > 64 {
+			t.Fatalf("accepted %q of length %d", s, len(s))
+		}
+		for _, c := range s {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				t.Fatalf("accepted %q with %q", s, c)
+			}
+		}
+	})
+}
