@@ -76,15 +76,16 @@ func (t *track) defaultDuration() uint32 {
 	return t.timescale / 30
 }
 
-// toTicks converts a non-negative duration to ticks of timescale ts without
-// overflowing for long streams.
+// toTicks converts a non-negative duration to the nearest tick of timescale ts
+// without overflowing for long streams. Rounding (not truncating) keeps frames
+// of 1/30 s exactly 3000 ticks of 90 kHz apart.
 func toTicks(d time.Duration, ts uint32) uint64 {
 	if d < 0 {
 		return 0
 	}
 	sec := uint64(d / time.Second)
 	rem := uint64(d % time.Second)
-	return sec*uint64(ts) + rem*uint64(ts)/uint64(time.Second)
+	return sec*uint64(ts) + (rem*uint64(ts)+uint64(time.Second)/2)/uint64(time.Second)
 }
 
 // fromTicks converts ticks back to a duration, rounding up so that a timeline

@@ -297,23 +297,24 @@ func rtmpCodecName(c rtmpcodecs.Codec) string {
 // calls it for every message of the track.
 func onRTMPData(r *gortmplib.Reader, tr *gortmplib.Track, index int, pub *publication) {
 	skip := index < 0
+	grid := newRTMPGrid(tr) // callbacks of one track run on one goroutine
 	switch tr.Codec.(type) {
 	case *rtmpcodecs.H264:
 		r.OnDataH264(tr, func(pts, dts time.Duration, au [][]byte) {
 			if !skip {
-				pub.writeVideoDTS(index, au, pts, dts, time.Now())
+				pub.writeVideoDTS(index, au, grid.snap(pts), grid.snap(dts), time.Now())
 			}
 		})
 	case *rtmpcodecs.H265:
 		r.OnDataH265(tr, func(pts, dts time.Duration, au [][]byte) {
 			if !skip {
-				pub.writeVideoDTS(index, au, pts, dts, time.Now())
+				pub.writeVideoDTS(index, au, grid.snap(pts), grid.snap(dts), time.Now())
 			}
 		})
 	case *rtmpcodecs.MPEG4Audio:
 		r.OnDataMPEG4Audio(tr, func(pts time.Duration, au []byte) {
 			if !skip {
-				pub.writeAudio(index, [][]byte{au}, int64(pts), 0, int(time.Second), time.Now())
+				pub.writeAudio(index, [][]byte{au}, int64(grid.snap(pts)), 0, int(time.Second), time.Now())
 			}
 		})
 	case *rtmpcodecs.Opus:

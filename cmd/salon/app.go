@@ -157,4 +157,3 @@ func (a *app) Close() {
 		a.web.Close()
 	}
 }
-

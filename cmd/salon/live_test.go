@@ -3,12 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/salon/salon/hls/hlscheck"
 )
 
 type probeStream struct {
@@ -202,6 +209,10 @@ func TestLive_PublisherRestart(t *testing.T) {
 	pub := startProc(t, "ffmpeg", args...)
 	waitSegments(t, a, "main", 3, 30*time.Second)
 
+	// Every playlist the server emits, reloaded as a player would, is
+	// checked against RFC 8216 and every URI in it is fetched.
+	checker := startPlaylistChecker(t, a, "main")
+
 	// A viewer that keeps reading across the outage.
 	reader := startProc(t, "ffmpeg", "-hide_banner", "-v", "error", "-i", a.httpURL("/live/main/index.m3u8"), "-t", "14", "-f", "null", "-")
 	time.Sleep(2 * time.Second)
@@ -243,10 +254,104 @@ func TestLive_PublisherRestart(t *testing.T) {
 	if strings.Count(pl, "#EXT-X-MAP") < 2 {
 		t.Fatalf("want a new EXT-X-MAP for the new publish:\n%s", pl)
 	}
+	checker.stop(t)
 	if err := reader.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("the reading ffmpeg failed across the reconnect: %v\n%s", err, reader.stderr.String())
 	}
 	if s := strings.TrimSpace(reader.stderr.String()); s != "" {
 		t.Logf("reader's messages across the reconnect:\n%s", s)
 	}
+}
+
+// playlistChecker reloads a live playlist every 500 ms in the background.
+type playlistChecker struct {
+	done    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	errs    []string
+	reloads int
+	fetched int
+}
+
+func startPlaylistChecker(t *testing.T, a *app, stage string) *playlistChecker {
+	c := &playlistChecker{done: make(chan struct{})}
+	base, _ := url.Parse(a.httpURL("/live/" + stage + "/index.m3u8"))
+	fail := func(format string, args ...any) {
+		c.mu.Lock()
+		c.errs = append(c.errs, fmt.Sprintf(format, args...))
+		c.mu.Unlock()
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		var tr hlscheck.Tracker
+		maps := map[string]bool{}
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			resp, err := http.Get(base.String())
+			if err != nil {
+				fail("reload: %v", err)
+				continue
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err := tr.Next(body); err != nil {
+				fail("%v\n%s", err, body)
+				continue
+			}
+			var uris []string
+			for _, s := range tr.Added() {
+				uris = append(uris, s.URI)
+				if !maps[s.Map] {
+					maps[s.Map] = true
+					uris = append(uris, s.Map)
+				}
+			}
+			for _, u := range uris {
+				ref, _ := url.Parse(u)
+				r, err := http.Get(base.ResolveReference(ref).String())
+				if err != nil {
+					fail("fetch %s: %v", u, err)
+					continue
+				}
+				n, _ := io.Copy(io.Discard, r.Body)
+				r.Body.Close()
+				if r.StatusCode != 200 || n == 0 {
+					fail("fetch %s: %d, %d bytes", u, r.StatusCode, n)
+				}
+			}
+			c.mu.Lock()
+			c.reloads++
+			c.fetched += len(uris)
+			c.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { c.stop(nil) })
+	return c
+}
+
+// stop ends the checker and, when t is given, fails it with what was found.
+func (c *playlistChecker) stop(t *testing.T) {
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+	c.wg.Wait()
+	if t == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.errs) > 0 {
+		t.Fatalf("%d playlist problems in %d reloads; first: %s", len(c.errs), c.reloads, c.errs[0])
+	}
+	if c.reloads < 10 || c.fetched < 5 {
+		t.Fatalf("only %d reloads and %d fetches: the checker did not run", c.reloads, c.fetched)
+	}
+	t.Logf("RFC 8216 check: %d reloads, %d URIs fetched, no problem", c.reloads, c.fetched)
 }
