@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 OUT=${OUT:-bench-out}
 IDLE=${IDLE:-120}                          # seconds of idle measurement
-STEPS=${STEPS:-250,500,1000,1500,2000}     # viewer counts for the ramp
+STEPS=${STEPS-250,500,1000,1500,2000}      # viewer counts for the ramp; empty: no viewers
 STEP_DURATION=${STEP_DURATION:-60s}
 STEP_RAMP=${STEP_RAMP:-20s}
 HTTP=127.0.0.1:${HTTP_PORT:-18080}
@@ -70,6 +70,7 @@ echo "idle (0 viewers): $(echo "($c1 - $c0) / $hz / ($s1 - $s0) * 60" | bc -l | 
   "RSS $(( $(status_kb "$SALON" VmRSS) / 1024 )) MiB (peak $(( $(status_kb "$SALON" VmHWM) / 1024 )) MiB)"
 "$OUT/salon-bench" latency -url "http://$HTTP/metrics"
 
+[[ -n $STEPS ]] || exit 0
 "$OUT/salon-bench" ramp -url "http://$HTTP/live/main/index.m3u8" -steps "$STEPS" \
   -duration "$STEP_DURATION" -ramp "$STEP_RAMP" -pid "$SALON"
 "$OUT/salon-bench" latency -url "http://$HTTP/metrics"

@@ -325,7 +325,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 	r := st.run
 	r.segOpen = false
 	part := fmp4.Part{SequenceNumber: uint32(st.nextSeq + 1)}
-	size := 0
+	size, samples := 0, 0
 	for _, t := range r.tracks {
 		if len(t.samples) == 0 {
 			continue
@@ -333,6 +333,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 		for _, s := range t.samples {
 			size += len(s.Payload)
 		}
+		samples += len(t.samples)
 		part.Tracks = append(part.Tracks, &fmp4.PartTrack{ID: t.id, BaseTime: t.baseTick, Samples: t.takeSamples()})
 		if e := fromTicks(t.end, t.timescale); e > st.timeline {
 			st.timeline = e
@@ -342,7 +343,10 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 		return
 	}
 	var buf seekablebuffer.Buffer
-	buf.Grow(size + 1024 + 64*len(part.Tracks))
+	// Size the buffer once: payload, 16 bytes of trun entry per sample and
+	// the boxes around them. Growing a 1 MB segment by doubling would
+	// allocate and zero it twice over.
+	buf.Grow(size + 16*samples + 1024 + 64*len(part.Tracks))
 	if err := part.Marshal(&buf); err != nil {
 		st.log.Error("cannot write a media segment, skipping it", "run", r.id, "error", err)
 		return

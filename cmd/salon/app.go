@@ -32,6 +32,7 @@ type app struct {
 	pulls   []*ingest.Puller
 	demo    *demo.Source
 	web     *web.Server
+	debug   *debugServer
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
@@ -119,6 +120,11 @@ func startApp(cfg Config, log *slog.Logger) (a *app, err error) {
 		}
 		a.pulls = append(a.pulls, pl)
 	}
+	if cfg.Debug != "" {
+		if a.debug, err = startDebug(cfg.Debug, log); err != nil {
+			return nil, fmt.Errorf("-debug-addr %s: %w", cfg.Debug, err)
+		}
+	}
 	if cfg.Demo {
 		a.demo = &demo.Source{Stage: "main", Registry: a.reg, Log: log.With("component", "demo")}
 		if err := a.demo.Initialize(); err != nil {
@@ -155,5 +161,8 @@ func (a *app) Close() {
 	}
 	if a.web != nil {
 		a.web.Close()
+	}
+	if a.debug != nil {
+		a.debug.Close()
 	}
 }

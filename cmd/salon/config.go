@@ -34,6 +34,9 @@ type Config struct {
 	SegmentDuration time.Duration
 	Window          time.Duration
 	LogLevel        string
+	// Debug, when set, serves Go's profiler (/debug/pprof/) on its own
+	// listener; keep it on loopback.
+	Debug string
 }
 
 // Pull is one `-pull stage=rtsp://…` source.
@@ -82,6 +85,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		{"publish-key", "SALON_PUBLISH_KEY", &cfg.PublishKey, "publish key for RTSP/RTMP (default: generated once, kept in DATA)"},
 		{"public-url", "SALON_PUBLIC_URL", &cfg.PublicURL, "public base URL shown in pages and printed links, e.g. https://salon.example.org"},
 		{"log-level", "SALON_LOG_LEVEL", &cfg.LogLevel, "debug, info, warn or error"},
+		{"debug-addr", "SALON_DEBUG_ADDR", &cfg.Debug, "serve Go's profiler at /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (off when empty)"},
 	}
 	for _, f := range strs {
 		if v, ok := lookup(getenv, f.env); ok {
@@ -138,7 +142,7 @@ func lookup(getenv func(string) string, key string) (string, bool) {
 
 // Validate checks every value and names the flag at fault.
 func (c *Config) Validate() error {
-	addrs := []struct{ flag, v string }{{"-http", c.HTTP}, {"-rtsp", c.RTSP}, {"-rtmp", c.RTMP}}
+	addrs := []struct{ flag, v string }{{"-http", c.HTTP}, {"-rtsp", c.RTSP}, {"-rtmp", c.RTMP}, {"-debug-addr", c.Debug}}
 	for i, a := range addrs {
 		if a.v == "" {
 			if i == 0 {
