@@ -37,12 +37,11 @@ type app struct {
 
 // startApp starts every component of cfg, or nothing: on error, what was
 // started is closed again.
-func startApp(cfg Config, log *slog.Logger) (a *app, err error) {
-	a = &app{cfg: cfg, log: log}
+func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.Close()
-			a = nil
 		}
 	}()
 	if err := os.MkdirAll(cfg.Data, 0o755); err != nil {
@@ -74,19 +73,20 @@ func startApp(cfg Config, log *slog.Logger) (a *app, err error) {
 		return float64(n)
 	}))
 
-	a.hls = &hls.Manager{
+	hm := &hls.Manager{
 		SegmentDuration: cfg.SegmentDuration,
 		Window:          cfg.Window,
 		Warnings:        a.reg,
 		Metrics:         a.metrics,
 		Log:             log.With("component", "hls"),
 	}
-	if err := a.hls.Initialize(); err != nil {
+	if err := hm.Initialize(); err != nil {
 		return nil, fmt.Errorf("hls: %w", err)
 	}
+	a.hls = hm
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
-	a.web = &web.Server{
+	ws := &web.Server{
 		Address:   cfg.HTTP,
 		Live:      a.hls,
 		Stages:    a.reg,
@@ -95,22 +95,23 @@ func startApp(cfg Config, log *slog.Logger) (a *app, err error) {
 		PublicURL: cfg.PublicURL,
 		Log:       log.With("component", "web"),
 	}
-	if err := a.web.Initialize(); err != nil {
-		return nil, fmt.Errorf("http on %s: %w (is another program using the port? change -http)", cfg.HTTP, err)
+	if err := ws.Initialize(); err != nil {
+		return nil, err
 	}
+	a.web = ws
 
 	if cfg.RTSP != "" {
 		a.rtsp = &ingest.RTSPServer{Address: cfg.RTSP, Key: a.publishKey, Registry: a.reg, Log: log.With("component", "rtsp")}
 		if err := a.rtsp.Initialize(); err != nil {
 			a.rtsp = nil
-			return nil, fmt.Errorf("rtsp on %s: %w (change -rtsp, or set it empty to disable)", cfg.RTSP, err)
+			return nil, fmt.Errorf("%w; change -rtsp, or set it empty to disable RTSP", err)
 		}
 	}
 	if cfg.RTMP != "" {
 		a.rtmp = &ingest.RTMPServer{Address: cfg.RTMP, Key: a.publishKey, Registry: a.reg, Log: log.With("component", "rtmp")}
 		if err := a.rtmp.Initialize(); err != nil {
 			a.rtmp = nil
-			return nil, fmt.Errorf("rtmp on %s: %w (change -rtmp, or set it empty to disable)", cfg.RTMP, err)
+			return nil, fmt.Errorf("%w; change -rtmp, or set it empty to disable RTMP", err)
 		}
 	}
 	for _, p := range cfg.Pulls {

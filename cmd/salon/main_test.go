@@ -117,3 +117,21 @@ func TestRun_BadFlagExits2(t *testing.T) {
 		t.Fatalf("the error does not name the flag:\n%s", out)
 	}
 }
+
+func TestRun_PortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cmd := exec.Command(os.Args[0], "-http", l.Addr().String(), "-rtsp", freePort(t), "-rtmp", freePort(t), "-data", t.TempDir())
+	cmd.Env = append(os.Environ(), "SALON_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit = %v, want 1; output:\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "-http") || !strings.Contains(string(out), l.Addr().String()) {
+		t.Fatalf("the error does not say which address and flag:\n%s", out)
+	}
+}
