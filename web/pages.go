@@ -18,6 +18,9 @@ func parsePages(a *assets) (*template.Template, error) {
 		"bitrate":    formatBitrate,
 		"liveLabel":  liveLabel,
 		"viewerText": viewerText,
+		"speakers":   speakerNames,
+		"duration":   formatDuration,
+		"when":       formatWhen,
 	}
 	return template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 }
@@ -36,6 +39,12 @@ type pageData struct {
 	Stage     stageJSON
 	StageName string
 	Known     bool
+
+	// home: the programme; talk: one talk
+	LiveTalks []talkJSON
+	Upcoming  []talkJSON
+	Replays   []talkDay
+	Talk      talkJSON
 
 	// error
 	Status  int
@@ -89,7 +98,9 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, status int, h
 }
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
-	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stageList()})
+	live, upcoming, replays := s.homeTalks()
+	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stageList(),
+		LiveTalks: live, Upcoming: upcoming, Replays: replays})
 }
 
 func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {

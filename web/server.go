@@ -68,6 +68,13 @@ type Server struct {
 	PublicURL string
 	// Log receives web's log events. Default: discard.
 	Log *slog.Logger
+	// Talks is the replay library; optional (the talk routes answer 503
+	// without it).
+	Talks talkLibrary
+	// Archive is the bucket, served read-only at /archive/{key}; optional.
+	Archive archiveReader
+	// AdminToken authorises the organiser's API calls (Bearer token).
+	AdminToken string
 
 	mux       *http.ServeMux
 	handler   http.Handler
@@ -151,12 +158,44 @@ func (s *Server) routes() {
 	s.handle("GET /api/stages", s.handleStages)
 	s.handle("GET /api/stages/{stage}", s.handleStage)
 
+	s.handle("GET /api/talks", s.needTalks(s.handleTalks))
+	s.handle("GET /api/talks/{id}", s.needTalks(s.handleTalk))
+	s.handle("POST /api/talks", s.needTalks(s.handleTalkCreate))
+	s.handle("PATCH /api/talks/{id}", s.needTalks(s.handleTalkPatch))
+	s.handle("DELETE /api/talks/{id}", s.needTalks(s.handleTalkDelete))
+	s.handle("POST /api/talks/{id}/start", s.needTalks(s.handleTalkStart))
+	s.handle("POST /api/talks/{id}/stop", s.needTalks(s.handleTalkStop))
+	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
+	s.handle("GET /talks/{id}", s.handleTalkPage)
+
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)
 	s.mux.Handle("GET /metrics", s.metrics.handler)
 	s.handle("/", s.handleNotFound)
 
 	s.handler = s.instrument(s.mux)
+}
+
+// needTalks answers 503 when no replay library is configured.
+func (s *Server) needTalks(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Talks == nil {
+			s.jsonError(w, http.StatusServiceUnavailable, "the replay library is not configured")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// needArchive answers 503 when no archive is configured.
+func (s *Server) needArchive(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Archive == nil {
+			s.jsonError(w, http.StatusServiceUnavailable, "the archive is not configured")
+			return
+		}
+		h(w, r)
+	}
 }
 
 // handle registers h with the default body limit.

@@ -1,0 +1,147 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/salon/salon/archive"
+)
+
+// archiveReader is the read side of the bucket; archive.Store satisfies it.
+type archiveReader interface {
+	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, archive.ObjectInfo, error)
+	Stat(ctx context.Context, key string) (archive.ObjectInfo, error)
+}
+
+// handleArchive serves the bucket read-only at /archive/{key}, with Range, so
+// that the relative URIs of archived playlists resolve through salon exactly
+// as they do on a static host or CDN in front of the bucket.
+func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	setCORS(w.Header())
+	if err := archive.ValidKey(key); err != nil {
+		s.jsonError(w, http.StatusNotFound, "not found")
+		return
+	}
+	info, err := s.Archive.Stat(r.Context(), key)
+	if err != nil {
+		if errors.Is(err, archive.ErrNotFound) {
+			s.jsonError(w, http.StatusNotFound, "no such object: "+key)
+			return
+		}
+		s.Log.Warn("archive read failed", "key", key, "error", err)
+		s.jsonError(w, http.StatusBadGateway, "the archive storage did not answer; try again shortly")
+		return
+	}
+	h := w.Header()
+	ct := info.ContentType
+	if ct == "" || ct == "application/octet-stream" {
+		ct = archiveContentType(key)
+	}
+	h.Set("Content-Type", ct)
+	if immutableKey(key) {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if info.ETag != "" {
+		h.Set("ETag", `"`+strings.Trim(info.ETag, `"`)+`"`)
+	}
+	rs := &storeSeeker{ctx: r.Context(), store: s.Archive, key: key, size: info.Size}
+	defer rs.Close()
+	http.ServeContent(w, r, "", info.ModTime, rs)
+}
+
+// immutableKey tells whether an archived object never changes once written:
+// stage segments and init segments. Playlists, talk.json and chat logs do.
+func immutableKey(key string) bool {
+	if !strings.HasPrefix(key, "stages/") {
+		return false
+	}
+	switch path.Ext(key) {
+	case ".m4s", ".mp4":
+		return true
+	}
+	return false
+}
+
+func archiveContentType(key string) string {
+	switch path.Ext(key) {
+	case ".m3u8":
+		return "application/vnd.apple.mpegurl"
+	case ".m4s":
+		return "video/iso.segment"
+	case ".mp4":
+		return "video/mp4"
+	case ".json":
+		return "application/json"
+	case ".jsonl":
+		return "application/x-ndjson"
+	case ".pdf":
+		return "application/pdf"
+	case ".vtt":
+		return "text/vtt"
+	}
+	return "application/octet-stream"
+}
+
+// storeSeeker is an io.ReadSeeker over one stored object for
+// http.ServeContent: a Seek only moves the offset, and the next Read opens a
+// ranged Get from there, so a Range request reads only its bytes.
+type storeSeeker struct {
+	ctx   context.Context
+	store archiveReader
+	key   string
+	size  int64
+	off   int64
+	rc    io.ReadCloser
+}
+
+func (s *storeSeeker) Read(p []byte) (int, error) {
+	if s.off >= s.size {
+		return 0, io.EOF
+	}
+	if s.rc == nil {
+		rc, _, err := s.store.Get(s.ctx, s.key, s.off, -1)
+		if err != nil {
+			return 0, err
+		}
+		s.rc = rc
+	}
+	n, err := s.rc.Read(p)
+	s.off += int64(n)
+	return n, err
+}
+
+func (s *storeSeeker) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = s.off + offset
+	case io.SeekEnd:
+		abs = s.size + offset
+	}
+	if abs < 0 {
+		return 0, errors.New("seek before the start of the object")
+	}
+	if abs != s.off {
+		s.Close()
+		s.off = abs
+	}
+	return abs, nil
+}
+
+func (s *storeSeeker) Close() error {
+	if s.rc == nil {
+		return nil
+	}
+	err := s.rc.Close()
+	s.rc = nil
+	return err
+}

@@ -1,0 +1,62 @@
+// The talk page: plays the talk's replay playlist (an EVENT playlist that
+// grows while the talk is live, so late viewers can rewind to its start; VOD
+// once it ended) and follows the talk's state without a reload.
+'use strict';
+
+(function () {
+  var POLL_MS = 5000;
+  var main = document.getElementById('main');
+  var api = main.dataset.api;
+  var hasLib = main.dataset.player === 'ready';
+  var video = document.getElementById('video');
+  var badge = document.getElementById('badge');
+  var overlay = document.getElementById('overlay');
+  var overlayText = document.getElementById('overlay-text');
+  var download = document.getElementById('download');
+  var durationEl = document.getElementById('talk-duration');
+  var hls = null;
+  var loaded = null; // playlist URL the player shows
+  var ended = null;
+
+  function load(url) {
+    if (!hasLib || loaded === url) return;
+    loaded = url;
+    overlay.hidden = true;
+    if (hls) { hls.destroy(); hls = null; }
+    if (window.Hls && Hls.isSupported()) {
+      hls = new Hls({ startPosition: -1 });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+    } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = url;
+    }
+  }
+
+  function render(t) {
+    if (t.live) {
+      badge.textContent = 'Live';
+      badge.className = 'badge badge-live';
+    } else if (t.ended) {
+      badge.textContent = 'Replay';
+      badge.className = 'badge badge-offline';
+      durationEl.textContent = Math.round(t.duration / 60) + ' min';
+      download.hidden = false;
+      download.href = t.download_url;
+    }
+    if (t.playlist_url) {
+      // A talk that just ended keeps its player: hls.js sees ENDLIST on the
+      // next reload and the replay becomes seekable to the end.
+      load(new URL(t.playlist_url, location.href).href);
+    }
+    ended = t.ended;
+  }
+
+  function poll() {
+    fetch(api, { cache: 'no-store' }).then(function (r) {
+      if (!r.ok) throw new Error(r.status);
+      return r.json();
+    }).then(render).catch(function () { /* keep the page as it is */ })
+      .finally(function () { if (!ended) setTimeout(poll, POLL_MS); });
+  }
+  poll();
+})();

@@ -1,0 +1,238 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/salon/salon/archive"
+)
+
+// talkLibrary is the replay library as the API needs it; *archive.Library
+// satisfies it. Errors wrap archive.ErrNotFound, ErrInvalid or ErrConflict.
+type talkLibrary interface {
+	List() []archive.Talk
+	Get(id string) (archive.Talk, error)
+	Create(ctx context.Context, t archive.Talk) (archive.Talk, error)
+	Update(ctx context.Context, id string, p archive.TalkPatch) (archive.Talk, error)
+	Delete(ctx context.Context, id string) error
+	Start(ctx context.Context, id string, at time.Time) (archive.Talk, error)
+	Stop(ctx context.Context, id string, at time.Time) (archive.Talk, error)
+}
+
+// talkJSON is a talk as the API shows it: talk.json plus derived fields.
+type talkJSON struct {
+	archive.Talk
+	talkDerived
+}
+
+// talkDerived are the fields the API adds to talk.json.
+type talkDerived struct {
+	IsLive      bool    `json:"live"`
+	Ended       bool    `json:"ended"`
+	Duration    float64 `json:"duration,omitempty"` // seconds of recording
+	PageURL     string  `json:"page_url"`
+	PlaylistURL string  `json:"playlist_url,omitempty"`
+	DownloadURL string  `json:"download_url,omitempty"`
+}
+
+// MarshalJSON writes talk.json's fields (through archive.Talk's own
+// marshaller, which keeps unknown fields) followed by the derived ones.
+func (t talkJSON) MarshalJSON() ([]byte, error) {
+	base, err := json.Marshal(t.Talk)
+	if err != nil {
+		return nil, err
+	}
+	derived, err := json.Marshal(t.talkDerived)
+	if err != nil {
+		return nil, err
+	}
+	if len(base) < 2 || len(derived) <= 2 {
+		return base, nil
+	}
+	if string(base) == "{}" {
+		return derived, nil
+	}
+	out := append(base[:len(base)-1:len(base)-1], ',')
+	return append(out, derived[1:]...), nil
+}
+
+func (s *Server) talkJSON(t archive.Talk) talkJSON {
+	out := talkJSON{Talk: t}
+	out.IsLive, out.PageURL = t.Live(), s.url("/talks/"+t.ID)
+	if t.Speakers == nil {
+		out.Speakers = []archive.Speaker{}
+	}
+	if t.Recording != nil {
+		end := time.Now()
+		if t.Recording.End != nil {
+			end = *t.Recording.End
+			out.Ended = true
+			out.DownloadURL = s.url("/talks/" + t.ID + "/download.mp4")
+		}
+		out.Duration = end.Sub(t.Recording.Start).Round(time.Second).Seconds()
+		out.PlaylistURL = s.url("/archive/talks/" + t.ID + "/index.m3u8")
+	}
+	return out
+}
+
+// requireAdmin checks the organiser's bearer token in constant time.
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)
+		s.jsonError(w, http.StatusUnauthorized, "admin token required: send Authorization: Bearer ADMIN_TOKEN (salon prints it at start)")
+		return false
+	}
+	if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
+		s.jsonError(w, http.StatusUnauthorized, "wrong admin token")
+		return false
+	}
+	return true
+}
+
+// talkError maps the library's errors to statuses.
+func (s *Server) talkError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, archive.ErrNotFound):
+		s.jsonError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, archive.ErrInvalid):
+		s.jsonError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, archive.ErrConflict):
+		s.jsonError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		s.jsonError(w, http.StatusServiceUnavailable, "the archive did not answer in time; try again")
+	default:
+		s.Log.Error("talk library", "error", err)
+		s.jsonError(w, http.StatusInternalServerError, "the archive failed: "+err.Error())
+	}
+}
+
+// decodeBody reads one JSON object into v, refusing unknown fields and
+// trailing data so that a typo is an error, not silently ignored.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		s.jsonError(w, http.StatusUnsupportedMediaType, "send JSON with Content-Type: application/json")
+		return false
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
+			return false
+		}
+		s.jsonError(w, http.StatusBadRequest, "malformed JSON body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		s.jsonError(w, http.StatusBadRequest, "malformed JSON body: one object expected")
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
+	talks := s.Talks.List()
+	out := make([]talkJSON, 0, len(talks))
+	for _, t := range talks {
+		out = append(out, s.talkJSON(t))
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleTalk(w http.ResponseWriter, r *http.Request) {
+	t, err := s.Talks.Get(r.PathValue("id"))
+	if err != nil {
+		s.talkError(w, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, s.talkJSON(t))
+}
+
+// talkCreate is the body of POST /api/talks.
+type talkCreate struct {
+	ID       string            `json:"id"`
+	Title    string            `json:"title"`
+	Speakers []archive.Speaker `json:"speakers"`
+	Stage    string            `json:"stage"`
+	StartsAt time.Time         `json:"starts_at"`
+	EndsAt   time.Time         `json:"ends_at"`
+	Abstract string            `json:"abstract"`
+}
+
+func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	var in talkCreate
+	if !s.decodeBody(w, r, &in) {
+		return
+	}
+	t, err := s.Talks.Create(r.Context(), archive.Talk{
+		ID: in.ID, Title: in.Title, Speakers: in.Speakers, Stage: in.Stage,
+		StartsAt: in.StartsAt, EndsAt: in.EndsAt, Abstract: in.Abstract,
+	})
+	if err != nil {
+		s.talkError(w, err)
+		return
+	}
+	w.Header().Set("Location", "/api/talks/"+t.ID)
+	s.writeJSON(w, http.StatusCreated, s.talkJSON(t))
+}
+
+func (s *Server) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	var p archive.TalkPatch
+	if !s.decodeBody(w, r, &p) {
+		return
+	}
+	t, err := s.Talks.Update(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		s.talkError(w, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, s.talkJSON(t))
+}
+
+func (s *Server) handleTalkDelete(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	if err := s.Talks.Delete(r.Context(), r.PathValue("id")); err != nil {
+		s.talkError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleTalkStart(w http.ResponseWriter, r *http.Request) {
+	s.talkTransition(w, r, s.Talks.Start)
+}
+
+func (s *Server) handleTalkStop(w http.ResponseWriter, r *http.Request) {
+	s.talkTransition(w, r, s.Talks.Stop)
+}
+
+func (s *Server) talkTransition(w http.ResponseWriter, r *http.Request,
+	do func(context.Context, string, time.Time) (archive.Talk, error)) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	t, err := do(r.Context(), r.PathValue("id"), time.Now())
+	if err != nil {
+		s.talkError(w, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, s.talkJSON(t))
+}

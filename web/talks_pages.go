@@ -1,0 +1,86 @@
+package web
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/salon/salon/archive"
+)
+
+// talkDay is one event day of the replay library on the home page.
+type talkDay struct {
+	Day   string
+	Talks []talkJSON
+}
+
+// homeTalks splits the programme for the home page: live now, upcoming
+// (scheduled, not yet recorded, soonest first) and replays by event day
+// (newest day first).
+func (s *Server) homeTalks() (live, upcoming []talkJSON, replays []talkDay) {
+	if s.Talks == nil {
+		return nil, nil, nil
+	}
+	byDay := map[string][]talkJSON{}
+	for _, t := range s.Talks.List() {
+		tj := s.talkJSON(t)
+		switch {
+		case tj.IsLive:
+			live = append(live, tj)
+		case tj.Ended:
+			day := t.Recording.Start.UTC().Format("Monday 2 January 2006")
+			byDay[day] = append(byDay[day], tj)
+		default:
+			upcoming = append(upcoming, tj)
+		}
+	}
+	for day, ts := range byDay {
+		replays = append(replays, talkDay{Day: day, Talks: ts})
+	}
+	sort.Slice(replays, func(i, j int) bool {
+		return replays[i].Talks[0].Recording.Start.After(replays[j].Talks[0].Recording.Start)
+	})
+	return live, upcoming, replays
+}
+
+func speakerNames(sp []archive.Speaker) string {
+	names := make([]string, 0, len(sp))
+	for _, s := range sp {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func formatDuration(secs float64) string {
+	d := time.Duration(secs) * time.Second
+	if d >= time.Hour {
+		return d.Truncate(time.Minute).String()
+	}
+	m, s := int(d.Minutes()), int(d.Seconds())%60
+	if m == 0 {
+		return time.Duration(s * int(time.Second)).String()
+	}
+	return time.Duration(m*int(time.Minute) + s*int(time.Second)).String()
+}
+
+func formatWhen(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("Mon 2 Jan 15:04 UTC")
+}
+
+func (s *Server) handleTalkPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.Talks == nil {
+		s.pageError(w, r, http.StatusNotFound, "No replay library", "This salon has no replay library configured.")
+		return
+	}
+	t, err := s.Talks.Get(id)
+	if err != nil {
+		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. It may have been renamed or removed.")
+		return
+	}
+	s.render(w, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: s.talkJSON(t)})
+}
