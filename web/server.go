@@ -167,6 +167,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/talks/{id}/stop", s.needTalks(s.handleTalkStop))
 	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
+	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)

@@ -24,6 +24,8 @@ type talkLibrary interface {
 	Delete(ctx context.Context, id string) error
 	Start(ctx context.Context, id string, at time.Time) (archive.Talk, error)
 	Stop(ctx context.Context, id string, at time.Time) (archive.Talk, error)
+	// Selection is what the talk's replay is cut from (for the MP4 download).
+	Selection(ctx context.Context, id string) (archive.Selection, error)
 }
 
 // talkJSON is a talk as the API shows it: talk.json plus derived fields.

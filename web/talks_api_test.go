@@ -229,3 +229,10 @@ func TestServer_TalkJSONFields(t *testing.T) {
 		t.Fatalf("ended talk JSON %s", r.body)
 	}
 }
+
+func (f *fakeTalks) Selection(ctx context.Context, id string) (archive.Selection, error) {
+	if _, err := f.Get(id); err != nil {
+		return archive.Selection{}, err
+	}
+	return archive.Selection{}, nil
+}
