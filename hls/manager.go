@@ -57,10 +57,14 @@ type Segment struct {
 	Discontinuity bool
 }
 
-// SegmentSink receives every finished segment. SegmentReady is called
-// synchronously from the segmenting goroutine: it must not block.
+// SegmentSink receives every finished segment and the end of every run.
+// Both are called synchronously from the segmenting goroutine (or from
+// Manager.Close): they must not block. RunEnded follows the run's last
+// SegmentReady; it is called when the publish ends, when a new publish
+// replaces it, and by Manager.Close for runs still open.
 type SegmentSink interface {
 	SegmentReady(seg *Segment)
+	RunEnded(stage, run string)
 }
 
 // warningSetter is the part of *stream.Registry that shows stage warnings.
@@ -143,18 +147,26 @@ func (m *Manager) Initialize() error {
 	return nil
 }
 
-// Close wakes every waiting File call and drops what is held in memory.
-// Later HandleEvent and File calls find nothing; unsubscribe from the
-// registry first so that no event is lost silently.
+// Close ends the runs still open (their last segment goes to the Sink, then
+// RunEnded), wakes every waiting File call and drops what is held in memory.
+// Later HandleEvent and File calls find nothing. Unsubscribe from the
+// registry first: Close touches the segmenting state, so no HandleEvent may
+// run concurrently, and no event is lost silently.
 func (m *Manager) Close() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return
 	}
 	m.closed = true
 	close(m.done)
+	stages := m.stages
 	m.stages = map[string]*stage{}
+	m.mu.Unlock()
+	now := time.Now()
+	for _, st := range stages {
+		st.end(now)
+	}
 }
 
 // HandleEvent feeds one stream event to the stage's segmenter. It must be

@@ -167,14 +167,21 @@ func (md *media) firstKeyDTS() time.Duration {
 }
 
 type sinkRecorder struct {
-	mu   sync.Mutex
-	segs []*Segment
+	mu    sync.Mutex
+	segs  []*Segment
+	ended []string // stage/run
 }
 
 func (s *sinkRecorder) SegmentReady(seg *Segment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.segs = append(s.segs, seg)
+}
+
+func (s *sinkRecorder) RunEnded(stage, run string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = append(s.ended, stage+"/"+run)
 }
 
 func (s *sinkRecorder) segments() []*Segment {

@@ -139,6 +139,9 @@ func (st *stage) end(now time.Time) {
 	st.run = nil
 	st.served.setLive(false, "")
 	st.log.Debug("hls run ended", "run", r.id)
+	if st.m.Sink != nil {
+		st.m.Sink.RunEnded(st.name, r.id)
+	}
 }
 
 // dropped closes the open segment after units were lost and waits for a keyframe.

@@ -91,6 +91,12 @@ func TestManager_twoPublishes(t *testing.T) {
 	if !runs["20260301T100000Z"] || !runs["20260301T100005Z"] || len(runs) != 2 {
 		t.Errorf("runs %v", runs)
 	}
+	sink.mu.Lock()
+	ended := slices.Clone(sink.ended)
+	sink.mu.Unlock()
+	if want := []string{"main/20260301T100000Z", "main/20260301T100005Z"}; !slices.Equal(ended, want) {
+		t.Errorf("RunEnded calls %v, want %v", ended, want)
+	}
 	for _, s := range pl.Segments {
 		if s.Discontinuity != (s.Seq == discs[0]) {
 			t.Errorf("segment %s: discontinuity %v", s.URI, s.Discontinuity)
@@ -239,5 +245,33 @@ func TestManager_timestampJump(t *testing.T) {
 	}
 	if errs := decodeErrors(t, filepath.Join(dir, PlaylistName)); errs != "" {
 		t.Errorf("ffmpeg decode errors:\n%s", errs)
+	}
+}
+
+// Close ends the open run: its last segment reaches the sink, then RunEnded.
+func TestManager_Close(t *testing.T) {
+	requireFFmpeg(t)
+	md := load(t, encode(t, "v.mp4", append(videoIn("3"), "-c:v", "libx264", "-g", "30")...))
+	var sink sinkRecorder
+	m := &Manager{Sink: &sink}
+	if err := m.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	m.HandleEvent(stream.Event{Stage: "main", Start: &stream.Stream{Stage: "main", Tracks: md.tracks, Start: t0}})
+	for _, u := range md.units {
+		c := *u
+		c.Received = t0.Add(u.DTS)
+		m.HandleEvent(stream.Event{Stage: "main", Unit: &c})
+	}
+	before := len(sink.segments())
+	m.Close()
+	m.Close()
+	if got := len(sink.segments()); got != before+1 {
+		t.Errorf("Close flushed %d segments, want 1", got-before)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if want := []string{"main/20260301T100000Z"}; !slices.Equal(sink.ended, want) {
+		t.Errorf("RunEnded calls %v, want %v", sink.ended, want)
 	}
 }

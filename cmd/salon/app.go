@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/salon/salon/archive"
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/ingest"
 	"github.com/salon/salon/ingest/demo"
@@ -23,22 +27,28 @@ type app struct {
 	adminToken string
 	publishKey string
 
-	metrics *prometheus.Registry
-	reg     *stream.Registry
-	hls     *hls.Manager
-	unsub   func()
-	rtsp    *ingest.RTSPServer
-	rtmp    *ingest.RTMPServer
-	pulls   []*ingest.Puller
-	demo    *demo.Source
-	web     *web.Server
-	debug   *debugServer
+	metrics  *prometheus.Registry
+	store    archive.Store
+	recorder *archive.Recorder
+	library  *archive.Library
+	ctx      context.Context // cancelled by Close: background work of the app
+	cancel   context.CancelFunc
+	reg      *stream.Registry
+	hls      *hls.Manager
+	unsub    func()
+	rtsp     *ingest.RTSPServer
+	rtmp     *ingest.RTMPServer
+	pulls    []*ingest.Puller
+	demo     *demo.Source
+	web      *web.Server
+	debug    *debugServer
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
 // started is closed again.
 func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a := &app{cfg: cfg, log: log}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -73,7 +83,39 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return float64(n)
 	}))
 
+	// The archive: the bucket (or directory), the library of talks in it, and
+	// the recorder that moves every finished segment there.
+	openCtx, cancelOpen := context.WithTimeout(a.ctx, 30*time.Second)
+	store, desc, err := archive.Open(openCtx, cfg.Archive, getenvOf(cfg), log.With("component", "archive"))
+	cancelOpen()
+	if err != nil {
+		return nil, err
+	}
+	a.store = store
+	lib := &archive.Library{Store: store, Log: log.With("component", "talks")}
+	if err := lib.Initialize(a.ctx); err != nil {
+		return nil, fmt.Errorf("load the talks from %s: %w", desc, err)
+	}
+	a.library = lib
+	rec := &archive.Recorder{
+		Store:    store,
+		SpoolDir: filepath.Join(cfg.Data, "spool"),
+		MaxSpool: cfg.MaxSpool,
+		Warnings: a.reg,
+		Metrics:  a.metrics,
+		Log:      log.With("component", "recorder"),
+		// A run playlist in the bucket grew: the live talks on that stage
+		// are re-cut so that their replay grows with it.
+		OnRunStored: func(stage, run string) { lib.RunUpdated(a.ctx, stage) },
+	}
+	if err := rec.Initialize(); err != nil {
+		return nil, fmt.Errorf("recorder: %w", err)
+	}
+	a.recorder = rec
+	log.Info("archive ready", "archive", desc, "talks", len(lib.List()))
+
 	hm := &hls.Manager{
+		Sink:            rec,
 		SegmentDuration: cfg.SegmentDuration,
 		Window:          cfg.Window,
 		Warnings:        a.reg,
@@ -87,13 +129,16 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
 	ws := &web.Server{
-		Address:   cfg.HTTP,
-		Live:      a.hls,
-		Stages:    a.reg,
-		Gatherer:  a.metrics,
-		Metrics:   a.metrics,
-		PublicURL: cfg.PublicURL,
-		Log:       log.With("component", "web"),
+		Address:    cfg.HTTP,
+		Live:       a.hls,
+		Stages:     a.reg,
+		Gatherer:   a.metrics,
+		Metrics:    a.metrics,
+		PublicURL:  cfg.PublicURL,
+		Log:        log.With("component", "web"),
+		Talks:      lib,
+		Archive:    store,
+		AdminToken: a.adminToken,
 	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err
@@ -158,12 +203,18 @@ func (a *app) Close() {
 		a.reg.Close()
 	}
 	if a.hls != nil {
-		a.hls.Close()
+		a.hls.Close() // ends open runs: the recorder closes their playlists
+	}
+	if a.recorder != nil {
+		a.recorder.Close() // uploads what it can; the rest waits in the spool
 	}
 	if a.web != nil {
 		a.web.Close()
 	}
 	if a.debug != nil {
 		a.debug.Close()
+	}
+	if a.cancel != nil {
+		a.cancel()
 	}
 }

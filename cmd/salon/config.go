@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,12 @@ type Config struct {
 	SegmentDuration time.Duration
 	Window          time.Duration
 	LogLevel        string
+	// MaxSpool is the local spool size that salon expects the disk to hold
+	// while the bucket is unreachable; at 90 % it warns loudly.
+	MaxSpool int64
+	// S3 credentials, from the variables every S3 tool reads.
+	AWSAccessKey, AWSSecretKey, AWSRegion string
+
 	// Debug, when set, serves Go's profiler (/debug/pprof/) on its own
 	// listener; keep it on loopback.
 	Debug string
@@ -61,6 +68,7 @@ func defaultConfig() Config {
 		RTMP:            ":1935",
 		Data:            "./salon-data",
 		SegmentDuration: 2 * time.Second,
+		MaxSpool:        20 << 30,
 		Window:          30 * time.Second,
 		LogLevel:        "info",
 	}
@@ -119,6 +127,16 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	fs.Var(pullList{&cfg}, "pull", "pull an RTSP camera onto a stage: STAGE=rtsp://… (repeatable; $SALON_PULL, space-separated)")
+	cfg.AWSAccessKey, cfg.AWSSecretKey, cfg.AWSRegion = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_REGION")
+	spoolGB := cfg.MaxSpool >> 30
+	if v, ok := lookup(getenv, "SALON_MAX_SPOOL_GB"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return cfg, fmt.Errorf("$SALON_MAX_SPOOL_GB: %q is not a whole number of GB", v)
+		}
+		spoolGB = n
+	}
+	fs.Int64Var(&spoolGB, "max-spool-gb", spoolGB, "local spool size in GB for segments waiting for the bucket; warns at 90 % ($SALON_MAX_SPOOL_GB)")
 	if v, ok := lookup(getenv, "SALON_DEMO"); ok {
 		cfg.Demo = v == "1" || v == "true"
 	}
@@ -126,6 +144,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	cfg.MaxSpool = spoolGB << 30
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
@@ -156,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Data == "" {
 		return errors.New("-data must not be empty")
+	}
+	if c.MaxSpool < 1<<30 {
+		return errors.New("-max-spool-gb: at least 1")
 	}
 	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {
 		return fmt.Errorf("-segment %s: choose between 500ms and 20s", c.SegmentDuration)
@@ -213,4 +235,20 @@ func loadSecret(dir, name, v string) (string, error) {
 		return "", fmt.Errorf("save %s: %w (check -data is writable)", path, err)
 	}
 	return s, nil
+}
+
+// getenvOf gives the archive the S3 credentials the configuration read, so
+// that nothing below cmd reads the process environment.
+func getenvOf(c Config) func(string) string {
+	return func(k string) string {
+		switch k {
+		case "AWS_ACCESS_KEY_ID":
+			return c.AWSAccessKey
+		case "AWS_SECRET_ACCESS_KEY":
+			return c.AWSSecretKey
+		case "AWS_REGION":
+			return c.AWSRegion
+		}
+		return ""
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ func testApp(t *testing.T, mutate ...func(*Config)) *app {
 	cfg.AdminToken = "test-admin-token"
 	cfg.SegmentDuration = time.Second
 	cfg.Window = 10 * time.Second
+	cfg.Archive = filepath.Join(cfg.Data, "archive")
 	for _, m := range mutate {
 		m(&cfg)
 	}

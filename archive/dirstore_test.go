@@ -1,0 +1,80 @@
+package archive_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/salon/salon/archive"
+	"github.com/salon/salon/archive/storetest"
+)
+
+func TestDirStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) archive.Store {
+		s := &archive.DirStore{Root: filepath.Join(t.TempDir(), "archive", "root")}
+		if err := s.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestDirStore_Initialize(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, root string
+		ok         bool
+	}{
+		{"new nested", filepath.Join(dir, "a", "b"), true},
+		{"existing", dir, true},
+		{"empty", "", false},
+		{"below a file", filepath.Join(file, "x"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := (&archive.DirStore{Root: c.root}).Initialize()
+			if (err == nil) != c.ok {
+				t.Fatalf("Initialize(%q) = %v, want ok=%v", c.root, err, c.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "archive directory") {
+				t.Fatalf("error %q does not name the archive directory", err)
+			}
+		})
+	}
+	if os.Getuid() != 0 { // root writes anywhere
+		ro := filepath.Join(dir, "ro")
+		os.Mkdir(ro, 0o555)
+		if err := (&archive.DirStore{Root: ro}).Initialize(); err == nil {
+			t.Errorf("Initialize on a read-only directory succeeded")
+		}
+	}
+}
+
+// A temp file left by a crash is never listed and never read as an object.
+func TestDirStore_List_tempFiles(t *testing.T) {
+	s := &archive.DirStore{Root: t.TempDir()}
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := s.Put(ctx, "a/1.m4s", strings.NewReader("x"), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Root, "a", ".salon-tmp-123"), []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.List(ctx, "")
+	if err != nil || len(l) != 1 || l[0].Key != "a/1.m4s" {
+		t.Fatalf("List = %v, %v; want only a/1.m4s", l, err)
+	}
+	if _, err := s.Stat(ctx, "a/.salon-tmp-123"); err == nil || !strings.Contains(err.Error(), "invalid key") {
+		t.Fatalf("Stat of a temp file = %v, want an invalid key error", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Root, "a", "1.m4s")); err != nil {
+		t.Fatalf("object is not a plain file below Root: %v", err)
+	}
+}

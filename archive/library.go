@@ -1,0 +1,429 @@
+package archive
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Library is the programme: every talk's metadata (talks/{id}/talk.json),
+// held in memory and written through to the Store, and every talk's replay
+// cut (talks/{id}/index.m3u8). The bucket is the truth: a Library
+// initialized on a bucket another salon wrote has the whole library back.
+//
+// Concurrency: mu guards the in-memory maps and is never held during storage
+// I/O, so List, Get and LiveOn never wait on the bucket. writeMu serialises
+// every change, across talks: a method that writes holds it from its checks
+// (id taken, another talk live on the stage) through the storage writes to
+// publishing the result, so checks and writes form one step and a re-cut
+// never races a PATCH or a delete. Storage writes come before the in-memory
+// change, so a failed write leaves both as they were.
+//
+// Call Initialize before any other method.
+type Library struct {
+	// Store holds talks and recordings (required).
+	Store Store
+	Log   *slog.Logger
+	// Now is the clock for Start and Stop without a time (default time.Now).
+	Now func() time.Time
+
+	writeMu sync.Mutex
+
+	mu      sync.RWMutex
+	talks   map[string]Talk
+	broken  map[string]bool // ids with a talk.json that did not load: taken, deletable
+	pending map[string]bool // talks whose replay is not final: re-cut by RunUpdated
+}
+
+// recentlyEnded is how long after its end an ended talk's replay is checked
+// at start-up for being final; older replays are taken as final (Recut or a
+// PATCH of the window fixes one that is not).
+const recentlyEnded = 24 * time.Hour
+
+// Initialize loads every talks/{id}/talk.json from the Store. A talk.json
+// that cannot be read, parsed or validated is skipped and logged: one bad
+// object must not keep the library from starting.
+func (l *Library) Initialize(ctx context.Context) error {
+	if l.Store == nil {
+		return errors.New("talk library: no store configured")
+	}
+	if l.Log == nil {
+		l.Log = slog.New(slog.DiscardHandler)
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	objs, err := l.Store.List(ctx, "talks/")
+	if err != nil {
+		return fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
+	}
+	talks, broken, pending := map[string]Talk{}, map[string]bool{}, map[string]bool{}
+	now := l.Now()
+	for _, o := range objs {
+		id, ok := talkIDOfKey(o.Key)
+		if !ok {
+			continue
+		}
+		t, err := l.load(ctx, id)
+		if err != nil {
+			l.Log.Warn("skipping a talk that does not load; fix or delete its talk.json", "key", o.Key, "error", err)
+			broken[id] = true
+			continue
+		}
+		talks[id] = t
+		switch {
+		case t.Live():
+			pending[id] = true
+		case t.Recording != nil && now.Sub(*t.Recording.End) < recentlyEnded:
+			if !l.replayFinal(ctx, id) {
+				pending[id] = true
+			}
+		}
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.Lock()
+	l.talks, l.broken, l.pending = talks, broken, pending
+	l.mu.Unlock()
+	l.Log.Info("talk library loaded", "talks", len(talks), "skipped", len(broken))
+	return nil
+}
+
+// talkIDOfKey returns id for a key "talks/{id}/talk.json".
+func talkIDOfKey(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, "talks/")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, "/talk.json")
+	return id, ok && ValidTalkID(id)
+}
+
+func (l *Library) load(ctx context.Context, id string) (Talk, error) {
+	data, err := readSmall(ctx, l.Store, TalkKey(id), maxTalkJSONSize)
+	if err != nil {
+		return Talk{}, err
+	}
+	var t Talk
+	if err := json.Unmarshal(data, &t); err != nil {
+		return Talk{}, fmt.Errorf("parse: %w", err)
+	}
+	if err := t.Validate(); err != nil {
+		return Talk{}, err
+	}
+	if t.ID != id {
+		return Talk{}, fmt.Errorf("talk.json says id %q, but it is stored under %q", t.ID, id)
+	}
+	return normalize(t), nil
+}
+
+// replayFinal reports whether the talk's replay playlist exists and ended.
+func (l *Library) replayFinal(ctx context.Context, id string) bool {
+	data, err := readSmall(ctx, l.Store, TalkPlaylistKey(id), maxRunPlaylistSize)
+	return err == nil && bytes.Contains(data, []byte("\n#EXT-X-ENDLIST"))
+}
+
+func readSmall(ctx context.Context, store Store, key string, limit int64) ([]byte, error) {
+	rc, _, err := store.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", key, limit)
+	}
+	return data, nil
+}
+
+// List returns every talk, sorted by StartsAt, then ID.
+func (l *Library) List() []Talk {
+	l.mu.RLock()
+	out := make([]Talk, 0, len(l.talks))
+	for _, t := range l.talks {
+		out = append(out, t.clone())
+	}
+	l.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Talk) int {
+		return cmp.Or(a.StartsAt.Compare(b.StartsAt), strings.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// Get returns the talk; the error wraps ErrNotFound or ErrInvalid (bad id).
+func (l *Library) Get(id string) (Talk, error) {
+	if err := checkID(id); err != nil {
+		return Talk{}, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.talks[id]
+	if !ok {
+		return Talk{}, notFound(id)
+	}
+	return t.clone(), nil
+}
+
+// LiveOn returns the talk live on stage, if any (the latest started, should
+// a hand-edited bucket have two).
+func (l *Library) LiveOn(stage string) (Talk, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.liveOn(stage, "")
+	return t.clone(), ok
+}
+
+// liveOn finds the talk live on stage other than except; mu must be held.
+func (l *Library) liveOn(stage, except string) (Talk, bool) {
+	var live Talk
+	found := false
+	for id, t := range l.talks {
+		if id != except && t.Stage == stage && t.Live() && (!found || t.Recording.Start.After(live.Recording.Start)) {
+			live, found = t, true
+		}
+	}
+	return live, found
+}
+
+func checkID(id string) error {
+	if !ValidTalkID(id) {
+		return invalidf("talk id %q must be 1–%d of a-z, 0-9 and -", truncateRunes(id, 80), MaxTalkIDLen)
+	}
+	return nil
+}
+
+func notFound(id string) error {
+	return fmt.Errorf("talk %q: %w; GET /api/talks lists the talks", id, ErrNotFound)
+}
+
+// current returns the talk with writeMu held.
+func (l *Library) current(id string) (Talk, error) {
+	if err := checkID(id); err != nil {
+		return Talk{}, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.talks[id]
+	if !ok {
+		return Talk{}, notFound(id)
+	}
+	return t.clone(), nil
+}
+
+// checkLive refuses t live while another talk is live on its stage.
+func (l *Library) checkLive(t Talk) error {
+	if !t.Live() {
+		return nil
+	}
+	l.mu.RLock()
+	other, ok := l.liveOn(t.Stage, t.ID)
+	l.mu.RUnlock()
+	if ok {
+		return fmt.Errorf("talk %q is live on stage %s; stop it first: %w", other.ID, t.Stage, ErrConflict)
+	}
+	return nil
+}
+
+// Create adds a talk. An empty ID is made from the title (SlugID, with -2,
+// -3… when taken); an explicit ID that is taken is ErrConflict.
+func (l *Library) Create(ctx context.Context, t Talk) (Talk, error) {
+	t = normalize(t.clone())
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if t.ID == "" {
+		t.ID = l.freeID(SlugID(t.Title))
+	} else if err := checkID(t.ID); err != nil {
+		return Talk{}, err
+	} else if l.taken(t.ID) {
+		return Talk{}, fmt.Errorf("talk id %q is taken; choose another id or leave it out: %w", t.ID, ErrConflict)
+	}
+	if err := t.Validate(); err != nil {
+		return Talk{}, err
+	}
+	if err := l.checkLive(t); err != nil {
+		return Talk{}, err
+	}
+	return l.save(ctx, t, t.Recording != nil)
+}
+
+func (l *Library) taken(id string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.talks[id]
+	return ok || l.broken[id]
+}
+
+func (l *Library) freeID(base string) string {
+	if !l.taken(base) {
+		return base
+	}
+	for n := 2; ; n++ {
+		suffix := "-" + strconv.Itoa(n)
+		id := truncateID(base, MaxTalkIDLen-len(suffix)) + suffix
+		if !l.taken(id) {
+			return id
+		}
+	}
+}
+
+// Update applies a partial update. A changed recording window (or stage of a
+// recorded talk) re-cuts the replay. Nothing is written when it fails
+// validation.
+func (l *Library) Update(ctx context.Context, id string, p TalkPatch) (Talk, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	old, err := l.current(id)
+	if err != nil {
+		return Talk{}, err
+	}
+	t := old.clone()
+	if p.Title != nil {
+		t.Title = *p.Title
+	}
+	if p.Speakers != nil {
+		t.Speakers = slices.Clone(*p.Speakers)
+	}
+	if p.Stage != nil {
+		t.Stage = *p.Stage
+	}
+	if p.StartsAt != nil {
+		t.StartsAt = *p.StartsAt
+	}
+	if p.EndsAt != nil {
+		t.EndsAt = *p.EndsAt
+	}
+	if p.Abstract != nil {
+		t.Abstract = *p.Abstract
+	}
+	if p.Recording != nil {
+		t.Recording = (&Talk{Recording: p.Recording}).clone().Recording
+	}
+	t = normalize(t)
+	if err := t.Validate(); err != nil {
+		return Talk{}, err
+	}
+	if err := l.checkLive(t); err != nil {
+		return Talk{}, err
+	}
+	recut := t.Recording != nil && (t.Stage != old.Stage || !sameWindow(t.Recording, old.Recording))
+	return l.save(ctx, t, recut)
+}
+
+func sameWindow(a, b *Window) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if (a.End == nil) != (b.End == nil) {
+		return false
+	}
+	return a.Start.Equal(b.Start) && (a.End == nil || a.End.Equal(*b.End))
+}
+
+// Delete removes talks/{id}/talk.json, then talks/{id}/index.m3u8. The
+// stage's recording (stages/) is never touched, nor slides or chat.
+func (l *Library) Delete(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if !l.taken(id) {
+		return notFound(id)
+	}
+	if err := l.Store.Delete(ctx, TalkKey(id)); err != nil {
+		return fmt.Errorf("delete talk %q: %w", id, err)
+	}
+	l.mu.Lock()
+	delete(l.talks, id)
+	delete(l.broken, id)
+	delete(l.pending, id)
+	l.mu.Unlock()
+	if err := l.Store.Delete(ctx, TalkPlaylistKey(id)); err != nil {
+		return fmt.Errorf("talk %q is deleted, but its replay playlist remains: %w; delete %s by hand", id, err, TalkPlaylistKey(id))
+	}
+	return nil
+}
+
+// save writes t's talk.json, publishes t, and, when recut, writes its
+// replay; writeMu held. The selection is read before anything is written, so
+// a bucket that cannot be read leaves everything as it was.
+func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
+	t.Version = TalkVersion
+	var sel Selection
+	if recut {
+		var err error
+		if sel, err = Select(ctx, l.Store, t); err != nil {
+			return Talk{}, err
+		}
+	}
+	data, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return Talk{}, fmt.Errorf("encode talk %q: %w", t.ID, err)
+	}
+	if err := putBytes(ctx, l.Store, TalkKey(t.ID), append(data, '\n')); err != nil {
+		return Talk{}, fmt.Errorf("save talk %q: %w", t.ID, err)
+	}
+	l.mu.Lock()
+	l.talks[t.ID] = t.clone()
+	delete(l.broken, t.ID)
+	if recut {
+		l.pending[t.ID] = true // until the playlist below is written
+	}
+	l.mu.Unlock()
+	if recut {
+		if err := putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), sel.Playlist()); err != nil {
+			return Talk{}, fmt.Errorf("talk %q is saved, but its replay playlist is not: %w; repeat the request to retry", t.ID, err)
+		}
+		l.setPending(t.ID, !sel.Final)
+	}
+	return t.clone(), nil
+}
+
+// clone copies t deeply, so that callers cannot change the library's copy.
+func (t Talk) clone() Talk {
+	c := t
+	c.Speakers = slices.Clone(t.Speakers)
+	if t.Recording != nil {
+		w := *t.Recording
+		if w.End != nil {
+			e := *w.End
+			w.End = &e
+		}
+		c.Recording = &w
+	}
+	if t.Extra != nil {
+		c.Extra = maps.Clone(t.Extra)
+		for k, v := range c.Extra {
+			c.Extra[k] = slices.Clone(v)
+		}
+	}
+	return c
+}
+
+// normalize keeps times in UTC without monotonic readings, so that they
+// compare and encode the same before and after a round trip.
+func normalize(t Talk) Talk {
+	t.StartsAt, t.EndsAt = t.StartsAt.UTC(), t.EndsAt.UTC()
+	if t.Recording != nil {
+		t.Recording.Start = t.Recording.Start.UTC()
+		if t.Recording.End != nil {
+			e := t.Recording.End.UTC()
+			t.Recording.End = &e
+		}
+	}
+	return t
+}

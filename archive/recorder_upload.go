@@ -1,0 +1,331 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// putTimeout bounds one upload attempt, so that a hung connection is
+// retried instead of stalling the queue.
+const putTimeout = time.Minute
+
+// outageLogEvery is how often a continuing outage is logged again.
+const outageLogEvery = time.Minute
+
+// outage is the uploader's record of failing uploads (guarded by mu).
+type outage struct {
+	since    time.Time // first failure; zero while uploads succeed
+	failures int       // consecutive failed attempts
+	lastLog  time.Time
+}
+
+// uploadTask is the uploader's next piece of work: one spooled object, or
+// the playlist of a run rendered from its stored segments.
+type uploadTask struct {
+	item     *upItem   // spooled object, or nil
+	rs       *runState // playlist of rs when item is nil
+	playlist []byte
+	version  int
+	final    bool // the run ended and every segment is listed
+}
+
+func (t *uploadTask) key() string {
+	if t.item != nil {
+		return t.item.key
+	}
+	return playlistKey(t.rs)
+}
+
+// uploadLoop is the one uploader goroutine: it stores the next task,
+// retrying with back-off until it succeeds or the recorder stops.
+func (r *Recorder) uploadLoop() {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		task := r.nextTask()
+		r.mu.Unlock()
+		if task == nil {
+			select {
+			case <-r.upWake:
+				continue
+			case <-r.ctx.Done():
+				return
+			}
+		}
+		err := r.put(task)
+		if r.ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			r.stored(task)
+			continue
+		}
+		wait := r.failed(task, err)
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+			return
+		}
+	}
+}
+
+// nextTask picks the next upload; the caller holds mu. A run's playlist
+// goes first once none of its objects waits (so it lists them all, and is
+// written once after a batch when uploads lag); otherwise the oldest object.
+func (r *Recorder) nextTask() *uploadTask {
+	if rs := r.nextPlaylist(); rs != nil {
+		var listed []segRecord
+		for _, s := range rs.segs {
+			if s.stored {
+				listed = append(listed, s)
+			}
+		}
+		final := rs.ended && len(listed) == len(rs.segs)
+		body, err := renderRunPlaylist(listed, final)
+		if err != nil {
+			return nil // cannot happen: nextPlaylist checked for a stored segment
+		}
+		return &uploadTask{rs: rs, playlist: body, version: rs.version, final: final}
+	}
+	if len(r.up) > 0 {
+		return &uploadTask{item: r.up[0]}
+	}
+	return nil
+}
+
+// nextPlaylist returns a run whose playlist must be (re)written now, in a
+// stable order; the caller holds mu. Ended runs with nothing to list are
+// forgotten here.
+func (r *Recorder) nextPlaylist() *runState {
+	var best *runState
+	for k, rs := range r.runs {
+		if !rs.dirty || rs.queued > 0 {
+			continue
+		}
+		if !hasStored(rs) {
+			rs.dirty = false
+			if rs.ended {
+				r.finishRun(k, rs)
+			}
+			continue
+		}
+		if best == nil || rs.stage < best.stage || rs.stage == best.stage && rs.id < best.id {
+			best = rs
+		}
+	}
+	return best
+}
+
+func hasStored(rs *runState) bool {
+	for _, s := range rs.segs {
+		if s.stored {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Recorder) put(t *uploadTask) error {
+	ctx, cancel := context.WithTimeout(r.ctx, putTimeout)
+	defer cancel()
+	key := t.key()
+	if t.item == nil {
+		return r.Store.Put(ctx, key, bytes.NewReader(t.playlist), int64(len(t.playlist)), ContentTypeFor(key))
+	}
+	f, err := os.Open(t.item.path)
+	if err != nil {
+		return fmt.Errorf("open spool file: %w", err)
+	}
+	defer f.Close()
+	return r.Store.Put(ctx, key, io.Reader(f), t.item.size, ContentTypeFor(key))
+}
+
+// stored records a successful upload: the spool file goes, the run's
+// playlist becomes due, a finished run is forgotten.
+func (r *Recorder) stored(t *uploadTask) {
+	if t.item != nil {
+		if err := r.sp.remove(t.item.path); err != nil {
+			// Stored anyway; the file is uploaded again after a restart.
+			r.Log.Warn("stored object left in the spool", "key", t.item.key, "error", err)
+		} else if t.item.rs == nil {
+			r.sp.removeDirs(filepath.Dir(t.item.path))
+		}
+	}
+	now := time.Now()
+	r.mu.Lock()
+	if o := r.outage; !o.since.IsZero() {
+		r.Log.Info("archive storage is back", "down_for", now.Sub(o.since).Round(time.Second).String(),
+			"failed_attempts", o.failures, "objects_waiting", len(r.up)+r.countPlaylists())
+	}
+	r.outage = outage{}
+	if it := t.item; it != nil {
+		r.up = r.up[1:]
+		r.spoolBytes -= it.size
+		if rs := it.rs; rs != nil {
+			rs.queued--
+			if it.seg {
+				for i := range rs.segs {
+					if rs.segs[i].Seq == it.seq {
+						rs.segs[i].stored = true
+					}
+				}
+				rs.dirty = true
+				rs.version++
+			}
+		}
+		if r.mLag != nil && !it.ready.IsZero() && it.seg {
+			r.mLag.Observe(now.Sub(it.ready).Seconds())
+		}
+	} else if t.version == t.rs.version {
+		t.rs.dirty = false
+		if t.final {
+			r.finishRun(runKey{t.rs.stage, t.rs.id}, t.rs)
+		}
+	}
+	if r.mUploaded != nil {
+		r.mUploaded.Inc()
+	}
+	r.spoolSizeChanged()
+	changes := r.warningChanges()
+	r.mu.Unlock()
+	r.applyWarnings(changes)
+	if t.item == nil && r.OnRunStored != nil {
+		// Outside mu: the callback re-cuts talks, which reads the bucket.
+		r.OnRunStored(t.rs.stage, t.rs.id)
+	}
+	r.notify()
+}
+
+// countPlaylists counts runs whose playlist is due; the caller holds mu.
+func (r *Recorder) countPlaylists() int {
+	n := 0
+	for _, rs := range r.runs {
+		if rs.dirty {
+			n++
+		}
+	}
+	return n
+}
+
+// finishRun forgets a run whose final playlist is stored and removes its
+// spool directory; the caller holds mu.
+func (r *Recorder) finishRun(k runKey, rs *runState) {
+	delete(r.runs, k)
+	dir := r.sp.path(rs.prefix() + runLogName)
+	if err := r.sp.remove(dir); err != nil {
+		r.Log.Warn("run log left in the spool", "stage", rs.stage, "run", rs.id, "error", err)
+	}
+	r.sp.removeDirs(filepath.Dir(dir))
+}
+
+// failed records a failed attempt, logs the first failure and then at most
+// once a minute, and returns how long to wait before the next attempt.
+func (r *Recorder) failed(t *uploadTask, err error) time.Duration {
+	now := time.Now()
+	r.mu.Lock()
+	o := &r.outage
+	first := o.since.IsZero()
+	if first {
+		o.since = now
+	}
+	o.failures++
+	n := o.failures
+	if first || now.Sub(o.lastLog) >= outageLogEvery {
+		o.lastLog = now
+		msg := "archive upload failed: recordings wait in the local spool and the upload is retried; check the bucket and its credentials"
+		if !first {
+			msg = "archive uploads still failing"
+		}
+		r.Log.Error(msg, "key", t.key(), "error", err, "down_for", now.Sub(o.since).Round(time.Second).String(),
+			"attempts", n, "objects_waiting", len(r.up)+r.countPlaylists(), "spool_bytes", r.spoolBytes)
+	}
+	changes := r.warningChanges()
+	r.mu.Unlock()
+	r.applyWarnings(changes)
+	if r.mErrors != nil {
+		r.mErrors.Inc()
+	}
+	return backoff(r.MinBackoff, r.MaxBackoff, n)
+}
+
+// backoff is min doubled for every failure after the first, capped at max.
+func backoff(lo, hi time.Duration, failures int) time.Duration {
+	d := lo
+	for i := 1; i < failures && d < hi; i++ {
+		d *= 2
+	}
+	return min(d, hi)
+}
+
+// spoolSizeChanged updates the gauge and the nearly-full state, logging
+// each change of state once; the caller holds mu.
+func (r *Recorder) spoolSizeChanged() {
+	if r.mSpool != nil {
+		r.mSpool.Set(float64(r.spoolBytes))
+	}
+	full := r.spoolBytes > 0 && r.spoolBytes*10 >= r.MaxSpool*9
+	if full == r.full {
+		return
+	}
+	r.full = full
+	if full {
+		r.Log.Error("archive spool nearly full: uploads are not keeping up; check the bucket, or free disk space for the spool",
+			"spool", r.SpoolDir, "bytes", r.spoolBytes, "max", r.MaxSpool)
+	} else {
+		r.Log.Info("archive spool below 90 % again", "bytes", r.spoolBytes, "max", r.MaxSpool)
+	}
+}
+
+type warningChange struct{ stage, msg string }
+
+// warningChanges works out the "spool" warning of every stage and returns
+// those that changed; the caller holds mu and applies them after unlocking.
+func (r *Recorder) warningChanges() []warningChange {
+	if r.Warnings == nil {
+		return nil
+	}
+	msg := ""
+	switch {
+	case r.full:
+		msg = "the archive spool is nearly full: recordings are not reaching the bucket fast enough"
+	case !r.outage.since.IsZero():
+		msg = "archive uploads are failing: recordings wait in the local spool until the bucket is back"
+	case len(r.up) > 0 && !r.up[0].ready.IsZero() && time.Since(r.up[0].ready) > lagWarning:
+		msg = "archive uploads lag behind: recordings wait in the local spool"
+	}
+	want := map[string]string{}
+	for _, rs := range r.runs {
+		want[rs.stage] = msg
+	}
+	for stage := range r.warned {
+		if _, ok := want[stage]; !ok {
+			want[stage] = ""
+		}
+	}
+	var out []warningChange
+	for stage, m := range want {
+		if r.warned[stage] == m {
+			continue
+		}
+		out = append(out, warningChange{stage, m})
+		if m == "" {
+			delete(r.warned, stage)
+		} else {
+			r.warned[stage] = m
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].stage < out[j].stage })
+	return out
+}
+
+func (r *Recorder) applyWarnings(changes []warningChange) {
+	for _, c := range changes {
+		r.Warnings.SetWarning(c.stage, "spool", c.msg)
+	}
+}

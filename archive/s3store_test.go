@@ -1,0 +1,132 @@
+package archive_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/salon/salon/archive"
+	"github.com/salon/salon/archive/storetest"
+)
+
+// TestS3Store runs the contract on one real MinIO, a fresh bucket per
+// subtest (half of them below a prefix).
+func TestS3Store(t *testing.T) {
+	endpoint, user, secret, stop, start := storetest.MinIO(t)
+	var n atomic.Int64
+	newStore := func(t *testing.T) archive.Store {
+		i := n.Add(1)
+		s := &archive.S3Store{
+			Endpoint:  endpoint,
+			Bucket:    fmt.Sprintf("contract-%d", i),
+			AccessKey: user,
+			SecretKey: secret,
+			Log:       slog.New(slog.NewTextHandler(t.Output(), nil)),
+		}
+		if i%2 == 0 {
+			s.Prefix = "some/prefix/"
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		if err := s.Initialize(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	storetest.Run(t, newStore)
+
+	t.Run("Initialize existing bucket", func(t *testing.T) {
+		s := &archive.S3Store{Endpoint: endpoint, Bucket: "contract-1", AccessKey: user, SecretKey: secret}
+		if err := s.Initialize(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("prefix isolates", func(t *testing.T) {
+		ctx := t.Context()
+		inner := &archive.S3Store{Endpoint: endpoint, Bucket: "prefixed", Prefix: "p", AccessKey: user, SecretKey: secret}
+		outer := &archive.S3Store{Endpoint: endpoint, Bucket: "prefixed", AccessKey: user, SecretKey: secret}
+		for _, s := range []*archive.S3Store{inner, outer} {
+			if err := s.Initialize(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := inner.Put(ctx, "a.json", strings.NewReader("{}"), 2, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := outer.Stat(ctx, "p/a.json"); err != nil {
+			t.Fatalf("object not stored below the prefix: %v", err)
+		}
+		if l, err := inner.List(ctx, ""); err != nil || len(l) != 1 || l[0].Key != "a.json" {
+			t.Fatalf("List with prefix = %v, %v", l, err)
+		}
+	})
+	t.Run("Initialize wrong credentials", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		s := &archive.S3Store{Endpoint: endpoint, Bucket: "salon", AccessKey: user, SecretKey: "wrong-" + secret}
+		err := s.Initialize(ctx)
+		if err == nil || !strings.Contains(err.Error(), "refused the credentials") || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
+			t.Fatalf("Initialize with a wrong secret = %v, want an error about the credentials", err)
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("error leaks the secret: %v", err)
+		}
+	})
+	// Last: it stops MinIO for a while.
+	t.Run("outage", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Put(t.Context(), "before.json", strings.NewReader("{}"), 2, ""); err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.Put(ctx, "during.json", strings.NewReader("{}"), 2, ""); err == nil {
+			t.Fatal("Put while MinIO is stopped succeeded")
+		}
+		start()
+		if _, err := s.Stat(t.Context(), "before.json"); err != nil {
+			t.Fatalf("object put before the outage: %v", err)
+		}
+		if err := s.Put(t.Context(), "after.json", strings.NewReader("{}"), 2, ""); err != nil {
+			t.Fatalf("Put after the outage: %v", err)
+		}
+	})
+}
+
+func TestS3Store_Initialize(t *testing.T) {
+	// A loopback port that was just closed: connection refused.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	s := &archive.S3Store{Endpoint: addr, Bucket: "salon", AccessKey: "k", SecretKey: "s"}
+	err = s.Initialize(ctx)
+	want := "cannot reach the bucket at http://" + addr + "/salon"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "check -archive") {
+		t.Fatalf("Initialize on a closed port = %v, want %q…", err, want)
+	}
+
+	for _, c := range []struct{ name, endpoint, bucket, prefix string }{
+		{"no endpoint", "", "salon", ""},
+		{"endpoint with scheme", "http://127.0.0.1:9000", "salon", ""},
+		{"bad bucket", addr, "Sa_lon", ""},
+		{"bad prefix", addr, "salon", "a//b"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &archive.S3Store{Endpoint: c.endpoint, Bucket: c.bucket, Prefix: c.prefix}
+			if err := s.Initialize(t.Context()); err == nil || !strings.Contains(err.Error(), "check -archive") {
+				t.Fatalf("Initialize = %v, want an error that says to check -archive", err)
+			}
+		})
+	}
+}
