@@ -22,8 +22,13 @@ import (
 // api calls salon's JSON API as the organiser.
 func api(t *testing.T, a *app, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, a.httpURL(path), strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+a.adminToken)
+	return apiURL(t, a.httpURL(path), a.adminToken, method, body)
+}
+
+func apiURL(t *testing.T, url, token, method, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
