@@ -67,7 +67,8 @@ func TestArchive_BucketOutage(t *testing.T) {
 	stopMinIO()
 	_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
 	last := lastSegment(t, string(body))
-	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Second) {
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); {
+		time.Sleep(5 * time.Second)
 		_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
 		n := lastSegment(t, string(body))
 		if n <= last {
