@@ -56,7 +56,7 @@ func MinIOBinary() string {
 // so a test can simulate an outage. Both are idempotent and fail the test
 // when MinIO does not come back. The test is skipped when MinIO is not
 // installed.
-func MinIO(t *testing.T) (endpoint, accessKey, secretKey string, stop func(), start func()) {
+func MinIO(t testing.TB) (endpoint, accessKey, secretKey string, stop func(), start func()) {
 	t.Helper()
 	bin := MinIOBinary()
 	if bin == "" {
@@ -100,7 +100,7 @@ var errPortTaken = errors.New("port already in use")
 // minioServer is one MinIO process and how to start it again. mu guards cmd
 // and exited.
 type minioServer struct {
-	t                       *testing.T
+	t                       testing.TB
 	bin, data, user, secret string
 	port, console           string
 	mu                      sync.Mutex
@@ -186,7 +186,7 @@ func kill(cmd *exec.Cmd, exited chan struct{}) {
 	}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

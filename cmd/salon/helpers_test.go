@@ -20,7 +20,7 @@ const testKey = "test-publish-key"
 
 // testApp starts a salon on loopback ports chosen by the kernel, with 1 s
 // segments so that tests are quick.
-func testApp(t *testing.T, mutate ...func(*Config)) *app {
+func testApp(t testing.TB, mutate ...func(*Config)) *app {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.HTTP = "127.0.0.1:0"
@@ -60,7 +60,7 @@ func (a *app) rtmpURL(stage, key string) string {
 
 // testLogWriter sends salon's log to t.Log and also keeps it for assertions.
 type testLogWriter struct {
-	t       *testing.T
+	t       testing.TB
 	mu      sync.Mutex
 	buf     bytes.Buffer
 	stopped bool

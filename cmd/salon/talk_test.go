@@ -20,12 +20,12 @@ import (
 )
 
 // api calls salon's JSON API as the organiser.
-func api(t *testing.T, a *app, method, path, body string) (int, map[string]any) {
+func api(t testing.TB, a *app, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	return apiURL(t, a.httpURL(path), a.adminToken, method, body)
 }
 
-func apiURL(t *testing.T, url, token, method, body string) (int, map[string]any) {
+func apiURL(t testing.TB, url, token, method, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
