@@ -199,7 +199,7 @@ func (r *Recorder) registerMetrics() error {
 	r.mLag = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "salon_archive_upload_lag_seconds",
 		Help:    "Time from a segment being ready to its object being stored in the archive.",
-		Buckets: prometheus.ExponentialBucketsRange(0.01, 600, 12),
+		Buckets: prometheus.ExponentialBucketsRange(0.001, 600, 30),
 	})
 	r.mSpool = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "salon_archive_spool_bytes",
