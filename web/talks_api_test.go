@@ -236,3 +236,11 @@ func (f *fakeTalks) Selection(ctx context.Context, id string) (archive.Selection
 	}
 	return archive.Selection{}, nil
 }
+
+func TestFormatDuration(t *testing.T) {
+	for secs, want := range map[float64]string{8: "8 s", 59: "59 s", 60: "1 min", 28*60 + 20: "28 min", 3900: "1 h 05 min", 7200: "2 h 00 min"} {
+		if got := formatDuration(secs); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", secs, got, want)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"sort"
 	"strings"
 	"time"
@@ -52,16 +54,19 @@ func speakerNames(sp []archive.Speaker) string {
 	return strings.Join(names, ", ")
 }
 
+// formatDuration writes a talk's length for people: "45 s", "28 min",
+// "1 h 05 min".
 func formatDuration(secs float64) string {
 	d := time.Duration(secs) * time.Second
-	if d >= time.Hour {
-		return d.Truncate(time.Minute).String()
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + " s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Round(time.Minute).Minutes())) + " min"
+	default:
+		m := int(d.Round(time.Minute).Minutes())
+		return fmt.Sprintf("%d h %02d min", m/60, m%60)
 	}
-	m, s := int(d.Minutes()), int(d.Seconds())%60
-	if m == 0 {
-		return time.Duration(s * int(time.Second)).String()
-	}
-	return time.Duration(m*int(time.Minute) + s*int(time.Second)).String()
 }
 
 func formatWhen(t time.Time) string {

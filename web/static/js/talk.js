@@ -39,7 +39,7 @@
     } else if (t.ended) {
       badge.textContent = 'Replay';
       badge.className = 'badge badge-offline';
-      durationEl.textContent = Math.round(t.duration / 60) + ' min';
+      durationEl.textContent = t.duration < 60 ? Math.round(t.duration) + ' s' : Math.round(t.duration / 60) + ' min';
       download.hidden = false;
       download.href = t.download_url;
     }
