@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,4 +45,49 @@ func TestLive_BrowserPlays(t *testing.T) {
 	if n := a.web.Viewers("main"); n != 1 {
 		t.Fatalf("salon counts %d viewers, want 1", n)
 	}
+}
+
+// TestTalk_ReplayPlaysInBrowser: a stopped talk's page plays its replay with
+// hls.js, seeks, and shows the title, speakers and download link.
+func TestTalk_ReplayPlaysInBrowser(t *testing.T) {
+	needTools(t, "ffmpeg")
+	ctx := webtest.Browser(t)
+	a := testApp(t)
+	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	waitSegments(t, a, "main", 2, 30*time.Second)
+	if code, m := api(t, a, "POST", "/api/talks", `{"id":"replay","title":"A <b>replay</b>","speakers":[{"name":"Ada"}],"stage":"main","abstract":"Seek me."}`); code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	api(t, a, "POST", "/api/talks/replay/start", "")
+	time.Sleep(10 * time.Second)
+	api(t, a, "POST", "/api/talks/replay/stop", "")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, b, _ := get(t, a.httpURL("/archive/talks/replay/index.m3u8")); strings.Contains(string(b), "#EXT-X-ENDLIST") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no VOD replay")
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/talks/replay"))); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({t: video.currentTime, d: video.duration, rs: video.readyState})`))
+			t.Fatalf("waiting for %s: %v; video %s", what, err, state)
+		}
+	}
+	poll("the replay's duration", `document.getElementById('video').duration > 8 && document.getElementById('video').duration < 14`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function(){var v=document.getElementById('video'); v.muted=true; v.currentTime=6; v.play(); return true})()`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("playback after seeking to 6 s", `document.getElementById('video').currentTime > 6.5`)
+	poll("the page's text", `document.getElementById('talk-title').textContent === 'A <b>replay</b>' &&
+		document.getElementById('talk-speakers').textContent === 'Ada' && !document.getElementById('download').hidden &&
+		document.getElementById('badge').textContent === 'Replay'`)
 }
