@@ -85,9 +85,14 @@ func TestArchive_BucketOutage(t *testing.T) {
 		t.Fatalf("stop: %d %v", code, m)
 	}
 	pub.kill()
-	for deadline := time.Now().Add(10 * time.Second); a.reg.Live("main"); time.Sleep(100 * time.Millisecond) {
+	// Wait until the segmenter itself has seen the end (it runs behind the
+	// registry on its own goroutine) and handed its last segment over.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st, ok := a.hls.Stats("main"); ok && !st.Live {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("stage still live after the publisher was killed")
+			t.Fatal("the segmenter still sees the stage live after the publisher was killed")
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
