@@ -5,12 +5,12 @@
 # the bucket. Needs the MinIO binary .ci/run installs. Loopback only; stops by
 # itself.
 #
-#   bench/archive.sh            # TALK=60 seconds of talk by default
+#   bench/archive.sh            # five talks of TALK=20 seconds (plus a fraction) by default
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-bench-out}
-TALK=${TALK:-60}
+TALK=${TALK:-20}
 MINIO=${SALON_MINIO:-${XDG_CACHE_HOME:-$HOME/.cache}/salon/bin/minio}
 HTTP=127.0.0.1:${HTTP_PORT:-18080}
 RTSP=127.0.0.1:${RTSP_PORT:-18554}
@@ -48,13 +48,18 @@ pids+=("$!")
 until curl -sf -o /dev/null --max-time 20 "http://$HTTP/live/main/index.m3u8"; do sleep 0.1; done
 
 auth=(-H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json")
-curl -sf "${auth[@]}" -d '{"id":"bench","title":"Benchmark talk","stage":"main"}' "http://$HTTP/api/talks" >/dev/null
-curl -sf "${auth[@]}" -X POST "http://$HTTP/api/talks/bench/start" >/dev/null
-sleep "$TALK"
-t0=$(date +%s.%N)
-curl -sf "${auth[@]}" -X POST "http://$HTTP/api/talks/bench/stop" >/dev/null
-until curl -sf "http://$HTTP/archive/talks/bench/index.m3u8" | grep -q EXT-X-ENDLIST; do sleep 0.05; done
-t1=$(date +%s.%N)
-echo "stop → VOD playlist with ENDLIST in the bucket: $(echo "($t1 - $t0) * 1000" | bc -l | xargs printf '%.0f') ms"
+# Talks of TALK seconds plus 0, 0.4 … 1.6 s, so that the stops fall at
+# different points of the 2 s GOP: the wait for the segment that holds the
+# stop time depends on where in its GOP the stop lands.
+for extra in 0.0 0.4 0.8 1.2 1.6; do
+  id="bench-${extra/./-}"
+  curl -sf "${auth[@]}" -d "{\"id\":\"$id\",\"title\":\"Benchmark talk\",\"stage\":\"main\"}" "http://$HTTP/api/talks" >/dev/null
+  curl -sf "${auth[@]}" -X POST "http://$HTTP/api/talks/$id/start" >/dev/null
+  sleep "$(echo "$TALK + $extra" | bc -l)"
+  t0=$(date +%s.%N)
+  curl -sf "${auth[@]}" -X POST "http://$HTTP/api/talks/$id/stop" >/dev/null
+  until curl -sf "http://$HTTP/archive/talks/$id/index.m3u8" | grep -q EXT-X-ENDLIST; do sleep 0.02; done
+  t1=$(date +%s.%N)
+  echo "talk $id: stop → VOD playlist with ENDLIST in the bucket: $(echo "($t1 - $t0) * 1000" | bc -l | xargs printf '%.0f') ms"
+done
 "$OUT/salon-bench" latency -url "http://$HTTP/metrics" -metric salon_archive_upload_lag_seconds
-echo "replay: $(curl -sf "http://$HTTP/archive/talks/bench/index.m3u8" | grep -c '^#EXTINF') segments for a ${TALK} s talk"
