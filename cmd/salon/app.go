@@ -27,21 +27,23 @@ type app struct {
 	adminToken string
 	publishKey string
 
-	metrics  *prometheus.Registry
-	store    archive.Store
-	recorder *archive.Recorder
-	library  *archive.Library
-	ctx      context.Context // cancelled by Close: background work of the app
-	cancel   context.CancelFunc
-	reg      *stream.Registry
-	hls      *hls.Manager
-	unsub    func()
-	rtsp     *ingest.RTSPServer
-	rtmp     *ingest.RTMPServer
-	pulls    []*ingest.Puller
-	demo     *demo.Source
-	web      *web.Server
-	debug    *debugServer
+	metrics *prometheus.Registry
+	store   archive.Store
+	// archiveDesc names the archive for people, without secrets.
+	archiveDesc string
+	recorder    *archive.Recorder
+	library     *archive.Library
+	ctx         context.Context // cancelled by Close: background work of the app
+	cancel      context.CancelFunc
+	reg         *stream.Registry
+	hls         *hls.Manager
+	unsub       func()
+	rtsp        *ingest.RTSPServer
+	rtmp        *ingest.RTMPServer
+	pulls       []*ingest.Puller
+	demo        *demo.Source
+	web         *web.Server
+	debug       *debugServer
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
@@ -91,7 +93,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.store = store
+	a.store, a.archiveDesc = store, desc
 	lib := &archive.Library{Store: store, Log: log.With("component", "talks")}
 	if err := lib.Initialize(a.ctx); err != nil {
 		return nil, fmt.Errorf("load the talks from %s: %w", desc, err)

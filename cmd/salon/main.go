@@ -75,7 +75,8 @@ func (a *app) printBanner(w io.Writer) {
 	if a.demo != nil {
 		fmt.Fprintf(w, "  demo           built-in test stream on stage main\n")
 	}
-	fmt.Fprintf(w, "\n  publish key    %s\n  admin token    %s\n  data           %s\n\n", a.publishKey, a.adminToken, a.cfg.Data)
+	fmt.Fprintf(w, "\n  publish key    %s\n  admin token    %s\n  data           %s\n  archive        %s\n\n",
+		a.publishKey, a.adminToken, a.cfg.Data, a.archiveDesc)
 }
 
 // joinHost puts host in front of the port of a bound address.
