@@ -1,0 +1,210 @@
+package chat
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Error codes of the contract's {"type":"error"} frame.
+const (
+	CodeRateLimited = "rate_limited"
+	CodeTooLong     = "too_long"
+	CodeBadRequest  = "bad_request"
+	CodeBanned      = "banned"
+)
+
+// Message is one chat message as the hub keeps it and as the archive stores it
+// (one JSON object per line of talks/{id}/chat.jsonl). The wire frame sent to
+// viewers is built from it by chatFrame and never carries ClientID.
+type Message struct {
+	ID       string    `json:"id"`
+	Talk     string    `json:"talk,omitempty"`   // talk live when it was sent; empty for none
+	ClientID string    `json:"client,omitempty"` // connection identity, for moderation
+	Name     string    `json:"name"`
+	Text     string    `json:"text"` // plain text: control characters except '\n' stripped
+	Time     time.Time `json:"ts"`   // UTC
+	Question bool      `json:"question,omitempty"`
+	Votes    int       `json:"votes,omitempty"`
+	Deleted  bool      `json:"deleted,omitempty"` // deleted by a moderator: kept for the record, never shown
+}
+
+// tsLayout is RFC 3339 in UTC with milliseconds, so a replay can place a
+// message between two video frames.
+const tsLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// chatFrame is the contract's {"type":"chat",...} frame.
+type chatFrame struct {
+	Type     string  `json:"type"`
+	ID       string  `json:"id"`
+	Talk     *string `json:"talk"`
+	Name     string  `json:"name"`
+	Text     string  `json:"text"`
+	TS       string  `json:"ts"`
+	Question bool    `json:"question,omitempty"`
+	Votes    int     `json:"votes,omitempty"`
+}
+
+func newChatFrame(m *Message) chatFrame {
+	f := chatFrame{
+		Type:     "chat",
+		ID:       m.ID,
+		Name:     m.Name,
+		Text:     m.Text,
+		TS:       m.Time.UTC().Format(tsLayout),
+		Question: m.Question,
+		Votes:    m.Votes,
+	}
+	if m.Talk != "" {
+		t := m.Talk
+		f.Talk = &t
+	}
+	return f
+}
+
+type you struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type welcomeFrame struct {
+	Type    string      `json:"type"`
+	You     you         `json:"you"`
+	History []chatFrame `json:"history"`
+	Talk    any         `json:"talk"`
+	Viewers int         `json:"viewers"`
+}
+
+type viewersFrame struct {
+	Type  string `json:"type"`
+	Count int    `json:"count"`
+}
+
+type talkFrame struct {
+	Type string `json:"type"`
+	Talk any    `json:"talk"`
+}
+
+type idFrame struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+type votesFrame struct {
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Count int    `json:"count"`
+}
+
+type errorFrame struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// clientFrame is a decoded, validated frame from a viewer. Kind is one of
+// "hello", "chat", "question", "vote".
+type clientFrame struct {
+	Kind string
+	Name string // hello
+	Text string // chat, question
+	ID   string // vote
+}
+
+// frameError is a refusal to send back as an error frame; the connection lives on.
+type frameError struct {
+	Code    string
+	Message string
+}
+
+func (e *frameError) Error() string { return e.Code + ": " + e.Message }
+
+// maxIDLen bounds ids a client may quote back (votes); real ids are much shorter.
+const maxIDLen = 64
+
+// decodeFrame parses and validates one client frame. Text and names come back
+// trimmed and stripped of control characters; lengths count characters (runes)
+// after that, so what is checked is what is stored.
+func decodeFrame(data []byte, maxText, maxName int) (clientFrame, *frameError) {
+	var raw struct {
+		Type string `json:"type"`
+		Name string `json:"name"`
+		Text string `json:"text"`
+		ID   string `json:"id"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return clientFrame{}, &frameError{CodeBadRequest, "frame is not a JSON object: send {\"type\":\"chat\",\"text\":\"…\"}"}
+	}
+	switch raw.Type {
+	case "hello":
+		name := strings.TrimSpace(stripControl(raw.Name, false))
+		n := utf8.RuneCountInString(name)
+		if n == 0 {
+			return clientFrame{}, &frameError{CodeBadRequest, "name is empty"}
+		}
+		if n > maxName {
+			return clientFrame{}, &frameError{CodeTooLong, "name is longer than " + strconv.Itoa(maxName) + " characters"}
+		}
+		return clientFrame{Kind: "hello", Name: name}, nil
+	case "chat", "question":
+		text := strings.TrimSpace(stripControl(raw.Text, true))
+		n := utf8.RuneCountInString(text)
+		if n == 0 {
+			return clientFrame{}, &frameError{CodeBadRequest, "text is empty"}
+		}
+		if n > maxText {
+			return clientFrame{}, &frameError{CodeTooLong, "text is longer than " + strconv.Itoa(maxText) + " characters"}
+		}
+		return clientFrame{Kind: raw.Type, Text: text}, nil
+	case "vote":
+		if raw.ID == "" || len(raw.ID) > maxIDLen {
+			return clientFrame{}, &frameError{CodeBadRequest, "vote needs the id of a question"}
+		}
+		return clientFrame{Kind: "vote", ID: raw.ID}, nil
+	case "":
+		return clientFrame{}, &frameError{CodeBadRequest, "frame has no type"}
+	default:
+		return clientFrame{}, &frameError{CodeBadRequest, "unknown frame type (want hello, chat, question or vote)"}
+	}
+}
+
+// stripControl removes control characters (keeping '\n' when keepNewline) and
+// the bidirectional overrides that let one message disguise another's text.
+// Invalid UTF-8 was already replaced by encoding/json.
+func stripControl(s string, keepNewline bool) string {
+	clean := true
+	for _, r := range s {
+		if dropRune(r, keepNewline) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if !dropRune(r, keepNewline) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func dropRune(r rune, keepNewline bool) bool {
+	if r == '\n' {
+		return !keepNewline
+	}
+	if unicode.IsControl(r) {
+		return true
+	}
+	switch {
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
+}
