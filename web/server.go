@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web/chat"
 )
 
 // liveSource serves a stage's live HLS files. name is "index.m3u8",
@@ -83,6 +84,7 @@ type Server struct {
 	pages     *template.Template
 	assets    *assets
 	viewers   *viewers
+	chat      *chatRooms
 	metrics   *metrics
 	seed      maphash.Seed
 	serveErr  chan error
@@ -104,6 +106,7 @@ func (s *Server) Initialize() error {
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	s.seed = maphash.MakeSeed()
 	s.viewers = newViewers(viewerWindow)
+	s.chat = &chatRooms{s: s, hubs: map[string]*chat.Hub{}}
 	if err := s.initMetrics(); err != nil {
 		return err
 	}
@@ -167,6 +170,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/talks/{id}/stop", s.needTalks(s.handleTalkStop))
 	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
+	s.mux.HandleFunc("GET /ws/chat/{stage}", s.handleChat)
 	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
 
 	s.handle("GET /static/{path...}", s.handleStatic)
@@ -227,6 +231,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // then closes what remains. It is safe to call twice.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		if s.chat != nil {
+			s.chat.close() // websockets are hijacked: Shutdown does not wait for them
+		}
 		if s.srv == nil {
 			return
 		}

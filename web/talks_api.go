@@ -24,6 +24,8 @@ type talkLibrary interface {
 	Delete(ctx context.Context, id string) error
 	Start(ctx context.Context, id string, at time.Time) (archive.Talk, error)
 	Stop(ctx context.Context, id string, at time.Time) (archive.Talk, error)
+	// LiveOn is the talk live on a stage now, if any.
+	LiveOn(stage string) (archive.Talk, bool)
 	// Selection is what the talk's replay is cut from (for the MP4 download).
 	Selection(ctx context.Context, id string) (archive.Selection, error)
 }
@@ -235,6 +237,12 @@ func (s *Server) talkTransition(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		s.talkError(w, err)
 		return
+	}
+	// The stage's chat says which talk is on now, without a reload.
+	if live, ok := s.Talks.LiveOn(t.Stage); ok {
+		s.chat.talkChanged(t.Stage, &live)
+	} else {
+		s.chat.talkChanged(t.Stage, nil)
 	}
 	s.writeJSON(w, http.StatusOK, s.talkJSON(t))
 }

@@ -244,3 +244,14 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func (f *fakeTalks) LiveOn(stage string) (archive.Talk, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.talks {
+		if t.Stage == stage && t.Live() {
+			return t, true
+		}
+	}
+	return archive.Talk{}, false
+}
