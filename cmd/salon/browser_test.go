@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 
 	"github.com/salon/salon/web/webtest"
 )
@@ -90,4 +91,43 @@ func TestTalk_ReplayPlaysInBrowser(t *testing.T) {
 	poll("the page's text", `document.getElementById('talk-title').textContent === 'A <b>replay</b>' &&
 		document.getElementById('talk-speakers').textContent === 'Ada' && !document.getElementById('download').hidden &&
 		document.getElementById('badge').textContent === 'Replay'`)
+}
+
+// TestChat_HTMLShownAsTextInBrowser: a message with HTML shows as text on
+// another viewer's live page, and no script runs.
+func TestChat_HTMLShownAsTextInBrowser(t *testing.T) {
+	ctx := webtest.Browser(t)
+	a := testApp(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/live/main"))); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			log, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('chat-log').innerHTML + ' / ' + document.getElementById('chat-status').textContent`))
+			t.Fatalf("waiting for %s: %v; chat: %s", what, err, log)
+		}
+	}
+	poll("the chat to connect", `document.getElementById('chat-status').hidden`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__xss = 0; true`)); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wsRead(t, c, "welcome")
+	const evil = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`
+	c.WriteJSON(map[string]string{"type": "hello", "name": "<b>Mallory</b>"})
+	c.WriteJSON(map[string]string{"type": "chat", "text": evil})
+	poll("the message as text", `(function(){var b=document.querySelector('#chat-log .chat-body');
+		return !!b && b.textContent === `+strconv.Quote(evil)+` && document.querySelector('#chat-log .chat-who').textContent === '<b>Mallory</b>'})()`)
+	time.Sleep(500 * time.Millisecond) // give an injected onerror a chance to fire
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__xss === 0 && !document.querySelector('#chat-log img, #chat-log script, #chat-log b')`))
+	if err != nil || !ok {
+		t.Fatalf("HTML in chat was rendered or ran (%v)", err)
+	}
 }
