@@ -171,6 +171,9 @@ func (s *Server) routes() {
 	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
 	s.mux.HandleFunc("GET /ws/chat/{stage}", s.handleChat)
+	s.handle("DELETE /api/stages/{stage}/chat/messages/{id}", s.handleChatDelete)
+	s.handle("POST /api/stages/{stage}/chat/messages/{id}/ban", s.handleChatBan)
+	s.handle("PUT /api/stages/{stage}/chat/slow-mode", s.handleChatSlowMode)
 	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
 
 	s.handle("GET /static/{path...}", s.handleStatic)

@@ -24,6 +24,8 @@ type talkLibrary interface {
 	Delete(ctx context.Context, id string) error
 	Start(ctx context.Context, id string, at time.Time) (archive.Talk, error)
 	Stop(ctx context.Context, id string, at time.Time) (archive.Talk, error)
+	// SaveChat stores a talk's chat log (JSON lines).
+	SaveChat(ctx context.Context, id string, jsonl []byte) error
 	// LiveOn is the talk live on a stage now, if any.
 	LiveOn(stage string) (archive.Talk, bool)
 	// Selection is what the talk's replay is cut from (for the MP4 download).
@@ -237,6 +239,9 @@ func (s *Server) talkTransition(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		s.talkError(w, err)
 		return
+	}
+	if t.Recording != nil && t.Recording.End != nil {
+		s.saveTalkChat(r.Context(), t)
 	}
 	// The stage's chat says which talk is on now, without a reload.
 	if live, ok := s.Talks.LiveOn(t.Stage); ok {

@@ -255,3 +255,5 @@ func (f *fakeTalks) LiveOn(stage string) (archive.Talk, bool) {
 	}
 	return archive.Talk{}, false
 }
+
+func (f *fakeTalks) SaveChat(ctx context.Context, id string, jsonl []byte) error { return nil }

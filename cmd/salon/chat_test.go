@@ -71,6 +71,42 @@ func TestChat_ThroughSalon(t *testing.T) {
 	if h, _ := welcome["history"].([]any); len(h) != 1 {
 		t.Fatalf("history %v", welcome["history"])
 	}
+	// Moderation through the API: delete a message, slow mode, ban its author.
+	if code, m := api(t, a, "DELETE", "/api/stages/main/chat/messages/"+msg["id"].(string), ""); code != 204 {
+		t.Fatalf("delete: %d %v", code, m)
+	}
+	if del := wsRead(t, bob, "delete"); del["id"] != msg["id"] {
+		t.Fatalf("delete frame %v", del)
+	}
+	if code, _ := api(t, a, "PUT", "/api/stages/main/chat/slow-mode", `{"seconds":-1}`); code != 400 {
+		t.Fatalf("bad slow mode: %d", code)
+	}
+	if code, m := api(t, a, "PUT", "/api/stages/main/chat/slow-mode", `{"seconds":0}`); code != 200 {
+		t.Fatalf("slow mode: %d %v", code, m)
+	}
+	time.Sleep(1500 * time.Millisecond) // let Ada's rate limit refill
+	ada.WriteJSON(map[string]string{"type": "chat", "text": "spam"})
+	spam := wsRead(t, bob, "chat")
+	if code, m := api(t, a, "POST", "/api/stages/main/chat/messages/"+spam["id"].(string)+"/ban", ""); code != 204 {
+		t.Fatalf("ban: %d %v", code, m)
+	}
+	if e := wsRead(t, ada, "error"); e["code"] != "banned" {
+		t.Fatalf("banned client got %v", e)
+	}
+	if code, _ := apiURL(t, a.httpURL("/api/stages/main/chat/messages/nope"), "wrong-token", "DELETE", ""); code != 401 {
+		t.Fatalf("delete without the admin token: %d", code)
+	}
+
+	// Stopping the talk archives its chat, deleted messages marked.
+	if code, m := api(t, a, "POST", "/api/talks/opening/stop", ""); code != 200 {
+		t.Fatalf("stop: %d %v", code, m)
+	}
+	_, jsonl, _ := get(t, a.httpURL("/archive/talks/opening/chat.jsonl"))
+	lines := strings.Split(strings.TrimSpace(string(jsonl)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"deleted":true`) || strings.Contains(string(jsonl), `"client"`) {
+		t.Fatalf("chat.jsonl:\n%s", jsonl)
+	}
+
 	// Bad stage names are refused before any upgrade.
 	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/Main", nil); err == nil || resp == nil || resp.StatusCode != 404 {
 		t.Fatalf("bad stage: %v %v", err, resp)

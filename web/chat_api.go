@@ -1,0 +1,133 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/salon/salon/archive"
+	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web/chat"
+)
+
+// chatHub finds an existing chat room for a moderation request.
+func (s *Server) chatHub(w http.ResponseWriter, r *http.Request) (*chat.Hub, bool) {
+	if !s.requireAdmin(w, r) {
+		return nil, false
+	}
+	stage := r.PathValue("stage")
+	if !stream.ValidStage(stage) {
+		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
+		return nil, false
+	}
+	s.chat.mu.Lock()
+	h := s.chat.hubs[stage]
+	s.chat.mu.Unlock()
+	if h == nil {
+		s.jsonError(w, http.StatusNotFound, "stage "+stage+" has no chat yet")
+		return nil, false
+	}
+	return h, true
+}
+
+// handleChatDelete removes a message from everyone's view
+// (DELETE /api/stages/{stage}/chat/messages/{id}, admin).
+func (s *Server) handleChatDelete(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.chatHub(w, r)
+	if !ok {
+		return
+	}
+	if err := h.Delete(r.PathValue("id")); err != nil {
+		s.chatError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleChatBan bans the author of a message for the rest of the day, by
+// connection and IP (POST /api/stages/{stage}/chat/messages/{id}/ban, admin):
+// chat frames never carry client identities, so moderators point at a message.
+func (s *Server) handleChatBan(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.chatHub(w, r)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	for _, m := range h.Messages(time.Time{}, time.Time{}) {
+		if m.ID == id {
+			if err := h.Ban(m.ClientID); err != nil {
+				s.chatError(w, err)
+				return
+			}
+			if err := h.Delete(id); err != nil && !errors.Is(err, chat.ErrNotFound) {
+				s.chatError(w, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	s.jsonError(w, http.StatusNotFound, "no chat message "+id+" on this stage")
+}
+
+// handleChatSlowMode sets slow mode (PUT /api/stages/{stage}/chat/slow-mode
+// {"seconds":N}, admin): one message per N seconds per viewer; 0 turns it off.
+func (s *Server) handleChatSlowMode(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.chatHub(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Seconds *int `json:"seconds"`
+	}
+	if !s.decodeBody(w, r, &in) {
+		return
+	}
+	if in.Seconds == nil || *in.Seconds < 0 || *in.Seconds > 3600 {
+		s.jsonError(w, http.StatusBadRequest, `send {"seconds": N} with N from 0 (off) to 3600`)
+		return
+	}
+	h.SetSlowMode(time.Duration(*in.Seconds) * time.Second)
+	s.writeJSON(w, http.StatusOK, map[string]int{"seconds": *in.Seconds})
+}
+
+func (s *Server) chatError(w http.ResponseWriter, err error) {
+	if errors.Is(err, chat.ErrNotFound) {
+		s.jsonError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	s.jsonError(w, http.StatusInternalServerError, err.Error())
+}
+
+// saveTalkChat writes the chat messages stamped with a talk that just ended
+// to talks/{id}/chat.jsonl (deleted ones kept and marked, never shown).
+func (s *Server) saveTalkChat(ctx context.Context, t archive.Talk) {
+	s.chat.mu.Lock()
+	h := s.chat.hubs[t.Stage]
+	s.chat.mu.Unlock()
+	if h == nil || t.Recording == nil {
+		return
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	n := 0
+	for _, m := range h.Messages(t.Recording.Start, time.Time{}) {
+		if m.Talk != t.ID {
+			continue
+		}
+		m.ClientID = "" // identities stay in the server
+		if err := enc.Encode(m); err != nil {
+			s.Log.Error("encode chat message", "talk", t.ID, "error", err)
+			return
+		}
+		n++
+	}
+	if err := s.Talks.SaveChat(ctx, t.ID, buf.Bytes()); err != nil {
+		s.Log.Error("the talk's chat was not archived", "talk", t.ID, "messages", n, "error", err)
+		return
+	}
+	s.Log.Info("talk chat archived", "talk", t.ID, "messages", n)
+}
