@@ -24,6 +24,8 @@ func ContentTypeFor(key string) string {
 		return "application/x-ndjson"
 	case ".pdf":
 		return "application/pdf"
+	case ".vtt":
+		return "text/vtt"
 	}
 	return "application/octet-stream"
 }

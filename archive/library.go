@@ -210,19 +210,9 @@ func notFound(id string) error {
 	return fmt.Errorf("talk %q: %w; GET /api/talks lists the talks", id, ErrNotFound)
 }
 
-// current returns the talk with writeMu held.
-func (l *Library) current(id string) (Talk, error) {
-	if err := checkID(id); err != nil {
-		return Talk{}, err
-	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	t, ok := l.talks[id]
-	if !ok {
-		return Talk{}, notFound(id)
-	}
-	return t.clone(), nil
-}
+// current returns the talk with writeMu held: the state a change checks
+// against, which no other writer can alter until the change is published.
+func (l *Library) current(id string) (Talk, error) { return l.Get(id) }
 
 // checkLive refuses t live while another talk is live on its stage.
 func (l *Library) checkLive(t Talk) error {

@@ -40,7 +40,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	ct := info.ContentType
 	if ct == "" || ct == "application/octet-stream" {
-		ct = archiveContentType(key)
+		ct = archive.ContentTypeFor(key)
 	}
 	h.Set("Content-Type", ct)
 	if immutableKey(key) {
@@ -67,26 +67,6 @@ func immutableKey(key string) bool {
 		return true
 	}
 	return false
-}
-
-func archiveContentType(key string) string {
-	switch path.Ext(key) {
-	case ".m3u8":
-		return "application/vnd.apple.mpegurl"
-	case ".m4s":
-		return "video/iso.segment"
-	case ".mp4":
-		return "video/mp4"
-	case ".json":
-		return "application/json"
-	case ".jsonl":
-		return "application/x-ndjson"
-	case ".pdf":
-		return "application/pdf"
-	case ".vtt":
-		return "text/vtt"
-	}
-	return "application/octet-stream"
 }
 
 // storeSeeker is an io.ReadSeeker over one stored object for
