@@ -29,7 +29,8 @@ type Message struct {
 	Time     time.Time `json:"ts"`   // UTC
 	Question bool      `json:"question,omitempty"`
 	Votes    int       `json:"votes,omitempty"`
-	Deleted  bool      `json:"deleted,omitempty"` // deleted by a moderator: kept for the record, never shown
+	Answered bool      `json:"answered,omitempty"` // a question the organiser or speaker marked answered
+	Deleted  bool      `json:"deleted,omitempty"`  // deleted by a moderator: kept for the record, never shown
 }
 
 // tsLayout is RFC 3339 in UTC with milliseconds, so a replay can place a
@@ -46,6 +47,7 @@ type chatFrame struct {
 	TS       string  `json:"ts"`
 	Question bool    `json:"question,omitempty"`
 	Votes    int     `json:"votes,omitempty"`
+	Answered bool    `json:"answered,omitempty"`
 }
 
 func newChatFrame(m *Message) chatFrame {
@@ -57,6 +59,7 @@ func newChatFrame(m *Message) chatFrame {
 		TS:       m.Time.UTC().Format(tsLayout),
 		Question: m.Question,
 		Votes:    m.Votes,
+		Answered: m.Answered,
 	}
 	if m.Talk != "" {
 		t := m.Talk
@@ -71,11 +74,12 @@ type you struct {
 }
 
 type welcomeFrame struct {
-	Type    string      `json:"type"`
-	You     you         `json:"you"`
-	History []chatFrame `json:"history"`
-	Talk    any         `json:"talk"`
-	Viewers int         `json:"viewers"`
+	Type      string      `json:"type"`
+	You       you         `json:"you"`
+	History   []chatFrame `json:"history"`
+	Questions []chatFrame `json:"questions"` // recent questions, older than history too
+	Talk      any         `json:"talk"`
+	Viewers   int         `json:"viewers"`
 }
 
 type viewersFrame struct {
@@ -108,10 +112,11 @@ type errorFrame struct {
 // clientFrame is a decoded, validated frame from a viewer. Kind is one of
 // "hello", "chat", "question", "vote".
 type clientFrame struct {
-	Kind string
-	Name string // hello
-	Text string // chat, question
-	ID   string // vote
+	Kind   string
+	Name   string // hello; "" keeps the current name
+	Viewer string // hello: the browser's viewer key, optional
+	Text   string // chat, question
+	ID     string // vote
 }
 
 // frameError is a refusal to send back as an error frame; the connection lives on.
@@ -130,10 +135,11 @@ const maxIDLen = 64
 // after that, so what is checked is what is stored.
 func decodeFrame(data []byte, maxText, maxName int) (clientFrame, *frameError) {
 	var raw struct {
-		Type string `json:"type"`
-		Name string `json:"name"`
-		Text string `json:"text"`
-		ID   string `json:"id"`
+		Type   string `json:"type"`
+		Name   string `json:"name"`
+		Viewer string `json:"viewer"`
+		Text   string `json:"text"`
+		ID     string `json:"id"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return clientFrame{}, &frameError{CodeBadRequest, "frame is not a JSON object: send {\"type\":\"chat\",\"text\":\"…\"}"}
@@ -142,13 +148,16 @@ func decodeFrame(data []byte, maxText, maxName int) (clientFrame, *frameError) {
 	case "hello":
 		name := strings.TrimSpace(stripControl(raw.Name, false))
 		n := utf8.RuneCountInString(name)
-		if n == 0 {
+		if raw.Viewer != "" && !validViewerKey(raw.Viewer) {
+			return clientFrame{}, &frameError{CodeBadRequest, "viewer must be 16-64 of A-Z, a-z, 0-9, - and _"}
+		}
+		if n == 0 && raw.Viewer == "" {
 			return clientFrame{}, &frameError{CodeBadRequest, "name is empty"}
 		}
 		if n > maxName {
 			return clientFrame{}, &frameError{CodeTooLong, "name is longer than " + strconv.Itoa(maxName) + " characters"}
 		}
-		return clientFrame{Kind: "hello", Name: name}, nil
+		return clientFrame{Kind: "hello", Name: name, Viewer: raw.Viewer}, nil
 	case "chat", "question":
 		text := strings.TrimSpace(stripControl(raw.Text, true))
 		n := utf8.RuneCountInString(text)
@@ -169,6 +178,21 @@ func decodeFrame(data []byte, maxText, maxName int) (clientFrame, *frameError) {
 	default:
 		return clientFrame{}, &frameError{CodeBadRequest, "unknown frame type (want hello, chat, question or vote)"}
 	}
+}
+
+// validViewerKey reports whether k is a viewer key as pages make them: a
+// random string the browser keeps, so that a ban outlives a reload.
+func validViewerKey(k string) bool {
+	if len(k) < 16 || len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // stripControl removes control characters (keeping '\n' when keepNewline) and

@@ -57,6 +57,17 @@ type Hub struct {
 	SlowMode      time.Duration // minimum time between one viewer's messages; 0 is off
 	PingInterval  time.Duration // default 30 s; a viewer silent for 2×PingInterval is dropped
 	WriteTimeout  time.Duration // default 10 s
+	MaxQuestions  int           // recent questions sent on join, default 200
+
+	// JournalPath is the stage's chat journal on local disk (journal.go);
+	// empty keeps the chat in memory only. FlushEvery is its batch
+	// interval, default 500 ms: what a crash can lose.
+	JournalPath string
+	FlushEvery  time.Duration
+	// BanFor is how long a ban restored from the journal lasts after it was
+	// made ("the rest of the day"), default 24 h. Bans made since start last
+	// for the hub's life.
+	BanFor time.Duration
 
 	// private
 	ctx      context.Context
@@ -65,19 +76,23 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	viewersC chan struct{} // wakes the viewers goroutine when the count may have changed
 
-	mu          sync.Mutex
-	closed      bool
-	clients     map[string]*client // by client id
-	ips         map[string]*ipState
-	bannedIDs   map[string]struct{}
-	bannedIPs   map[string]struct{}
-	history     []*Message // newest last, deleted ones removed, at most History
-	log         []*Message // newest last, at most MaxLog
-	byID        map[string]*Message
-	voters      map[string]map[string]struct{} // message id → client ids
-	clientIPs   map[string]string              // client id → IP, for banning authors who left
-	slowMode    time.Duration
-	lastViewers int
+	mu            sync.Mutex
+	closed        bool
+	clients       map[string]*client // by client id
+	ips           map[string]*ipState
+	bannedIDs     map[string]struct{}
+	bannedViewers map[string]struct{}
+	bannedIPs     map[string]struct{}
+	journal       *journal   // nil without JournalPath
+	history       []*Message // newest last, deleted ones removed, at most History
+	questions     []*Message // newest last, at most MaxQuestions
+	log           []*Message // newest last, at most MaxLog
+	byID          map[string]*Message
+	voters        map[string]map[string]struct{} // message id → client ids
+	clientIPs     map[string]string              // client id → IP, for banning authors who left
+	viewerOf      map[string]string              // client id → viewer key, for the same
+	slowMode      time.Duration
+	lastViewers   int
 }
 
 type ipState struct {
@@ -104,6 +119,10 @@ func (h *Hub) Initialize() error {
 	setDefault(&h.RateBurst, 3)
 	setDefault(&h.MaxConnsPerIP, 20)
 	setDefault(&h.SendQueue, 64)
+	setDefault(&h.MaxQuestions, 200)
+	if h.BanFor <= 0 {
+		h.BanFor = 24 * time.Hour
+	}
 	if h.RateLimit == 0 {
 		h.RateLimit = rate.Every(2 * time.Second / 3)
 	}
@@ -128,11 +147,21 @@ func (h *Hub) Initialize() error {
 	h.clients = make(map[string]*client)
 	h.ips = make(map[string]*ipState)
 	h.bannedIDs = make(map[string]struct{})
+	h.bannedViewers = make(map[string]struct{})
 	h.bannedIPs = make(map[string]struct{})
 	h.byID = make(map[string]*Message)
 	h.voters = make(map[string]map[string]struct{})
 	h.clientIPs = make(map[string]string)
+	h.viewerOf = make(map[string]string)
 	h.viewersC = make(chan struct{}, 1)
+	if h.JournalPath != "" {
+		j, recs, err := openJournal(h.JournalPath, h.FlushEvery, h.Log)
+		if err != nil {
+			return fmt.Errorf("chat hub %s: %w", h.Stage, err)
+		}
+		h.journal = j
+		h.restore(recs)
+	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 
 	h.wg.Add(1)
@@ -154,6 +183,11 @@ func (h *Hub) Close() {
 	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
+	if h.journal != nil {
+		if err := h.journal.close(); err != nil {
+			h.Log.Error("chat journal not fully written at shutdown", "err", err)
+		}
+	}
 }
 
 // ServeWS upgrades r to a websocket and runs the viewer's connection until it
@@ -272,6 +306,12 @@ func (h *Hub) welcomeLocked(c *client) outFrame {
 	for _, m := range h.history {
 		hist = append(hist, newChatFrame(m))
 	}
+	qs := make([]chatFrame, 0, len(h.questions))
+	for _, m := range h.questions {
+		if !m.Deleted {
+			qs = append(qs, newChatFrame(m))
+		}
+	}
 	var talk any
 	if h.Talks != nil {
 		if _, t, ok := h.Talks.LiveOn(h.Stage); ok {
@@ -279,11 +319,12 @@ func (h *Hub) welcomeLocked(c *client) outFrame {
 		}
 	}
 	return h.prepare(welcomeFrame{
-		Type:    "welcome",
-		You:     you{ID: c.id, Name: c.name},
-		History: hist,
-		Talk:    talk,
-		Viewers: len(h.clients),
+		Type:      "welcome",
+		You:       you{ID: c.id, Name: c.name},
+		History:   hist,
+		Questions: qs,
+		Talk:      talk,
+		Viewers:   len(h.clients),
 	})
 }
 
@@ -391,8 +432,17 @@ func (h *Hub) post(c *client, text string, question bool) *frameError {
 		}
 	}
 	h.appendLocked(m)
+	h.journalLocked(journalRecord{Msg: m, IP: c.ip, Viewer: c.viewer})
 	h.broadcastLocked(h.prepare(newChatFrame(m)))
 	return nil
+}
+
+// journalLocked appends rec to the journal, if there is one. Records are
+// encoded at once, so a message is logged as it is now.
+func (h *Hub) journalLocked(rec journalRecord) {
+	if h.journal != nil {
+		h.journal.append(rec)
+	}
 }
 
 func (h *Hub) appendLocked(m *Message) {
@@ -405,9 +455,59 @@ func (h *Hub) appendLocked(m *Message) {
 		}
 		h.log = append(h.log[:0:0], h.log[over:]...)
 	}
+	if m.Deleted {
+		return
+	}
 	h.history = append(h.history, m)
 	if over := len(h.history) - h.History; over > 0 {
 		h.history = append(h.history[:0:0], h.history[over:]...)
+	}
+	if m.Question {
+		h.questions = append(h.questions, m)
+		if over := len(h.questions) - h.MaxQuestions; over > 0 {
+			h.questions = append(h.questions[:0:0], h.questions[over:]...)
+		}
+	}
+}
+
+// restore rebuilds the hub's state from its journal: messages in the order
+// they were first posted, each as its last record left it; bans younger than
+// BanFor; the last slow mode.
+func (h *Hub) restore(recs []journalRecord) {
+	now := h.Now()
+	var msgs []*Message
+	for _, rec := range recs {
+		switch {
+		case rec.Msg != nil:
+			if m := h.byID[rec.Msg.ID]; m != nil {
+				*m = *rec.Msg
+				continue
+			}
+			m := rec.Msg
+			h.byID[m.ID] = m
+			msgs = append(msgs, m)
+			if m.ClientID != "" {
+				if rec.IP != "" {
+					h.clientIPs[m.ClientID] = rec.IP
+				}
+				if rec.Viewer != "" {
+					h.viewerOf[m.ClientID] = rec.Viewer
+				}
+			}
+		case rec.Ban != nil:
+			if now.Sub(rec.Ban.Time) < h.BanFor {
+				h.addBanLocked(rec.Ban)
+			}
+		case rec.Slow != nil:
+			h.slowMode = time.Duration(rec.Slow.Seconds * float64(time.Second))
+		}
+	}
+	h.byID = make(map[string]*Message, len(msgs))
+	for _, m := range msgs {
+		h.appendLocked(m)
+	}
+	if len(recs) > 0 {
+		h.Log.Info("chat restored from journal", "messages", len(h.log), "banned", len(h.bannedIDs), "slow_mode", h.slowMode)
 	}
 }
 
@@ -431,20 +531,39 @@ func (h *Hub) vote(c *client, id string) *frameError {
 		return nil
 	}
 	vs[c.id] = struct{}{}
-	m.Votes = len(vs)
+	m.Votes++
+	h.journalLocked(journalRecord{Msg: m})
 	h.broadcastLocked(h.prepare(votesFrame{Type: "votes", ID: id, Count: m.Votes}))
 	return nil
 }
 
-func (h *Hub) hello(c *client, name string) {
+// hello sets c's display name and, when the page sent one, its viewer key;
+// a banned viewer key ends the connection.
+func (h *Hub) hello(c *client, name, viewer string) {
 	h.mu.Lock()
-	c.name = name
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	if name != "" {
+		c.name = name
+	}
+	if viewer == "" || c.viewer != "" {
+		return // the key is fixed for the connection's life
+	}
+	c.viewer = viewer
+	h.viewerOf[c.id] = viewer
+	if _, banned := h.bannedViewers[viewer]; banned {
+		h.bannedIDs[c.id] = struct{}{}
+		h.disconnectBannedLocked(c)
+	}
 }
 
 func (h *Hub) isBannedLocked(c *client) bool {
 	if _, ok := h.bannedIDs[c.id]; ok {
 		return true
+	}
+	if c.viewer != "" {
+		if _, ok := h.bannedViewers[c.viewer]; ok {
+			return true
+		}
 	}
 	_, ok := h.bannedIPs[c.ip]
 	return ok
@@ -463,41 +582,101 @@ func (h *Hub) Delete(id string) error {
 		return nil
 	}
 	m.Deleted = true
-	for i, hm := range h.history {
-		if hm == m {
-			h.history = append(h.history[:i:i], h.history[i+1:]...)
-			break
-		}
-	}
+	h.history = removeMessage(h.history, m)
+	h.questions = removeMessage(h.questions, m)
+	h.journalLocked(journalRecord{Msg: m})
 	h.broadcastLocked(h.prepare(idFrame{Type: "delete", ID: id}))
 	h.Log.Info("chat message deleted", "id", id, "client", m.ClientID)
 	return nil
 }
 
-// Ban bans a client by its connection id and its IP for the hub's life. Every
-// connection from that IP gets {"type":"error","code":"banned"} and is
-// disconnected, and new connections from it are refused the same way. Note
-// that a venue's viewers may share one NAT address.
-func (h *Hub) Ban(clientID string) error {
+// BanScope says how wide a ban reaches.
+type BanScope int
+
+const (
+	// BanIP bans the connection, the browser's viewer key and the IP: the
+	// default, which also keeps out a new browser on the same network. At a
+	// venue, everyone behind its NAT shares one address: use BanViewer there.
+	BanIP BanScope = iota
+	// BanViewer bans the connection and the browser's viewer key only.
+	BanViewer
+)
+
+// Ban bans a client for the rest of the day (BanFor, across restarts): its
+// connection id, its browser's viewer key, and with BanIP its address. Every
+// matching connection gets {"type":"error","code":"banned"} and is
+// disconnected; matching new connections are refused the same way.
+func (h *Hub) Ban(clientID string, scope BanScope) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ip, ok := h.clientIPs[clientID]
 	if !ok {
 		return fmt.Errorf("ban chat client %q on stage %s: %w", clientID, h.Stage, ErrNotFound)
 	}
-	h.bannedIDs[clientID] = struct{}{}
-	h.bannedIPs[ip] = struct{}{}
-	f := h.prepare(errorFrame{Type: "error", Code: CodeBanned, Message: "you are banned from this chat"})
+	b := &banRecord{Client: clientID, Time: h.Now().UTC()}
+	if c := h.clients[clientID]; c != nil {
+		b.Viewer = c.viewer
+	} else {
+		b.Viewer = h.viewerOf[clientID]
+	}
+	if scope == BanIP {
+		b.IP = ip
+	}
+	h.addBanLocked(b)
+	h.journalLocked(journalRecord{Ban: b})
 	for _, c := range h.clients {
-		if c.ip != ip && c.id != clientID {
-			continue
-		}
-		if !c.enqueueLocked(f) || !c.enqueueLocked(outFrame{closeCode: websocket.ClosePolicyViolation, closeText: "banned"}) {
-			h.removeLocked(c)
+		if h.isBannedLocked(c) {
+			h.disconnectBannedLocked(c)
 		}
 	}
-	h.Log.Info("chat client banned", "client", clientID, "ip", ip)
+	h.Log.Info("chat client banned", "client", clientID, "viewer", b.Viewer, "ip", b.IP)
 	return nil
+}
+
+func (h *Hub) addBanLocked(b *banRecord) {
+	if b.Client != "" {
+		h.bannedIDs[b.Client] = struct{}{}
+	}
+	if b.Viewer != "" {
+		h.bannedViewers[b.Viewer] = struct{}{}
+	}
+	if b.IP != "" {
+		h.bannedIPs[b.IP] = struct{}{}
+	}
+}
+
+// disconnectBannedLocked tells c it is banned and closes its connection.
+func (h *Hub) disconnectBannedLocked(c *client) {
+	f := h.prepare(errorFrame{Type: "error", Code: CodeBanned, Message: "you are banned from this chat"})
+	if !c.enqueueLocked(f) || !c.enqueueLocked(outFrame{closeCode: websocket.ClosePolicyViolation, closeText: "banned"}) {
+		h.removeLocked(c)
+	}
+}
+
+// Answer marks a question answered ({"type":"answered","id"} to everyone).
+func (h *Hub) Answer(id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.byID[id]
+	if m == nil || m.Deleted || !m.Question {
+		return fmt.Errorf("mark question %q answered on stage %s: %w", id, h.Stage, ErrNotFound)
+	}
+	if m.Answered {
+		return nil
+	}
+	m.Answered = true
+	h.journalLocked(journalRecord{Msg: m})
+	h.broadcastLocked(h.prepare(idFrame{Type: "answered", ID: id}))
+	return nil
+}
+
+func removeMessage(list []*Message, m *Message) []*Message {
+	for i, x := range list {
+		if x == m {
+			return append(list[:i:i], list[i+1:]...)
+		}
+	}
+	return list
 }
 
 // SetSlowMode sets the minimum time between one viewer's messages; 0 turns it off.
@@ -507,6 +686,7 @@ func (h *Hub) SetSlowMode(d time.Duration) {
 	}
 	h.mu.Lock()
 	h.slowMode = d
+	h.journalLocked(journalRecord{Slow: &slowRecord{Seconds: d.Seconds()}})
 	h.mu.Unlock()
 	h.Log.Info("chat slow mode", "interval", d)
 }

@@ -42,6 +42,7 @@ type client struct {
 	lim  *rate.Limiter
 
 	name     string
+	viewer   string // the browser's viewer key, from hello; "" until then
 	lastPost time.Time
 }
 
@@ -142,7 +143,7 @@ func (c *client) handle(data []byte) {
 	if ferr == nil {
 		switch f.Kind {
 		case "hello":
-			h.hello(c, f.Name)
+			h.hello(c, f.Name, f.Viewer)
 		case "chat", "question":
 			ferr = h.post(c, f.Text, f.Kind == "question")
 		case "vote":

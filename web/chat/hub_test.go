@@ -312,7 +312,7 @@ func TestHub_Ban(t *testing.T) {
 	other.until(isChat("spam"))
 
 	trollID := troll.welcome["you"].(map[string]any)["id"].(string)
-	if err := e.hub.Ban(trollID); err != nil {
+	if err := e.hub.Ban(trollID, BanIP); err != nil {
 		t.Fatal(err)
 	}
 	if f := troll.until(isType("error")); f.str("code") != CodeBanned {
@@ -336,7 +336,7 @@ func TestHub_Ban(t *testing.T) {
 
 	other.chat("still here")
 	other.until(isChat("still here"))
-	if err := e.hub.Ban("nobody"); !errors.Is(err, ErrNotFound) {
+	if err := e.hub.Ban("nobody", BanIP); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Ban(unknown) = %v, want ErrNotFound", err)
 	}
 }

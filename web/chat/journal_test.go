@@ -1,0 +1,199 @@
+package chat
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func id(c *wsClient) string { return c.welcome["you"].(map[string]any)["id"].(string) }
+
+// Everything the room saw and the organiser decided survives a restart:
+// messages (deleted ones marked), votes, answered questions, bans and slow mode.
+func TestHub_journal_restart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chat", "main.jsonl")
+	withJournal := func(h *Hub) { h.JournalPath = path; h.FlushEvery = 10 * time.Millisecond }
+
+	e := newEnv(t, withJournal)
+	a := e.dial(t, "10.0.0.1")
+	troll := e.dial(t, "10.0.0.2")
+	troll.send(map[string]string{"type": "hello", "name": "troll", "viewer": "viewer-key-of-the-troll"})
+	a.chat("first")
+	a.until(isChat("first"))
+	a.send(map[string]string{"type": "question", "text": "Why CMAF?"})
+	q := a.until(isType("chat"))
+	troll.send(map[string]string{"type": "vote", "id": q.str("id")})
+	a.until(isType("votes"))
+	troll.chat("spam")
+	spam := a.until(isChat("spam"))
+	if err := e.hub.Delete(spam.str("id")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.hub.Answer(q.str("id")); err != nil {
+		t.Fatal(err)
+	}
+	if f := a.until(isType("answered")); f.str("id") != q.str("id") {
+		t.Errorf("answered frame = %v", f)
+	}
+	if err := e.hub.Ban(id(troll), BanViewer); err != nil {
+		t.Fatal(err)
+	}
+	e.hub.SetSlowMode(7 * time.Second)
+	before := e.hub.Messages(time.Time{}, time.Time{})
+	e.hub.Close()
+
+	e2 := newEnv(t, withJournal)
+	after := e2.hub.Messages(time.Time{}, time.Time{})
+	if len(after) != 3 || len(before) != 3 {
+		t.Fatalf("messages after restart = %+v, want the 3 from before %+v", after, before)
+	}
+	for i := range before {
+		if before[i] != after[i] {
+			t.Errorf("message %d: before %+v, after %+v", i, before[i], after[i])
+		}
+	}
+	if !after[2].Deleted || !after[1].Answered || after[1].Votes != 1 {
+		t.Errorf("restored state lost: %+v", after)
+	}
+
+	b := e2.dial(t, "10.0.0.1")
+	var texts []string
+	for _, h := range b.welcome["history"].([]any) {
+		texts = append(texts, h.(map[string]any)["text"].(string))
+	}
+	if strings.Join(texts, "|") != "first|Why CMAF?" {
+		t.Errorf("history after restart = %q, want first, the question, and not the deleted spam", texts)
+	}
+	qs := b.welcome["questions"].([]any)
+	if len(qs) != 1 || qs[0].(map[string]any)["answered"] != true {
+		t.Errorf("questions after restart = %v, want the answered question", qs)
+	}
+
+	// The troll's browser is still banned; its address is not (a viewer ban).
+	back := e2.dial(t, "10.0.0.2")
+	back.send(map[string]string{"type": "hello", "name": "troll2", "viewer": "viewer-key-of-the-troll"})
+	if f := back.until(isType("error")); f.str("code") != CodeBanned {
+		t.Errorf("banned viewer key got %v, want banned", f)
+	}
+	back.expectClosed()
+	neighbour := e2.dial(t, "10.0.0.2")
+	neighbour.chat("same NAT, not banned")
+	neighbour.until(isChat("same NAT, not banned"))
+
+	// Slow mode is still on.
+	neighbour.chat("too soon")
+	if f := neighbour.until(isType("error")); f.str("code") != CodeRateLimited || !strings.Contains(f.str("message"), "slow mode") {
+		t.Errorf("second message under slow mode got %v", f)
+	}
+}
+
+// The flusher writes without waiting for Close: what a kill -9 leaves on disk
+// has every message older than one batch.
+func TestJournal_flushesWithoutClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "main.jsonl")
+	e := newEnv(t, func(h *Hub) { h.JournalPath = path; h.FlushEvery = 20 * time.Millisecond })
+	a := e.dial(t, "")
+	a.chat("on disk soon")
+	a.until(isChat("on disk soon"))
+	deadline := time.Now().Add(waitFor)
+	for {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("on disk soon")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal still lacks the message: %q", data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A crash mid-write leaves a torn last line: it is skipped, and what is
+// appended afterwards is read back.
+func TestJournal_tornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "main.jsonl")
+	good := `{"msg":{"id":"a1","name":"ann","text":"hello","ts":"2025-04-21T10:00:00Z"}}` + "\n"
+	torn := `{"msg":{"id":"a2","name":"bob","te`
+	if err := os.WriteFile(path, []byte(good+"not json\n"+torn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(t.Output(), nil))
+	j, recs, err := openJournal(path, 10*time.Millisecond, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Msg.Text != "hello" {
+		t.Fatalf("records = %+v, want the one good line", recs)
+	}
+	j.append(journalRecord{Msg: &Message{ID: "a3", Name: "cy", Text: "after the crash", Time: time.Now().UTC()}})
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+	j, recs, err = openJournal(path, 10*time.Millisecond, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if len(recs) != 2 || recs[1].Msg.Text != "after the crash" {
+		t.Errorf("records after append = %+v, want hello and after the crash", recs)
+	}
+}
+
+func TestJournal_unwritable(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := &Hub{Stage: "main", Log: slog.New(slog.DiscardHandler), JournalPath: filepath.Join(blocker, "main.jsonl")}
+	err := h.Initialize()
+	if err == nil {
+		h.Close()
+		t.Fatal("Initialize with a journal under a regular file succeeded")
+	}
+	if !strings.Contains(err.Error(), "-data") {
+		t.Errorf("error %q does not say what to check", err)
+	}
+}
+
+func FuzzReadJournal(f *testing.F) {
+	f.Add([]byte(`{"msg":{"id":"a","name":"n","text":"t","ts":"2025-04-21T10:00:00Z"},"ip":"10.0.0.1"}` + "\n"))
+	f.Add([]byte(`{"ban":{"client":"c","ip":"10.0.0.1","ts":"2025-04-21T10:00:00Z"}}` + "\n{\"slow_mode\":{\"seconds\":5}}\n"))
+	f.Add([]byte("\n\n{}\n{\"msg\":null}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "j.jsonl")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		recs, _, err := readJournal(fh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if !r.valid() {
+				t.Fatalf("readJournal returned an invalid record %+v", r)
+			}
+		}
+		// Restoring whatever was read must not panic.
+		h := &Hub{Stage: "main", Log: slog.New(slog.DiscardHandler)}
+		if err := h.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		h.mu.Lock()
+		h.restore(recs)
+		h.mu.Unlock()
+		h.Close()
+	})
+}
