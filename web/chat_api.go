@@ -47,18 +47,31 @@ func (s *Server) handleChatDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// handleChatBan bans the author of a message for the rest of the day, by
-// connection and IP (POST /api/stages/{stage}/chat/messages/{id}/ban, admin):
-// chat frames never carry client identities, so moderators point at a message.
+// handleChatBan bans the author of a message for the rest of the day
+// (POST /api/stages/{stage}/chat/messages/{id}/ban[?scope=ip|viewer], admin):
+// chat frames never carry client identities, so moderators point at a
+// message. scope=ip (the default) bans the connection, the browser and the
+// address; scope=viewer leaves the address alone, for viewers behind the
+// venue's shared NAT.
 func (s *Server) handleChatBan(w http.ResponseWriter, r *http.Request) {
 	h, ok := s.chatHub(w, r)
 	if !ok {
 		return
 	}
+	var scope chat.BanScope
+	switch r.URL.Query().Get("scope") {
+	case "", "ip":
+		scope = chat.BanIP
+	case "viewer":
+		scope = chat.BanViewer
+	default:
+		s.jsonError(w, http.StatusBadRequest, "scope must be ip (connection, browser and address) or viewer (connection and browser)")
+		return
+	}
 	id := r.PathValue("id")
 	for _, m := range h.Messages(time.Time{}, time.Time{}) {
 		if m.ID == id {
-			if err := h.Ban(m.ClientID); err != nil {
+			if err := h.Ban(m.ClientID, scope); err != nil {
 				s.chatError(w, err)
 				return
 			}
@@ -94,6 +107,20 @@ func (s *Server) handleChatSlowMode(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, map[string]int{"seconds": *in.Seconds})
 }
 
+// handleChatAnswered marks a question answered
+// (POST /api/stages/{stage}/chat/messages/{id}/answered, admin).
+func (s *Server) handleChatAnswered(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.chatHub(w, r)
+	if !ok {
+		return
+	}
+	if err := h.Answer(r.PathValue("id")); err != nil {
+		s.chatError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) chatError(w http.ResponseWriter, err error) {
 	if errors.Is(err, chat.ErrNotFound) {
 		s.jsonError(w, http.StatusNotFound, err.Error())
@@ -105,10 +132,14 @@ func (s *Server) chatError(w http.ResponseWriter, err error) {
 // saveTalkChat writes the chat messages stamped with a talk that just ended
 // to talks/{id}/chat.jsonl (deleted ones kept and marked, never shown).
 func (s *Server) saveTalkChat(ctx context.Context, t archive.Talk) {
-	s.chat.mu.Lock()
-	h := s.chat.hubs[t.Stage]
-	s.chat.mu.Unlock()
-	if h == nil || t.Recording == nil {
+	if t.Recording == nil {
+		return
+	}
+	// After a restart the stage's hub may not exist yet: making it replays
+	// its journal, which holds the talk's messages from before the crash.
+	h, ok := s.chat.hub(t.Stage)
+	if !ok {
+		s.Log.Error("the talk's chat was not archived: no chat hub for its stage", "talk", t.ID, "stage", t.Stage)
 		return
 	}
 	var buf bytes.Buffer

@@ -3,6 +3,9 @@ package web
 import (
 	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/salon/salon/archive"
@@ -48,7 +51,10 @@ func (c *chatRooms) hub(stage string) (*chat.Hub, bool) {
 	if len(c.hubs) >= maxChatRooms {
 		return nil, false
 	}
-	h := &chat.Hub{Stage: stage, Talks: chatTalks{c.s}, Log: c.s.Log.With("chat", stage)}
+	h := &chat.Hub{Stage: stage, Talks: chatTalks{c.s}, Log: c.s.Log, CheckOrigin: c.s.checkOrigin}
+	if c.s.ChatDir != "" {
+		h.JournalPath = filepath.Join(c.s.ChatDir, stage+".jsonl")
+	}
 	if err := h.Initialize(); err != nil {
 		c.s.Log.Error("chat hub", "stage", stage, "error", err)
 		return nil, false
@@ -81,6 +87,36 @@ func (c *chatRooms) close() {
 	for _, h := range hubs {
 		h.Close()
 	}
+}
+
+// checkOrigin lets a browser page open the chat websocket when it comes from
+// this server (the Origin's host is the request's Host, or PublicURL's) or
+// from one of ChatOrigins. Requests without an Origin header are not from a
+// browser page and cannot carry its cookies; they pass.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	if s.PublicURL != "" {
+		if pu, err := url.Parse(s.PublicURL); err == nil && strings.EqualFold(pu.Scheme+"://"+pu.Host, u.Scheme+"://"+u.Host) {
+			return true
+		}
+	}
+	for _, o := range s.ChatOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), u.Scheme+"://"+u.Host) {
+			return true
+		}
+	}
+	s.Log.Debug("chat websocket refused: foreign origin", "origin", origin, "host", r.Host)
+	return false
 }
 
 // handleChat upgrades to the stage's chat websocket (DESIGN.md, "Contract:

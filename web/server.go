@@ -76,19 +76,28 @@ type Server struct {
 	Archive archiveReader
 	// AdminToken authorises the organiser's API calls (Bearer token).
 	AdminToken string
+	// ChatDir holds each stage's chat journal ({stage}.jsonl), so chat
+	// survives a restart. Empty keeps chat in memory only.
+	ChatDir string
+	// ChatOrigins are the page origins ("https://example.org") allowed to
+	// open the chat websocket besides this server's own host and PublicURL,
+	// e.g. a community site that embeds the player. "*" allows any.
+	ChatOrigins []string
 
-	mux       *http.ServeMux
-	handler   http.Handler
-	ln        net.Listener
-	srv       *http.Server
-	pages     *template.Template
-	assets    *assets
-	viewers   *viewers
-	chat      *chatRooms
-	metrics   *metrics
-	seed      maphash.Seed
-	serveErr  chan error
-	closeOnce sync.Once
+	mux     *http.ServeMux
+	handler http.Handler
+	ln      net.Listener
+	srv     *http.Server
+	pages   *template.Template
+	assets  *assets
+	viewers *viewers
+	chat    *chatRooms
+	// chatReplays caches each talk's chat replay (talk_chat.go).
+	chatReplays replayCache
+	metrics     *metrics
+	seed        maphash.Seed
+	serveErr    chan error
+	closeOnce   sync.Once
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -173,7 +182,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /ws/chat/{stage}", s.handleChat)
 	s.handle("DELETE /api/stages/{stage}/chat/messages/{id}", s.handleChatDelete)
 	s.handle("POST /api/stages/{stage}/chat/messages/{id}/ban", s.handleChatBan)
+	s.handle("POST /api/stages/{stage}/chat/messages/{id}/answered", s.handleChatAnswered)
 	s.handle("PUT /api/stages/{stage}/chat/slow-mode", s.handleChatSlowMode)
+	s.handle("GET /api/talks/{id}/chat", s.needTalks(s.handleTalkChatExport))
+	s.handle("GET /talks/{id}/chat.json", s.needTalks(s.handleTalkChatReplay))
 	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
 
 	s.handle("GET /static/{path...}", s.handleStatic)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -87,11 +90,25 @@ func TestChat_ThroughSalon(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // let Ada's rate limit refill
 	ada.WriteJSON(map[string]string{"type": "chat", "text": "spam"})
 	spam := wsRead(t, bob, "chat")
-	if code, m := api(t, a, "POST", "/api/stages/main/chat/messages/"+spam["id"].(string)+"/ban", ""); code != 204 {
+	// Everyone here shares 127.0.0.1, as a venue shares its NAT: ban Ada's
+	// connection and browser, not the address.
+	if code, m := api(t, a, "POST", "/api/stages/main/chat/messages/"+spam["id"].(string)+"/ban?scope=viewer", ""); code != 204 {
 		t.Fatalf("ban: %d %v", code, m)
 	}
 	if e := wsRead(t, ada, "error"); e["code"] != "banned" {
 		t.Fatalf("banned client got %v", e)
+	}
+	if code, _ := api(t, a, "POST", "/api/stages/main/chat/messages/"+spam["id"].(string)+"/ban?scope=planet", ""); code != 400 {
+		t.Fatalf("ban with a bad scope: %d", code)
+	}
+	// Bob, on the same address, still chats; a formula stays text in CSV.
+	bob.WriteJSON(map[string]string{"type": "question", "text": "=HYPERLINK(\"http://x\")"})
+	q := wsRead(t, bob, "chat")
+	if code, m := api(t, a, "POST", "/api/stages/main/chat/messages/"+q["id"].(string)+"/answered", ""); code != 204 {
+		t.Fatalf("answered: %d %v", code, m)
+	}
+	if f := wsRead(t, bob, "answered"); f["id"] != q["id"] {
+		t.Fatalf("answered frame %v", f)
 	}
 	if code, _ := apiURL(t, a.httpURL("/api/stages/main/chat/messages/nope"), "wrong-token", "DELETE", ""); code != 401 {
 		t.Fatalf("delete without the admin token: %d", code)
@@ -103,14 +120,78 @@ func TestChat_ThroughSalon(t *testing.T) {
 	}
 	_, jsonl, _ := get(t, a.httpURL("/archive/talks/opening/chat.jsonl"))
 	lines := strings.Split(strings.TrimSpace(string(jsonl)), "\n")
-	if len(lines) != 2 || !strings.Contains(lines[0], `"deleted":true`) || strings.Contains(string(jsonl), `"client"`) {
+	if len(lines) != 3 || !strings.Contains(lines[0], `"deleted":true`) || strings.Contains(string(jsonl), `"client"`) ||
+		!strings.Contains(lines[2], `"answered":true`) {
 		t.Fatalf("chat.jsonl:\n%s", jsonl)
 	}
+
+	// The organiser's export: every message, deleted ones marked, each
+	// placed on the replay's timeline.
+	code, export := api(t, a, "GET", "/api/talks/opening/chat", "")
+	msgs, _ := export["messages"].([]any)
+	if code != 200 || len(msgs) != 3 {
+		t.Fatalf("export: %d %v", code, export)
+	}
+	for _, m := range msgs {
+		if at, ok := m.(map[string]any)["at"].(float64); !ok || at < 0 {
+			t.Fatalf("exported message without a media time: %v", m)
+		}
+	}
+	if code, _ := apiURL(t, a.httpURL("/api/talks/opening/chat"), "", "GET", ""); code != 401 {
+		t.Fatalf("export without the admin token: %d", code)
+	}
+	if code, _ := api(t, a, "GET", "/api/talks/opening/chat?format=xml", ""); code != 400 {
+		t.Fatalf("export as xml: %d", code)
+	}
+	csvBody := getAdmin(t, a, "/api/talks/opening/chat?format=csv")
+	rows, err := csv.NewReader(strings.NewReader(csvBody)).ReadAll()
+	if err != nil || len(rows) != 4 || rows[0][4] != "text" || rows[1][8] != "true" || rows[3][4] != `'=HYPERLINK("http://x")` {
+		t.Fatalf("csv export (%v):\n%s", err, csvBody)
+	}
+	// The replay page's feed: public, deleted messages (both of Ada's: a ban
+	// deletes the message it points at) left out.
+	_, replay, _ := get(t, a.httpURL("/talks/opening/chat.json"))
+	var feed struct {
+		Final    bool             `json:"final"`
+		Messages []map[string]any `json:"messages"`
+	}
+	if err := json.Unmarshal(replay, &feed); err != nil || !feed.Final || len(feed.Messages) != 1 || strings.Contains(string(replay), "deleted") {
+		t.Fatalf("chat.json (%v): %s", err, replay)
+	}
+
+	// A page from another site may not open the chat; one from this host may.
+	hdr := http.Header{"Origin": {"http://evil.example"}}
+	if _, resp, err := websocket.DefaultDialer.Dial(url, hdr); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("foreign origin: %v %v", err, resp)
+	}
+	hdr.Set("Origin", "http://"+a.web.Addr())
+	own, _, err := websocket.DefaultDialer.Dial(url, hdr)
+	if err != nil {
+		t.Fatalf("own origin refused: %v", err)
+	}
+	own.Close()
 
 	// Bad stage names are refused before any upgrade.
 	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/Main", nil); err == nil || resp == nil || resp.StatusCode != 404 {
 		t.Fatalf("bad stage: %v %v", err, resp)
 	}
+}
+
+// getAdmin fetches a non-JSON body as the organiser.
+func getAdmin(t *testing.T, a *app, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", a.httpURL(path), nil)
+	req.Header.Set("Authorization", "Bearer "+a.adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 func mustJSON(v any) string {

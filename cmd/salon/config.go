@@ -29,8 +29,11 @@ type Config struct {
 	AdminToken string
 	PublishKey string
 	PublicURL  string
-	Pulls      []Pull
-	Demo       bool
+	// ChatOrigins are other sites' origins allowed to open the chat
+	// websocket (comma-separated in the flag); "*" allows any.
+	ChatOrigins []string
+	Pulls       []Pull
+	Demo        bool
 
 	SegmentDuration time.Duration
 	Window          time.Duration
@@ -119,6 +122,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		}
 		fs.DurationVar(f.dst, f.name, *f.dst, f.usage+" ($"+f.env+")")
 	}
+	chatOrigins := ""
+	if v, ok := lookup(getenv, "SALON_CHAT_ORIGINS"); ok {
+		chatOrigins = v
+	}
+	fs.StringVar(&chatOrigins, "chat-origins", chatOrigins, "other sites allowed to open the chat websocket, comma-separated: https://community.example.org,… or * ($SALON_CHAT_ORIGINS)")
 	if v, ok := lookup(getenv, "SALON_PULL"); ok {
 		for _, p := range strings.Fields(v) {
 			if err := (pullList{&cfg}).Set(p); err != nil {
@@ -145,6 +153,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	cfg.MaxSpool = spoolGB << 30
+	for _, o := range strings.Split(chatOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.ChatOrigins = append(cfg.ChatOrigins, o)
+		}
+	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
@@ -191,6 +204,15 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("-public-url %q: want http(s)://HOST[:PORT]", c.PublicURL)
 		}
 		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	for _, o := range c.ChatOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("-chat-origins %q: want http(s)://HOST[:PORT] or *", o)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -55,6 +55,13 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad segment env", env: map[string]string{"SALON_SEGMENT": "two"}, wantErr: "SALON_SEGMENT"},
 		{name: "tiny window", args: []string{"-window", "3s"}, wantErr: "-window"},
 		{name: "bad public url", args: []string{"-public-url", "salon.example.org"}, wantErr: "-public-url"},
+		{name: "chat origins", env: map[string]string{"SALON_CHAT_ORIGINS": "https://a.example.org, https://b.example.org:8443"},
+			check: func(t *testing.T, c Config) {
+				if strings.Join(c.ChatOrigins, " ") != "https://a.example.org https://b.example.org:8443" {
+					t.Fatalf("ChatOrigins = %q", c.ChatOrigins)
+				}
+			}},
+		{name: "bad chat origin", args: []string{"-chat-origins", "a.example.org"}, wantErr: "-chat-origins"},
 		{name: "short key", args: []string{"-publish-key", "abc"}, wantErr: "-publish-key"},
 		{name: "key with slash", args: []string{"-publish-key", "abcdefgh/ij"}, wantErr: "-publish-key"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},

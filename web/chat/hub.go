@@ -108,7 +108,7 @@ func (h *Hub) Initialize() error {
 	if h.Log == nil {
 		return fmt.Errorf("chat hub %s: Log is nil", h.Stage)
 	}
-	h.Log = h.Log.With("component", "chat", "stage", h.Stage)
+	h.Log = h.Log.With("stage", h.Stage)
 	if h.Now == nil {
 		h.Now = time.Now
 	}
