@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -197,4 +199,85 @@ func getAdmin(t *testing.T, a *app, path string) string {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestChat_KilledMidTalk: salon is killed with SIGKILL while the audience
+// chats during a talk, then started again on the same data directory. When
+// the organiser stops the talk, its chat.jsonl holds every message the room
+// saw up to one second before the kill.
+func TestChat_KilledMidTalk(t *testing.T) {
+	data := t.TempDir()
+	httpAddr := freePort(t)
+	run := func() *publisher {
+		t.Helper()
+		p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
+		p.cmd = execSalon(t, "-http", httpAddr, "-rtsp", "", "-rtmp", "", "-data", data, "-admin-token", "test-admin-token")
+		p.cmd.Stderr = p.stderr
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.err = p.cmd.Wait(); close(p.done) }()
+		t.Cleanup(p.kill)
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if code, _, _ := getQuiet("http://" + httpAddr + "/healthz"); code == 200 {
+				return p
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("salon did not start:\n%s", p.stderr.String())
+			}
+		}
+	}
+	call := func(method, path, body string) (int, map[string]any) {
+		return apiURL(t, "http://"+httpAddr+path, "test-admin-token", method, body)
+	}
+
+	salon := run()
+	if code, m := call("POST", "/api/talks", `{"id":"crash","title":"Crash","stage":"main"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	if code, m := call("POST", "/api/talks/crash/start", ""); code != 200 {
+		t.Fatalf("start: %d %v", code, m)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+httpAddr+"/ws/chat/main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsRead(t, ws, "welcome")
+	// Each message is acknowledged by its broadcast; one every 700 ms stays
+	// inside the per-address rate limit.
+	acked := map[string]time.Time{}
+	for i := range 8 {
+		text := fmt.Sprintf("message %d", i)
+		if err := ws.WriteJSON(map[string]string{"type": "chat", "text": text}); err != nil {
+			t.Fatal(err)
+		}
+		if m := wsRead(t, ws, "chat"); m["text"] != text {
+			t.Fatalf("broadcast %v, want %q", m, text)
+		}
+		acked[text] = time.Now()
+		time.Sleep(700 * time.Millisecond)
+	}
+	// One more right before the kill: it may be lost, and nothing else may.
+	_ = ws.WriteJSON(map[string]string{"type": "chat", "text": "last words"})
+	wsRead(t, ws, "chat")
+	killedAt := time.Now()
+	if err := salon.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-salon.done
+	ws.Close()
+
+	run()
+	if code, m := call("POST", "/api/talks/crash/stop", ""); code != 200 {
+		t.Fatalf("stop after the restart: %d %v", code, m)
+	}
+	_, jsonl, _ := getQuiet("http://" + httpAddr + "/archive/talks/crash/chat.jsonl")
+	for text, at := range acked {
+		if killedAt.Sub(at) >= time.Second && !strings.Contains(string(jsonl), `"text":"`+text+`"`) {
+			t.Errorf("%q, acknowledged %v before the kill, is not in chat.jsonl:\n%s", text, killedAt.Sub(at).Round(time.Millisecond), jsonl)
+		}
+	}
+	if n := strings.Count(string(jsonl), "\n"); n < 7 {
+		t.Errorf("chat.jsonl has %d messages, want at least the 7 sent a second before the kill:\n%s", n, jsonl)
+	}
 }
