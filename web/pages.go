@@ -46,10 +46,22 @@ type pageData struct {
 	Replays   []talkDay
 	Talk      talkJSON
 
+	// live and talk: the chat panel; questions: its stage
+	Chat chatPanel
+
 	// error
 	Status  int
 	Heading string
 	Message string
+}
+
+// chatPanel is what the chat panel template needs. Mode is "live" (the
+// stage's websocket), "replay" (a talk's archived chat, in step with the
+// video) or "" (no panel: a talk that has not started).
+type chatPanel struct {
+	Stage     string
+	Mode      string
+	ReplayURL string
 }
 
 // csp allows our own scripts and styles only; media and hls.js's worker come
@@ -121,6 +133,25 @@ func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
 		Stage:     s.stageJSON(info),
 		StageName: name,
 		Known:     known,
+		Chat:      chatPanel{Stage: name, Mode: "live"},
+	})
+}
+
+// handleQuestionsPage is the questions view for the speaker and the
+// organiser: the stage's questions, most votes first, in large type; with
+// the admin token in the address's fragment (#token=…) each gets a button
+// that marks it answered.
+func (s *Server) handleQuestionsPage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("stage")
+	if !stream.ValidStage(name) {
+		s.pageError(w, r, http.StatusNotFound, "No such stage",
+			"Stage names are 1 to 64 characters of a-z, 0-9 and -.")
+		return
+	}
+	s.render(w, http.StatusOK, "questions.html", pageData{
+		Title:     "Questions · " + name,
+		StageName: name,
+		Chat:      chatPanel{Stage: name, Mode: "live"},
 	})
 }
 

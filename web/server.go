@@ -163,6 +163,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /{$}", s.handleHome)
 	s.handle("GET /live/{stage}", s.handleLivePage)
+	s.handle("GET /live/{stage}/questions", s.handleQuestionsPage)
 	s.handle("GET /live/{stage}/index.m3u8", s.handlePlaylist)
 	s.handle("GET /live/{stage}/{file}", s.handleSegment)
 	s.handle("OPTIONS /live/{stage}/{file}", s.handlePreflight)

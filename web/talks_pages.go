@@ -87,5 +87,13 @@ func (s *Server) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. It may have been renamed or removed.")
 		return
 	}
-	s.render(w, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: s.talkJSON(t)})
+	tj := s.talkJSON(t)
+	var panel chatPanel
+	switch {
+	case tj.IsLive:
+		panel = chatPanel{Stage: t.Stage, Mode: "live", ReplayURL: "/talks/" + t.ID + "/chat.json"}
+	case tj.Ended:
+		panel = chatPanel{Stage: t.Stage, Mode: "replay", ReplayURL: "/talks/" + t.ID + "/chat.json"}
+	}
+	s.render(w, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel})
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,4 +131,143 @@ func TestChat_HTMLShownAsTextInBrowser(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("HTML in chat was rendered or ran (%v)", err)
 	}
+}
+
+// TestChat_ReplayFollowsVideoInBrowser: messages sent at known moments of a
+// talk appear on its replay page when the video reaches them, and seeking
+// shows what the audience was saying at that point.
+func TestChat_ReplayFollowsVideoInBrowser(t *testing.T) {
+	needTools(t, "ffmpeg")
+	ctx := webtest.Browser(t)
+	a := testApp(t)
+	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	waitSegments(t, a, "main", 2, 30*time.Second)
+	if code, m := api(t, a, "POST", "/api/talks", `{"id":"synced","title":"Synced","stage":"main"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	api(t, a, "POST", "/api/talks/synced/start", "")
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wsRead(t, c, "welcome")
+	time.Sleep(2 * time.Second)
+	c.WriteJSON(map[string]string{"type": "chat", "text": "early <i>bird</i>"})
+	wsRead(t, c, "chat")
+	time.Sleep(7 * time.Second)
+	c.WriteJSON(map[string]string{"type": "question", "text": "late question"})
+	wsRead(t, c, "chat")
+	time.Sleep(3 * time.Second)
+	api(t, a, "POST", "/api/talks/synced/stop", "")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, b, _ := get(t, a.httpURL("/archive/talks/synced/index.m3u8")); strings.Contains(string(b), "#EXT-X-ENDLIST") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no VOD replay")
+		}
+	}
+	// Where the messages sit on the video, as the server mapped them
+	// (the mapping itself is tested in archive).
+	var feed struct {
+		Messages []struct {
+			Text string  `json:"text"`
+			At   float64 `json:"at"`
+		} `json:"messages"`
+	}
+	_, body, _ := get(t, a.httpURL("/talks/synced/chat.json"))
+	if err := json.Unmarshal(body, &feed); err != nil || len(feed.Messages) != 2 {
+		t.Fatalf("chat.json (%v): %s", err, body)
+	}
+	early, late := feed.Messages[0].At, feed.Messages[1].At
+	if early < 1 || late-early < 5 {
+		t.Fatalf("media times early %.2f, late %.2f: want ~7 s apart, after the start", early, late)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/talks/synced"))); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({t: video.currentTime, d: video.duration,
+				log: document.getElementById('chat-log').textContent, status: document.getElementById('chat-status').textContent})`))
+			t.Fatalf("waiting for %s: %v; page %s", what, err, state)
+		}
+	}
+	seek := func(at float64) {
+		t.Helper()
+		js := `(function(){var v=document.getElementById('video'); v.pause(); v.currentTime=` + strconv.FormatFloat(at, 'f', 2, 64) + `; return true})()`
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logHas := `document.getElementById('chat-log').textContent.includes(`
+	poll("the replay to load", `document.getElementById('video').duration > 10`)
+	seek((early + late) / 2)
+	poll("the early message only, between the two", logHas+`'early <i>bird</i>') && !`+logHas+`'late question')`)
+	seek(late + 1)
+	poll("both messages after the late one", logHas+`'early <i>bird</i>') && `+logHas+`'late question')`)
+	seek(early / 2)
+	poll("no message before the first", `document.getElementById('chat-log').children.length === 0`)
+	poll("the question under Questions", `document.querySelector('#chat-questions .q-text').textContent === 'late question'`)
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.querySelector('#chat-log i') && document.getElementById('chat-form').hidden`))
+	if err != nil || !ok {
+		t.Fatalf("replay chat rendered HTML or offered a form (%v)", err)
+	}
+}
+
+// TestChat_QuestionsViewInBrowser: the speaker's questions view sorts the
+// audience's questions by votes, follows new votes, and with the organiser's
+// token marks a question answered for everyone.
+func TestChat_QuestionsViewInBrowser(t *testing.T) {
+	ctx := webtest.Browser(t)
+	a := testApp(t)
+	dial := func(ip string) *websocket.Conn {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/main", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		wsRead(t, c, "welcome")
+		return c
+	}
+	ann, bob, cy := dial(""), dial(""), dial("")
+	ann.WriteJSON(map[string]string{"type": "question", "text": "first asked, fewer votes"})
+	q1 := wsRead(t, ann, "chat")
+	time.Sleep(1500 * time.Millisecond) // the per-address rate limit: 3 per 2 s
+	bob.WriteJSON(map[string]string{"type": "question", "text": "asked later, more votes"})
+	q2 := wsRead(t, ann, "chat")
+
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/live/main/questions#token="+a.adminToken))); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('questions').textContent + ' / ' + document.getElementById('q-status').textContent + ' / ' + location.href`))
+			t.Fatalf("waiting for %s: %v; page: %s", what, err, state)
+		}
+	}
+	order := `Array.from(document.querySelectorAll('#questions .q-text')).map(function(e){return e.textContent}).join('|')`
+	poll("both questions, oldest first while votes are equal", order+` === 'first asked, fewer votes|asked later, more votes'`)
+	poll("the token kept out of the address", `!location.hash.includes('token')`)
+	for _, voter := range []*websocket.Conn{ann, cy} {
+		voter.WriteJSON(map[string]string{"type": "vote", "id": q2["id"].(string)})
+	}
+	poll("the voted question first", order+` === 'asked later, more votes|first asked, fewer votes'`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#questions li .q-answer').click(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if f := wsRead(t, bob, "answered"); f["id"] != q2["id"] {
+		t.Fatalf("answered frame %v, want %v", f, q2["id"])
+	}
+	poll("the answered question last", order+` === 'first asked, fewer votes|asked later, more votes' &&
+		document.querySelector('#questions li:last-child').classList.contains('is-answered')`)
+	_ = q1
 }

@@ -1,21 +1,28 @@
-// The stage's live chat: a websocket to /ws/chat/{stage} (DESIGN.md,
-// "Contract: chat"). Everything people typed is shown with textContent, never
-// as HTML. The display name is kept in this browser.
+// The chat panel on the live page and on a live talk's page: the stage's
+// chat over its websocket, with questions and votes. The display name is
+// kept in this browser. window.salonChatPanel.close() ends it (the talk page
+// does when the talk ends, and shows the replayed chat instead).
 'use strict';
 
 (function () {
   var root = document.getElementById('chat');
-  if (!root || !window.WebSocket) return;
+  if (!root || !window.WebSocket || !window.salonChat) return;
+  var core = window.salonChat;
+  core.tabs(root);
+  if (root.dataset.mode !== 'live') return;
+
   var log = document.getElementById('chat-log');
   var status = document.getElementById('chat-status');
   var form = document.getElementById('chat-form');
   var nameInput = document.getElementById('chat-name');
   var textInput = document.getElementById('chat-text');
+  var ask = document.getElementById('chat-ask');
   var now = document.getElementById('chat-now');
+  var viewers = document.getElementById('chat-viewers');
+  var qCount = document.getElementById('q-count');
   var MAX_SHOWN = 300;
-  var ws = null;
-  var retry = 1000;
   var byId = {};
+  var conn = null;
 
   try { nameInput.value = localStorage.getItem('salon-name') || ''; } catch (e) { /* storage disabled */ }
 
@@ -23,6 +30,11 @@
     status.textContent = text;
     status.hidden = !text;
   }
+
+  var questions = core.questionList(document.getElementById('chat-questions'), {
+    onVote: function (id) { conn.send({ type: 'vote', id: id }); },
+    onCount: function (n) { qCount.textContent = n ? '(' + n + ')' : ''; }
+  });
 
   function showTalk(talk) {
     if (talk && talk.title) {
@@ -33,57 +45,61 @@
     }
   }
 
+  function showViewers(n) {
+    viewers.textContent = window.salon ? window.salon.viewerText(n) : n + ' watching';
+    viewers.hidden = false;
+  }
+
   function add(m) {
-    var li = document.createElement('li');
-    li.className = 'chat-msg' + (m.question ? ' is-question' : '');
-    var who = document.createElement('span');
-    who.className = 'chat-who';
-    who.textContent = m.name;
-    var text = document.createElement('span');
-    text.className = 'chat-body';
-    text.textContent = m.text;
-    li.appendChild(who);
-    li.appendChild(text);
     var stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 24;
+    var li = core.message(m);
     log.appendChild(li);
     byId[m.id] = li;
-    while (log.children.length > MAX_SHOWN) log.removeChild(log.firstChild);
+    while (log.children.length > MAX_SHOWN) {
+      delete byId[log.firstChild.dataset.id];
+      log.removeChild(log.firstChild);
+    }
     if (stick) log.scrollTop = log.scrollHeight;
+    questions.add(m);
   }
 
   function hello() {
+    var msg = { type: 'hello', viewer: core.viewerKey() };
     var name = nameInput.value.trim();
-    if (name && ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'hello', name: name }));
+    if (name) msg.name = name;
+    conn.send(msg);
   }
 
-  function connect() {
-    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + root.dataset.ws;
-    ws = new WebSocket(url);
-    ws.onopen = function () { retry = 1000; setStatus(''); hello(); };
-    ws.onmessage = function (ev) {
-      var m;
-      try { m = JSON.parse(ev.data); } catch (e) { return; }
+  conn = core.connect(root.dataset.ws, {
+    onOpen: function () { setStatus(''); hello(); },
+    onFrame: function (m) {
       switch (m.type) {
         case 'welcome':
           log.textContent = '';
           byId = {};
+          questions.clear();
           (m.history || []).forEach(add);
+          (m.questions || []).forEach(questions.add);
           showTalk(m.talk);
+          showViewers(m.viewers);
           break;
         case 'chat': add(m); break;
         case 'delete':
           if (byId[m.id]) { byId[m.id].remove(); delete byId[m.id]; }
+          questions.remove(m.id);
           break;
+        case 'votes': questions.votes(m.id, m.count); break;
+        case 'answered': questions.answered(m.id); break;
+        case 'viewers': showViewers(m.count); break;
         case 'talk': showTalk(m.talk); break;
         case 'error': setStatus(m.message || m.code); break;
       }
-    };
-    ws.onclose = function () {
-      setStatus('Chat disconnected — reconnecting…');
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 30000);
-    };
-  }
+    },
+    onClose: function (again) {
+      setStatus(again ? 'Chat disconnected — reconnecting…' : status.textContent || 'Chat closed');
+    }
+  });
+  window.salonChatPanel = { close: function () { conn.close(); } };
 
   nameInput.addEventListener('change', function () {
     try { localStorage.setItem('salon-name', nameInput.value.trim()); } catch (e) { /* storage disabled */ }
@@ -92,10 +108,10 @@
   form.addEventListener('submit', function (ev) {
     ev.preventDefault();
     var text = textInput.value.trim();
-    if (!text || !ws || ws.readyState !== 1) return;
-    ws.send(JSON.stringify({ type: 'chat', text: text }));
+    if (!text) return;
+    if (!conn.send({ type: ask.checked ? 'question' : 'chat', text: text })) return;
     textInput.value = '';
+    ask.checked = false;
     setStatus('');
   });
-  connect();
 })();

@@ -49,6 +49,8 @@
       load(new URL(t.playlist_url, location.href).href);
     }
     ended = t.ended;
+    // The chat panel listens: when the talk ends, it turns into the replay.
+    document.dispatchEvent(new CustomEvent('salon:talk', { detail: t }));
   }
 
   function poll() {

@@ -1,0 +1,69 @@
+// The questions view: a stage's audience questions, most votes first, for
+// the speaker's screen. With the organiser's token in the address's fragment
+// (#token=…, never sent to the server in the URL) each open question gets a
+// button that marks it answered for everyone.
+'use strict';
+
+(function () {
+  var main = document.getElementById('main');
+  if (!window.WebSocket || !window.salonChat) return;
+  var core = window.salonChat;
+  var status = document.getElementById('q-status');
+  var title = document.getElementById('q-talk');
+  var hint = document.getElementById('q-hint');
+
+  var token = '';
+  var m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  try {
+    if (m) {
+      token = decodeURIComponent(m[1]);
+      sessionStorage.setItem('salon-questions-token', token);
+      // Keep the token off the projector and out of the history.
+      history.replaceState(null, '', location.pathname + location.search);
+    } else {
+      token = sessionStorage.getItem('salon-questions-token') || '';
+    }
+  } catch (e) { /* storage disabled */ }
+  if (token) hint.hidden = true;
+
+  var list = core.questionList(document.getElementById('questions'), {
+    onAnswer: token ? answer : null,
+    onCount: function (n) { status.textContent = n === 1 ? '1 open question' : n + ' open questions'; }
+  });
+
+  function answer(id) {
+    fetch(main.dataset.api + encodeURIComponent(id) + '/answered', {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + token }
+    }).then(function (r) {
+      if (r.status === 401 || r.status === 403) {
+        status.textContent = 'The token was refused: open this page again with the right #token=';
+      } else if (!r.ok) {
+        status.textContent = 'Could not mark it answered (HTTP ' + r.status + ')';
+      }
+    }).catch(function () { status.textContent = 'Could not reach salon'; });
+  }
+
+  function showTalk(talk) {
+    title.textContent = talk && talk.title ? talk.title : 'Audience questions';
+  }
+
+  core.connect(main.dataset.ws, {
+    onFrame: function (f) {
+      switch (f.type) {
+        case 'welcome':
+          list.clear();
+          (f.questions || []).forEach(list.add);
+          showTalk(f.talk);
+          break;
+        case 'chat': list.add(f); break;
+        case 'votes': list.votes(f.id, f.count); break;
+        case 'answered': list.answered(f.id); break;
+        case 'delete': list.remove(f.id); break;
+        case 'talk': showTalk(f.talk); break;
+        case 'error': status.textContent = f.message || f.code; break;
+      }
+    },
+    onClose: function (again) { if (again) status.textContent = 'Disconnected — reconnecting…'; }
+  });
+})();
