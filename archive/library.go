@@ -323,8 +323,9 @@ func sameWindow(a, b *Window) bool {
 	return a.Start.Equal(b.Start) && (a.End == nil || a.End.Equal(*b.End))
 }
 
-// Delete removes talks/{id}/talk.json, then talks/{id}/index.m3u8. The
-// stage's recording (stages/) is never touched, nor slides or chat.
+// Delete removes talks/{id}/talk.json, then everything else under
+// talks/{id}/ (the replay playlist, slides, chat), so that a new talk with
+// the same id starts clean. The stage's recording (stages/) is never touched.
 func (l *Library) Delete(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
@@ -342,8 +343,15 @@ func (l *Library) Delete(ctx context.Context, id string) error {
 	delete(l.broken, id)
 	delete(l.pending, id)
 	l.mu.Unlock()
-	if err := l.Store.Delete(ctx, TalkPlaylistKey(id)); err != nil {
-		return fmt.Errorf("talk %q is deleted, but its replay playlist remains: %w; delete %s by hand", id, err, TalkPlaylistKey(id))
+	prefix := "talks/" + id + "/"
+	objs, err := l.Store.List(ctx, prefix)
+	if err != nil {
+		return fmt.Errorf("talk %q is deleted, but listing what remains under %s failed: %w; delete it by hand", id, prefix, err)
+	}
+	for _, o := range objs {
+		if err := l.Store.Delete(ctx, o.Key); err != nil {
+			return fmt.Errorf("talk %q is deleted, but %s remains: %w; delete it by hand", id, o.Key, err)
+		}
 	}
 	return nil
 }

@@ -329,6 +329,10 @@ func TestLibrary_Live(t *testing.T) {
 	if ch := changedKeys(snap, snapshot(t, s)); len(ch) != 1 || ch[0] != TalkPlaylistKey(tk.ID) {
 		t.Fatalf("recut changed %v", ch)
 	}
+	if err := l.SaveChat(ctx, tk.ID, []byte(`{"id":"m1"}`+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	snap = snapshot(t, s)
 	if err := l.Delete(ctx, tk.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -88,12 +88,11 @@ func (s *Server) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tj := s.talkJSON(t)
-	var panel chatPanel
-	switch {
-	case tj.IsLive:
-		panel = chatPanel{Stage: t.Stage, Mode: "live", ReplayURL: "/talks/" + t.ID + "/chat.json"}
-	case tj.Ended:
-		panel = chatPanel{Stage: t.Stage, Mode: "replay", ReplayURL: "/talks/" + t.ID + "/chat.json"}
+	// Before and during the talk, its page has the stage's live chat (people
+	// gather before it starts); after, the talk's chat replayed with the video.
+	panel := chatPanel{Stage: t.Stage, Mode: "live", ReplayURL: "/talks/" + t.ID + "/chat.json"}
+	if tj.Ended {
+		panel.Mode = "replay"
 	}
 	s.render(w, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel})
 }
