@@ -77,9 +77,16 @@ type welcomeFrame struct {
 	Type      string      `json:"type"`
 	You       you         `json:"you"`
 	History   []chatFrame `json:"history"`
-	Questions []chatFrame `json:"questions"` // recent questions, older than history too
+	Questions []chatFrame `json:"questions"`       // recent questions, older than history too
+	Slide     *slideFrame `json:"slide,omitempty"` // the page last shown
 	Talk      any         `json:"talk"`
 	Viewers   int         `json:"viewers"`
+}
+
+type slideFrame struct {
+	Type string `json:"type"`
+	Talk string `json:"talk"`
+	Page int    `json:"page"`
 }
 
 type viewersFrame struct {

@@ -42,6 +42,7 @@ type journalRecord struct {
 	Viewer string      `json:"viewer,omitempty"`
 	Ban    *banRecord  `json:"ban,omitempty"`
 	Slow   *slowRecord `json:"slow_mode,omitempty"`
+	Slide  *Slide      `json:"slide,omitempty"`
 }
 
 // banRecord is a ban as the journal keeps it.
@@ -151,11 +152,13 @@ func readJournal(f *os.File) ([]journalRecord, int, error) {
 func (r *journalRecord) valid() bool {
 	switch {
 	case r.Msg != nil:
-		return r.Msg.ID != "" && r.Ban == nil && r.Slow == nil
+		return r.Msg.ID != "" && r.Ban == nil && r.Slow == nil && r.Slide == nil
 	case r.Ban != nil:
-		return r.Slow == nil
+		return r.Slow == nil && r.Slide == nil
+	case r.Slow != nil:
+		return r.Slow.Seconds >= 0 && r.Slide == nil
 	default:
-		return r.Slow != nil && r.Slow.Seconds >= 0
+		return r.Slide != nil && r.Slide.Page >= 1 && r.Slide.Talk != ""
 	}
 }
 
