@@ -1,8 +1,11 @@
 package chat
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -20,6 +23,10 @@ const hardReadLimit = 1 << 20
 // after sending a close frame, before dropping the TCP connection.
 const closeGrace = 2 * time.Second
 
+// maxBatch bounds the bytes the write pump gathers before it writes them: a
+// viewer that fell behind gets its queued frames in writes of up to this size.
+const maxBatch = 64 << 10
+
 // outFrame is one queued frame: an encoded message, or (closeCode != 0) a
 // request to close the connection after the frames queued before it.
 type outFrame struct {
@@ -28,21 +35,44 @@ type outFrame struct {
 	closeText string
 }
 
-// client is one viewer's connection. The read pump runs in ServeWS's
-// goroutine, the write pump in its own. name and lastPost are guarded by the
-// hub's mutex; lim is used only under it too.
+// client is one viewer's connection, run by two goroutines of the hub: the
+// read pump and the write pump. name and lastPost are guarded by the hub's
+// mutex, and lim is used only under it; the queue by qmu.
+//
+// An idle viewer holds no buffer beyond gorilla's small read buffer: the
+// handler's goroutine and net/http's request buffers are gone once ServeWS
+// returns, frames are read into pooled buffers, and the queue is a slice that
+// grows only while frames wait.
 type client struct {
 	hub  *Hub
 	conn *websocket.Conn
+	out  *batchConn // conn's network connection; nil when the server's ResponseWriter was not wrapped
 	id   string
 	ip   string
-	send chan outFrame
 	quit chan struct{} // closed by stop: the hub forgot this client
 	once sync.Once
 	lim  *rate.Limiter
 
+	qmu   sync.Mutex
+	queue []outFrame    // frames for the write pump, oldest first; at most hub.SendQueue
+	wake  chan struct{} // capacity 1: the queue became non-empty
+
 	name     string
 	lastPost time.Time
+}
+
+func newClient(h *Hub, conn *websocket.Conn, ip string) *client {
+	c := &client{
+		hub:  h,
+		conn: conn,
+		id:   newID(),
+		ip:   ip,
+		quit: make(chan struct{}),
+		wake: make(chan struct{}, 1),
+		lim:  rate.NewLimiter(h.RateLimit, h.RateBurst),
+	}
+	c.out, _ = conn.NetConn().(*batchConn)
+	return c
 }
 
 // enqueueLocked queues f without blocking; false when the queue is full.
@@ -53,12 +83,19 @@ func (c *client) enqueueLocked(f outFrame) bool {
 		return true // already gone; nothing to do
 	default:
 	}
-	select {
-	case c.send <- f:
-		return true
-	default:
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.queue) >= c.hub.SendQueue {
 		return false
 	}
+	c.queue = append(c.queue, f)
+	if len(c.queue) == 1 {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
 }
 
 // stop ends the connection at once: the hub has forgotten c, because its
@@ -98,6 +135,7 @@ func (c *client) closeAndDrain(code int, reason string) {
 // readPump reads the viewer's frames until the connection ends.
 func (c *client) readPump() {
 	h := c.hub
+	defer h.wg.Done()
 	defer func() {
 		h.remove(c)
 		c.conn.Close()
@@ -108,7 +146,6 @@ func (c *client) readPump() {
 	c.conn.SetPongHandler(func(string) error {
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
-	buf := make([]byte, h.MaxFrame+1)
 	for {
 		typ, r, err := c.conn.NextReader()
 		if err != nil {
@@ -118,22 +155,39 @@ func (c *client) readPump() {
 			}
 			return
 		}
-		n, err := io.ReadFull(r, buf)
-		switch {
-		case int64(n) > h.MaxFrame:
-			c.closeAndDrain(websocket.CloseMessageTooBig, "frame larger than "+strconv.FormatInt(h.MaxFrame, 10)+" bytes")
-			return
-		case err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
+		if !c.readFrame(typ, r) {
 			return
 		}
-		// Any activity proves the peer alive, as a pong does.
-		_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
-		if typ != websocket.TextMessage {
-			c.reply(CodeBadRequest, "send JSON text frames, not binary")
-			continue
-		}
-		c.handle(buf[:n])
 	}
+}
+
+// readFrame reads and handles one frame into a pooled buffer; false when the
+// connection must end.
+func (c *client) readFrame(typ int, r io.Reader) bool {
+	h := c.hub
+	bp, _ := h.frameBufs.Get().(*[]byte)
+	if bp == nil || int64(cap(*bp)) < h.MaxFrame+1 {
+		b := make([]byte, h.MaxFrame+1)
+		bp = &b
+	}
+	defer h.frameBufs.Put(bp)
+	buf := (*bp)[:h.MaxFrame+1]
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case int64(n) > h.MaxFrame:
+		c.closeAndDrain(websocket.CloseMessageTooBig, "frame larger than "+strconv.FormatInt(h.MaxFrame, 10)+" bytes")
+		return false
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
+		return false
+	}
+	// Any activity proves the peer alive, as a pong does.
+	_ = c.conn.SetReadDeadline(time.Now().Add(2 * h.PingInterval))
+	if typ != websocket.TextMessage {
+		c.reply(CodeBadRequest, "send JSON text frames, not binary")
+		return true
+	}
+	c.handle(buf[:n]) // decodeFrame copies what it keeps
+	return true
 }
 
 func (c *client) handle(data []byte) {
@@ -165,27 +219,28 @@ func (c *client) reply(code, msg string) {
 }
 
 // writePump writes queued frames and pings until the client is stopped, asks
-// to close, or the hub closes.
+// to close, or the hub closes. Each wake-up takes every queued frame at once,
+// so a viewer that fell behind catches up in a few large writes instead of
+// one system call per frame.
 func (c *client) writePump() {
 	h := c.hub
 	defer h.wg.Done()
 	defer c.conn.Close() // also ends readPump
 	ping := time.NewTicker(h.PingInterval)
 	defer ping.Stop()
+	var batch []outFrame
 	for {
 		select {
-		case f := <-c.send:
-			_ = c.conn.SetWriteDeadline(time.Now().Add(h.WriteTimeout))
-			if f.closeCode != 0 {
-				c.closeGracefully(f.closeCode, f.closeText)
+		case <-c.wake:
+			c.qmu.Lock()
+			batch, c.queue = c.queue, batch[:0]
+			c.qmu.Unlock()
+			if !c.writeBatch(batch) {
 				return
 			}
-			if f.msg == nil {
-				continue
-			}
-			if err := c.conn.WritePreparedMessage(f.msg); err != nil {
-				h.Log.Debug("chat write failed", "client", c.id, "err", err)
-				return
+			clear(batch) // drop the frames' references
+			if cap(batch) > 16 {
+				batch = nil // a burst: do not keep its backing array
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.WriteTimeout)); err != nil {
@@ -200,6 +255,45 @@ func (c *client) writePump() {
 	}
 }
 
+// writeBatch writes frames in order, several of them with one write to the
+// socket; false when the connection must end.
+func (c *client) writeBatch(batch []outFrame) bool {
+	h := c.hub
+	_ = c.conn.SetWriteDeadline(time.Now().Add(h.WriteTimeout))
+	gather := len(batch) > 1 && c.out != nil
+	if gather {
+		c.out.hold(&h.batchBufs)
+	}
+	for _, f := range batch {
+		if f.closeCode != 0 {
+			if gather {
+				if err := c.out.release(&h.batchBufs); err != nil {
+					return false
+				}
+			}
+			c.closeGracefully(f.closeCode, f.closeText)
+			return false
+		}
+		if f.msg == nil {
+			continue
+		}
+		if err := c.conn.WritePreparedMessage(f.msg); err != nil {
+			h.Log.Debug("chat write failed", "client", c.id, "err", err)
+			if gather {
+				_ = c.out.release(&h.batchBufs)
+			}
+			return false
+		}
+	}
+	if gather {
+		if err := c.out.release(&h.batchBufs); err != nil {
+			h.Log.Debug("chat write failed", "client", c.id, "err", err)
+			return false
+		}
+	}
+	return true
+}
+
 // closeGracefully sends a close frame, then gives the read pump closeGrace to
 // see the peer's reply and end on its own.
 func (c *client) closeGracefully(code int, reason string) {
@@ -210,4 +304,98 @@ func (c *client) closeGracefully(code int, reason string) {
 	case <-c.quit:
 	case <-t.C:
 	}
+}
+
+// batchWriter hands gorilla a batchConn when it hijacks the connection.
+type batchWriter struct{ http.ResponseWriter }
+
+func (w batchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("chat: the server's ResponseWriter cannot be hijacked (HTTP/2?); websockets need HTTP/1.1")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &batchConn{Conn: conn}, brw, nil
+}
+
+// batchConn lets the write pump gather the frames gorilla writes one by one
+// into a single write to the socket. Between hold and release, writes (the
+// pump's frames, and a pong the read pump may send meanwhile) are appended to
+// a pooled buffer, and write deadlines are remembered rather than applied.
+// The wire carries exactly the frames gorilla encoded, in order.
+type batchConn struct {
+	net.Conn
+	mu       sync.Mutex
+	buf      *[]byte // non-nil while held
+	deadline time.Time
+}
+
+func (b *batchConn) hold(pool *sync.Pool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bp, _ := pool.Get().(*[]byte)
+	if bp == nil {
+		s := make([]byte, 0, 4096)
+		bp = &s
+	}
+	b.buf = bp
+	b.deadline = time.Time{}
+}
+
+// release writes what was gathered and returns to direct writes.
+func (b *batchConn) release(pool *sync.Pool) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.flushLocked()
+	bp := b.buf
+	b.buf = nil
+	if cap(*bp) <= maxBatch*2 {
+		*bp = (*bp)[:0]
+		pool.Put(bp)
+	}
+	return err
+}
+
+func (b *batchConn) flushLocked() error {
+	if len(*b.buf) == 0 {
+		return nil
+	}
+	if !b.deadline.IsZero() {
+		if err := b.Conn.SetWriteDeadline(b.deadline); err != nil {
+			return err
+		}
+	}
+	_, err := b.Conn.Write(*b.buf)
+	*b.buf = (*b.buf)[:0]
+	return err
+}
+
+func (b *batchConn) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return b.Conn.Write(p)
+	}
+	*b.buf = append(*b.buf, p...)
+	if len(*b.buf) >= maxBatch {
+		if err := b.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (b *batchConn) SetWriteDeadline(t time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return b.Conn.SetWriteDeadline(t)
+	}
+	if t.After(b.deadline) {
+		b.deadline = t // the latest: a pong's short deadline must not cut the batch short
+	}
+	return nil
 }
