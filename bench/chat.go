@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -229,6 +231,7 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	if err := sample(0); err != nil {
 		return nil, err
 	}
+	var machine [2]machineCPU
 	self0, err := sampleProc("self")
 	if err != nil {
 		return nil, err
@@ -291,6 +294,7 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	if err := sample(2); err != nil {
 		return nil, err
 	}
+	machine[0] = readMachineCPU()
 
 	// Send.
 	b.Log.Info("sending", "senders", len(b.senders), "rate", b.Rate, "duration", b.Duration)
@@ -326,6 +330,7 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	if err := sample(3); err != nil {
 		return nil, err
 	}
+	machine[1] = readMachineCPU()
 	self1, err := sampleProc("self")
 	if err != nil {
 		return nil, err
@@ -369,6 +374,8 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 		r.Salon = chatProc(b.PID, salon, r.Connected)
 	}
 	r.Tool = usageBetween(os.Getpid(), self0, self1)
+	r.MachineBusyPercentLoad = machine[1].busyPercentSince(machine[0])
+	r.Cores = runtime.NumCPU()
 	return r, nil
 }
 
@@ -491,4 +498,49 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// machineCPU is one reading of the first line of /proc/stat (all CPUs), in
+// clock ticks: the machine's busy time includes processes other than salon
+// and the tool, which a shared machine has.
+type machineCPU struct{ busy, total uint64 }
+
+func readMachineCPU() machineCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
+	}
+	return parseMachineCPU(b)
+}
+
+func parseMachineCPU(b []byte) machineCPU {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return machineCPU{}
+	}
+	var m machineCPU
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return machineCPU{}
+		}
+		if i == 8 || i == 9 {
+			continue // guest time is already counted in user time
+		}
+		m.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			m.busy += n
+		}
+	}
+	return m
+}
+
+// busyPercentSince is the share of all cores that was busy between two
+// readings (100 = every core busy).
+func (m machineCPU) busyPercentSince(prev machineCPU) float64 {
+	if m.total <= prev.total {
+		return 0
+	}
+	return float64(m.busy-prev.busy) / float64(m.total-prev.total) * 100
 }

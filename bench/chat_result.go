@@ -46,6 +46,10 @@ type ChatResult struct {
 
 	Salon *ChatProc `json:"salon,omitempty"`
 	Tool  ProcUsage `json:"tool"`
+	// MachineBusyPercentLoad is how busy all cores were while sending (100:
+	// all of them), other people's processes included; Cores is their number.
+	MachineBusyPercentLoad float64 `json:"machine_busy_percent_load"`
+	Cores                  int     `json:"cores"`
 }
 
 // ChatProc is the server's CPU and memory over the phases of a run.
@@ -171,5 +175,6 @@ func (r *ChatResult) WriteTable(w io.Writer) error {
 			humanBytes(p.RSSBaseline), humanBytes(p.RSSIdle), humanBytes(p.RSSEnd), humanBytes(p.PeakRSS), p.RSSPerIdleConn/1024)
 	}
 	row("load tool", "%s", usageText(r.Tool))
+	row("machine", "%.0f%% of %d cores busy while sending (everything on the machine)", r.MachineBusyPercentLoad, r.Cores)
 	return tw.Flush()
 }

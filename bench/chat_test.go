@@ -238,3 +238,18 @@ func TestChat_Run(t *testing.T) {
 		t.Errorf("latency samples %d (p99 %.1f ms), duplicates %d: want %d samples", r.LatencyMs.Count, r.LatencyMs.P99, r.Duplicates, r.Sent*readers)
 	}
 }
+
+func TestParseMachineCPU(t *testing.T) {
+	a := parseMachineCPU([]byte("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"))
+	b := parseMachineCPU([]byte("cpu  200 0 100 900 50 0 0 0 10 0\n"))
+	if a.busy != 150 || a.total != 1000 {
+		t.Fatalf("parsed %+v, want busy 150 of 1000", a)
+	}
+	// 150 busy ticks of 250 (guest time not counted twice).
+	if got := b.busyPercentSince(a); got != 60 {
+		t.Errorf("busy %.1f%%, want 60%%", got)
+	}
+	if (machineCPU{}).busyPercentSince(a) != 0 || parseMachineCPU([]byte("garbage")) != (machineCPU{}) {
+		t.Error("bad input not handled")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/salon/salon/bench"
@@ -31,8 +33,20 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxP99 := fs.Duration("max-p99", 0, "delivery p99 target; when set, the exit status is 3 if the run misses it, loses a message or drops a reading viewer")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	verbose := fs.Bool("v", false, "log progress to stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	c.Log = logger(*verbose, stderr)
 	if err := c.Initialize(); err != nil {

@@ -71,6 +71,11 @@ type Hub struct {
 	wsWriteBufs sync.Pool
 	frameBufs   sync.Pool
 	batchBufs   sync.Pool
+	// The flusher wakes write pumps (hub_client.go): dirty, guarded by mu,
+	// lists the clients whose queue became non-empty since its last round.
+	flushOnce sync.Once
+	flushC    chan struct{}
+	dirty     []*client
 
 	mu          sync.Mutex
 	closed      bool
