@@ -3,6 +3,7 @@
 //
 //	salon-bench viewers -url http://127.0.0.1:8080/live/main/index.m3u8 -n 1500 -pid $(pidof salon)
 //	salon-bench ramp -url http://127.0.0.1:8080/live/main/index.m3u8 -steps 250,500,1000,1500,2000
+//	salon-bench chat -url http://127.0.0.1:8080 -n 5000 -senders 100 -rate 50 -pid $(pidof salon)
 //
 // See docs/bench.md for the whole recipe.
 package main
@@ -25,13 +26,15 @@ import (
 	"github.com/salon/salon/bench"
 )
 
-const usage = `usage: salon-bench viewers|ramp|latency [flags]
+const usage = `usage: salon-bench viewers|ramp|latency|chat [flags]
 
   viewers   run N simulated HLS viewers for a bounded time and print one summary
   ramp      run viewers at increasing N (-steps) and print one row per step
   latency   read salon's /metrics and print ingest-to-playlist latency quantiles
+  chat      connect N websocket viewers to one stage's chat, have some post, and
+            report connect time, delivery latency, lost messages, server CPU and RSS
 
-Run "salon-bench viewers -h" or "salon-bench ramp -h" for the flags.
+Run "salon-bench COMMAND -h" for the flags.
 `
 
 func main() {
@@ -53,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runRamp(ctx, args[1:], stdout, stderr)
 	case "latency":
 		err = runLatency(ctx, args[1:], stdout, stderr)
+	case "chat":
+		err = runChat(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

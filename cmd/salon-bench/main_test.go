@@ -21,6 +21,9 @@ func TestRun_Usage(t *testing.T) {
 		{"remote refused", []string{"viewers", "-url", "http://192.0.2.1/live/main/index.m3u8"}, 1, "-allow-remote"},
 		{"missing url", []string{"viewers"}, 1, "-url is required"},
 		{"bad steps", []string{"ramp", "-url", "http://127.0.0.1/x.m3u8", "-steps", "10,x"}, 1, "not a number"},
+		{"chat flag help", []string{"chat", "-h"}, 0, "-senders"},
+		{"chat remote refused", []string{"chat", "-url", "http://192.0.2.1:8080"}, 1, "not loopback"},
+		{"chat senders over addresses", []string{"chat", "-url", "http://127.0.0.1:1", "-n", "16", "-senders", "3"}, 1, "source addresses"},
 		{"zero step", []string{"ramp", "-url", "http://127.0.0.1/x.m3u8", "-steps", "0"}, 1, "not a viewer count"},
 	}
 	for _, tt := range tests {

@@ -76,6 +76,18 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	viewersC chan struct{} // wakes the viewers goroutine when the count may have changed
 
+	// Buffers shared by the connections, so an idle viewer holds none:
+	// gorilla's write buffer (used only by refuse), a viewer frame being read,
+	// frames being gathered into one write (hub_client.go).
+	wsWriteBufs sync.Pool
+	frameBufs   sync.Pool
+	batchBufs   sync.Pool
+	// The flusher wakes write pumps (hub_client.go): dirty, guarded by mu,
+	// lists the clients whose queue became non-empty since its last round.
+	flushOnce sync.Once
+	flushC    chan struct{}
+	dirty     []*client
+
 	mu            sync.Mutex
 	closed        bool
 	clients       map[string]*client // by client id
@@ -141,9 +153,10 @@ func (h *Hub) Initialize() error {
 	}
 	h.slowMode = h.SlowMode
 	h.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
+		ReadBufferSize:  512, // viewers send small frames, rarely
 		WriteBufferSize: 1024,
-		CheckOrigin:     h.CheckOrigin, // nil: gorilla's same-host check
+		WriteBufferPool: &h.wsWriteBufs, // broadcasts are PreparedMessages, written without it
+		CheckOrigin:     h.CheckOrigin,  // nil: gorilla's same-host check
 	}
 	h.clients = make(map[string]*client)
 	h.ips = make(map[string]*ipState)
@@ -191,8 +204,10 @@ func (h *Hub) Close() {
 	}
 }
 
-// ServeWS upgrades r to a websocket and runs the viewer's connection until it
-// ends; it blocks for the connection's life. clientIP is the viewer's address
+// ServeWS upgrades r to a websocket and starts the viewer's connection, which
+// the hub's goroutines run until it ends (Close waits for them); ServeWS
+// returns once it has started, which frees net/http's per-request buffers and
+// goroutine for the connection's life. clientIP is the viewer's address
 // as the server trusts it (after any proxy handling), used for rate limits,
 // connection limits and bans.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, clientIP string) {
@@ -215,7 +230,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, clientIP string) {
 	h.mu.Unlock()
 	defer h.wg.Done()
 
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	conn, err := h.upgrader.Upgrade(batchWriter{w}, r, nil)
 	if err != nil {
 		// Upgrade already answered with an HTTP error.
 		h.Log.Debug("websocket upgrade failed", "ip", clientIP, "err", err)
@@ -225,15 +240,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, clientIP string) {
 		return
 	}
 
-	c := &client{
-		hub:  h,
-		conn: conn,
-		id:   newID(),
-		ip:   clientIP,
-		send: make(chan outFrame, h.SendQueue),
-		quit: make(chan struct{}),
-		lim:  rate.NewLimiter(h.RateLimit, h.RateBurst),
-	}
+	c := newClient(h, conn, clientIP)
 	c.name = "guest-" + c.id[:4]
 
 	h.mu.Lock()
@@ -254,9 +261,9 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, clientIP string) {
 	h.mu.Unlock()
 	h.notifyViewers()
 
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go c.writePump()
-	c.readPump()
+	go c.readPump()
 }
 
 func (h *Hub) ipLocked(ip string) *ipState {

@@ -1,0 +1,546 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Chat connects N websocket viewers to one stage's chat, has Senders of them
+// post Rate messages per second in total for Duration, and measures connect
+// time, delivery latency and lost messages, plus the server's CPU and memory.
+// Fill the parameters, call Initialize, then Run once.
+//
+// Each viewer dials from its own loopback source address, PerIP viewers per
+// address, so salon's per-IP limits (connections, message rate) stay on and
+// see what a venue of many people would look like.
+type Chat struct {
+	// parameters
+
+	// URL is salon's base URL (http://127.0.0.1:8080, the chat is then
+	// /ws/chat/{Stage}) or the chat's ws:// URL itself. Loopback only.
+	URL   string
+	Stage string // default "main"
+	// N is the number of viewers; Senders of them post, Rate messages per
+	// second in total, spread evenly over the senders.
+	N       int
+	Senders int
+	Rate    float64
+	// Stalled is the fraction of viewers (never senders) that read their
+	// welcome and then stop reading, like a frozen browser tab.
+	Stalled float64
+	// Duration is how long the senders post (default 60 s); Grace how long
+	// the tool waits for deliveries afterwards (default 5 s); Settle how long
+	// the connected, idle viewers sit before sending starts, for the idle RSS
+	// reading (default 5 s).
+	Duration, Grace, Settle time.Duration
+	// Concurrency bounds connection attempts in flight (default 100).
+	Concurrency int
+	// PerIP is the number of viewers per loopback source address (default 8;
+	// salon allows 20). Senders are spread one per address so each address
+	// posts well under salon's rate limit.
+	PerIP int
+	// Source is the first loopback source address (default 127.1.0.1).
+	Source string
+	// PID of the salon process to sample (0: none).
+	PID int
+	// Log receives progress events (default: discard).
+	Log *slog.Logger
+
+	// private
+
+	wsURL   string
+	source  net.IP
+	senders []int // viewer indexes
+}
+
+// Initialize validates the parameters and fills defaults.
+func (b *Chat) Initialize() error {
+	if b.Stage == "" {
+		b.Stage = "main"
+	}
+	if b.Duration == 0 {
+		b.Duration = 60 * time.Second
+	}
+	if b.Grace == 0 {
+		b.Grace = 5 * time.Second
+	}
+	if b.Settle == 0 {
+		b.Settle = 5 * time.Second
+	}
+	if b.Concurrency == 0 {
+		b.Concurrency = 100
+	}
+	if b.PerIP == 0 {
+		b.PerIP = 8
+	}
+	if b.Source == "" {
+		b.Source = "127.1.0.1"
+	}
+	if b.Log == nil {
+		b.Log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case b.N <= 0:
+		return fmt.Errorf("-n must be at least 1 (got %d)", b.N)
+	case b.Senders < 0 || b.Senders > b.N:
+		return fmt.Errorf("-senders must be between 0 and -n (got %d)", b.Senders)
+	case b.Rate < 0 || (b.Rate > 0 && b.Senders == 0):
+		return fmt.Errorf("-rate %g needs -senders > 0", b.Rate)
+	case b.Stalled < 0 || b.Stalled >= 1:
+		return fmt.Errorf("-stalled is a fraction in [0, 1) (got %g)", b.Stalled)
+	case b.Duration < 0 || b.Grace < 0 || b.Settle < 0:
+		return errors.New("-duration, -grace and -settle must be positive")
+	case b.Concurrency < 0 || b.PerIP < 0:
+		return errors.New("-concurrency and -per-ip must be positive")
+	case b.PID < 0:
+		return fmt.Errorf("-pid must be a process id (got %d)", b.PID)
+	}
+	ws, err := chatURL(b.URL, b.Stage)
+	if err != nil {
+		return err
+	}
+	b.wsURL = ws
+	b.source = net.ParseIP(b.Source).To4()
+	if b.source == nil || !b.source.IsLoopback() {
+		return fmt.Errorf("-source %q is not an IPv4 loopback address (127.x.y.z)", b.Source)
+	}
+	addrs := (b.N + b.PerIP - 1) / b.PerIP
+	if b.Senders > addrs {
+		return fmt.Errorf("-senders %d is more than the %d source addresses (-n %d / -per-ip %d): senders on one address share its rate limit", b.Senders, addrs, b.N, b.PerIP)
+	}
+	// Senders are the first viewer of evenly spaced addresses.
+	for k := range b.Senders {
+		b.senders = append(b.senders, k*addrs/b.Senders*b.PerIP)
+	}
+	limit, err := raiseFileLimit()
+	if err != nil {
+		return err
+	}
+	if need := uint64(b.N) + 64; need > limit {
+		return fmt.Errorf("-n %d needs about %d file descriptors but the limit is %d: raise the hard limit (ulimit -Hn, or LimitNOFILE= for a service)", b.N, need, limit)
+	}
+	return nil
+}
+
+// chatURL turns -url and -stage into the chat's websocket URL and refuses
+// anything but loopback: the tool's source addresses only exist there.
+func chatURL(raw, stage string) (string, error) {
+	if raw == "" {
+		return "", errors.New("-url is required: salon's address, e.g. http://127.0.0.1:8080")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("-url %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	case "ws", "wss":
+	default:
+		return "", fmt.Errorf("-url %q: want http://, https://, ws:// or wss://", raw)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/ws/chat/" + url.PathEscape(stage)
+	}
+	h := u.Hostname()
+	if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("-url host %q is not loopback: the chat load tool dials from many 127.x.y.z addresses, which only works on this machine", h)
+	}
+	return u.String(), nil
+}
+
+// raiseFileLimit lifts the soft open-files limit to the hard one (Go does so
+// at start-up too; this makes it explicit and returns the limit).
+func raiseFileLimit() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("read the open-files limit: %w", err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return 0, fmt.Errorf("raise the open-files limit to %d: %w", lim.Max, err)
+		}
+	}
+	return lim.Cur, nil
+}
+
+// sourceAddr is the i-th loopback source address after base, skipping
+// addresses ending in .0 and .255.
+func sourceAddr(base net.IP, i int) net.IP {
+	v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	// Map i onto the 254 usable last octets of each /24.
+	first := v&^0xff | max(1, v&0xff)
+	start := int(first&0xff) - 1 // 0..253
+	n := start + i
+	v = first&^0xff + uint32(n/254)<<8 + uint32(n%254) + 1
+	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// chatViewer is one connection. Fields written by its reader goroutine are
+// read by Run only after that goroutine ended.
+type chatViewer struct {
+	conn    *websocket.Conn
+	stalled bool
+	sender  bool
+
+	connectErr string
+	connect    time.Duration
+	joined     int64 // stamp when the welcome arrived
+	left       int64 // stamp when the server ended the connection; 0: alive at the end
+	leftErr    string
+	recv       bitset
+	hist       latencyHist
+	frames     int64
+	dups       int64
+	refused    int64 // error frames "rate_limited" (senders)
+	errFrames  int64 // other error frames
+}
+
+// Run connects, idles, sends, waits for deliveries and reports. An error
+// means the run could not be measured at all.
+func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
+	pid := strconv.Itoa(b.PID)
+	var salon [4]procSample
+	sample := func(i int) error {
+		if b.PID == 0 {
+			return nil
+		}
+		s, err := sampleProc(pid)
+		salon[i] = s
+		return err
+	}
+	if err := sample(0); err != nil {
+		return nil, err
+	}
+	var machine [2]machineCPU
+	self0, err := sampleProc("self")
+	if err != nil {
+		return nil, err
+	}
+	base := time.Now()
+	stamp := func() int64 { return int64(time.Since(base)) }
+
+	maxMsgs := int(b.Rate*(b.Duration+time.Second).Seconds()) + 16
+	viewers := make([]*chatViewer, b.N)
+	isSender := make(map[int]bool, len(b.senders))
+	for _, i := range b.senders {
+		isSender[i] = true
+	}
+	stalledN := 0
+	for i := range viewers {
+		v := &chatViewer{sender: isSender[i], recv: newBitset(maxMsgs)}
+		// Spread the stalled viewers evenly over the non-senders.
+		if !v.sender && int(float64(i+1)*b.Stalled) > int(float64(i)*b.Stalled) {
+			v.stalled = true
+			stalledN++
+		}
+		viewers[i] = v
+	}
+
+	// Connect.
+	b.Log.Info("connecting", "url", b.wsURL, "n", b.N, "concurrency", b.Concurrency)
+	var finishing atomic.Bool
+	var readers sync.WaitGroup
+	sem := make(chan struct{}, b.Concurrency)
+	var connecting sync.WaitGroup
+	connectStart := time.Now()
+	for i, v := range viewers {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		connecting.Go(func() {
+			defer func() { <-sem }()
+			b.connect(ctx, v, sourceAddr(b.source, i/b.PerIP), stamp)
+			if v.conn == nil || v.stalled {
+				return
+			}
+			readers.Go(func() { v.read(stamp, &finishing) })
+		})
+	}
+	connecting.Wait()
+	connectTotal := time.Since(connectStart)
+	if err := sample(1); err != nil {
+		return nil, err
+	}
+	connected := 0
+	for _, v := range viewers {
+		if v.conn != nil {
+			connected++
+		}
+	}
+	b.Log.Info("connected", "viewers", connected, "of", b.N, "took", connectTotal.Round(time.Millisecond))
+
+	sleepCtx(ctx, b.Settle)
+	if err := sample(2); err != nil {
+		return nil, err
+	}
+	machine[0] = readMachineCPU()
+
+	// Send.
+	b.Log.Info("sending", "senders", len(b.senders), "rate", b.Rate, "duration", b.Duration)
+	sent := make([]int64, 0, maxMsgs)
+	var sendErrs int64
+	if b.Rate > 0 {
+		interval := time.Duration(float64(time.Second) / b.Rate)
+		sendStart := time.Now()
+		for j := 0; ; j++ {
+			at := sendStart.Add(time.Duration(j) * interval)
+			if at.Sub(sendStart) >= b.Duration || len(sent) >= maxMsgs || !sleepUntil(ctx, at) {
+				break
+			}
+			v := viewers[b.senders[j%len(b.senders)]]
+			if v.conn == nil {
+				sendErrs++
+				continue
+			}
+			id := uint64(len(sent))
+			st := stamp()
+			sent = append(sent, st)
+			_ = v.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			msg := `{"type":"chat","text":"` + stampText(id, st) + `"}`
+			if err := v.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+				sendErrs++
+			}
+		}
+	} else {
+		sleepCtx(ctx, b.Duration)
+	}
+	sendEnd := stamp()
+	sleepCtx(ctx, b.Grace)
+	if err := sample(3); err != nil {
+		return nil, err
+	}
+	machine[1] = readMachineCPU()
+	self1, err := sampleProc("self")
+	if err != nil {
+		return nil, err
+	}
+
+	// Stop: readers first, so their ends do not count as drops; stalled
+	// viewers then drain what the server queued for them to learn whether it
+	// dropped them.
+	finishing.Store(true)
+	b.Log.Info("finishing")
+	var stalledDropped atomic.Int64
+	var drains sync.WaitGroup
+	for _, v := range viewers {
+		switch {
+		case v.conn == nil:
+		case v.stalled:
+			drains.Go(func() {
+				if v.serverClosed() {
+					stalledDropped.Add(1)
+				}
+			})
+		default:
+			v.conn.Close()
+		}
+	}
+	readers.Wait()
+	drains.Wait()
+	for _, v := range viewers {
+		if v.conn != nil && v.stalled {
+			v.conn.Close()
+		}
+	}
+
+	r := b.summarize(viewers, sent, sendEnd)
+	r.SendErrors = sendErrs
+	r.Stalled = stalledN
+	r.StalledDropped = int(stalledDropped.Load())
+	r.ConnectTotalSeconds = connectTotal.Seconds()
+	r.Interrupted = ctx.Err() != nil
+	if b.PID != 0 {
+		r.Salon = chatProc(b.PID, salon, r.Connected)
+	}
+	r.Tool = usageBetween(os.Getpid(), self0, self1)
+	r.MachineBusyPercentLoad = machine[1].busyPercentSince(machine[0])
+	r.Cores = runtime.NumCPU()
+	return r, nil
+}
+
+// connect dials from src and waits for the welcome frame.
+func (b *Chat) connect(ctx context.Context, v *chatViewer, src net.IP, stamp func() int64) {
+	start := time.Now()
+	nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: src}}
+	d := websocket.Dialer{
+		NetDialContext:   nd.DialContext,
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  512,
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	conn, resp, err := d.DialContext(cctx, b.wsURL, nil)
+	if err != nil {
+		v.connectErr = err.Error()
+		if resp != nil {
+			v.connectErr = "http " + strconv.Itoa(resp.StatusCode)
+		}
+		return
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, msg, err := conn.ReadMessage()
+	if err != nil || frameKind(msg) != "welcome" {
+		conn.Close()
+		v.connectErr = "no welcome frame"
+		if err != nil {
+			v.connectErr = "no welcome frame: " + errorKind(err)
+		}
+		return
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	v.connect = time.Since(start)
+	v.joined = stamp()
+	v.conn = conn
+}
+
+// read receives frames until the connection ends.
+func (v *chatViewer) read(stamp func() int64, finishing *atomic.Bool) {
+	buf := make([]byte, 0, 1024)
+	for {
+		_, r, err := v.conn.NextReader()
+		if err != nil {
+			if !finishing.Load() {
+				v.left = stamp()
+				v.leftErr = errorKind(err)
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					v.leftErr = "closed " + strconv.Itoa(ce.Code) + " " + ce.Text
+				}
+			}
+			return
+		}
+		buf, err = readAllInto(r, buf[:0])
+		if err != nil {
+			continue // the next NextReader reports the connection's error
+		}
+		now := stamp()
+		v.frames++
+		switch frameKind(buf) {
+		case "chat":
+			if id, st, ok := parseStamp(buf); ok {
+				v.hist.add(time.Duration(now - st))
+				if v.recv.set(id) {
+					v.dups++
+				}
+			}
+		case "error":
+			if bytes.Contains(buf, []byte(`"code":"rate_limited"`)) {
+				v.refused++
+			} else {
+				v.errFrames++
+			}
+		}
+		if cap(buf) > 64<<10 {
+			buf = make([]byte, 0, 1024) // a big history frame: do not keep its buffer
+		}
+	}
+}
+
+// serverClosed drains a stalled viewer's connection and reports whether the
+// server had closed it (rather than the read merely timing out).
+func (v *chatViewer) serverClosed() bool {
+	_ = v.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for {
+		_, r, err := v.conn.NextReader()
+		if err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+	}
+}
+
+func readAllInto(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// machineCPU is one reading of the first line of /proc/stat (all CPUs), in
+// clock ticks: the machine's busy time includes processes other than salon
+// and the tool, which a shared machine has.
+type machineCPU struct{ busy, total uint64 }
+
+func readMachineCPU() machineCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
+	}
+	return parseMachineCPU(b)
+}
+
+func parseMachineCPU(b []byte) machineCPU {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 5 || f[0] != "cpu" {
+		return machineCPU{}
+	}
+	var m machineCPU
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return machineCPU{}
+		}
+		if i == 8 || i == 9 {
+			continue // guest time is already counted in user time
+		}
+		m.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			m.busy += n
+		}
+	}
+	return m
+}
+
+// busyPercentSince is the share of all cores that was busy between two
+// readings (100 = every core busy).
+func (m machineCPU) busyPercentSince(prev machineCPU) float64 {
+	if m.total <= prev.total {
+		return 0
+	}
+	return float64(m.busy-prev.busy) / float64(m.total-prev.total) * 100
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/salon/salon/bench"
+)
+
+func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("salon-bench chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c bench.Chat
+	fs.StringVar(&c.URL, "url", "", "salon's base URL (http://127.0.0.1:8080) or the chat's ws:// URL; loopback only")
+	fs.StringVar(&c.Stage, "stage", "main", "stage whose chat to load (with an http:// -url)")
+	fs.IntVar(&c.N, "n", 1000, "number of viewers")
+	fs.IntVar(&c.Senders, "senders", 100, "viewers that post (one per source address)")
+	fs.Float64Var(&c.Rate, "rate", 50, "messages per second in total, spread over the senders")
+	fs.Float64Var(&c.Stalled, "stalled", 0, "fraction of the other viewers that stop reading after the welcome (e.g. 0.05)")
+	fs.DurationVar(&c.Duration, "duration", 60*time.Second, "how long the senders post")
+	fs.DurationVar(&c.Grace, "grace", 5*time.Second, "wait for deliveries after the last message")
+	fs.DurationVar(&c.Settle, "settle", 5*time.Second, "idle time between connecting and sending (the idle RSS is read at its end)")
+	fs.IntVar(&c.Concurrency, "concurrency", 100, "connection attempts in flight")
+	fs.IntVar(&c.PerIP, "per-ip", 8, "viewers per loopback source address (salon allows 20 connections per address)")
+	fs.StringVar(&c.Source, "source", "127.1.0.1", "first loopback source address; the following ones are used in order")
+	fs.IntVar(&c.PID, "pid", 0, "salon process id: report its CPU and memory (from /proc)")
+	maxP99 := fs.Duration("max-p99", 0, "delivery p99 target; when set, the exit status is 3 if the run misses it, loses a message or drops a reading viewer")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	verbose := fs.Bool("v", false, "log progress to stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	c.Log = logger(*verbose, stderr)
+	if err := c.Initialize(); err != nil {
+		return err
+	}
+	res, err := c.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else if err := res.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *maxP99 > 0 && !res.Pass(*maxP99) {
+		return fmt.Errorf("%w: want every viewer connected, nothing lost or refused, no reading viewer dropped and delivery p99 < %s", errTargetMissed, *maxP99)
+	}
+	return nil
+}
