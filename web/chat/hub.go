@@ -55,9 +55,13 @@ type Hub struct {
 	SendQueue     int           // frames queued per client before it is dropped, default 64
 	MaxFrame      int64         // bytes per client frame, default 4096; larger closes the connection
 	SlowMode      time.Duration // minimum time between one viewer's messages; 0 is off
-	PingInterval  time.Duration // default 30 s; a viewer silent for 2×PingInterval is dropped
-	WriteTimeout  time.Duration // default 10 s
-	MaxQuestions  int           // recent questions sent on join, default 200
+	// PingInterval is how often viewers are pinged, default 10 s. A viewer
+	// that neither answers nor sends for 2×PingInterval is dropped: a page
+	// that stopped reading cannot answer, so its backlog (in the kernel's
+	// socket buffer, not salon's memory) lives at most that long.
+	PingInterval time.Duration
+	WriteTimeout time.Duration // default 10 s
+	MaxQuestions int           // recent questions sent on join, default 200
 
 	// JournalPath is the stage's chat journal on local disk (journal.go);
 	// empty keeps the chat in memory only. FlushEvery is its batch
@@ -143,7 +147,7 @@ func (h *Hub) Initialize() error {
 		h.MaxFrame = 4096
 	}
 	if h.PingInterval <= 0 {
-		h.PingInterval = 30 * time.Second
+		h.PingInterval = 10 * time.Second
 	}
 	if h.WriteTimeout <= 0 {
 		h.WriteTimeout = 10 * time.Second

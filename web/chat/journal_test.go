@@ -197,3 +197,33 @@ func FuzzReadJournal(f *testing.F) {
 		h.Close()
 	})
 }
+
+// A viewer that stops reading cannot answer pings, and is dropped after two
+// ping intervals while the others stay.
+func TestHub_dropsViewerThatStopsReading(t *testing.T) {
+	e := newEnv(t, func(h *Hub) { h.PingInterval = 200 * time.Millisecond })
+	stalled, _, err := e.dialRaw(t, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close() // never read: pings go unanswered
+	reader := e.dial(t, "10.0.0.2")
+	go func() {
+		for {
+			if _, err := reader.tryNext(); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(waitFor)
+	for e.hub.Viewers() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("viewers = %d, want the stalled one dropped", e.hub.Viewers())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // five more ping intervals: the reader answers them
+	if n := e.hub.Viewers(); n != 1 {
+		t.Errorf("viewers = %d after the reader kept answering pings, want 1", n)
+	}
+}
