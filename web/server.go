@@ -76,6 +76,11 @@ type Server struct {
 	Archive archiveReader
 	// AdminToken authorises the organiser's API calls (Bearer token).
 	AdminToken string
+	// Slides takes slide uploads and speaker links; optional (the slide
+	// routes answer 503 without it). cmd passes the same library as Talks.
+	Slides slideLibrary
+	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
+	MaxUploadSize int64
 
 	mux       *http.ServeMux
 	handler   http.Handler
@@ -104,6 +109,9 @@ func (s *Server) Initialize() error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	if s.MaxUploadSize <= 0 {
+		s.MaxUploadSize = DefaultMaxUpload
+	}
 	s.seed = maphash.MakeSeed()
 	s.viewers = newViewers(viewerWindow)
 	s.chat = &chatRooms{s: s, hubs: map[string]*chat.Hub{}}
@@ -175,6 +183,11 @@ func (s *Server) routes() {
 	s.handle("POST /api/stages/{stage}/chat/messages/{id}/ban", s.handleChatBan)
 	s.handle("PUT /api/stages/{stage}/chat/slow-mode", s.handleChatSlowMode)
 	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
+	s.handle("POST /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLink))
+	s.handle("DELETE /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLinkRevoke))
+	s.handleBody("POST /api/talks/{id}/slides", s.MaxUploadSize+multipartSlack, s.needSlides(s.handleSlideUpload))
+	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
+	s.handle("GET /speak/{id}", s.handleSpeakPage)
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)

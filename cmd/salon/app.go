@@ -141,6 +141,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Talks:      lib,
 		Archive:    store,
 		AdminToken: a.adminToken,
+		Slides:     lib,
+
+		MaxUploadSize: cfg.MaxUpload,
 	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err
