@@ -129,6 +129,10 @@ func (s *Server) slideURL(id, name string) string {
 // it arrives (archive.Library.AddSlide): nothing is buffered besides the
 // first bytes that tell its type, and nothing is stored when it is refused.
 func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
+	// Every refusal comes before the body is read to its end: closing the
+	// connection spares the client sending the rest (and tells a client that
+	// waits for 100-continue not to send it at all).
+	w.Header().Set("Connection", "close")
 	id := r.PathValue("id")
 	if !archive.ValidTalkID(id) {
 		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
@@ -187,6 +191,7 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 			s.slideError(w, err)
 			return
 		}
+		w.Header().Del("Connection")
 		w.Header().Set("Location", s.slideURL(id, sl.Name))
 		s.writeJSON(w, http.StatusCreated, slideJSON{Slide: sl, URL: s.slideURL(id, sl.Name)})
 		return
