@@ -14,7 +14,11 @@ import (
 // PDF returns a valid PDF of pages pages (A4 landscape-ish, 800×450 pt).
 // Page N shows a filled blue rectangle and the text "label N", so a
 // renderer's output can be told apart from a blank canvas by colour alone.
-func PDF(pages int, label string) []byte {
+func PDF(pages int, label string) []byte { return PaddedPDF(pages, label, 0) }
+
+// PaddedPDF is PDF with an unused stream object of pad bytes in it, for a
+// file big enough that an upload shows progress.
+func PaddedPDF(pages int, label string, pad int) []byte {
 	var b bytes.Buffer
 	var offsets []int
 	obj := func(body string) {
@@ -35,6 +39,9 @@ func PDF(pages int, label string) []byte {
 		content := fmt.Sprintf("0.1 0.3 0.9 rg 40 40 720 240 re f\nBT /F1 36 Tf 0 0 0 rg 60 360 Td (%s %d) Tj ET\n", esc.Replace(label), i+1)
 		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 800 450] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i))
 		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", len(content), content))
+	}
+	if pad > 0 {
+		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%sendstream", pad, bytes.Repeat([]byte("0123456789abcde\n"), pad/16+1)[:pad]))
 	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
