@@ -23,7 +23,13 @@ func ContentTypeFor(key string) string {
 	case ".jsonl":
 		return "application/x-ndjson"
 	case ".pdf":
-		return "application/pdf"
+		return SlidePDF.MediaType
+	case ".pptx":
+		return SlidePPTX.MediaType
+	case ".odp":
+		return SlideODP.MediaType
+	case ".key":
+		return SlideKeynote.MediaType
 	case ".vtt":
 		return "text/vtt"
 	}

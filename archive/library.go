@@ -44,6 +44,10 @@ type Library struct {
 	talks   map[string]Talk
 	broken  map[string]bool // ids with a talk.json that did not load: taken, deletable
 	pending map[string]bool // talks whose replay is not final: re-cut by RunUpdated
+	// speakers holds the SHA-256 of each talk's speaker token (speaker.json).
+	speakers map[string][32]byte
+	// uploading holds the slide keys being uploaded now (AddSlide).
+	uploading map[string]bool
 }
 
 // recentlyEnded is how long after its end an ended talk's replay is checked
@@ -69,8 +73,14 @@ func (l *Library) Initialize(ctx context.Context) error {
 		return fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
 	}
 	talks, broken, pending := map[string]Talk{}, map[string]bool{}, map[string]bool{}
+	speakers := map[string][32]byte{}
 	now := l.Now()
+	var speakerIDs []string
 	for _, o := range objs {
+		if IsSpeakerKey(o.Key) {
+			speakerIDs = append(speakerIDs, strings.TrimSuffix(strings.TrimPrefix(o.Key, "talks/"), "/speaker.json"))
+			continue
+		}
 		id, ok := talkIDOfKey(o.Key)
 		if !ok {
 			continue
@@ -91,10 +101,22 @@ func (l *Library) Initialize(ctx context.Context) error {
 			}
 		}
 	}
+	for _, id := range speakerIDs {
+		if _, ok := talks[id]; !ok {
+			continue // a talk that did not load has no speaker either
+		}
+		h, err := l.loadSpeaker(ctx, id)
+		if err != nil {
+			l.Log.Warn("the talk's speaker link does not load; issue a new one", "talk", id, "error", err)
+			continue
+		}
+		speakers[id] = h
+	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	l.mu.Lock()
-	l.talks, l.broken, l.pending = talks, broken, pending
+	l.talks, l.broken, l.pending, l.speakers = talks, broken, pending, speakers
+	l.uploading = map[string]bool{}
 	l.mu.Unlock()
 	l.Log.Info("talk library loaded", "talks", len(talks), "skipped", len(broken))
 	return nil
@@ -247,6 +269,11 @@ func (l *Library) Create(ctx context.Context, t Talk) (Talk, error) {
 	if err := l.checkLive(t); err != nil {
 		return Talk{}, err
 	}
+	// A speaker link left by an earlier talk of this id (a delete that
+	// failed half-way) must not work for the new one.
+	if err := l.revokeSpeaker(ctx, t.ID); err != nil {
+		return Talk{}, err
+	}
 	return l.save(ctx, t, t.Recording != nil)
 }
 
@@ -323,9 +350,10 @@ func sameWindow(a, b *Window) bool {
 	return a.Start.Equal(b.Start) && (a.End == nil || a.End.Equal(*b.End))
 }
 
-// Delete removes talks/{id}/talk.json, then everything else under
-// talks/{id}/ (the replay playlist, slides, chat), so that a new talk with
-// the same id starts clean. The stage's recording (stages/) is never touched.
+// Delete removes the talk's speaker link (talks/{id}/speaker.json), then
+// talks/{id}/talk.json, then everything else under talks/{id}/ (the replay
+// playlist, slides, chat), so that a new talk with the same id starts clean.
+// The stage's recording (stages/) is never touched.
 func (l *Library) Delete(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
@@ -334,6 +362,9 @@ func (l *Library) Delete(ctx context.Context, id string) error {
 	defer l.writeMu.Unlock()
 	if !l.taken(id) {
 		return notFound(id)
+	}
+	if err := l.revokeSpeaker(ctx, id); err != nil {
+		return err
 	}
 	if err := l.Store.Delete(ctx, TalkKey(id)); err != nil {
 		return fmt.Errorf("delete talk %q: %w", id, err)
@@ -395,6 +426,7 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 func (t Talk) clone() Talk {
 	c := t
 	c.Speakers = slices.Clone(t.Speakers)
+	c.Slides = slices.Clone(t.Slides)
 	if t.Recording != nil {
 		w := *t.Recording
 		if w.End != nil {
@@ -416,6 +448,9 @@ func (t Talk) clone() Talk {
 // compare and encode the same before and after a round trip.
 func normalize(t Talk) Talk {
 	t.StartsAt, t.EndsAt = t.StartsAt.UTC(), t.EndsAt.UTC()
+	for i := range t.Slides {
+		t.Slides[i].UploadedAt = t.Slides[i].UploadedAt.UTC()
+	}
 	if t.Recording != nil {
 		t.Recording.Start = t.Recording.Start.UTC()
 		if t.Recording.End != nil {

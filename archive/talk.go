@@ -29,6 +29,8 @@ type Talk struct {
 	// Recording is the window of the stage's recording that is the replay:
 	// nil before the talk started, End nil while it is live.
 	Recording *Window `json:"recording,omitempty"`
+	// Slides are the files below talks/{id}/slides/, in upload order.
+	Slides []Slide `json:"slides,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }
@@ -46,6 +48,9 @@ type Window struct {
 
 // Live tells whether the talk is being recorded now.
 func (t *Talk) Live() bool { return t.Recording != nil && t.Recording.End == nil }
+
+// HasEnded tells whether the talk's recording has stopped.
+func (t *Talk) HasEnded() bool { return t.Recording != nil && t.Recording.End != nil }
 
 // TalkPatch is a partial update (PATCH /api/talks/{id}): nil fields are kept.
 type TalkPatch struct {

@@ -26,7 +26,7 @@ const (
 )
 
 // talkJSONFields are the keys Talk knows; every other key goes to Extra.
-var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording"}
+var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides"}
 
 // talkJSON has Talk's fields without its methods, so that encoding/json
 // does not recurse into MarshalJSON.
@@ -165,6 +165,9 @@ func (t *Talk) Validate() error {
 		return invalidf("ends_at (%s) must be after starts_at (%s)", fmtTime(t.EndsAt), fmtTime(t.StartsAt))
 	}
 	if err := checkText("abstract", t.Abstract, 0, MaxAbstractLen, true); err != nil {
+		return err
+	}
+	if err := validSlides(t.Slides); err != nil {
 		return err
 	}
 	if w := t.Recording; w != nil {

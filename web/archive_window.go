@@ -27,6 +27,12 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusNotFound, "not found")
 		return
 	}
+	// A talk's speaker.json holds the hash of its speaker token: never
+	// public, and answered as if it did not exist.
+	if archive.IsSpeakerKey(key) {
+		s.jsonError(w, http.StatusNotFound, "no such object: "+key)
+		return
+	}
 	info, err := s.Archive.Stat(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, archive.ErrNotFound) {

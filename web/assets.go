@@ -30,12 +30,22 @@ const hlsVersion = "1.7.4"
 // hlsAsset is hls.js's path below /static/.
 const hlsAsset = "vendor/hls.js-" + hlsVersion + "/hls.min.js"
 
+// pdfjsVersion must match package-lock.json (a test checks it). pdf.js is an
+// ES module; its worker is loaded by the module from pdfjsWorkerAsset.
+const pdfjsVersion = "5.6.205"
+
+const (
+	pdfjsAsset       = "vendor/pdfjs-dist-" + pdfjsVersion + "/pdf.min.mjs"
+	pdfjsWorkerAsset = "vendor/pdfjs-dist-" + pdfjsVersion + "/pdf.worker.min.mjs"
+)
+
 // assets serves the embedded static files with content hashes: pages link
 // them as /static/PATH?v=HASH, which is cached for a year; a request
 // without the current hash revalidates by ETag.
 type assets struct {
-	files  map[string]*asset // path below static/
-	hasHLS bool
+	files    map[string]*asset // path below static/
+	hasHLS   bool
+	hasPDFJS bool
 }
 
 type asset struct {
@@ -63,6 +73,7 @@ func newAssets() (*assets, error) {
 		return nil, err
 	}
 	_, a.hasHLS = a.files[hlsAsset]
+	a.hasPDFJS = a.files[pdfjsAsset] != nil && a.files[pdfjsWorkerAsset] != nil
 	return a, nil
 }
 
@@ -70,7 +81,7 @@ func contentTypeOf(p string) string {
 	switch path.Ext(p) {
 	case ".css":
 		return "text/css; charset=utf-8"
-	case ".js":
+	case ".js", ".mjs": // modules and module workers need a JavaScript type
 		return "text/javascript; charset=utf-8"
 	case ".svg":
 		return "image/svg+xml"

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -21,6 +22,9 @@ func parsePages(a *assets) (*template.Template, error) {
 		"speakers":   speakerNames,
 		"duration":   formatDuration,
 		"when":       formatWhen,
+		"bytes":      formatBytes,
+		"slideURL":   func(id, name string) string { return "/archive/" + archive.SlideKey(id, url.PathEscape(name)) },
+		"slideLabel": slideLabel,
 	}
 	return template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 }
@@ -31,6 +35,10 @@ type pageData struct {
 	PublicURL string
 	HasHLS    bool
 	HLSURL    string
+	// pdf.js for the slides panel
+	HasPDFJS       bool
+	PDFJSURL       string
+	PDFJSWorkerURL string
 
 	// home
 	Stages []stageJSON
@@ -48,6 +56,9 @@ type pageData struct {
 
 	// live and talk: the chat panel; questions: its stage
 	Chat chatPanel
+
+	// speak: the upload cap in MB
+	MaxUploadMB int64
 
 	// error
 	Status  int
@@ -91,6 +102,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 	d.PublicURL = s.PublicURL
 	d.HasHLS = s.assets.hasHLS
 	d.HLSURL = s.assets.url(hlsAsset)
+	d.HasPDFJS = s.assets.hasPDFJS
+	d.PDFJSURL = s.assets.url(pdfjsAsset)
+	d.PDFJSWorkerURL = s.assets.url(pdfjsWorkerAsset)
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, d); err != nil {
 		s.Log.Error("render page", "page", name, "error", err)
@@ -100,7 +114,9 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", s.csp())
-	h.Set("Cache-Control", "no-cache")
+	if h.Get("Cache-Control") == "" { // a handler may ask for less caching
+		h.Set("Cache-Control", "no-cache")
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

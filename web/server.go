@@ -83,6 +83,11 @@ type Server struct {
 	// open the chat websocket besides this server's own host and PublicURL,
 	// e.g. a community site that embeds the player. "*" allows any.
 	ChatOrigins []string
+	// Slides takes slide uploads and speaker links; optional (the slide
+	// routes answer 503 without it). cmd passes the same library as Talks.
+	Slides slideLibrary
+	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
+	MaxUploadSize int64
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -113,6 +118,9 @@ func (s *Server) Initialize() error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
+	if s.MaxUploadSize <= 0 {
+		s.MaxUploadSize = DefaultMaxUpload
+	}
 	s.seed = maphash.MakeSeed()
 	s.viewers = newViewers(viewerWindow)
 	s.chat = &chatRooms{s: s, hubs: map[string]*chat.Hub{}}
@@ -188,6 +196,11 @@ func (s *Server) routes() {
 	s.handle("GET /api/talks/{id}/chat", s.needTalks(s.handleTalkChatExport))
 	s.handle("GET /talks/{id}/chat.json", s.needTalks(s.handleTalkChatReplay))
 	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
+	s.handle("POST /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLink))
+	s.handle("DELETE /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLinkRevoke))
+	s.handleBody("POST /api/talks/{id}/slides", s.MaxUploadSize+multipartSlack, s.needSlides(s.handleSlideUpload))
+	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
+	s.handle("GET /speak/{id}", s.handleSpeakPage)
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)

@@ -473,7 +473,7 @@ func TestServer_Close(t *testing.T) {
 	}
 }
 
-func TestHLSVersion_MatchesLock(t *testing.T) {
+func TestVendorVersions_MatchLock(t *testing.T) {
 	b, err := os.ReadFile("package-lock.json")
 	if err != nil {
 		t.Fatal(err)
@@ -486,6 +486,9 @@ func TestHLSVersion_MatchesLock(t *testing.T) {
 	}
 	if got := lock.Packages["node_modules/hls.js"].Version; got != hlsVersion {
 		t.Errorf("package-lock.json pins hls.js %s, hlsVersion is %s: update assets.go", got, hlsVersion)
+	}
+	if got := lock.Packages["node_modules/pdfjs-dist"].Version; got != pdfjsVersion {
+		t.Errorf("package-lock.json pins pdfjs-dist %s, pdfjsVersion is %s: update assets.go", got, pdfjsVersion)
 	}
 }
 

@@ -2,25 +2,47 @@
 # Copies the pinned browser libraries (package-lock.json) into static/vendor,
 # where the Go package embeds them. Run through `go generate ./web`.
 # Idempotent: does nothing when the vendored files already match the lock.
+#
+#   hls.js     → static/vendor/hls.js-VERSION/{hls.min.js,LICENSE}
+#   pdfjs-dist → static/vendor/pdfjs-dist-VERSION/{pdf.min.mjs,pdf.worker.min.mjs,LICENSE}
 set -euo pipefail
 cd "$(dirname "$0")"
 
-hls_version=$(node -p 'require("./package-lock.json").packages["node_modules/hls.js"].version')
-dest="static/vendor/hls.js-${hls_version}"
+locked() { node -p "require('./package-lock.json').packages['node_modules/$1'].version"; }
+installed() { node -p "try { require('./node_modules/$1/package.json').version } catch (e) { '' }"; }
 
-if [[ -f "$dest/hls.min.js" && -f "$dest/LICENSE" ]]; then
+hls_version=$(locked hls.js)
+pdfjs_version=$(locked pdfjs-dist)
+hls_dest="static/vendor/hls.js-${hls_version}"
+pdfjs_dest="static/vendor/pdfjs-dist-${pdfjs_version}"
+
+if [[ -f "$hls_dest/hls.min.js" && -f "$hls_dest/LICENSE" &&
+	-f "$pdfjs_dest/pdf.min.mjs" && -f "$pdfjs_dest/pdf.worker.min.mjs" && -f "$pdfjs_dest/LICENSE" ]]; then
 	exit 0
 fi
 
-if [[ ! -f node_modules/hls.js/package.json ]] ||
-	[[ "$(node -p 'require("./node_modules/hls.js/package.json").version')" != "$hls_version" ]]; then
-	npm ci --no-audit --no-fund
+if [[ "$(installed hls.js)" != "$hls_version" || "$(installed pdfjs-dist)" != "$pdfjs_version" ]]; then
+	# --omit=optional: pdfjs-dist's optional native canvas is for Node only.
+	npm ci --no-audit --no-fund --omit=optional
 fi
 
-# Drop other versions so the embedded files stay those of the lock.
-rm -rf static/vendor/hls.js-*
-mkdir -p "$dest"
-cp node_modules/hls.js/dist/hls.min.js "$dest/hls.min.js.tmp"
-cp node_modules/hls.js/LICENSE "$dest/LICENSE"
-mv "$dest/hls.min.js.tmp" "$dest/hls.min.js"
-echo "vendored hls.js ${hls_version} into web/${dest}"
+# vendor NAME DEST FILE...: copies node_modules/NAME/FILE to DEST/basename,
+# through a temp name so that an interrupted run is redone, never half-used.
+vendor() {
+	local name=$1 dest=$2
+	shift 2
+	# Drop other versions so the embedded files stay those of the lock.
+	rm -rf "static/vendor/${name}-"*
+	mkdir -p "$dest"
+	local f
+	for f in "$@"; do
+		cp "node_modules/${name}/${f}" "${dest}/$(basename "$f").tmp"
+	done
+	for f in "$@"; do
+		mv "${dest}/$(basename "$f").tmp" "${dest}/$(basename "$f")"
+	done
+	echo "vendored ${name} $(installed "$name") into web/${dest}"
+}
+
+vendor hls.js "$hls_dest" dist/hls.min.js LICENSE
+vendor pdfjs-dist "$pdfjs_dest" build/pdf.min.mjs build/pdf.worker.min.mjs LICENSE

@@ -143,6 +143,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		AdminToken:  a.adminToken,
 		ChatDir:     filepath.Join(cfg.Data, "chat"),
 		ChatOrigins: cfg.ChatOrigins,
+		Slides:      lib,
+
+		MaxUploadSize: cfg.MaxUpload,
 	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err

@@ -41,6 +41,8 @@ type Config struct {
 	// MaxSpool is the local spool size that salon expects the disk to hold
 	// while the bucket is unreachable; at 90 % it warns loudly.
 	MaxSpool int64
+	// MaxUpload caps one slide file, in bytes (-max-upload-mb).
+	MaxUpload int64
 	// S3 credentials, from the variables every S3 tool reads.
 	AWSAccessKey, AWSSecretKey, AWSRegion string
 
@@ -72,6 +74,7 @@ func defaultConfig() Config {
 		Data:            "./salon-data",
 		SegmentDuration: 2 * time.Second,
 		MaxSpool:        20 << 30,
+		MaxUpload:       200 << 20,
 		Window:          30 * time.Second,
 		LogLevel:        "info",
 	}
@@ -145,6 +148,15 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		spoolGB = n
 	}
 	fs.Int64Var(&spoolGB, "max-spool-gb", spoolGB, "local spool size in GB for segments waiting for the bucket; warns at 90 % ($SALON_MAX_SPOOL_GB)")
+	uploadMB := cfg.MaxUpload >> 20
+	if v, ok := lookup(getenv, "SALON_MAX_UPLOAD_MB"); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return cfg, fmt.Errorf("$SALON_MAX_UPLOAD_MB: %q is not a whole number of MB", v)
+		}
+		uploadMB = n
+	}
+	fs.Int64Var(&uploadMB, "max-upload-mb", uploadMB, "largest slide file a speaker may upload, in MB (2^20 bytes) ($SALON_MAX_UPLOAD_MB)")
 	if v, ok := lookup(getenv, "SALON_DEMO"); ok {
 		cfg.Demo = v == "1" || v == "true"
 	}
@@ -153,6 +165,10 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	cfg.MaxSpool = spoolGB << 30
+	cfg.MaxUpload = uploadMB << 20
+	if uploadMB > 1<<20 { // a terabyte: also keeps the shift from overflowing
+		return cfg, errors.New("-max-upload-mb: at most 1048576")
+	}
 	for _, o := range strings.Split(chatOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.ChatOrigins = append(cfg.ChatOrigins, o)
@@ -191,6 +207,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSpool < 1<<30 {
 		return errors.New("-max-spool-gb: at least 1")
+	}
+	if c.MaxUpload < 1<<20 {
+		return errors.New("-max-upload-mb: at least 1")
 	}
 	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {
 		return fmt.Errorf("-segment %s: choose between 500ms and 20s", c.SegmentDuration)

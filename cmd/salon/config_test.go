@@ -24,6 +24,9 @@ func TestParseConfig(t *testing.T) {
 			if c.HTTP != ":8080" || c.RTSP != ":8554" || c.RTMP != ":1935" || c.Data != "./salon-data" {
 				t.Fatalf("defaults: %+v", c)
 			}
+			if c.MaxUpload != 200<<20 {
+				t.Fatalf("MaxUpload default %d, want 200 MB", c.MaxUpload)
+			}
 			if c.Archive != filepath.Join("./salon-data", "archive") {
 				t.Fatalf("archive default %q", c.Archive)
 			}
@@ -50,6 +53,18 @@ func TestParseConfig(t *testing.T) {
 				t.Fatalf("pulls = %+v", c.Pulls)
 			}
 		}},
+		{name: "upload cap", env: map[string]string{"SALON_MAX_UPLOAD_MB": "50"}, check: func(t *testing.T, c Config) {
+			if c.MaxUpload != 50<<20 {
+				t.Fatalf("MaxUpload = %d", c.MaxUpload)
+			}
+		}},
+		{name: "upload cap flag", args: []string{"-max-upload-mb", "7"}, env: map[string]string{"SALON_MAX_UPLOAD_MB": "50"}, check: func(t *testing.T, c Config) {
+			if c.MaxUpload != 7<<20 {
+				t.Fatalf("MaxUpload = %d", c.MaxUpload)
+			}
+		}},
+		{name: "upload cap zero", args: []string{"-max-upload-mb", "0"}, wantErr: "-max-upload-mb"},
+		{name: "upload cap env", env: map[string]string{"SALON_MAX_UPLOAD_MB": "lots"}, wantErr: "SALON_MAX_UPLOAD_MB"},
 		{name: "bad pull", args: []string{"-pull", "Main=rtsp://cam"}, wantErr: "pull"},
 		{name: "bad http", args: []string{"-http", "8080"}, wantErr: "-http"},
 		{name: "bad segment env", env: map[string]string{"SALON_SEGMENT": "two"}, wantErr: "SALON_SEGMENT"},

@@ -1,0 +1,272 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/salon/salon/archive"
+)
+
+// slideLibrary is what the slides API needs from the replay library;
+// *archive.Library satisfies it.
+type slideLibrary interface {
+	AddSlide(ctx context.Context, id string, up archive.SlideUpload) (archive.Slide, error)
+	DeleteSlide(ctx context.Context, id, name string, check func(archive.Talk) error) error
+	IssueSpeakerToken(ctx context.Context, id string) (string, error)
+	RevokeSpeakerToken(ctx context.Context, id string) error
+	// SpeakerTalk is the talk a speaker token belongs to.
+	SpeakerTalk(token string) (id string, ok bool)
+}
+
+const (
+	// DefaultMaxUpload is the default cap on one slide file.
+	DefaultMaxUpload = 200 << 20
+	// multipartSlack is what a multipart body may hold besides the file:
+	// boundaries, part headers, a few small fields.
+	multipartSlack = 64 << 10
+)
+
+// errSpeakerEnded refuses a speaker's change to an ended talk.
+var errSpeakerEnded = errors.New("the talk has ended: its slides can no longer be changed with the speaker link; ask the organiser")
+
+// bearer returns the request's bearer token.
+func bearer(r *http.Request) string {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return tok
+}
+
+func (s *Server) isAdmin(tok string) bool {
+	return s.AdminToken != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1
+}
+
+// speakerCheck, for a speaker, refuses changes once the talk has ended; the
+// organiser may change slides at any time.
+func speakerCheck(speaker bool) func(archive.Talk) error {
+	if !speaker {
+		return nil
+	}
+	return func(t archive.Talk) error {
+		if t.HasEnded() {
+			return errSpeakerEnded
+		}
+		return nil
+	}
+}
+
+// requireSpeaker lets the organiser, or the speaker of talk id, through:
+// no token or an unknown one is 401, another talk's token 403. Nothing of the
+// request body has been read when it refuses.
+func (s *Server) requireSpeaker(w http.ResponseWriter, r *http.Request, id string) (speaker, ok bool) {
+	tok := bearer(r)
+	if tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)
+		s.jsonError(w, http.StatusUnauthorized, "speaker or admin token required: send Authorization: Bearer TOKEN (the token of your speaker link)")
+		return false, false
+	}
+	if s.isAdmin(tok) {
+		return false, true
+	}
+	tid, known := s.Slides.SpeakerTalk(tok)
+	switch {
+	case !known:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
+		s.jsonError(w, http.StatusUnauthorized, "this speaker link is not valid (revoked, replaced or mistyped); ask the organiser for a new one")
+		return false, false
+	case tid != id:
+		s.jsonError(w, http.StatusForbidden, "this speaker link is for another talk")
+		return false, false
+	}
+	return true, true
+}
+
+// needSlides answers 503 when no library takes slides.
+func (s *Server) needSlides(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Slides == nil || s.Talks == nil {
+			s.jsonError(w, http.StatusServiceUnavailable, "the replay library is not configured")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// slideError maps the errors of uploads and deletes to statuses.
+func (s *Server) slideError(w http.ResponseWriter, err error) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.Is(err, errSpeakerEnded):
+		s.jsonError(w, http.StatusForbidden, err.Error())
+	case errors.Is(err, archive.ErrTooLarge), errors.As(err, &tooBig):
+		// The rest of the body is not read: close instead of draining it.
+		w.Header().Set("Connection", "close")
+		s.jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than the limit of %d MB", s.MaxUploadSize>>20))
+	case errors.Is(err, archive.ErrUnsupportedType):
+		s.jsonError(w, http.StatusUnsupportedMediaType, err.Error())
+	default:
+		s.talkError(w, err)
+	}
+}
+
+// slideJSON is the answer to an upload.
+type slideJSON struct {
+	archive.Slide
+	URL string `json:"url"`
+}
+
+// slideURL is where the archive window serves a slide file.
+func (s *Server) slideURL(id, name string) string {
+	return s.url("/archive/" + archive.SlideKey(id, url.PathEscape(name)))
+}
+
+// handleSlideUpload takes POST /api/talks/{id}/slides: multipart/form-data
+// with the deck in a part named "file". The part streams into the archive as
+// it arrives (archive.Library.AddSlide): nothing is buffered besides the
+// first bytes that tell its type, and nothing is stored when it is refused.
+func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
+	// Every refusal comes before the body is read to its end: closing the
+	// connection spares the client sending the rest (and tells a client that
+	// waits for 100-continue not to send it at all).
+	w.Header().Set("Connection", "close")
+	id := r.PathValue("id")
+	if !archive.ValidTalkID(id) {
+		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
+		return
+	}
+	speaker, ok := s.requireSpeaker(w, r, id)
+	if !ok {
+		return
+	}
+	t, err := s.Talks.Get(id)
+	if err != nil {
+		s.talkError(w, err)
+		return
+	}
+	if check := speakerCheck(speaker); check != nil {
+		if err := check(t); err != nil {
+			s.slideError(w, err)
+			return
+		}
+	}
+	limit := s.MaxUploadSize
+	if r.ContentLength > limit+multipartSlack {
+		// Answered before a byte of the body is read; a client that sent
+		// Expect: 100-continue never sends it.
+		s.slideError(w, archive.ErrTooLarge)
+		return
+	}
+	// The route caps the body at limit+multipartSlack (handleBody).
+	mr, err := r.MultipartReader()
+	if err != nil {
+		s.jsonError(w, http.StatusUnsupportedMediaType, "send multipart/form-data with the file in a field named file")
+		return
+	}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				s.slideError(w, err)
+				return
+			}
+			s.jsonError(w, http.StatusBadRequest, "no field named file in the form: send the deck as file")
+			return
+		}
+		if part.FormName() != "file" {
+			continue // NextPart skips what is left of it
+		}
+		name := rawFileName(part.Header.Get("Content-Disposition"))
+		sl, err := s.Slides.AddSlide(r.Context(), id, archive.SlideUpload{
+			Name: name, Body: part, MaxSize: limit, Check: speakerCheck(speaker),
+		})
+		if err != nil {
+			if !errors.Is(err, archive.ErrTooLarge) && !errors.Is(err, archive.ErrUnsupportedType) && !errors.Is(err, archive.ErrInvalid) {
+				s.Log.Warn("slide upload failed", "talk", id, "error", err)
+			}
+			s.slideError(w, err)
+			return
+		}
+		w.Header().Del("Connection")
+		w.Header().Set("Location", s.slideURL(id, sl.Name))
+		s.writeJSON(w, http.StatusCreated, slideJSON{Slide: sl, URL: s.slideURL(id, sl.Name)})
+		return
+	}
+}
+
+// rawFileName is the file name a multipart part was sent with, as sent:
+// mime/multipart's FileName cuts folders off, but a name with folders must
+// reach archive.CleanSlideName, which refuses it. No name gives "slides".
+func rawFileName(disposition string) string {
+	_, params, err := mime.ParseMediaType(disposition)
+	if err != nil || params["filename"] == "" {
+		return "slides"
+	}
+	return params["filename"]
+}
+
+func (s *Server) handleSlideDelete(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !archive.ValidTalkID(id) {
+		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
+		return
+	}
+	speaker, ok := s.requireSpeaker(w, r, id)
+	if !ok {
+		return
+	}
+	if err := s.Slides.DeleteSlide(r.Context(), id, r.PathValue("name"), speakerCheck(speaker)); err != nil {
+		s.slideError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// speakerLinkJSON is the answer to POST /api/talks/{id}/speaker-link.
+type speakerLinkJSON struct {
+	Token string `json:"token"`
+	URL   string `json:"url"`
+}
+
+// handleSpeakerLink issues a new speaker link; the previous one stops
+// working. The token is shown once: salon keeps only its hash.
+func (s *Server) handleSpeakerLink(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	tok, err := s.Slides.IssueSpeakerToken(r.Context(), id)
+	if err != nil {
+		s.talkError(w, err)
+		return
+	}
+	s.writeJSON(w, http.StatusCreated, speakerLinkJSON{Token: tok, URL: s.absURL(r, "/speak/"+id+"?token="+url.QueryEscape(tok))})
+}
+
+func (s *Server) handleSpeakerLinkRevoke(w http.ResponseWriter, r *http.Request) {
+	if !s.requireAdmin(w, r) {
+		return
+	}
+	if err := s.Slides.RevokeSpeakerToken(r.Context(), r.PathValue("id")); err != nil {
+		s.talkError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// absURL is an absolute URL for a link people receive by mail: on
+// PublicURL, else on the host the request came to.
+func (s *Server) absURL(r *http.Request, path string) string {
+	if s.PublicURL != "" {
+		return s.PublicURL + path
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + path
+}

@@ -1,0 +1,64 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/salon/salon/archive"
+)
+
+// handleSpeakPage is the speaker's upload page, /speak/{id}?token=…. The
+// token is checked here so that a wrong link says so at once; the page's
+// script sends it with every API call. No Referer leaves the page: the
+// token is in its URL.
+func (s *Server) handleSpeakPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Cache-Control", "no-store")
+	id := r.PathValue("id")
+	if s.Talks == nil || s.Slides == nil {
+		s.pageError(w, r, http.StatusNotFound, "No replay library", "This salon has no replay library configured.")
+		return
+	}
+	t, err := s.Talks.Get(id)
+	if err != nil {
+		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. Ask the organiser for a new speaker link.")
+		return
+	}
+	tok := r.URL.Query().Get("token")
+	tid, ok := s.Slides.SpeakerTalk(tok)
+	switch {
+	case tok == "" || !ok:
+		s.pageError(w, r, http.StatusUnauthorized, "This speaker link does not work",
+			"It was revoked, replaced by a newer one, or mistyped. Ask the organiser for a new speaker link.")
+		return
+	case tid != id:
+		s.pageError(w, r, http.StatusForbidden, "This speaker link is for another talk",
+			"Use the link the organiser sent you for this talk.")
+		return
+	}
+	s.render(w, http.StatusOK, "speak.html", pageData{Title: "Slides for " + t.Title, Talk: s.talkJSON(t), MaxUploadMB: s.MaxUploadSize >> 20})
+}
+
+// formatBytes writes a file size for people: "812 kB", "14.2 MB".
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%d kB", n/1e3)
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
+
+// slideLabel names a slide file's type for people.
+func slideLabel(mediaType string) string {
+	for _, st := range []archive.SlideType{archive.SlidePDF, archive.SlidePPTX, archive.SlideODP, archive.SlideKeynote} {
+		if st.MediaType == mediaType {
+			return st.Label
+		}
+	}
+	return "File"
+}
