@@ -417,6 +417,9 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 		if err := putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), sel.Playlist()); err != nil {
 			return Talk{}, fmt.Errorf("talk %q is saved, but its replay playlist is not: %w; repeat the request to retry", t.ID, err)
 		}
+		if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {
+			return Talk{}, fmt.Errorf("talk %q is saved, but %w; repeat the request to retry", t.ID, err)
+		}
 		l.setPending(t.ID, !sel.Final)
 	}
 	return t.clone(), nil
@@ -427,6 +430,7 @@ func (t Talk) clone() Talk {
 	c := t
 	c.Speakers = slices.Clone(t.Speakers)
 	c.Slides = slices.Clone(t.Slides)
+	c.SlideChanges = slices.Clone(t.SlideChanges)
 	if t.Recording != nil {
 		w := *t.Recording
 		if w.End != nil {
@@ -450,6 +454,9 @@ func normalize(t Talk) Talk {
 	t.StartsAt, t.EndsAt = t.StartsAt.UTC(), t.EndsAt.UTC()
 	for i := range t.Slides {
 		t.Slides[i].UploadedAt = t.Slides[i].UploadedAt.UTC()
+	}
+	for i := range t.SlideChanges {
+		t.SlideChanges[i].At = t.SlideChanges[i].At.UTC()
 	}
 	if t.Recording != nil {
 		t.Recording.Start = t.Recording.Start.UTC()

@@ -116,6 +116,9 @@ func (l *Library) cut(ctx context.Context, t Talk) error {
 	if err := putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), sel.Playlist()); err != nil {
 		return fmt.Errorf("cut talk %q: %w", t.ID, err)
 	}
+	if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {
+		return fmt.Errorf("cut talk %q: %w", t.ID, err)
+	}
 	l.setPending(t.ID, !sel.Final)
 	return nil
 }

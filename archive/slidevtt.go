@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -17,6 +18,9 @@ type SlideChange struct {
 // MaxSlideChanges bounds a talk's recorded page changes (one a second for
 // over two hours); talk.json read back from the bucket is untrusted.
 const MaxSlideChanges = 10000
+
+// MaxSlidePage bounds a recorded page number.
+const MaxSlidePage = 100000
 
 // SlidesVTTKey is the key of a talk's slide track.
 func SlidesVTTKey(id string) string { return "talks/" + id + "/slides.vtt" }
@@ -60,4 +64,34 @@ func vttTime(d time.Duration) string {
 	s := d / time.Second
 	d -= s * time.Second
 	return fmt.Sprintf("%02d:%02d:%02d.%03d", h, m, s, d/time.Millisecond)
+}
+
+// writeSlidesVTT renders t's slide track over sel, when t has page changes.
+func (l *Library) writeSlidesVTT(ctx context.Context, t Talk, sel *Selection) error {
+	if len(t.SlideChanges) == 0 {
+		return nil
+	}
+	if err := putBytes(ctx, l.Store, SlidesVTTKey(t.ID), SlidesVTT(sel, t.SlideChanges)); err != nil {
+		return fmt.Errorf("its slide track is not written: %w", err)
+	}
+	return nil
+}
+
+// SaveSlideChanges records the presenter's page changes of talk id (the
+// whole list, replacing what was there) in its talk.json and renders
+// talks/{id}/slides.vtt over its replay. Pages below 1 are dropped.
+func (l *Library) SaveSlideChanges(ctx context.Context, id string, changes []SlideChange) (Talk, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	old, err := l.current(id)
+	if err != nil {
+		return Talk{}, err
+	}
+	t := old.clone()
+	t.SlideChanges = slices.DeleteFunc(slices.Clone(changes), func(c SlideChange) bool { return c.Page < 1 })
+	t = normalize(t)
+	if err := t.Validate(); err != nil {
+		return Talk{}, err
+	}
+	return l.save(ctx, t, t.Recording != nil)
 }

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -45,5 +46,49 @@ Slide 4
 	}
 	if got := vttTime(3*time.Hour + 4*time.Minute + 5*time.Second + 6*time.Millisecond); got != "03:04:05.006" {
 		t.Errorf("vttTime = %s", got)
+	}
+}
+
+// The page changes are kept in talk.json and rendered as slides.vtt over the
+// replay; a corrected recording window re-renders the track.
+func TestLibrary_SaveSlideChanges(t *testing.T) {
+	s := libStore(t)
+	run := cutRun{start: cutT0, n: 20, dur: 2 * time.Second}
+	run.write(t, s, "main", true)
+	l := newLibrary(t, s)
+	ctx := t.Context()
+	tk := mustTalk(t)(l.Create(ctx, sampleTalk("Slides")))
+	mustTalk(t)(l.Start(ctx, tk.ID, cutT0.Add(4*time.Second)))
+	mustTalk(t)(l.Stop(ctx, tk.ID, cutT0.Add(30*time.Second)))
+	changes := []SlideChange{
+		{At: cutT0.Add(5 * time.Second), Page: 1},
+		{At: cutT0.Add(12 * time.Second), Page: 2},
+		{At: cutT0.Add(20 * time.Second), Page: 5},
+	}
+	got := mustTalk(t)(l.SaveSlideChanges(ctx, tk.ID, changes))
+	if len(got.SlideChanges) != 3 {
+		t.Fatalf("SlideChanges = %+v", got.SlideChanges)
+	}
+	// The replay starts with the segment holding 10:00:04, at cutT0+4s: media
+	// time = wall time - 4 s.
+	want := "WEBVTT\n\n1\n00:00:01.000 --> 00:00:08.000\nSlide 1\n\n2\n00:00:08.000 --> 00:00:16.000\nSlide 2\n\n3\n00:00:16.000 --> 00:00:26.000\nSlide 5\n"
+	if vtt := string(libGet(t, s, SlidesVTTKey(tk.ID))); vtt != want {
+		t.Errorf("slides.vtt =\n%s\nwant\n%s", vtt, want)
+	}
+	// A fresh library reads the changes back from talk.json.
+	again, err := newLibrary(t, s).Get(tk.ID)
+	if err != nil || len(again.SlideChanges) != 3 || !again.SlideChanges[2].At.Equal(changes[2].At) {
+		t.Fatalf("after reload: %+v, %v", again.SlideChanges, err)
+	}
+	// Moving the window's start re-renders the track on the new timeline.
+	start := cutT0.Add(10 * time.Second)
+	end := cutT0.Add(30 * time.Second)
+	mustTalk(t)(l.Update(ctx, tk.ID, TalkPatch{Recording: &Window{Start: start, End: &end}}))
+	want = "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\nSlide 1\n\n2\n00:00:02.000 --> 00:00:10.000\nSlide 2\n\n3\n00:00:10.000 --> 00:00:20.000\nSlide 5\n"
+	if vtt := string(libGet(t, s, SlidesVTTKey(tk.ID))); vtt != want {
+		t.Errorf("slides.vtt after re-cut =\n%s\nwant\n%s", vtt, want)
+	}
+	if _, err := l.SaveSlideChanges(ctx, tk.ID, []SlideChange{{Page: 2}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a change without a time: %v, want ErrInvalid", err)
 	}
 }

@@ -31,6 +31,10 @@ type Talk struct {
 	Recording *Window `json:"recording,omitempty"`
 	// Slides are the files below talks/{id}/slides/, in upload order.
 	Slides []Slide `json:"slides,omitempty"`
+	// SlideChanges are the presenter's page changes during the talk, in
+	// wall-clock time; talks/{id}/slides.vtt is rendered from them over the
+	// replay.
+	SlideChanges []SlideChange `json:"slide_changes,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }

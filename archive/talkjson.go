@@ -26,7 +26,7 @@ const (
 )
 
 // talkJSONFields are the keys Talk knows; every other key goes to Extra.
-var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides"}
+var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides", "slide_changes"}
 
 // talkJSON has Talk's fields without its methods, so that encoding/json
 // does not recurse into MarshalJSON.
@@ -169,6 +169,14 @@ func (t *Talk) Validate() error {
 	}
 	if err := validSlides(t.Slides); err != nil {
 		return err
+	}
+	if len(t.SlideChanges) > MaxSlideChanges {
+		return invalidf("slide_changes: at most %d, not %d", MaxSlideChanges, len(t.SlideChanges))
+	}
+	for i, c := range t.SlideChanges {
+		if c.At.IsZero() || c.Page < 1 || c.Page > MaxSlidePage {
+			return invalidf("slide_changes[%d]: want a time and a page from 1 to %d", i, MaxSlidePage)
+		}
 	}
 	if w := t.Recording; w != nil {
 		if w.Start.IsZero() {

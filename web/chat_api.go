@@ -13,11 +13,16 @@ import (
 	"github.com/salon/salon/web/chat"
 )
 
-// chatHub finds an existing chat room for a moderation request.
+// chatHub finds an existing chat room for a moderation request (admin).
 func (s *Server) chatHub(w http.ResponseWriter, r *http.Request) (*chat.Hub, bool) {
 	if !s.requireAdmin(w, r) {
 		return nil, false
 	}
+	return s.existingHub(w, r)
+}
+
+// existingHub finds the chat room of the request's stage, if it has one.
+func (s *Server) existingHub(w http.ResponseWriter, r *http.Request) (*chat.Hub, bool) {
 	stage := r.PathValue("stage")
 	if !stream.ValidStage(stage) {
 		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
@@ -108,9 +113,26 @@ func (s *Server) handleChatSlowMode(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleChatAnswered marks a question answered
-// (POST /api/stages/{stage}/chat/messages/{id}/answered, admin).
+// (POST /api/stages/{stage}/chat/messages/{id}/answered): the organiser, or
+// the speaker of the talk live on the stage with their speaker link's token.
 func (s *Server) handleChatAnswered(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.chatHub(w, r)
+	if tok := bearer(r); !s.isAdmin(tok) {
+		var tid string
+		known := false
+		if s.Slides != nil && tok != "" {
+			tid, known = s.Slides.SpeakerTalk(tok)
+		}
+		if !known {
+			s.requireAdmin(w, r) // answers 401
+			return
+		}
+		live, ok := s.Talks.LiveOn(r.PathValue("stage"))
+		if !ok || live.ID != tid {
+			s.jsonError(w, http.StatusForbidden, "this speaker link is for a talk that is not live on this stage")
+			return
+		}
+	}
+	h, ok := s.existingHub(w, r)
 	if !ok {
 		return
 	}

@@ -200,6 +200,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLinkRevoke))
 	s.handleBody("POST /api/talks/{id}/slides", s.MaxUploadSize+multipartSlack, s.needSlides(s.handleSlideUpload))
 	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
+	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
 
 	s.handle("GET /static/{path...}", s.handleStatic)

@@ -26,6 +26,9 @@ type talkLibrary interface {
 	Stop(ctx context.Context, id string, at time.Time) (archive.Talk, error)
 	// SaveChat stores a talk's chat log (JSON lines).
 	SaveChat(ctx context.Context, id string, jsonl []byte) error
+	// SaveSlideChanges stores the presenter's page changes and renders the
+	// talk's slide track (talks/{id}/slides.vtt).
+	SaveSlideChanges(ctx context.Context, id string, changes []archive.SlideChange) (archive.Talk, error)
 	// LiveOn is the talk live on a stage now, if any.
 	LiveOn(stage string) (archive.Talk, bool)
 	// Selection is what the talk's replay is cut from (for the MP4 download).
@@ -46,6 +49,9 @@ type talkDerived struct {
 	PageURL     string  `json:"page_url"`
 	PlaylistURL string  `json:"playlist_url,omitempty"`
 	DownloadURL string  `json:"download_url,omitempty"`
+	// SlidesTrackURL is the WebVTT track of the presenter's page changes
+	// over the replay, once the talk has ended.
+	SlidesTrackURL string `json:"slides_track_url,omitempty"`
 }
 
 // MarshalJSON writes talk.json's fields (through archive.Talk's own
@@ -81,6 +87,9 @@ func (s *Server) talkJSON(t archive.Talk) talkJSON {
 			end = *t.Recording.End
 			out.Ended = true
 			out.DownloadURL = s.url("/talks/" + t.ID + "/download.mp4")
+			if len(t.SlideChanges) > 0 {
+				out.SlidesTrackURL = s.url("/archive/" + archive.SlidesVTTKey(t.ID))
+			}
 		}
 		out.Duration = end.Sub(t.Recording.Start).Round(time.Second).Seconds()
 		out.PlaylistURL = s.url("/archive/talks/" + t.ID + "/index.m3u8")
@@ -242,6 +251,7 @@ func (s *Server) talkTransition(w http.ResponseWriter, r *http.Request,
 	}
 	if t.Recording != nil && t.Recording.End != nil {
 		s.saveTalkChat(r.Context(), t)
+		t = s.saveTalkSlides(r.Context(), t)
 	}
 	// The stage's chat says which talk is on now, without a reload.
 	if live, ok := s.Talks.LiveOn(t.Stage); ok {

@@ -257,3 +257,9 @@ func (f *fakeTalks) LiveOn(stage string) (archive.Talk, bool) {
 }
 
 func (f *fakeTalks) SaveChat(ctx context.Context, id string, jsonl []byte) error { return nil }
+
+func (f *fakeTalks) SaveSlideChanges(ctx context.Context, id string, changes []archive.SlideChange) (archive.Talk, error) {
+	t, err := f.Get(id)
+	t.SlideChanges = changes
+	return t, err
+}

@@ -63,6 +63,12 @@
     questions.add(m);
   }
 
+  // slide relays the presenter's page to the slides panel (slides-follow.js).
+  function slide(m) {
+    window.salonLastSlide = { talk: m.talk, page: m.page };
+    document.dispatchEvent(new CustomEvent('salon:slide', { detail: window.salonLastSlide }));
+  }
+
   function hello() {
     var msg = { type: 'hello', viewer: core.viewerKey() };
     var name = nameInput.value.trim();
@@ -82,7 +88,9 @@
           (m.questions || []).forEach(questions.add);
           showTalk(m.talk);
           showViewers(m.viewers);
+          if (m.slide) slide(m.slide);
           break;
+        case 'slide': slide(m); break;
         case 'chat': add(m); break;
         case 'delete':
           if (byId[m.id]) { byId[m.id].remove(); delete byId[m.id]; }

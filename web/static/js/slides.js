@@ -182,7 +182,7 @@ function unloadPDF() {
 function update(talk) {
   const slides = talk.slides || [];
   panel.hidden = slides.length === 0;
-  media.classList.toggle('has-slides', slides.length > 0);
+  if (media) media.classList.toggle('has-slides', slides.length > 0);
   renderFiles(slides);
   const pdf = slides.find(function (s) { return s.type === 'application/pdf'; });
   if (pdf) {
@@ -226,5 +226,9 @@ window.salonSlides = {
   pages: function () { return state.pages; },
   onPageChange: function (fn) { state.listeners.push(fn); },
 };
+
+// Scripts that loaded before this module (slides-follow.js, presenter.js)
+// wait for this.
+document.dispatchEvent(new Event('salon:slides-ready'));
 
 poll();
