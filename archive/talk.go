@@ -49,8 +49,8 @@ type Window struct {
 // Live tells whether the talk is being recorded now.
 func (t *Talk) Live() bool { return t.Recording != nil && t.Recording.End == nil }
 
-// Ended tells whether the talk's recording has stopped.
-func (t *Talk) Ended() bool { return t.Recording != nil && t.Recording.End != nil }
+// HasEnded tells whether the talk's recording has stopped.
+func (t *Talk) HasEnded() bool { return t.Recording != nil && t.Recording.End != nil }
 
 // TalkPatch is a partial update (PATCH /api/talks/{id}): nil fields are kept.
 type TalkPatch struct {
