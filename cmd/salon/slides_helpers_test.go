@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -60,17 +65,19 @@ func uploadSlides(t testing.TB, url, token, name string, data io.Reader, size in
 	if m == nil {
 		m = map[string]any{"raw": string(b)}
 	}
-	return resp.StatusCode, m, cr.n
+	return resp.StatusCode, m, cr.n.Load()
 }
 
+// countingReader counts what the client sent; the transport may still be
+// sending when the response has come, hence the atomic.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -120,4 +127,104 @@ func bucketState(t testing.TB, a *app) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, "\n")
+}
+
+// childSalon is a salon in its own process (this test binary, run as salon),
+// so that its memory can be read from /proc apart from the test's.
+type childSalon struct {
+	cmd        *exec.Cmd
+	base       string // http://127.0.0.1:PORT
+	adminToken string
+	stderr     *syncBuffer
+}
+
+// startChildSalon starts salon on the MinIO bucket with extra flags and waits
+// until it answers /healthz. It is killed when the test ends.
+func startChildSalon(t testing.TB, mb minioBucket, flags ...string) *childSalon {
+	t.Helper()
+	addr := freePort(t)
+	c := &childSalon{base: "http://" + addr, adminToken: "child-admin-token", stderr: &syncBuffer{}}
+	args := append([]string{"-http", addr, "-rtsp", "", "-rtmp", "", "-data", t.TempDir(),
+		"-archive", "s3:http://" + mb.endpoint + "/" + mb.bucket, "-admin-token", c.adminToken, "-log-level", "warn"}, flags...)
+	c.cmd = exec.Command(os.Args[0], args...)
+	c.cmd.Env = append(os.Environ(), "SALON_TEST_MAIN=1", "AWS_ACCESS_KEY_ID="+mb.key, "AWS_SECRET_ACCESS_KEY="+mb.secret)
+	c.cmd.Stdout = io.Discard
+	c.cmd.Stderr = c.stderr
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(c.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the salon child did not start; stderr:\n%s", c.stderr.String())
+		}
+	}
+}
+
+// rssSampler reads a process's resident memory (VmRSS) every few
+// milliseconds until stopped and keeps the highest value.
+type rssSampler struct {
+	pid  int
+	stop chan struct{}
+	done chan struct{}
+	peak int64
+}
+
+func vmRSS(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("read the memory of process %d: %v", pid, err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS line %q", line)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
+
+func sampleRSS(t testing.TB, pid int) *rssSampler {
+	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{}), peak: vmRSS(t, pid)}
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+				if err != nil {
+					continue
+				}
+				for line := range strings.Lines(string(b)) {
+					if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+						kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+						s.peak = max(s.peak, kb<<10)
+					}
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// Peak stops sampling and returns the highest VmRSS seen, in bytes.
+func (s *rssSampler) Peak() int64 {
+	close(s.stop)
+	<-s.done
+	return s.peak
 }

@@ -20,7 +20,7 @@ type minioBucket struct {
 	endpoint, key, secret, bucket string
 }
 
-func newMinioBucket(t *testing.T) minioBucket {
+func newMinioBucket(t testing.TB) minioBucket {
 	endpoint, key, secret, _, _ := storetest.MinIO(t)
 	return minioBucket{endpoint, key, secret, fmt.Sprintf("salon-%d", time.Now().UnixNano())}
 }
