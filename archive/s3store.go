@@ -22,6 +22,12 @@ const (
 	// each concurrent Put; 16 MiB parts also allow objects up to 160 GB
 	// (10,000 parts).
 	s3PartSize = 16 << 20
+	// A streamed Put (size unknown: slide uploads) fills s3StreamThreads
+	// parts of s3StreamPartSize while earlier ones upload, so the sender is
+	// not paused during each part's upload: 3 × 8 MiB of buffers per Put,
+	// objects up to 80 GB.
+	s3StreamThreads  = 3
+	s3StreamPartSize = 8 << 20
 	// s3MaxRetries bounds minio-go's own retries of transient errors (with
 	// back-off, ~1+2+4 s). Callers that must not lose data (the recorder)
 	// retry on top of it with their own back-off, so failing fast is better
@@ -153,10 +159,16 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64, 
 	if size >= 0 {
 		r = io.LimitReader(r, size) // the rule on Store.Put: exactly size bytes
 	}
-	info, err := s.client.PutObject(ctx, s.Bucket, name, ctxReader{ctx, r}, size, minio.PutObjectOptions{
-		ContentType: contentType,
-		PartSize:    s3PartSize,
-	})
+	opts := minio.PutObjectOptions{ContentType: contentType, PartSize: s3PartSize}
+	if size < 0 {
+		opts.PartSize, opts.NumThreads, opts.ConcurrentStreamParts = s3StreamPartSize, s3StreamThreads, true
+		// A streamed upload is large (a slide deck): skip signing a SHA-256
+		// of every part, which costs salon as much CPU as the rest of the
+		// relay. Each part still carries minio-go's CRC32C checksum, which
+		// the bucket verifies.
+		opts.DisableContentSha256 = true
+	}
+	info, err := s.client.PutObject(ctx, s.Bucket, name, ctxReader{ctx, r}, size, opts)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
