@@ -77,7 +77,7 @@
   }
   function onTime() {
     var t = video.currentTime;
-    var page = cues.length ? cues[0].page : 0;
+    var page = 1; // before the speaker's first change: the deck's start
     for (var i = 0; i < cues.length && cues[i].start <= t; i++) page = cues[i].page;
     setSpeakerPage(page);
   }

@@ -30,7 +30,8 @@ const state = {
   page: 1,
   pages: 0,
   rendering: null,  // pdf.js render task in progress
-  want: 0,          // page to render once the current render ends
+  busy: false,      // draw() is running
+  again: false,     // draw() was asked for while busy
   listeners: [],
 };
 
@@ -89,14 +90,16 @@ function updateNav() {
   panel.dataset.pages = String(state.pages);
 }
 
-// draw renders state.page; a request during a render is kept (the latest
-// wins) and drawn when that render ends.
+// draw renders state.page. One render runs at a time (pdf.js refuses two on
+// one canvas); a request meanwhile is drawn when it ends, with the page
+// shown by then.
 async function draw() {
   if (!state.doc) return;
-  if (state.rendering) {
-    state.want = state.page;
+  if (state.busy) {
+    state.again = true;
     return;
   }
+  state.busy = true;
   const n = state.page;
   const doc = state.doc;
   try {
@@ -120,12 +123,12 @@ async function draw() {
     }
   } finally {
     state.rendering = null;
+    state.busy = false;
   }
-  if (state.want && state.want !== n) {
-    state.want = 0;
+  if (state.again || state.page !== n || doc !== state.doc) {
+    state.again = false;
     draw();
   }
-  state.want = 0;
 }
 
 // show is the one way the page changes.
@@ -135,7 +138,7 @@ function show(n, source) {
   const changed = n !== state.page;
   state.page = n;
   updateNav();
-  draw();
+  if (changed || panel.dataset.rendered !== String(n)) draw();
   if (changed) {
     state.listeners.forEach(function (fn) {
       try { fn(state.page, state.pages, source || 'api'); } catch (e) { console.error(e); }
