@@ -131,11 +131,20 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		LiveTalks: live, Upcoming: upcoming, Replays: replays})
 }
 
-func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
+// stagePage is the stage a page's URL names, or a 404 page for a bad name.
+func (s *Server) stagePage(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("stage")
 	if !stream.ValidStage(name) {
 		s.pageError(w, r, http.StatusNotFound, "No such stage",
 			"Stage names are 1 to 64 characters of a-z, 0-9 and -.")
+		return "", false
+	}
+	return name, true
+}
+
+func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
+	name, ok := s.stagePage(w, r)
+	if !ok {
 		return
 	}
 	// A stage nobody has published to yet still gets its page: people open
@@ -158,10 +167,8 @@ func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
 // the admin token in the address's fragment (#token=…) each gets a button
 // that marks it answered.
 func (s *Server) handleQuestionsPage(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("stage")
-	if !stream.ValidStage(name) {
-		s.pageError(w, r, http.StatusNotFound, "No such stage",
-			"Stage names are 1 to 64 characters of a-z, 0-9 and -.")
+	name, ok := s.stagePage(w, r)
+	if !ok {
 		return
 	}
 	s.render(w, http.StatusOK, "questions.html", pageData{

@@ -210,22 +210,7 @@ func TestChat_KilledMidTalk(t *testing.T) {
 	httpAddr := freePort(t)
 	run := func() *publisher {
 		t.Helper()
-		p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
-		p.cmd = execSalon(t, "-http", httpAddr, "-rtsp", "", "-rtmp", "", "-data", data, "-admin-token", "test-admin-token")
-		p.cmd.Stderr = p.stderr
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { p.err = p.cmd.Wait(); close(p.done) }()
-		t.Cleanup(p.kill)
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if code, _, _ := getQuiet("http://" + httpAddr + "/healthz"); code == 200 {
-				return p
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("salon did not start:\n%s", p.stderr.String())
-			}
-		}
+		return runSalon(t, httpAddr, nil, "-http", httpAddr, "-rtsp", "", "-rtmp", "", "-data", data, "-admin-token", "test-admin-token")
 	}
 	call := func(method, path, body string) (int, map[string]any) {
 		return apiURL(t, "http://"+httpAddr+path, "test-admin-token", method, body)

@@ -152,25 +152,10 @@ func TestArchive_KilledMidTalk(t *testing.T) {
 	httpAddr, rtspAddr := freePort(t), freePort(t)
 	run := func() *publisher {
 		t.Helper()
-		p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
-		p.cmd = execSalon(t, "-http", httpAddr, "-rtsp", rtspAddr, "-rtmp", "", "-data", data,
+		return runSalon(t, httpAddr, []string{"AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret},
+			"-http", httpAddr, "-rtsp", rtspAddr, "-rtmp", "", "-data", data,
 			"-archive", "s3:http://"+endpoint+"/crash", "-publish-key", testKey, "-admin-token", "test-admin-token",
 			"-segment", "1s", "-window", "10s")
-		p.cmd.Env = append(p.cmd.Env, "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret)
-		p.cmd.Stderr = p.stderr
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { p.err = p.cmd.Wait(); close(p.done) }()
-		t.Cleanup(p.kill)
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if code, _, _ := getQuiet("http://" + httpAddr + "/healthz"); code == 200 {
-				return p
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("salon did not start:\n%s", p.stderr.String())
-			}
-		}
 	}
 	fakeURL := func(path string) string { return "http://" + httpAddr + path }
 	call := func(method, path, body string) (int, map[string]any) {
@@ -230,6 +215,30 @@ func TestArchive_KilledMidTalk(t *testing.T) {
 	t.Logf("replay after the restart: segments %d..%s, the kill came after %d", first, ms[len(ms)-1][1], lastBeforeKill)
 	if lastBeforeKill-first < 7 {
 		t.Fatalf("the replay starts at %d, the kill was at %d: most of the talk is missing", first, lastBeforeKill)
+	}
+}
+
+// runSalon starts this test binary as salon (see TestMain) with args and the
+// extra environment env, and waits until it answers /healthz on httpAddr.
+// The process is killed when the test ends, if it has not exited.
+func runSalon(t *testing.T, httpAddr string, env []string, args ...string) *publisher {
+	t.Helper()
+	p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = execSalon(t, args...)
+	p.cmd.Env = append(p.cmd.Env, env...)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.kill)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, _, _ := getQuiet("http://" + httpAddr + "/healthz"); code == 200 {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("salon did not start:\n%s", p.stderr.String())
+		}
 	}
 }
 
