@@ -61,10 +61,14 @@ func speakerCheck(speaker bool) func(archive.Talk) error {
 	}
 }
 
-// requireSpeaker lets the organiser, or the speaker of talk id, through:
-// no token or an unknown one is 401, another talk's token 403. Nothing of the
+// requireSpeaker lets the organiser, or the speaker of talk id, through: a
+// malformed id is 404, no token or an unknown one is 401, another talk's token 403. Nothing of the
 // request body has been read when it refuses.
 func (s *Server) requireSpeaker(w http.ResponseWriter, r *http.Request, id string) (speaker, ok bool) {
+	if !archive.ValidTalkID(id) {
+		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
+		return false, false
+	}
 	tok := bearer(r)
 	if tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)
@@ -136,10 +140,6 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 	// waits for 100-continue not to send it at all).
 	w.Header().Set("Connection", "close")
 	id := r.PathValue("id")
-	if !archive.ValidTalkID(id) {
-		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
-		return
-	}
 	speaker, ok := s.requireSpeaker(w, r, id)
 	if !ok {
 		return
@@ -227,10 +227,6 @@ func rawFileName(disposition string) string {
 
 func (s *Server) handleSlideDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if !archive.ValidTalkID(id) {
-		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
-		return
-	}
 	speaker, ok := s.requireSpeaker(w, r, id)
 	if !ok {
 		return
