@@ -62,8 +62,8 @@ func speakerCheck(speaker bool) func(archive.Talk) error {
 }
 
 // requireSpeaker lets the organiser, or the speaker of talk id, through: a
-// malformed id is 404, no token or an unknown one is 401, another talk's token 403. Nothing of the
-// request body has been read when it refuses.
+// malformed id is 404, no token or an unknown one 401, another talk's token
+// 403. Nothing of the request body has been read when it refuses.
 func (s *Server) requireSpeaker(w http.ResponseWriter, r *http.Request, id string) (speaker, ok bool) {
 	if !archive.ValidTalkID(id) {
 		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
