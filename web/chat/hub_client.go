@@ -176,11 +176,9 @@ func (h *Hub) writeRound(cs []*client) {
 // to c's write pump. batch is scratch space, returned for reuse.
 func (c *client) flushNow(batch []outFrame) []outFrame {
 	h := c.hub
-	select {
-	case <-c.quit:
-		return batch
-	default:
-	}
+	// A stopped client is not checked for: its socket is closed, so the write
+	// fails at once, and reading c.quit for each of 10,000 clients per round
+	// cost a cache miss each (4 % of salon's CPU).
 	c.qmu.Lock()
 	if c.writing || len(c.queue) == 0 {
 		// The write pump owns the writes; it takes the queue when it is done.
