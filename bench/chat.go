@@ -442,13 +442,16 @@ func (v *chatViewer) handle(data []byte, now int64, err error, finishing *atomic
 			case opText:
 				v.message(p, now)
 			case opPing:
-				if werr := c.write(opPong, p); werr != nil && err == nil {
+				// Never wait here: the loop reads thousands of viewers.
+				// A pong skipped is harmless (any frame proves the viewer
+				// alive, and the next ping comes 10 s later).
+				if werr := c.tryWrite(opPong, p); werr != nil && err == nil {
 					err = werr
 				}
 			case opClose:
 				if err == nil {
 					err = closeErr(p)
-					_ = c.write(opClose, p[:min(len(p), 2)])
+					_ = c.tryWrite(opClose, p[:min(len(p), 2)])
 				}
 			}
 		})
@@ -460,8 +463,16 @@ func (v *chatViewer) handle(data []byte, now int64, err error, finishing *atomic
 	if !finishing.Load() {
 		v.left = now
 		v.leftErr = errorKind(err)
-		if strings.HasPrefix(err.Error(), "closed ") {
+		var fe frameError
+		switch {
+		case strings.HasPrefix(err.Error(), "closed "):
 			v.leftErr = err.Error()
+		case errors.Is(err, errEOF):
+			v.leftErr = "server closed the connection without a close frame"
+		case errors.As(err, &fe):
+			v.leftErr = "bad frame: " + fe.Error()
+		case v.leftErr == "network":
+			v.leftErr = "network: " + err.Error()
 		}
 	}
 }

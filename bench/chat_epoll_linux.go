@@ -28,6 +28,10 @@ type epollLoop struct {
 	failure  error
 }
 
+// backstopEvery bounds how long the loop sleeps without looking, should a
+// wake-up of the nested epoll set ever be missed.
+const backstopEvery = 20 * time.Millisecond
+
 func newEpollLoop(stamp func() int64, handle func(*chatViewer, []byte, int64, error)) (*epollLoop, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
@@ -104,7 +108,7 @@ func (l *epollLoop) run() {
 	}
 	events := make([]syscall.EpollEvent, 256)
 	buf := make([]byte, 64<<10)
-	err = rc.Read(func(epfd uintptr) bool {
+	read := func(epfd uintptr) bool {
 		for {
 			n, err := syscall.EpollWait(int(epfd), events, 0)
 			if err == syscall.EINTR {
@@ -149,9 +153,17 @@ func (l *epollLoop) run() {
 				}
 			}
 		}
-	})
-	if err != nil && !l.stopping.Load() && l.failure == nil {
-		l.failure = err
+	}
+	for !l.stopping.Load() && l.failure == nil {
+		_ = l.ep.SetReadDeadline(time.Now().Add(backstopEvery))
+		err = rc.Read(read)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil && !l.stopping.Load() && l.failure == nil {
+			l.failure = err
+		}
+		return
 	}
 }
 
@@ -168,24 +180,28 @@ var errEOF = errors.New("EOF")
 func closeFD(fd int) error { return syscall.Close(fd) }
 
 // writeFD writes all of p to a non-blocking socket, waiting up to timeout
-// for room.
-func writeFD(fd int, p []byte, timeout time.Duration) error {
+// for room; with timeout 0 it gives up (sent false) when the socket takes
+// none of p at once.
+func writeFD(fd int, p []byte, timeout time.Duration) (sent bool, err error) {
 	deadline := time.Now().Add(timeout)
 	for len(p) > 0 {
 		n, err := syscall.Write(fd, p)
 		if n > 0 {
 			p = p[n:]
+			sent = true
 		}
 		switch {
+		case err == syscall.EAGAIN && !sent && timeout == 0:
+			return false, nil
 		case err == syscall.EAGAIN:
 			if time.Now().After(deadline) {
-				return errors.New("write timed out")
+				return sent, errors.New("write to the server timed out (its socket buffer stayed full)")
 			}
 			time.Sleep(time.Millisecond)
 		case err == syscall.EINTR:
 		case err != nil:
-			return err
+			return sent, err
 		}
 	}
-	return nil
+	return true, nil
 }

@@ -11,7 +11,10 @@ import (
 
 type epollLoop struct{}
 
-var errNoEpoll = errors.New("salon-bench chat needs Linux (its readers use epoll)")
+var (
+	errNoEpoll = errors.New("salon-bench chat needs Linux (its readers use epoll)")
+	errEOF     = errors.New("EOF")
+)
 
 func newEpollLoop(func() int64, func(*chatViewer, []byte, int64, error)) (*epollLoop, error) {
 	return nil, errNoEpoll
@@ -22,4 +25,4 @@ func (l *epollLoop) stop() error           { return nil }
 
 func closeFD(int) error { return errNoEpoll }
 
-func writeFD(int, []byte, time.Duration) error { return errNoEpoll }
+func writeFD(int, []byte, time.Duration) (bool, error) { return false, errNoEpoll }

@@ -125,6 +125,11 @@ func checkHandshake(head []byte, key string) error {
 	return errors.New("handshake: no Sec-WebSocket-Accept header")
 }
 
+// frameError is a server frame the tool cannot parse.
+type frameError string
+
+func (e frameError) Error() string { return string(e) }
+
 // WebSocket opcodes.
 const (
 	opCont  = 0
@@ -143,7 +148,7 @@ func nextFrame(p []byte) (op byte, fin bool, payload []byte, n int, err error) {
 	fin = p[0]&0x80 != 0
 	op = p[0] & 0x0f
 	if p[1]&0x80 != 0 {
-		return 0, false, nil, 0, errors.New("server frame is masked")
+		return 0, false, nil, 0, frameError("server frame is masked")
 	}
 	l, h := uint64(p[1]&0x7f), 2
 	switch l {
@@ -159,7 +164,7 @@ func nextFrame(p []byte) (op byte, fin bool, payload []byte, n int, err error) {
 		l, h = binary.BigEndian.Uint64(p[2:]), 10
 	}
 	if l > 64<<20 {
-		return 0, false, nil, 0, fmt.Errorf("server frame of %d bytes", l)
+		return 0, false, nil, 0, frameError(fmt.Sprintf("server frame of %d bytes", l))
 	}
 	if uint64(len(p)-h) < l {
 		return 0, false, nil, 0, nil
@@ -297,7 +302,22 @@ func (c *wsConn) write(op byte, payload []byte) error {
 		_, err := c.nc.Write(f)
 		return err
 	}
-	return writeFD(c.fd, f, 5*time.Second)
+	_, err := writeFD(c.fd, f, 5*time.Second)
+	return err
+}
+
+// tryWrite is write for an epoll loop, which must not wait: it does nothing
+// when a sender is writing on c or the socket has no room at once.
+func (c *wsConn) tryWrite(op byte, payload []byte) error {
+	if !c.wmu.TryLock() {
+		return nil
+	}
+	defer c.wmu.Unlock()
+	if c.fd < 0 {
+		return nil
+	}
+	_, err := writeFD(c.fd, clientFrame(op, payload), 0)
+	return err
 }
 
 // Close ends the connection.
