@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -17,8 +16,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // Chat connects N websocket viewers to one stage's chat, has Senders of them
@@ -198,7 +195,7 @@ func sourceAddr(base net.IP, i int) net.IP {
 // chatViewer is one connection. Fields written by its reader goroutine are
 // read by Run only after that goroutine ended.
 type chatViewer struct {
-	conn    *websocket.Conn
+	conn    *wsConn
 	stalled bool
 	sender  bool
 
@@ -256,10 +253,22 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 		viewers[i] = v
 	}
 
-	// Connect.
+	// Connect. Readers are read by a few epoll loops, one per CPU.
 	b.Log.Info("connecting", "url", b.wsURL, "n", b.N, "concurrency", b.Concurrency)
 	var finishing atomic.Bool
-	var readers sync.WaitGroup
+	handle := func(v *chatViewer, data []byte, now int64, err error) { v.handle(data, now, err, &finishing) }
+	loops := make([]*epollLoop, runtime.GOMAXPROCS(0))
+	for i := range loops {
+		l, err := newEpollLoop(stamp, handle)
+		if err != nil {
+			for _, l := range loops[:i] {
+				_ = l.stop()
+			}
+			return nil, err
+		}
+		loops[i] = l
+	}
+	var addErr atomic.Value
 	sem := make(chan struct{}, b.Concurrency)
 	var connecting sync.WaitGroup
 	connectStart := time.Now()
@@ -274,10 +283,19 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 			if v.conn == nil || v.stalled {
 				return
 			}
-			readers.Go(func() { v.read(stamp, &finishing) })
+			v.handle(nil, stamp(), nil, &finishing) // frames that came with the welcome
+			if err := loops[i%len(loops)].add(v); err != nil {
+				addErr.Store(err)
+			}
 		})
 	}
 	connecting.Wait()
+	if err, _ := addErr.Load().(error); err != nil {
+		for _, l := range loops {
+			_ = l.stop()
+		}
+		return nil, fmt.Errorf("read the viewers' sockets: %w", err)
+	}
 	connectTotal := time.Since(connectStart)
 	if err := sample(1); err != nil {
 		return nil, err
@@ -316,9 +334,8 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 			id := uint64(len(sent))
 			st := stamp()
 			sent = append(sent, st)
-			_ = v.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			msg := `{"type":"chat","text":"` + stampText(id, st) + `"}`
-			if err := v.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			if err := v.conn.sendText([]byte(msg)); err != nil {
 				sendErrs++
 			}
 		}
@@ -343,12 +360,18 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	b.Log.Info("finishing")
 	var stalledDropped atomic.Int64
 	var drains sync.WaitGroup
+	var loopErr error
+	for _, l := range loops {
+		if err := l.stop(); err != nil {
+			loopErr = err
+		}
+	}
 	for _, v := range viewers {
 		switch {
 		case v.conn == nil:
 		case v.stalled:
 			drains.Go(func() {
-				if v.serverClosed() {
+				if v.conn.serverClosed() {
 					stalledDropped.Add(1)
 				}
 			})
@@ -356,8 +379,10 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 			v.conn.Close()
 		}
 	}
-	readers.Wait()
 	drains.Wait()
+	if loopErr != nil {
+		return nil, fmt.Errorf("reading the viewers' sockets failed: %w", loopErr)
+	}
 	for _, v := range viewers {
 		if v.conn != nil && v.stalled {
 			v.conn.Close()
@@ -382,25 +407,18 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 // connect dials from src and waits for the welcome frame.
 func (b *Chat) connect(ctx context.Context, v *chatViewer, src net.IP, stamp func() int64) {
 	start := time.Now()
-	nd := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: src}}
-	d := websocket.Dialer{
-		NetDialContext:   nd.DialContext,
-		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  512,
-	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	conn, resp, err := d.DialContext(cctx, b.wsURL, nil)
+	conn, rest, err := dialWS(cctx, b.wsURL, src)
 	if err != nil {
 		v.connectErr = err.Error()
-		if resp != nil {
-			v.connectErr = "http " + strconv.Itoa(resp.StatusCode)
+		var hs errHTTPStatus
+		if errors.As(err, &hs) {
+			v.connectErr = hs.Error()
 		}
 		return
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, msg, err := conn.ReadMessage()
+	msg, err := conn.readWelcome(rest, time.Now().Add(20*time.Second))
 	if err != nil || frameKind(msg) != "welcome" {
 		conn.Close()
 		v.connectErr = "no welcome frame"
@@ -409,84 +427,72 @@ func (b *Chat) connect(ctx context.Context, v *chatViewer, src net.IP, stamp fun
 		}
 		return
 	}
-	_ = conn.SetReadDeadline(time.Time{})
 	v.connect = time.Since(start)
 	v.joined = stamp()
 	v.conn = conn
 }
 
-// read receives frames until the connection ends.
-func (v *chatViewer) read(stamp func() int64, finishing *atomic.Bool) {
-	buf := make([]byte, 0, 1024)
-	for {
-		_, r, err := v.conn.NextReader()
-		if err != nil {
-			if !finishing.Load() {
-				v.left = stamp()
-				v.leftErr = errorKind(err)
-				var ce *websocket.CloseError
-				if errors.As(err, &ce) {
-					v.leftErr = "closed " + strconv.Itoa(ce.Code) + " " + ce.Text
+// handle takes the bytes of one read of the viewer's socket, received at
+// now, or the error that ended it.
+func (v *chatViewer) handle(data []byte, now int64, err error, finishing *atomic.Bool) {
+	c := v.conn
+	if err == nil {
+		err = c.frames(data, func(op byte, p []byte) {
+			switch op {
+			case opText:
+				v.message(p, now)
+			case opPing:
+				// Never wait here: the loop reads thousands of viewers.
+				// A pong skipped is harmless (any frame proves the viewer
+				// alive, and the next ping comes 10 s later).
+				if werr := c.tryWrite(opPong, p); werr != nil && err == nil {
+					err = werr
+				}
+			case opClose:
+				if err == nil {
+					err = closeErr(p)
+					_ = c.tryWrite(opClose, p[:min(len(p), 2)])
 				}
 			}
-			return
-		}
-		buf, err = readAllInto(r, buf[:0])
-		if err != nil {
-			continue // the next NextReader reports the connection's error
-		}
-		now := stamp()
-		v.frames++
-		switch frameKind(buf) {
-		case "chat":
-			if id, st, ok := parseStamp(buf); ok {
-				v.hist.add(time.Duration(now - st))
-				if v.recv.set(id) {
-					v.dups++
-				}
-			}
-		case "error":
-			if bytes.Contains(buf, []byte(`"code":"rate_limited"`)) {
-				v.refused++
-			} else {
-				v.errFrames++
-			}
-		}
-		if cap(buf) > 64<<10 {
-			buf = make([]byte, 0, 1024) // a big history frame: do not keep its buffer
+		})
+	}
+	if err == nil {
+		return
+	}
+	c.ended = true
+	if !finishing.Load() {
+		v.left = now
+		v.leftErr = errorKind(err)
+		var fe frameError
+		switch {
+		case strings.HasPrefix(err.Error(), "closed "):
+			v.leftErr = err.Error()
+		case errors.Is(err, errEOF):
+			v.leftErr = "server closed the connection without a close frame"
+		case errors.As(err, &fe):
+			v.leftErr = "bad frame: " + fe.Error()
+		case v.leftErr == "network":
+			v.leftErr = "network: " + err.Error()
 		}
 	}
 }
 
-// serverClosed drains a stalled viewer's connection and reports whether the
-// server had closed it (rather than the read merely timing out).
-func (v *chatViewer) serverClosed() bool {
-	_ = v.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
-	for {
-		_, r, err := v.conn.NextReader()
-		if err != nil {
-			var ne net.Error
-			return !(errors.As(err, &ne) && ne.Timeout())
+// message counts one message from the server.
+func (v *chatViewer) message(m []byte, now int64) {
+	v.frames++
+	switch frameKind(m) {
+	case "chat":
+		if id, st, ok := parseStamp(m); ok {
+			v.hist.add(time.Duration(now - st))
+			if v.recv.set(id) {
+				v.dups++
+			}
 		}
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			var ne net.Error
-			return !(errors.As(err, &ne) && ne.Timeout())
-		}
-	}
-}
-
-func readAllInto(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
+	case "error":
+		if bytes.Contains(m, []byte(`"code":"rate_limited"`)) {
+			v.refused++
+		} else {
+			v.errFrames++
 		}
 	}
 }

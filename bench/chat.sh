@@ -14,6 +14,10 @@ DURATION=${DURATION:-60s}
 CASES=${CASES:-"n1000 n10000 n5000 idle n5000-stalled"}
 HTTP=127.0.0.1:${HTTP_PORT:-18081}
 DEBUG=${DEBUG_ADDR:-}          # e.g. 127.0.0.1:6061 to profile salon during a case
+TOOL_FLAGS=${TOOL_FLAGS:-}     # extra salon-bench chat flags, e.g. "-cpuprofile bench-out/tool.pprof"
+SALON_ENV=${SALON_ENV:-}       # environment for salon, e.g. "GODEBUG=gctrace=1"
+LOG_LEVEL=${LOG_LEVEL:-warn}   # salon's -log-level
+SALON_BIN=${SALON_BIN:-}       # a salon binary to measure instead of building this tree's (e.g. an older commit's)
 
 # Each viewer is one file descriptor in salon and one in the tool; Go raises
 # the soft limit to the hard one by itself, so the hard limit must allow it.
@@ -23,7 +27,7 @@ if (( $(ulimit -Hn) < 10100 )); then
 fi
 
 mkdir -p "$OUT"
-go build -o "$OUT/salon" ./cmd/salon
+if [[ -n $SALON_BIN ]]; then cp "$SALON_BIN" "$OUT/salon"; else go build -o "$OUT/salon" ./cmd/salon; fi
 go build -o "$OUT/salon-bench" ./cmd/salon-bench
 
 data=$(mktemp -d)
@@ -39,13 +43,13 @@ run_case() {
   rm -rf "${data:?}"/*
   local debug=()
   [[ -n $DEBUG ]] && debug=(-debug-addr "$DEBUG")
-  "$OUT/salon" -http "$HTTP" -rtsp "" -rtmp "" -data "$data" -log-level warn "${debug[@]}" \
+  env $SALON_ENV "$OUT/salon" -http "$HTTP" -rtsp "" -rtmp "" -data "$data" -log-level "$LOG_LEVEL" "${debug[@]}" \
     >"$OUT/salon-chat-$name.log" 2>&1 &
   SALON=$!
   for _ in $(seq 100); do curl -sf "http://$HTTP/healthz" >/dev/null && break; sleep 0.1; done
   sleep 1 # let start-up settle before the baseline RSS
   echo "== $name: salon-bench chat $*"
-  "$OUT/salon-bench" chat -url "http://$HTTP" -pid "$SALON" -json "$@" >"$OUT/chat-$name.json" || true
+  "$OUT/salon-bench" chat -url "http://$HTTP" -pid "$SALON" -json $TOOL_FLAGS "$@" >"$OUT/chat-$name.json" || true
   stop_salon
   python3 - "$OUT/chat-$name.json" <<'PY'
 import json, sys

@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,7 +197,9 @@ func TestChat_Run(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a few seconds")
 	}
-	hub := &chat.Hub{Stage: "main", Log: slog.New(slog.DiscardHandler)}
+	// Pings every 300 ms: a reader that did not answer them would be
+	// dropped within the run, a stalled viewer is.
+	hub := &chat.Hub{Stage: "main", Log: slog.New(slog.DiscardHandler), PingInterval: 300 * time.Millisecond}
 	if err := hub.Initialize(); err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +239,9 @@ func TestChat_Run(t *testing.T) {
 		t.Errorf("stalled %d, lost %d, readers dropped %d, expected %d: want stalled > 0, nothing lost or dropped, %d × %d owed",
 			r.Stalled, r.Lost, r.ReadersDropped, r.Expected, r.Sent, readers)
 	}
+	if r.StalledDropped != r.Stalled {
+		t.Errorf("%d of %d stalled viewers dropped by the server's pings, want all", r.StalledDropped, r.Stalled)
+	}
 	if int64(r.LatencyMs.Count) != r.Sent*readers || r.LatencyMs.P99 <= 0 || r.Duplicates != 0 {
 		t.Errorf("latency samples %d (p99 %.1f ms), duplicates %d: want %d samples", r.LatencyMs.Count, r.LatencyMs.P99, r.Duplicates, r.Sent*readers)
 	}
@@ -251,5 +259,77 @@ func TestParseMachineCPU(t *testing.T) {
 	}
 	if (machineCPU{}).busyPercentSince(a) != 0 || parseMachineCPU([]byte("garbage")) != (machineCPU{}) {
 		t.Error("bad input not handled")
+	}
+}
+
+// nextFrame and wsConn.frames parse server frames split anywhere across
+// reads, reassemble fragments and pass control frames through.
+func TestWSConn_frames(t *testing.T) {
+	srv := func(fin bool, op byte, p string) []byte {
+		b0 := op
+		if fin {
+			b0 |= 0x80
+		}
+		f := []byte{b0}
+		switch l := len(p); {
+		case l < 126:
+			f = append(f, byte(l))
+		case l < 1<<16:
+			f = append(f, 126, byte(l>>8), byte(l))
+		default:
+			f = append(f, 127, 0, 0, 0, 0, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
+		}
+		return append(f, p...)
+	}
+	big := strings.Repeat("b", 70000)
+	mid := strings.Repeat("m", 300)
+	var stream []byte
+	stream = append(stream, srv(true, opText, "hello")...)
+	stream = append(stream, srv(true, opPing, "")...)
+	stream = append(stream, srv(false, opText, "frag-")...)
+	stream = append(stream, srv(true, opCont, "ment")...)
+	stream = append(stream, srv(true, opText, mid)...)
+	stream = append(stream, srv(true, opText, big)...)
+	stream = append(stream, srv(true, opClose, "\x03\xe8bye")...)
+	want := []string{"1:hello", "9:", "1:frag-ment", "1:" + mid, "1:" + big, "8:\x03\xe8bye"}
+	for _, step := range []int{1, 3, 7, 1000, len(stream)} {
+		c := &wsConn{fd: -1}
+		var got []string
+		for i := 0; i < len(stream); i += step {
+			if err := c.frames(stream[i:min(i+step, len(stream))], func(op byte, p []byte) {
+				got = append(got, strconv.Itoa(int(op))+":"+string(p))
+			}); err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("step %d: got %d messages, want %d in order", step, len(got), len(want))
+		}
+		if len(c.partial) != 0 {
+			t.Errorf("step %d: %d bytes left over", step, len(c.partial))
+		}
+	}
+	if _, _, _, _, err := nextFrame([]byte{0x81, 0x85, 1, 2, 3, 4, 'x'}); err == nil {
+		t.Error("a masked server frame was accepted")
+	}
+}
+
+// Client frames are masked and decode back to the payload.
+func TestClientFrame(t *testing.T) {
+	for _, n := range []int{0, 5, 125, 126, 70000} {
+		p := []byte(strings.Repeat("p", n))
+		f := clientFrame(opText, p)
+		if f[0] != 0x81 || f[1]&0x80 == 0 {
+			t.Fatalf("len %d: header %x, want FIN text, masked", n, f[:2])
+		}
+		h := len(f) - len(p) - 4
+		m := f[h : h+4]
+		dec := make([]byte, len(p))
+		for i := range dec {
+			dec[i] = f[h+4+i] ^ m[i&3]
+		}
+		if string(dec) != string(p) {
+			t.Errorf("len %d: payload does not unmask to the original", n)
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -68,8 +70,16 @@ type client struct {
 	lim  *rate.Limiter
 
 	qmu   sync.Mutex
-	queue []outFrame    // frames for the write pump, oldest first; at most hub.SendQueue
-	wake  chan struct{} // capacity 1: the flusher's call to write the queue
+	queue []outFrame    // frames not yet taken by a writer, oldest first; at most hub.SendQueue
+	wake  chan struct{} // capacity 1: the call to the write pump to write the queue
+	// writing: a flusher worker or the write pump is writing frames taken
+	// from queue; only the owner writes frames. handoff: a worker passed its
+	// ownership (and the frames in handed, if any) to the write pump, because
+	// the socket would block or a frame closes the connection.
+	writing  bool
+	handoff  bool
+	handed   []outFrame
+	handoffs int // hand-offs so far, for tests
 
 	name     string
 	viewer   string // the browser's viewer key, from hello; "" until then
@@ -97,39 +107,150 @@ func newClient(h *Hub, conn *websocket.Conn, ip string) *client {
 	return c
 }
 
-// runFlusher wakes the write pumps of the clients with queued frames, at most
-// once per flushInterval.
+// runFlusher writes the queued frames of the clients with some, at most once
+// per flushInterval: the round's clients are split among a few goroutines
+// (one per CPU) that write each client's frames with one non-blocking socket
+// write. Only a client whose socket would block is handed to its own write
+// pump, which waits for the socket.
+//
+// Waking every client's write pump instead cost a goroutine switch per viewer
+// and round on top of the write itself, and left thousands of runnable pumps
+// queued in front of the read pumps and of each other: at 10,000 viewers ×
+// 10 msg/s the last viewers of a round got the message hundreds of ms after
+// the first.
 func (h *Hub) runFlusher() {
 	defer h.wg.Done()
 	var round []*client
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	workers := min(max(runtime.GOMAXPROCS(0), 1), maxFlushWorkers)
+	var wg sync.WaitGroup
 	for {
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-h.flushC:
 		}
+		t.Reset(flushInterval)
 		h.mu.Lock()
 		round, h.dirty = h.dirty, round[:0]
 		h.mu.Unlock()
-		for _, c := range round {
-			select {
-			case c.wake <- struct{}{}:
-			default:
-			}
+		// Chunks of at least minFlushChunk clients: a small round is not
+		// worth another goroutine.
+		n := min(workers, (len(round)+minFlushChunk-1)/minFlushChunk)
+		for k := 1; k < n; k++ {
+			part := round[k*len(round)/n : (k+1)*len(round)/n]
+			wg.Go(func() { h.writeRound(part) })
 		}
+		h.writeRound(round[:len(round)/max(n, 1)])
+		wg.Wait()
 		clear(round)
 		if cap(round) > 1024 && len(round) < cap(round)/4 {
 			round = nil
 		}
-		t.Reset(flushInterval)
 		select {
 		case <-h.ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// maxFlushWorkers bounds the goroutines writing one round; minFlushChunk is
+// the fewest clients worth a goroutine of their own.
+const (
+	maxFlushWorkers = 8
+	minFlushChunk   = 256
+)
+
+// writeRound writes each client's queued frames without blocking.
+func (h *Hub) writeRound(cs []*client) {
+	var batch []outFrame
+	for _, c := range cs {
+		batch = c.flushNow(batch)
+	}
+}
+
+// flushNow takes c's queued frames and writes them with one non-blocking
+// write; what the socket does not take at once, and any close request, goes
+// to c's write pump. batch is scratch space, returned for reuse.
+func (c *client) flushNow(batch []outFrame) []outFrame {
+	h := c.hub
+	// A stopped client is not checked for: its socket is closed, so the write
+	// fails at once, and reading c.quit for each of 10,000 clients per round
+	// cost a cache miss each (4 % of salon's CPU).
+	c.qmu.Lock()
+	if c.writing || len(c.queue) == 0 {
+		// The write pump owns the writes; it takes the queue when it is done.
+		c.qmu.Unlock()
+		return batch
+	}
+	c.writing = true
+	batch, c.queue = c.queue, batch[:0]
+	c.qmu.Unlock()
+
+	direct := c.out != nil && c.out.raw != nil
+	for _, f := range batch {
+		if f.closeCode != 0 {
+			direct = false
+		}
+	}
+	if !direct || !c.out.tryHold(&h.batchBufs) {
+		// The pump writes these: it may block.
+		return c.handOff(batch)
+	}
+	for _, f := range batch {
+		if f.msg == nil {
+			continue
+		}
+		if err := c.conn.WritePreparedMessage(f.msg); err != nil {
+			h.Log.Debug("chat write failed", "client", c.id, "err", err)
+			_, _ = c.out.tryRelease(&h.batchBufs)
+			c.conn.Close() // ends the read pump, which forgets c
+			return recycle(batch)
+		}
+	}
+	wouldBlock, err := c.out.tryRelease(&h.batchBufs)
+	switch {
+	case err != nil:
+		h.Log.Debug("chat write failed", "client", c.id, "err", err)
+		c.conn.Close()
+	case wouldBlock:
+		return c.handOff(recycle(batch))
+	default:
+		c.qmu.Lock()
+		c.writing = false // frames queued meanwhile made c dirty again
+		c.qmu.Unlock()
+	}
+	return recycle(batch)
+}
+
+// handOff passes the writing to c's write pump, with frames not yet written
+// (batch, possibly empty); it returns a fresh scratch slice, as batch is now
+// the pump's.
+func (c *client) handOff(batch []outFrame) []outFrame {
+	c.qmu.Lock()
+	c.handoff = true
+	c.handoffs++
+	if len(batch) > 0 {
+		c.handed = batch
+		batch = nil
+	}
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return batch
+}
+
+// recycle clears batch's references for reuse.
+func recycle(batch []outFrame) []outFrame {
+	clear(batch)
+	if cap(batch) > 64 {
+		return nil
+	}
+	return batch[:0]
 }
 
 // enqueueLocked queues f without blocking; false when the queue is full.
@@ -279,10 +400,11 @@ func (c *client) reply(code, msg string) {
 	}
 }
 
-// writePump writes queued frames and pings until the client is stopped, asks
-// to close, or the hub closes. Each wake-up takes every queued frame at once,
-// so a viewer that fell behind catches up in a few large writes instead of
-// one system call per frame.
+// writePump writes pings, and the frames the flusher hands it because the
+// socket would block or a frame closes the connection, until the client is
+// stopped, asks to close, or the hub closes. It takes every queued frame at
+// once, so a viewer that fell behind catches up in a few large writes
+// instead of one system call per frame.
 func (c *client) writePump() {
 	h := c.hub
 	defer h.wg.Done()
@@ -293,15 +415,9 @@ func (c *client) writePump() {
 	for {
 		select {
 		case <-c.wake:
-			c.qmu.Lock()
-			batch, c.queue = c.queue, batch[:0]
-			c.qmu.Unlock()
-			if !c.writeBatch(batch) {
+			var ok bool
+			if batch, ok = c.pumpWrites(batch); !ok {
 				return
-			}
-			clear(batch) // drop the frames' references
-			if cap(batch) > 16 {
-				batch = nil // a burst: do not keep its backing array
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.WriteTimeout)); err != nil {
@@ -316,14 +432,58 @@ func (c *client) writePump() {
 	}
 }
 
+// pumpWrites writes what a worker handed over, then the queue, until it is
+// empty; false when the connection must end. A wake-up without a hand-off
+// (a client whose writes cannot be gathered) takes the queue if no worker
+// is writing.
+func (c *client) pumpWrites(batch []outFrame) ([]outFrame, bool) {
+	c.qmu.Lock()
+	switch {
+	case c.handoff:
+		c.handoff = false
+		if c.handed != nil {
+			batch, c.handed = c.handed, nil
+		}
+	case c.writing:
+		c.qmu.Unlock() // a worker is writing; it hands over if it must
+		return batch, true
+	default:
+		c.writing = true
+	}
+	for {
+		batch = append(batch, c.queue...)
+		clear(c.queue)
+		c.queue = c.queue[:0]
+		c.qmu.Unlock()
+		if !c.writeBatch(batch) {
+			return nil, false
+		}
+		clear(batch) // drop the frames' references
+		batch = batch[:0]
+		if cap(batch) > 16 {
+			batch = nil // a burst: do not keep its backing array
+		}
+		c.qmu.Lock()
+		if len(c.queue) == 0 {
+			c.writing = false
+			c.qmu.Unlock()
+			return batch, true
+		}
+	}
+}
+
 // writeBatch writes frames in order, several of them with one write to the
 // socket; false when the connection must end.
 func (c *client) writeBatch(batch []outFrame) bool {
 	h := c.hub
-	_ = c.conn.SetWriteDeadline(time.Now().Add(h.WriteTimeout))
-	gather := len(batch) > 1 && c.out != nil
+	deadline := time.Now().Add(h.WriteTimeout)
+	_ = c.conn.SetWriteDeadline(deadline)
+	// Gather several frames into one write; bytes a worker left unwritten
+	// (batchConn keeps them) go first either way.
+	gather := c.out != nil && (len(batch) > 1 || c.out.hasPending())
 	if gather {
 		c.out.hold(&h.batchBufs)
+		_ = c.out.SetWriteDeadline(deadline) // also for pending bytes alone
 	}
 	for _, f := range batch {
 		if f.closeCode != 0 {
@@ -379,20 +539,34 @@ func (w batchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &batchConn{Conn: conn}, brw, nil
+	return newBatchConn(conn), brw, nil
 }
 
-// batchConn lets the write pump gather the frames gorilla writes one by one
-// into a single write to the socket. Between hold and release, writes (the
-// pump's frames, and a pong the read pump may send meanwhile) are appended to
-// a pooled buffer, and write deadlines are remembered rather than applied.
-// The wire carries exactly the frames gorilla encoded, in order.
+// batchConn lets a writer gather the frames gorilla writes one by one into a
+// single write to the socket. Between hold and release, writes (the frames,
+// and a ping or pong sent meanwhile) are appended to a pooled buffer, and
+// write deadlines are remembered rather than applied. A flusher worker
+// (tryHold, tryRelease) writes without blocking; bytes the socket did not
+// take stay in the buffer ("pending"), later writes are appended after them,
+// and the write pump's release writes them out. The wire carries exactly the
+// frames gorilla encoded, in order.
 type batchConn struct {
 	net.Conn
+	raw      syscall.RawConn // for non-blocking writes; nil when Conn has none
 	mu       sync.Mutex
-	buf      *[]byte   // non-nil while held
+	buf      *[]byte   // non-nil while held or while bytes are pending
+	held     bool      // between hold and release
+	noWait   bool      // held by tryHold: nothing may block until tryRelease
 	deadline time.Time // latest deadline asked for while held
 	applied  time.Time // write deadline set on Conn
+}
+
+func newBatchConn(conn net.Conn) *batchConn {
+	b := &batchConn{Conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		b.raw, _ = sc.SyscallConn()
+	}
+	return b
 }
 
 // deadlineSlack: a new write deadline less than this after the one already
@@ -403,27 +577,111 @@ const deadlineSlack = time.Second
 func (b *batchConn) hold(pool *sync.Pool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	bp, _ := pool.Get().(*[]byte)
-	if bp == nil {
-		s := make([]byte, 0, 4096)
-		bp = &s
+	b.holdLocked(pool)
+}
+
+// tryHold is hold for a flusher worker, which must not wait: false when a
+// direct write is under way (it may block) or bytes are pending (the write
+// pump owns them).
+func (b *batchConn) tryHold(pool *sync.Pool) bool {
+	if !b.mu.TryLock() {
+		return false
 	}
-	b.buf = bp
+	defer b.mu.Unlock()
+	if b.buf != nil {
+		return false
+	}
+	b.holdLocked(pool)
+	b.noWait = true
+	return true
+}
+
+func (b *batchConn) holdLocked(pool *sync.Pool) {
+	if b.buf == nil {
+		bp, _ := pool.Get().(*[]byte)
+		if bp == nil {
+			s := make([]byte, 0, 4096)
+			bp = &s
+		}
+		b.buf = bp
+	}
+	b.held = true
+	b.noWait = false
 	b.deadline = time.Time{}
 }
 
-// release writes what was gathered and returns to direct writes.
+// hasPending reports bytes a non-blocking write left unwritten.
+func (b *batchConn) hasPending() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf != nil && !b.held && len(*b.buf) > 0
+}
+
+// release writes what was gathered (and anything pending), waiting for the
+// socket, and returns to direct writes.
 func (b *batchConn) release(pool *sync.Pool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	err := b.flushLocked()
+	b.putLocked(pool)
+	return err
+}
+
+// tryRelease writes what was gathered with one non-blocking write. When the
+// socket takes only part of it, wouldBlock is true and the rest stays
+// pending for the write pump's release.
+func (b *batchConn) tryRelease(pool *sync.Pool) (wouldBlock bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held, b.noWait = false, false
+	p := *b.buf
+	if len(p) > 0 && b.raw != nil {
+		// The socket may carry a deadline from the pump's or a pong's last
+		// blocking write; once passed it would fail this write.
+		if !b.applied.IsZero() {
+			b.applied = time.Time{}
+			if err := b.Conn.SetWriteDeadline(time.Time{}); err != nil {
+				return false, err
+			}
+		}
+		var n int
+		var werr error
+		if err := b.raw.Write(func(fd uintptr) bool {
+			for len(p) > 0 {
+				n, werr = syscall.Write(int(fd), p)
+				if n > 0 {
+					p = p[n:]
+				}
+				if werr != syscall.EINTR {
+					break
+				}
+			}
+			return true // never wait: the pump does
+		}); err != nil {
+			return false, err
+		}
+		if werr != nil && werr != syscall.EAGAIN {
+			return false, werr
+		}
+		if len(p) > 0 {
+			*b.buf = (*b.buf)[:copy(*b.buf, p)]
+			return true, nil
+		}
+	} else if len(p) > 0 {
+		return true, nil // no non-blocking writes on this connection
+	}
+	b.putLocked(pool)
+	return false, nil
+}
+
+func (b *batchConn) putLocked(pool *sync.Pool) {
 	bp := b.buf
 	b.buf = nil
+	b.held, b.noWait = false, false
 	if cap(*bp) <= maxBatch*2 {
 		*bp = (*bp)[:0]
 		pool.Put(bp)
 	}
-	return err
 }
 
 func (b *batchConn) flushLocked() error {
@@ -446,8 +704,9 @@ func (b *batchConn) Write(p []byte) (int, error) {
 	if b.buf == nil {
 		return b.Conn.Write(p)
 	}
+	// Held, or bytes pending: keep the order.
 	*b.buf = append(*b.buf, p...)
-	if len(*b.buf) >= maxBatch {
+	if len(*b.buf) >= maxBatch && b.held && !b.noWait {
 		if err := b.flushLocked(); err != nil {
 			return 0, err
 		}

@@ -2,8 +2,10 @@ package chat
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,5 +111,128 @@ func TestHub_writePump_behindGetsAllInOrder(t *testing.T) {
 		if got := f["talk"].(map[string]any)["n"]; got != float64(i) {
 			t.Fatalf("talk frame %d carries n=%v", i, got)
 		}
+	}
+}
+
+// tcpPair is a connected loopback TCP pair: a real socket, whose send buffer
+// fills when the peer does not read.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+// A non-blocking release that the socket cannot take whole leaves the rest
+// pending; later writes queue behind it, a worker cannot hold again, and the
+// pump's blocking release delivers every byte in order.
+func TestBatchConn_tryReleaseKeepsOrder(t *testing.T) {
+	server, client := tcpPair(t)
+	b := newBatchConn(server)
+	if b.raw == nil {
+		t.Fatal("a TCP connection has no raw conn for non-blocking writes")
+	}
+	var pool sync.Pool
+	var want bytes.Buffer
+	chunk := make([]byte, 256<<10)
+	blocked := false
+	for i := 0; i < 400 && !blocked; i++ { // 100 MB at most
+		if !b.tryHold(&pool) {
+			t.Fatal("tryHold refused with nothing pending")
+		}
+		for j := range chunk {
+			chunk[j] = byte(i + j/7)
+		}
+		_, _ = b.Write(chunk)
+		want.Write(chunk)
+		var err error
+		if blocked, err = b.tryRelease(&pool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !blocked {
+		t.Fatal("the socket never filled although the peer does not read")
+	}
+	if !b.hasPending() {
+		t.Fatal("no bytes pending after a blocked release")
+	}
+	if b.tryHold(&pool) {
+		t.Fatal("a worker could hold a connection with pending bytes")
+	}
+	_, _ = b.Write([]byte("ping")) // a control frame meanwhile: after the pending bytes
+	want.WriteString("ping")
+	want.WriteString("next")
+
+	got := make(chan []byte, 1)
+	total := int64(want.Len())
+	go func() {
+		var buf bytes.Buffer
+		_, _ = io.CopyN(&buf, client, total)
+		got <- buf.Bytes()
+	}()
+	b.hold(&pool)
+	_, _ = b.Write([]byte("next"))
+	if err := b.release(&pool); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-got:
+		if !bytes.Equal(g, want.Bytes()) {
+			t.Fatalf("peer got %d bytes, not the %d written in order", len(g), want.Len())
+		}
+	case <-time.After(waitFor):
+		t.Fatal("peer did not receive everything")
+	}
+	if b.hasPending() {
+		t.Error("bytes still pending after release")
+	}
+}
+
+// A viewer whose socket fills is handed to its write pump, which waits for
+// it; the viewer still gets every frame, intact and in order.
+func TestHub_flusher_handsBlockedViewerToPump(t *testing.T) {
+	e := newEnv(t, nil)
+	slow := e.dial(t, "")
+	const n = 40
+	pad := strings.Repeat("z", 256<<10)
+	for i := range n {
+		e.hub.TalkChanged(map[string]any{"n": i, "pad": pad})
+	}
+	for i := range n {
+		f := slow.until(func(f frame) bool { return f.str("type") == "talk" })
+		if got := f["talk"].(map[string]any)["n"]; got != float64(i) {
+			t.Fatalf("talk frame %d carries n=%v", i, got)
+		}
+		if got := f["talk"].(map[string]any)["pad"]; got != pad {
+			t.Fatalf("talk frame %d damaged", i)
+		}
+	}
+	handoffs := 0
+	e.hub.mu.Lock()
+	for _, c := range e.hub.clients {
+		c.qmu.Lock()
+		handoffs += c.handoffs
+		c.qmu.Unlock()
+	}
+	e.hub.mu.Unlock()
+	if handoffs == 0 {
+		t.Error("10 MB to a viewer that was not reading never made a worker hand over to the pump")
 	}
 }
