@@ -38,7 +38,12 @@
 
   function showTalk(talk) {
     if (talk && talk.title) {
-      now.textContent = 'Now on stage: ' + talk.title;
+      // The talk's page has its slides, following the speaker.
+      now.textContent = 'Now on stage: ';
+      var link = document.createElement(talk.page_url ? 'a' : 'span');
+      if (talk.page_url) link.href = talk.page_url;
+      link.textContent = talk.title;
+      now.appendChild(link);
       now.hidden = false;
     } else {
       now.hidden = true;
