@@ -51,7 +51,7 @@ func (c *chatRooms) hub(stage string) (*chat.Hub, bool) {
 	if len(c.hubs) >= maxChatRooms {
 		return nil, false
 	}
-	h := &chat.Hub{Stage: stage, Talks: chatTalks{c.s}, Log: c.s.Log, CheckOrigin: c.s.checkOrigin}
+	h := &chat.Hub{Stage: stage, Talks: chatTalks{c.s}, Log: c.s.Log, CheckOrigin: c.s.checkOrigin, SharedNets: c.s.ChatSharedNets}
 	if c.s.ChatDir != "" {
 		h.JournalPath = filepath.Join(c.s.ChatDir, stage+".jsonl")
 	}

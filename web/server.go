@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,9 @@ type Server struct {
 	// open the chat websocket besides this server's own host and PublicURL,
 	// e.g. a community site that embeds the player. "*" allows any.
 	ChatOrigins []string
+	// ChatSharedNets are addresses many viewers share (a venue's NAT when
+	// salon is hosted elsewhere): chat limits them per connection only.
+	ChatSharedNets []netip.Prefix
 	// Slides takes slide uploads and speaker links; optional (the slide
 	// routes answer 503 without it). cmd passes the same library as Talks.
 	Slides slideLibrary

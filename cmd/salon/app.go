@@ -131,19 +131,20 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
 	ws := &web.Server{
-		Address:     cfg.HTTP,
-		Live:        a.hls,
-		Stages:      a.reg,
-		Gatherer:    a.metrics,
-		Metrics:     a.metrics,
-		PublicURL:   cfg.PublicURL,
-		Log:         log.With("component", "web"),
-		Talks:       lib,
-		Archive:     store,
-		AdminToken:  a.adminToken,
-		ChatDir:     filepath.Join(cfg.Data, "chat"),
-		ChatOrigins: cfg.ChatOrigins,
-		Slides:      lib,
+		Address:        cfg.HTTP,
+		Live:           a.hls,
+		Stages:         a.reg,
+		Gatherer:       a.metrics,
+		Metrics:        a.metrics,
+		PublicURL:      cfg.PublicURL,
+		Log:            log.With("component", "web"),
+		Talks:          lib,
+		Archive:        store,
+		AdminToken:     a.adminToken,
+		ChatDir:        filepath.Join(cfg.Data, "chat"),
+		ChatOrigins:    cfg.ChatOrigins,
+		ChatSharedNets: cfg.ChatSharedNets,
+		Slides:         lib,
 
 		MaxUploadSize: cfg.MaxUpload,
 	}

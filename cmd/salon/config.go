@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -32,8 +33,11 @@ type Config struct {
 	// ChatOrigins are other sites' origins allowed to open the chat
 	// websocket (comma-separated in the flag); "*" allows any.
 	ChatOrigins []string
-	Pulls       []Pull
-	Demo        bool
+	// ChatSharedNets are addresses many viewers share (comma-separated
+	// CIDRs or addresses in the flag).
+	ChatSharedNets []netip.Prefix
+	Pulls          []Pull
+	Demo           bool
 
 	SegmentDuration time.Duration
 	Window          time.Duration
@@ -129,6 +133,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	if v, ok := lookup(getenv, "SALON_CHAT_ORIGINS"); ok {
 		chatOrigins = v
 	}
+	chatShared := ""
+	if v, ok := lookup(getenv, "SALON_CHAT_SHARED_NETS"); ok {
+		chatShared = v
+	}
+	fs.StringVar(&chatShared, "chat-shared-nets", chatShared, "addresses many viewers share, e.g. the venue's NAT when salon is hosted elsewhere: chat limits them per connection, not per address; comma-separated CIDRs or addresses ($SALON_CHAT_SHARED_NETS)")
 	fs.StringVar(&chatOrigins, "chat-origins", chatOrigins, "other sites allowed to open the chat websocket, comma-separated: https://community.example.org,… or * ($SALON_CHAT_ORIGINS)")
 	if v, ok := lookup(getenv, "SALON_PULL"); ok {
 		for _, p := range strings.Fields(v) {
@@ -168,6 +177,20 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	cfg.MaxUpload = uploadMB << 20
 	if uploadMB > 1<<20 { // a terabyte: also keeps the shift from overflowing
 		return cfg, errors.New("-max-upload-mb: at most 1048576")
+	}
+	for _, n := range strings.Split(chatShared, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a, aerr := netip.ParseAddr(n)
+			if aerr != nil {
+				return cfg, fmt.Errorf("-chat-shared-nets %q: want CIDRs or addresses like 203.0.113.7 or 203.0.113.0/24", n)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		cfg.ChatSharedNets = append(cfg.ChatSharedNets, p.Masked())
 	}
 	for _, o := range strings.Split(chatOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {

@@ -76,6 +76,13 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("ChatOrigins = %q", c.ChatOrigins)
 				}
 			}},
+		{name: "shared nets", args: []string{"-chat-shared-nets", "203.0.113.7, 198.51.100.0/24"},
+			check: func(t *testing.T, c Config) {
+				if len(c.ChatSharedNets) != 2 || c.ChatSharedNets[0].String() != "203.0.113.7/32" || c.ChatSharedNets[1].String() != "198.51.100.0/24" {
+					t.Fatalf("ChatSharedNets = %v", c.ChatSharedNets)
+				}
+			}},
+		{name: "bad shared net", env: map[string]string{"SALON_CHAT_SHARED_NETS": "venue"}, wantErr: "-chat-shared-nets"},
 		{name: "bad chat origin", args: []string{"-chat-origins", "a.example.org"}, wantErr: "-chat-origins"},
 		{name: "short key", args: []string{"-publish-key", "abc"}, wantErr: "-publish-key"},
 		{name: "key with slash", args: []string{"-publish-key", "abcdefgh/ij"}, wantErr: "-publish-key"},

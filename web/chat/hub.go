@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -45,16 +46,22 @@ type Hub struct {
 	// Origin header's host equals the request's Host (or no Origin header).
 	CheckOrigin func(*http.Request) bool
 
-	MaxText       int           // characters per message, default 500
-	MaxName       int           // characters per name, default 32
-	History       int           // messages sent on join, default 100
-	MaxLog        int           // messages kept for Messages (archiving), default 100000
-	RateLimit     rate.Limit    // messages per second per connection and per IP, default 1.5 (3 per 2 s)
-	RateBurst     int           // default 3
-	MaxConnsPerIP int           // default 20
-	SendQueue     int           // frames queued per client before it is dropped, default 64
-	MaxFrame      int64         // bytes per client frame, default 4096; larger closes the connection
-	SlowMode      time.Duration // minimum time between one viewer's messages; 0 is off
+	MaxText       int        // characters per message, default 500
+	MaxName       int        // characters per name, default 32
+	History       int        // messages sent on join, default 100
+	MaxLog        int        // messages kept for Messages (archiving), default 100000
+	RateLimit     rate.Limit // messages per second per connection and per IP, default 1.5 (3 per 2 s)
+	RateBurst     int        // default 3
+	MaxConnsPerIP int        // default 20
+	// SharedNets are addresses many people share, such as the venue's NAT
+	// when salon is hosted elsewhere: viewers from them get the
+	// per-connection limits only (no per-address connection cap or message
+	// rate), and an IP ban there bans the connection and browser, not the
+	// address.
+	SharedNets []netip.Prefix
+	SendQueue  int           // frames queued per client before it is dropped, default 64
+	MaxFrame   int64         // bytes per client frame, default 4096; larger closes the connection
+	SlowMode   time.Duration // minimum time between one viewer's messages; 0 is off
 	// PingInterval is how often viewers are pinged, default 10 s. A viewer
 	// that neither answers nor sends for 2×PingInterval is dropped: a page
 	// that stopped reading cannot answer, so its backlog (in the kernel's
@@ -221,7 +228,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, clientIP string) {
 		http.Error(w, "chat is shutting down; reconnect in a moment", http.StatusServiceUnavailable)
 		return
 	}
-	if st := h.ips[clientIP]; st != nil && st.conns >= h.MaxConnsPerIP {
+	if st := h.ips[clientIP]; st != nil && st.conns >= h.MaxConnsPerIP && !h.shared(clientIP) {
 		h.mu.Unlock()
 		http.Error(w, "too many chat connections from your address; close other tabs", http.StatusTooManyRequests)
 		return
@@ -427,7 +434,7 @@ func (h *Hub) post(c *client, text string, question bool) *frameError {
 	if !c.lim.AllowN(now, 1) {
 		return &frameError{CodeRateLimited, "too many messages; wait a moment"}
 	}
-	if st := h.ips[c.ip]; st != nil && !st.limiter.AllowN(now, 1) {
+	if st := h.ips[c.ip]; st != nil && !h.shared(c.ip) && !st.limiter.AllowN(now, 1) {
 		return &frameError{CodeRateLimited, "too many messages from your network; wait a moment"}
 	}
 	c.lastPost = now
@@ -634,7 +641,7 @@ func (h *Hub) Ban(clientID string, scope BanScope) error {
 	} else {
 		b.Viewer = h.viewerOf[clientID]
 	}
-	if scope == BanIP {
+	if scope == BanIP && !h.shared(ip) {
 		b.IP = ip
 	}
 	h.addBanLocked(b)
@@ -646,6 +653,24 @@ func (h *Hub) Ban(clientID string, scope BanScope) error {
 	}
 	h.Log.Info("chat client banned", "client", clientID, "viewer", b.Viewer, "ip", b.IP)
 	return nil
+}
+
+// shared reports whether ip is in SharedNets.
+func (h *Hub) shared(ip string) bool {
+	if len(h.SharedNets) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range h.SharedNets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Hub) addBanLocked(b *banRecord) {

@@ -3,11 +3,14 @@ package chat
 import (
 	"bytes"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 func id(c *wsClient) string { return c.welcome["you"].(map[string]any)["id"].(string) }
@@ -225,5 +228,42 @@ func TestHub_dropsViewerThatStopsReading(t *testing.T) {
 	time.Sleep(time.Second) // five more ping intervals: the reader answers them
 	if n := e.hub.Viewers(); n != 1 {
 		t.Errorf("viewers = %d after the reader kept answering pings, want 1", n)
+	}
+}
+
+// Viewers behind a shared address (the venue's NAT) are limited per
+// connection only, and an IP ban there spares the rest of the room.
+func TestHub_SharedNets(t *testing.T) {
+	e := newEnv(t, func(h *Hub) {
+		h.MaxConnsPerIP = 2
+		h.RateLimit, h.RateBurst = rate.Every(2*time.Second/3), 3 // the default: 3 per 2 s
+		h.SharedNets = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	})
+	var room []*wsClient
+	for range 4 { // more than MaxConnsPerIP
+		room = append(room, e.dial(t, "192.0.2.7"))
+	}
+	for i, c := range room { // more than the per-address burst of 3
+		c.chat("hello " + itoa(i))
+		c.until(isChat("hello " + itoa(i)))
+	}
+	troll := room[0]
+	if err := e.hub.Ban(id(troll), BanIP); err != nil {
+		t.Fatal(err)
+	}
+	if f := troll.until(isType("error")); f.str("code") != CodeBanned {
+		t.Errorf("banned viewer got %v", f)
+	}
+	room[1].chat("still here")
+	room[1].until(isChat("still here"))
+	newcomer := e.dial(t, "192.0.2.7")
+	newcomer.chat("just arrived")
+	newcomer.until(isChat("just arrived"))
+
+	// Elsewhere the per-address limits hold.
+	e.dial(t, "198.51.100.1")
+	e.dial(t, "198.51.100.1")
+	if _, resp, err := e.dialRaw(t, "198.51.100.1"); err == nil || resp == nil || resp.StatusCode != 429 {
+		t.Errorf("third connection from one address: %v %v, want 429", err, resp)
 	}
 }
