@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -10,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,8 +45,12 @@ type talkChatMessage struct {
 // was archived, else from the stage's chat as it is now. At is set from the
 // talk's replay playlist; it is 0 for a talk that never started.
 func (s *Server) talkChat(ctx context.Context, t archive.Talk) ([]talkChatMessage, error) {
-	msgs, err := s.archivedChat(ctx, t.ID)
-	if errors.Is(err, archive.ErrNotFound) || (err == nil && t.Live()) {
+	var msgs []chat.Message
+	var err error
+	if !t.Live() {
+		msgs, err = s.archivedChat(ctx, t.ID)
+	}
+	if t.Live() || errors.Is(err, archive.ErrNotFound) {
 		msgs, err = s.liveChat(t)
 	}
 	if err != nil {
@@ -62,7 +66,7 @@ func (s *Server) talkChat(ctx context.Context, t archive.Talk) ([]talkChatMessag
 	for _, m := range msgs {
 		out = append(out, talkChatMessage{
 			ID:       m.ID,
-			TS:       m.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+			TS:       m.Time.UTC().Format(chat.TimeLayout),
 			At:       sel.MediaTime(m.Time).Seconds(),
 			Name:     m.Name,
 			Text:     m.Text,
@@ -170,7 +174,7 @@ func writeChatCSV(w io.Writer, msgs []talkChatMessage) {
 }
 
 func csvSafe(s string) string {
-	if s != "" && bytes.IndexByte([]byte("=+-@\t\r"), s[0]) >= 0 {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
 		return "'" + s
 	}
 	return s

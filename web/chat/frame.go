@@ -33,9 +33,9 @@ type Message struct {
 	Deleted  bool      `json:"deleted,omitempty"`  // deleted by a moderator: kept for the record, never shown
 }
 
-// tsLayout is RFC 3339 in UTC with milliseconds, so a replay can place a
+// TimeLayout is RFC 3339 in UTC with milliseconds, so a replay can place a
 // message between two video frames.
-const tsLayout = "2006-01-02T15:04:05.000Z07:00"
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // chatFrame is the contract's {"type":"chat",...} frame.
 type chatFrame struct {
@@ -56,7 +56,7 @@ func newChatFrame(m *Message) chatFrame {
 		ID:       m.ID,
 		Name:     m.Name,
 		Text:     m.Text,
-		TS:       m.Time.UTC().Format(tsLayout),
+		TS:       m.Time.UTC().Format(TimeLayout),
 		Question: m.Question,
 		Votes:    m.Votes,
 		Answered: m.Answered,

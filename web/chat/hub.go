@@ -496,15 +496,16 @@ func (h *Hub) appendLocked(m *Message) {
 func (h *Hub) restore(recs []journalRecord) {
 	now := h.Now()
 	var msgs []*Message
+	seen := make(map[string]*Message)
 	for _, rec := range recs {
 		switch {
 		case rec.Msg != nil:
-			if m := h.byID[rec.Msg.ID]; m != nil {
+			if m := seen[rec.Msg.ID]; m != nil {
 				*m = *rec.Msg
 				continue
 			}
 			m := rec.Msg
-			h.byID[m.ID] = m
+			seen[m.ID] = m
 			msgs = append(msgs, m)
 			if m.ClientID != "" {
 				if rec.IP != "" {
@@ -524,7 +525,6 @@ func (h *Hub) restore(recs []journalRecord) {
 			h.appendSlideLocked(*rec.Slide)
 		}
 	}
-	h.byID = make(map[string]*Message, len(msgs))
 	for _, m := range msgs {
 		h.appendLocked(m)
 	}
