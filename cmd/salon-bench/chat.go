@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -56,13 +55,7 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else if err := res.WriteTable(stdout); err != nil {
+	if err := writeResult(stdout, res, *jsonOut); err != nil {
 		return err
 	}
 	if *maxP99 > 0 && !res.Pass(*maxP99) {

@@ -143,13 +143,7 @@ func runViewers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else if err := res.WriteTable(stdout); err != nil {
+	if err := writeResult(stdout, res, *jsonOut); err != nil {
 		return err
 	}
 	if !res.Pass(*maxP99) {
@@ -196,4 +190,14 @@ func runRamp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	_, err := r.Run(ctx, onStep)
 	return errors.Join(err, writeErr)
+}
+
+// writeResult writes a run's result as indented JSON, or as the table people read.
+func writeResult(w io.Writer, res interface{ WriteTable(io.Writer) error }, asJSON bool) error {
+	if !asJSON {
+		return res.WriteTable(w)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
 }
