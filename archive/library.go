@@ -37,6 +37,9 @@ type Library struct {
 	Log   *slog.Logger
 	// Now is the clock for Start and Stop without a time (default time.Now).
 	Now func() time.Time
+	// Zone is the event's time zone, for ids made from a start time
+	// ("main-1030"). Default UTC.
+	Zone *time.Location
 
 	writeMu sync.Mutex
 
@@ -250,14 +253,14 @@ func (l *Library) checkLive(t Talk) error {
 	return nil
 }
 
-// Create adds a talk. An empty ID is made from the title (SlugID, with -2,
+// Create adds a talk. An empty ID is made from the title (TalkIDFor, with -2,
 // -3… when taken); an explicit ID that is taken is ErrConflict.
 func (l *Library) Create(ctx context.Context, t Talk) (Talk, error) {
 	t = normalize(t.clone())
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	if t.ID == "" {
-		t.ID = l.freeID(SlugID(t.Title))
+		t.ID = l.freeID(TalkIDFor(t, l.Zone))
 	} else if err := checkID(t.ID); err != nil {
 		return Talk{}, err
 	} else if l.taken(t.ID) {
@@ -328,6 +331,21 @@ func (l *Library) Update(ctx context.Context, id string, p TalkPatch) (Talk, err
 	}
 	if p.Recording != nil {
 		t.Recording = (&Talk{Recording: p.Recording}).clone().Recording
+	}
+	if p.GUID != nil {
+		t.GUID = *p.GUID
+	}
+	if p.Slug != nil {
+		t.Slug = *p.Slug
+	}
+	if p.Track != nil {
+		t.Track = *p.Track
+	}
+	if p.Language != nil {
+		t.Language = *p.Language
+	}
+	if p.DoNotRecord != nil {
+		t.DoNotRecord = *p.DoNotRecord
 	}
 	t = normalize(t)
 	if err := t.Validate(); err != nil {

@@ -23,9 +23,21 @@ type Talk struct {
 	Title    string    `json:"title"`
 	Speakers []Speaker `json:"speakers"`
 	Stage    string    `json:"stage"`
-	StartsAt time.Time `json:"starts_at"` // schedule
-	EndsAt   time.Time `json:"ends_at"`
+	// StartsAt and EndsAt are the schedule; zero (unknown) is left out of
+	// the JSON, never written as 0001-01-01.
+	StartsAt time.Time `json:"starts_at,omitzero"`
+	EndsAt   time.Time `json:"ends_at,omitzero"`
 	Abstract string    `json:"abstract,omitempty"`
+	// GUID is the schedule's event guid (pretalx, frab): re-imports match
+	// talks by it. Empty for talks made by hand.
+	GUID string `json:"guid,omitempty"`
+	// Slug is the schedule's slug of the event, kept for links back to it.
+	Slug     string `json:"slug,omitempty"`
+	Track    string `json:"track,omitempty"`
+	Language string `json:"language,omitempty"`
+	// DoNotRecord: the speaker asked not to be recorded. Such a talk is
+	// never cut nor published; it still shows in the programme.
+	DoNotRecord bool `json:"do_not_record,omitempty"`
 	// Recording is the window of the stage's recording that is the replay:
 	// nil before the talk started, End nil while it is live.
 	Recording *Window `json:"recording,omitempty"`
@@ -58,11 +70,16 @@ func (t *Talk) HasEnded() bool { return t.Recording != nil && t.Recording.End !=
 
 // TalkPatch is a partial update (PATCH /api/talks/{id}): nil fields are kept.
 type TalkPatch struct {
-	Title     *string    `json:"title"`
-	Speakers  *[]Speaker `json:"speakers"`
-	Stage     *string    `json:"stage"`
-	StartsAt  *time.Time `json:"starts_at"`
-	EndsAt    *time.Time `json:"ends_at"`
-	Abstract  *string    `json:"abstract"`
-	Recording *Window    `json:"recording"` // a corrected window re-cuts the replay
+	Title       *string    `json:"title"`
+	Speakers    *[]Speaker `json:"speakers"`
+	Stage       *string    `json:"stage"`
+	StartsAt    *time.Time `json:"starts_at"`
+	EndsAt      *time.Time `json:"ends_at"`
+	Abstract    *string    `json:"abstract"`
+	Recording   *Window    `json:"recording"` // a corrected window re-cuts the replay
+	GUID        *string    `json:"guid"`
+	Slug        *string    `json:"slug"`
+	Track       *string    `json:"track"`
+	Language    *string    `json:"language"`
+	DoNotRecord *bool      `json:"do_not_record"`
 }

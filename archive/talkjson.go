@@ -26,7 +26,7 @@ const (
 )
 
 // talkJSONFields are the keys Talk knows; every other key goes to Extra.
-var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides", "slide_changes"}
+var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides", "slide_changes", "guid", "slug", "track", "language", "do_not_record"}
 
 // talkJSON has Talk's fields without its methods, so that encoding/json
 // does not recurse into MarshalJSON.
@@ -167,6 +167,18 @@ func (t *Talk) Validate() error {
 	if err := checkText("abstract", t.Abstract, 0, MaxAbstractLen, true); err != nil {
 		return err
 	}
+	if t.GUID != "" && !validGUID(t.GUID) {
+		return invalidf("guid %q must be 1–%d of A-Z, a-z, 0-9, '-', '_', '.' and ':' (a schedule's UUID)", truncateRunes(t.GUID, 80), maxGUIDLen)
+	}
+	if err := checkText("slug", t.Slug, 0, MaxTitleLen, false); err != nil {
+		return err
+	}
+	if err := checkText("track", t.Track, 0, MaxSpeakerLen, false); err != nil {
+		return err
+	}
+	if err := checkText("language", t.Language, 0, 35, false); err != nil {
+		return err
+	}
 	if err := validSlides(t.Slides); err != nil {
 		return err
 	}
@@ -202,6 +214,52 @@ func truncateRunes(s string, n int) string {
 var foldings = map[rune]string{
 	'ß': "ss", 'æ': "ae", 'Æ': "ae", 'ø': "o", 'Ø': "o", 'œ': "oe", 'Œ': "oe",
 	'đ': "d", 'Đ': "d", 'ł': "l", 'Ł': "l", 'þ': "th", 'Þ': "th", 'ð': "d", 'ı': "i",
+}
+
+// maxGUIDLen bounds a schedule guid (a UUID is 36 characters).
+const maxGUIDLen = 64
+
+// validGUID reports whether g can be a schedule's event guid: one safe
+// token, so that it can be matched and shown without escaping.
+func validGUID(g string) bool {
+	if g == "" || len(g) > maxGUIDLen {
+		return false
+	}
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// TalkIDFor proposes a readable id for a new talk: the title's slug when it
+// says something in ASCII (at least three characters and a letter), else the
+// schedule's slug, else the stage and the start time in loc ("main-1030"),
+// else the stage. A talk titled only in Chinese gets "main-1030", never a
+// bare "talk-2". Callers add -2, -3… when the id is taken.
+func TalkIDFor(t Talk, loc *time.Location) string {
+	for _, s := range []string{t.Title, t.Slug} {
+		if id := SlugID(s); usefulSlug(id) {
+			return id
+		}
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	if t.Stage != "" && stream.ValidStage(t.Stage) {
+		if !t.StartsAt.IsZero() {
+			return truncateID(t.Stage, MaxTalkIDLen-5) + "-" + t.StartsAt.In(loc).Format("1504")
+		}
+		return t.Stage
+	}
+	return SlugID(t.Title)
+}
+
+// usefulSlug tells whether a slug made from a title says something.
+func usefulSlug(id string) bool {
+	return len(id) >= 3 && strings.IndexFunc(id, func(r rune) bool { return r >= 'a' && r <= 'z' }) >= 0 && id != "talk"
 }
 
 // SlugID makes a talk id from a title: ASCII letters and digits lowercased,

@@ -204,3 +204,52 @@ func FuzzSlugID(f *testing.F) {
 		}
 	})
 }
+
+func TestTalkIDFor(t *testing.T) {
+	shanghai := time.FixedZone("CST", 8*3600)
+	at := time.Date(2026, 12, 5, 2, 30, 0, 0, time.UTC) // 10:30 in Changsha
+	tests := []struct {
+		name string
+		talk Talk
+		want string
+	}{
+		{"ascii title", Talk{Title: "Go in Production", Stage: "main", StartsAt: at}, "go-in-production"},
+		{"mixed title keeps its ascii", Talk{Title: "深入理解 Kubernetes 调度", Stage: "main"}, "kubernetes"},
+		{"chinese title, schedule slug", Talk{Title: "深入理解调度器", Slug: "dotnet-2026-scheduler-deep-dive", Stage: "main"}, "dotnet-2026-scheduler-deep-dive"},
+		{"chinese title, stage and local time", Talk{Title: "深入理解调度器", Stage: "main", StartsAt: at}, "main-1030"},
+		{"one ascii letter is not enough", Talk{Title: "C# 的未来", Stage: "hall-b", StartsAt: at}, "hall-b-1030"},
+		{"no time: the stage", Talk{Title: "开场", Stage: "main"}, "main"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := TalkIDFor(tc.talk, shanghai)
+			if got != tc.want {
+				t.Fatalf("TalkIDFor = %q, want %q", got, tc.want)
+			}
+			if !ValidTalkID(got) {
+				t.Fatalf("TalkIDFor = %q, not a valid id", got)
+			}
+		})
+	}
+}
+
+func TestTalk_JSONLeavesUnknownTimesOut(t *testing.T) {
+	b, err := json.Marshal(Talk{ID: "x", Title: "x", Stage: "main", GUID: "2f1c-aa", DoNotRecord: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"starts_at", "ends_at", "0001-01-01"} {
+		if strings.Contains(string(b), absent) {
+			t.Errorf("talk.json %s contains %q", b, absent)
+		}
+	}
+	for _, present := range []string{`"guid":"2f1c-aa"`, `"do_not_record":true`} {
+		if !strings.Contains(string(b), present) {
+			t.Errorf("talk.json %s lacks %s", b, present)
+		}
+	}
+	var back Talk
+	if err := json.Unmarshal(b, &back); err != nil || back.GUID != "2f1c-aa" || !back.DoNotRecord || back.Extra != nil {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+}

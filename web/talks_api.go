@@ -175,13 +175,18 @@ func (s *Server) handleTalk(w http.ResponseWriter, r *http.Request) {
 
 // talkCreate is the body of POST /api/talks.
 type talkCreate struct {
-	ID       string            `json:"id"`
-	Title    string            `json:"title"`
-	Speakers []archive.Speaker `json:"speakers"`
-	Stage    string            `json:"stage"`
-	StartsAt time.Time         `json:"starts_at"`
-	EndsAt   time.Time         `json:"ends_at"`
-	Abstract string            `json:"abstract"`
+	ID          string            `json:"id"`
+	Title       string            `json:"title"`
+	Speakers    []archive.Speaker `json:"speakers"`
+	Stage       string            `json:"stage"`
+	StartsAt    time.Time         `json:"starts_at"`
+	EndsAt      time.Time         `json:"ends_at"`
+	Abstract    string            `json:"abstract"`
+	GUID        string            `json:"guid"`
+	Slug        string            `json:"slug"`
+	Track       string            `json:"track"`
+	Language    string            `json:"language"`
+	DoNotRecord bool              `json:"do_not_record"`
 }
 
 func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
@@ -195,6 +200,7 @@ func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
 	t, err := s.Talks.Create(r.Context(), archive.Talk{
 		ID: in.ID, Title: in.Title, Speakers: in.Speakers, Stage: in.Stage,
 		StartsAt: in.StartsAt, EndsAt: in.EndsAt, Abstract: in.Abstract,
+		GUID: in.GUID, Slug: in.Slug, Track: in.Track, Language: in.Language, DoNotRecord: in.DoNotRecord,
 	})
 	if err != nil {
 		s.talkError(w, err)
