@@ -160,7 +160,7 @@ func offer(ch chan []byte, frame []byte) {
 }
 
 func (f *consoleFeed) snapshot(now time.Time) consoleSnapshot {
-	snap := consoleSnapshot{Now: now.UTC()}
+	snap := consoleSnapshot{Now: now.UTC(), Stages: []consoleStage{}}
 	if f.s.Recorder != nil {
 		h := f.s.Recorder.Health()
 		snap.Archive = &h

@@ -367,7 +367,8 @@ func (s *Server) requireSessionPage(w http.ResponseWriter, r *http.Request) (ses
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, status int, msg string) {
-	s.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status})
+	s.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status,
+		Admin: adminData{Console: true}})
 }
 
 func formatWait(d time.Duration) string {

@@ -141,6 +141,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Talks:          lib,
 		Archive:        store,
 		AdminToken:     a.adminToken,
+		Location:       eventLocation(cfg.Timezone, os.Getenv),
+		Recorder:       rec,
 		ChatDir:        filepath.Join(cfg.Data, "chat"),
 		ChatOrigins:    cfg.ChatOrigins,
 		ChatSharedNets: cfg.ChatSharedNets,
