@@ -179,7 +179,11 @@ func opContext(ctx context.Context) (context.Context, context.CancelFunc) {
 func (p *Programme) Start(ctx context.Context, id string) (archive.Talk, error) {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
-	return p.start(ctx, id, false)
+	t, err := p.start(ctx, id, false)
+	if err == nil {
+		p.tell(t.Stage)
+	}
+	return t, err
 }
 
 // Stop stops the talk by hand. The end-of-talk work (chat log, slide
@@ -188,7 +192,11 @@ func (p *Programme) Start(ctx context.Context, id string) (archive.Talk, error) 
 func (p *Programme) Stop(ctx context.Context, id string) (archive.Talk, error) {
 	p.opMu.Lock()
 	defer p.opMu.Unlock()
-	return p.stop(ctx, id, "hand")
+	t, err := p.stop(ctx, id, "hand")
+	if err == nil {
+		p.tell(t.Stage)
+	}
+	return t, err
 }
 
 // Change is what Next did.
@@ -212,6 +220,7 @@ func (p *Programme) Next(ctx context.Context, stage string) (Change, error) {
 		return Change{}, fmt.Errorf("stage %s has no next talk: every talk of it has started; add a talk, or press Stop: %w", stage, archive.ErrConflict)
 	}
 	var ch Change
+	defer p.tell(stage) // once: viewers go from one talk to the next
 	if live, ok := p.Talks.LiveOn(stage); ok {
 		stopped, err := p.stop(ctx, live.ID, "next")
 		if err != nil {
@@ -234,7 +243,7 @@ func liveID(t *archive.Talk) string {
 	return t.ID
 }
 
-// start starts id; opMu held.
+// start starts id; opMu held. The caller tells the stage's viewers.
 func (p *Programme) start(ctx context.Context, id string, bySchedule bool) (archive.Talk, error) {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
@@ -255,11 +264,11 @@ func (p *Programme) start(ctx context.Context, id string, bySchedule bool) (arch
 		p.saveSettings()
 	}
 	p.Log.Info("talk started", "talk", id, "stage", t.Stage, "by", by, "do_not_record", t.DoNotRecord)
-	p.tell(t.Stage)
 	return t, nil
 }
 
-// stop stops id, spooling its end-of-talk job first; opMu held.
+// stop stops id, spooling its end-of-talk job first; opMu held. The caller
+// tells the stage's viewers.
 func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, error) {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
@@ -289,7 +298,6 @@ func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, erro
 	}
 	p.Log.Info("talk stopped", "talk", id, "stage", t.Stage, "by", by)
 	p.jobs.add(job)
-	p.tell(t.Stage)
 	return stopped, nil
 }
 

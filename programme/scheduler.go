@@ -120,6 +120,7 @@ func (p *Programme) pass() time.Time {
 
 // passStage applies the rules to one stage in auto mode; opMu held.
 func (p *Programme) passStage(stage string, ts []archive.Talk, now time.Time) time.Time {
+	defer p.tell(stage)
 	var live, current *archive.Talk
 	for i := range ts {
 		t := &ts[i]
