@@ -308,10 +308,10 @@ func (p *Programme) tell(stage string) {
 		id = t.ID
 	}
 	p.mu.Lock()
-	old, known := p.told[stage]
+	old := p.told[stage] // "" when none was live
 	p.told[stage] = id
 	p.mu.Unlock()
-	if (known || id != "") && old == id {
+	if old == id {
 		return
 	}
 	if p.Rooms != nil {

@@ -72,7 +72,7 @@ func TestProgramme_Scheduler(t *testing.T) {
 			},
 		},
 		{
-			name: "a hand start is stopped by the next scheduled start",
+			name:  "a hand start is stopped by the next scheduled start",
 			talks: []talkDef{{"a", 0, 30 * m, false}, {"b", 30 * m, 60 * m, false}}, autoAt: -30 * m,
 			steps: []step{
 				{at: -20 * m, do: func(e *env) { mustStart(e, "a") }, live: "a"},
