@@ -321,12 +321,13 @@ func (p *Programme) tell(stage string) {
 
 // SetAuto switches the stage's auto mode: the schedule starts and stops its
 // talks (the scheduler acts at once). The flag is kept in Dir/settings.json
-// across restarts. ErrNotFound for a stage that has no talks and is not live.
+// across restarts. ErrNotFound for a stage that has no talks, is not live
+// and is not in auto mode.
 func (p *Programme) SetAuto(stage string, on bool) error {
 	if !stream.ValidStage(stage) {
 		return fmt.Errorf("stage %q: names are 1-64 of a-z, 0-9 and -: %w", stage, archive.ErrInvalid)
 	}
-	if on && !p.HasStage(stage) {
+	if !p.HasStage(stage) && !p.Auto(stage) {
 		return fmt.Errorf("stage %q has no talks and is not live: %w", stage, archive.ErrNotFound)
 	}
 	p.mu.Lock()
