@@ -34,9 +34,11 @@ func (fakeSlides) AddSlide(context.Context, string, archive.SlideUpload) (archiv
 func (fakeSlides) DeleteSlide(context.Context, string, string, func(archive.Talk) error) error {
 	return errFakeSlides
 }
-func (fakeSlides) IssueSpeakerToken(context.Context, string) (string, error) { return "", errFakeSlides }
-func (fakeSlides) RevokeSpeakerToken(context.Context, string) error          { return errFakeSlides }
-func (fakeSlides) SpeakerTalk(string) (string, bool)                         { return "", false }
+func (fakeSlides) IssueSpeakerToken(context.Context, string) (string, error) {
+	return "", errFakeSlides
+}
+func (fakeSlides) RevokeSpeakerToken(context.Context, string) error { return errFakeSlides }
+func (fakeSlides) SpeakerTalk(string) (string, bool)                { return "", false }
 
 // syncBuf collects the server's log.
 type syncBuf struct {
@@ -59,8 +61,7 @@ func consoleServer(t *testing.T, mutate ...func(*Server)) (*Server, *fakeTalks, 
 	s := &Server{
 		Address: "127.0.0.1:0", Live: live, Stages: stages, Metrics: reg, Gatherer: reg,
 		Log:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Talks: lib, Slides: fakeSlides{}, AdminToken: testAdmin,
-		ChatDir: t.TempDir(),
+		Talks: lib, Slides: fakeSlides{}, AdminToken: testAdmin, Programme: &fakeProgramme{lib: lib},
 	}
 	for _, m := range mutate {
 		m(s)

@@ -36,7 +36,6 @@ export class StageCard {
   constructor(name, ctx) {
     this.name = name;
     this.ctx = ctx;
-    this.auto = null;
     this.root = el('section', { class: 'stage-panel', id: 'stage-' + name, 'aria-labelledby': 'stage-h-' + name });
     this.build();
   }
@@ -116,10 +115,12 @@ export class StageCard {
   // update shows the stage at now (ms). talks are the stage's talks of the
   // shown day, by start; info is its health (may be undefined); axis the
   // day's time axis shared by every stage.
-  update(now, talks, info, axis, talksChanged) {
+  // next is the talk Next would start, as the programme says (undefined:
+  // worked out here from the talks).
+  update(now, talks, info, axis, talksChanged, next) {
     const zone = this.ctx.zone;
     this.current = talks.find((t) => t.live) || null;
-    this.next = nextTalk(talks);
+    this.next = next !== undefined ? next : nextTalk(talks);
     const live = !!(info && info.live);
     setBadge(this.badge, live);
 
@@ -145,7 +146,8 @@ export class StageCard {
         ')' + (this.current ? ': "' + this.current.title + '" is still recording — check OBS and the venue\'s network.' : '.');
     }
 
-    if (info && info.auto !== undefined && this.auto === null) this.autoBox.checked = !!info.auto;
+    // The server's auto state, unless a switch is on its way.
+    if (info && typeof info.auto === 'boolean' && !this.autoBox.disabled) this.autoBox.checked = info.auto;
     this.updateHealth(now, info);
     this.drawTimeline(now, talks, axis);
     if (talksChanged) this.drawList(talks);

@@ -57,9 +57,15 @@ const ctx = {
     try {
       const answer = await api(method, path);
       showError('');
+      let done = answer;
       if (answer && answer.id) mergeTalk(answer);
+      if (answer && answer.started) { // Next: {"stopped": talk|null, "started": talk}
+        if (answer.stopped) mergeTalk(answer.stopped);
+        mergeTalk(answer.started);
+        done = answer.started;
+      }
       const what = kind === 'start' ? 'Started' : kind === 'stop' ? 'Stopped' : 'Next talk on ' + stage + ':';
-      showNote(what + ' ' + (answer && answer.title ? '"' + answer.title + '"' : (talk ? '"' + talk.title + '"' : '')));
+      showNote(what + ' ' + (done && done.title ? '"' + done.title + '"' : (talk ? '"' + talk.title + '"' : '')));
     } catch (e) {
       const label = kind === 'next' ? 'Next talk' : kind === 'start' ? 'Start' : 'Stop';
       showError(label + ' on ' + stage + ' failed: ' + e.message);
@@ -72,11 +78,12 @@ const ctx = {
     box.disabled = true;
     try {
       const answer = await api('PUT', '/api/stages/' + encodeURIComponent(stage) + '/auto', { on });
-      const card = state.cards.get(stage);
-      card.auto = answer && typeof answer.on === 'boolean' ? answer.on : on;
-      box.checked = card.auto;
+      const auto = answer && typeof answer.auto === 'boolean' ? answer.auto : on;
+      box.checked = auto;
+      const info = state.health.stages.find((s) => s.name === stage);
+      if (info) info.auto = auto;
       showError('');
-      showNote('Auto ' + (card.auto ? 'on' : 'off') + ' for ' + stage + '.');
+      showNote('Auto ' + (auto ? 'on: salon starts and stops talks on ' + stage + ' at their scheduled times.' : 'off for ' + stage + '.'));
     } catch (e) {
       box.checked = !on;
       showError('Auto on ' + stage + ' could not be switched ' + (on ? 'on' : 'off') + ': ' + e.message);
@@ -167,7 +174,12 @@ function render() {
       card.talksChanged = true;
     }
     const talks = ofDay.filter((t) => t.stage === name).sort(byStart);
-    card.update(n, talks, health.get(name), axis, state.talksChanged || card.talksChanged);
+    const info = health.get(name);
+    let next;
+    if (info && info.auto !== undefined) { // the programme is there: its Next
+      next = info.next ? state.talks.find((t) => t.id === info.next) || null : null;
+    }
+    card.update(n, talks, info, axis, state.talksChanged || card.talksChanged, next);
     card.talksChanged = false;
   }
   // Keep the cards in name order, without moving the ones in place.
