@@ -70,8 +70,9 @@ func TestConsole_Browser(t *testing.T) {
 			if err == nil {
 				return
 			}
-			// A form post navigates: poll the new page.
-			if strings.Contains(err.Error(), "navigated") && time.Now().Before(deadline) {
+			// A form post navigates ("Inspected target navigated", "Cannot
+			// find context"): poll the new page.
+			if time.Now().Before(deadline) && ctx.Err() == nil {
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
@@ -191,6 +192,29 @@ func TestConsole_Browser(t *testing.T) {
 		!document.querySelector('#stage-main .now-idle').hidden`, 20*time.Second)
 	if code, m := api(t, a, "GET", "/api/talks/keynote", ""); code != 200 || m["live"] != false || m["ended"] != true {
 		t.Fatalf("after Stop the talk is still live: %d %v", code, m)
+	}
+	if e := eval(`document.getElementById('admin-error').hidden ? '' : document.getElementById('admin-error').textContent`); e != "" {
+		t.Fatalf("the console shows an error: %s", e)
+	}
+
+	// Next talk starts the following one.
+	if err := chromedp.Do(ctx, chromedp.Click("#stage-main .stage-buttons .button:not(.button-go):not(.button-stop)")); err != nil {
+		t.Fatal(err)
+	}
+	poll("the next talk on stage", `!document.querySelector('#stage-main .now-box').hidden &&
+		document.querySelector('#stage-main .now-title').textContent === '用 Rust 写一个直播服务器'`, 20*time.Second)
+	if code, m := api(t, a, "GET", "/api/talks/rust", ""); code != 200 || m["live"] != true {
+		t.Fatalf("after Next talk the next talk is not live: %d %v", code, m)
+	}
+
+	// Auto on the side stage, as the programme says it.
+	if err := chromedp.Do(ctx, chromedp.Click("#auto-side")); err != nil {
+		t.Fatal(err)
+	}
+	poll("auto on", `document.getElementById('auto-side').checked && !document.getElementById('auto-side').disabled &&
+		/Auto on/.test(document.getElementById('admin-note').textContent)`, 20*time.Second)
+	if _, b, _ := get(t, a.httpURL("/api/programme")); !strings.Contains(string(b), `"stage":"side","auto":true`) {
+		t.Fatalf("after the Auto switch, GET /api/programme: %s", b)
 	}
 	if e := eval(`document.getElementById('admin-error').hidden ? '' : document.getElementById('admin-error').textContent`); e != "" {
 		t.Fatalf("the console shows an error: %s", e)
