@@ -237,3 +237,12 @@ func waitArchived(t *testing.T, url string, within time.Duration) []byte {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// stageWithTalks gives a stage that nobody publishes to a talk, so that it
+// has a chat room (rooms exist for stages that are live or have talks).
+func stageWithTalks(t *testing.T, a *app, stage string) {
+	t.Helper()
+	if code, m := api(t, a, "POST", "/api/talks", `{"title":"Chat room of `+stage+`","stage":"`+stage+`"}`); code != 201 {
+		t.Fatalf("create a talk on %s: %d %v", stage, code, m)
+	}
+}
