@@ -220,6 +220,13 @@ func TestConsole_Browser(t *testing.T) {
 		t.Fatalf("the console shows an error: %s", e)
 	}
 
+	// The questions view takes the session: answer buttons without a token.
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/live/main/questions"))); err != nil {
+		t.Fatal(err)
+	}
+	poll("the questions view for the organiser", `document.getElementById('q-hint') !== null &&
+		document.getElementById('q-hint').hidden && !!document.querySelector('meta[name="csrf-token"]')`, 20*time.Second)
+
 	// The token went into a form body only.
 	urlsMu.Lock()
 	defer urlsMu.Unlock()
