@@ -95,6 +95,19 @@ func TestConsole_Browser(t *testing.T) {
 	}
 	poll("the login form", `!!document.querySelector('form.login-form input[name=token]')`, 20*time.Second)
 	if err := chromedp.Do(ctx,
+		chromedp.SetValue("#token", "not-the-admin-token"),
+		chromedp.Click("form.login-form button[type=submit]"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll("the refusal", `!!document.querySelector('.notice-error') && /not the admin token/.test(document.querySelector('.notice-error').textContent)`, 20*time.Second)
+	if dir := os.Getenv("SALON_SCREENSHOTS"); dir != "" {
+		screenshot(t, ctx, filepath.Join(dir, "console-login-390.png"), 390, 844)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 768)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx,
 		chromedp.SetValue("#token", a.adminToken),
 		chromedp.Click("form.login-form button[type=submit]"),
 	); err != nil {
