@@ -159,6 +159,25 @@ func TestConsole_Browser(t *testing.T) {
 		t.Fatalf("speakers of the added talk: %s", sp)
 	}
 
+	// Edit it: the form comes back filled in, in the event's zone.
+	eval(`(function(){[...document.querySelectorAll('.admin-talk')].find(function(li){return li.textContent.indexOf('闭幕与合影') >= 0}).querySelector('button').click(); return ''})()`)
+	poll("the edit form", `document.getElementById('talk-dialog').open && document.getElementById('tf-title').value === '闭幕与合影' &&
+		document.getElementById('tf-start').value === '21:30' && document.getElementById('tf-stage').value === 'side'`, 20*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue("#tf-title", "闭幕、合影与茶歇"),
+		chromedp.SetValue("#tf-end", "22:15"),
+		chromedp.Click("#tf-save"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll("the edited talk in the list", `document.getElementById('talk-dialog').open === false &&
+		[...document.querySelectorAll('.admin-talk-title')].some(function(a){return a.textContent === '闭幕、合影与茶歇'})`, 20*time.Second)
+	code, edited := api(t, a, "GET", "/api/talks/"+fmt.Sprint(added["id"]), "")
+	wantEnd := time.Date(day.Year(), day.Month(), day.Day(), 22, 15, 0, 0, zone).UTC().Format(time.RFC3339)
+	if code != 200 || edited["title"] != "闭幕、合影与茶歇" || edited["ends_at"] != wantEnd || edited["starts_at"] != want {
+		t.Fatalf("the edited talk: %d %v, want the new title and end %s", code, edited, wantEnd)
+	}
+
 	// Start with the button: the talk is on stage with its clock.
 	if err := chromedp.Do(ctx, chromedp.Click("#stage-main .button-go")); err != nil {
 		t.Fatal(err)
