@@ -160,7 +160,7 @@ func TestConsole_Browser(t *testing.T) {
 	}
 
 	// Edit it: the form comes back filled in, in the event's zone.
-	eval(`(function(){[...document.querySelectorAll('.admin-talk')].find(function(li){return li.textContent.indexOf('闭幕与合影') >= 0}).querySelector('button').click(); return ''})()`)
+	eval(`(function(){[...[...document.querySelectorAll('.admin-talk')].find(function(li){return li.textContent.indexOf('闭幕与合影') >= 0}).querySelectorAll('button')].find(function(b){return b.textContent === 'Edit'}).click(); return ''})()`)
 	poll("the edit form", `document.getElementById('talk-dialog').open && document.getElementById('tf-title').value === '闭幕与合影' &&
 		document.getElementById('tf-start').value === '21:30' && document.getElementById('tf-stage').value === 'side'`, 20*time.Second)
 	if err := chromedp.Do(ctx,
