@@ -32,9 +32,10 @@ export function svgEl(tag, attrs, ...children) {
   return n;
 }
 
-// setBadge makes el the "Live" / "Offline" badge.
-export function setBadge(el, live) {
-  el.textContent = live ? 'Live' : 'Offline';
+// setBadge makes el the "Live" badge, or the quiet one reading offLabel
+// ("Offline" by default; a talk page says "Replay").
+export function setBadge(el, live, offLabel) {
+  el.textContent = live ? 'Live' : (offLabel || 'Offline');
   el.className = 'badge ' + (live ? 'badge-live' : 'badge-offline');
 }
 
