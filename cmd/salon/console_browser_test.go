@@ -23,8 +23,8 @@ import (
 // publisher and see the stage flagged. The admin token must appear in no
 // URL the browser requested and in no log line.
 //
-// With SALON_SCREENSHOTS=DIR it also saves the console at 1366×768 and
-// 390×844 there (for looking at, never committed).
+// With SALON_SCREENSHOTS=DIR it also saves the console at 1366×768, 820×1180
+// and 390×844 there (for looking at, never committed).
 func TestConsole_Browser(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
@@ -192,6 +192,7 @@ func TestConsole_Browser(t *testing.T) {
 	if dir := os.Getenv("SALON_SCREENSHOTS"); dir != "" {
 		screenshot(t, ctx, filepath.Join(dir, "console-1366.png"), 1366, 768)
 		screenshot(t, ctx, filepath.Join(dir, "console-390.png"), 390, 844)
+		screenshot(t, ctx, filepath.Join(dir, "console-820.png"), 820, 1180)
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 768)); err != nil {
 			t.Fatal(err)
 		}

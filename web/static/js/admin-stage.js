@@ -90,13 +90,18 @@ export class StageCard {
     this.hDropped = el('dd');
     this.hViewers = el('dd');
     this.hWarnings = el('ul', { class: 'warnings' });
-    const row = (label, dd) => [el('dt', {}, label), dd];
-    const health = el('div', { class: 'stage-health' },
+    // Media rows hide while the stage has never had a publisher.
+    const row = (label, dd, media) => {
+      if (media) dd.classList.add('h-media');
+      return [el('dt', { class: media ? 'h-media' : '' }, label), dd];
+    };
+    this.health = el('div', { class: 'stage-health' },
       el('dl', { class: 'health-list' },
-        row('Publisher', this.hPublisher), row('Video', this.hVideo), row('Audio', this.hAudio),
-        row('Bitrate', this.hBitrate), row('Keyframes', this.hKeyframe), row('Dropped', this.hDropped),
+        row('Publisher', this.hPublisher), row('Video', this.hVideo, true), row('Audio', this.hAudio, true),
+        row('Bitrate', this.hBitrate, true), row('Keyframes', this.hKeyframe, true), row('Dropped', this.hDropped, true),
         row('Viewers', this.hViewers)),
       this.hWarnings);
+    const health = this.health;
 
     this.timeline = el('div', { class: 'timeline', role: 'img' });
     this.timelineWrap = el('div', { class: 'timeline-scroll' }, this.timeline);
@@ -203,6 +208,7 @@ export class StageCard {
       this.hPublisher.textContent = 'Not connected yet';
     }
     this.hPublisher.className = info.live ? 'ok' : (info.last_seen ? 'bad' : '');
+    this.health.classList.toggle('is-empty', !info.live && !info.last_seen);
     const video = (info.tracks || []).filter((t) => t.kind === 'video');
     const audio = (info.tracks || []).filter((t) => t.kind === 'audio');
     this.hVideo.textContent = video.length ? trackLine(video.map((t) => Object.assign({}, t, { bitrate: 0 }))) : '—';
@@ -218,9 +224,9 @@ export class StageCard {
     const kf = video.length ? video[0].keyframe_interval : 0;
     const gop = (info.warnings || []).some((w) => /keyframe/i.test(w));
     this.hKeyframe.textContent = kf ? 'every ' + (Math.round(kf * 10) / 10) + ' s' + (gop ? ' — too far apart' : '') : '—';
-    this.hKeyframe.className = gop ? 'warn' : '';
+    this.hKeyframe.classList.toggle('warn', gop);
     this.hDropped.textContent = (info.dropped_units || 0) + ' units';
-    this.hDropped.className = info.dropped_units > 0 ? 'warn' : '';
+    this.hDropped.classList.toggle('warn', info.dropped_units > 0);
     this.hViewers.textContent = (info.viewers || 0) + ' now · peak ' + (info.viewers_peak || 0);
     this.hWarnings.replaceChildren(...(info.warnings || []).map((w) => el('li', {}, w)));
   }
