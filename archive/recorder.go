@@ -95,6 +95,7 @@ type Recorder struct {
 	mSpool    prometheus.Gauge
 	mErrors   prometheus.Counter
 	mUploaded prometheus.Counter
+	mLost     prometheus.Counter
 }
 
 // queueCap is how many segments may wait for the spool goroutine before
@@ -213,7 +214,11 @@ func (r *Recorder) registerMetrics() error {
 		Name: "salon_archive_uploaded_total",
 		Help: "Objects stored in the archive by the recorder.",
 	})
-	for _, c := range []prometheus.Collector{r.mLag, r.mSpool, r.mErrors, r.mUploaded} {
+	r.mLost = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "salon_archive_segments_lost_total",
+		Help: "Recorded segments that could not be kept (spool file gone or not writable): seconds missing from replays.",
+	})
+	for _, c := range []prometheus.Collector{r.mLag, r.mSpool, r.mErrors, r.mUploaded, r.mLost} {
 		if err := r.Metrics.Register(c); err != nil {
 			return fmt.Errorf("register archive metrics: %w (is a second Recorder using the same registry?)", err)
 		}

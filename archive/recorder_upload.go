@@ -3,10 +3,13 @@ package archive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 )
@@ -64,6 +67,12 @@ func (r *Recorder) uploadLoop() {
 		}
 		if err == nil {
 			r.stored(task)
+			continue
+		}
+		if errors.Is(err, errSpoolGone) {
+			// Retrying cannot bring the file back, and every upload
+			// behind it would wait forever: count it lost and go on.
+			r.lost(task, err)
 			continue
 		}
 		wait := r.failed(task, err)
@@ -139,6 +148,9 @@ func (r *Recorder) put(t *uploadTask) error {
 		return r.Store.Put(ctx, key, bytes.NewReader(t.playlist), int64(len(t.playlist)), ContentTypeFor(key))
 	}
 	f, err := os.Open(t.item.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", errSpoolGone, t.item.path)
+	}
 	if err != nil {
 		return fmt.Errorf("open spool file: %w", err)
 	}
@@ -199,6 +211,39 @@ func (r *Recorder) stored(t *uploadTask) {
 		// Outside mu: the callback re-cuts talks, which reads the bucket.
 		r.OnRunStored(t.rs.stage, t.rs.id)
 	}
+	r.notify()
+}
+
+// errSpoolGone: a spooled object's file has disappeared (deleted by hand,
+// a disk repaired by fsck). Its upload can never succeed.
+var errSpoolGone = errors.New("spool file is missing")
+
+// lost drops an upload whose spool file is gone: a segment leaves its run
+// (the playlist skips it, with a discontinuity where a player needs one) so
+// that the run can still be finished, the loss is logged and counted, and
+// the queue behind it moves on.
+func (r *Recorder) lost(t *uploadTask, err error) {
+	it := t.item
+	r.Log.Error("a recording's spool file is missing and cannot be uploaded: that segment is lost; check what deletes files in the spool directory",
+		"key", it.key, "error", err)
+	if r.mLost != nil && it.seg {
+		r.mLost.Inc()
+	}
+	r.mu.Lock()
+	r.up = r.up[1:]
+	r.spoolBytes -= it.size
+	if rs := it.rs; rs != nil {
+		rs.queued--
+		if it.seg {
+			rs.segs = slices.DeleteFunc(rs.segs, func(s segRecord) bool { return s.Seq == it.seq })
+			rs.dirty = true
+			rs.version++
+		}
+	}
+	r.spoolSizeChanged()
+	changes := r.warningChanges()
+	r.mu.Unlock()
+	r.applyWarnings(changes)
 	r.notify()
 }
 
