@@ -147,6 +147,9 @@ func (r *Recorder) put(t *uploadTask) error {
 	if t.item == nil {
 		return r.Store.Put(ctx, key, bytes.NewReader(t.playlist), int64(len(t.playlist)), ContentTypeFor(key))
 	}
+	if t.item.data != nil {
+		return r.Store.Put(ctx, key, bytes.NewReader(t.item.data), t.item.size, ContentTypeFor(key))
+	}
 	f, err := os.Open(t.item.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", errSpoolGone, t.item.path)
@@ -161,7 +164,7 @@ func (r *Recorder) put(t *uploadTask) error {
 // stored records a successful upload: the spool file goes, the run's
 // playlist becomes due, a finished run is forgotten.
 func (r *Recorder) stored(t *uploadTask) {
-	if t.item != nil {
+	if t.item != nil && t.item.data == nil {
 		if err := r.sp.remove(t.item.path); err != nil {
 			// Stored anyway; the file is uploaded again after a restart.
 			r.Log.Warn("stored object left in the spool", "key", t.item.key, "error", err)
@@ -178,7 +181,7 @@ func (r *Recorder) stored(t *uploadTask) {
 	r.outage = outage{}
 	if it := t.item; it != nil {
 		r.up = r.up[1:]
-		r.spoolBytes -= it.size
+		r.release(it)
 		if rs := it.rs; rs != nil {
 			rs.queued--
 			if it.seg {
@@ -231,7 +234,7 @@ func (r *Recorder) lost(t *uploadTask, err error) {
 	}
 	r.mu.Lock()
 	r.up = r.up[1:]
-	r.spoolBytes -= it.size
+	r.release(it)
 	if rs := it.rs; rs != nil {
 		rs.queued--
 		if it.seg {
@@ -245,6 +248,17 @@ func (r *Recorder) lost(t *uploadTask, err error) {
 	r.mu.Unlock()
 	r.applyWarnings(changes)
 	r.notify()
+}
+
+// release forgets the bytes of an object that left the upload queue; the
+// caller holds mu.
+func (r *Recorder) release(it *upItem) {
+	if it.data != nil {
+		r.memBytes -= it.size
+		it.data = nil
+	} else {
+		r.spoolBytes -= it.size
+	}
 }
 
 // countPlaylists counts runs whose playlist is due; the caller holds mu.
@@ -335,8 +349,9 @@ func (r *Recorder) warningChanges() []warningChange {
 	if r.Warnings == nil {
 		return nil
 	}
-	msg := ""
+	msg := r.diskWarning()
 	switch {
+	case msg != "":
 	case r.full:
 		msg = "the archive spool is nearly full: recordings are not reaching the bucket fast enough"
 	case !r.outage.since.IsZero():

@@ -32,6 +32,12 @@ type liveSource interface {
 	File(ctx context.Context, stage, name string) (data []byte, contentType string, ok bool)
 }
 
+// healthSource names what threatens the recordings now (*archive.Recorder):
+// /healthz reports "degraded" with them.
+type healthSource interface {
+	Problems() []string
+}
+
 // stageSource describes the stages; *stream.Registry satisfies it.
 type stageSource interface {
 	Stages() []stream.StageInfo
@@ -92,6 +98,8 @@ type Server struct {
 	Slides slideLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// Health, optional, makes /healthz report problems as "degraded".
+	Health healthSource
 
 	mux     *http.ServeMux
 	handler http.Handler

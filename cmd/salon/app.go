@@ -145,6 +145,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		ChatOrigins:    cfg.ChatOrigins,
 		ChatSharedNets: cfg.ChatSharedNets,
 		Slides:         lib,
+		Health:         rec,
 
 		MaxUploadSize: cfg.MaxUpload,
 	}
