@@ -2,6 +2,7 @@ package programme
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,7 +104,7 @@ type Programme struct {
 	mu          sync.Mutex
 	auto        map[string]bool
 	autoStarted map[string]bool   // live talks the schedule started
-	told        map[string]string // stage → id of the live talk its viewers were told ("" none)
+	told        map[string]string // stage → fingerprint of the live talk its viewers were told ("" none)
 
 	jobs jobQueue
 }
@@ -141,7 +142,7 @@ func (p *Programme) Initialize() error {
 	}
 	for _, t := range p.Talks.List() {
 		if t.Live() {
-			p.told[t.Stage] = t.ID
+			p.told[t.Stage] = fingerprint(t)
 		}
 	}
 	if err := p.jobs.load(p); err != nil {
@@ -301,22 +302,32 @@ func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, erro
 	return stopped, nil
 }
 
-// tell lets the stage's viewers know which talk is on now, if that changed.
+// tell lets the stage's viewers know which talk is on now, if that changed:
+// another talk, none, or the live talk edited (a corrected title).
 func (p *Programme) tell(stage string) {
-	id := ""
+	fp := ""
 	if t, ok := p.Talks.LiveOn(stage); ok {
-		id = t.ID
+		fp = fingerprint(t)
 	}
 	p.mu.Lock()
 	old := p.told[stage] // "" when none was live
-	p.told[stage] = id
+	p.told[stage] = fp
 	p.mu.Unlock()
-	if old == id {
+	if old == fp {
 		return
 	}
 	if p.Rooms != nil {
 		p.Rooms.TalkChanged(stage)
 	}
+}
+
+// fingerprint is what viewers were told of a live talk: its talk.json.
+func fingerprint(t archive.Talk) string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return t.ID
+	}
+	return string(b)
 }
 
 // SetAuto switches the stage's auto mode: the schedule starts and stops its
