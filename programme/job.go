@@ -47,8 +47,10 @@ type jobQueue struct {
 	mu    sync.Mutex
 	jobs  map[string]*jobState
 	wakeC chan struct{}
-	// doneC is closed and replaced when a job finishes (tests wait on it).
+	// doneC is closed and replaced when a job finishes, idleC when the
+	// worker is about to wait (tests drive the worker with them).
 	doneC chan struct{}
+	idleC chan struct{}
 }
 
 type jobState struct {
@@ -63,6 +65,15 @@ func (q *jobQueue) init() {
 	q.jobs = map[string]*jobState{}
 	q.wakeC = make(chan struct{}, 1)
 	q.doneC = make(chan struct{})
+	q.idleC = make(chan struct{})
+}
+
+// idle returns a channel closed the next time the worker waits, its timer
+// for the next attempt (if any) armed.
+func (q *jobQueue) idle() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.idleC
 }
 
 // load reads the jobs a previous run left in the spool.
@@ -202,6 +213,10 @@ func (p *Programme) runJobs() {
 			timer = p.Clock.NewTimer(max(next.Sub(p.Clock.Now()), 0))
 			timerC = timer.C()
 		}
+		q.mu.Lock()
+		close(q.idleC)
+		q.idleC = make(chan struct{})
+		q.mu.Unlock()
 		select {
 		case <-p.ctx.Done():
 			if timer != nil {
