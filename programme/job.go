@@ -54,8 +54,10 @@ type jobQueue struct {
 }
 
 type jobState struct {
-	job      Job
-	attempts int
+	job Job
+	// recovered: left by a previous run, whose stop may not have been saved.
+	recovered bool
+	attempts  int
 	next     time.Time // earliest next attempt
 	chatDone bool
 	slides   bool
@@ -104,7 +106,7 @@ func (q *jobQueue) load(p *Programme) error {
 			p.Log.Error("skipping an end-of-talk job that does not load; fix or delete the file", "file", path, "error", err)
 			continue
 		}
-		q.jobs[j.Talk] = &jobState{job: j}
+		q.jobs[j.Talk] = &jobState{job: j, recovered: true}
 	}
 	if len(q.jobs) > 0 {
 		p.Log.Info("end-of-talk jobs left by the last run: doing them now", "jobs", len(q.jobs))
@@ -245,8 +247,9 @@ func (p *Programme) runJob(js *jobState) error {
 	if err != nil {
 		return err
 	}
-	if t.Live() && t.Recording.Start.Equal(j.Start) {
-		// Salon died between spooling the job and saving the stop.
+	if js.recovered && t.Live() && t.Recording.Start.Equal(j.Start) {
+		// Salon died between spooling the job and saving the stop. (A job of
+		// this run saw its stop saved: a talk live again was made so since.)
 		p.opMu.Lock()
 		_, err := p.Talks.Stop(ctx, j.Talk, j.End)
 		p.opMu.Unlock()
