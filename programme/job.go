@@ -58,9 +58,9 @@ type jobState struct {
 	// recovered: left by a previous run, whose stop may not have been saved.
 	recovered bool
 	attempts  int
-	next     time.Time // earliest next attempt
-	chatDone bool
-	slides   bool
+	next      time.Time // earliest next attempt
+	chatDone  bool
+	slides    bool
 }
 
 func (q *jobQueue) init() {
