@@ -42,10 +42,11 @@ type chatRooms interface {
 	TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
 }
 
-// liveStages says which stages have a publisher now; *stream.Registry
-// satisfies it.
-type liveStages interface {
-	Live(stage string) bool
+// publishedStages says which stages a publisher has used since start (live
+// now, or reconnecting); *stream.Registry satisfies it. Only publishers with
+// the publish key make such stages.
+type publishedStages interface {
+	Known(stage string) bool
 }
 
 const (
@@ -73,8 +74,9 @@ type Programme struct {
 	// Rooms are the stages' chats: the talk frame goes there, and a stopped
 	// talk's chat and slide changes come from there. Optional.
 	Rooms chatRooms
-	// Stages tells which stages are live now, for HasStage. Optional.
-	Stages liveStages
+	// Stages tells which stages have been published to since start, for
+	// HasStage. Optional.
+	Stages publishedStages
 	// View is a talk as pages get it in the chat's welcome and talk frames
 	// (web's talk JSON). Default: the talk.json fields.
 	View func(archive.Talk) any
@@ -363,10 +365,11 @@ func (p *Programme) Auto(stage string) bool {
 	return p.auto[stage]
 }
 
-// HasStage reports whether the stage is live or has talks: such a stage has
-// a chat room and a place in the day.
+// HasStage reports whether the stage is live (or was since start: a
+// publisher reconnecting keeps its chat) or has talks: such a stage has a
+// chat room and a place in the day.
 func (p *Programme) HasStage(stage string) bool {
-	if p.Stages != nil && p.Stages.Live(stage) {
+	if p.Stages != nil && p.Stages.Known(stage) {
 		return true
 	}
 	for _, t := range p.Talks.List() {
