@@ -209,7 +209,8 @@ type Change struct {
 }
 
 // Next stops the talk live on stage, if any, and starts the stage's next
-// talk (NextTalk) in one step. ErrConflict, with nothing changed, when the
+// talk in one step: the first not-started talk after the live one in
+// programme order (after the last recorded one when none is live). ErrConflict, with nothing changed, when the
 // stage has no next talk; ErrNotFound for a stage with no talks.
 func (p *Programme) Next(ctx context.Context, stage string) (Change, error) {
 	p.opMu.Lock()
@@ -232,18 +233,14 @@ func (p *Programme) Next(ctx context.Context, stage string) (Change, error) {
 		ch.Stopped = &stopped
 	}
 	started, err := p.start(ctx, next.ID, false)
+	if err != nil && ch.Stopped != nil {
+		return ch, fmt.Errorf("talk %s was stopped, but %s did not start: %w; press Start on it", ch.Stopped.ID, next.ID, err)
+	}
 	if err != nil {
-		return ch, fmt.Errorf("talk %s was stopped, but %s did not start: %w", liveID(ch.Stopped), next.ID, err)
+		return ch, err
 	}
 	ch.Started = started
 	return ch, nil
-}
-
-func liveID(t *archive.Talk) string {
-	if t == nil {
-		return "(none)"
-	}
-	return t.ID
 }
 
 // start starts id; opMu held. The caller tells the stage's viewers.
