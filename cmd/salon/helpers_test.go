@@ -209,3 +209,30 @@ func tempFile(t *testing.T, name string, data []byte) string {
 	}
 	return p
 }
+
+// waitArchived polls url until it answers 200 and returns the body: the
+// programme's worker saves a stopped talk's chat and slide changes after
+// the stop is acknowledged.
+func waitArchived(t *testing.T, url string, within time.Duration) []byte {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		code, body, err := getQuiet(url)
+		if err == nil && code == 200 {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not there %s after the stop: %d %v %s", url, within, code, err, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stageWithTalks gives a stage that nobody publishes to a talk, so that it
+// has a chat room (rooms exist for stages that are live or have talks).
+func stageWithTalks(t *testing.T, a *app, stage string) {
+	t.Helper()
+	if code, m := api(t, a, "POST", "/api/talks", `{"title":"Chat room of `+stage+`","stage":"`+stage+`"}`); code != 201 {
+		t.Fatalf("create a talk on %s: %d %v", stage, code, m)
+	}
+}
