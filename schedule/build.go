@@ -90,7 +90,7 @@ func build(c rawConference) (*Schedule, error) {
 		return nil, errorf(f, "", "%d events; at most %d are accepted", n, MaxEvents)
 	}
 	s.Events = make([]Event, 0, n)
-	byGUID := make(map[string]string, n) // guid → where, for duplicates
+	byGUID := make(map[string]int, n) // guid → index in s.Events, for duplicates
 	for _, d := range c.days {
 		day, err := buildDay(f, d)
 		if err != nil {
@@ -103,9 +103,9 @@ func build(c rawConference) (*Schedule, error) {
 				return nil, err
 			}
 			if prev, ok := byGUID[e.GUID]; ok {
-				return nil, errorf(f, describe(e, re.where), "guid %s is also the guid of %s; every event needs its own guid (re-imports match talks by it)", e.GUID, prev)
+				return nil, errorf(f, describe(e, re.where), "guid %s is also the guid of %s; every event needs its own guid (re-imports match talks by it)", e.GUID, describe(s.Events[prev], ""))
 			}
-			byGUID[e.GUID] = describe(e, re.where)
+			byGUID[e.GUID] = len(s.Events)
 			addRoom(e.Room)
 			s.Events = append(s.Events, e)
 		}
@@ -200,30 +200,30 @@ func buildEvent(f string, day Day, re rawEvent, loc *time.Location) (Event, erro
 	if e.Room == "" {
 		e.Room = listed
 	}
-	where := describe(e, re.where)
+	where := func() string { return describe(e, re.where) } // made on the way to an error only
 	switch {
 	case e.GUID == "":
-		return Event{}, errorf(f, where, "no guid; every event needs one (re-imports match talks by it)")
+		return Event{}, errorf(f, where(), "no guid; every event needs one (re-imports match talks by it)")
 	case !ValidGUID(e.GUID):
-		return Event{}, errorf(f, where, "guid %q is not valid: want 1–%d of A-Z, a-z, 0-9, '-', '_', '.' and ':' (a UUID)", shorten(e.GUID, 80), maxGUIDLen)
+		return Event{}, errorf(f, where(), "guid %q is not valid: want 1–%d of A-Z, a-z, 0-9, '-', '_', '.' and ':' (a UUID)", shorten(e.GUID, 80), maxGUIDLen)
 	case e.Title == "":
-		return Event{}, errorf(f, where, "no title")
+		return Event{}, errorf(f, where(), "no title")
 	case e.Room == "":
-		return Event{}, errorf(f, where, "no room")
+		return Event{}, errorf(f, where(), "no room")
 	case listed != "" && listed != e.Room:
-		return Event{}, errorf(f, where, "listed under room %q but its room field says %q", shorten(listed, 40), shorten(e.Room, 40))
+		return Event{}, errorf(f, where(), "listed under room %q but its room field says %q", shorten(listed, 40), shorten(e.Room, 40))
 	}
 
 	var err error
 	if e.Duration, err = parseDuration(re.duration); err != nil {
-		return Event{}, errorf(f, where, "duration %q: %v", shorten(re.duration, 20), err)
+		return Event{}, errorf(f, where(), "duration %q: %v", shorten(re.duration, 20), err)
 	}
 	if e.Start, err = eventStart(day, re, loc); err != nil {
-		return Event{}, errorf(f, where, "%v", err)
+		return Event{}, errorf(f, where(), "%v", err)
 	}
 	if !day.Start.IsZero() && !day.End.IsZero() {
 		if e.Start.Before(day.Start) || !e.Start.Before(day.End) {
-			return Event{}, errorf(f, where, "starts at %s, outside its day %s (%s to %s)", e.Start.Format(time.RFC3339), day.Date, day.Start.Format(time.RFC3339), day.End.Format(time.RFC3339))
+			return Event{}, errorf(f, where(), "starts at %s, outside its day %s (%s to %s)", e.Start.Format(time.RFC3339), day.Date, day.Start.Format(time.RFC3339), day.End.Format(time.RFC3339))
 		}
 	} else if day.Date != "" {
 		// Without day bounds: the event starts on its day's date, or in the
@@ -231,7 +231,7 @@ func buildEvent(f string, day Day, re rawEvent, loc *time.Location) (Event, erro
 		d := e.Start.Format(time.DateOnly)
 		next, _ := time.Parse(time.DateOnly, day.Date)
 		if d != day.Date && (d != next.AddDate(0, 0, 1).Format(time.DateOnly) || e.Start.Hour() >= 12) {
-			return Event{}, errorf(f, where, "starts on %s but is listed under the day %s", d, day.Date)
+			return Event{}, errorf(f, where(), "starts on %s but is listed under the day %s", d, day.Date)
 		}
 	}
 	return e, nil

@@ -74,6 +74,10 @@ type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
 	switch {
+	case len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0:
+		// No escapes: the bytes between the quotes are the string (the
+		// decoder has checked the JSON; cleanLine repairs invalid UTF-8).
+		*f = flexString(b[1 : len(b)-1])
 	case len(b) > 0 && b[0] == '"':
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
