@@ -92,6 +92,9 @@ type Server struct {
 	Slides slideLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// Schedule imports and exports the day's schedule; optional (the
+	// schedule routes answer 503 without it).
+	Schedule scheduleService
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -206,6 +209,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
 	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
+	s.scheduleRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)
