@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -109,6 +110,8 @@ func ImportedSchedule(talks []archive.Talk, o ImportExportOptions) *schedule.Sch
 		}
 		s.Events = append(s.Events, e)
 	}
-	slices.SortStableFunc(s.Events, func(a, b schedule.Event) int { return a.Start.Compare(b.Start) })
+	slices.SortFunc(s.Events, func(a, b schedule.Event) int {
+		return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.Room, b.Room), strings.Compare(a.GUID, b.GUID))
+	})
 	return s
 }
