@@ -22,7 +22,7 @@ import (
 // the day written back as a schedule.
 //
 // The mapping given with an import is kept (in memory, and in
-// Dir/schedule.json when Dir is set) and used by the next import that
+// Dir/schedule-rooms.json when Dir is set) and used by the next import that
 // gives none, so that an organiser maps the rooms once. The conference's
 // title, acronym and time zone are kept the same way for the export.
 //
@@ -49,7 +49,7 @@ type importKept struct {
 	TimeZone string            `json:"time_zone_name,omitempty"`
 }
 
-func (s *ImportService) keptPath() string { return filepath.Join(s.Dir, "schedule.json") }
+func (s *ImportService) keptPath() string { return filepath.Join(s.Dir, "schedule-rooms.json") }
 
 // Initialize loads the kept mapping. A file that does not parse is logged
 // and ignored: the next import with a mapping writes it again.

@@ -49,7 +49,7 @@ func TestImportService_KeepsRooms(t *testing.T) {
 		t.Errorf("export conference %+v, first event %+v", exp.Conference, exp.Events[0])
 	}
 
-	if err := os.WriteFile(filepath.Join(dir, "schedule.json"), []byte(`{"rooms":{"x":"Not A Stage"}}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "schedule-rooms.json"), []byte(`{"rooms":{"x":"Not A Stage"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	broken := &ImportService{Library: lib, Dir: dir}
