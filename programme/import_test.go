@@ -451,3 +451,36 @@ func TestImportedSchedule(t *testing.T) {
 		t.Errorf("created %+v (only the hand-made talk, which had no guid)", plan.Created)
 	}
 }
+
+// FuzzPlanImport: whatever schedule Parse accepts, the planned talks pass
+// the talk library's validation (an import never stops half-way on a talk
+// it made itself), and applying the plan twice writes nothing the second
+// time.
+func FuzzPlanImport(f *testing.F) {
+	f.Add([]byte(readPretalx(f)), "Workshop Room", "workshop")
+	if data, err := os.ReadFile("../schedule/testdata/frab.xml"); err == nil {
+		f.Add(data, "Hall A", "main")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, room, stage string) {
+		s, err := schedule.Parse(data)
+		if err != nil {
+			return
+		}
+		rooms := map[string]string{room: stage}
+		if ImportCheckRooms(rooms) != nil {
+			rooms = nil
+		}
+		lib := &importFakeLibrary{talks: map[string]archive.Talk{}}
+		if _, err := ImportSchedule(context.Background(), lib, s, rooms); err != nil {
+			t.Fatalf("import of a schedule Parse accepted: %v", err)
+		}
+		if len(lib.talks) != len(s.Events) {
+			t.Fatalf("%d talks for %d events", len(lib.talks), len(s.Events))
+		}
+		before := lib.writes
+		r, err := ImportSchedule(context.Background(), lib, s, rooms)
+		if err != nil || lib.writes != before || len(r.Unchanged) != len(s.Events) {
+			t.Fatalf("re-import: %v, %d writes, %d unchanged of %d", err, lib.writes-before, len(r.Unchanged), len(s.Events))
+		}
+	})
+}

@@ -187,3 +187,18 @@ func TestScheduleAPI_ImportExport(t *testing.T) {
 		t.Errorf("calendar:\n%s", r.body)
 	}
 }
+
+func FuzzScheduleRoomsParam(f *testing.F) {
+	for _, s := range []string{"主会场=main", "a=b=c", "=x", "x=", "Hall A=Hall A", "r=\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		rooms, err := scheduleRoomsParam([]string{v})
+		if err != nil {
+			return
+		}
+		if len(rooms) != 1 || programme.ImportCheckRooms(rooms) != nil {
+			t.Fatalf("accepted %q as %v", v, rooms)
+		}
+	})
+}
