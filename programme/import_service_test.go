@@ -16,7 +16,7 @@ func TestImportService_KeepsRooms(t *testing.T) {
 	dir := t.TempDir()
 	lib := &importFakeLibrary{talks: map[string]archive.Talk{}}
 	ctx := context.Background()
-	s := mustParse(t, readPretalx(t))
+	s := importParse(t, importReadPretalx(t))
 
 	svc := &ImportService{Library: lib, Dir: dir}
 	if err := svc.Initialize(); err != nil {

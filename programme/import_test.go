@@ -95,7 +95,7 @@ func (f *importFakeLibrary) Update(_ context.Context, id string, p archive.TalkP
 	return t, nil
 }
 
-func readPretalx(t testing.TB) string {
+func importReadPretalx(t testing.TB) string {
 	t.Helper()
 	data, err := os.ReadFile("../schedule/testdata/pretalx.json")
 	if err != nil {
@@ -104,7 +104,7 @@ func readPretalx(t testing.TB) string {
 	return string(data)
 }
 
-func mustParse(t testing.TB, data string) *schedule.Schedule {
+func importParse(t testing.TB, data string) *schedule.Schedule {
 	t.Helper()
 	s, err := schedule.Parse([]byte(data))
 	if err != nil {
@@ -113,7 +113,7 @@ func mustParse(t testing.TB, data string) *schedule.Schedule {
 	return s
 }
 
-func ids(items []ImportItem) []string {
+func importIDs(items []ImportItem) []string {
 	out := []string{}
 	for _, it := range items {
 		out = append(out, it.ID)
@@ -123,16 +123,16 @@ func ids(items []ImportItem) []string {
 }
 
 const (
-	guid1 = "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0001" // 开源社区的一天, 主会场 10:00
-	guid2 = "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0002" // Rust in Production, 主会场 11:00, do_not_record
-	guid3 = "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0003" // 动手实践, Workshop Room 10:00
+	importGUID1 = "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0001" // 开源社区的一天, 主会场 10:00
+	importGUID2 = "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0002" // Rust in Production, 主会场 11:00, do_not_record
+	importGUID3 = "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0003" // 动手实践, Workshop Room 10:00
 )
 
 // TestPlanImport_Sequence imports a pretalx schedule with two rooms and
 // Chinese titles, then again after each change an organiser makes, into one
 // library. Each step states what the import must report and write.
 func TestPlanImport_Sequence(t *testing.T) {
-	base := readPretalx(t)
+	base := importReadPretalx(t)
 	lib := &importFakeLibrary{talks: map[string]archive.Talk{}}
 	ctx := context.Background()
 	recStart := time.Date(2026, 12, 5, 2, 1, 0, 0, time.UTC)
@@ -160,7 +160,7 @@ func TestPlanImport_Sequence(t *testing.T) {
 					t.Errorf("rooms %+v, want %+v", r.Rooms, want)
 				}
 				tk := lib.talks["salon-2026-101"]
-				if tk.Title != "开源社区的一天" || tk.GUID != guid1 || tk.Stage != "room-1" || len(tk.Speakers) != 2 || tk.Speakers[0].Name != "张伟" ||
+				if tk.Title != "开源社区的一天" || tk.GUID != importGUID1 || tk.Stage != "room-1" || len(tk.Speakers) != 2 || tk.Speakers[0].Name != "张伟" ||
 					tk.StartsAt.Format(time.RFC3339) != "2026-12-05T02:00:00Z" || tk.EndsAt.Sub(tk.StartsAt) != 45*time.Minute || tk.Language != "zh" || tk.Track != "社区" {
 					t.Errorf("talk = %+v", tk)
 				}
@@ -204,7 +204,7 @@ func TestPlanImport_Sequence(t *testing.T) {
 		{
 			name: "a removed event is reported, not deleted",
 			data: strings.Replace(strings.Replace(base, `"date": "2026-12-05T10:00:00+08:00",`+"\n"+`                "start": "10:00",`+"\n"+`                "duration": "00:45"`, `"date": "2026-12-05T10:05:00+08:00",`+"\n"+`                "start": "10:05",`+"\n"+`                "duration": "00:50"`, 1),
-				`"guid": "`+guid3+`"`, `"guid": "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0099"`, 1),
+				`"guid": "`+importGUID3+`"`, `"guid": "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0099"`, 1),
 			rooms:     map[string]string{"Workshop Room": "workshop"},
 			created:   []string{"salon-2026-103-2"},
 			unchanged: []string{"rust-in-production-rust", "salon-2026-101"},
@@ -219,7 +219,7 @@ func TestPlanImport_Sequence(t *testing.T) {
 		{
 			name: "a renamed room mapping moves talks that have no recording",
 			data: strings.Replace(strings.Replace(base, `"date": "2026-12-05T10:00:00+08:00",`+"\n"+`                "start": "10:00",`+"\n"+`                "duration": "00:45"`, `"date": "2026-12-05T10:05:00+08:00",`+"\n"+`                "start": "10:05",`+"\n"+`                "duration": "00:50"`, 1),
-				`"guid": "`+guid3+`"`, `"guid": "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0099"`, 1),
+				`"guid": "`+importGUID3+`"`, `"guid": "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0099"`, 1),
 			rooms:     map[string]string{"主会场": "main", "Workshop Room": "workshop"},
 			updated:   []string{"rust-in-production-rust"},
 			unchanged: []string{"salon-2026-101", "salon-2026-103-2"},
@@ -243,7 +243,7 @@ func TestPlanImport_Sequence(t *testing.T) {
 			if st.before != nil {
 				st.before(t)
 			}
-			s := mustParse(t, st.data)
+			s := importParse(t, st.data)
 			plan := PlanImport(lib.List(), s, st.rooms)
 			if plan.Writes() != st.writes {
 				t.Errorf("plan writes %d, want %d", plan.Writes(), st.writes)
@@ -259,7 +259,7 @@ func TestPlanImport_Sequence(t *testing.T) {
 			for _, c := range []struct {
 				what      string
 				got, want []string
-			}{{"created", ids(r.Created), st.created}, {"updated", ids(r.Updated), st.updated}, {"unchanged", ids(r.Unchanged), st.unchanged}, {"removed", ids(r.Removed), st.removed}} {
+			}{{"created", importIDs(r.Created), st.created}, {"updated", importIDs(r.Updated), st.updated}, {"unchanged", importIDs(r.Unchanged), st.unchanged}, {"removed", importIDs(r.Removed), st.removed}} {
 				want := c.want
 				if want == nil {
 					want = []string{}
@@ -278,10 +278,10 @@ func TestPlanImport_Sequence(t *testing.T) {
 // A recorded talk's do_not_record is not changed by an import: marking it
 // withdraws the replay, which is the organiser's decision.
 func TestPlanImport_DoNotRecordOfRecordedTalk(t *testing.T) {
-	s := mustParse(t, readPretalx(t))
+	s := importParse(t, importReadPretalx(t))
 	end := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
 	existing := []archive.Talk{{
-		ID: "rust", Title: "Rust in Production: 生产环境中的 Rust", GUID: guid2, Stage: "room-1",
+		ID: "rust", Title: "Rust in Production: 生产环境中的 Rust", GUID: importGUID2, Stage: "room-1",
 		Recording: &archive.Window{Start: end.Add(-30 * time.Minute), End: &end},
 	}}
 	plan := PlanImport(existing, s, nil)
@@ -334,8 +334,8 @@ func TestImportCheckRooms(t *testing.T) {
 // the report says what was done before.
 func TestImportApply_Failure(t *testing.T) {
 	lib := &importFakeLibrary{talks: map[string]archive.Talk{}, fail: errors.New("bucket unreachable")}
-	r, err := ImportSchedule(context.Background(), lib, mustParse(t, readPretalx(t)), nil)
-	if err == nil || !strings.Contains(err.Error(), "bucket unreachable") || !strings.Contains(err.Error(), guid3) {
+	r, err := ImportSchedule(context.Background(), lib, importParse(t, importReadPretalx(t)), nil)
+	if err == nil || !strings.Contains(err.Error(), "bucket unreachable") || !strings.Contains(err.Error(), importGUID3) {
 		t.Fatalf("err = %v", err)
 	}
 	if len(r.Created) != 0 || len(lib.talks) != 0 {
@@ -347,13 +347,13 @@ func TestImportApply_Failure(t *testing.T) {
 	}
 }
 
-// countingStore counts the writes that reach the bucket.
-type countingStore struct {
+// importCountingStore counts the writes that reach the bucket.
+type importCountingStore struct {
 	archive.Store
 	puts atomic.Int64
 }
 
-func (c *countingStore) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+func (c *importCountingStore) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
 	c.puts.Add(1)
 	return c.Store.Put(ctx, key, r, size, contentType)
 }
@@ -365,13 +365,13 @@ func TestImportSchedule_Library(t *testing.T) {
 	if err := dir.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	store := &countingStore{Store: dir}
+	store := &importCountingStore{Store: dir}
 	lib := &archive.Library{Store: store}
 	ctx := context.Background()
 	if err := lib.Initialize(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s := mustParse(t, readPretalx(t))
+	s := importParse(t, importReadPretalx(t))
 	r, err := ImportSchedule(ctx, lib, s, map[string]string{"主会场": "main"})
 	if err != nil {
 		t.Fatal(err)
@@ -385,7 +385,7 @@ func TestImportSchedule_Library(t *testing.T) {
 		t.Fatal(err)
 	}
 	tk, err := lib2.Get("salon-2026-101")
-	if err != nil || tk.Title != "开源社区的一天" || tk.Stage != "main" || tk.GUID != guid1 {
+	if err != nil || tk.Title != "开源社区的一天" || tk.Stage != "main" || tk.GUID != importGUID1 {
 		t.Fatalf("talk %+v, err %v", tk, err)
 	}
 	store.puts.Store(0)
@@ -403,11 +403,11 @@ func TestImportedSchedule(t *testing.T) {
 	start := time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC)
 	end := start.Add(40 * time.Minute)
 	talks := []archive.Talk{
-		{ID: "salon-2026-101", Title: "开源社区的一天", GUID: guid1, Stage: "main", StartsAt: start, EndsAt: start.Add(45 * time.Minute),
+		{ID: "salon-2026-101", Title: "开源社区的一天", GUID: importGUID1, Stage: "main", StartsAt: start, EndsAt: start.Add(45 * time.Minute),
 			Speakers: []archive.Speaker{{Name: "张伟"}}, Recording: &archive.Window{Start: start, End: &end},
 			Slides: []archive.Slide{{Name: "deck v2.pdf"}}},
 		{ID: "by-hand", Title: "Lightning talks", Stage: "main", StartsAt: start.Add(time.Hour)},
-		{ID: "secret", Title: "不录", GUID: guid2, Stage: "main", StartsAt: start.Add(2 * time.Hour), EndsAt: start.Add(3 * time.Hour), DoNotRecord: true, Recording: &archive.Window{Start: start, End: &end}},
+		{ID: "secret", Title: "不录", GUID: importGUID2, Stage: "main", StartsAt: start.Add(2 * time.Hour), EndsAt: start.Add(3 * time.Hour), DoNotRecord: true, Recording: &archive.Window{Start: start, End: &end}},
 		{ID: "unscheduled", Title: "No time", Stage: "main"},
 	}
 	s := ImportedSchedule(talks, ImportExportOptions{
@@ -418,7 +418,7 @@ func TestImportedSchedule(t *testing.T) {
 		t.Fatalf("%d events, want 3 (the talk without a time is left out)", len(s.Events))
 	}
 	e := s.Events[0]
-	if e.Room != "主会场" || e.GUID != guid1 || e.URL != "https://salon.example.org/talks/salon-2026-101" || e.Duration != 45*time.Minute || e.Persons[0] != "张伟" {
+	if e.Room != "主会场" || e.GUID != importGUID1 || e.URL != "https://salon.example.org/talks/salon-2026-101" || e.Duration != 45*time.Minute || e.Persons[0] != "张伟" {
 		t.Errorf("event %+v", e)
 	}
 	if len(e.Links) != 2 || e.Links[1].URL != "https://salon.example.org/archive/talks/salon-2026-101/index.m3u8" ||
@@ -441,7 +441,7 @@ func TestImportedSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, buf.String())
 	}
-	if len(back.Events) != 3 || back.Events[0].GUID != guid1 || back.Conference.TimeZoneName != "Asia/Shanghai" {
+	if len(back.Events) != 3 || back.Events[0].GUID != importGUID1 || back.Conference.TimeZoneName != "Asia/Shanghai" {
 		t.Errorf("back %+v", back)
 	}
 	// Re-importing the export over the same talks changes nothing that
@@ -457,7 +457,7 @@ func TestImportedSchedule(t *testing.T) {
 // it made itself), and applying the plan twice writes nothing the second
 // time.
 func FuzzPlanImport(f *testing.F) {
-	f.Add([]byte(readPretalx(f)), "Workshop Room", "workshop")
+	f.Add([]byte(importReadPretalx(f)), "Workshop Room", "workshop")
 	if data, err := os.ReadFile("../schedule/testdata/frab.xml"); err == nil {
 		f.Add(data, "Hall A", "main")
 	}
