@@ -26,7 +26,9 @@ import (
 // gives none, so that an organiser maps the rooms once. The conference's
 // title, acronym and time zone are kept the same way for the export.
 //
-// Concurrency: mu serialises imports and guards the kept state.
+// Concurrency: importMu serialises imports (held through the writes); mu
+// guards the kept state and is held only to read or replace it, so the
+// export never waits for an import.
 type ImportService struct {
 	// Library holds the talks (required).
 	Library ImportLibrary
@@ -37,8 +39,9 @@ type ImportService struct {
 	TimeZone *time.Location
 	Log      *slog.Logger
 
-	mu   sync.Mutex
-	kept importKept
+	importMu sync.Mutex
+	mu       sync.Mutex
+	kept     importKept
 }
 
 // importKept is what an import leaves for the next one and for the export.
@@ -98,9 +101,12 @@ func (s *ImportService) Import(ctx context.Context, sch *schedule.Schedule, room
 	if err := ImportCheckRooms(rooms); err != nil {
 		return ImportReport{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	merged := maps.Clone(s.kept.Rooms)
+	s.importMu.Lock()
+	defer s.importMu.Unlock()
+	merged := s.Rooms()
+	if merged == nil {
+		merged = map[string]string{}
+	}
 	maps.Copy(merged, rooms)
 	rooms = merged
 	plan := PlanImport(s.Library.List(), sch, rooms)
@@ -118,7 +124,9 @@ func (s *ImportService) Import(ctx context.Context, sch *schedule.Schedule, room
 		k.Rooms[room.Room] = room.Stage // derived stages are pinned too
 	}
 	maps.Copy(k.Rooms, rooms) // and mappings of rooms this file does not have
+	s.mu.Lock()
 	s.kept = k
+	s.mu.Unlock()
 	if err := s.save(k); err != nil {
 		s.Log.Error("the room mapping is not saved; it holds until a restart", "error", err)
 	}
@@ -131,7 +139,19 @@ func (s *ImportService) save(k importKept) error {
 	}
 	data, _ := json.MarshalIndent(k, "", "  ")
 	tmp := s.keptPath() + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, s.keptPath())
