@@ -63,9 +63,7 @@ func ImportedSchedule(talks []archive.Talk, o ImportExportOptions) *schedule.Sch
 		Acronym:  o.Acronym,
 		TimeZone: zone,
 	}}
-	if zone != time.UTC && zone.String() != "Local" {
-		s.Conference.TimeZoneName = zone.String()
-	}
+	s.Conference.TimeZoneName = schedule.ZoneName(zone)
 	for _, t := range talks {
 		if t.StartsAt.IsZero() {
 			continue // a calendar needs a time

@@ -171,3 +171,20 @@ func ValidGUID(g string) bool {
 	}
 	return true
 }
+
+// ZoneName is loc's IANA name when it has one ("Asia/Shanghai"), else ""
+// (a fixed offset, or the machine's "Local"): the name a schedule's
+// time_zone_name or a calendar's X-WR-TIMEZONE may carry.
+func ZoneName(loc *time.Location) string {
+	if loc == nil || loc == time.UTC {
+		return ""
+	}
+	name := loc.String()
+	if name == "" || name == "Local" {
+		return ""
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return ""
+	}
+	return name
+}

@@ -30,8 +30,8 @@ func WriteICS(w io.Writer, s *Schedule, stamp time.Time) error {
 	cal.SetCalscale("GREGORIAN")
 	title := cmp.Or(s.Conference.Title, "salon")
 	cal.SetXWRCalName(icsText(title))
-	if tz := s.Conference.TimeZone; tz != nil && tz != time.UTC && tz.String() != "Local" {
-		cal.SetXWRTimezone(tz.String())
+	if tz := cmp.Or(s.Conference.TimeZoneName, ZoneName(s.Conference.TimeZone)); tz != "" {
+		cal.SetXWRTimezone(tz)
 	}
 	for _, e := range s.Events {
 		ev := cal.AddEvent(e.GUID)

@@ -154,8 +154,8 @@ func WriteJSON(w io.Writer, s *Schedule) error {
 		},
 	}
 	oc := &out.Schedule.Conference
-	if oc.TimeZoneName == "" && loc != time.UTC && loc.String() != "Local" {
-		oc.TimeZoneName = loc.String()
+	if oc.TimeZoneName == "" {
+		oc.TimeZoneName = ZoneName(loc)
 	}
 	rooms := slices.Clone(c.Rooms)
 	for _, e := range s.Events {

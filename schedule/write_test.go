@@ -232,3 +232,34 @@ func FuzzWriteICS(f *testing.F) {
 		checkICSLines(t, buf.String())
 	})
 }
+
+// A zone without an IANA name (a fixed offset, as a file without
+// time_zone_name gives) is not written as a time_zone_name that would not
+// load back.
+func TestZoneName(t *testing.T) {
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	for _, tc := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{shanghai, "Asia/Shanghai"}, {time.UTC, ""}, {nil, ""}, {time.Local, ""},
+		{time.FixedZone("CST", 8*3600), ""}, {time.FixedZone("", 3600), ""},
+	} {
+		if got := ZoneName(tc.loc); got != tc.want {
+			t.Errorf("ZoneName(%v) = %q, want %q", tc.loc, got, tc.want)
+		}
+	}
+	s := &Schedule{Conference: Conference{TimeZone: time.FixedZone("CST", 8*3600)}, Events: []Event{
+		{GUID: g1, Title: "一", Room: "A", Start: time.Date(2026, 12, 5, 2, 0, 0, 0, time.UTC), Duration: time.Hour}}}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(buf.Bytes())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if _, off := back.Events[0].Start.Zone(); off != 8*3600 {
+		t.Errorf("offset %d, want +08:00", off)
+	}
+}
