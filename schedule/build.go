@@ -66,6 +66,9 @@ func build(c rawConference) (*Schedule, error) {
 	conf.TimeZoneName = strings.TrimSpace(c.timeZoneName)
 	if conf.TimeZoneName != "" {
 		loc, err := time.LoadLocation(conf.TimeZoneName)
+		if err == nil && conf.TimeZoneName == "Local" {
+			err = fmt.Errorf("the server's own zone is not a zone name")
+		}
 		if err != nil {
 			return nil, &Error{Format: f, Where: "conference", Msg: fmt.Sprintf("time_zone_name %q is not a known IANA time zone (like Asia/Shanghai): %v; fix the name, or check that the server has time zone data", shorten(conf.TimeZoneName, 64), err), Err: err}
 		}

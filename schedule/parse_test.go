@@ -93,6 +93,8 @@ var refusals = []struct {
 	{"date outside its day", doc(map[string][]string{"A": {event(g1, "一", "A", "2026-12-06T10:00:00+08:00", "10:00", "00:30")}}), []string{"outside its day", "2026-12-05"}},
 	{"room disagrees", doc(map[string][]string{"A": {event(g1, "一", "B", d1, "10:00", "00:30")}}), []string{`listed under room "A"`, `"B"`}},
 	{"bad zone", strings.Replace(doc(map[string][]string{"A": {event(g1, "一", "A", d1, "10:00", "00:30")}}), "Asia/Shanghai", "Mars/Olympus", 1), []string{"Mars/Olympus", "IANA"}},
+	{"local zone", strings.Replace(doc(map[string][]string{"A": {event(g1, "一", "A", d1, "10:00", "00:30")}}), "Asia/Shanghai", "Local", 1), []string{`"Local"`, "IANA"}},
+	{"zone path", strings.Replace(doc(map[string][]string{"A": {event(g1, "一", "A", d1, "10:00", "00:30")}}), "Asia/Shanghai", "../../etc/passwd", 1), []string{"IANA"}},
 	{"bad do_not_record", strings.Replace(doc(map[string][]string{"A": {event(g1, "一", "A", d1, "10:00", "00:30")}}), `"links":[]`, `"do_not_record":"maybe","links":[]`, 1), []string{"true or false"}},
 	{"xml not a schedule", `<?xml version="1.0"?><html><body/></html>`, []string{"schedule.xml", "<html>", "expected frab's <schedule>"}},
 	{"xml malformed", "<schedule>\n<day>\n</schedule>", []string{"not well-formed", "line 3"}},
