@@ -99,6 +99,9 @@ type Server struct {
 	MaxUploadSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
 	Health healthSource
+	// Schedule imports and exports the day's schedule; optional (the
+	// schedule routes answer 503 without it).
+	Schedule scheduleService
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -214,6 +217,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
 	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
+	s.scheduleRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)

@@ -164,6 +164,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.programme = prog
+	sched := &programme.ImportService{Library: lib, Dir: filepath.Join(cfg.Data, "programme"), Log: log.With("component", "schedule")}
+	if err := sched.Initialize(); err != nil {
+		return nil, err
+	}
 
 	ws := &web.Server{
 		Address:     cfg.HTTP,
@@ -181,6 +185,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Programme:   prog,
 		Slides:      lib,
 		Health:      rec,
+		Schedule:    sched,
 
 		MaxUploadSize: cfg.MaxUpload,
 	}
