@@ -23,7 +23,9 @@ import (
 // Reading over RTMP is refused.
 //
 // One goroutine serves each connection; mu guards conns and closed, and
-// Close closes the listener and every connection, then waits for them.
+// Close closes the listener and every connection, then waits for them. The
+// listener is a guardedListener: accept errors are retried, never fatal,
+// and connections that do not publish are bounded by Limits.
 type RTMPServer struct {
 	// Address to listen on, e.g. ":1935" or "127.0.0.1:0".
 	Address string
@@ -34,9 +36,13 @@ type RTMPServer struct {
 	// ReadTimeout drops a publisher that sends nothing for this long
 	// (default 10 s).
 	ReadTimeout time.Duration
-	Log         *slog.Logger
+	// Limits bound connections that do not publish, wrong keys and stalled
+	// publishers; zero fields take their defaults.
+	Limits Limits
+	Log    *slog.Logger
 
-	ln     net.Listener
+	keys   *keyGuard
+	ln     *guardedListener
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -57,6 +63,10 @@ func (s *RTMPServer) Initialize() error {
 	if s.Registry == nil {
 		return errors.New("rtmp: no registry")
 	}
+	if err := s.Limits.Validate(); err != nil {
+		return fmt.Errorf("rtmp: %w", err)
+	}
+	s.Limits = s.Limits.withDefaults()
 	if s.ReadTimeout <= 0 {
 		s.ReadTimeout = 10 * time.Second
 	}
@@ -64,7 +74,8 @@ func (s *RTMPServer) Initialize() error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.Log = s.Log.With("component", "rtmp")
-	ln, err := net.Listen("tcp", s.Address)
+	s.keys = newKeyGuard(s.Limits, s.Log)
+	ln, err := listenGuarded("tcp", s.Address, "RTMP", s.Limits, s.Log)
 	if err != nil {
 		return fmt.Errorf("rtmp: listen on %s: %w (is another program using the port?)", s.Address, err)
 	}
@@ -107,8 +118,10 @@ func (s *RTMPServer) accept() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
+			// The guarded listener retries every accept error itself and
+			// fails only once closed.
 			if s.ctx.Err() == nil {
-				s.Log.Error("accept failed; RTMP publishing stops", "error", err)
+				s.Log.Error("RTMP listener closed unexpectedly; RTMP publishing stops until salon restarts", "error", err)
 			}
 			return
 		}
@@ -156,8 +169,11 @@ func (s *RTMPServer) serve(c net.Conn) {
 		log.Debug("rtmp connection ended before publish", "remote", remote, "error", err)
 		return
 	}
+	addr := clientKey(c.RemoteAddr())
+	// Refusals are logged at most once per address and interval, with a
+	// count: anyone can make them, as often as they like.
 	refuse := func(stage, code, reason string) {
-		log.Warn("publish refused", "stage", stage, "remote", remote, "reason", reason)
+		s.keys.refuse(addr, stage, reason)
 		rejectRTMP(sc, code, reason)
 	}
 	if !sc.Publish {
@@ -165,14 +181,20 @@ func (s *RTMPServer) serve(c net.Conn) {
 		return
 	}
 	target, perr := parsePublishURL(sc.URL.Path, sc.URL.RawQuery)
+	if wait := s.keys.blocked(addr); wait > 0 {
+		refuse(target.Stage, "NetStream.Publish.Unauthorized", blockedReason(wait))
+		return
+	}
 	if !target.HasKey || !keyMatches(target.Key, s.Key) {
 		reason := "wrong publish key"
 		if !target.HasKey {
 			reason = "no publish key: use the stream key {stage}?key=KEY"
 		}
+		s.keys.failed(addr)
 		refuse(target.Stage, "NetStream.Publish.Unauthorized", reason)
 		return
 	}
+	s.keys.succeeded(addr)
 	if perr != nil {
 		refuse("", "NetStream.Publish.BadName", perr.Error())
 		return
@@ -207,6 +229,13 @@ func (s *RTMPServer) serve(c net.Conn) {
 		return
 	}
 	defer pub.close()
+	// A publisher now: no connection limit closes it; only its own media can.
+	promoteConn(c)
+	pub.watchMedia(s.Limits.MediaTimeout, func(idle time.Duration) {
+		log.Warn("no media from the publisher; ending its publish so that the stage is free", "stage", stage, "remote", remote,
+			"idle", idle.Round(time.Millisecond).String(), "hint", "the encoder stopped sending while keeping its connection open; restart it")
+		c.Close()
+	})
 	for i, tr := range r.Tracks() {
 		onRTMPData(r, tr, indexes[i], pub)
 	}
