@@ -32,6 +32,12 @@ const (
 // closed to make room. promote (on guardedConn) takes a publisher out of
 // these bounds for good.
 //
+// Last, it keeps descriptors for the rest of salon: a connection whose
+// descriptor number is within fdReserve of the open-file limit is closed at
+// once (descriptors are allocated lowest first, so a high number means the
+// table is nearly full). Ingest floods then cannot starve the spool, the
+// HTTP server or the publishers of descriptors.
+//
 // mu guards ln, closed, waiting and perAddr.
 type guardedListener struct {
 	network, address string // address is the bound host:port, for reopening
@@ -41,6 +47,8 @@ type guardedListener struct {
 	log              *slog.Logger
 	acceptLog        *logLimiter
 	refuseLog        *keyedLogLimiter
+	fdLimit          int // the open-file limit when the listener opened (0: unknown)
+	fdMax            int // refuse connections whose descriptor is >= fdMax (0: no check)
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -63,6 +71,9 @@ func listenGuarded(network, address, proto string, limits Limits, log *slog.Logg
 		done:      make(chan struct{}),
 		waiting:   list.New(),
 		perAddr:   map[netip.Addr]int{},
+	}
+	if lim := openFileLimit(); lim > 0 {
+		l.fdLimit, l.fdMax = lim, lim-fdReserve(lim)
 	}
 	ln, err := l.listen(network, address)
 	if err != nil {
@@ -197,11 +208,23 @@ func (l *guardedListener) reopen(old net.Listener, cause error) {
 	}
 }
 
+// fdReserve is how many descriptors below the open-file limit ingest
+// leaves to the rest of salon: an eighth, at least 16.
+func fdReserve(limit int) int { return max(16, limit/8) }
+
 // admit wraps c and enforces the connection limits; it closes the oldest
 // waiting connections (possibly c itself when it is alone over the limit)
 // to make room.
 func (l *guardedListener) admit(c net.Conn) *guardedConn {
 	key := clientKey(c.RemoteAddr())
+	if l.fdMax > 0 {
+		if fd := connFD(c); fd >= l.fdMax {
+			l.refuseLog.log(slog.LevelWarn, "fd", "refusing new "+l.proto+" connections: salon is near its open-file limit; publishers already connected are not affected",
+				"descriptor", fd, "limit", l.fdLimit, "hint", "raise the open-file limit (ulimit -n / LimitNOFILE), or lower -ingest-max-conns")
+			c.Close()
+			return nil
+		}
+	}
 	gc := &guardedConn{Conn: c, l: l, key: key}
 	var victims []*guardedConn
 	var reason string
