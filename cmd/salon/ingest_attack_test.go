@@ -79,6 +79,10 @@ func (f *flood) waitClosed(t *testing.T, what string, within time.Duration) {
 	}
 }
 
+// seconds limits an ffmpeg run; it goes before the output (ffmpegArgs puts
+// its duration after the output, where ffmpeg ignores it).
+func seconds(n int) []string { return []string{"-t", strconv.Itoa(n)} }
+
 // waitLive polls a stage's live playlist on httpAddr until it lists at least
 // n segments.
 func waitLive(t *testing.T, httpAddr, stage string, n int) string {
@@ -206,8 +210,8 @@ func TestIngestAttack_SilentFlood(t *testing.T) {
 	rtspFlood := startFlood(t, rtspAddr, 300)
 	rtmpFlood := startFlood(t, rtmpAddr, 300)
 	// With the flood still open, new publishers get in on both ports.
-	viaRTMP := startProc(t, "ffmpeg", ffmpegArgs("3", srcVideo, encH264, rtmpOut(fmt.Sprintf("rtmp://%s/live/b?key=%s", rtmpAddr, testKey)))...)
-	viaRTSP := startProc(t, "ffmpeg", ffmpegArgs("3", srcVideo, encH264, rtspOut(fmt.Sprintf("rtsp://%s/live/c?key=%s", rtspAddr, testKey)))...)
+	viaRTMP := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, seconds(3), rtmpOut(fmt.Sprintf("rtmp://%s/live/b?key=%s", rtmpAddr, testKey)))...)
+	viaRTSP := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, seconds(3), rtspOut(fmt.Sprintf("rtsp://%s/live/c?key=%s", rtspAddr, testKey)))...)
 	for _, p := range []*publisher{viaRTMP, viaRTSP} {
 		if err := p.wait(t, 60*time.Second); err != nil {
 			t.Fatalf("a publisher during the flood failed: %v\n%s\nsalon:\n%s", err, p.stderr.String(), salon.stderr.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 func h264Clip(t *testing.T) [][][]byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "clip.h264")
-	ff := startProc(t, "ffmpeg", ffmpegArgs("2", []string{"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25"},
+	ff := startProc(t, "ffmpeg", ffmpegArgs("", []string{"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25"}, seconds(2),
 		[]string{"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-x264-params", "aud=1", "-f", "h264", out})...)
 	if err := ff.wait(t, 60*time.Second); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, ff.stderr.String())
@@ -28,17 +29,15 @@ func h264Clip(t *testing.T) [][][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nalus h264.AnnexB
-	if err := nalus.Unmarshal(raw); err != nil {
-		t.Fatal(err)
-	}
+	// x264 starts every access unit with a delimiter: 00 00 00 01 09.
+	aud := []byte{0, 0, 0, 1, 9}
 	var aus [][][]byte
-	for _, n := range nalus {
-		if h264.NALUType(n[0]&0x1f) == h264.NALUTypeAccessUnitDelimiter {
-			aus = append(aus, nil)
-		} else if len(aus) > 0 {
-			aus[len(aus)-1] = append(aus[len(aus)-1], n)
+	for _, chunk := range bytes.Split(raw, aud)[1:] {
+		var nalus h264.AnnexB
+		if err := nalus.Unmarshal(append(append([]byte(nil), aud...), chunk...)); err != nil {
+			t.Fatal(err)
 		}
+		aus = append(aus, nalus[1:]) // without the delimiter
 	}
 	return aus
 }
@@ -103,7 +102,7 @@ func TestIngestAttack_StalledPublisher(t *testing.T) {
 	}()
 
 	// The backup is refused while the stage is held…
-	early := startProc(t, "ffmpeg", ffmpegArgs("3", srcVideo, encH264, rtspOut(url))...)
+	early := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, seconds(3), rtspOut(url))...)
 	if err := early.wait(t, 60*time.Second); err == nil && logLines(salon, "no media from the publisher") == 0 {
 		t.Fatalf("the backup got the stage while the stuck publisher held it:\n%s", early.stderr.String())
 	}
