@@ -204,6 +204,9 @@ func (s *RTMPServer) serve(c net.Conn) {
 		refuse(stage, "NetStream.Publish.BadName", fmt.Sprintf("stage %s already has a publisher", stage))
 		return
 	}
+	// The right key: a publisher now, whom no connection limit closes (the
+	// read deadlines and the media watchdog still do).
+	promoteConn(c)
 
 	// Reader.Initialize accepts the publish and reads the first seconds to
 	// learn the tracks; those messages are replayed to the callbacks.
@@ -229,8 +232,6 @@ func (s *RTMPServer) serve(c net.Conn) {
 		return
 	}
 	defer pub.close()
-	// A publisher now: no connection limit closes it; only its own media can.
-	promoteConn(c)
 	pub.watchMedia(s.Limits.MediaTimeout, func(idle time.Duration) {
 		log.Warn("no media from the publisher; ending its publish so that the stage is free", "stage", stage, "remote", remote,
 			"idle", idle.Round(time.Millisecond).String(), "hint", "the encoder stopped sending while keeping its connection open; restart it")

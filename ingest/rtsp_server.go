@@ -79,6 +79,7 @@ func (s *RTSPServer) Initialize() error {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv, err := s.newServer(s.Address)
 	if err != nil {
+		s.cancel()
 		return fmt.Errorf("rtsp: listen on %s: %w (is another program using the port?)", s.Address, err)
 	}
 	s.srv = srv
@@ -168,7 +169,9 @@ func (s *RTSPServer) Close() {
 	s.mu.Lock()
 	srv := s.srv
 	s.mu.Unlock()
-	srv.Close()
+	if srv != nil {
+		srv.Close()
+	}
 	s.wg.Wait()
 }
 
