@@ -83,23 +83,6 @@ func (f *flood) waitClosed(t *testing.T, what string, within time.Duration) {
 // its duration after the output, where ffmpeg ignores it).
 func seconds(n int) []string { return []string{"-t", strconv.Itoa(n)} }
 
-// waitLive polls a stage's live playlist on httpAddr until it lists at least
-// n segments.
-func waitLive(t *testing.T, httpAddr, stage string, n int) string {
-	t.Helper()
-	var last string
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		code, body, _ := getQuiet("http://" + httpAddr + "/live/" + stage + "/index.m3u8")
-		last = string(body)
-		if code == 200 && strings.Count(last, "#EXTINF") >= n {
-			return last
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stage %s: fewer than %d segments; last playlist:\n%s", stage, n, last)
-		}
-	}
-}
-
 // waitLog waits until salon's log has a line with every one of parts.
 func waitLog(t *testing.T, salon *publisher, parts ...string) {
 	t.Helper()
@@ -205,7 +188,7 @@ func TestIngestAttack_SilentFlood(t *testing.T) {
 	salon := runSalonNofile(t, 256, httpAddr, nil, "-http", httpAddr, "-rtsp", rtspAddr, "-rtmp", rtmpAddr, "-data", data,
 		"-publish-key", testKey, "-admin-token", "test-admin-token", "-segment", "1s", "-window", "10s")
 	live := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, rtspOut(fmt.Sprintf("rtsp://%s/live/main?key=%s", rtspAddr, testKey)))...)
-	waitLive(t, httpAddr, "main", 2)
+	waitSegmentsAt(t, httpAddr, "main", 2, time.Minute)
 
 	rtspFlood := startFlood(t, rtspAddr, 300)
 	rtmpFlood := startFlood(t, rtmpAddr, 300)
@@ -217,8 +200,8 @@ func TestIngestAttack_SilentFlood(t *testing.T) {
 			t.Fatalf("a publisher during the flood failed: %v\n%s\nsalon:\n%s", err, p.stderr.String(), salon.stderr.String())
 		}
 	}
-	waitLive(t, httpAddr, "b", 1)
-	waitLive(t, httpAddr, "c", 1)
+	waitSegmentsAt(t, httpAddr, "b", 1, time.Minute)
+	waitSegmentsAt(t, httpAddr, "c", 1, time.Minute)
 	// Every silent connection is closed by salon: by the budgets at once,
 	// or by the 10 s handshake timeout.
 	rtspFlood.waitClosed(t, "RTSP", 60*time.Second)
@@ -239,7 +222,7 @@ func TestIngestAttack_SilentFlood(t *testing.T) {
 		logLines(salon, "closing the oldest RTMP connection that is not publishing") == 0 {
 		t.Errorf("the budgets never closed a connection: the flood did not reach them")
 	}
-	waitLive(t, httpAddr, "main", 10)
+	waitSegmentsAt(t, httpAddr, "main", 10, time.Minute)
 	live.kill()
 	waitLog(t, salon, "publisher left", "stage=main")
 	stopSalon(t, salon)
@@ -260,7 +243,7 @@ func TestIngestAttack_WrongKeys(t *testing.T) {
 	salon := runSalon(t, httpAddr, nil, "-http", httpAddr, "-rtsp", rtspAddr, "-rtmp", "", "-data", data,
 		"-publish-key", testKey, "-admin-token", "test-admin-token", "-segment", "1s", "-window", "10s")
 	live := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, rtspOut(fmt.Sprintf("rtsp://%s/live/main?key=%s", rtspAddr, testKey)))...)
-	waitLive(t, httpAddr, "main", 2)
+	waitSegmentsAt(t, httpAddr, "main", 2, time.Minute)
 
 	const tries = 300
 	statuses := map[string]int{}

@@ -123,7 +123,7 @@ func TestIngestAttack_StalledPublisher(t *testing.T) {
 			t.Fatalf("the backup publisher did not get the stage:\n%s\nsalon:\n%s", backup.stderr.String(), salon.stderr.String())
 		}
 	}
-	before := lastSegment(t, waitLive(t, httpAddr, "main", 1))
+	before := lastSegment(t, waitSegmentsAt(t, httpAddr, "main", 1, time.Minute))
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 		_, body, _ := getQuiet("http://" + httpAddr + "/live/main/index.m3u8")
 		if lastSegment(t, string(body)) >= before+3 {
