@@ -22,6 +22,7 @@ type keyGuard struct {
 	failures int
 	window   time.Duration
 	logs     *keyedLogLimiter
+	counters *ingestCounters
 	now      func() time.Time
 
 	mu    sync.Mutex
@@ -34,10 +35,10 @@ type keyFailures struct {
 	until time.Time // refused until then
 }
 
-func newKeyGuard(l Limits, log *slog.Logger) *keyGuard {
+func newKeyGuard(l Limits, counters *ingestCounters, log *slog.Logger) *keyGuard {
 	l = l.withDefaults()
 	return &keyGuard{failures: l.KeyFailures, window: l.KeyWindow, logs: newKeyedLogLimiter(log, 30*time.Second),
-		now: time.Now, addrs: map[netip.Addr]*keyFailures{}}
+		counters: counters, now: time.Now, addrs: map[netip.Addr]*keyFailures{}}
 }
 
 // blocked returns how long addr must still wait, or 0.
@@ -46,6 +47,7 @@ func (g *keyGuard) blocked(addr netip.Addr) time.Duration {
 	defer g.mu.Unlock()
 	if f := g.addrs[addr]; f != nil {
 		if d := f.until.Sub(g.now()); d > 0 {
+			g.counters.refuse(reasonKeyBackoff)
 			return d
 		}
 	}
@@ -54,6 +56,7 @@ func (g *keyGuard) blocked(addr netip.Addr) time.Duration {
 
 // failed records a wrong key from addr.
 func (g *keyGuard) failed(addr netip.Addr) {
+	g.counters.refuse(reasonWrongKey)
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()

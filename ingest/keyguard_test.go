@@ -37,7 +37,7 @@ func TestKeyGuard_Blocked(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Unix(1e9, 0)
 			var now time.Time
-			g := newKeyGuard(Limits{KeyFailures: 3, KeyWindow: time.Minute}, slog.New(slog.DiscardHandler))
+			g := newKeyGuard(Limits{KeyFailures: 3, KeyWindow: time.Minute}, nil, slog.New(slog.DiscardHandler))
 			g.now = func() time.Time { return now }
 			for i, s := range tc.steps {
 				now = start.Add(s.at)

@@ -47,6 +47,7 @@ type guardedListener struct {
 	log              *slog.Logger
 	acceptLog        *logLimiter
 	refuseLog        *keyedLogLimiter
+	counters         *ingestCounters
 	fdLimit          int // the open-file limit when the listener opened (0: unknown)
 	fdMax            int // refuse connections whose descriptor is >= fdMax (0: no check)
 
@@ -59,8 +60,9 @@ type guardedListener struct {
 }
 
 // listenGuarded opens a guarded listener on address.
-func listenGuarded(network, address, proto string, limits Limits, log *slog.Logger) (*guardedListener, error) {
+func listenGuarded(network, address, proto string, limits Limits, counters *ingestCounters, log *slog.Logger) (*guardedListener, error) {
 	l := &guardedListener{
+		counters:  counters,
 		network:   network,
 		listen:    net.Listen,
 		limits:    limits.withDefaults(),
@@ -142,6 +144,7 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 				return nil, net.ErrClosed
 			}
 			delay = nextBackoff(delay)
+			l.counters.acceptError()
 			if temporaryAcceptError(err) {
 				l.acceptLog.log("cannot accept "+l.proto+" connections, retrying; publishers already connected are not affected",
 					"error", err.Error(), "retry_in", delay.String(),
@@ -221,13 +224,14 @@ func (l *guardedListener) admit(c net.Conn) *guardedConn {
 		if fd := connFD(c); fd >= l.fdMax {
 			l.refuseLog.log(slog.LevelWarn, "fd", "refusing new "+l.proto+" connections: salon is near its open-file limit; publishers already connected are not affected",
 				"descriptor", fd, "limit", l.fdLimit, "hint", "raise the open-file limit (ulimit -n / LimitNOFILE), or lower -ingest-max-conns")
+			l.counters.refuse(reasonFDLimit)
 			c.Close()
 			return nil
 		}
 	}
 	gc := &guardedConn{Conn: c, l: l, key: key}
 	var victims []*guardedConn
-	var reason string
+	var reason, counted string
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -237,13 +241,13 @@ func (l *guardedListener) admit(c net.Conn) *guardedConn {
 	if l.perAddr[key] >= l.limits.MaxConnsPerAddr {
 		if v := l.oldestLocked(func(o *guardedConn) bool { return o.key == key }); v != nil {
 			victims = append(victims, v)
-			reason = "too many connections from this address that are not publishing"
+			reason, counted = "too many connections from this address that are not publishing", reasonAddrLimit
 		}
 	}
 	if len(victims) == 0 && l.waiting.Len() >= l.limits.MaxConns {
 		if v := l.oldestLocked(func(*guardedConn) bool { return true }); v != nil {
 			victims = append(victims, v)
-			reason = "too many connections on this port that are not publishing"
+			reason, counted = "too many connections on this port that are not publishing", reasonPortLimit
 		}
 	}
 	for _, v := range victims {
@@ -256,6 +260,7 @@ func (l *guardedListener) admit(c net.Conn) *guardedConn {
 	for _, v := range victims {
 		l.refuseLog.log(slog.LevelWarn, "limit:"+v.key.String(), "closing the oldest "+l.proto+" connection that is not publishing",
 			"remote", v.key.String(), "reason", reason)
+		l.counters.refuse(counted)
 		v.Close()
 	}
 	return gc
@@ -320,6 +325,7 @@ func (c *guardedConn) expire() {
 	}
 	c.l.refuseLog.log(slog.LevelInfo, "timeout:"+c.key.String(), "closing "+c.l.proto+" connections that did not start publishing in time",
 		"remote", c.key.String(), "timeout", c.l.limits.HandshakeTimeout.String())
+	c.l.counters.refuse(reasonHandshakeTimeout)
 	c.Close()
 }
 

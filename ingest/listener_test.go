@@ -54,7 +54,7 @@ func TestGuardedListener_Accept(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			log, buf := teeLogger(t)
-			l, err := listenGuarded("tcp", "127.0.0.1:0", "RTSP", Limits{}, log)
+			l, err := listenGuarded("tcp", "127.0.0.1:0", "RTSP", Limits{}, nil, log)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func TestGuardedListener_Accept(t *testing.T) {
 // accept loop: it is reopened on the same address and accepts again.
 func TestGuardedListener_Reopen(t *testing.T) {
 	log, buf := teeLogger(t)
-	l, err := listenGuarded("tcp", "127.0.0.1:0", "RTMP", Limits{}, log)
+	l, err := listenGuarded("tcp", "127.0.0.1:0", "RTMP", Limits{}, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func closedByPeer(c net.Conn, wait time.Duration) bool {
 func TestGuardedListener_Limits(t *testing.T) {
 	log, buf := teeLogger(t)
 	limits := Limits{MaxConns: 6, MaxConnsPerAddr: 3, HandshakeTimeout: time.Hour}
-	l, err := listenGuarded("tcp", "127.0.0.1:0", "RTSP", limits, log)
+	l, err := listenGuarded("tcp", "127.0.0.1:0", "RTSP", limits, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestGuardedListener_Limits(t *testing.T) {
 
 func TestGuardedListener_HandshakeTimeout(t *testing.T) {
 	log, buf := teeLogger(t)
-	l, err := listenGuarded("tcp", "127.0.0.1:0", "RTMP", Limits{HandshakeTimeout: 200 * time.Millisecond}, log)
+	l, err := listenGuarded("tcp", "127.0.0.1:0", "RTMP", Limits{HandshakeTimeout: 200 * time.Millisecond}, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

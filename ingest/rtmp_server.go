@@ -14,6 +14,7 @@ import (
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/message"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/ingest/stream"
 )
@@ -39,13 +40,17 @@ type RTMPServer struct {
 	// Limits bound connections that do not publish, wrong keys and stalled
 	// publishers; zero fields take their defaults.
 	Limits Limits
-	Log    *slog.Logger
+	// Metrics, when set, receives salon_ingest_refused_total and
+	// salon_ingest_accept_errors_total for this protocol.
+	Metrics prometheus.Registerer
+	Log     *slog.Logger
 
-	keys   *keyGuard
-	ln     *guardedListener
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	keys     *keyGuard
+	counters *ingestCounters
+	ln       *guardedListener
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -74,8 +79,13 @@ func (s *RTMPServer) Initialize() error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.Log = s.Log.With("component", "rtmp")
-	s.keys = newKeyGuard(s.Limits, s.Log)
-	ln, err := listenGuarded("tcp", s.Address, "RTMP", s.Limits, s.Log)
+	counters, err := newIngestCounters(s.Metrics, "rtmp")
+	if err != nil {
+		return fmt.Errorf("rtmp: %w", err)
+	}
+	s.counters = counters
+	s.keys = newKeyGuard(s.Limits, counters, s.Log)
+	ln, err := listenGuarded("tcp", s.Address, "RTMP", s.Limits, s.counters, s.Log)
 	if err != nil {
 		return fmt.Errorf("rtmp: listen on %s: %w (is another program using the port?)", s.Address, err)
 	}
@@ -235,6 +245,7 @@ func (s *RTMPServer) serve(c net.Conn) {
 	pub.watchMedia(s.Limits.MediaTimeout, func(idle time.Duration) {
 		log.Warn("no media from the publisher; ending its publish so that the stage is free", "stage", stage, "remote", remote,
 			"idle", idle.Round(time.Millisecond).String(), "hint", "the encoder stopped sending while keeping its connection open; restart it")
+		s.counters.refuse(reasonNoMedia)
 		c.Close()
 	})
 	for i, tr := range r.Tracks() {

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/ingest/stream"
 )
@@ -40,12 +41,16 @@ type RTSPServer struct {
 	// Limits bound connections that do not publish, wrong keys and stalled
 	// publishers; zero fields take their defaults.
 	Limits Limits
-	Log    *slog.Logger
+	// Metrics, when set, receives salon_ingest_refused_total and
+	// salon_ingest_accept_errors_total for this protocol.
+	Metrics prometheus.Registerer
+	Log     *slog.Logger
 
-	keys   *keyGuard
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	keys     *keyGuard
+	counters *ingestCounters
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 
 	mu   sync.Mutex
 	srv  *gortsplib.Server
@@ -75,7 +80,12 @@ func (s *RTSPServer) Initialize() error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.Log = s.Log.With("component", "rtsp")
-	s.keys = newKeyGuard(s.Limits, s.Log)
+	counters, err := newIngestCounters(s.Metrics, "rtsp")
+	if err != nil {
+		return fmt.Errorf("rtsp: %w", err)
+	}
+	s.counters = counters
+	s.keys = newKeyGuard(s.Limits, counters, s.Log)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv, err := s.newServer(s.Address)
 	if err != nil {
@@ -96,7 +106,7 @@ func (s *RTSPServer) newServer(address string) (*gortsplib.Server, error) {
 		RTSPAddress: address,
 		ReadTimeout: s.ReadTimeout,
 		Listen: func(network, address string) (net.Listener, error) {
-			ln, err := listenGuarded(network, address, "RTSP", s.Limits, s.Log)
+			ln, err := listenGuarded(network, address, "RTSP", s.Limits, s.counters, s.Log)
 			if err == nil {
 				s.mu.Lock()
 				s.addr, s.ln = ln.address, ln
@@ -351,6 +361,7 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 	st.pub.watchMedia(h.s.Limits.MediaTimeout, func(idle time.Duration) {
 		log.Warn("no media from the publisher; ending its publish so that the stage is free", "stage", st.stage, "remote", st.remote,
 			"idle", idle.Round(time.Millisecond).String(), "hint", "the encoder stopped sending while keeping its connection open; restart it")
+		h.s.counters.refuse(reasonNoMedia)
 		session.Close()
 	})
 	return &base.Response{StatusCode: base.StatusOK}, nil

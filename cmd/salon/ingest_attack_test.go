@@ -111,6 +111,27 @@ func logLines(salon *publisher, parts ...string) int {
 	return n
 }
 
+// metricValue reads one sample of salon's /metrics, e.g.
+// `salon_ingest_refused_total{protocol="rtsp",reason="wrong_key"}`.
+func metricValue(t *testing.T, httpAddr, sample string) float64 {
+	t.Helper()
+	code, body, err := getQuiet("http://" + httpAddr + "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("/metrics: %d %v", code, err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", sample)
+	return 0
+}
+
 // stopSalon sends SIGTERM and waits for a clean exit: open segments are
 // finished and stored.
 func stopSalon(t *testing.T, salon *publisher) {
@@ -218,10 +239,16 @@ func TestIngestAttack_SilentFlood(t *testing.T) {
 	if n := logLines(salon, "publisher left", "stage=main"); n > 0 {
 		t.Fatalf("the live publisher was dropped:\n%s", salon.stderr.String())
 	}
-	if logLines(salon, "closing the oldest RTSP connection that is not publishing") == 0 ||
-		logLines(salon, "closing the oldest RTMP connection that is not publishing") == 0 {
-		t.Errorf("the budgets never closed a connection: the flood did not reach them")
+	closedBy := map[string]float64{}
+	for _, proto := range []string{"rtsp", "rtmp"} {
+		for _, reason := range []string{"addr_limit", "port_limit", "handshake_timeout", "fd_limit"} {
+			closedBy[proto+" "+reason] = metricValue(t, httpAddr, fmt.Sprintf(`salon_ingest_refused_total{protocol="%s",reason="%s"}`, proto, reason))
+		}
+		if closedBy[proto+" addr_limit"] == 0 || closedBy[proto+" port_limit"] == 0 || closedBy[proto+" handshake_timeout"] == 0 {
+			t.Errorf("%s: the limits did not all act on the flood: %v", proto, closedBy)
+		}
 	}
+	t.Logf("connections closed by the limits: %v", closedBy)
 	waitSegmentsAt(t, httpAddr, "main", 10, time.Minute)
 	live.kill()
 	waitLog(t, salon, "publisher left", "stage=main")
@@ -258,6 +285,12 @@ func TestIngestAttack_WrongKeys(t *testing.T) {
 	}
 	if got := announce(t, "127.0.0.2", rtspAddr, "main", testKey); got != "403" {
 		t.Errorf("the right key from the refused address: %s, want 403 until the minute is over", got)
+	}
+	if n := metricValue(t, httpAddr, `salon_ingest_refused_total{protocol="rtsp",reason="wrong_key"}`); n != 10 {
+		t.Errorf("wrong_key counted %v, want 10", n)
+	}
+	if n := metricValue(t, httpAddr, `salon_ingest_refused_total{protocol="rtsp",reason="key_backoff"}`); n != tries-9 {
+		t.Errorf("key_backoff counted %v, want %d", n, tries-9)
 	}
 	if got := announce(t, "127.0.0.3", rtspAddr, "b", testKey); got != "200" {
 		t.Errorf("the right key from another address: %s, want 200", got)
