@@ -259,10 +259,7 @@ func (s *DirStore) info(key string, fi fs.FileInfo) ObjectInfo {
 // (a new inode) over the key, so the ETag changes even when two writes of
 // the same size land in the same clock tick.
 func etag(fi fs.FileInfo) string {
-	var ino uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino = uint64(st.Ino)
-	}
+	ino := fileID(fi)
 	return strconv.FormatInt(fi.Size(), 16) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 16) + "-" + strconv.FormatUint(ino, 16)
 }
 

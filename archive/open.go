@@ -133,5 +133,10 @@ func Open(ctx context.Context, spec string, getenv func(string) string, log *slo
 	if err := s.Initialize(ctx); err != nil {
 		return nil, "", err
 	}
+	// One salon per bucket: an upload still open at start was cut off by
+	// a crash and would hold its parts in the bucket for ever.
+	if _, err := s.AbortStaleUploads(ctx, 0); err != nil {
+		log.Warn("could not clean up incomplete uploads left by an earlier run; they use space in the bucket until aborted", "error", err)
+	}
 	return s, "s3:" + s.URL() + " (region " + s.Region + ")", nil
 }

@@ -59,6 +59,16 @@ type Recorder struct {
 	MinBackoff, MaxBackoff time.Duration
 	// CloseTimeout bounds how long Close keeps uploading (default 10 s).
 	CloseTimeout time.Duration
+	// MaxMemory bounds the segments held in memory when the spool disk
+	// refuses writes (full, failing), in bytes (default 256 MiB: over 8
+	// minutes of a 4 Mbit/s stream). Beyond it, segments are lost.
+	MaxMemory int64
+	// MinFree is the free space of the spool disk, in bytes, below which
+	// the stages get a warning and Problems reports it (default 1 GiB).
+	MinFree int64
+	// FreeSpace reads the free bytes of the disk holding dir (default: the
+	// operating system's statfs; tests replace it).
+	FreeSpace func(dir string) (int64, error)
 
 	// OnRunStored, when set, is called on the uploader goroutine after a
 	// run's playlist was stored in the bucket (the talk library re-cuts the
@@ -75,15 +85,19 @@ type Recorder struct {
 	stopping bool        // under qmu: Close has begun, jobs are spooled synchronously
 	closed   atomic.Bool // Close was called
 
-	mu         sync.Mutex
-	runs       map[runKey]*runState
-	up         []*upItem // upload queue, in upload order
-	spoolBytes int64
-	changed    chan struct{} // closed and replaced on progress (Flush waits on it)
-	upWake     chan struct{}
-	outage     outage
-	full       bool
-	warned     map[string]string // stage → spool warning shown
+	mu          sync.Mutex
+	runs        map[runKey]*runState
+	up          []*upItem // upload queue, in upload order
+	spoolBytes  int64
+	changed     chan struct{} // closed and replaced on progress (Flush waits on it)
+	upWake      chan struct{}
+	outage      outage
+	full        bool
+	warned      map[string]string // stage → spool warning shown
+	memBytes    int64             // held in memory: the spool disk refused them
+	diskFailing bool              // the last spool write failed
+	lowDisk     bool              // free space below MinFree
+	free        int64             // free bytes at the last check
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -95,6 +109,8 @@ type Recorder struct {
 	mSpool    prometheus.Gauge
 	mErrors   prometheus.Counter
 	mUploaded prometheus.Counter
+	mLost     prometheus.Counter
+	mFree     prometheus.Gauge
 }
 
 // queueCap is how many segments may wait for the spool goroutine before
@@ -131,7 +147,8 @@ type job struct {
 
 // upItem is one spooled object waiting for upload.
 type upItem struct {
-	key, path string
+	key, path string // path is "" for an object held in memory
+	data      []byte // the object, when the spool disk refused it
 	size      int64
 	rs        *runState // nil for a file outside any known run
 	seg       bool
@@ -160,6 +177,15 @@ func (r *Recorder) Initialize() error {
 	if r.CloseTimeout == 0 {
 		r.CloseTimeout = 10 * time.Second
 	}
+	if r.MaxMemory == 0 {
+		r.MaxMemory = 256 << 20
+	}
+	if r.MinFree == 0 {
+		r.MinFree = 1 << 30
+	}
+	if r.FreeSpace == nil {
+		r.FreeSpace = diskFree
+	}
 	if r.MaxSpool < 0 || r.MinBackoff < 0 || r.MaxBackoff < r.MinBackoff {
 		return fmt.Errorf("recorder: invalid limits (max spool %d, back-off %s…%s)", r.MaxSpool, r.MinBackoff, r.MaxBackoff)
 	}
@@ -187,8 +213,9 @@ func (r *Recorder) Initialize() error {
 	spoolCtx, r.spoolStop = context.WithCancel(context.Background())
 	r.spoolDone = make(chan struct{})
 	go r.spoolLoop(spoolCtx)
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.uploadLoop()
+	go r.diskLoop()
 	return nil
 }
 
@@ -213,7 +240,15 @@ func (r *Recorder) registerMetrics() error {
 		Name: "salon_archive_uploaded_total",
 		Help: "Objects stored in the archive by the recorder.",
 	})
-	for _, c := range []prometheus.Collector{r.mLag, r.mSpool, r.mErrors, r.mUploaded} {
+	r.mLost = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "salon_archive_segments_lost_total",
+		Help: "Recorded segments that could not be kept (spool file gone or not writable): seconds missing from replays.",
+	})
+	r.mFree = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "salon_archive_spool_free_bytes",
+		Help: "Free space on the spool's disk: recordings wait there while the bucket is down.",
+	})
+	for _, c := range []prometheus.Collector{r.mLag, r.mSpool, r.mErrors, r.mUploaded, r.mLost, r.mFree} {
 		if err := r.Metrics.Register(c); err != nil {
 			return fmt.Errorf("register archive metrics: %w (is a second Recorder using the same registry?)", err)
 		}

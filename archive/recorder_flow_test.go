@@ -2,12 +2,15 @@ package archive
 
 import (
 	"context"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -274,17 +277,51 @@ func TestRecorder_crash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	store := recDirStore(t)
+	dir := recDirStore(t)
+	store := &orderStore{Store: dir}
 	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir})
 	recFlush(t, r)
 	segs := md.segments("main", "20260301T100000Z", 0, "init-0.mp4", recT0)
-	pl := checkRun(t, store, segs)
+	pl := checkRun(t, dir, segs)
+	// Uploaded in order: the init segment, the media segments by seq, then
+	// the playlist that lists them.
+	want := []string{"stages/main/20260301T100000Z/init-0.mp4"}
+	for _, s := range segs {
+		want = append(want, "stages/main/20260301T100000Z/"+s.Name)
+	}
+	want = append(want, "stages/main/20260301T100000Z/index.m3u8")
+	if got := store.keys(); !slices.Equal(got, want) {
+		t.Errorf("recovered uploads in the order\n%v\nwant\n%v", got, want)
+	}
 	if !pl.EndList || pl.PlaylistType != "VOD" {
 		t.Errorf("run open at the crash: type %q endlist %v, want closed", pl.PlaylistType, pl.EndList)
 	}
 	if files := spoolFiles(t, spoolDir); len(files) != 0 {
 		t.Errorf("spool not empty: %v", files)
 	}
+}
+
+// orderStore records the keys put, in order.
+type orderStore struct {
+	Store
+	mu  sync.Mutex
+	put []string
+}
+
+func (s *orderStore) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	if err := s.Store.Put(ctx, key, r, size, contentType); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.put = append(s.put, key)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *orderStore) keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.put)
 }
 
 // TestRecorderCrashChild is the process TestRecorder_crash kills.

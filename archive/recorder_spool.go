@@ -87,20 +87,31 @@ func (r *Recorder) spoolSegment(j job) {
 	r.mu.Unlock()
 
 	var items []*upItem
+	item := func(key string, data []byte) *upItem {
+		held, ok := r.spoolOrHold(key, data, seg.Stage, seg.Run)
+		if !ok {
+			return nil
+		}
+		it := &upItem{key: key, path: r.sp.path(key), size: int64(len(data)), rs: rs, ready: j.ready}
+		if held != nil {
+			it.path, it.data = "", held
+		}
+		return it
+	}
 	if newInit {
-		key := prefix + seg.InitName
-		if err := r.sp.write(key, seg.Init); err != nil {
-			log.Error("init segment not recorded: the archive of this run is unplayable", "error", err)
+		it := item(prefix+seg.InitName, seg.Init)
+		if it == nil {
+			log.Error("init segment not recorded: the archive of this run is unplayable")
 			return
 		}
-		items = append(items, &upItem{key: key, path: r.sp.path(key), size: int64(len(seg.Init)), rs: rs, ready: j.ready})
+		items = append(items, it)
 	}
-	key := prefix + seg.Name
-	if err := r.sp.write(key, seg.Data); err != nil {
-		log.Error("segment not recorded: the archive of this run has a gap", "error", err)
+	it := item(prefix+seg.Name, seg.Data)
+	if it == nil {
 		return
 	}
-	items = append(items, &upItem{key: key, path: r.sp.path(key), size: int64(len(seg.Data)), rs: rs, seg: true, seq: seg.Seq, ready: j.ready})
+	it.seg, it.seq = true, seg.Seq
+	items = append(items, it)
 	if err := r.sp.appendLine(r.sp.path(prefix+runLogName), runLogLine(runLine{Seg: &rec})); err != nil {
 		// The segment is spooled and will be stored; after a crash it would
 		// be missing from the rebuilt playlist.
@@ -119,7 +130,9 @@ func (r *Recorder) spoolSegment(j job) {
 	rs.segs = append(rs.segs[:i], append([]segRecord{rec}, rs.segs[i:]...)...)
 	for _, it := range items {
 		r.up = append(r.up, it)
-		r.spoolBytes += it.size
+		if it.data == nil {
+			r.spoolBytes += it.size
+		}
 		rs.queued++
 	}
 	r.spoolSizeChanged()

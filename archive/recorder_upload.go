@@ -3,10 +3,13 @@ package archive
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 )
@@ -64,6 +67,12 @@ func (r *Recorder) uploadLoop() {
 		}
 		if err == nil {
 			r.stored(task)
+			continue
+		}
+		if errors.Is(err, errSpoolGone) {
+			// Retrying cannot bring the file back, and every upload
+			// behind it would wait forever: count it lost and go on.
+			r.lost(task, err)
 			continue
 		}
 		wait := r.failed(task, err)
@@ -138,7 +147,13 @@ func (r *Recorder) put(t *uploadTask) error {
 	if t.item == nil {
 		return r.Store.Put(ctx, key, bytes.NewReader(t.playlist), int64(len(t.playlist)), ContentTypeFor(key))
 	}
+	if t.item.data != nil {
+		return r.Store.Put(ctx, key, bytes.NewReader(t.item.data), t.item.size, ContentTypeFor(key))
+	}
 	f, err := os.Open(t.item.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", errSpoolGone, t.item.path)
+	}
 	if err != nil {
 		return fmt.Errorf("open spool file: %w", err)
 	}
@@ -149,7 +164,7 @@ func (r *Recorder) put(t *uploadTask) error {
 // stored records a successful upload: the spool file goes, the run's
 // playlist becomes due, a finished run is forgotten.
 func (r *Recorder) stored(t *uploadTask) {
-	if t.item != nil {
+	if t.item != nil && t.item.data == nil {
 		if err := r.sp.remove(t.item.path); err != nil {
 			// Stored anyway; the file is uploaded again after a restart.
 			r.Log.Warn("stored object left in the spool", "key", t.item.key, "error", err)
@@ -166,7 +181,7 @@ func (r *Recorder) stored(t *uploadTask) {
 	r.outage = outage{}
 	if it := t.item; it != nil {
 		r.up = r.up[1:]
-		r.spoolBytes -= it.size
+		r.release(it)
 		if rs := it.rs; rs != nil {
 			rs.queued--
 			if it.seg {
@@ -200,6 +215,50 @@ func (r *Recorder) stored(t *uploadTask) {
 		r.OnRunStored(t.rs.stage, t.rs.id)
 	}
 	r.notify()
+}
+
+// errSpoolGone: a spooled object's file has disappeared (deleted by hand,
+// a disk repaired by fsck). Its upload can never succeed.
+var errSpoolGone = errors.New("spool file is missing")
+
+// lost drops an upload whose spool file is gone: a segment leaves its run
+// (the playlist skips it, with a discontinuity where a player needs one) so
+// that the run can still be finished, the loss is logged and counted, and
+// the queue behind it moves on.
+func (r *Recorder) lost(t *uploadTask, err error) {
+	it := t.item
+	r.Log.Error("a recording's spool file is missing and cannot be uploaded: that segment is lost; check what deletes files in the spool directory",
+		"key", it.key, "error", err)
+	if r.mLost != nil && it.seg {
+		r.mLost.Inc()
+	}
+	r.mu.Lock()
+	r.up = r.up[1:]
+	r.release(it)
+	if rs := it.rs; rs != nil {
+		rs.queued--
+		if it.seg {
+			rs.segs = slices.DeleteFunc(rs.segs, func(s segRecord) bool { return s.Seq == it.seq })
+			rs.dirty = true
+			rs.version++
+		}
+	}
+	r.spoolSizeChanged()
+	changes := r.warningChanges()
+	r.mu.Unlock()
+	r.applyWarnings(changes)
+	r.notify()
+}
+
+// release forgets the bytes of an object that left the upload queue; the
+// caller holds mu.
+func (r *Recorder) release(it *upItem) {
+	if it.data != nil {
+		r.memBytes -= it.size
+		it.data = nil
+	} else {
+		r.spoolBytes -= it.size
+	}
 }
 
 // countPlaylists counts runs whose playlist is due; the caller holds mu.
@@ -290,8 +349,9 @@ func (r *Recorder) warningChanges() []warningChange {
 	if r.Warnings == nil {
 		return nil
 	}
-	msg := ""
+	msg := r.diskWarning()
 	switch {
+	case msg != "":
 	case r.full:
 		msg = "the archive spool is nearly full: recordings are not reaching the bucket fast enough"
 	case !r.outage.since.IsZero():

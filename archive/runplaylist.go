@@ -172,10 +172,13 @@ func renderRunPlaylist(segs []segRecord, ended bool) ([]byte, error) {
 	fmt.Fprintf(&b, "#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n", target, segs[0].Seq)
 	var prevStart time.Time
 	for i, s := range segs {
-		if i == 0 || s.Init != segs[i-1].Init {
-			if i > 0 {
-				b.WriteString("#EXT-X-DISCONTINUITY\n")
-			}
+		newInit := i == 0 || s.Init != segs[i-1].Init
+		// A segment lost from the spool leaves a gap in the sequence: the
+		// media's timestamps jump there, which players must be told.
+		if i > 0 && (newInit || s.Seq != segs[i-1].Seq+1) {
+			b.WriteString("#EXT-X-DISCONTINUITY\n")
+		}
+		if newInit {
 			fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s\"\n", s.Init)
 		}
 		// Program date-times never go back within a playlist: a publisher's

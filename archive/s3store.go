@@ -168,6 +168,13 @@ func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64, 
 		// the bucket verifies.
 		opts.DisableContentSha256 = true
 	}
+	if multipart(size) {
+		done, err := s.markUpload(ctx, name)
+		if err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		defer done()
+	}
 	info, err := s.client.PutObject(ctx, s.Bucket, name, ctxReader{ctx, r}, size, opts)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)

@@ -2,13 +2,18 @@ package archive_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/archive/storetest"
@@ -77,6 +82,7 @@ func TestS3Store(t *testing.T) {
 			t.Fatalf("error leaks the secret: %v", err)
 		}
 	})
+	t.Run("Open aborts stale uploads", func(t *testing.T) { testAbortStaleUploads(t, endpoint, user, secret) })
 	// Last: it stops MinIO for a while.
 	t.Run("outage", func(t *testing.T) {
 		s := newStore(t)
@@ -128,5 +134,100 @@ func TestS3Store_Initialize(t *testing.T) {
 				t.Fatalf("Initialize = %v, want an error that says to check -archive", err)
 			}
 		})
+	}
+}
+
+// testAbortStaleUploads: a salon killed during a slide upload leaves an
+// incomplete multipart upload holding its parts in the bucket; the next start
+// (Open) aborts it, and leaves uploads of keys that are not salon's alone.
+func testAbortStaleUploads(t *testing.T, endpoint, user, secret string) {
+	ctx := t.Context()
+	const bucket, deck = "stale", "talks/t1/slides/deck.pdf"
+	core, err := minio.NewCore(endpoint, &minio.Options{Creds: credentials.NewStaticV4(user, secret, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": user, "AWS_SECRET_ACCESS_KEY": secret}
+	open := func() {
+		t.Helper()
+		if _, _, err := archive.Open(ctx, "s3:http://"+endpoint+"/"+bucket, func(k string) string { return env[k] },
+			slog.New(slog.NewTextHandler(t.Output(), nil))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open() // creates the bucket
+	markers := func() []minio.ObjectInfo {
+		var out []minio.ObjectInfo
+		for oi := range core.Client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: ".salon-uploads/", Recursive: true}) {
+			if oi.Err != nil {
+				t.Fatal(oi.Err)
+			}
+			out = append(out, oi)
+		}
+		return out
+	}
+	uploads := func(key string) int {
+		n := 0
+		for up := range core.Client.ListIncompleteUploads(ctx, bucket, key, true) {
+			if up.Err != nil {
+				t.Fatal(up.Err)
+			}
+			n++
+		}
+		return n
+	}
+
+	// A streamed Put notes its key while the upload runs, and removes the
+	// note when it ends, here by failing (minio-go aborts the upload then).
+	s := &archive.S3Store{Endpoint: endpoint, Bucket: bucket, AccessKey: user, SecretKey: secret}
+	if err := s.Initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	put := make(chan error, 1)
+	go func() { put <- s.Put(ctx, deck, pr, -1, "") }()
+	if _, err := pw.Write(make([]byte, 9<<20)); err != nil { // over one part: the upload has begun
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); uploads(deck) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the streamed Put began no multipart upload")
+		}
+	}
+	during := markers()
+	if len(during) != 1 {
+		t.Fatalf("%d upload markers during the upload, want 1", len(during))
+	}
+	pw.CloseWithError(errors.New("the speaker's browser went away"))
+	if err := <-put; err == nil {
+		t.Fatal("Put of a failing body succeeded")
+	}
+	if m := markers(); len(m) != 0 {
+		t.Fatalf("upload markers after the Put ended: %v", m)
+	}
+
+	// The crash: the process dies with the upload open, marker and all.
+	for _, key := range []string{deck, "not-salon/backup.tar"} {
+		id, err := core.NewMultipartUpload(ctx, bucket, key, minio.PutObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		part := strings.Repeat("x", 5<<20)
+		if _, err := core.PutObjectPart(ctx, bucket, key, id, 1, strings.NewReader(part), int64(len(part)), minio.PutObjectPartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := core.PutObject(ctx, bucket, during[0].Key, strings.NewReader(deck), int64(len(deck)), "", "", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	open()
+	if n := uploads(deck); n != 0 {
+		t.Errorf("%d incomplete uploads of %s after the restart, want 0", n, deck)
+	}
+	if n := uploads("not-salon/backup.tar"); n != 1 {
+		t.Errorf("%d incomplete uploads of a key that is not salon's, want it left alone", n)
+	}
+	if m := markers(); len(m) != 0 {
+		t.Errorf("upload markers after the restart: %v", m)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -162,22 +161,6 @@ func chatURL(raw, stage string) (string, error) {
 		return "", fmt.Errorf("-url host %q is not loopback: the chat load tool dials from many 127.x.y.z addresses, which only works on this machine", h)
 	}
 	return u.String(), nil
-}
-
-// raiseFileLimit lifts the soft open-files limit to the hard one (Go does so
-// at start-up too; this makes it explicit and returns the limit).
-func raiseFileLimit() (uint64, error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, fmt.Errorf("read the open-files limit: %w", err)
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return 0, fmt.Errorf("raise the open-files limit to %d: %w", lim.Max, err)
-		}
-	}
-	return lim.Cur, nil
 }
 
 // sourceAddr is the i-th loopback source address after base, skipping

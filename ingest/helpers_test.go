@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -280,4 +281,14 @@ func testInputs(video, audio bool, audioRate int) []string {
 // x264 encodes small, fast H.264 with a keyframe every second.
 func x264() []string {
 	return []string{"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p"}
+}
+
+func countLines(s, substr string) int {
+	n := 0
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, substr) {
+			n++
+		}
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -40,11 +41,16 @@ type publication struct {
 	// the connection to close).
 	refused func(error)
 
-	mu     sync.Mutex
-	tracks []*trackConv
-	pub    *stream.Publisher
-	closed bool
-	failed bool
+	// lastMedia is when the last audio or video packet arrived (Unix ns),
+	// for the media watchdog.
+	lastMedia atomic.Int64
+
+	mu       sync.Mutex
+	tracks   []*trackConv
+	pub      *stream.Publisher
+	closed   bool
+	failed   bool
+	watchdog *time.Timer
 }
 
 // trackConv holds the per-track conversion state.
@@ -133,11 +139,45 @@ func (p *publication) started() bool {
 	return p.pub != nil
 }
 
+// watchMedia calls onStall once (on a timer's goroutine, without locks
+// held) when no audio or video has arrived for timeout, counted from now.
+// It is how a publisher whose encoder is stuck but whose connection stays
+// open (keepalives, RTCP) loses its stage: time outs on socket reads never
+// fire for it.
+func (p *publication) watchMedia(timeout time.Duration, onStall func(idle time.Duration)) {
+	p.lastMedia.Store(time.Now().UnixNano())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.watchdog != nil {
+		return
+	}
+	var check func()
+	check = func() {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		idle := time.Since(time.Unix(0, p.lastMedia.Load()))
+		if idle < timeout {
+			p.watchdog.Reset(timeout - idle)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		onStall(idle)
+	}
+	p.watchdog = time.AfterFunc(timeout, check)
+}
+
 // close ends the publish (if it started) and stops accepting units.
 func (p *publication) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	if p.watchdog != nil {
+		p.watchdog.Stop()
+	}
 	if p.pub != nil {
 		p.pub.Close()
 	}
@@ -169,6 +209,7 @@ func (p *publication) writeVideoDTS(track int, au [][]byte, pts, dts time.Durati
 }
 
 func (p *publication) writeVideo(track int, au [][]byte, pts, dts int64, hasDTS bool, clockRate int, received time.Time) {
+	p.lastMedia.Store(received.UnixNano())
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.failed {
@@ -307,6 +348,7 @@ func (p *publication) inspectVideo(t *trackConv, au [][]byte) ([][]byte, bool) {
 // writeAudio writes audio frames that follow each other without gaps, the
 // first at pts; each frame lasts frameTicks of a clockRate Hz clock.
 func (p *publication) writeAudio(track int, frames [][]byte, pts int64, frameTicks int64, clockRate int, received time.Time) {
+	p.lastMedia.Store(received.UnixNano())
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.failed {

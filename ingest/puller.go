@@ -36,6 +36,9 @@ type Puller struct {
 	// (defaults 1 s and 30 s).
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// MediaTimeout reconnects to a camera that keeps its session open but
+	// sends no media for this long (default 10 s).
+	MediaTimeout time.Duration
 
 	u      *base.URL
 	cancel context.CancelFunc
@@ -90,6 +93,9 @@ func (p *Puller) Initialize() error {
 	}
 	if p.MaxBackoff <= 0 {
 		p.MaxBackoff = 30 * time.Second
+	}
+	if p.MediaTimeout <= 0 {
+		p.MediaTimeout = DefaultLimits().MediaTimeout
 	}
 	if p.MaxBackoff < p.MinBackoff {
 		p.MaxBackoff = p.MinBackoff
@@ -203,6 +209,12 @@ func (p *Puller) pullOnce(ctx context.Context) (time.Duration, error) {
 	if err := pub.start(); err != nil {
 		return 0, fmt.Errorf("publish: %w", err)
 	}
+	pub.watchMedia(p.MediaTimeout, func(idle time.Duration) {
+		select {
+		case refused <- fmt.Errorf("no media for %s while the session stayed open", idle.Round(time.Millisecond)):
+		default:
+		}
+	})
 	began := time.Now()
 	if pub.started() {
 		p.Log.Info("pulling camera")
@@ -218,6 +230,6 @@ func (p *Puller) pullOnce(ctx context.Context) (time.Duration, error) {
 	case err := <-waitErr:
 		return time.Since(began), fmt.Errorf("camera stream ended: %w", err)
 	case err := <-refused:
-		return time.Since(began), fmt.Errorf("publish: %w", err)
+		return time.Since(began), fmt.Errorf("publish ended: %w", err)
 	}
 }

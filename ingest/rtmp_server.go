@@ -14,6 +14,7 @@ import (
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/message"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/ingest/stream"
 )
@@ -23,7 +24,9 @@ import (
 // Reading over RTMP is refused.
 //
 // One goroutine serves each connection; mu guards conns and closed, and
-// Close closes the listener and every connection, then waits for them.
+// Close closes the listener and every connection, then waits for them. The
+// listener is a guardedListener: accept errors are retried, never fatal,
+// and connections that do not publish are bounded by Limits.
 type RTMPServer struct {
 	// Address to listen on, e.g. ":1935" or "127.0.0.1:0".
 	Address string
@@ -34,12 +37,20 @@ type RTMPServer struct {
 	// ReadTimeout drops a publisher that sends nothing for this long
 	// (default 10 s).
 	ReadTimeout time.Duration
-	Log         *slog.Logger
+	// Limits bound connections that do not publish, wrong keys and stalled
+	// publishers; zero fields take their defaults.
+	Limits Limits
+	// Metrics, when set, receives salon_ingest_refused_total and
+	// salon_ingest_accept_errors_total for this protocol.
+	Metrics prometheus.Registerer
+	Log     *slog.Logger
 
-	ln     net.Listener
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	keys     *keyGuard
+	counters *ingestCounters
+	ln       *guardedListener
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -57,6 +68,10 @@ func (s *RTMPServer) Initialize() error {
 	if s.Registry == nil {
 		return errors.New("rtmp: no registry")
 	}
+	if err := s.Limits.Validate(); err != nil {
+		return fmt.Errorf("rtmp: %w", err)
+	}
+	s.Limits = s.Limits.withDefaults()
 	if s.ReadTimeout <= 0 {
 		s.ReadTimeout = 10 * time.Second
 	}
@@ -64,7 +79,13 @@ func (s *RTMPServer) Initialize() error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.Log = s.Log.With("component", "rtmp")
-	ln, err := net.Listen("tcp", s.Address)
+	counters, err := newIngestCounters(s.Metrics, "rtmp")
+	if err != nil {
+		return fmt.Errorf("rtmp: %w", err)
+	}
+	s.counters = counters
+	s.keys = newKeyGuard(s.Limits, counters, s.Log)
+	ln, err := listenGuarded("tcp", s.Address, "RTMP", s.Limits, s.counters, s.Log)
 	if err != nil {
 		return fmt.Errorf("rtmp: listen on %s: %w (is another program using the port?)", s.Address, err)
 	}
@@ -107,8 +128,10 @@ func (s *RTMPServer) accept() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
+			// The guarded listener retries every accept error itself and
+			// fails only once closed.
 			if s.ctx.Err() == nil {
-				s.Log.Error("accept failed; RTMP publishing stops", "error", err)
+				s.Log.Error("RTMP listener closed unexpectedly; RTMP publishing stops until salon restarts", "error", err)
 			}
 			return
 		}
@@ -156,8 +179,11 @@ func (s *RTMPServer) serve(c net.Conn) {
 		log.Debug("rtmp connection ended before publish", "remote", remote, "error", err)
 		return
 	}
+	addr := clientKey(c.RemoteAddr())
+	// Refusals are logged at most once per address and interval, with a
+	// count: anyone can make them, as often as they like.
 	refuse := func(stage, code, reason string) {
-		log.Warn("publish refused", "stage", stage, "remote", remote, "reason", reason)
+		s.keys.refuse(addr, stage, reason)
 		rejectRTMP(sc, code, reason)
 	}
 	if !sc.Publish {
@@ -165,14 +191,20 @@ func (s *RTMPServer) serve(c net.Conn) {
 		return
 	}
 	target, perr := parsePublishURL(sc.URL.Path, sc.URL.RawQuery)
+	if wait := s.keys.blocked(addr); wait > 0 {
+		refuse(target.Stage, "NetStream.Publish.Unauthorized", blockedReason(wait))
+		return
+	}
 	if !target.HasKey || !keyMatches(target.Key, s.Key) {
 		reason := "wrong publish key"
 		if !target.HasKey {
 			reason = "no publish key: use the stream key {stage}?key=KEY"
 		}
+		s.keys.failed(addr)
 		refuse(target.Stage, "NetStream.Publish.Unauthorized", reason)
 		return
 	}
+	s.keys.succeeded(addr)
 	if perr != nil {
 		refuse("", "NetStream.Publish.BadName", perr.Error())
 		return
@@ -182,6 +214,9 @@ func (s *RTMPServer) serve(c net.Conn) {
 		refuse(stage, "NetStream.Publish.BadName", fmt.Sprintf("stage %s already has a publisher", stage))
 		return
 	}
+	// The right key: a publisher now, whom no connection limit closes (the
+	// read deadlines and the media watchdog still do).
+	promoteConn(c)
 
 	// Reader.Initialize accepts the publish and reads the first seconds to
 	// learn the tracks; those messages are replayed to the callbacks.
@@ -207,6 +242,12 @@ func (s *RTMPServer) serve(c net.Conn) {
 		return
 	}
 	defer pub.close()
+	pub.watchMedia(s.Limits.MediaTimeout, func(idle time.Duration) {
+		log.Warn("no media from the publisher; ending its publish so that the stage is free", "stage", stage, "remote", remote,
+			"idle", idle.Round(time.Millisecond).String(), "hint", "the encoder stopped sending while keeping its connection open; restart it")
+		s.counters.refuse(reasonNoMedia)
+		c.Close()
+	})
 	for i, tr := range r.Tracks() {
 		onRTMPData(r, tr, indexes[i], pub)
 	}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/ingest/stream"
 )
@@ -20,9 +22,11 @@ import (
 // rtsp://HOST:PORT/live/{stage}?key=KEY, or with the key as the RTSP
 // password and any user name. It does not serve readers.
 //
-// gortsplib owns the connections and sessions; the server keeps no state of
-// its own beyond the listener address, and each session's publish lives in
-// the session's user data.
+// gortsplib owns the connections and sessions; each session's publish lives
+// in the session's user data. The listener under gortsplib is a
+// guardedListener (accept errors are retried, never fatal; connection
+// limits), and a goroutine watches the gortsplib server and starts a new one
+// if it ever stops by itself. mu guards srv and addr.
 type RTSPServer struct {
 	// Address to listen on, e.g. ":8554" or "127.0.0.1:0".
 	Address string
@@ -30,13 +34,27 @@ type RTSPServer struct {
 	Key string
 	// Registry receives the publishes.
 	Registry publishRegistry
-	// ReadTimeout drops a publisher that sends nothing for this long, which
-	// frees its stage (default 10 s).
+	// ReadTimeout drops a publisher whose connection sends nothing at all
+	// for this long (default 10 s); Limits.MediaTimeout drops one that keeps
+	// its connection alive but sends no media.
 	ReadTimeout time.Duration
-	Log         *slog.Logger
+	// Limits bound connections that do not publish, wrong keys and stalled
+	// publishers; zero fields take their defaults.
+	Limits Limits
+	// Metrics, when set, receives salon_ingest_refused_total and
+	// salon_ingest_accept_errors_total for this protocol.
+	Metrics prometheus.Registerer
+	Log     *slog.Logger
 
-	srv  *gortsplib.Server
+	keys     *keyGuard
+	counters *ingestCounters
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
 	mu   sync.Mutex
+	srv  *gortsplib.Server
+	ln   *guardedListener // the current server's listener
 	addr string
 }
 
@@ -51,6 +69,10 @@ func (s *RTSPServer) Initialize() error {
 	if s.Registry == nil {
 		return errors.New("rtsp: no registry")
 	}
+	if err := s.Limits.Validate(); err != nil {
+		return fmt.Errorf("rtsp: %w", err)
+	}
+	s.Limits = s.Limits.withDefaults()
 	if s.ReadTimeout <= 0 {
 		s.ReadTimeout = 10 * time.Second
 	}
@@ -58,25 +80,87 @@ func (s *RTSPServer) Initialize() error {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	s.Log = s.Log.With("component", "rtsp")
-	s.srv = &gortsplib.Server{
+	counters, err := newIngestCounters(s.Metrics, "rtsp")
+	if err != nil {
+		return fmt.Errorf("rtsp: %w", err)
+	}
+	s.counters = counters
+	s.keys = newKeyGuard(s.Limits, counters, s.Log)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	srv, err := s.newServer(s.Address)
+	if err != nil {
+		s.cancel()
+		return fmt.Errorf("rtsp: listen on %s: %w (is another program using the port?)", s.Address, err)
+	}
+	s.srv = srv
+	s.wg.Add(1)
+	go s.watch()
+	s.Log.Info("listening for RTSP publishers", "address", s.Addr())
+	return nil
+}
+
+// newServer starts a gortsplib server on address.
+func (s *RTSPServer) newServer(address string) (*gortsplib.Server, error) {
+	srv := &gortsplib.Server{
 		Handler:     &rtspHandler{s: s},
-		RTSPAddress: s.Address,
+		RTSPAddress: address,
 		ReadTimeout: s.ReadTimeout,
 		Listen: func(network, address string) (net.Listener, error) {
-			ln, err := net.Listen(network, address)
+			ln, err := listenGuarded(network, address, "RTSP", s.Limits, s.counters, s.Log)
 			if err == nil {
 				s.mu.Lock()
-				s.addr = ln.Addr().String()
+				s.addr, s.ln = ln.address, ln
 				s.mu.Unlock()
 			}
 			return ln, err
 		},
 	}
-	if err := s.srv.Start(); err != nil {
-		return fmt.Errorf("rtsp: listen on %s: %w (is another program using the port?)", s.Address, err)
+	if err := srv.Start(); err != nil {
+		return nil, err
 	}
-	s.Log.Info("listening for RTSP publishers", "address", s.Addr())
-	return nil
+	return srv, nil
+}
+
+// watch restarts the gortsplib server if it stops while salon runs. With
+// the guarded listener it has no reason to; this is the last line of
+// defence, and it is loud.
+func (s *RTSPServer) watch() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		srv := s.srv
+		s.mu.Unlock()
+		err := srv.Wait()
+		if s.ctx.Err() != nil {
+			return
+		}
+		s.Log.Error("RTSP server stopped unexpectedly; restarting it", "error", fmt.Sprint(err),
+			"hint", "RTSP publishers were disconnected and can reconnect once it is back; please report this with the log")
+		var delay time.Duration
+		for attempt := 1; ; attempt++ {
+			next, err := s.newServer(s.Addr())
+			if err == nil {
+				s.mu.Lock()
+				if s.ctx.Err() != nil {
+					s.mu.Unlock()
+					next.Close()
+					return
+				}
+				s.srv = next
+				s.mu.Unlock()
+				s.Log.Warn("RTSP server restarted; publishers can connect again", "address", s.Addr(), "attempts", attempt)
+				break
+			}
+			delay = min(nextBackoff(delay)*4, 5*time.Second)
+			s.Log.Error("cannot restart the RTSP server, retrying: RTSP publishing is down", "error", err.Error(), "retry_in", delay.String(),
+				"hint", "check that nothing else took the port")
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+		}
+	}
 }
 
 // Addr returns the address the server listens on (host:port).
@@ -88,9 +172,17 @@ func (s *RTSPServer) Addr() string {
 
 // Close disconnects every publisher, ends their publishes and waits.
 func (s *RTSPServer) Close() {
-	if s.srv != nil {
-		s.srv.Close()
+	if s.cancel == nil {
+		return
 	}
+	s.cancel()
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+	s.wg.Wait()
 }
 
 // rtspPublish is the publish state of one RTSP session (its user data).
@@ -124,6 +216,8 @@ func statusText(code base.StatusCode) string {
 		return "Bad Request"
 	case base.StatusUnauthorized:
 		return "Unauthorized"
+	case base.StatusForbidden:
+		return "Forbidden"
 	case base.StatusNotFound:
 		return "Not Found"
 	case base.StatusMethodNotAllowed:
@@ -177,17 +271,25 @@ func (h *rtspHandler) authorized(conn *gortsplib.ServerConn, req *base.Request, 
 // OnAnnounce checks key, stage and codecs before any media is accepted.
 func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
 	remote := remoteOf(ctx.Conn)
+	addr := clientKey(ctx.Conn.NetConn().RemoteAddr())
 	log := h.s.Log
 	target, perr := parsePublishURL(ctx.Path, ctx.Query)
+	if wait := h.s.keys.blocked(addr); wait > 0 {
+		msg := blockedReason(wait)
+		h.s.keys.refuse(addr, target.Stage, msg)
+		return reply(base.StatusForbidden, msg), errors.New(msg)
+	}
 	if ok, tried := h.authorized(ctx.Conn, ctx.Request, target); !ok {
 		if tried {
-			log.Warn("publish refused", "stage", target.Stage, "remote", remote, "reason", "wrong publish key")
+			h.s.keys.failed(addr)
+			h.s.keys.refuse(addr, target.Stage, "wrong publish key")
 		} else {
 			// Clients that authenticate with a password first ask without one.
 			log.Debug("publish challenged", "stage", target.Stage, "remote", remote, "reason", "no publish key")
 		}
 		return reply(base.StatusUnauthorized, ""), liberrors.ErrServerAuth{}
 	}
+	h.s.keys.succeeded(addr)
 	if perr != nil {
 		// 404 rather than 400: ffmpeg prints the reason phrase of every
 		// failure above 400 but hides it for exactly 400.
@@ -253,6 +355,15 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 	if !st.pub.started() {
 		h.s.Log.Info("waiting for in-band parameter sets before publishing", "stage", st.stage, "remote", st.remote)
 	}
+	// A publisher now: no connection limit closes it; only its own media can.
+	promoteConn(ctx.Conn.NetConn())
+	session, log := ctx.Session, h.s.Log
+	st.pub.watchMedia(h.s.Limits.MediaTimeout, func(idle time.Duration) {
+		log.Warn("no media from the publisher; ending its publish so that the stage is free", "stage", st.stage, "remote", st.remote,
+			"idle", idle.Round(time.Millisecond).String(), "hint", "the encoder stopped sending while keeping its connection open; restart it")
+		h.s.counters.refuse(reasonNoMedia)
+		session.Close()
+	})
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 

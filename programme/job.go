@@ -47,22 +47,35 @@ type jobQueue struct {
 	mu    sync.Mutex
 	jobs  map[string]*jobState
 	wakeC chan struct{}
-	// doneC is closed and replaced when a job finishes (tests wait on it).
+	// doneC is closed and replaced when a job finishes, idleC when the
+	// worker is about to wait (tests drive the worker with them).
 	doneC chan struct{}
+	idleC chan struct{}
 }
 
 type jobState struct {
-	job      Job
-	attempts int
-	next     time.Time // earliest next attempt
-	chatDone bool
-	slides   bool
+	job Job
+	// recovered: left by a previous run, whose stop may not have been saved.
+	recovered bool
+	attempts  int
+	next      time.Time // earliest next attempt
+	chatDone  bool
+	slides    bool
 }
 
 func (q *jobQueue) init() {
 	q.jobs = map[string]*jobState{}
 	q.wakeC = make(chan struct{}, 1)
 	q.doneC = make(chan struct{})
+	q.idleC = make(chan struct{})
+}
+
+// idle returns a channel closed the next time the worker waits, its timer
+// for the next attempt (if any) armed.
+func (q *jobQueue) idle() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.idleC
 }
 
 // load reads the jobs a previous run left in the spool.
@@ -93,7 +106,7 @@ func (q *jobQueue) load(p *Programme) error {
 			p.Log.Error("skipping an end-of-talk job that does not load; fix or delete the file", "file", path, "error", err)
 			continue
 		}
-		q.jobs[j.Talk] = &jobState{job: j}
+		q.jobs[j.Talk] = &jobState{job: j, recovered: true}
 	}
 	if len(q.jobs) > 0 {
 		p.Log.Info("end-of-talk jobs left by the last run: doing them now", "jobs", len(q.jobs))
@@ -202,6 +215,10 @@ func (p *Programme) runJobs() {
 			timer = p.Clock.NewTimer(max(next.Sub(p.Clock.Now()), 0))
 			timerC = timer.C()
 		}
+		q.mu.Lock()
+		close(q.idleC)
+		q.idleC = make(chan struct{})
+		q.mu.Unlock()
 		select {
 		case <-p.ctx.Done():
 			if timer != nil {
@@ -230,8 +247,9 @@ func (p *Programme) runJob(js *jobState) error {
 	if err != nil {
 		return err
 	}
-	if t.Live() && t.Recording.Start.Equal(j.Start) {
-		// Salon died between spooling the job and saving the stop.
+	if js.recovered && t.Live() && t.Recording.Start.Equal(j.Start) {
+		// Salon died between spooling the job and saving the stop. (A job of
+		// this run saw its stop saved: a talk live again was made so since.)
 		p.opMu.Lock()
 		_, err := p.Talks.Stop(ctx, j.Talk, j.End)
 		p.opMu.Unlock()

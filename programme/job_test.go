@@ -3,9 +3,11 @@ package programme
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,7 +110,77 @@ func TestProgramme_StopSpoolsJob(t *testing.T) {
 	if p.PendingJobs() != 1 {
 		t.Fatalf("%d jobs pending", p.PendingJobs())
 	}
-	e.clock.set(t0.Add(10*m + p.FinalWait + time.Minute))
-	e.clock.set(t0.Add(10*m + p.FinalWait + 2*time.Minute))
-	waitJobs(t, p)
+	for i := 0; p.PendingJobs() > 0; i++ {
+		if i > 100 {
+			t.Fatal("the job never gave up waiting for a final replay")
+		}
+		idle := p.jobs.idle()
+		e.clock.set(e.clock.Now().Add(p.FinalWait / 4))
+		select {
+		case <-idle:
+		case <-time.After(waitFor):
+			t.Fatal("the job worker never came back to wait")
+		}
+	}
+}
+
+// flakyStore fails the first puts of keys with a given suffix, as a bucket
+// that is down for a moment.
+type flakyStore struct {
+	*archive.DirStore
+	suffix string
+	mu     sync.Mutex
+	fails  int
+}
+
+func (s *flakyStore) Put(ctx context.Context, key string, r io.Reader, size int64, ct string) error {
+	s.mu.Lock()
+	fail := strings.HasSuffix(key, s.suffix) && s.fails > 0
+	if fail {
+		s.fails--
+	}
+	s.mu.Unlock()
+	if fail {
+		return errors.New("bucket unreachable")
+	}
+	return s.DirStore.Put(ctx, key, r, size, ct)
+}
+
+// TestProgramme_JobRetried: when saving the chat log fails at the stop (the
+// bucket is down), the job keeps it and retries with back-off until it is
+// saved (hardening finding 22: nothing lost when the save fails at stop).
+func TestProgramme_JobRetried(t *testing.T) {
+	e := newEnv(t)
+	flaky := &flakyStore{DirStore: e.store, suffix: "/chat.jsonl", fails: 3}
+	e.lib = &archive.Library{Store: flaky, Log: e.lib.Log, Now: e.clock.Now}
+	if err := e.lib.Initialize(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.talk("a", 0, 30*m, false)
+	e.rooms.msgs = []chat.Message{{ID: "m1", Talk: "a", Name: "Ada", Text: "kept", Time: t0.Add(m)}}
+	p := e.start()
+	e.clock.set(t0)
+	mustStart(e, "a")
+	e.clock.setQuiet(t0.Add(10 * m))
+	mustStop(e, "a")
+	// Each failed attempt schedules the next on the clock: move it on until
+	// the log is saved.
+	for i := 0; !e.exists(archive.ChatKey("a")); i++ {
+		if i > 100 {
+			t.Fatal("the chat log was never saved")
+		}
+		idle := p.jobs.idle()
+		e.clock.set(e.clock.Now().Add(jobBackoffMax))
+		select {
+		case <-idle:
+		case <-time.After(waitFor):
+			t.Fatal("the job worker never came back to wait")
+		}
+	}
+	flaky.mu.Lock()
+	left := flaky.fails
+	flaky.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("saved with %d failures still to come", left)
+	}
 }

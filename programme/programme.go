@@ -2,6 +2,7 @@ package programme
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,10 +42,11 @@ type chatRooms interface {
 	TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
 }
 
-// liveStages says which stages have a publisher now; *stream.Registry
-// satisfies it.
-type liveStages interface {
-	Live(stage string) bool
+// publishedStages says which stages a publisher has used since start (live
+// now, or reconnecting); *stream.Registry satisfies it. Only publishers with
+// the publish key make such stages.
+type publishedStages interface {
+	Known(stage string) bool
 }
 
 const (
@@ -72,8 +74,9 @@ type Programme struct {
 	// Rooms are the stages' chats: the talk frame goes there, and a stopped
 	// talk's chat and slide changes come from there. Optional.
 	Rooms chatRooms
-	// Stages tells which stages are live now, for HasStage. Optional.
-	Stages liveStages
+	// Stages tells which stages have been published to since start, for
+	// HasStage. Optional.
+	Stages publishedStages
 	// View is a talk as pages get it in the chat's welcome and talk frames
 	// (web's talk JSON). Default: the talk.json fields.
 	View func(archive.Talk) any
@@ -103,7 +106,7 @@ type Programme struct {
 	mu          sync.Mutex
 	auto        map[string]bool
 	autoStarted map[string]bool   // live talks the schedule started
-	told        map[string]string // stage → id of the live talk its viewers were told ("" none)
+	told        map[string]string // stage → fingerprint of the live talk its viewers were told ("" none)
 
 	jobs jobQueue
 }
@@ -141,7 +144,7 @@ func (p *Programme) Initialize() error {
 	}
 	for _, t := range p.Talks.List() {
 		if t.Live() {
-			p.told[t.Stage] = t.ID
+			p.told[t.Stage] = fingerprint(t)
 		}
 	}
 	if err := p.jobs.load(p); err != nil {
@@ -206,7 +209,8 @@ type Change struct {
 }
 
 // Next stops the talk live on stage, if any, and starts the stage's next
-// talk (NextTalk) in one step. ErrConflict, with nothing changed, when the
+// talk in one step: the first not-started talk after the live one in
+// programme order (after the last recorded one when none is live). ErrConflict, with nothing changed, when the
 // stage has no next talk; ErrNotFound for a stage with no talks.
 func (p *Programme) Next(ctx context.Context, stage string) (Change, error) {
 	p.opMu.Lock()
@@ -229,18 +233,14 @@ func (p *Programme) Next(ctx context.Context, stage string) (Change, error) {
 		ch.Stopped = &stopped
 	}
 	started, err := p.start(ctx, next.ID, false)
+	if err != nil && ch.Stopped != nil {
+		return ch, fmt.Errorf("talk %s was stopped, but %s did not start: %w; press Start on it", ch.Stopped.ID, next.ID, err)
+	}
 	if err != nil {
-		return ch, fmt.Errorf("talk %s was stopped, but %s did not start: %w", liveID(ch.Stopped), next.ID, err)
+		return ch, err
 	}
 	ch.Started = started
 	return ch, nil
-}
-
-func liveID(t *archive.Talk) string {
-	if t == nil {
-		return "(none)"
-	}
-	return t.ID
 }
 
 // start starts id; opMu held. The caller tells the stage's viewers.
@@ -301,22 +301,32 @@ func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, erro
 	return stopped, nil
 }
 
-// tell lets the stage's viewers know which talk is on now, if that changed.
+// tell lets the stage's viewers know which talk is on now, if that changed:
+// another talk, none, or the live talk edited (a corrected title).
 func (p *Programme) tell(stage string) {
-	id := ""
+	fp := ""
 	if t, ok := p.Talks.LiveOn(stage); ok {
-		id = t.ID
+		fp = fingerprint(t)
 	}
 	p.mu.Lock()
 	old := p.told[stage] // "" when none was live
-	p.told[stage] = id
+	p.told[stage] = fp
 	p.mu.Unlock()
-	if old == id {
+	if old == fp {
 		return
 	}
 	if p.Rooms != nil {
 		p.Rooms.TalkChanged(stage)
 	}
+}
+
+// fingerprint is what viewers were told of a live talk: its talk.json.
+func fingerprint(t archive.Talk) string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return t.ID
+	}
+	return string(b)
 }
 
 // SetAuto switches the stage's auto mode: the schedule starts and stops its
@@ -352,10 +362,11 @@ func (p *Programme) Auto(stage string) bool {
 	return p.auto[stage]
 }
 
-// HasStage reports whether the stage is live or has talks: such a stage has
-// a chat room and a place in the day.
+// HasStage reports whether the stage is live (or was since start: a
+// publisher reconnecting keeps its chat) or has talks: such a stage has a
+// chat room and a place in the day.
 func (p *Programme) HasStage(stage string) bool {
-	if p.Stages != nil && p.Stages.Live(stage) {
+	if p.Stages != nil && p.Stages.Known(stage) {
 		return true
 	}
 	for _, t := range p.Talks.List() {

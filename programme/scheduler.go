@@ -169,8 +169,8 @@ func (p *Programme) passStage(stage string, ts []archive.Talk, now time.Time) ti
 	limit := live.EndsAt.Add(p.Overrun)
 	for _, t := range ts {
 		if t.Recording == nil && t.StartsAt.After(live.Recording.Start) && !t.StartsAt.After(limit) &&
-			(t.EndsAt.IsZero() || t.StartsAt.Before(t.EndsAt)) {
-			return wake // that talk's start stops this one
+			(t.EndsAt.IsZero() || now.Before(t.EndsAt)) {
+			return wake // that talk's start stops this one (a talk whose slot passed will not)
 		}
 	}
 	if now.Before(limit) {

@@ -267,6 +267,18 @@ func TestProgramme_Next(t *testing.T) {
 	if told != 2 {
 		t.Fatalf("the stage's chat was told %d times, want 2 (a on, then b on)", told)
 	}
+	// An edit of the live talk (a corrected title) reaches viewers too.
+	title := "b, corrected"
+	if _, err := e.lib.Update(ctx, "b", archive.TalkPatch{Title: &title}); err != nil {
+		t.Fatal(err)
+	}
+	e.at(-50 * m)
+	e.rooms.mu.Lock()
+	told = len(e.rooms.told)
+	e.rooms.mu.Unlock()
+	if told != 3 {
+		t.Fatalf("the stage's chat was told %d times after the live talk's title changed, want 3", told)
+	}
 }
 
 // TestProgramme_AutoPersists: the auto flags survive a restart.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/programme"
+	"github.com/salon/salon/schedule"
 )
 
 // fakeSlides refuses everything: the security tests only need to see
@@ -39,6 +42,14 @@ func (fakeSlides) IssueSpeakerToken(context.Context, string) (string, error) {
 }
 func (fakeSlides) RevokeSpeakerToken(context.Context, string) error { return errFakeSlides }
 func (fakeSlides) SpeakerTalk(string) (string, bool)                { return "", false }
+
+// fakeSchedule refuses every import: again only authorisation matters.
+type fakeSchedule struct{}
+
+func (fakeSchedule) Import(context.Context, *schedule.Schedule, map[string]string, bool) (programme.ImportReport, error) {
+	return programme.ImportReport{}, fmt.Errorf("fake schedule: %w", archive.ErrInvalid)
+}
+func (fakeSchedule) Export(func(string) string) *schedule.Schedule { return &schedule.Schedule{} }
 
 // syncBuf collects the server's log.
 type syncBuf struct {
@@ -62,6 +73,7 @@ func consoleServer(t *testing.T, mutate ...func(*Server)) (*Server, *fakeTalks, 
 		Address: "127.0.0.1:0", Live: live, Stages: stages, Metrics: reg, Gatherer: reg,
 		Log:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Talks: lib, Slides: fakeSlides{}, AdminToken: testAdmin, Programme: &fakeProgramme{lib: lib},
+		Schedule: fakeSchedule{},
 	}
 	for _, m := range mutate {
 		m(s)

@@ -75,7 +75,17 @@ func (s *Server) handleStage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	var problems []string
+	if s.Health != nil {
+		problems = s.Health.Problems()
+	}
+	if len(problems) == 0 {
+		s.writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		return
+	}
+	// Still 200: the node serves viewers, and a load balancer or supervisor
+	// must not take it away for a problem only a person can fix.
+	s.writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "problems": problems})
 }
 
 // handleNotFound answers paths no route claims: JSON for API-like paths,

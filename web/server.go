@@ -30,6 +30,12 @@ type liveSource interface {
 	File(ctx context.Context, stage, name string) (data []byte, contentType string, ok bool)
 }
 
+// healthSource names what threatens the recordings now (*archive.Recorder):
+// /healthz reports "degraded" with them.
+type healthSource interface {
+	Problems() []string
+}
+
 // stageSource describes the stages; *stream.Registry satisfies it.
 type stageSource interface {
 	Stages() []stream.StageInfo
@@ -97,6 +103,11 @@ type Server struct {
 	Slides slideLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// Health, optional, makes /healthz report problems as "degraded".
+	Health healthSource
+	// Schedule imports and exports the day's schedule; optional (the
+	// schedule routes answer 503 without it).
+	Schedule scheduleService
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -221,6 +232,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
 	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
+	s.scheduleRoutes()
 
 	s.adminRoutes()
 

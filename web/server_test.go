@@ -361,7 +361,23 @@ func TestServer_Healthz(t *testing.T) {
 	if res.status != 200 || strings.TrimSpace(res.body) != `{"status":"ok"}` {
 		t.Errorf("status %d body %q", res.status, res.body)
 	}
+
+	reg := prometheus.NewRegistry()
+	sick := &Server{Address: "127.0.0.1:0", Live: live, Stages: stages, Metrics: reg,
+		Health: problems{"the spool disk has only 12 MB free"}}
+	if err := sick.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer sick.Close()
+	res = do(t, "GET", "http://"+sick.Addr()+"/healthz", nil)
+	if res.status != 200 || strings.TrimSpace(res.body) != `{"problems":["the spool disk has only 12 MB free"],"status":"degraded"}` {
+		t.Errorf("degraded: status %d body %q", res.status, res.body)
+	}
 }
+
+type problems []string
+
+func (p problems) Problems() []string { return p }
 
 func TestServer_Viewers(t *testing.T) {
 	live, stages := newFakes()

@@ -30,6 +30,8 @@ func (s *Server) homeTalks() (live, upcoming []talkJSON, replays []talkDay) {
 		switch {
 		case tj.IsLive:
 			live = append(live, tj)
+		case tj.Ended && t.DoNotRecord:
+			// never published: no replay to list
 		case tj.Ended:
 			day := t.Recording.Start.UTC().Format("Monday 2 January 2006")
 			byDay[day] = append(byDay[day], tj)

@@ -164,6 +164,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.programme = prog
+	sched := &programme.ImportService{Library: lib, Dir: filepath.Join(cfg.Data, "programme"), Log: log.With("component", "schedule")}
+	if err := sched.Initialize(); err != nil {
+		return nil, err
+	}
 
 	ws := &web.Server{
 		Address:     cfg.HTTP,
@@ -182,6 +186,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		ChatOrigins: cfg.ChatOrigins,
 		Programme:   prog,
 		Slides:      lib,
+		Health:      rec,
+		Schedule:    sched,
 
 		MaxUploadSize: cfg.MaxUpload,
 	}
@@ -191,21 +197,21 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.web = ws
 
 	if cfg.RTSP != "" {
-		a.rtsp = &ingest.RTSPServer{Address: cfg.RTSP, Key: a.publishKey, Registry: a.reg, Log: log}
+		a.rtsp = &ingest.RTSPServer{Address: cfg.RTSP, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
 		if err := a.rtsp.Initialize(); err != nil {
 			a.rtsp = nil
 			return nil, fmt.Errorf("%w; change -rtsp, or set it empty to disable RTSP", err)
 		}
 	}
 	if cfg.RTMP != "" {
-		a.rtmp = &ingest.RTMPServer{Address: cfg.RTMP, Key: a.publishKey, Registry: a.reg, Log: log}
+		a.rtmp = &ingest.RTMPServer{Address: cfg.RTMP, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
 		if err := a.rtmp.Initialize(); err != nil {
 			a.rtmp = nil
 			return nil, fmt.Errorf("%w; change -rtmp, or set it empty to disable RTMP", err)
 		}
 	}
 	for _, p := range cfg.Pulls {
-		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, Log: log}
+		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, MediaTimeout: cfg.Ingest.MediaTimeout, Log: log}
 		if err := pl.Initialize(); err != nil {
 			return nil, fmt.Errorf("-pull %s: %w", p.Stage, err)
 		}

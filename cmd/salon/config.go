@@ -41,6 +41,10 @@ type Config struct {
 	ChatSharedNets []netip.Prefix
 	Pulls          []Pull
 	Demo           bool
+	// Ingest bounds the RTSP and RTMP ports: connections that do not
+	// publish (handshake timeout, per port and per address), wrong keys,
+	// publishers that send no media. Each port has its own budget.
+	Ingest ingest.Limits
 
 	SegmentDuration time.Duration
 	Window          time.Duration
@@ -84,6 +88,7 @@ func defaultConfig() Config {
 		MaxUpload:       200 << 20,
 		Window:          30 * time.Second,
 		LogLevel:        "info",
+		Ingest:          ingest.DefaultLimits(),
 	}
 }
 
@@ -122,6 +127,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	}{
 		{"segment", "SALON_SEGMENT", &cfg.SegmentDuration, "target HLS segment duration (cut at the next keyframe)"},
 		{"window", "SALON_WINDOW", &cfg.Window, "live playlist window"},
+		{"ingest-handshake-timeout", "SALON_INGEST_HANDSHAKE_TIMEOUT", &cfg.Ingest.HandshakeTimeout, "RTSP/RTMP: close a connection that has not started publishing within this time"},
+		{"ingest-media-timeout", "SALON_INGEST_MEDIA_TIMEOUT", &cfg.Ingest.MediaTimeout, "RTSP/RTMP/pull: end a publish that sends no audio or video for this long, freeing its stage"},
 	}
 	for _, f := range durs {
 		if v, ok := lookup(getenv, f.env); ok {
@@ -132,6 +139,24 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 			*f.dst = d
 		}
 		fs.DurationVar(f.dst, f.name, *f.dst, f.usage+" ($"+f.env+")")
+	}
+	ints := []struct {
+		name, env string
+		dst       *int
+		usage     string
+	}{
+		{"ingest-max-conns", "SALON_INGEST_MAX_CONNS", &cfg.Ingest.MaxConns, "RTSP/RTMP: connections per port that are not publishing; when full, the oldest is closed (publishers are never counted)"},
+		{"ingest-max-conns-per-addr", "SALON_INGEST_MAX_CONNS_PER_ADDR", &cfg.Ingest.MaxConnsPerAddr, "RTSP/RTMP: the same per client address (IPv4 address or IPv6 /64)"},
+	}
+	for _, f := range ints {
+		if v, ok := lookup(getenv, f.env); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return cfg, fmt.Errorf("$%s: %q is not a whole number", f.env, v)
+			}
+			*f.dst = n
+		}
+		fs.IntVar(f.dst, f.name, *f.dst, f.usage+" ($"+f.env+")")
 	}
 	chatOrigins := ""
 	if v, ok := lookup(getenv, "SALON_CHAT_ORIGINS"); ok {
@@ -264,6 +289,19 @@ func (c *Config) Validate() error {
 		if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "Local" {
 			return fmt.Errorf("-timezone %q: want an IANA time zone name like Asia/Shanghai or Europe/Berlin", c.Timezone)
 		}
+	}
+	switch {
+	case c.Ingest.HandshakeTimeout < time.Second || c.Ingest.HandshakeTimeout > 5*time.Minute:
+		return fmt.Errorf("-ingest-handshake-timeout %s: choose between 1s and 5m", c.Ingest.HandshakeTimeout)
+	case c.Ingest.MediaTimeout < time.Second || c.Ingest.MediaTimeout > 5*time.Minute:
+		return fmt.Errorf("-ingest-media-timeout %s: choose between 1s and 5m", c.Ingest.MediaTimeout)
+	case c.Ingest.MaxConns < 1:
+		return fmt.Errorf("-ingest-max-conns %d: at least 1", c.Ingest.MaxConns)
+	case c.Ingest.MaxConnsPerAddr < 1 || c.Ingest.MaxConnsPerAddr > c.Ingest.MaxConns:
+		return fmt.Errorf("-ingest-max-conns-per-addr %d: between 1 and -ingest-max-conns (%d)", c.Ingest.MaxConnsPerAddr, c.Ingest.MaxConns)
+	}
+	if err := c.Ingest.Validate(); err != nil {
+		return err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

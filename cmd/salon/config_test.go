@@ -94,6 +94,24 @@ func TestParseConfig(t *testing.T) {
 		{name: "short key", args: []string{"-publish-key", "abc"}, wantErr: "-publish-key"},
 		{name: "key with slash", args: []string{"-publish-key", "abcdefgh/ij"}, wantErr: "-publish-key"},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+		{name: "ingest limits default", check: func(t *testing.T, c Config) {
+			if c.Ingest.HandshakeTimeout != 10*time.Second || c.Ingest.MediaTimeout != 10*time.Second ||
+				c.Ingest.MaxConns != 64 || c.Ingest.MaxConnsPerAddr != 8 || c.Ingest.KeyFailures != 10 || c.Ingest.KeyWindow != time.Minute {
+				t.Fatalf("ingest limits: %+v", c.Ingest)
+			}
+		}},
+		{name: "ingest limits", args: []string{"-ingest-max-conns", "200", "-ingest-media-timeout", "30s"},
+			env: map[string]string{"SALON_INGEST_MAX_CONNS_PER_ADDR": "20", "SALON_INGEST_HANDSHAKE_TIMEOUT": "5s", "SALON_INGEST_MAX_CONNS": "100"},
+			check: func(t *testing.T, c Config) {
+				if c.Ingest.MaxConns != 200 || c.Ingest.MaxConnsPerAddr != 20 || c.Ingest.HandshakeTimeout != 5*time.Second || c.Ingest.MediaTimeout != 30*time.Second {
+					t.Fatalf("ingest limits: %+v", c.Ingest)
+				}
+			}},
+		{name: "ingest conns env", env: map[string]string{"SALON_INGEST_MAX_CONNS": "many"}, wantErr: "SALON_INGEST_MAX_CONNS"},
+		{name: "ingest zero conns", args: []string{"-ingest-max-conns", "0"}, wantErr: "-ingest-max-conns"},
+		{name: "ingest per addr over total", args: []string{"-ingest-max-conns-per-addr", "100"}, wantErr: "-ingest-max-conns-per-addr"},
+		{name: "ingest short handshake", args: []string{"-ingest-handshake-timeout", "100ms"}, wantErr: "-ingest-handshake-timeout"},
+		{name: "ingest short media timeout", args: []string{"-ingest-media-timeout", "0s"}, wantErr: "-ingest-media-timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -197,10 +197,16 @@ func get(t *testing.T, url string) (int, []byte, http.Header) {
 // waitSegments polls the stage's playlist until it lists at least n segments.
 func waitSegments(t *testing.T, a *app, stage string, n int, within time.Duration) string {
 	t.Helper()
+	return waitSegmentsAt(t, a.web.Addr(), stage, n, within)
+}
+
+// waitSegmentsAt is waitSegments for a salon at httpAddr (a child process).
+func waitSegmentsAt(t *testing.T, httpAddr, stage string, n int, within time.Duration) string {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	var last string
 	for time.Now().Before(deadline) {
-		code, body, _ := get(t, a.httpURL("/live/"+stage+"/index.m3u8"))
+		code, body, _ := getQuiet("http://" + httpAddr + "/live/" + stage + "/index.m3u8")
 		last = string(body)
 		if code == 200 && strings.Count(last, "#EXTINF") >= n {
 			return last

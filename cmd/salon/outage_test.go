@@ -223,8 +223,29 @@ func TestArchive_KilledMidTalk(t *testing.T) {
 // The process is killed when the test ends, if it has not exited.
 func runSalon(t *testing.T, httpAddr string, env []string, args ...string) *publisher {
 	t.Helper()
+	return startSalonCmd(t, httpAddr, env, execSalon(t, args...))
+}
+
+// runSalonNofile is runSalon with the open-file limit of the salon process
+// set to nofile (by prlimit(1), which execs salon in its own place), for the
+// attacks that exhaust descriptors.
+func runSalonNofile(t *testing.T, nofile int, httpAddr string, env []string, args ...string) *publisher {
+	t.Helper()
+	needTools(t, "prlimit")
+	cmd := execSalon(t, args...)
+	cmd.Args = append([]string{"prlimit", fmt.Sprintf("--nofile=%d:%d", nofile, nofile), "--", cmd.Path}, cmd.Args[1:]...)
+	path, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Path = path
+	return startSalonCmd(t, httpAddr, env, cmd)
+}
+
+func startSalonCmd(t *testing.T, httpAddr string, env []string, cmd *exec.Cmd) *publisher {
+	t.Helper()
 	p := &publisher{stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = execSalon(t, args...)
+	p.cmd = cmd
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -235,6 +256,11 @@ func runSalon(t *testing.T, httpAddr string, env []string, args ...string) *publ
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if code, _, _ := getQuiet("http://" + httpAddr + "/healthz"); code == 200 {
 			return p
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("salon exited at start: %v\n%s", p.err, p.stderr.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("salon did not start:\n%s", p.stderr.String())

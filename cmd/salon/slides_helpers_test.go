@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -82,35 +84,44 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // patternReader gives n bytes quickly, starting with a PDF header, so that a
-// big upload passes the type check; the rest is not zeros, so that nothing
-// on the way can compress it.
+// big upload passes the type check; the rest repeats a 1 MiB block of
+// pseudo-random bytes, so that nothing on the way can compress it, copied
+// rather than computed per byte (which took minutes under -race).
 type patternReader struct {
 	n, off int64
-	x      uint64
 }
 
-func newDeck(n int64) *patternReader { return &patternReader{n: n, x: 0x9e3779b97f4a7c15} }
+func newDeck(n int64) *patternReader { return &patternReader{n: n} }
 
 const deckHeader = "%PDF-1.7\n%salon test deck\n"
+
+// deckBlock is the repeated block; it starts with deckHeader.
+var deckBlock = sync.OnceValue(func() []byte {
+	b := make([]byte, 1<<20)
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	copy(b, deckHeader)
+	return b
+})
 
 func (p *patternReader) Read(b []byte) (int, error) {
 	if p.off >= p.n {
 		return 0, io.EOF
 	}
 	b = b[:min(int64(len(b)), p.n-p.off)]
-	i := 0
-	for ; p.off < int64(len(deckHeader)) && i < len(b); i++ {
-		b[i] = deckHeader[p.off]
-		p.off++
+	block := deckBlock()
+	n := 0
+	for n < len(b) {
+		c := copy(b[n:], block[(p.off+int64(n))%int64(len(block)):])
+		n += c
 	}
-	for ; i < len(b); i++ {
-		p.x ^= p.x << 13
-		p.x ^= p.x >> 7
-		p.x ^= p.x << 17
-		b[i] = byte(p.x)
-		p.off++
-	}
-	return len(b), nil
+	p.off += int64(n)
+	return n, nil
 }
 
 // bucketState is every talks/ key of the app's archive with its ETag, one
@@ -138,6 +149,36 @@ type childSalon struct {
 	stderr     *syncBuffer
 }
 
+// plainSalon is salon built without the race detector, once per test
+// process: the race detector's shadow memory would make a child's RSS
+// meaningless, and CI always runs the tests with -race.
+var plainSalon = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "salon-plain-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "salon")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// childBinary is the program a child salon runs: this test binary (which
+// runs main under SALON_TEST_MAIN), or, under -race, salon built without it.
+func childBinary(t testing.TB) string {
+	t.Helper()
+	if !raceEnabled {
+		return os.Args[0]
+	}
+	bin, err := plainSalon()
+	if err != nil {
+		t.Fatalf("build salon without -race for a child process: %v", err)
+	}
+	return bin
+}
+
 // startChildSalon starts salon on the MinIO bucket with extra flags and waits
 // until it answers /healthz. It is killed when the test ends.
 func startChildSalon(t testing.TB, mb minioBucket, flags ...string) *childSalon {
@@ -146,7 +187,7 @@ func startChildSalon(t testing.TB, mb minioBucket, flags ...string) *childSalon 
 	c := &childSalon{base: "http://" + addr, adminToken: "child-admin-token", stderr: &syncBuffer{}}
 	args := append([]string{"-http", addr, "-rtsp", "", "-rtmp", "", "-data", t.TempDir(),
 		"-archive", "s3:http://" + mb.endpoint + "/" + mb.bucket, "-admin-token", c.adminToken, "-log-level", "warn"}, flags...)
-	c.cmd = exec.Command(os.Args[0], args...)
+	c.cmd = exec.Command(childBinary(t), args...)
 	c.cmd.Env = append(os.Environ(), "SALON_TEST_MAIN=1", "AWS_ACCESS_KEY_ID="+mb.key, "AWS_SECRET_ACCESS_KEY="+mb.secret)
 	c.cmd.Stdout = io.Discard
 	c.cmd.Stderr = c.stderr

@@ -15,13 +15,10 @@ const maxUploadRSSGrowth = 64 << 20
 // TestSlides_UploadMemory uploads a 500 MB deck to a salon process on a real
 // MinIO and reads the process's resident memory throughout: it must grow by
 // less than 64 MB. (Memory, not time, is asserted: it does not depend on the
-// machine's speed.)
+// machine's speed.) Under -race the child is a plain build (childBinary).
 func TestSlides_UploadMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the 500 MB upload")
-	}
-	if raceEnabled {
-		t.Skip("the race detector's shadow memory makes RSS meaningless; run without -race")
 	}
 	mb := newMinioBucket(t)
 	c := startChildSalon(t, mb, "-max-upload-mb", "600")

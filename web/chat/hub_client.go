@@ -563,7 +563,7 @@ type batchConn struct {
 
 func newBatchConn(conn net.Conn) *batchConn {
 	b := &batchConn{Conn: conn}
-	if sc, ok := conn.(syscall.Conn); ok {
+	if sc, ok := conn.(syscall.Conn); ok && nonBlockingWrites {
 		b.raw, _ = sc.SyscallConn()
 	}
 	return b
@@ -648,7 +648,7 @@ func (b *batchConn) tryRelease(pool *sync.Pool) (wouldBlock bool, err error) {
 		var werr error
 		if err := b.raw.Write(func(fd uintptr) bool {
 			for len(p) > 0 {
-				n, werr = syscall.Write(int(fd), p)
+				n, werr = writeFD(fd, p)
 				if n > 0 {
 					p = p[n:]
 				}

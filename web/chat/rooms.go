@@ -25,7 +25,7 @@ var (
 // stageSource says which stages may have a room and which talk is on each;
 // the programme satisfies it.
 type stageSource interface {
-	// HasStage reports whether stage is live or has talks.
+	// HasStage reports whether stage is live (or was since start) or has talks.
 	HasStage(stage string) bool
 	// OnStage is the talk live on stage: its id and what pages get in the
 	// welcome and talk frames (it must encode to JSON).
