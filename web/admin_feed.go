@@ -177,7 +177,7 @@ func (f *consoleFeed) snapshot(now time.Time) consoleSnapshot {
 		h := f.s.Recorder.Health()
 		snap.Archive = &h
 	}
-	day := now.In(f.s.Location).Format(time.DateOnly)
+	day := now.In(f.s.location()).Format(time.DateOnly)
 	seen := map[string]bool{}
 	for _, info := range f.s.Stages.Stages() {
 		seen[info.Name] = true

@@ -149,3 +149,36 @@ func BenchmarkConsoleFeed_Update(b *testing.B) {
 		}
 	}
 }
+
+// zonedSchedule is an import service that imported a schedule in zone.
+type zonedSchedule struct {
+	fakeSchedule
+	zone string
+}
+
+func (z zonedSchedule) ScheduleZone() string { return z.zone }
+
+func TestServer_location(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	cases := []struct {
+		name     string
+		explicit *time.Location
+		schedule scheduleService
+		want     string
+	}{
+		{"-timezone wins", berlin, zonedSchedule{zone: "Asia/Shanghai"}, "Europe/Berlin"},
+		{"the schedule's zone", nil, zonedSchedule{zone: "Asia/Shanghai"}, "Asia/Shanghai"},
+		{"no schedule zone: the machine's", nil, zonedSchedule{}, "Asia/Tokyo"},
+		{"a zone that does not load: the machine's", nil, zonedSchedule{zone: "Mars/Olympus"}, "Asia/Tokyo"},
+		{"no import service", nil, nil, "Asia/Tokyo"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{Location: tc.explicit, DefaultLocation: tokyo, Schedule: tc.schedule, zones: newZoneCache()}
+			if got := s.zoneName(); got != tc.want {
+				t.Errorf("zone %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

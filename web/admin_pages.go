@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"sync"
+	"time"
 )
 
 // adminRoutes registers the organiser console: its pages, login and
@@ -36,10 +38,57 @@ type adminData struct {
 
 // zoneName is the event's IANA time zone for the browser, or "".
 func (s *Server) zoneName() string {
-	if n := s.Location.String(); n != "Local" {
+	if n := s.location().String(); n != "Local" {
 		return n
 	}
 	return ""
+}
+
+// scheduleZone is what an import service knows of the schedule's zone;
+// *programme.ImportService has it.
+type scheduleZone interface {
+	ScheduleZone() string
+}
+
+// location is the event's time zone: -timezone, else the zone the imported
+// schedule names (time_zone_name), else the machine's.
+func (s *Server) location() *time.Location {
+	if s.Location != nil {
+		return s.Location
+	}
+	if z, ok := s.Schedule.(scheduleZone); ok {
+		if loc := s.zones.load(z.ScheduleZone()); loc != nil {
+			return loc
+		}
+	}
+	return s.DefaultLocation
+}
+
+// zoneCache keeps the locations loaded by name (time.LoadLocation reads
+// the zone database each time). mu guards byName.
+type zoneCache struct {
+	mu     sync.Mutex
+	byName map[string]*time.Location
+}
+
+func newZoneCache() *zoneCache { return &zoneCache{byName: map[string]*time.Location{}} }
+
+// load is the zone named name, nil for "" or a name that does not load.
+func (c *zoneCache) load(name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if loc, ok := c.byName[name]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || len(c.byName) > 16 {
+		loc = nil // the schedule importer checked it; a bad name falls back
+	}
+	c.byName[name] = loc
+	return loc
 }
 
 // handleAdmin is the day view: every stage's timeline, the talk on stage,

@@ -82,9 +82,13 @@ type Server struct {
 	// AdminToken authorises the organiser: API calls with it as a Bearer
 	// token, or a console session started by giving it on /admin/login.
 	AdminToken string
-	// Location is the event's time zone: pages show times in it. Default:
-	// the machine's (time.Local).
+	// Location is the event's time zone (-timezone): pages show times in
+	// it. When nil: the zone the imported schedule names, else
+	// DefaultLocation.
 	Location *time.Location
+	// DefaultLocation is the machine's zone, under its IANA name when cmd
+	// found one. Default: time.Local.
+	DefaultLocation *time.Location
 	// Recorder, when set, reports the spool and the uploads on the console.
 	Recorder recorderHealth
 	// Chat are the stages' chat rooms (web/chat.Rooms, shared with the
@@ -120,6 +124,8 @@ type Server struct {
 	sessions *sessions
 	// feed pushes the console's health snapshots (admin_feed.go).
 	feed *consoleFeed
+	// zones caches the schedule's time zone (admin_pages.go).
+	zones *zoneCache
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	metrics     *metrics
@@ -144,9 +150,10 @@ func (s *Server) Initialize() error {
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
 	}
-	if s.Location == nil {
-		s.Location = time.Local
+	if s.DefaultLocation == nil {
+		s.DefaultLocation = time.Local
 	}
+	s.zones = newZoneCache()
 	s.seed = maphash.MakeSeed()
 	s.sessions = newSessions()
 	s.viewers = newViewers(viewerWindow)

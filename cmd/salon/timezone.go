@@ -21,6 +21,20 @@ func eventLocation(name string, getenv func(string) string) *time.Location {
 	return time.Local
 }
 
+// explicitLocation is -timezone's zone, nil when it is not set (web then
+// takes the imported schedule's zone, else the machine's). Validate has
+// checked the name.
+func explicitLocation(name string) *time.Location {
+	if name == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	return loc
+}
+
 // machineZone is the machine's IANA zone name: $TZ, else the target of the
 // /etc/localtime link (…/zoneinfo/Europe/Berlin), else /etc/timezone.
 func machineZone(getenv func(string) string) string {
