@@ -92,6 +92,9 @@ type Server struct {
 	Slides slideLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// Limits bound connections and request bodies (limits.go); zero fields
+	// take defaults. ChatSharedNets are exempt from the per-address limits.
+	Limits Limits
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -104,6 +107,9 @@ type Server struct {
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	metrics     *metrics
+	limits      Limits // Limits with defaults
+	refused     *prometheus.CounterVec
+	conns       *connLimiter
 	seed        maphash.Seed
 	serveErr    chan error
 	closeOnce   sync.Once
@@ -131,6 +137,9 @@ func (s *Server) Initialize() error {
 	if err := s.initMetrics(); err != nil {
 		return err
 	}
+	if err := s.initLimits(); err != nil {
+		return fmt.Errorf("web: register limit metrics: %w", err)
+	}
 
 	var err error
 	if s.assets, err = newAssets(); err != nil {
@@ -148,9 +157,11 @@ func (s *Server) Initialize() error {
 	if err != nil {
 		return fmt.Errorf("web: listen on %s: %w (is another program using the port? choose another with -http)", s.Address, err)
 	}
-	s.ln = ln
+	s.conns = newConnLimiter(ln, s.limits, s.ChatSharedNets, s.Log, s.refused)
+	s.ln = s.conns
 	s.srv = &http.Server{
 		Handler:           s.handler,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -158,7 +169,7 @@ func (s *Server) Initialize() error {
 	}
 	s.serveErr = make(chan error, 1)
 	go func() {
-		err := s.srv.Serve(ln)
+		err := s.srv.Serve(s.conns)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -212,7 +223,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", s.metrics.handler)
 	s.handle("/", s.handleNotFound)
 
-	s.handler = s.instrument(s.mux)
+	s.handler = s.guard(s.instrument(s.mux))
 }
 
 // needTalks answers 503 when no replay library is configured.

@@ -1,0 +1,295 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// connLimiter wraps the HTTP listener: it counts open connections in total
+// and per address, refuses new ones past the limits with a short HTTP answer,
+// and marks the connections accepted inside the organiser's reserve.
+//
+// mu guards open and perAddr; the refusal log's rate state has its own
+// mutex (logMu).
+type connLimiter struct {
+	net.Listener
+	limits  Limits
+	shared  []netip.Prefix
+	log     *slog.Logger
+	refused *prometheus.CounterVec // reason
+
+	mu      sync.Mutex
+	open    int
+	perAddr map[netip.Prefix]int
+
+	logMu   sync.Mutex
+	lastLog map[string]time.Time
+	skipped map[string]int
+}
+
+func newConnLimiter(ln net.Listener, l Limits, sharedNets []netip.Prefix, log *slog.Logger, refused *prometheus.CounterVec) *connLimiter {
+	return &connLimiter{
+		Listener: ln, limits: l, shared: sharedNets, log: log, refused: refused,
+		perAddr: map[netip.Prefix]int{}, lastLog: map[string]time.Time{}, skipped: map[string]int{},
+	}
+}
+
+// Refusals answered before a request is read: the client gets a status and
+// a reason instead of a reset.
+const (
+	refuseTotal   = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 70\r\n\r\n{\"error\":\"the server has too many connections; try again in a moment\"}"
+	refusePerAddr = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 73\r\n\r\n{\"error\":\"too many connections from your address; close other tabs\"}\n"
+)
+
+// Accept returns the next connection within the limits; connections past
+// them are answered, closed and counted here.
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		addr := remoteAddr(c.RemoteAddr().String())
+		key := addrKey(addr)
+		isShared := shared(l.shared, addr)
+		l.mu.Lock()
+		switch {
+		case l.open >= l.limits.MaxConns:
+			l.mu.Unlock()
+			l.refuse(c, "total", refuseTotal, addr)
+			continue
+		case !isShared && l.perAddr[key] >= l.limits.MaxConnsPerAddr:
+			l.mu.Unlock()
+			l.refuse(c, "per_address", refusePerAddr, addr)
+			continue
+		}
+		l.open++
+		l.perAddr[key]++
+		reserve := l.open > l.limits.MaxConns-l.limits.ReserveConns
+		l.mu.Unlock()
+		return &limitConn{Conn: c, l: l, key: key, reserve: reserve}, nil
+	}
+}
+
+func (l *connLimiter) release(key netip.Prefix) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if n := l.perAddr[key] - 1; n > 0 {
+		l.perAddr[key] = n
+	} else {
+		delete(l.perAddr, key)
+	}
+}
+
+// conns is the number of connections open now.
+func (l *connLimiter) conns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
+// refuse answers c with resp and closes it. The socket is new, so the short
+// write goes to its buffer; the deadline covers a peer that sends nothing
+// back and has a full window.
+func (l *connLimiter) refuse(c net.Conn, reason, resp string, addr netip.Addr) {
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write([]byte(resp))
+	_ = c.Close()
+	l.count(reason, addr)
+}
+
+// count counts a refusal and logs it at most once a minute per reason, with
+// the number of refusals since the last line.
+func (l *connLimiter) count(reason string, addr netip.Addr) {
+	l.refused.WithLabelValues(reason).Inc()
+	l.logMu.Lock()
+	now := time.Now()
+	if now.Sub(l.lastLog[reason]) < time.Minute {
+		l.skipped[reason]++
+		l.logMu.Unlock()
+		return
+	}
+	l.lastLog[reason] = now
+	n := l.skipped[reason] + 1
+	l.skipped[reason] = 0
+	l.logMu.Unlock()
+	msg := map[string]string{
+		"total":       "http connection refused: the server holds -http-max-conns connections",
+		"per_address": "http connection refused: too many from one address (raise -http-max-conns-per-addr, or list a venue's NAT in -chat-shared-nets)",
+		"reserve":     "http request refused: the last connections are kept for the organiser (-http-reserve-conns)",
+		"smuggling":   "http request refused: both Content-Length and Transfer-Encoding (request smuggling)",
+		"slow_body":   "http request body too slow: cut (-http-body-min-rate)",
+	}[reason]
+	l.log.Warn(msg, "addr", addr.String(), "refused", n, "per", "minute")
+}
+
+// limitConn is one accepted connection. Reads pass through the smuggling
+// sniffer until the connection is taken over (a websocket).
+type limitConn struct {
+	net.Conn
+	l       *connLimiter
+	key     netip.Prefix
+	reserve bool // accepted inside the organiser's reserve
+	once    sync.Once
+
+	sniff    smuggleSniffer // touched only by Read, which net/http never calls concurrently
+	smuggled atomic.Bool
+	hijacked atomic.Bool
+}
+
+func (c *limitConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.hijacked.Load() && !c.smuggled.Load() {
+		if c.sniff.feed(p[:n]) {
+			c.smuggled.Store(true)
+		}
+	}
+	return n, err
+}
+
+func (c *limitConn) Close() error {
+	c.once.Do(func() { c.l.release(c.key) })
+	return c.Conn.Close()
+}
+
+// initLimits fills the limits' defaults and registers their metric.
+func (s *Server) initLimits() error {
+	s.limits = s.Limits.withDefaults()
+	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "salon_http_refused_total",
+		Help: "HTTP connections and requests refused by the limits, by reason (total, per_address, reserve, smuggling, slow_body).",
+	}, []string{"reason"})
+	for _, r := range []string{"total", "per_address", "reserve", "smuggling", "slow_body"} {
+		s.refused.WithLabelValues(r)
+	}
+	return s.Metrics.Register(s.refused)
+}
+
+type connCtxKey struct{}
+
+// connContext is the http.Server's ConnContext: it lets handlers find their
+// limitConn.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if lc, ok := c.(*limitConn); ok {
+		return context.WithValue(ctx, connCtxKey{}, lc)
+	}
+	return ctx
+}
+
+// guard is the outermost handler: it refuses smuggling attempts and, on
+// connections inside the reserve, everyone but the organiser, and bounds the
+// time a request body may take.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lc, _ := r.Context().Value(connCtxKey{}).(*limitConn)
+		if lc != nil {
+			addr := remoteAddr(r.RemoteAddr)
+			if lc.smuggled.Load() {
+				// RFC 9112 §6.1: such a message "ought to be handled as an
+				// error", and the connection closed: what follows the body
+				// may be a second request hidden from a proxy in front.
+				lc.l.count("smuggling", addr)
+				w.Header().Set("Connection", "close")
+				s.jsonError(w, http.StatusBadRequest, "a request may not have both Content-Length and Transfer-Encoding")
+				return
+			}
+			if lc.reserve && !s.organiser(r) {
+				lc.l.count("reserve", addr)
+				w.Header().Set("Connection", "close")
+				w.Header().Set("Retry-After", "5")
+				s.jsonError(w, http.StatusServiceUnavailable, "the server is at its connection limit; try again in a moment")
+				return
+			}
+			if r.Header.Get("Upgrade") != "" {
+				lc.hijacked.Store(true) // a websocket's frames are not HTTP requests
+			}
+		}
+		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+			s.limitBody(w, r, lc)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// organiser reports whether r carries the admin token.
+func (s *Server) organiser(r *http.Request) bool {
+	tok, ok := cutBearer(r.Header.Get("Authorization"))
+	return ok && s.isAdmin(tok)
+}
+
+func cutBearer(h string) (string, bool) {
+	const p = "Bearer "
+	if len(h) > len(p) && h[:len(p)] == p {
+		return h[len(p):], true
+	}
+	return "", false
+}
+
+// errBodyTooSlow is what a handler reading a body gets when the client sends
+// it slower than Limits.BodyMinRate or pauses longer than BodyIdle.
+var errBodyTooSlow = errors.New("the request body arrived too slowly; send it again over a faster connection")
+
+// limitBody bounds the reading of r's body by a minimum data rate: the
+// connection's read deadline starts at BodyGrace and moves forward with every
+// chunk received (BodyMinRate bytes earn one more second), never more than
+// BodyIdle ahead. A client that declares a body and never sends it is cut
+// after BodyGrace; a slow but steady upload of any size gets through.
+func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, lc *limitConn) {
+	rc := http.NewResponseController(w)
+	start := time.Now()
+	if err := rc.SetReadDeadline(start.Add(s.limits.BodyGrace)); err != nil {
+		return // not a connection that has deadlines (a test recorder)
+	}
+	r.Body = &rateBody{ReadCloser: r.Body, s: s, rc: rc, lc: lc, addr: r.RemoteAddr, start: start}
+}
+
+type rateBody struct {
+	io.ReadCloser
+	s     *Server
+	rc    *http.ResponseController
+	lc    *limitConn
+	addr  string
+	start time.Time
+	read  int64
+	done  bool
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	switch {
+	case err == nil:
+		l := b.s.limits
+		earned := b.start.Add(l.BodyGrace + time.Duration(float64(b.read)/float64(l.BodyMinRate)*float64(time.Second)))
+		if max := time.Now().Add(l.BodyIdle); earned.After(max) {
+			earned = max
+		}
+		_ = b.rc.SetReadDeadline(earned)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if !b.done && b.lc != nil {
+			b.done = true
+			b.lc.l.count("slow_body", remoteAddr(b.addr))
+		}
+		return n, errBodyTooSlow
+	default:
+		// The end of the body (or another error): net/http's check for the
+		// client going away must not time out while the handler works.
+		if !b.done {
+			b.done = true
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+	}
+	return n, err
+}
