@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"net/netip"
 	"time"
 )
@@ -109,4 +110,15 @@ func remoteAddr(hostport string) netip.Addr {
 		return a.Unmap()
 	}
 	return ap.Addr().Unmap()
+}
+
+// touchViewer counts r's client as a viewer of stage, at most
+// ViewerIDsPerAddr times per address unless the address is shared.
+func (s *Server) touchViewer(stage string, r *http.Request) {
+	a := remoteAddr(r.RemoteAddr)
+	perAddr := s.limits.ViewerIDsPerAddr
+	if !a.IsValid() || shared(s.ChatSharedNets, a) {
+		perAddr = 0
+	}
+	s.viewers.touchFrom(stage, viewerKey(s.seed, r), addrKey(a), perAddr, time.Now())
 }
