@@ -30,7 +30,7 @@ type Limits struct {
 	// second, after BodyGrace: an upload's read deadline moves forward with
 	// every chunk received, so a slow but steady upload of any size
 	// finishes and a stalled or trickling one is cut. Default 8 KiB/s.
-	BodyMinRate int64
+	BodyMinRate int
 	// BodyGrace is the time a body has before the rate counts (a phone
 	// waking its radio, a proxy buffering). Default 10 s.
 	BodyGrace time.Duration

@@ -147,6 +147,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Slides:         lib,
 
 		MaxUploadSize: cfg.MaxUpload,
+		Limits:        cfg.HTTPLimits,
 	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/salon/salon/ingest"
+	"github.com/salon/salon/web"
 )
 
 // Config is salon's whole configuration. It is filled from defaults, then the
@@ -47,6 +48,12 @@ type Config struct {
 	MaxSpool int64
 	// MaxUpload caps one slide file, in bytes (-max-upload-mb).
 	MaxUpload int64
+	// HTTPLimits bound connections and request bodies on the HTTP port
+	// (-http-max-conns, -http-reserve-conns, -http-max-conns-per-addr,
+	// -http-body-min-rate, -http-body-grace, -http-body-idle,
+	// -viewer-ids-per-addr). -chat-shared-nets are exempt from the
+	// per-address limits.
+	HTTPLimits web.Limits
 	// S3 credentials, from the variables every S3 tool reads.
 	AWSAccessKey, AWSSecretKey, AWSRegion string
 
@@ -79,8 +86,17 @@ func defaultConfig() Config {
 		SegmentDuration: 2 * time.Second,
 		MaxSpool:        20 << 30,
 		MaxUpload:       200 << 20,
-		Window:          30 * time.Second,
-		LogLevel:        "info",
+		HTTPLimits: web.Limits{
+			MaxConns:         web.DefaultMaxConns,
+			ReserveConns:     web.DefaultReserveConns,
+			MaxConnsPerAddr:  web.DefaultMaxConnsPerAddr,
+			BodyMinRate:      web.DefaultBodyMinRate,
+			BodyGrace:        web.DefaultBodyGrace,
+			BodyIdle:         web.DefaultBodyIdle,
+			ViewerIDsPerAddr: web.DefaultViewerIDsPerAddr,
+		},
+		Window:   30 * time.Second,
+		LogLevel: "info",
 	}
 }
 
@@ -118,6 +134,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	}{
 		{"segment", "SALON_SEGMENT", &cfg.SegmentDuration, "target HLS segment duration (cut at the next keyframe)"},
 		{"window", "SALON_WINDOW", &cfg.Window, "live playlist window"},
+		{"http-body-grace", "SALON_HTTP_BODY_GRACE", &cfg.HTTPLimits.BodyGrace, "time a request body has to start arriving before -http-body-min-rate counts"},
+		{"http-body-idle", "SALON_HTTP_BODY_IDLE", &cfg.HTTPLimits.BodyIdle, "longest pause inside a request body"},
 	}
 	for _, f := range durs {
 		if v, ok := lookup(getenv, f.env); ok {
@@ -128,6 +146,27 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 			*f.dst = d
 		}
 		fs.DurationVar(f.dst, f.name, *f.dst, f.usage+" ($"+f.env+")")
+	}
+	ints := []struct {
+		name, env string
+		dst       *int
+		usage     string
+	}{
+		{"http-max-conns", "SALON_HTTP_MAX_CONNS", &cfg.HTTPLimits.MaxConns, "most connections the HTTP port holds at once, websockets included"},
+		{"http-reserve-conns", "SALON_HTTP_RESERVE_CONNS", &cfg.HTTPLimits.ReserveConns, "of -http-max-conns, the last ones kept for the organiser's requests (admin token)"},
+		{"http-max-conns-per-addr", "SALON_HTTP_MAX_CONNS_PER_ADDR", &cfg.HTTPLimits.MaxConnsPerAddr, "most HTTP connections from one address (IPv6: one /64); -chat-shared-nets are exempt"},
+		{"http-body-min-rate", "SALON_HTTP_BODY_MIN_RATE", &cfg.HTTPLimits.BodyMinRate, "slowest a request body (a slide upload) may arrive, in bytes per second"},
+		{"viewer-ids-per-addr", "SALON_VIEWER_IDS_PER_ADDR", &cfg.HTTPLimits.ViewerIDsPerAddr, "most viewers one address counts as per stage; -chat-shared-nets are exempt"},
+	}
+	for _, f := range ints {
+		if v, ok := lookup(getenv, f.env); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return cfg, fmt.Errorf("$%s: %q is not a whole number", f.env, v)
+			}
+			*f.dst = n
+		}
+		fs.IntVar(f.dst, f.name, *f.dst, f.usage+" ($"+f.env+")")
 	}
 	chatOrigins := ""
 	if v, ok := lookup(getenv, "SALON_CHAT_ORIGINS"); ok {
@@ -234,6 +273,9 @@ func (c *Config) Validate() error {
 	if c.MaxUpload < 1<<20 {
 		return errors.New("-max-upload-mb: at least 1")
 	}
+	if err := validLimits(c.HTTPLimits); err != nil {
+		return err
+	}
 	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {
 		return fmt.Errorf("-segment %s: choose between 500ms and 20s", c.SegmentDuration)
 	}
@@ -268,6 +310,27 @@ func (c *Config) Validate() error {
 		if strings.ContainsAny(tok.v, " /?&#@:") {
 			return fmt.Errorf("%s: use only letters, digits, '-' and '_' (it goes into URLs)", tok.flag)
 		}
+	}
+	return nil
+}
+
+// validLimits checks the HTTP limits and names the flag at fault.
+func validLimits(l web.Limits) error {
+	switch {
+	case l.MaxConns < 16:
+		return fmt.Errorf("-http-max-conns %d: at least 16", l.MaxConns)
+	case l.ReserveConns < 1 || l.ReserveConns >= l.MaxConns/2:
+		return fmt.Errorf("-http-reserve-conns %d: between 1 and half of -http-max-conns (%d)", l.ReserveConns, l.MaxConns/2)
+	case l.MaxConnsPerAddr < 8:
+		return fmt.Errorf("-http-max-conns-per-addr %d: at least 8 (a browser opens about six)", l.MaxConnsPerAddr)
+	case l.BodyMinRate < 100:
+		return fmt.Errorf("-http-body-min-rate %d: at least 100 bytes per second", l.BodyMinRate)
+	case l.BodyGrace < time.Second:
+		return fmt.Errorf("-http-body-grace %s: at least 1s", l.BodyGrace)
+	case l.BodyIdle < time.Second:
+		return fmt.Errorf("-http-body-idle %s: at least 1s", l.BodyIdle)
+	case l.ViewerIDsPerAddr < 1:
+		return fmt.Errorf("-viewer-ids-per-addr %d: at least 1", l.ViewerIDsPerAddr)
 	}
 	return nil
 }

@@ -82,6 +82,17 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("ChatSharedNets = %v", c.ChatSharedNets)
 				}
 			}},
+		{name: "http limits", args: []string{"-http-max-conns", "2000", "-http-body-grace", "5s", "-viewer-ids-per-addr", "4"},
+			env: map[string]string{"SALON_HTTP_MAX_CONNS_PER_ADDR": "32", "SALON_HTTP_BODY_MIN_RATE": "4096"},
+			check: func(t *testing.T, c Config) {
+				l := c.HTTPLimits
+				if l.MaxConns != 2000 || l.MaxConnsPerAddr != 32 || l.BodyMinRate != 4096 || l.BodyGrace != 5*time.Second ||
+					l.ViewerIDsPerAddr != 4 || l.ReserveConns != 64 || l.BodyIdle != 30*time.Second {
+					t.Fatalf("HTTPLimits = %+v", l)
+				}
+			}},
+		{name: "reserve too large", args: []string{"-http-max-conns", "100", "-http-reserve-conns", "60"}, wantErr: "-http-reserve-conns"},
+		{name: "bad limit env", env: map[string]string{"SALON_HTTP_MAX_CONNS": "many"}, wantErr: "SALON_HTTP_MAX_CONNS"},
 		{name: "bad shared net", env: map[string]string{"SALON_CHAT_SHARED_NETS": "venue"}, wantErr: "-chat-shared-nets"},
 		{name: "bad chat origin", args: []string{"-chat-origins", "a.example.org"}, wantErr: "-chat-origins"},
 		{name: "short key", args: []string{"-publish-key", "abc"}, wantErr: "-publish-key"},
