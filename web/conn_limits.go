@@ -135,8 +135,11 @@ func (l *connLimiter) count(reason string, addr netip.Addr) {
 	l.log.Warn(msg, "addr", addr.String(), "refused", n, "per", "minute")
 }
 
-// limitConn is one accepted connection. Reads pass through the smuggling
-// sniffer until the connection is taken over (a websocket).
+// limitConn is one accepted connection. Every read passes through the
+// smuggling sniffer, also after a websocket takes the connection over: a
+// client's frames are masked, so they do not look like request heads, and
+// stopping on an Upgrade header would let a refused upgrade switch the
+// check off for the rest of a keep-alive connection.
 type limitConn struct {
 	net.Conn
 	l       *connLimiter
@@ -144,14 +147,13 @@ type limitConn struct {
 	reserve bool // accepted inside the organiser's reserve
 	once    sync.Once
 
-	sniff    smuggleSniffer // touched only by Read, which net/http never calls concurrently
+	sniff    smuggleSniffer // touched only by Read, which is never called concurrently
 	smuggled atomic.Bool
-	hijacked atomic.Bool
 }
 
 func (c *limitConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.hijacked.Load() && !c.smuggled.Load() {
+	if n > 0 && !c.smuggled.Load() {
 		if c.sniff.feed(p[:n]) {
 			c.smuggled.Store(true)
 		}
@@ -211,9 +213,6 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				w.Header().Set("Retry-After", "5")
 				s.jsonError(w, http.StatusServiceUnavailable, "the server is at its connection limit; try again in a moment")
 				return
-			}
-			if r.Header.Get("Upgrade") != "" {
-				lc.hijacked.Store(true) // a websocket's frames are not HTTP requests
 			}
 		}
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {

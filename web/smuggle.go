@@ -11,7 +11,7 @@ import "bytes"
 // request behind it.
 //
 // It is a line scanner, not a parser: a line that looks like a request line
-// ("METHOD target HTTP/1.x") starts a head, an empty line ends it, and only
+// (ending in " HTTP/1.1" or " HTTP/1.0", whatever the method) starts a head, an empty line ends it, and only
 // the start of each header line and the end of each request line are kept.
 // A body is scanned too; a body that itself holds such a head (a request
 // inside an upload) is refused as well, which no real client sends.
@@ -82,7 +82,7 @@ func (s *smuggleSniffer) endLine() (bad bool) {
 		}
 		return false
 	}
-	if n > 0 && head[0] >= 'A' && head[0] <= 'Z' && (bytes.HasSuffix(tail, []byte(" HTTP/1.1")) || bytes.HasSuffix(tail, []byte(" HTTP/1.0"))) {
+	if n > 0 && head[0] != ' ' && head[0] != '\t' && (bytes.HasSuffix(tail, []byte(" HTTP/1.1")) || bytes.HasSuffix(tail, []byte(" HTTP/1.0"))) {
 		s.inHead, s.cl, s.te = true, false, false
 	}
 	return false
