@@ -63,3 +63,28 @@ func FuzzSmuggleSniffer(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSmuggleSniffer_requestHead is the sniffer's cost per playlist
+// request of a viewer (a typical hls.js request head).
+func BenchmarkSmuggleSniffer_requestHead(b *testing.B) {
+	head := []byte("GET /live/main/index.m3u8 HTTP/1.1\r\nHost: salon.example.org\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36\r\nAccept: */*\r\nX-Salon-Viewer: 0123456789abcdef0123\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n")
+	var s smuggleSniffer
+	b.SetBytes(int64(len(head)))
+	for b.Loop() {
+		s.feed(head)
+	}
+}
+
+// BenchmarkSmuggleSniffer_upload is its cost on an upload's body (binary,
+// in 32 KiB reads).
+func BenchmarkSmuggleSniffer_upload(b *testing.B) {
+	body := make([]byte, 32<<10)
+	for i := range body {
+		body[i] = byte(i * 7919 >> 3)
+	}
+	var s smuggleSniffer
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		s.feed(body)
+	}
+}
