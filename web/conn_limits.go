@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -218,7 +219,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			s.limitBody(w, r, lc)
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(s.limitWrites(w), r)
 	})
 }
 
@@ -291,4 +292,53 @@ func (b *rateBody) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// limitWrites bounds each write of the response: the connection's write
+// deadline is set WriteIdle ahead before every write, so a client that stops
+// reading (its socket buffers full) is cut after WriteIdle, while a long
+// download that keeps moving is never cut. A websocket that takes the
+// connection over starts without a deadline and sets its own.
+func (s *Server) limitWrites(w http.ResponseWriter) http.ResponseWriter {
+	rc := http.NewResponseController(w)
+	if rc.SetWriteDeadline(time.Now().Add(s.limits.WriteIdle)) != nil {
+		return w // not a connection that has deadlines (a test recorder)
+	}
+	return &idleWriter{ResponseWriter: w, rc: rc, idle: s.limits.WriteIdle}
+}
+
+type idleWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (w *idleWriter) extend() { _ = w.rc.SetWriteDeadline(time.Now().Add(w.idle)) }
+
+func (w *idleWriter) WriteHeader(code int) {
+	w.extend()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *idleWriter) Write(p []byte) (int, error) {
+	w.extend()
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush and Unwrap keep http.ResponseController working through the wrapper.
+func (w *idleWriter) Flush() {
+	w.extend()
+	_ = w.rc.Flush()
+}
+
+func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands the connection over without a write deadline
+// (gorilla/websocket asserts http.Hijacker rather than unwrapping).
+func (w *idleWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := w.rc.Hijack()
+	if err == nil {
+		_ = c.SetWriteDeadline(time.Time{})
+	}
+	return c, rw, err
 }

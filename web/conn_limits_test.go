@@ -299,3 +299,59 @@ func counterValue(t *testing.T, s *Server, reason string) float64 {
 	}
 	return -1
 }
+
+// TestServer_WriteIdle: a client that asks for a large object and stops
+// reading held its connection and a goroutine for as long as it liked. Now
+// the write is cut after WriteIdle and the connection closed, while a client
+// that reads slowly but steadily gets everything.
+func TestServer_WriteIdle(t *testing.T) {
+	dir := &archive.DirStore{Root: t.TempDir()}
+	if err := dir.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	const key = "stages/main/20261125T100000Z/1.m4s"
+	big := strings.Repeat("0123456789abcdef", 4<<20) // 64 MiB: more than any socket buffers
+	if err := dir.Put(t.Context(), key, strings.NewReader(big), int64(len(big)), ""); err != nil {
+		t.Fatal(err)
+	}
+	live, stages := newFakes()
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		Address: "127.0.0.1:0", Live: live, Stages: stages, Metrics: reg, Gatherer: reg,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Archive: dir,
+		Limits: Limits{WriteIdle: time.Second},
+	}
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+
+	c := dialFrom(t, "127.0.0.1", s.Addr())
+	io.WriteString(c, "GET /archive/"+key+" HTTP/1.1\r\nHost: salon\r\n\r\n")
+	waitConns(t, s, 0) // the server gave up on the silent reader and closed
+	c.Close()
+
+	// A reader that takes a pause shorter than WriteIdle now and then.
+	c = dialFrom(t, "127.0.0.1", s.Addr())
+	io.WriteString(c, "GET /archive/"+key+" HTTP/1.1\r\nHost: salon\r\nConnection: close\r\n\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	n := int64(0)
+	for i := 0; ; i++ {
+		m, err := io.CopyN(io.Discard, resp.Body, 8<<20)
+		n += m
+		if err != nil {
+			break
+		}
+		if i < 3 {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	if n != int64(len(big)) {
+		t.Fatalf("a reader with short pauses got %d of %d bytes", n, len(big))
+	}
+}

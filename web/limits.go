@@ -37,6 +37,10 @@ type Limits struct {
 	// BodyIdle is the longest pause inside a body, whatever was sent
 	// before. Default 30 s.
 	BodyIdle time.Duration
+	// WriteIdle is the longest a response write may wait for the client to
+	// read (a viewer that stops reading a segment or a download holds its
+	// connection no longer). Websockets set their own deadlines. Default 60 s.
+	WriteIdle time.Duration
 	// ViewerIDsPerAddr is the most viewer ids (X-Salon-Viewer) one address
 	// counts as per stage; SharedNets are exempt. Default 16.
 	ViewerIDsPerAddr int
@@ -50,6 +54,7 @@ const (
 	DefaultBodyMinRate      = 8 << 10
 	DefaultBodyGrace        = 10 * time.Second
 	DefaultBodyIdle         = 30 * time.Second
+	DefaultWriteIdle        = 60 * time.Second
 	DefaultViewerIDsPerAddr = 16
 )
 
@@ -75,6 +80,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BodyIdle <= 0 {
 		l.BodyIdle = DefaultBodyIdle
+	}
+	if l.WriteIdle <= 0 {
+		l.WriteIdle = DefaultWriteIdle
 	}
 	return l
 }

@@ -50,7 +50,7 @@ type Config struct {
 	MaxUpload int64
 	// HTTPLimits bound connections and request bodies on the HTTP port
 	// (-http-max-conns, -http-reserve-conns, -http-max-conns-per-addr,
-	// -http-body-min-rate, -http-body-grace, -http-body-idle,
+	// -http-body-min-rate, -http-body-grace, -http-body-idle, -http-write-idle,
 	// -viewer-ids-per-addr). -chat-shared-nets are exempt from the
 	// per-address limits.
 	HTTPLimits web.Limits
@@ -93,6 +93,7 @@ func defaultConfig() Config {
 			BodyMinRate:      web.DefaultBodyMinRate,
 			BodyGrace:        web.DefaultBodyGrace,
 			BodyIdle:         web.DefaultBodyIdle,
+			WriteIdle:        web.DefaultWriteIdle,
 			ViewerIDsPerAddr: web.DefaultViewerIDsPerAddr,
 		},
 		Window:   30 * time.Second,
@@ -136,6 +137,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		{"window", "SALON_WINDOW", &cfg.Window, "live playlist window"},
 		{"http-body-grace", "SALON_HTTP_BODY_GRACE", &cfg.HTTPLimits.BodyGrace, "time a request body has to start arriving before -http-body-min-rate counts"},
 		{"http-body-idle", "SALON_HTTP_BODY_IDLE", &cfg.HTTPLimits.BodyIdle, "longest pause inside a request body"},
+		{"http-write-idle", "SALON_HTTP_WRITE_IDLE", &cfg.HTTPLimits.WriteIdle, "longest a response may wait for a client that stopped reading"},
 	}
 	for _, f := range durs {
 		if v, ok := lookup(getenv, f.env); ok {
@@ -329,6 +331,8 @@ func validLimits(l web.Limits) error {
 		return fmt.Errorf("-http-body-grace %s: at least 1s", l.BodyGrace)
 	case l.BodyIdle < time.Second:
 		return fmt.Errorf("-http-body-idle %s: at least 1s", l.BodyIdle)
+	case l.WriteIdle < time.Second:
+		return fmt.Errorf("-http-write-idle %s: at least 1s", l.WriteIdle)
 	case l.ViewerIDsPerAddr < 1:
 		return fmt.Errorf("-viewer-ids-per-addr %d: at least 1", l.ViewerIDsPerAddr)
 	}
