@@ -79,7 +79,11 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		l.perAddr[key]++
 		reserve := l.open > l.limits.MaxConns-l.limits.ReserveConns
 		l.mu.Unlock()
-		return &limitConn{Conn: c, l: l, key: key, reserve: reserve}, nil
+		lc := &limitConn{Conn: c, l: l, key: key, reserve: reserve}
+		if reserve {
+			lc.reserveBy = time.Now().Add(reserveHeaderWait)
+		}
+		return lc, nil
 	}
 }
 
@@ -150,6 +154,33 @@ type limitConn struct {
 
 	sniff    smuggleSniffer // touched only by Read, which is never called concurrently
 	smuggled atomic.Bool
+
+	// reserveBy is when a connection inside the reserve must have sent the
+	// organiser's request; admitted is set once it has.
+	reserveBy time.Time
+	admitted  atomic.Bool
+}
+
+// reserveHeaderWait is how long a connection inside the organiser's reserve
+// may take to send its first request: silent connections must not hold the
+// reserve for the server's whole header timeout.
+const reserveHeaderWait = 2 * time.Second
+
+// SetReadDeadline keeps net/http's header deadline of a reserve connection
+// within reserveBy until the organiser's request has been admitted.
+func (c *limitConn) SetReadDeadline(t time.Time) error {
+	if c.reserve && !c.admitted.Load() && (t.IsZero() || t.After(c.reserveBy)) {
+		t = c.reserveBy
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline is SetReadDeadline and SetWriteDeadline.
+func (c *limitConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *limitConn) Read(p []byte) (int, error) {
@@ -208,7 +239,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				s.jsonError(w, http.StatusBadRequest, "a request may not have both Content-Length and Transfer-Encoding")
 				return
 			}
-			if lc.reserve && !s.organiser(r) {
+			if lc.reserve && !lc.admitted.Load() && s.organiser(r) {
+				lc.admitted.Store(true)
+				_ = lc.Conn.SetReadDeadline(time.Time{}) // net/http sets its own again per request
+			}
+			if lc.reserve && !lc.admitted.Load() {
 				lc.l.count("reserve", addr)
 				w.Header().Set("Connection", "close")
 				w.Header().Set("Retry-After", "5")

@@ -130,6 +130,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.hls = hm
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
+	limits, lowered := fitLimits(cfg.HTTPLimits, openFileLimit())
+	if lowered {
+		log.Warn("HTTP connection budget lowered to half of the open-file limit; raise the limit (ulimit -n) for more viewers",
+			"http_max_conns", limits.MaxConns, "reserve", limits.ReserveConns, "open_file_limit", openFileLimit())
+	}
 	ws := &web.Server{
 		Address:        cfg.HTTP,
 		Live:           a.hls,
@@ -147,7 +152,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Slides:         lib,
 
 		MaxUploadSize: cfg.MaxUpload,
-		Limits:        cfg.HTTPLimits,
+		Limits:        limits,
 	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err

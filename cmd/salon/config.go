@@ -383,3 +383,18 @@ func getenvOf(c Config) func(string) string {
 		return ""
 	}
 }
+
+// fitLimits keeps the HTTP port's connection budget to half of the open-file
+// limit (nofile; 0 is unknown), so that viewers can never take the files that
+// publishers, the spool and the archive need. It returns the limits and
+// whether they were lowered.
+func fitLimits(l web.Limits, nofile int) (web.Limits, bool) {
+	if nofile <= 0 || l.MaxConns <= nofile/2 {
+		return l, false
+	}
+	l.MaxConns = max(nofile/2, 16)
+	if l.ReserveConns >= l.MaxConns/2 {
+		l.ReserveConns = max(l.MaxConns/8, 1)
+	}
+	return l, true
+}

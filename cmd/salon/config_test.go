@@ -137,3 +137,25 @@ func TestLoadSecret_KeptAcrossRestarts(t *testing.T) {
 		t.Fatalf("an explicit key must win, got %q", c)
 	}
 }
+
+func TestFitLimits(t *testing.T) {
+	def := defaultConfig().HTTPLimits
+	cases := []struct {
+		nofile           int
+		maxConns, reserv int
+		lowered          bool
+	}{
+		{0, 8192, 64, false},       // unknown
+		{1 << 20, 8192, 64, false}, // plenty
+		{256, 128, 16, true},       // prlimit --nofile=256
+		{1024, 512, 64, true},
+		{20, 16, 2, true},
+	}
+	for _, tc := range cases {
+		got, lowered := fitLimits(def, tc.nofile)
+		if got.MaxConns != tc.maxConns || got.ReserveConns != tc.reserv || lowered != tc.lowered {
+			t.Errorf("fitLimits(nofile %d) = %d conns, %d reserve, lowered %v; want %d, %d, %v",
+				tc.nofile, got.MaxConns, got.ReserveConns, lowered, tc.maxConns, tc.reserv, tc.lowered)
+		}
+	}
+}
