@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,10 +49,18 @@ func newConnLimiter(ln net.Listener, l Limits, sharedNets []netip.Prefix, log *s
 
 // Refusals answered before a request is read: the client gets a status and
 // a reason instead of a reset.
-const (
-	refuseTotal   = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 70\r\n\r\n{\"error\":\"the server has too many connections; try again in a moment\"}"
-	refusePerAddr = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 73\r\n\r\n{\"error\":\"too many connections from your address; close other tabs\"}\n"
+var (
+	refuseTotal   = rawJSONError("503 Service Unavailable", "the server has too many connections; try again in a moment")
+	refusePerAddr = rawJSONError("429 Too Many Requests", "too many connections from your address; close other tabs")
 )
+
+// rawJSONError is a whole HTTP/1.1 response with {"error": msg}, closing the
+// connection; msg must need no JSON escaping.
+func rawJSONError(status, msg string) string {
+	body := `{"error":"` + msg + `"}` + "\n"
+	return "HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
 
 // Accept returns the next connection within the limits; connections past
 // them are answered, closed and counted here.

@@ -219,8 +219,14 @@ func TestServer_ConnLimits(t *testing.T) {
 		first4 = append(first4, c)
 	}
 	c := dialFrom(t, "127.0.0.2", addr)
-	if out, closed := readAll(c, 5*time.Second); !closed || !strings.HasPrefix(out, "HTTP/1.1 429 ") {
+	out, closed := readAll(c, 5*time.Second)
+	if !closed || !strings.HasPrefix(out, "HTTP/1.1 429 ") {
 		t.Fatalf("fifth connection from one address: closed %v, %q", closed, first(out, 60))
+	}
+	if resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(out)), nil); err != nil {
+		t.Fatal(err)
+	} else if b, err := io.ReadAll(resp.Body); err != nil || !strings.HasPrefix(string(b), `{"error":"too many connections from your address`) {
+		t.Fatalf("429 body %q, %v", b, err)
 	}
 	// The shared network is not limited per address: five from it (nine
 	// open in all, the last before the organiser's reserve).
