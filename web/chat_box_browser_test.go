@@ -2,13 +2,16 @@ package web
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/salon/salon/web/chat"
 	"github.com/salon/salon/web/webtest"
 )
 
@@ -20,7 +23,17 @@ import (
 func TestServer_ChatBoxCountsCharacters(t *testing.T) {
 	ctx := webtest.Browser(t)
 	live, stages := newFakes()
-	_, base := startServer(t, live, stages)
+	rooms := &chat.Rooms{CheckOrigin: func(*http.Request) bool { return true }}
+	if err := rooms.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rooms.Close)
+	s := &Server{Address: "127.0.0.1:0", Live: live, Stages: stages, Chat: rooms, Metrics: prometheus.NewRegistry()}
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	base := "http://" + s.Addr()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/live/main")); err != nil {
