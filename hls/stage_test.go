@@ -275,3 +275,58 @@ func TestManager_Close(t *testing.T) {
 		t.Errorf("RunEnded calls %v, want %v", sink.ended, want)
 	}
 }
+
+// TestManager_keyframeCut: segments follow the encoder's 2 s keyframes
+// whatever the container did to the timestamps (issue 13, finding 13).
+func TestManager_keyframeCut(t *testing.T) {
+	requireFFmpeg(t)
+	md := load(t, encode(t, "bf.mp4", append(videoIn("9"), "-c:v", "libx264", "-g", "60", "-bf", "2", "-sc_threshold", "0")...))
+	frame := time.Second / 30
+	cases := []struct {
+		name  string
+		adapt func(u *stream.Unit)
+	}{
+		{"exact", func(*stream.Unit) {}},
+		{"keyframes 20 ns short (a step truncated to nanoseconds)", func(u *stream.Unit) {
+			u.DTS -= u.DTS / 100_000_000
+			u.PTS -= u.PTS / 100_000_000
+		}},
+		{"clock 0.15 % fast (keyframes 1.997 s apart)", func(u *stream.Unit) {
+			u.DTS -= u.DTS * 15 / 10_000
+			u.PTS -= u.PTS * 15 / 10_000
+		}},
+		{"negative decode times clamped to 0 (GStreamer flvmux)", func(u *stream.Unit) {
+			u.PTS += 2 * frame
+			u.DTS = max(u.DTS, 0)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			units := md.shifted(0)
+			if strings.HasPrefix(tc.name, "negative") {
+				units = md.shifted(-2 * frame)
+			}
+			for _, u := range units {
+				tc.adapt(u)
+			}
+			m := newTestManager(t, &Manager{})
+			publish(m, "main", t0, md, units)
+			_, pl := dump(t, m, "main")
+			var durs []string
+			for _, s := range pl.Segments {
+				durs = append(durs, strconv.FormatFloat(s.Duration, 'f', 3, 64))
+			}
+			if pl.TargetDuration != 2 {
+				t.Errorf("TARGETDURATION %d, want 2; segments %v", pl.TargetDuration, durs)
+			}
+			if len(pl.Segments) != 5 {
+				t.Fatalf("%d segments for 9 s of 2 s GOPs, want 5: %v", len(pl.Segments), durs)
+			}
+			for _, s := range pl.Segments[:4] {
+				if s.Duration < 1.9 || s.Duration > 2.01 {
+					t.Errorf("segment %s lasts %.3f s, want one GOP: %v", s.URI, s.Duration, durs)
+				}
+			}
+		})
+	}
+}
