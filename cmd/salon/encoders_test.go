@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +103,82 @@ func TestLive_BFramesFollowKeyframes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTalk_DownloadStartsAtZero: a talk that starts well into a run
+// downloads as an MP4 that starts at 0 and lasts the talk. Before the fix
+// ffprobe reported the run's time as the start ("start: 67.97") and the run's
+// time plus the talk as the duration, and VLC showed no length.
+func TestTalk_DownloadStartsAtZero(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	a := testApp(t)
+	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	// Let the run's timeline get well past 0 before the talk starts.
+	waitSegments(t, a, "main", 8, 60*time.Second)
+
+	code, talk := api(t, a, "POST", "/api/talks", `{"title":"从零开始","speakers":[{"name":"Ada"}],"stage":"main"}`)
+	if code != 201 {
+		t.Fatalf("create talk: %d %v", code, talk)
+	}
+	id := talk["id"].(string)
+	if code, m := api(t, a, "POST", "/api/talks/"+id+"/start", ""); code != 200 {
+		t.Fatalf("start: %d %v", code, m)
+	}
+	_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+	startSeg := lastSegment(t, string(body))
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		_, body, _ = get(t, a.httpURL("/live/main/index.m3u8"))
+		if lastSegment(t, string(body)) >= startSeg+6 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stage stopped growing:\n%s", body)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	code, stopped := api(t, a, "POST", "/api/talks/"+id+"/stop", "")
+	if code != 200 {
+		t.Fatalf("stop: %d %v", code, stopped)
+	}
+	window := stopped["recording"].(map[string]any)
+	start, _ := time.Parse(time.RFC3339Nano, window["start"].(string))
+	end, _ := time.Parse(time.RFC3339Nano, window["end"].(string))
+	want := end.Sub(start).Seconds()
+
+	// Wait until the stored recording covers the talk: the replay is VOD.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, body, _ := get(t, a.httpURL("/archive/talks/"+id+"/index.m3u8"))
+		if strings.Contains(string(body), "#EXT-X-ENDLIST") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replay is not VOD 30 s after stop:\n%s", body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	code, mp4, _ := get(t, a.httpURL("/talks/"+id+"/download.mp4"))
+	if code != 200 || len(mp4) < 10000 {
+		t.Fatalf("download: %d, %d bytes", code, len(mp4))
+	}
+	path := tempFile(t, "talk.mp4", mp4)
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=start_time,duration", "-of", "csv=p=0", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	var st, dur float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "%f,%f", &st, &dur); err != nil {
+		t.Fatalf("ffprobe output %q: %v", out, err)
+	}
+	t.Logf("talk window %.2f s; MP4 start %.3f s, duration %.3f s", want, st, dur)
+	if st < 0 || st > 0.2 {
+		t.Errorf("the MP4 starts at %.3f s, want 0", st)
+	}
+	// Whole segments (1 s here) around the window: within one segment each side.
+	if dur < want-1.1 || dur > want+2.1 {
+		t.Errorf("the MP4 lasts %.2f s, the talk %.2f s", dur, want)
+	}
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("the MP4 does not decode cleanly: %v\n%s", err, out)
 	}
 }
