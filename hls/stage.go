@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -33,6 +34,13 @@ type stage struct {
 	// there, so that timestamps never go back within a stage.
 	timeline   time.Duration
 	anySegment bool
+	// lastInit and lastInitName are the newest init segment of the stage. A
+	// new publish (or parameter change) whose init segment is byte for byte
+	// the same keeps using it, with no EXT-X-DISCONTINUITY: the timeline
+	// continues anyway, and some players (VLC) stop for good at a
+	// discontinuity.
+	lastInit     []byte
+	lastInitName string
 
 	run *run // nil while the stage is offline
 
@@ -320,9 +328,21 @@ func (st *stage) makeInit(r *run) bool {
 		}
 		return false
 	}
+	if bytes.Equal(buf.Bytes(), st.lastInit) {
+		// Same codec parameters as the stage's newest segments: continue
+		// them without a discontinuity.
+		r.init, r.initName = st.lastInit, st.lastInitName
+		if r.disc {
+			r.disc = false
+			st.log.Info("same codec parameters as before, the playlist continues without a discontinuity", "run", r.id, "init", r.initName)
+		}
+		st.served.addInit(r.initName, r.init)
+		return true
+	}
 	r.init = buf.Bytes()
 	r.initName = "init-" + strconv.Itoa(st.nextInit) + ".mp4"
 	st.nextInit++
+	st.lastInit, st.lastInitName = r.init, r.initName
 	st.served.addInit(r.initName, r.init)
 	return true
 }
