@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -180,5 +182,88 @@ func TestTalk_DownloadStartsAtZero(t *testing.T) {
 	}
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("the MP4 does not decode cleanly: %v\n%s", err, out)
+	}
+}
+
+// stageVideoSize reads the first video track's resolution from /api/stages.
+func stageVideoSize(t *testing.T, a *app, stage string) (w, h int, live bool) {
+	t.Helper()
+	_, body, _ := get(t, a.httpURL("/api/stages"))
+	var stages []struct {
+		Name   string `json:"name"`
+		Live   bool   `json:"live"`
+		Tracks []struct {
+			Kind   string `json:"kind"`
+			Width  int    `json:"width"`
+			Height int    `json:"height"`
+		} `json:"tracks"`
+	}
+	if err := json.Unmarshal(body, &stages); err != nil {
+		t.Fatalf("/api/stages: %v\n%s", err, body)
+	}
+	for _, s := range stages {
+		if s.Name != stage {
+			continue
+		}
+		for _, tr := range s.Tracks {
+			if tr.Kind == "video" {
+				return tr.Width, tr.Height, s.Live
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// TestLive_StagesAPIFollowsResolutionChange: a camera that changes its
+// resolution mid-stream (a new SPS in-band, as ffmpeg copies it from a
+// bytestream of two encodes) shows the new one in /api/stages. Before the fix
+// the API kept the resolution of the SDP for the whole publish.
+func TestLive_StagesAPIFollowsResolutionChange(t *testing.T) {
+	needTools(t, "ffmpeg")
+	dir := t.TempDir()
+	var stream []byte
+	for i, size := range []string{"320x240", "160x120"} {
+		secs := []string{"3", "60"}[i]
+		out := fmt.Sprintf("%s/%d.h264", dir, i)
+		enc := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size="+size+":rate=30", "-t", secs,
+			"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-bf", "0", "-pix_fmt", "yuv420p",
+			"-bsf:v", "dump_extra=freq=keyframe", "-f", "h264", out)
+		if b, err := enc.CombinedOutput(); err != nil {
+			t.Fatalf("encode %s: %v\n%s", size, err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = append(stream, b...)
+	}
+	file := tempFile(t, "change.h264", stream)
+	a := testApp(t)
+	startProc(t, "ffmpeg", "-hide_banner", "-v", "error", "-re", "-fflags", "+genpts", "-framerate", "30", "-f", "h264", "-i", file,
+		"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", a.rtspURL("main", testKey))
+	waitSegments(t, a, "main", 1, 30*time.Second)
+	if w, h, _ := stageVideoSize(t, a, "main"); w != 320 || h != 240 {
+		t.Fatalf("/api/stages shows %dx%d before the change, want 320x240", w, h)
+	}
+	for deadline := time.Now().Add(40 * time.Second); ; {
+		w, h, live := stageVideoSize(t, a, "main")
+		if w == 160 && h == 120 {
+			break
+		}
+		if !live || time.Now().After(deadline) {
+			t.Fatalf("/api/stages still shows %dx%d (live %v) long after the camera switched to 160x120", w, h, live)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// The live playlist follows too, with a new init segment.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+		if strings.Contains(string(body), "init-1.mp4") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new init segment after the change:\n%s", body)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
