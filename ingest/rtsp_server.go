@@ -59,7 +59,7 @@ func (s *RTSPServer) Initialize() error {
 	}
 	s.Log = s.Log.With("component", "rtsp")
 	s.srv = &gortsplib.Server{
-		Handler:     &rtspHandler{s: s},
+		Handler:     &rtspHandler{s: s, transportLog: newLogLimiter(s.Log, 10*time.Second)},
 		RTSPAddress: s.Address,
 		ReadTimeout: s.ReadTimeout,
 		Listen: func(network, address string) (net.Listener, error) {
@@ -106,6 +106,8 @@ type rtspPublish struct {
 // exported API of RTSPServer.
 type rtspHandler struct {
 	s *RTSPServer
+	// transportLog reports publishers that ask for UDP (rtsp_transport.go).
+	transportLog *logLimiter
 }
 
 // reply builds a response whose reason phrase carries msg: ffmpeg and
