@@ -198,7 +198,7 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	}
 	stage := target.Stage
 
-	tracks, picker := rtpTracks(ctx.Description)
+	tracks, picker := rtpTracks(ctx.Description, ctx.Request.Body)
 	if err := picker.result(log, stage, remote); err != nil {
 		var ue *unsupportedError
 		errors.As(err, &ue)
