@@ -267,3 +267,90 @@ func TestLive_StagesAPIFollowsResolutionChange(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// gstLATM publishes live H.264 and AAC with GStreamer over RTSP; the AAC
+// carries avenc_aac's AudioSpecificConfig (120856e500, with the SBR sync
+// extension), so rtspclientsink sends it as MP4A-LATM with that config.
+// audioBuffers bounds the audio (1024 samples each at 44.1 kHz).
+func gstLATM(url string, videoFrames, audioBuffers int) []string {
+	return []string{"-q",
+		"rtspclientsink", "name=s", "protocols=tcp", "location=" + url,
+		"videotestsrc", "is-live=true", fmt.Sprintf("num-buffers=%d", videoFrames), "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
+		"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "h264parse", "!", "s.sink_0",
+		"audiotestsrc", "is-live=true", fmt.Sprintf("num-buffers=%d", audioBuffers), "!", "audio/x-raw,rate=44100,channels=1", "!",
+		"voaacenc", "!", "capssetter", "caps=audio/mpeg,codec_data=(buffer)120856e500", "!", "s.sink_1",
+	}
+}
+
+type stageState struct {
+	Name     string   `json:"name"`
+	Live     bool     `json:"live"`
+	Warnings []string `json:"warnings"`
+	Tracks   []struct {
+		Kind    string `json:"kind"`
+		Codec   string `json:"codec"`
+		Bitrate int64  `json:"bitrate"`
+	} `json:"tracks"`
+}
+
+func stageOf(t *testing.T, a *app, name string) stageState {
+	t.Helper()
+	_, body, _ := get(t, a.httpURL("/api/stages"))
+	var stages []stageState
+	if err := json.Unmarshal(body, &stages); err != nil {
+		t.Fatalf("/api/stages: %v\n%s", err, body)
+	}
+	for _, s := range stages {
+		if s.Name == name {
+			return s
+		}
+	}
+	return stageState{}
+}
+
+// TestLive_GStreamerAACWithSBRExtension: GStreamer's avenc_aac over RTSP
+// used to lose all audio without a word (issue 13, finding 14). Now the AAC
+// flows into the live playlist; and an audio track that stops while the
+// video goes on gets a warning in /api/stages.
+func TestLive_GStreamerAACWithSBRExtension(t *testing.T) {
+	needTools(t, "gst-launch-1.0", "ffprobe")
+	for _, el := range []string{"voaacenc", "capssetter", "rtspclientsink", "x264enc"} {
+		if exec.Command("gst-inspect-1.0", el).Run() != nil {
+			t.Skipf("GStreamer element %s is missing", el)
+		}
+	}
+	t.Run("audio flows", func(t *testing.T) {
+		a := testApp(t)
+		startProc(t, "gst-launch-1.0", gstLATM(a.rtspURL("main", testKey), 25*60, 44100*60/1024)...)
+		waitSegments(t, a, "main", 4, 40*time.Second)
+		if got := codecsOf(ffprobe(t, a.httpURL("/live/main/index.m3u8"))); !strings.Contains(got, "aac") {
+			t.Fatalf("the live playlist has no AAC: %s", got)
+		}
+		s := stageOf(t, a, "main")
+		for _, tr := range s.Tracks {
+			if tr.Kind == "audio" && tr.Bitrate <= 0 {
+				t.Errorf("the audio track has bitrate %d", tr.Bitrate)
+			}
+		}
+		if len(s.Warnings) > 0 {
+			t.Errorf("warnings: %q", s.Warnings)
+		}
+	})
+	t.Run("audio stops, the stage says so", func(t *testing.T) {
+		a := testApp(t)
+		// One second of audio, a minute of video.
+		startProc(t, "gst-launch-1.0", gstLATM(a.rtspURL("main", testKey), 25*60, 43)...)
+		waitSegments(t, a, "main", 1, 40*time.Second)
+		for deadline := time.Now().Add(40 * time.Second); ; {
+			s := stageOf(t, a, "main")
+			if w := strings.Join(s.Warnings, "; "); strings.Contains(w, "audio track (AAC) stopped") {
+				t.Logf("warning: %s", w)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no warning 40 s after the audio stopped: %+v", s)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	})
+}

@@ -55,12 +55,12 @@ func (s *silence) unit(track int, now time.Time, st *stage, tracks []*Track, log
 		if tracks[j].IsVideo() {
 			kind = "video"
 		}
-		what := "has sent nothing"
+		what := fmt.Sprintf("has sent nothing for %.0f s", quiet.Seconds())
 		if !s.last[j].IsZero() {
-			what = "stopped"
+			what = fmt.Sprintf("stopped %.0f s ago", quiet.Seconds())
 		}
-		st.warnings[silentKey(j)] = fmt.Sprintf("the %s track (%s) %s for %.0f s while the other track flows: viewers get no %s; check the encoder's %s settings and salon's log",
-			kind, tracks[j].CodecName(), what, quiet.Seconds(), kind, kind)
+		st.warnings[silentKey(j)] = fmt.Sprintf("the %s track (%s) %s while the other track flows: viewers get no %s; check the encoder's %s settings and salon's log",
+			kind, tracks[j].CodecName(), what, kind, kind)
 		log.Warn("a track of the publish is silent while another flows: viewers get none of it",
 			"stage", st.name, "track", j, "kind", kind, "codec", tracks[j].CodecName(), "silent_for", quiet.Round(time.Second).String())
 	}

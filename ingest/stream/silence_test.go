@@ -25,7 +25,7 @@ func TestRegistry_SilentTrack(t *testing.T) {
 	}{
 		{"both flow", 0, 20 * time.Second, 10 * time.Second, ""},
 		{"audio never comes", -1, 0, 10 * time.Second, "the audio track (AAC) has sent nothing for 5 s"},
-		{"audio stops", 0, 3 * time.Second, 10 * time.Second, "the audio track (AAC) stopped for 5 s"},
+		{"audio stops", 0, 3 * time.Second, 10 * time.Second, "the audio track (AAC) stopped 5 s ago"},
 		{"audio comes late and flows", 7 * time.Second, 20 * time.Second, 10 * time.Second, ""},
 		{"audio starts within the grace", 4 * time.Second, 20 * time.Second, 10 * time.Second, ""},
 	}
