@@ -354,3 +354,90 @@ func TestLive_GStreamerAACWithSBRExtension(t *testing.T) {
 		}
 	})
 }
+
+// TestTalk_DownloadAcrossRestart: a talk during which the publisher drops
+// and comes back with the same settings downloads as one MP4 that holds both
+// parts, starts at 0 and decodes cleanly: the second run reuses the first's
+// init segment and continues its timeline (findings 16 and 17 together).
+func TestTalk_DownloadAcrossRestart(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	a := testApp(t)
+	args := ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
+	pub := startProc(t, "ffmpeg", args...)
+	waitSegments(t, a, "main", 3, 60*time.Second)
+	code, talk := api(t, a, "POST", "/api/talks", `{"title":"断线重连","stage":"main"}`)
+	if code != 201 {
+		t.Fatalf("create talk: %d %v", code, talk)
+	}
+	id := talk["id"].(string)
+	if code, m := api(t, a, "POST", "/api/talks/"+id+"/start", ""); code != 200 {
+		t.Fatalf("start: %d %v", code, m)
+	}
+	grow := func(n int) {
+		t.Helper()
+		_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+		from := lastSegment(t, string(body))
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			_, body, _ = get(t, a.httpURL("/live/main/index.m3u8"))
+			if lastSegment(t, string(body)) >= from+n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the stage stopped growing:\n%s", body)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	grow(3)
+	pub.kill()
+	for deadline := time.Now().Add(30 * time.Second); a.reg.Live("main"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("still live 30 s after the publisher was killed")
+		}
+	}
+	startProc(t, "ffmpeg", args...)
+	grow(4)
+	if code, m := api(t, a, "POST", "/api/talks/"+id+"/stop", ""); code != 200 {
+		t.Fatalf("stop: %d %v", code, m)
+	}
+	var pl string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		_, body, _ := get(t, a.httpURL("/archive/talks/"+id+"/index.m3u8"))
+		pl = string(body)
+		if strings.Contains(pl, "#EXT-X-ENDLIST") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replay is not VOD 30 s after stop:\n%s", pl)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	replay, err := hlscheck.CheckMediaPlaylist([]byte(pl))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, pl)
+	}
+	if len(replay.MapURIs()) < 2 {
+		t.Fatalf("the replay does not span two runs:\n%s", pl)
+	}
+	code, mp4, hdr := get(t, a.httpURL("/talks/"+id+"/download.mp4"))
+	if code != 200 || hdr.Get("X-Salon-Parts-Skipped") != "" {
+		t.Fatalf("download: %d, parts skipped %q", code, hdr.Get("X-Salon-Parts-Skipped"))
+	}
+	path := tempFile(t, "talk.mp4", mp4)
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=start_time,duration", "-of", "csv=p=0", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	var st, dur float64
+	if _, err := fmt.Sscanf(strings.TrimSpace(string(out)), "%f,%f", &st, &dur); err != nil {
+		t.Fatalf("ffprobe output %q: %v", out, err)
+	}
+	want := replay.Duration()
+	t.Logf("replay segments %.2f s over %d runs; MP4 start %.3f s, duration %.3f s", want, len(replay.MapURIs()), st, dur)
+	if st < 0 || st > 0.2 || dur < want-0.5 || dur > want+0.5 {
+		t.Errorf("the MP4 starts at %.3f s and lasts %.2f s; want 0 and the replay's %.2f s", st, dur, want)
+	}
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("the MP4 does not decode cleanly: %v\n%s", err, out)
+	}
+}
