@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/salon/salon/internal/textclean"
 )
 
 // Library is the programme: every talk's metadata (talks/{id}/talk.json),
@@ -517,8 +519,18 @@ func (t Talk) clone() Talk {
 }
 
 // normalize keeps times in UTC without monotonic readings, so that they
-// compare and encode the same before and after a round trip.
+// compare and encode the same before and after a round trip, and passes every
+// field a person reads through salon's one text rule (internal/textclean),
+// whether it came from the API, a schedule or an older talk.json.
 func normalize(t Talk) Talk {
+	t.Title = textclean.Line(t.Title)
+	for i := range t.Speakers {
+		t.Speakers[i].Name = textclean.Line(t.Speakers[i].Name)
+	}
+	t.Abstract = textclean.Block(t.Abstract)
+	t.Track = textclean.Line(t.Track)
+	t.Slug = textclean.Line(t.Slug)
+	t.Language = textclean.Line(t.Language)
 	t.StartsAt, t.EndsAt = t.StartsAt.UTC(), t.EndsAt.UTC()
 	for i := range t.Slides {
 		t.Slides[i].UploadedAt = t.Slides[i].UploadedAt.UTC()

@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/salon/salon/internal/textclean"
 )
 
 // Limits of slide files.
@@ -78,8 +80,9 @@ func cleanOnce(raw string) string {
 		switch {
 		case unicode.IsSpace(r): // tabs, newlines, no-break spaces
 			b.WriteByte(' ')
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			// dropped: invisible, or able to disguise the name
+		case textclean.Removed(r):
+			// dropped: invisible, or able to disguise the name (salon's one
+			// text rule, internal/textclean)
 		case strings.ContainsRune(windowsReserved, r):
 			b.WriteByte('_')
 		default:

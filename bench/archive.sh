@@ -37,7 +37,7 @@ pids+=("$!")
 until curl -sf "http://$S3/minio/health/ready" >/dev/null; do sleep 0.2; done
 
 AWS_ACCESS_KEY_ID=$MINIO_ROOT_USER AWS_SECRET_ACCESS_KEY=$MINIO_ROOT_PASSWORD \
-  "$OUT/salon" -http "$HTTP" -rtsp "$RTSP" -rtmp "" -data "$tmp/data" -archive "s3:http://$S3/salon" \
+  "$OUT/salon" -http "$HTTP" -rtsp "$RTSP" -rtmp "" -data "$tmp/data" -archive "s3:http://$S3/salon" -chat-shared-nets 127.0.0.0/8 \
   -publish-key "$KEY" -admin-token "$ADMIN" -log-level warn >"$OUT/salon-archive.log" 2>&1 &
 pids+=("$!")
 until curl -sf "http://$HTTP/healthz" >/dev/null; do sleep 0.1; done

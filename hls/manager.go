@@ -52,8 +52,9 @@ type Segment struct {
 	Start    time.Time
 	Duration time.Duration
 	// Discontinuity is true for the first segment after a new init segment
-	// (new publish or new codec parameters), except for the stage's very first
-	// segment.
+	// (new codec parameters, in a publish or from a new one), except for the
+	// stage's very first segment. A new publish with the same codec
+	// parameters keeps the previous init segment (InitName) and has none.
 	Discontinuity bool
 }
 

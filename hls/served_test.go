@@ -14,6 +14,10 @@ import (
 func TestManager_window(t *testing.T) {
 	requireFFmpeg(t)
 	md := load(t, encode(t, "av.mp4", append(append(videoIn("8"), audioIn()...), "-t", "8", "-c:v", "libx264", "-g", "15", "-c:a", "aac")...))
+	// Publishes alternate between two resolutions, so that each needs a new
+	// init segment and a discontinuity.
+	small := load(t, encode(t, "av-small.mp4", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30", "-t", "8",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "8", "-c:v", "libx264", "-g", "15", "-c:a", "aac"))
 	m := newTestManager(t, &Manager{SegmentDuration: time.Second, Window: 3 * time.Second})
 
 	var tr hlscheck.Tracker
@@ -43,6 +47,10 @@ func TestManager_window(t *testing.T) {
 		}
 	}
 	for i, start := range []time.Time{t0, t0.Add(time.Minute), t0.Add(2 * time.Minute)} {
+		md := md
+		if i == 1 {
+			md = small
+		}
 		m.HandleEvent(stream.Event{Stage: "main", Start: &stream.Stream{Stage: "main", Tracks: md.tracks, Start: start}})
 		for _, u := range md.units {
 			c := *u

@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -33,6 +34,13 @@ type stage struct {
 	// there, so that timestamps never go back within a stage.
 	timeline   time.Duration
 	anySegment bool
+	// lastInit and lastInitName are the newest init segment of the stage. A
+	// new publish (or parameter change) whose init segment is byte for byte
+	// the same keeps using it, with no EXT-X-DISCONTINUITY: the timeline
+	// continues anyway, and some players (VLC) stop for good at a
+	// discontinuity.
+	lastInit     []byte
+	lastInitName string
 
 	run *run // nil while the stage is offline
 
@@ -59,9 +67,15 @@ type run struct {
 
 	segOpen  bool
 	segStart time.Duration // timeline time of the open segment's first sample
-	disc     bool          // the next segment follows a new init segment
-	cutEarly bool          // cut the first segment at the next keyframe: nothing is served yet
-	waitKey  bool          // units were dropped: wait for a keyframe
+	// segKey is the presentation time, on the timeline, of the keyframe that
+	// opened the segment. Cuts compare keyframe presentation times: encoders
+	// place keyframes by frame count in display order, while a container's
+	// decode times may be shifted at the start (GStreamer's flvmux clamps
+	// negative DTS to 0) or rounded (FLV's milliseconds).
+	segKey   time.Duration
+	disc     bool // the next segment follows a new init segment
+	cutEarly bool // cut the first segment at the next keyframe: nothing is served yet
+	waitKey  bool // units were dropped: wait for a keyframe
 
 	lastKey   time.Duration
 	hasKey    bool
@@ -211,8 +225,9 @@ func (st *stage) unit(u *stream.Unit) {
 	}
 
 	if isMain && key {
+		ptl := r.base + (u.PTS - r.startDTS) // presentation time on the timeline
 		newCodec := t.changedParams(u.AU)
-		if r.segOpen && st.shouldCut(r, tl, newCodec != nil) {
+		if r.segOpen && st.shouldCut(r, t, ptl, newCodec != nil) {
 			if t.hasPending {
 				t.finalize(tick)
 			}
@@ -227,7 +242,7 @@ func (st *stage) unit(u *stream.Unit) {
 			}
 		}
 		if t.video {
-			st.checkGOP(r, tl)
+			st.checkGOP(r, ptl)
 		}
 		if r.init == nil && !st.makeInit(r) {
 			r.started = r.segOpen // retry with the next keyframe
@@ -236,6 +251,7 @@ func (st *stage) unit(u *stream.Unit) {
 		if !r.segOpen {
 			r.segOpen = true
 			r.segStart = tl
+			r.segKey = ptl
 		}
 	}
 	if !r.segOpen {
@@ -249,10 +265,26 @@ func (st *stage) unit(u *stream.Unit) {
 	}
 }
 
-func (st *stage) shouldCut(r *run, tl time.Duration, newParams bool) bool {
-	d := tl - r.segStart
+// shouldCut tells whether a keyframe of the main track presented at ptl ends
+// the open segment. A keyframe up to half a frame short of the target counts
+// as reaching it: that is where the encoder meant it to be, and waiting for the
+// next one would double the segment (timestamps rounded to milliseconds, a
+// capture clock's jitter). The segment's duration in the playlist stays the
+// exact sum of its samples' durations.
+func (st *stage) shouldCut(r *run, t *track, ptl time.Duration, newParams bool) bool {
+	d := ptl - r.segKey
 	target := st.m.SegmentDuration
-	return newParams || d >= target || (r.cutEarly && d >= target/4)
+	return newParams || d >= target-cutTolerance(t, target) || (r.cutEarly && d >= target/4)
+}
+
+// cutTolerance is half the main track's frame duration, between 1 ms and a
+// tenth of the target.
+func cutTolerance(t *track, target time.Duration) time.Duration {
+	frame := fromTicks(uint64(t.lastDur), t.timescale)
+	if t.lastDur == 0 {
+		frame = fromTicks(uint64(t.defaultDuration()), t.timescale)
+	}
+	return min(max(frame/2, time.Millisecond), target/10)
 }
 
 // checkGOP warns, once per run in the log and as a stage warning, when the
@@ -296,9 +328,21 @@ func (st *stage) makeInit(r *run) bool {
 		}
 		return false
 	}
+	if bytes.Equal(buf.Bytes(), st.lastInit) {
+		// Same codec parameters as the stage's newest segments: continue
+		// them without a discontinuity.
+		r.init, r.initName = st.lastInit, st.lastInitName
+		if r.disc {
+			r.disc = false
+			st.log.Info("same codec parameters as before, the playlist continues without a discontinuity", "run", r.id, "init", r.initName)
+		}
+		st.served.addInit(r.initName, r.init)
+		return true
+	}
 	r.init = buf.Bytes()
 	r.initName = "init-" + strconv.Itoa(st.nextInit) + ".mp4"
 	st.nextInit++
+	st.lastInit, st.lastInitName = r.init, r.initName
 	st.served.addInit(r.initName, r.init)
 	return true
 }

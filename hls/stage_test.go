@@ -61,73 +61,107 @@ func TestManager_longGOP(t *testing.T) {
 	}
 }
 
+// TestManager_twoPublishes: a publisher leaves and comes back. With the same
+// codec parameters the playlist goes on with the same init segment and no
+// EXT-X-DISCONTINUITY, which stops VLC for good (issue 13, finding 17); with
+// new ones it gets a new init segment after a discontinuity. Either way the
+// decode timeline continues and segment numbers only grow.
 func TestManager_twoPublishes(t *testing.T) {
 	requireFFmpeg(t)
 	md := load(t, encode(t, "av.mp4", append(append(videoIn("4"), audioIn()...), "-t", "4", "-c:v", "libx264", "-g", "30", "-bf", "2", "-c:a", "aac")...))
-	var sink sinkRecorder
-	m := newTestManager(t, &Manager{Sink: &sink})
-	publish(m, "main", t0, md, nil)
-	publish(m, "main", t0.Add(md.duration()+time.Second), md, nil)
+	small := load(t, encode(t, "av-small.mp4", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30", "-t", "4",
+		audioIn()[0], audioIn()[1], audioIn()[2], audioIn()[3], "-t", "4", "-c:v", "libx264", "-g", "30", "-bf", "2", "-c:a", "aac"))
+	// In-band parameter sets, as publishers send them: ffmpeg's HLS reader
+	// keeps the first init segment's and needs them to follow a change.
+	withParams(md)
+	withParams(small)
+	cases := []struct {
+		name     string
+		second   *media
+		maps     []string
+		wantDisc bool
+	}{
+		{"same codec parameters", md, []string{"init-0.mp4"}, false},
+		{"new codec parameters", small, []string{"init-0.mp4", "init-1.mp4"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var sink sinkRecorder
+			m := newTestManager(t, &Manager{Sink: &sink})
+			publish(m, "main", t0, md, nil)
+			publish(m, "main", t0.Add(md.duration()+time.Second), tc.second, nil)
 
-	dir, pl := dump(t, m, "main")
-	if got := pl.MapURIs(); !slices.Equal(got, []string{"init-0.mp4", "init-1.mp4"}) {
-		t.Errorf("maps %v, want init-0.mp4 init-1.mp4", got)
-	}
-	segs := sink.segments()
-	var discs []uint64
-	runs := map[string]bool{}
-	for i, s := range segs {
-		runs[s.Run] = true
-		if s.Discontinuity {
-			discs = append(discs, s.Seq)
-		}
-		if s.Seq != uint64(i) || s.Name != strconv.Itoa(i)+".m4s" {
-			t.Errorf("segment %d: seq %d name %s", i, s.Seq, s.Name)
-		}
-	}
-	if len(discs) != 1 {
-		t.Errorf("discontinuities before %v, want exactly one", discs)
-	}
-	if !runs["20260301T100000Z"] || !runs["20260301T100005Z"] || len(runs) != 2 {
-		t.Errorf("runs %v", runs)
-	}
-	sink.mu.Lock()
-	ended := slices.Clone(sink.ended)
-	sink.mu.Unlock()
-	if want := []string{"main/20260301T100000Z", "main/20260301T100005Z"}; !slices.Equal(ended, want) {
-		t.Errorf("RunEnded calls %v, want %v", ended, want)
-	}
-	for _, s := range pl.Segments {
-		if s.Discontinuity != (s.Seq == discs[0]) {
-			t.Errorf("segment %s: discontinuity %v", s.URI, s.Discontinuity)
-		}
-	}
-
-	// The decode timeline goes on across runs.
-	var lastEnd uint64
-	for _, s := range segs {
-		for _, part := range segmentParts(t, s.Data) {
-			for _, pt := range part.Tracks {
-				if pt.ID != 1 {
-					continue
+			dir, pl := dump(t, m, "main")
+			if got := pl.MapURIs(); !slices.Equal(got, tc.maps) {
+				t.Errorf("maps %v, want %v", got, tc.maps)
+			}
+			segs := sink.segments()
+			var discs []uint64
+			runs := map[string]bool{}
+			firstOfRun2 := uint64(0)
+			for i, s := range segs {
+				runs[s.Run] = true
+				if s.Discontinuity {
+					discs = append(discs, s.Seq)
 				}
-				if pt.BaseTime < lastEnd {
-					t.Errorf("segment %s: video starts at %d, before the previous end %d", s.Name, pt.BaseTime, lastEnd)
+				if s.Run == "20260301T100005Z" && firstOfRun2 == 0 {
+					firstOfRun2 = s.Seq
 				}
-				lastEnd = pt.BaseTime
-				for _, smp := range pt.Samples {
-					lastEnd += uint64(smp.Duration)
+				if s.Seq != uint64(i) || s.Name != strconv.Itoa(i)+".m4s" {
+					t.Errorf("segment %d: seq %d name %s", i, s.Seq, s.Name)
 				}
 			}
-		}
-	}
+			if tc.wantDisc && !slices.Equal(discs, []uint64{firstOfRun2}) {
+				t.Errorf("discontinuities before %v, want one before %d", discs, firstOfRun2)
+			}
+			if !tc.wantDisc && len(discs) != 0 {
+				t.Errorf("discontinuities before %v, want none", discs)
+			}
+			if !runs["20260301T100000Z"] || !runs["20260301T100005Z"] || len(runs) != 2 {
+				t.Errorf("runs %v", runs)
+			}
+			sink.mu.Lock()
+			ended := slices.Clone(sink.ended)
+			sink.mu.Unlock()
+			if want := []string{"main/20260301T100000Z", "main/20260301T100005Z"}; !slices.Equal(ended, want) {
+				t.Errorf("RunEnded calls %v, want %v", ended, want)
+			}
+			for _, s := range pl.Segments {
+				if s.Discontinuity != (tc.wantDisc && s.Seq == firstOfRun2) {
+					t.Errorf("segment %s: discontinuity %v", s.URI, s.Discontinuity)
+				}
+			}
+			for _, s := range segs {
+				if s.Run == "20260301T100005Z" && s.InitName != tc.maps[len(tc.maps)-1] {
+					t.Errorf("segment %s of the second run uses %s", s.Name, s.InitName)
+				}
+			}
 
-	r := probe(t, filepath.Join(dir, PlaylistName))
-	if dur, _ := strconv.ParseFloat(r.Format.Duration, 64); math.Abs(dur-8) > 0.5 {
-		t.Errorf("duration %.3fs, want about 8s", dur)
-	}
-	if errs := decodeErrors(t, filepath.Join(dir, PlaylistName)); errs != "" {
-		t.Errorf("ffmpeg decode errors:\n%s", errs)
+			// The decode timeline goes on across runs, for every track.
+			lastEnd := map[int]uint64{}
+			for _, s := range segs {
+				for _, part := range segmentParts(t, s.Data) {
+					for _, pt := range part.Tracks {
+						if pt.BaseTime < lastEnd[pt.ID] {
+							t.Errorf("segment %s: track %d starts at %d, before the previous end %d", s.Name, pt.ID, pt.BaseTime, lastEnd[pt.ID])
+						}
+						end := pt.BaseTime
+						for _, smp := range pt.Samples {
+							end += uint64(smp.Duration)
+						}
+						lastEnd[pt.ID] = end
+					}
+				}
+			}
+
+			r := probe(t, filepath.Join(dir, PlaylistName))
+			if dur, _ := strconv.ParseFloat(r.Format.Duration, 64); math.Abs(dur-8) > 0.5 {
+				t.Errorf("duration %.3fs, want about 8s", dur)
+			}
+			if errs := decodeErrors(t, filepath.Join(dir, PlaylistName)); errs != "" {
+				t.Errorf("ffmpeg decode errors:\n%s", errs)
+			}
+		})
 	}
 }
 
@@ -273,5 +307,60 @@ func TestManager_Close(t *testing.T) {
 	defer sink.mu.Unlock()
 	if want := []string{"main/20260301T100000Z"}; !slices.Equal(sink.ended, want) {
 		t.Errorf("RunEnded calls %v, want %v", sink.ended, want)
+	}
+}
+
+// TestManager_keyframeCut: segments follow the encoder's 2 s keyframes
+// whatever the container did to the timestamps (issue 13, finding 13).
+func TestManager_keyframeCut(t *testing.T) {
+	requireFFmpeg(t)
+	md := load(t, encode(t, "bf.mp4", append(videoIn("9"), "-c:v", "libx264", "-g", "60", "-bf", "2", "-sc_threshold", "0")...))
+	frame := time.Second / 30
+	cases := []struct {
+		name  string
+		adapt func(u *stream.Unit)
+	}{
+		{"exact", func(*stream.Unit) {}},
+		{"keyframes 20 ns short (a step truncated to nanoseconds)", func(u *stream.Unit) {
+			u.DTS -= u.DTS / 100_000_000
+			u.PTS -= u.PTS / 100_000_000
+		}},
+		{"clock 0.15 % fast (keyframes 1.997 s apart)", func(u *stream.Unit) {
+			u.DTS -= u.DTS * 15 / 10_000
+			u.PTS -= u.PTS * 15 / 10_000
+		}},
+		{"negative decode times clamped to 0 (GStreamer flvmux)", func(u *stream.Unit) {
+			u.PTS += 2 * frame
+			u.DTS = max(u.DTS, 0)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			units := md.shifted(0)
+			if strings.HasPrefix(tc.name, "negative") {
+				units = md.shifted(-2 * frame)
+			}
+			for _, u := range units {
+				tc.adapt(u)
+			}
+			m := newTestManager(t, &Manager{})
+			publish(m, "main", t0, md, units)
+			_, pl := dump(t, m, "main")
+			var durs []string
+			for _, s := range pl.Segments {
+				durs = append(durs, strconv.FormatFloat(s.Duration, 'f', 3, 64))
+			}
+			if pl.TargetDuration != 2 {
+				t.Errorf("TARGETDURATION %d, want 2; segments %v", pl.TargetDuration, durs)
+			}
+			if len(pl.Segments) != 5 {
+				t.Fatalf("%d segments for 9 s of 2 s GOPs, want 5: %v", len(pl.Segments), durs)
+			}
+			for _, s := range pl.Segments[:4] {
+				if s.Duration < 1.9 || s.Duration > 2.01 {
+					t.Errorf("segment %s lasts %.3f s, want one GOP: %v", s.URI, s.Duration, durs)
+				}
+			}
+		})
 	}
 }

@@ -173,12 +173,12 @@ func (p *Puller) pullOnce(ctx context.Context) (time.Duration, error) {
 	stop := context.AfterFunc(ctx, c.Close)
 	defer stop()
 
-	desc, _, err := c.Describe(p.u)
+	desc, res, err := c.Describe(p.u)
 	if err != nil {
 		return 0, fmt.Errorf("describe: %w", err)
 	}
 	remote := p.u.Host
-	tracks, picker := rtpTracks(desc)
+	tracks, picker := rtpTracks(desc, res.Body)
 	if err := picker.result(p.Log, p.Stage, remote); err != nil {
 		return 0, err
 	}

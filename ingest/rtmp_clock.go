@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"math"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
@@ -16,8 +17,13 @@ import (
 // step is known — the frame duration the SPS declares, or 1024 samples of AAC —
 // a timestamp within 1 ms of the grid anchored at the first one is put on it.
 // Anything further off (a dropped frame, variable frame rate) passes unchanged.
+//
+// The step is kept in fractional nanoseconds and every point is rounded from
+// the anchor: with a step truncated to whole nanoseconds, frame 60 of 30 fps
+// would land 20 ns before 2 s, and the segmenter would miss the keyframe that
+// ends a 2 s segment (issue 13, finding 13).
 type rtmpGrid struct {
-	step   time.Duration // 0: unknown, timestamps pass unchanged
+	step   float64 // nanoseconds; 0: unknown, timestamps pass unchanged
 	anchor time.Duration
 	set    bool
 }
@@ -38,11 +44,11 @@ func newRTMPGrid(tr *gortmplib.Track) *rtmpGrid {
 		}
 	case *rtmpcodecs.MPEG4Audio:
 		if c.Config != nil && c.Config.SampleRate > 0 {
-			g.step = time.Duration(1024 * int64(time.Second) / int64(c.Config.SampleRate))
+			g.step = 1024 * float64(time.Second) / float64(c.Config.SampleRate)
 		}
 	}
 	if fps >= 1 && fps <= 240 {
-		g.step = time.Duration(float64(time.Second) / fps)
+		g.step = float64(time.Second) / fps
 	}
 	return g
 }
@@ -56,14 +62,8 @@ func (g *rtmpGrid) snap(t time.Duration) time.Duration {
 		g.anchor, g.set = t, true
 		return t
 	}
-	d := t - g.anchor
-	n := d / g.step
-	if rem := d - n*g.step; rem > g.step/2 {
-		n++
-	} else if rem < -g.step/2 {
-		n--
-	}
-	on := g.anchor + n*g.step
+	n := math.Round(float64(t-g.anchor) / g.step)
+	on := g.anchor + time.Duration(math.Round(n*g.step))
 	if diff := on - t; diff <= time.Millisecond && diff >= -time.Millisecond {
 		return on
 	}

@@ -33,8 +33,11 @@ type rtpDecodeFunc func(p *publication, track int, pkt *rtp.Packet, pts int64, r
 
 // rtpTracks picks the tracks of an RTSP session description and prepares
 // their decoders. The codecs are in track order; video codecs may lack
-// parameter sets (the publication then waits for in-band ones).
-func rtpTracks(desc *description.Session) ([]*rtpTrack, *trackPicker) {
+// parameter sets (the publication then waits for in-band ones). sdp is the
+// description as received, for what gortsplib parses too strictly
+// (rtp_latm.go).
+func rtpTracks(desc *description.Session, sdp []byte) ([]*rtpTrack, *trackPicker) {
+	repairLATM(desc, sdp)
 	var tp trackPicker
 	var out []*rtpTrack
 	for _, m := range desc.Medias {

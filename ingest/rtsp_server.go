@@ -102,7 +102,7 @@ func (s *RTSPServer) Initialize() error {
 // newServer starts a gortsplib server on address.
 func (s *RTSPServer) newServer(address string) (*gortsplib.Server, error) {
 	srv := &gortsplib.Server{
-		Handler:     &rtspHandler{s: s},
+		Handler:     &rtspHandler{s: s, transportLog: newLogLimiter(s.Log, 10*time.Second)},
 		RTSPAddress: address,
 		ReadTimeout: s.ReadTimeout,
 		Listen: func(network, address string) (net.Listener, error) {
@@ -198,6 +198,8 @@ type rtspPublish struct {
 // exported API of RTSPServer.
 type rtspHandler struct {
 	s *RTSPServer
+	// transportLog reports publishers that ask for UDP (rtsp_transport.go).
+	transportLog *logLimiter
 }
 
 // reply builds a response whose reason phrase carries msg: ffmpeg and
@@ -298,7 +300,7 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	}
 	stage := target.Stage
 
-	tracks, picker := rtpTracks(ctx.Description)
+	tracks, picker := rtpTracks(ctx.Description, ctx.Request.Body)
 	if err := picker.result(log, stage, remote); err != nil {
 		var ue *unsupportedError
 		errors.As(err, &ue)

@@ -23,23 +23,23 @@ type archiveReader interface {
 func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	setCORS(w.Header())
-	if err := archive.ValidKey(key); err != nil {
+	if err := archive.ValidKey(key); err != nil || !archiveKeyServed(key) {
 		s.jsonError(w, http.StatusNotFound, "not found")
 		return
 	}
 	// A talk's speaker.json holds the hash of its speaker token: never
 	// public, and answered as if it did not exist.
 	if archive.IsSpeakerKey(key) {
-		s.jsonError(w, http.StatusNotFound, "no such object: "+key)
+		s.jsonError(w, http.StatusNotFound, "no such object: "+logKey(key))
 		return
 	}
 	info, err := s.Archive.Stat(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, archive.ErrNotFound) {
-			s.jsonError(w, http.StatusNotFound, "no such object: "+key)
+			s.jsonError(w, http.StatusNotFound, "no such object: "+logKey(key))
 			return
 		}
-		s.Log.Warn("archive read failed", "key", key, "error", err)
+		s.Log.Warn("archive read failed", "key", logKey(key), "error", err)
 		s.jsonError(w, http.StatusBadGateway, "the archive storage did not answer; try again shortly")
 		return
 	}
@@ -57,6 +57,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	if info.ETag != "" {
 		h.Set("ETag", `"`+strings.Trim(info.ETag, `"`)+`"`)
 	}
+	limitRanges(r)
 	rs := &storeSeeker{ctx: r.Context(), store: s.Archive, key: key, size: info.Size}
 	defer rs.Close()
 	http.ServeContent(w, r, "", info.ModTime, rs)
@@ -77,7 +78,9 @@ func immutableKey(key string) bool {
 
 // storeSeeker is an io.ReadSeeker over one stored object for
 // http.ServeContent: a Seek only moves the offset, and the next Read opens a
-// ranged Get from there, so a Range request reads only its bytes.
+// ranged Get from there, so a Range request reads only its bytes. A seek a
+// little forward (at most rangeSkip) reads through the gap instead, so the
+// ascending ranges of one request share one Get.
 type storeSeeker struct {
 	ctx   context.Context
 	store archiveReader
@@ -116,10 +119,18 @@ func (s *storeSeeker) Seek(offset int64, whence int) (int64, error) {
 	if abs < 0 {
 		return 0, errors.New("seek before the start of the object")
 	}
-	if abs != s.off {
-		s.Close()
-		s.off = abs
+	if abs == s.off {
+		return abs, nil
 	}
+	if s.rc != nil && abs > s.off && abs-s.off <= rangeSkip && abs <= s.size {
+		n, err := io.CopyN(io.Discard, s.rc, abs-s.off)
+		s.off += n
+		if err == nil {
+			return abs, nil
+		}
+	}
+	s.Close()
+	s.off = abs
 	return abs, nil
 }
 

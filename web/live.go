@@ -117,7 +117,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 	if kind == kindPlaylist {
 		metricKind = "playlist"
 		h.Set("Cache-Control", "no-cache")
-		s.viewers.touch(stage, viewerKey(s.seed, r), time.Now())
+		s.touchViewer(stage, r)
 	} else {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	}

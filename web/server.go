@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,13 @@ type Server struct {
 	// Schedule imports and exports the day's schedule; optional (the
 	// schedule routes answer 503 without it).
 	Schedule scheduleService
+	// Limits bound connections and request bodies (limits.go); zero fields
+	// take defaults. SharedNets are exempt from the per-address limits.
+	Limits Limits
+	// SharedNets are addresses many viewers share (a venue's NAT when salon
+	// is hosted elsewhere, -chat-shared-nets): the per-address limits and
+	// the viewer count treat them per connection.
+	SharedNets []netip.Prefix
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -129,6 +137,9 @@ type Server struct {
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	metrics     *metrics
+	limits      Limits // Limits with defaults
+	refused     *prometheus.CounterVec
+	conns       *connLimiter
 	seed        maphash.Seed
 	serveErr    chan error
 	closeOnce   sync.Once
@@ -160,6 +171,9 @@ func (s *Server) Initialize() error {
 	if err := s.initMetrics(); err != nil {
 		return err
 	}
+	if err := s.initLimits(); err != nil {
+		return fmt.Errorf("web: register limit metrics: %w", err)
+	}
 
 	var err error
 	if s.assets, err = newAssets(); err != nil {
@@ -177,10 +191,12 @@ func (s *Server) Initialize() error {
 	if err != nil {
 		return fmt.Errorf("web: listen on %s: %w (is another program using the port? choose another with -http)", s.Address, err)
 	}
-	s.ln = ln
+	s.conns = newConnLimiter(ln, s.limits, s.SharedNets, s.Log, s.refused)
+	s.ln = s.conns
 	s.feed = newConsoleFeed(s)
 	s.srv = &http.Server{
 		Handler:           s.handler,
+		ConnContext:       connContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -188,7 +204,7 @@ func (s *Server) Initialize() error {
 	}
 	s.serveErr = make(chan error, 1)
 	go func() {
-		err := s.srv.Serve(ln)
+		err := s.srv.Serve(s.conns)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -248,7 +264,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", s.metrics.handler)
 	s.handle("/", s.handleNotFound)
 
-	s.handler = s.instrument(s.mux)
+	s.handler = s.guard(s.instrument(s.mux))
 }
 
 // needTalks answers 503 when no replay library is configured.

@@ -117,6 +117,9 @@ func (s *Server) slideError(w http.ResponseWriter, err error) {
 		s.jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than the limit of %d MB", s.MaxUploadSize>>20))
 	case errors.Is(err, archive.ErrUnsupportedType):
 		s.jsonError(w, http.StatusUnsupportedMediaType, err.Error())
+	case errors.Is(err, errBodyTooSlow):
+		w.Header().Set("Connection", "close")
+		s.jsonError(w, http.StatusRequestTimeout, errBodyTooSlow.Error())
 	default:
 		s.talkError(w, err)
 	}
@@ -175,7 +178,7 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 		part, err := mr.NextPart()
 		if err != nil {
 			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
+			if errors.As(err, &tooBig) || errors.Is(err, errBodyTooSlow) {
 				s.slideError(w, err)
 				return
 			}
@@ -190,7 +193,7 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 			Name: name, Body: part, MaxSize: limit, Check: speakerCheck(speaker),
 		})
 		if err != nil {
-			if !errors.Is(err, archive.ErrTooLarge) && !errors.Is(err, archive.ErrUnsupportedType) && !errors.Is(err, archive.ErrInvalid) {
+			if !errors.Is(err, archive.ErrTooLarge) && !errors.Is(err, archive.ErrUnsupportedType) && !errors.Is(err, archive.ErrInvalid) && !errors.Is(err, errBodyTooSlow) {
 				s.Log.Warn("slide upload failed", "talk", id, "error", err)
 			}
 			s.slideError(w, err)

@@ -151,10 +151,13 @@ func (s *Server) handleTalkChatExport(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, map[string]any{"talk": t.ID, "messages": msgs})
 }
 
-// writeChatCSV writes one row per message. Cells that a spreadsheet would
-// run as a formula (=, +, -, @, tab, CR first) get a leading apostrophe:
-// chat text is written by anyone.
+// writeChatCSV writes one row per message after a UTF-8 byte order mark,
+// without which Excel reads the file in the machine's legacy code page and
+// garbles Chinese names and text. Cells that a spreadsheet would run as a
+// formula (=, +, -, @, tab, CR first) get a leading apostrophe: chat text is
+// written by anyone.
 func writeChatCSV(w io.Writer, msgs []talkChatMessage) {
+	_, _ = io.WriteString(w, utf8BOM)
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"id", "ts", "at", "name", "text", "question", "votes", "answered", "deleted"})
 	for _, m := range msgs {
@@ -165,6 +168,9 @@ func writeChatCSV(w io.Writer, msgs []talkChatMessage) {
 	}
 	cw.Flush()
 }
+
+// utf8BOM starts a CSV export so that spreadsheets detect UTF-8.
+const utf8BOM = "\uFEFF"
 
 func csvSafe(s string) string {
 	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {

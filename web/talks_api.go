@@ -137,6 +137,10 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool 
 			s.jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", tooBig.Limit))
 			return false
 		}
+		if errors.Is(err, errBodyTooSlow) {
+			s.jsonError(w, http.StatusRequestTimeout, err.Error())
+			return false
+		}
 		s.jsonError(w, http.StatusBadRequest, "malformed JSON body: "+err.Error())
 		return false
 	}

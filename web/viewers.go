@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"sync"
 	"time"
@@ -24,17 +25,23 @@ const (
 var viewerIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // viewers remembers when each client last fetched each stage's playlist.
-// mu guards seen and lastPrune.
+// mu guards seen, perAddr and lastPrune.
 type viewers struct {
 	window time.Duration
 
 	mu        sync.Mutex
-	seen      map[string]map[uint64]time.Time // stage → client key → last fetch
+	seen      map[string]map[uint64]viewerSeen // stage → client key → last fetch
+	perAddr   map[string]map[netip.Prefix]int  // stage → address → keys in seen
 	lastPrune time.Time
 }
 
+type viewerSeen struct {
+	at   time.Time
+	addr netip.Prefix // the client's addrKey; zero when not counted per address
+}
+
 func newViewers(window time.Duration) *viewers {
-	return &viewers{window: window, seen: map[string]map[uint64]time.Time{}}
+	return &viewers{window: window, seen: map[string]map[uint64]viewerSeen{}, perAddr: map[string]map[netip.Prefix]int{}}
 }
 
 // viewerKey identifies a client: the id our page (or a load tool) sends,
@@ -65,6 +72,13 @@ func viewerKey(seed maphash.Seed, r *http.Request) uint64 {
 
 // touch records a playlist fetch by key on stage at now.
 func (v *viewers) touch(stage string, key uint64, now time.Time) {
+	v.touchFrom(stage, key, netip.Prefix{}, 0, now)
+}
+
+// touchFrom is touch for a client at addr (its addrKey) that may count as at
+// most perAddr viewers of the stage (0: no per-address bound, for shared
+// networks): one client making up ids counts perAddr times, not once per id.
+func (v *viewers) touchFrom(stage string, key uint64, addr netip.Prefix, perAddr int, now time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if now.Sub(v.lastPrune) > v.window {
@@ -72,16 +86,36 @@ func (v *viewers) touch(stage string, key uint64, now time.Time) {
 	}
 	m := v.seen[stage]
 	if m == nil {
-		m = map[uint64]time.Time{}
+		m = map[uint64]viewerSeen{}
 		v.seen[stage] = m
 	}
-	if _, ok := m[key]; !ok && len(m) >= maxViewersPerStage {
+	if e, ok := m[key]; ok {
+		e.at = now
+		m[key] = e
+		return
+	}
+	if len(m) >= maxViewersPerStage || perAddr > 0 && v.perAddr[stage][addr] >= perAddr {
 		v.pruneLocked(now)
-		if len(m) >= maxViewersPerStage {
+		if m = v.seen[stage]; m == nil {
+			m = map[uint64]viewerSeen{}
+			v.seen[stage] = m
+		}
+		if len(m) >= maxViewersPerStage || perAddr > 0 && v.perAddr[stage][addr] >= perAddr {
 			return
 		}
 	}
-	m[key] = now
+	if perAddr <= 0 {
+		addr = netip.Prefix{}
+	}
+	m[key] = viewerSeen{at: now, addr: addr}
+	if addr.IsValid() {
+		pa := v.perAddr[stage]
+		if pa == nil {
+			pa = map[netip.Prefix]int{}
+			v.perAddr[stage] = pa
+		}
+		pa[addr]++
+	}
 }
 
 // count is the number of clients of stage seen within the window before now.
@@ -89,8 +123,8 @@ func (v *viewers) count(stage string, now time.Time) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	n := 0
-	for _, t := range v.seen[stage] {
-		if now.Sub(t) <= v.window {
+	for _, e := range v.seen[stage] {
+		if now.Sub(e.at) <= v.window {
 			n++
 		}
 	}
@@ -112,13 +146,20 @@ func (v *viewers) counts(now time.Time) map[string]int {
 func (v *viewers) pruneLocked(now time.Time) {
 	v.lastPrune = now
 	for stage, m := range v.seen {
-		for k, t := range m {
-			if now.Sub(t) > v.window {
+		for k, e := range m {
+			if now.Sub(e.at) > v.window {
 				delete(m, k)
+				if e.addr.IsValid() {
+					pa := v.perAddr[stage]
+					if pa[e.addr]--; pa[e.addr] <= 0 {
+						delete(pa, e.addr)
+					}
+				}
 			}
 		}
 		if len(m) == 0 {
 			delete(v.seen, stage)
+			delete(v.perAddr, stage)
 		}
 	}
 }

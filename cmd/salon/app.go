@@ -170,6 +170,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 
+	limits, lowered := fitLimits(cfg.HTTPLimits, openFileLimit())
+	if lowered {
+		log.Warn("HTTP connection budget lowered to half of the open-file limit; raise the limit (ulimit -n) for more viewers",
+			"http_max_conns", limits.MaxConns, "reserve", limits.ReserveConns, "open_file_limit", openFileLimit())
+	}
 	ws := &web.Server{
 		Address:         cfg.HTTP,
 		Live:            a.hls,
@@ -192,6 +197,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Schedule:        sched,
 
 		MaxUploadSize: cfg.MaxUpload,
+		Limits:        limits,
+		SharedNets:    cfg.ChatSharedNets,
 	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err

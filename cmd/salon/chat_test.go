@@ -151,7 +151,7 @@ func TestChat_ThroughSalon(t *testing.T) {
 	}
 	csvBody := getAdmin(t, a, "/api/talks/opening/chat?format=csv")
 	rows, err := csv.NewReader(strings.NewReader(csvBody)).ReadAll()
-	if err != nil || len(rows) != 4 || rows[0][4] != "text" || rows[1][8] != "true" || rows[3][4] != `'=HYPERLINK("http://x")` {
+	if err != nil || !strings.HasPrefix(csvBody, "\uFEFFid,") || len(rows) != 4 || rows[0][4] != "text" || rows[1][8] != "true" || rows[3][4] != `'=HYPERLINK("http://x")` {
 		t.Fatalf("csv export (%v):\n%s", err, csvBody)
 	}
 	// The replay page's feed: public, deleted messages (both of Ada's: a ban

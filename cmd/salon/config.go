@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/salon/salon/ingest"
+	"github.com/salon/salon/web"
 )
 
 // Config is salon's whole configuration. It is filled from defaults, then the
@@ -54,6 +55,12 @@ type Config struct {
 	MaxSpool int64
 	// MaxUpload caps one slide file, in bytes (-max-upload-mb).
 	MaxUpload int64
+	// HTTPLimits bound connections and request bodies on the HTTP port
+	// (-http-max-conns, -http-reserve-conns, -http-max-conns-per-addr,
+	// -http-body-min-rate, -http-body-grace, -http-body-idle, -http-write-idle,
+	// -viewer-ids-per-addr). -chat-shared-nets are exempt from the
+	// per-address limits.
+	HTTPLimits web.Limits
 	// S3 credentials, from the variables every S3 tool reads.
 	AWSAccessKey, AWSSecretKey, AWSRegion string
 
@@ -89,6 +96,16 @@ func defaultConfig() Config {
 		Window:          30 * time.Second,
 		LogLevel:        "info",
 		Ingest:          ingest.DefaultLimits(),
+		HTTPLimits: web.Limits{
+			MaxConns:         web.DefaultMaxConns,
+			ReserveConns:     web.DefaultReserveConns,
+			MaxConnsPerAddr:  web.DefaultMaxConnsPerAddr,
+			BodyMinRate:      web.DefaultBodyMinRate,
+			BodyGrace:        web.DefaultBodyGrace,
+			BodyIdle:         web.DefaultBodyIdle,
+			WriteIdle:        web.DefaultWriteIdle,
+			ViewerIDsPerAddr: web.DefaultViewerIDsPerAddr,
+		},
 	}
 }
 
@@ -129,6 +146,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		{"window", "SALON_WINDOW", &cfg.Window, "live playlist window"},
 		{"ingest-handshake-timeout", "SALON_INGEST_HANDSHAKE_TIMEOUT", &cfg.Ingest.HandshakeTimeout, "RTSP/RTMP: close a connection that has not started publishing within this time"},
 		{"ingest-media-timeout", "SALON_INGEST_MEDIA_TIMEOUT", &cfg.Ingest.MediaTimeout, "RTSP/RTMP/pull: end a publish that sends no audio or video for this long, freeing its stage"},
+		{"http-body-grace", "SALON_HTTP_BODY_GRACE", &cfg.HTTPLimits.BodyGrace, "time a request body has to start arriving before -http-body-min-rate counts"},
+		{"http-body-idle", "SALON_HTTP_BODY_IDLE", &cfg.HTTPLimits.BodyIdle, "longest pause inside a request body"},
+		{"http-write-idle", "SALON_HTTP_WRITE_IDLE", &cfg.HTTPLimits.WriteIdle, "longest a response may wait for a client that stopped reading"},
 	}
 	for _, f := range durs {
 		if v, ok := lookup(getenv, f.env); ok {
@@ -147,6 +167,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	}{
 		{"ingest-max-conns", "SALON_INGEST_MAX_CONNS", &cfg.Ingest.MaxConns, "RTSP/RTMP: connections per port that are not publishing; when full, the oldest is closed (publishers are never counted)"},
 		{"ingest-max-conns-per-addr", "SALON_INGEST_MAX_CONNS_PER_ADDR", &cfg.Ingest.MaxConnsPerAddr, "RTSP/RTMP: the same per client address (IPv4 address or IPv6 /64)"},
+		{"http-max-conns", "SALON_HTTP_MAX_CONNS", &cfg.HTTPLimits.MaxConns, "most connections the HTTP port holds at once, websockets included"},
+		{"http-reserve-conns", "SALON_HTTP_RESERVE_CONNS", &cfg.HTTPLimits.ReserveConns, "of -http-max-conns, the last ones kept for the organiser's requests (admin token)"},
+		{"http-max-conns-per-addr", "SALON_HTTP_MAX_CONNS_PER_ADDR", &cfg.HTTPLimits.MaxConnsPerAddr, "most HTTP connections from one address (IPv6: one /64); -chat-shared-nets are exempt"},
+		{"http-body-min-rate", "SALON_HTTP_BODY_MIN_RATE", &cfg.HTTPLimits.BodyMinRate, "slowest a request body (a slide upload) may arrive, in bytes per second"},
+		{"viewer-ids-per-addr", "SALON_VIEWER_IDS_PER_ADDR", &cfg.HTTPLimits.ViewerIDsPerAddr, "most viewers one address counts as per stage; -chat-shared-nets are exempt"},
 	}
 	for _, f := range ints {
 		if v, ok := lookup(getenv, f.env); ok {
@@ -263,6 +288,9 @@ func (c *Config) Validate() error {
 	if c.MaxUpload < 1<<20 {
 		return errors.New("-max-upload-mb: at least 1")
 	}
+	if err := validLimits(c.HTTPLimits); err != nil {
+		return err
+	}
 	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {
 		return fmt.Errorf("-segment %s: choose between 500ms and 20s", c.SegmentDuration)
 	}
@@ -319,6 +347,29 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validLimits checks the HTTP limits and names the flag at fault.
+func validLimits(l web.Limits) error {
+	switch {
+	case l.MaxConns < 16:
+		return fmt.Errorf("-http-max-conns %d: at least 16", l.MaxConns)
+	case l.ReserveConns < 1 || l.ReserveConns >= l.MaxConns/2:
+		return fmt.Errorf("-http-reserve-conns %d: between 1 and half of -http-max-conns (%d)", l.ReserveConns, l.MaxConns/2)
+	case l.MaxConnsPerAddr < 8:
+		return fmt.Errorf("-http-max-conns-per-addr %d: at least 8 (a browser opens about six)", l.MaxConnsPerAddr)
+	case l.BodyMinRate < 100:
+		return fmt.Errorf("-http-body-min-rate %d: at least 100 bytes per second", l.BodyMinRate)
+	case l.BodyGrace < time.Second:
+		return fmt.Errorf("-http-body-grace %s: at least 1s", l.BodyGrace)
+	case l.BodyIdle < time.Second:
+		return fmt.Errorf("-http-body-idle %s: at least 1s", l.BodyIdle)
+	case l.WriteIdle < time.Second:
+		return fmt.Errorf("-http-write-idle %s: at least 1s", l.WriteIdle)
+	case l.ViewerIDsPerAddr < 1:
+		return fmt.Errorf("-viewer-ids-per-addr %d: at least 1", l.ViewerIDsPerAddr)
+	}
+	return nil
+}
+
 // loadSecret returns v when set, else the secret kept in dir/name, generating
 // and saving it the first time so that it survives restarts.
 func loadSecret(dir, name, v string) (string, error) {
@@ -362,4 +413,19 @@ func getenvOf(c Config) func(string) string {
 		}
 		return ""
 	}
+}
+
+// fitLimits keeps the HTTP port's connection budget to half of the open-file
+// limit (nofile; 0 is unknown), so that viewers can never take the files that
+// publishers, the spool and the archive need. It returns the limits and
+// whether they were lowered.
+func fitLimits(l web.Limits, nofile int) (web.Limits, bool) {
+	if nofile <= 0 || l.MaxConns <= nofile/2 {
+		return l, false
+	}
+	l.MaxConns = max(nofile/2, 16)
+	if l.ReserveConns >= l.MaxConns/2 {
+		l.ReserveConns = max(l.MaxConns/8, 1)
+	}
+	return l, true
 }

@@ -89,6 +89,17 @@ func TestParseConfig(t *testing.T) {
 		}},
 		{name: "bad timezone", env: map[string]string{"SALON_TIMEZONE": "Beijing"}, wantErr: "-timezone"},
 		{name: "Local is no zone name", args: []string{"-timezone", "Local"}, wantErr: "-timezone"},
+		{name: "http limits", args: []string{"-http-max-conns", "2000", "-http-body-grace", "5s", "-viewer-ids-per-addr", "4"},
+			env: map[string]string{"SALON_HTTP_MAX_CONNS_PER_ADDR": "32", "SALON_HTTP_BODY_MIN_RATE": "4096"},
+			check: func(t *testing.T, c Config) {
+				l := c.HTTPLimits
+				if l.MaxConns != 2000 || l.MaxConnsPerAddr != 32 || l.BodyMinRate != 4096 || l.BodyGrace != 5*time.Second ||
+					l.ViewerIDsPerAddr != 4 || l.ReserveConns != 64 || l.BodyIdle != 30*time.Second {
+					t.Fatalf("HTTPLimits = %+v", l)
+				}
+			}},
+		{name: "reserve too large", args: []string{"-http-max-conns", "100", "-http-reserve-conns", "60"}, wantErr: "-http-reserve-conns"},
+		{name: "bad limit env", env: map[string]string{"SALON_HTTP_MAX_CONNS": "many"}, wantErr: "SALON_HTTP_MAX_CONNS"},
 		{name: "bad shared net", env: map[string]string{"SALON_CHAT_SHARED_NETS": "venue"}, wantErr: "-chat-shared-nets"},
 		{name: "bad chat origin", args: []string{"-chat-origins", "a.example.org"}, wantErr: "-chat-origins"},
 		{name: "short key", args: []string{"-publish-key", "abc"}, wantErr: "-publish-key"},
@@ -174,5 +185,27 @@ func TestEventLocation(t *testing.T) {
 	// Without a name anywhere it is still a zone (the machine's, or Local).
 	if eventLocation("", env("")) == nil {
 		t.Error("no location without TZ")
+	}
+}
+
+func TestFitLimits(t *testing.T) {
+	def := defaultConfig().HTTPLimits
+	cases := []struct {
+		nofile           int
+		maxConns, reserv int
+		lowered          bool
+	}{
+		{0, 8192, 64, false},       // unknown
+		{1 << 20, 8192, 64, false}, // plenty
+		{256, 128, 16, true},       // prlimit --nofile=256
+		{1024, 512, 64, true},
+		{20, 16, 2, true},
+	}
+	for _, tc := range cases {
+		got, lowered := fitLimits(def, tc.nofile)
+		if got.MaxConns != tc.maxConns || got.ReserveConns != tc.reserv || lowered != tc.lowered {
+			t.Errorf("fitLimits(nofile %d) = %d conns, %d reserve, lowered %v; want %d, %d, %v",
+				tc.nofile, got.MaxConns, got.ReserveConns, lowered, tc.maxConns, tc.reserv, tc.lowered)
+		}
 	}
 }

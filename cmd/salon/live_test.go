@@ -202,64 +202,102 @@ func TestLive_KeysAndSecondPublisher(t *testing.T) {
 	}
 }
 
+// TestLive_PublisherRestart: a publisher drops and comes back. With the same
+// encoder settings the playlist simply goes on — same init segment, no
+// EXT-X-DISCONTINUITY, at which VLC stops for good (issue 13, finding 17);
+// with a new resolution it continues after a discontinuity and a new
+// EXT-X-MAP. Segment numbers are never reused, every reload passes the
+// RFC 8216 checks, and an ffmpeg reader plays across the gap.
 func TestLive_PublisherRestart(t *testing.T) {
-	needTools(t, "ffmpeg")
-	a := testApp(t, func(c *Config) { c.Window = 20 * time.Second })
-	args := ffmpegArgs("60", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
-	pub := startProc(t, "ffmpeg", args...)
-	waitSegments(t, a, "main", 3, 30*time.Second)
-
-	// Every playlist the server emits, reloaded as a player would, is
-	// checked against RFC 8216 and every URI in it is fetched.
-	checker := startPlaylistChecker(t, a, "main")
-
-	// A viewer that keeps reading across the outage.
-	reader := startProc(t, "ffmpeg", "-hide_banner", "-v", "error", "-i", a.httpURL("/live/main/index.m3u8"), "-t", "14", "-f", "null", "-")
-	time.Sleep(2 * time.Second)
-	pub.kill()
-	_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
-	lastBefore := lastSegment(t, string(body))
-	time.Sleep(2 * time.Second)
-	startProc(t, "ffmpeg", args...)
-
-	deadline := time.Now().Add(30 * time.Second)
-	var pl string
-	for {
-		_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
-		pl = string(body)
-		if strings.Contains(pl, "#EXT-X-DISCONTINUITY\n") && lastSegment(t, pl) >= lastBefore+3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no discontinuity and new segments after the publisher came back:\n%s", pl)
-		}
-		time.Sleep(300 * time.Millisecond)
+	needTools(t, "ffmpeg", "ffprobe")
+	srcSmall := []string{"-re", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30"}
+	cases := []struct {
+		name     string
+		second   []string // the returning publisher's video source
+		wantDisc bool
+	}{
+		{"same encoder settings", srcVideo, false},
+		{"new resolution", srcSmall, true},
 	}
-	// Segment numbers after the discontinuity continue, never reused.
-	seen := map[string]bool{}
-	for _, line := range strings.Split(pl, "\n") {
-		if strings.HasSuffix(line, ".m4s") {
-			if seen[line] {
-				t.Fatalf("segment %s listed twice:\n%s", line, pl)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := testApp(t, func(c *Config) { c.Window = 20 * time.Second })
+			args := func(src []string) []string {
+				return ffmpegArgs("60", src, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
 			}
-			seen[line] = true
-		}
-	}
-	after := strings.SplitN(pl, "#EXT-X-DISCONTINUITY\n", 2)[1]
-	if first := regexp.MustCompile(`(?m)^(\d+)\.m4s$`).FindStringSubmatch(after); first == nil {
-		t.Fatalf("no segment after the discontinuity:\n%s", pl)
-	} else if n, _ := strconv.Atoi(first[1]); n <= lastBefore {
-		t.Fatalf("first segment after reconnect is %d, not after %d: numbers reused", n, lastBefore)
-	}
-	if strings.Count(pl, "#EXT-X-MAP") < 2 {
-		t.Fatalf("want a new EXT-X-MAP for the new publish:\n%s", pl)
-	}
-	checker.stop(t)
-	if err := reader.wait(t, 60*time.Second); err != nil {
-		t.Fatalf("the reading ffmpeg failed across the reconnect: %v\n%s", err, reader.stderr.String())
-	}
-	if s := strings.TrimSpace(reader.stderr.String()); s != "" {
-		t.Logf("reader's messages across the reconnect:\n%s", s)
+			pub := startProc(t, "ffmpeg", args(srcVideo)...)
+			waitSegments(t, a, "main", 3, 30*time.Second)
+
+			// Every playlist the server emits, reloaded as a player would, is
+			// checked against RFC 8216 and every URI in it is fetched.
+			checker := startPlaylistChecker(t, a, "main")
+
+			// A viewer that keeps reading across the outage.
+			reader := startProc(t, "ffmpeg", "-hide_banner", "-v", "error", "-i", a.httpURL("/live/main/index.m3u8"), "-t", "14", "-f", "null", "-")
+			time.Sleep(2 * time.Second)
+			pub.kill()
+			for deadline := time.Now().Add(30 * time.Second); a.reg.Live("main"); {
+				if time.Now().After(deadline) {
+					t.Fatal("the stage is still live 30 s after its publisher was killed")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+			lastBefore := lastSegment(t, string(body))
+			startProc(t, "ffmpeg", args(tc.second)...)
+
+			deadline := time.Now().Add(30 * time.Second)
+			var pl string
+			for {
+				_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+				pl = string(body)
+				if lastSegment(t, pl) >= lastBefore+3 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no new segments after the publisher came back:\n%s", pl)
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+			// Segment numbers after the restart continue, never reused.
+			seen := map[string]bool{}
+			for _, line := range strings.Split(pl, "\n") {
+				if strings.HasSuffix(line, ".m4s") {
+					if seen[line] {
+						t.Fatalf("segment %s listed twice:\n%s", line, pl)
+					}
+					seen[line] = true
+				}
+			}
+			hasDisc := strings.Contains(pl, "#EXT-X-DISCONTINUITY\n")
+			maps := strings.Count(pl, "#EXT-X-MAP")
+			switch {
+			case tc.wantDisc && (!hasDisc || maps < 2):
+				t.Fatalf("new codec parameters want a discontinuity and a new EXT-X-MAP:\n%s", pl)
+			case !tc.wantDisc && (hasDisc || maps != 1):
+				t.Fatalf("the same encoder settings want no discontinuity and one EXT-X-MAP:\n%s", pl)
+			}
+			if tc.wantDisc {
+				after := strings.SplitN(pl, "#EXT-X-DISCONTINUITY\n", 2)[1]
+				if first := regexp.MustCompile(`(?m)^(\d+)\.m4s$`).FindStringSubmatch(after); first == nil {
+					t.Fatalf("no segment after the discontinuity:\n%s", pl)
+				} else if n, _ := strconv.Atoi(first[1]); n <= lastBefore {
+					t.Fatalf("first segment after reconnect is %d, not after %d: numbers reused", n, lastBefore)
+				}
+			}
+			checker.stop(t)
+			if err := reader.wait(t, 60*time.Second); err != nil {
+				t.Fatalf("the reading ffmpeg failed across the reconnect: %v\n%s", err, reader.stderr.String())
+			}
+			if s := strings.TrimSpace(reader.stderr.String()); s != "" {
+				t.Logf("reader's messages across the reconnect:\n%s", s)
+			}
+			// ffprobe reads the playlist that spans both publishes.
+			ss := ffprobe(t, a.httpURL("/live/main/index.m3u8"))
+			if got := codecsOf(ss); got != "h264,aac" {
+				t.Fatalf("ffprobe across the restart: codecs %s", got)
+			}
+		})
 	}
 }
 

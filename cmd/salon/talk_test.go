@@ -62,7 +62,8 @@ func probeDuration(t *testing.T, url string) float64 {
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
 	}
-	// A fragmented MP4 keeps the stage's timeline: it may start at 40 s.
+	// A live playlist keeps the stage's timeline: it may start at 40 s (the
+	// MP4 download starts at 0, TestTalk_DownloadStartsAtZero).
 	parts := strings.Split(strings.TrimSpace(string(out)), ",")
 	if len(parts) != 2 {
 		t.Fatalf("ffprobe output %q", out)

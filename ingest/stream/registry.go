@@ -46,6 +46,7 @@ type stage struct {
 	pub      *Publisher // nil when offline
 	lastSeen time.Time  // end of the last publish
 	stats    *stats
+	silence  *silence
 	warnings map[string]string
 	dropped  int64 // units of this publish some reader dropped
 }
@@ -130,6 +131,7 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	p := &Publisher{reg: r, st: st, stream: s}
 	st.pub = p
 	st.stats = newStats(s)
+	st.silence = newSilence(s)
 	st.warnings = map[string]string{}
 	st.dropped = 0
 	r.changedLocked()
@@ -252,6 +254,7 @@ func (p *Publisher) WriteUnit(u *Unit) {
 		return
 	}
 	p.st.stats.add(u, p.stream.Tracks[u.Track])
+	p.st.silence.unit(u.Track, u.Received, p.st, p.stream.Tracks, p.reg.Log)
 	for _, rd := range p.reg.readers {
 		if !rd.push(Event{Stage: p.stream.Stage, Unit: u}, false) {
 			p.st.dropped++
@@ -270,6 +273,9 @@ func (p *Publisher) Close() {
 	if p.st.pub == p {
 		p.st.pub = nil
 		p.st.lastSeen = time.Now()
+		for i := range p.stream.Tracks {
+			delete(p.st.warnings, silentKey(i)) // about this publish only
+		}
 		p.reg.changedLocked()
 	}
 	for _, rd := range p.reg.readers {

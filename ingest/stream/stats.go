@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"math"
 	"time"
 
@@ -48,6 +49,7 @@ type stats struct {
 
 type trackStats struct {
 	static  TrackInfo
+	sps     []byte       // the parameter set static's resolution was read from
 	samples []statSample // ring of recent units, oldest first
 	lastKey time.Duration
 	hasKey  bool
@@ -62,7 +64,14 @@ type statSample struct {
 func newStats(s *Stream) *stats {
 	st := &stats{}
 	for _, t := range s.Tracks {
-		st.tracks = append(st.tracks, &trackStats{static: describe(t)})
+		ts := &trackStats{static: describe(t)}
+		switch c := t.Codec.(type) {
+		case *mp4codecs.H264:
+			ts.sps = c.SPS
+		case *mp4codecs.H265:
+			ts.sps = c.SPS
+		}
+		st.tracks = append(st.tracks, ts)
 	}
 	return st
 }
@@ -108,10 +117,42 @@ func (s *stats) add(u *Unit, t *Track) {
 		ts.samples = append(ts.samples[:0], ts.samples[len(ts.samples)/2:]...)
 	}
 	if t.IsVideo() && u.RandomAccess {
+		ts.inBandSPS(t, u.AU)
 		if ts.hasKey && u.DTS > ts.lastKey {
 			ts.keyInt = u.DTS - ts.lastKey
 		}
 		ts.lastKey, ts.hasKey = u.DTS, true
+	}
+}
+
+// inBandSPS follows a resolution change: a keyframe that carries an SPS
+// other than the one last read updates width and height.
+func (ts *trackStats) inBandSPS(t *Track, au [][]byte) {
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		switch t.Codec.(type) {
+		case *mp4codecs.H264:
+			if h264.NALUType(n[0]&0x1f) != h264.NALUTypeSPS || bytes.Equal(n, ts.sps) {
+				continue
+			}
+			var sps h264.SPS
+			if sps.Unmarshal(n) == nil {
+				ts.static.Width, ts.static.Height = sps.Width(), sps.Height()
+			}
+		case *mp4codecs.H265:
+			if h265.NALUType((n[0]>>1)&0x3f) != h265.NALUType_SPS_NUT || bytes.Equal(n, ts.sps) {
+				continue
+			}
+			var sps h265.SPS
+			if sps.Unmarshal(n) == nil {
+				ts.static.Width, ts.static.Height = sps.Width(), sps.Height()
+			}
+		default:
+			return
+		}
+		ts.sps = bytes.Clone(n)
 	}
 }
 

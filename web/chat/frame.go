@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/salon/salon/internal/textclean"
 )
 
 // Error codes of the contract's {"type":"error"} frame.
@@ -153,7 +154,7 @@ func decodeFrame(data []byte, maxText, maxName int) (clientFrame, *frameError) {
 	}
 	switch raw.Type {
 	case "hello":
-		name := strings.TrimSpace(stripControl(raw.Name, false))
+		name := strings.TrimSpace(textclean.Line(raw.Name))
 		n := utf8.RuneCountInString(name)
 		if raw.Viewer != "" && !validViewerKey(raw.Viewer) {
 			return clientFrame{}, &frameError{CodeBadRequest, "viewer must be 16-64 of A-Z, a-z, 0-9, - and _"}
@@ -166,7 +167,7 @@ func decodeFrame(data []byte, maxText, maxName int) (clientFrame, *frameError) {
 		}
 		return clientFrame{Kind: "hello", Name: name, Viewer: raw.Viewer}, nil
 	case "chat", "question":
-		text := strings.TrimSpace(stripControl(raw.Text, true))
+		text := strings.TrimSpace(textclean.Block(raw.Text))
 		n := utf8.RuneCountInString(text)
 		if n == 0 {
 			return clientFrame{}, &frameError{CodeBadRequest, "text is empty"}
@@ -200,42 +201,4 @@ func validViewerKey(k string) bool {
 		}
 	}
 	return true
-}
-
-// stripControl removes control characters (keeping '\n' when keepNewline) and
-// the bidirectional overrides that let one message disguise another's text.
-// Invalid UTF-8 was already replaced by encoding/json.
-func stripControl(s string, keepNewline bool) string {
-	clean := true
-	for _, r := range s {
-		if dropRune(r, keepNewline) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		if !dropRune(r, keepNewline) {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func dropRune(r rune, keepNewline bool) bool {
-	if r == '\n' {
-		return !keepNewline
-	}
-	if unicode.IsControl(r) {
-		return true
-	}
-	switch {
-	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x2028, r == 0x2029:
-		return true
-	}
-	return false
 }

@@ -112,7 +112,7 @@ type Hub struct {
 	slides        []Slide    // page changes, oldest first, at most MaxLog
 	log           []*Message // newest last, at most MaxLog
 	byID          map[string]*Message
-	voters        map[string]map[string]struct{} // message id → client ids
+	voters        map[string]map[string]struct{} // message id → hashed voter keys (votes.go)
 	clientIPs     map[string]string              // client id → IP, for banning authors who left
 	viewerOf      map[string]string              // client id → viewer key, for the same
 	slowMode      time.Duration
@@ -500,6 +500,9 @@ func (h *Hub) restore(recs []journalRecord) {
 	for _, rec := range recs {
 		switch {
 		case rec.Msg != nil:
+			if len(rec.Voters) > 0 {
+				h.addVotersLocked(rec.Msg.ID, rec.Voters)
+			}
 			if m := seen[rec.Msg.ID]; m != nil {
 				*m = *rec.Msg
 				continue
@@ -533,7 +536,8 @@ func (h *Hub) restore(recs []journalRecord) {
 	}
 }
 
-// vote records c's vote for a question; a second vote by the same client is a no-op.
+// vote records c's vote for a question; a second vote by the same viewer
+// (votes.go) is a no-op.
 func (h *Hub) vote(c *client, id string) *frameError {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -544,17 +548,13 @@ func (h *Hub) vote(c *client, id string) *frameError {
 	if m == nil || m.Deleted || !m.Question {
 		return &frameError{CodeBadRequest, "no such question"}
 	}
-	vs := h.voters[id]
-	if vs == nil {
-		vs = make(map[string]struct{})
-		h.voters[id] = vs
-	}
-	if _, ok := vs[c.id]; ok {
+	keys := h.voteKeys(c) // votes.go: one vote per viewer, not per connection
+	if h.votedLocked(id, keys) {
 		return nil
 	}
-	vs[c.id] = struct{}{}
+	h.addVotersLocked(id, keys)
 	m.Votes++
-	h.journalLocked(journalRecord{Msg: m})
+	h.journalLocked(journalRecord{Msg: m, Voters: keys})
 	h.broadcastLocked(h.prepare(votesFrame{Type: "votes", ID: id, Count: m.Votes}))
 	return nil
 }

@@ -472,7 +472,7 @@ func TestHub_ServeWS_htmlIsText(t *testing.T) {
 func TestHub_ServeWS_questions(t *testing.T) {
 	e := newEnv(t, nil)
 	a := e.dial(t, "")
-	b := e.dial(t, "")
+	b := e.dial(t, "10.0.0.2")
 	a.send(map[string]string{"type": "question", "text": "Why fMP4?"})
 	q := b.until(isType("chat"))
 	if q["question"] != true {

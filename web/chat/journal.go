@@ -38,8 +38,11 @@ type journalRecord struct {
 	Msg *Message `json:"msg,omitempty"`
 	// The author's address and viewer key, with a message's first record,
 	// so that banning its author works after a restart.
-	IP     string      `json:"ip,omitempty"`
-	Viewer string      `json:"viewer,omitempty"`
+	IP     string `json:"ip,omitempty"`
+	Viewer string `json:"viewer,omitempty"`
+	// Voters, with the record of a vote, are the voter's hashed keys
+	// (votes.go), so one viewer's vote stays one vote after a restart.
+	Voters []string    `json:"voters,omitempty"`
 	Ban    *banRecord  `json:"ban,omitempty"`
 	Slow   *slowRecord `json:"slow_mode,omitempty"`
 	Slide  *Slide      `json:"slide,omitempty"`

@@ -24,6 +24,20 @@
   var byId = {};
   var conn = null;
 
+  // maxlength counts UTF-16 units, so an emoji counts twice and the box would
+  // stop at 250 of the 500 characters the server takes. Count characters
+  // (code points) as the server does: data-max-chars, the server's limit.
+  function limitChars(input) {
+    var max = Number(input.dataset.maxChars);
+    if (!max) return;
+    input.addEventListener('input', function () {
+      var chars = Array.from(input.value);
+      if (chars.length > max) input.value = chars.slice(0, max).join('');
+    });
+  }
+  limitChars(nameInput);
+  limitChars(textInput);
+
   try { nameInput.value = localStorage.getItem('salon-name') || ''; } catch (e) { /* storage disabled */ }
 
   function setStatus(text) {
