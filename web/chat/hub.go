@@ -741,6 +741,13 @@ func (h *Hub) SetSlowMode(d time.Duration) {
 	h.Log.Info("chat slow mode", "interval", d)
 }
 
+// CurrentSlowMode is the slow mode now (SetSlowMode, or the journal's).
+func (h *Hub) CurrentSlowMode() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.slowMode
+}
+
 // TalkChanged tells every viewer the live talk changed ({"type":"talk","talk":talk});
 // talk nil means no talk is live. New messages are stamped through Talks.
 func (h *Hub) TalkChanged(talk any) {
