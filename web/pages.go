@@ -60,6 +60,9 @@ type pageData struct {
 	// speak: the upload cap in MB
 	MaxUploadMB int64
 
+	// the organiser console
+	Admin adminData
+
 	// error
 	Status  int
 	Heading string

@@ -75,8 +75,14 @@ type Server struct {
 	Talks talkLibrary
 	// Archive is the bucket, served read-only at /archive/{key}; optional.
 	Archive archiveReader
-	// AdminToken authorises the organiser's API calls (Bearer token).
+	// AdminToken authorises the organiser: API calls with it as a Bearer
+	// token, or a console session started by giving it on /admin/login.
 	AdminToken string
+	// Location is the event's time zone: pages show times in it. Default:
+	// the machine's (time.Local).
+	Location *time.Location
+	// Recorder, when set, reports the spool and the uploads on the console.
+	Recorder recorderHealth
 	// ChatDir holds each stage's chat journal ({stage}.jsonl), so chat
 	// survives a restart. Empty keeps chat in memory only.
 	ChatDir string
@@ -100,7 +106,11 @@ type Server struct {
 	pages   *template.Template
 	assets  *assets
 	viewers *viewers
-	chat    *chatRooms
+	// sessions are the organiser console's logins (admin_session.go).
+	sessions *sessions
+	// feed pushes the console's health snapshots (admin_feed.go).
+	feed *consoleFeed
+	chat *chatRooms
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	metrics     *metrics
@@ -125,7 +135,11 @@ func (s *Server) Initialize() error {
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
 	}
+	if s.Location == nil {
+		s.Location = time.Local
+	}
 	s.seed = maphash.MakeSeed()
+	s.sessions = newSessions()
 	s.viewers = newViewers(viewerWindow)
 	s.chat = &chatRooms{s: s, hubs: map[string]*chat.Hub{}}
 	if err := s.initMetrics(); err != nil {
@@ -149,6 +163,7 @@ func (s *Server) Initialize() error {
 		return fmt.Errorf("web: listen on %s: %w (is another program using the port? choose another with -http)", s.Address, err)
 	}
 	s.ln = ln
+	s.feed = newConsoleFeed(s)
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -206,6 +221,8 @@ func (s *Server) routes() {
 	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
 	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
+
+	s.adminRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)
@@ -267,6 +284,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		if s.chat != nil {
 			s.chat.close() // websockets are hijacked: Shutdown does not wait for them
+		}
+		if s.feed != nil {
+			s.feed.close() // ends the console's event streams
 		}
 		if s.srv == nil {
 			return

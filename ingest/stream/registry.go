@@ -36,6 +36,9 @@ type Registry struct {
 	stages  map[string]*stage
 	readers []*reader
 	closed  bool
+	// changed is closed and replaced when a publish starts or ends or a
+	// warning changes (Changed).
+	changed chan struct{}
 }
 
 type stage struct {
@@ -44,6 +47,7 @@ type stage struct {
 	lastSeen time.Time  // end of the last publish
 	stats    *stats
 	warnings map[string]string
+	dropped  int64 // units of this publish some reader dropped
 }
 
 // Initialize fills defaults.
@@ -55,6 +59,7 @@ func (r *Registry) Initialize() error {
 		r.Log = slog.New(slog.DiscardHandler)
 	}
 	r.stages = make(map[string]*stage)
+	r.changed = make(chan struct{})
 	return nil
 }
 
@@ -126,6 +131,8 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	st.pub = p
 	st.stats = newStats(s)
 	st.warnings = map[string]string{}
+	st.dropped = 0
+	r.changedLocked()
 	for _, rd := range r.readers {
 		rd.push(Event{Stage: s.Stage, Start: s}, true)
 	}
@@ -142,11 +149,28 @@ func (r *Registry) SetWarning(stageName, key, msg string) {
 	if st == nil {
 		return
 	}
+	if st.warnings[key] == msg {
+		return
+	}
 	if msg == "" {
 		delete(st.warnings, key)
 	} else {
 		st.warnings[key] = msg
 	}
+	r.changedLocked()
+}
+
+// Changed returns a channel that is closed at the next change of a stage's
+// publisher or warnings; call it again for the change after that.
+func (r *Registry) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+func (r *Registry) changedLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 // Live tells whether the stage has a publisher now.
@@ -185,6 +209,7 @@ func (r *Registry) Stages() []StageInfo {
 		if st.stats != nil {
 			info.Tracks = st.stats.snapshot(now, st.pub != nil)
 		}
+		info.DroppedUnits = st.dropped
 		for _, w := range st.warnings {
 			info.Warnings = append(info.Warnings, w)
 		}
@@ -228,7 +253,9 @@ func (p *Publisher) WriteUnit(u *Unit) {
 	}
 	p.st.stats.add(u, p.stream.Tracks[u.Track])
 	for _, rd := range p.reg.readers {
-		rd.push(Event{Stage: p.stream.Stage, Unit: u}, false)
+		if !rd.push(Event{Stage: p.stream.Stage, Unit: u}, false) {
+			p.st.dropped++
+		}
 	}
 }
 
@@ -243,6 +270,7 @@ func (p *Publisher) Close() {
 	if p.st.pub == p {
 		p.st.pub = nil
 		p.st.lastSeen = time.Now()
+		p.reg.changedLocked()
 	}
 	for _, rd := range p.reg.readers {
 		rd.push(Event{Stage: p.stream.Stage, End: true}, true)

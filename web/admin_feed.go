@@ -1,0 +1,326 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/salon/salon/archive"
+	"github.com/salon/salon/ingest/stream"
+)
+
+// recorderHealth is the recorder as the console needs it; *archive.Recorder
+// satisfies it.
+type recorderHealth interface {
+	Health() archive.RecorderHealth
+}
+
+// stageChanges tells the feed at once when a publisher comes or goes;
+// *stream.Registry satisfies it. Optional: without it, changes show at the
+// next tick.
+type stageChanges interface {
+	Changed() <-chan struct{}
+}
+
+const (
+	// feedTick is how often the console gets a fresh health snapshot.
+	feedTick = time.Second
+	// bitrateHistory is how many per-second bitrate samples a stage keeps
+	// for the console's chart (5 minutes).
+	bitrateHistory = 300
+	// feedQueue is how many frames may wait for one slow console before it
+	// misses some (the next snapshot replaces what it missed).
+	feedQueue = 4
+)
+
+// consoleSnapshot is one "health" event of GET /admin/events.
+type consoleSnapshot struct {
+	Now     time.Time               `json:"now"`
+	Stages  []consoleStage          `json:"stages"`
+	Archive *archive.RecorderHealth `json:"archive,omitempty"`
+}
+
+// consoleStage is a stage's health for the console.
+type consoleStage struct {
+	stream.StageInfo
+	Viewers     int `json:"viewers"`
+	ViewersPeak int `json:"viewers_peak"`
+	// Bitrate is the stage's total bitrate (bit/s) once per second, oldest
+	// first, over the last few minutes (0 while offline).
+	Bitrate []int64 `json:"bitrate"`
+}
+
+// stageHistory is what the feed remembers of a stage between snapshots.
+type stageHistory struct {
+	bitrate  []int64
+	peak     int
+	peakDay  string // the event-local day the peak belongs to
+	lastLive bool
+}
+
+// consoleFeed builds the console's snapshots on one goroutine and hands the
+// encoded frames to every open console. The goroutine owns history; mu
+// guards subs and the latest frames.
+type consoleFeed struct {
+	s       *Server
+	history map[string]*stageHistory
+
+	mu        sync.Mutex
+	subs      map[chan []byte]struct{}
+	snap      consoleSnapshot // latest snapshot (its slices are not shared)
+	health    []byte          // latest "health" frame
+	talks     []byte          // latest "talks" frame
+	talksData []byte          // its JSON, to see changes
+
+	poke   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newConsoleFeed(s *Server) *consoleFeed {
+	f := &consoleFeed{s: s, history: map[string]*stageHistory{}, subs: map[chan []byte]struct{}{},
+		poke: make(chan struct{}, 1), done: make(chan struct{})}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.update(time.Now())
+	go f.run()
+	return f
+}
+
+func (f *consoleFeed) close() {
+	f.cancel()
+	<-f.done
+}
+
+// changed asks for a snapshot now (a talk started or stopped).
+func (f *consoleFeed) changed() {
+	select {
+	case f.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (f *consoleFeed) run() {
+	defer close(f.done)
+	t := time.NewTicker(feedTick)
+	defer t.Stop()
+	var changes <-chan struct{}
+	for {
+		if c, ok := f.s.Stages.(stageChanges); ok {
+			changes = c.Changed()
+		}
+		select {
+		case <-f.ctx.Done():
+			return
+		case now := <-t.C:
+			f.update(now)
+		case <-changes:
+			f.update(time.Now())
+		case <-f.poke:
+			f.update(time.Now())
+		}
+	}
+}
+
+// update builds the snapshot and sends it to every console. Bitrate history
+// advances at most once per tick, however often changes arrive.
+func (f *consoleFeed) update(now time.Time) {
+	snap := f.snapshot(now)
+	health := sseFrame("health", snap)
+	var talksFrame []byte
+	talksData := f.talksJSON()
+
+	f.mu.Lock()
+	f.snap, f.health = snap, health
+	if !bytes.Equal(talksData, f.talksData) {
+		f.talksData = talksData
+		f.talks = sseFrameRaw("talks", talksData)
+		talksFrame = f.talks
+	}
+	for ch := range f.subs {
+		if talksFrame != nil {
+			offer(ch, talksFrame)
+		}
+		offer(ch, health)
+	}
+	f.mu.Unlock()
+}
+
+// offer queues a frame without waiting: a console too slow to take it
+// misses it, and the next snapshot is complete by itself.
+func offer(ch chan []byte, frame []byte) {
+	select {
+	case ch <- frame:
+	default:
+	}
+}
+
+func (f *consoleFeed) snapshot(now time.Time) consoleSnapshot {
+	snap := consoleSnapshot{Now: now.UTC()}
+	if f.s.Recorder != nil {
+		h := f.s.Recorder.Health()
+		snap.Archive = &h
+	}
+	day := now.In(f.s.Location).Format(time.DateOnly)
+	seen := map[string]bool{}
+	for _, info := range f.s.Stages.Stages() {
+		seen[info.Name] = true
+		snap.Stages = append(snap.Stages, f.stage(info, now, day))
+	}
+	// Stages the programme names but nobody published to yet.
+	if f.s.Talks != nil {
+		for _, t := range f.s.Talks.List() {
+			if t.Stage != "" && !seen[t.Stage] {
+				seen[t.Stage] = true
+				snap.Stages = append(snap.Stages, f.stage(stream.StageInfo{Name: t.Stage}, now, day))
+			}
+		}
+	}
+	sort.Slice(snap.Stages, func(i, j int) bool { return snap.Stages[i].Name < snap.Stages[j].Name })
+	return snap
+}
+
+func (f *consoleFeed) stage(info stream.StageInfo, now time.Time, day string) consoleStage {
+	if info.Tracks == nil {
+		info.Tracks = []stream.TrackInfo{}
+	}
+	h := f.history[info.Name]
+	if h == nil {
+		h = &stageHistory{}
+		f.history[info.Name] = h
+	}
+	var total int64
+	for _, t := range info.Tracks {
+		total += t.Bitrate
+	}
+	if !info.Live {
+		total = 0
+	}
+	h.bitrate = append(h.bitrate, total)
+	if len(h.bitrate) > bitrateHistory {
+		h.bitrate = append(h.bitrate[:0], h.bitrate[len(h.bitrate)-bitrateHistory:]...)
+	}
+	viewers := f.s.Viewers(info.Name)
+	if h.peakDay != day {
+		h.peak, h.peakDay = 0, day
+	}
+	h.peak = max(h.peak, viewers)
+	return consoleStage{StageInfo: info, Viewers: viewers, ViewersPeak: h.peak, Bitrate: append([]int64(nil), h.bitrate...)}
+}
+
+// talksJSON is every talk as the API shows it, by start time.
+func (f *consoleFeed) talksJSON() []byte {
+	if f.s.Talks == nil {
+		return []byte("[]")
+	}
+	b, err := json.Marshal(f.s.consoleTalks())
+	if err != nil {
+		f.s.Log.Error("encode the console's talks", "error", err)
+		return []byte("[]")
+	}
+	return b
+}
+
+// consoleTalks is every talk, by stage and start time (unscheduled last).
+func (s *Server) consoleTalks() []talkJSON {
+	list := s.Talks.List()
+	out := make([]talkJSON, 0, len(list))
+	for _, t := range list {
+		out = append(out, s.talkJSON(t))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.StartsAt.IsZero() != b.StartsAt.IsZero() {
+			return b.StartsAt.IsZero()
+		}
+		if !a.StartsAt.Equal(b.StartsAt) {
+			return a.StartsAt.Before(b.StartsAt)
+		}
+		return a.ID < b.ID
+	})
+	return out
+}
+
+func sseFrame(event string, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{}`)
+	}
+	return sseFrameRaw(event, b)
+}
+
+// sseFrameRaw is one server-sent event; data is JSON, which has no newline.
+func sseFrameRaw(event string, data []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(data) + len(event) + 16)
+	buf.WriteString("event: ")
+	buf.WriteString(event)
+	buf.WriteString("\ndata: ")
+	buf.Write(data)
+	buf.WriteString("\n\n")
+	return buf.Bytes()
+}
+
+// subscribe adds a console; the first frames are the latest talks and
+// health, so the page is complete at once.
+func (f *consoleFeed) subscribe() chan []byte {
+	ch := make(chan []byte, feedQueue)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.talks != nil {
+		ch <- f.talks
+	}
+	if f.health != nil {
+		ch <- f.health
+	}
+	f.subs[ch] = struct{}{}
+	return ch
+}
+
+func (f *consoleFeed) unsubscribe(ch chan []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.subs, ch)
+}
+
+// handleEvents is GET /admin/events: the console's server-sent events, a
+// "health" snapshot every second and at once on a change, a "talks" list
+// whenever it changes. Session only: an EventSource cannot send a bearer
+// token, and scripts have the JSON API.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.adminSession(r); !ok {
+		s.jsonError(w, http.StatusUnauthorized, "log in at /admin first: the console's events need its session")
+		return
+	}
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
+	w.WriteHeader(http.StatusOK)
+	ch := s.feed.subscribe()
+	defer s.feed.unsubscribe(ch)
+	if _, err := w.Write([]byte("retry: 1000\n\n")); err != nil {
+		return
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.feed.ctx.Done():
+			return
+		case frame := <-ch:
+			rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := w.Write(frame); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
