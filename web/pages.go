@@ -62,6 +62,8 @@ type pageData struct {
 
 	// the organiser console
 	Admin adminData
+	// the console's talk page and the room screen (room.go)
+	Extras extrasData
 
 	// error
 	Status  int

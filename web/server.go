@@ -96,6 +96,9 @@ type Server struct {
 	// Slides takes slide uploads and speaker links; optional (the slide
 	// routes answer 503 without it). cmd passes the same library as Talks.
 	Slides slideLibrary
+	// Sponsors keeps the sponsors' logos for the room screen and the live
+	// page; optional (the sponsor routes answer 503 without it).
+	Sponsors sponsorLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
 
@@ -111,6 +114,9 @@ type Server struct {
 	// feed pushes the console's health snapshots (admin_feed.go).
 	feed *consoleFeed
 	chat *chatRooms
+	// speakerLinks are the speaker links issued since start, for their QR
+	// codes in the console (admin_talk.go).
+	speakerLinks speakerLinks
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	metrics     *metrics
@@ -223,6 +229,7 @@ func (s *Server) routes() {
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
 
 	s.adminRoutes()
+	s.extraRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)

@@ -99,6 +99,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, fmt.Errorf("load the talks from %s: %w", desc, err)
 	}
 	a.library = lib
+	sponsors := &archive.Sponsors{Store: store, Log: log.With("component", "sponsors")}
+	if err := sponsors.Initialize(a.ctx); err != nil {
+		return nil, err
+	}
 	rec := &archive.Recorder{
 		Store:    store,
 		SpoolDir: filepath.Join(cfg.Data, "spool"),
@@ -145,6 +149,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		ChatOrigins:    cfg.ChatOrigins,
 		ChatSharedNets: cfg.ChatSharedNets,
 		Slides:         lib,
+		Sponsors:       sponsors,
 
 		MaxUploadSize: cfg.MaxUpload,
 	}
