@@ -164,6 +164,7 @@ func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
 		StageName: name,
 		Known:     known,
 		Chat:      chatPanel{Stage: name, Mode: "live"},
+		Extras:    extrasData{Room: s.room(r, name)}, // sponsors between talks
 	})
 }
 

@@ -106,6 +106,7 @@ func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "room.html", pageData{
 		Title:     "Room · " + name,
 		StageName: name,
+		Admin:     adminData{Zone: s.zoneName()}, // for the clock; no session
 		Extras:    extrasData{Room: s.room(r, name)},
 	})
 }
