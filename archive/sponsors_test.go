@@ -169,3 +169,22 @@ func TestSponsors_BadIndex(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseSponsorIndex(f *testing.F) {
+	f.Add([]byte(`{"version":1,"sponsors":[{"id":"acme-1a2b3c4d.png","name":"Acme","type":"image/png","size":10}]}`))
+	f.Add([]byte(`{"version":1,"sponsors":[{"id":"../x.png","name":"x","type":"image/png"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		list, err := parseSponsorIndex(data)
+		if err != nil {
+			return
+		}
+		for _, sp := range list {
+			if !validSponsorID(sp.ID) || strings.Contains(sp.ID, "/") || sp.Type != logoTypeOfExt(sp.ID) {
+				t.Fatalf("accepted %+v", sp)
+			}
+			if err := ValidKey(SponsorKey(sp.ID)); err != nil {
+				t.Fatalf("accepted an id that is no key: %q: %v", sp.ID, err)
+			}
+		}
+	})
+}

@@ -201,7 +201,7 @@ func TestServer_AdminPages(t *testing.T) {
 		{"/admin/talks/ended", "trim-in"},
 		{"/admin/stages/main/chat", "Chat &amp; questions · stage main"},
 		{"/admin/sponsors", "Add a sponsor"},
-		{"/live/main/room", "Scan to ask questions"},
+		{"/live/main/room", "Scan to ask and vote"},
 	} {
 		res := do(t, "GET", e.base+tc.path, auth)
 		if res.status != 200 || !strings.Contains(res.body, tc.want) {

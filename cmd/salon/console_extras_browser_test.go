@@ -228,7 +228,11 @@ func shot(t *testing.T, ctx context.Context, a *app, name string, w, h int64, pa
 		t.Errorf("screenshot %s: %v", name, err)
 		return
 	}
-	img, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	capture := chromedp.CaptureScreenshot()
+	if h < 1080 {
+		capture = chromedp.FullScreenshot(100) // the whole page, to see below the fold
+	}
+	img, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
