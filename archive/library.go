@@ -51,6 +51,29 @@ type Library struct {
 	speakers map[string][32]byte
 	// uploading holds the slide keys being uploaded now (AddSlide).
 	uploading map[string]bool
+	// changed is closed and replaced when a talk is saved or deleted
+	// (Changed); nil until the first call of Changed.
+	changed chan struct{}
+}
+
+// Changed returns a channel that is closed at the next change of any talk
+// (saved or deleted): the programme's scheduler waits on it to see schedule
+// edits at once, whoever made them. Call it again for the change after.
+func (l *Library) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.changed
+}
+
+// notifyLocked wakes the waiters of Changed; mu held for writing.
+func (l *Library) notifyLocked() {
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
 }
 
 // recentlyEnded is how long after its end an ended talk's replay is checked
@@ -96,6 +119,8 @@ func (l *Library) Initialize(ctx context.Context) error {
 		}
 		talks[id] = t
 		switch {
+		case t.DoNotRecord:
+			// never cut
 		case t.Live():
 			pending[id] = true
 		case t.Recording != nil && now.Sub(*t.Recording.End) < recentlyEnded:
@@ -357,8 +382,25 @@ func (l *Library) Update(ctx context.Context, id string, p TalkPatch) (Talk, err
 	if err := l.checkLive(t); err != nil {
 		return Talk{}, err
 	}
-	recut := t.Recording != nil && (t.Stage != old.Stage || !sameWindow(t.Recording, old.Recording))
+	recut := t.Recording != nil && (t.Stage != old.Stage || !sameWindow(t.Recording, old.Recording) || old.DoNotRecord && !t.DoNotRecord)
+	if t.DoNotRecord && !old.DoNotRecord {
+		// Never published: what was cut before the speaker's wish was known goes.
+		if err := l.unpublish(ctx, t.ID); err != nil {
+			return Talk{}, err
+		}
+	}
 	return l.save(ctx, t, recut)
+}
+
+// unpublish deletes a talk's replay, slide track and chat log (a talk marked
+// do_not_record); its talk.json and slides stay.
+func (l *Library) unpublish(ctx context.Context, id string) error {
+	for _, key := range []string{TalkPlaylistKey(id), SlidesVTTKey(id), ChatKey(id)} {
+		if err := l.Store.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("talk %q is do_not_record, but its %s could not be deleted: %w; try again", id, key, err)
+		}
+	}
+	return nil
 }
 
 func sameWindow(a, b *Window) bool {
@@ -394,6 +436,7 @@ func (l *Library) Delete(ctx context.Context, id string) error {
 	delete(l.talks, id)
 	delete(l.broken, id)
 	delete(l.pending, id)
+	l.notifyLocked()
 	l.mu.Unlock()
 	prefix := "talks/" + id + "/"
 	objs, err := l.Store.List(ctx, prefix)
@@ -411,8 +454,11 @@ func (l *Library) Delete(ctx context.Context, id string) error {
 // save writes t's talk.json, publishes t, and, when recut, writes its
 // replay; writeMu held. The selection is read before anything is written, so
 // a bucket that cannot be read leaves everything as it was.
+//
+// A DoNotRecord talk is never cut: recut is ignored for it.
 func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 	t.Version = TalkVersion
+	recut = recut && !t.DoNotRecord
 	var sel Selection
 	if recut {
 		var err error
@@ -433,6 +479,10 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 	if recut {
 		l.pending[t.ID] = true // until the playlist below is written
 	}
+	if t.DoNotRecord {
+		delete(l.pending, t.ID)
+	}
+	l.notifyLocked()
 	l.mu.Unlock()
 	if recut {
 		if err := putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), sel.Playlist()); err != nil {

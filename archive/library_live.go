@@ -107,8 +107,34 @@ func (l *Library) recutPending(ctx context.Context, id string) error {
 	return l.cut(ctx, t.clone())
 }
 
-// cut writes t's replay and records whether it is final; writeMu held.
+// RecutFinal re-cuts an ended talk's replay and reports whether it is final
+// (VOD: the stored recording covers the talk's end). The programme calls it
+// until it is. A do_not_record talk has no replay: it is final at once.
+func (l *Library) RecutFinal(ctx context.Context, id string) (bool, error) {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	t, err := l.current(id)
+	if err != nil {
+		return false, err
+	}
+	if !t.HasEnded() {
+		return false, fmt.Errorf("talk %q has not ended: %w", id, ErrConflict)
+	}
+	if err := l.cut(ctx, t); err != nil {
+		return false, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return !l.pending[id], nil
+}
+
+// cut writes t's replay and records whether it is final; writeMu held. A
+// do_not_record talk is never cut.
 func (l *Library) cut(ctx context.Context, t Talk) error {
+	if t.DoNotRecord {
+		l.setPending(t.ID, false)
+		return nil
+	}
 	sel, err := Select(ctx, l.Store, t)
 	if err != nil {
 		return err

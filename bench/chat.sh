@@ -44,9 +44,12 @@ run_case() {
   local debug=()
   [[ -n $DEBUG ]] && debug=(-debug-addr "$DEBUG")
   env $SALON_ENV "$OUT/salon" -http "$HTTP" -rtsp "" -rtmp "" -data "$data" -log-level "$LOG_LEVEL" "${debug[@]}" \
-    >"$OUT/salon-chat-$name.log" 2>&1 &
+    -admin-token bench-admin-token >"$OUT/salon-chat-$name.log" 2>&1 &
   SALON=$!
   for _ in $(seq 100); do curl -sf "http://$HTTP/healthz" >/dev/null && break; sleep 0.1; done
+  # A stage has a chat room once it is live or has talks: give main a talk.
+  curl -sf -H "Authorization: Bearer bench-admin-token" -H "Content-Type: application/json" -d '{"title":"Chat benchmark","stage":"main"}' \
+    "http://$HTTP/api/talks" >/dev/null
   sleep 1 # let start-up settle before the baseline RSS
   echo "== $name: salon-bench chat $*"
   "$OUT/salon-bench" chat -url "http://$HTTP" -pid "$SALON" -json $TOOL_FLAGS "$@" >"$OUT/chat-$name.json" || true

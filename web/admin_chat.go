@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web/chat"
 )
 
 // handleAdminChat is a stage's chat in the console: every message with
@@ -31,30 +31,28 @@ func (s *Server) handleAdminChat(w http.ResponseWriter, r *http.Request) {
 // handleChatOnScreen puts a question on the room's screen or takes it off
 // (PUT /api/stages/{stage}/chat/onscreen {"id":"…"|null}, admin).
 func (s *Server) handleChatOnScreen(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.chatHub(w, r)
-	if !ok {
-		return
-	}
-	var in struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if !s.decodeBody(w, r, &in) {
-		return
-	}
-	var id *string
-	if len(in.ID) == 0 || json.Unmarshal(in.ID, &id) != nil || (id != nil && *id == "") {
-		s.jsonError(w, http.StatusBadRequest, `send {"id": "MESSAGE_ID"} to put a question on screen, or {"id": null} to take it off`)
-		return
-	}
-	target := ""
-	if id != nil {
-		target = *id
-	}
-	if err := h.SetOnScreen(target); err != nil {
-		s.chatError(w, err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]*string{"id": id})
+	s.chatHub(w, r, func(h *chat.Hub) {
+		var in struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if !s.decodeBody(w, r, &in) {
+			return
+		}
+		var id *string
+		if len(in.ID) == 0 || json.Unmarshal(in.ID, &id) != nil || (id != nil && *id == "") {
+			s.jsonError(w, http.StatusBadRequest, `send {"id": "MESSAGE_ID"} to put a question on screen, or {"id": null} to take it off`)
+			return
+		}
+		target := ""
+		if id != nil {
+			target = *id
+		}
+		if err := h.SetOnScreen(target); err != nil {
+			s.chatError(w, err)
+			return
+		}
+		s.writeJSON(w, http.StatusOK, map[string]*string{"id": id})
+	})
 }
 
 // chatModeration is the moderation state the console shows.
@@ -65,27 +63,13 @@ type chatModeration struct {
 }
 
 // handleChatModeration answers the stage's slow mode and question on screen
-// (GET /api/stages/{stage}/chat/moderation, admin). A stage whose chat
-// nobody has opened yet answers the defaults.
+// (GET /api/stages/{stage}/chat/moderation, admin).
 func (s *Server) handleChatModeration(w http.ResponseWriter, r *http.Request) {
-	if !s.requireAdmin(w, r) {
-		return
-	}
-	stage := r.PathValue("stage")
-	if !stream.ValidStage(stage) {
-		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
-		return
-	}
-	s.chat.mu.Lock()
-	h := s.chat.hubs[stage]
-	s.chat.mu.Unlock()
-	out := chatModeration{}
-	if h != nil {
-		out.SlowModeSeconds = int(h.CurrentSlowMode().Seconds())
-		out.Viewers = h.Viewers()
+	s.chatHub(w, r, func(h *chat.Hub) {
+		out := chatModeration{SlowModeSeconds: int(h.CurrentSlowMode().Seconds()), Viewers: h.Viewers()}
 		if m, ok := h.OnScreen(); ok {
 			out.OnScreen = &m.ID
 		}
-	}
-	s.writeJSON(w, http.StatusOK, out)
+		s.writeJSON(w, http.StatusOK, out)
+	})
 }

@@ -61,18 +61,33 @@ func startExtras(t *testing.T) *extrasEnv {
 	if _, err := lib.Stop(ctx, "ended", extrasT0.Add(100*time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	rooms := &chat.Rooms{Dir: t.TempDir(), Log: slog.New(slog.DiscardHandler)}
+	if err := rooms.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rooms.Close)
 	live, stages := newFakes()
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		Address: "127.0.0.1:0", Live: live, Stages: stages, Metrics: reg, Gatherer: reg,
 		Log: slog.New(slog.DiscardHandler), Talks: lib, Slides: lib, Archive: store, Sponsors: sp,
-		AdminToken: testAdmin,
+		AdminToken: testAdmin, Chat: rooms,
 	}
 	if err := s.Initialize(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
 	return &extrasEnv{s: s, base: "http://" + s.Addr(), store: store, lib: lib}
+}
+
+// hub opens the stage's chat room and returns its hub.
+func (e *extrasEnv) hub(t *testing.T, stage string) *chat.Hub {
+	t.Helper()
+	var hub *chat.Hub
+	if err := e.s.Chat.Use(stage, func(h *chat.Hub) { hub = h }); err != nil {
+		t.Fatal(err)
+	}
+	return hub
 }
 
 // writeTestRun writes a run in the bucket's contract format: init, n tiny
@@ -153,9 +168,7 @@ func multipartBody(t *testing.T, fields ...[2]string) (string, string) {
 // the refusals change nothing in the bucket.
 func TestServer_ExtrasRefuseWithoutAdmin(t *testing.T) {
 	e := startExtras(t)
-	if h, ok := e.s.chat.hub("main"); !ok || h == nil {
-		t.Fatal("no chat hub")
-	}
+	e.hub(t, "main")
 	form, ctype := multipartBody(t, [2]string{"name", "Acme"}, [2]string{"file", "\x89PNG\r\n\x1a\nxx"})
 	routes := []struct{ method, path, ctype, body string }{
 		{"GET", "/admin/talks/ended", "", ""},
@@ -217,7 +230,7 @@ func TestServer_AdminPages(t *testing.T) {
 
 func TestServer_ChatOnScreen(t *testing.T) {
 	e := startExtras(t)
-	h, _ := e.s.chat.hub("main")
+	h := e.hub(t, "main")
 	// A question, posted by a viewer over the websocket.
 	url := strings.Replace(e.base, "http", "ws", 1) + "/ws/chat/main"
 	c := dialChat(t, url)
@@ -246,8 +259,8 @@ func TestServer_ChatOnScreen(t *testing.T) {
 			t.Fatalf("PUT %s put something on screen", tc.body)
 		}
 	}
-	if res := send(t, "PUT", e.base+"/api/stages/side/chat/onscreen", testAdmin, "application/json", `{"id":null}`); res.status != 404 {
-		t.Errorf("a stage without chat: %d", res.status)
+	if res := send(t, "PUT", e.base+"/api/stages/Bad!/chat/onscreen", testAdmin, "application/json", `{"id":null}`); res.status != 404 {
+		t.Errorf("a bad stage name: %d", res.status)
 	}
 	if res := send(t, "PUT", path, testAdmin, "application/json", `{"id":"`+qid+`"}`); res.status != 200 {
 		t.Fatalf("put on screen: %d %s", res.status, res.body)

@@ -19,10 +19,10 @@ type recorderHealth interface {
 	Health() archive.RecorderHealth
 }
 
-// stageChanges tells the feed at once when a publisher comes or goes;
-// *stream.Registry satisfies it. Optional: without it, changes show at the
-// next tick.
-type stageChanges interface {
+// changeNotifier tells the feed at once when something changed:
+// *stream.Registry (a publisher came or went) and *archive.Library (a talk
+// changed) satisfy it. Optional: without it, changes show at the next tick.
+type changeNotifier interface {
 	Changed() <-chan struct{}
 }
 
@@ -52,11 +52,16 @@ type consoleStage struct {
 	// Bitrate is the stage's total bitrate (bit/s) once per second, oldest
 	// first, over the last few minutes (0 while offline).
 	Bitrate []int64 `json:"bitrate"`
+	// Auto and Next come from the programme: whether the schedule starts
+	// and stops the stage's talks, and the id of the talk Next would start.
+	Auto *bool  `json:"auto,omitempty"`
+	Next string `json:"next,omitempty"`
 }
 
 // stageHistory is what the feed remembers of a stage between snapshots.
 type stageHistory struct {
 	bitrate  []int64
+	sampled  time.Time // when the last bitrate sample was added
 	peak     int
 	peakDay  string // the event-local day the peak belongs to
 	lastLive bool
@@ -76,7 +81,6 @@ type consoleFeed struct {
 	talks     []byte          // latest "talks" frame
 	talksData []byte          // its JSON, to see changes
 
-	poke   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -84,7 +88,7 @@ type consoleFeed struct {
 
 func newConsoleFeed(s *Server) *consoleFeed {
 	f := &consoleFeed{s: s, history: map[string]*stageHistory{}, subs: map[chan []byte]struct{}{},
-		poke: make(chan struct{}, 1), done: make(chan struct{})}
+		done: make(chan struct{})}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.update(time.Now())
 	go f.run()
@@ -96,31 +100,26 @@ func (f *consoleFeed) close() {
 	<-f.done
 }
 
-// changed asks for a snapshot now (a talk started or stopped).
-func (f *consoleFeed) changed() {
-	select {
-	case f.poke <- struct{}{}:
-	default:
-	}
-}
-
 func (f *consoleFeed) run() {
 	defer close(f.done)
 	t := time.NewTicker(feedTick)
 	defer t.Stop()
-	var changes <-chan struct{}
+	var stages, talks <-chan struct{} // nil (never ready) without a notifier
 	for {
-		if c, ok := f.s.Stages.(stageChanges); ok {
-			changes = c.Changed()
+		if c, ok := f.s.Stages.(changeNotifier); ok {
+			stages = c.Changed()
+		}
+		if c, ok := f.s.Talks.(changeNotifier); ok {
+			talks = c.Changed()
 		}
 		select {
 		case <-f.ctx.Done():
 			return
 		case now := <-t.C:
 			f.update(now)
-		case <-changes:
+		case <-stages:
 			f.update(time.Now())
-		case <-f.poke:
+		case <-talks:
 			f.update(time.Now())
 		}
 	}
@@ -160,7 +159,7 @@ func offer(ch chan []byte, frame []byte) {
 }
 
 func (f *consoleFeed) snapshot(now time.Time) consoleSnapshot {
-	snap := consoleSnapshot{Now: now.UTC()}
+	snap := consoleSnapshot{Now: now.UTC(), Stages: []consoleStage{}}
 	if f.s.Recorder != nil {
 		h := f.s.Recorder.Health()
 		snap.Archive = &h
@@ -177,6 +176,27 @@ func (f *consoleFeed) snapshot(now time.Time) consoleSnapshot {
 			if t.Stage != "" && !seen[t.Stage] {
 				seen[t.Stage] = true
 				snap.Stages = append(snap.Stages, f.stage(stream.StageInfo{Name: t.Stage}, now, day))
+			}
+		}
+	}
+	if f.s.Programme != nil {
+		byName := map[string]*consoleStage{}
+		for i := range snap.Stages {
+			byName[snap.Stages[i].Name] = &snap.Stages[i]
+		}
+		for _, d := range f.s.Programme.Day() {
+			cs := byName[d.Stage]
+			if cs == nil {
+				snap.Stages = append(snap.Stages, f.stage(stream.StageInfo{Name: d.Stage}, now, day))
+				cs = &snap.Stages[len(snap.Stages)-1]
+				for i := range snap.Stages { // the append may have moved them
+					byName[snap.Stages[i].Name] = &snap.Stages[i]
+				}
+			}
+			auto := d.Auto
+			cs.Auto = &auto
+			if d.Next != nil {
+				cs.Next = d.Next.ID
 			}
 		}
 	}
@@ -200,7 +220,13 @@ func (f *consoleFeed) stage(info stream.StageInfo, now time.Time, day string) co
 	if !info.Live {
 		total = 0
 	}
-	h.bitrate = append(h.bitrate, total)
+	// One sample per tick: an update between ticks (a change) replaces the
+	// last sample instead of adding one.
+	if n := len(h.bitrate); n > 0 && now.Sub(h.sampled) < feedTick*9/10 {
+		h.bitrate[n-1] = total
+	} else {
+		h.bitrate, h.sampled = append(h.bitrate, total), now
+	}
 	if len(h.bitrate) > bitrateHistory {
 		h.bitrate = append(h.bitrate[:0], h.bitrate[len(h.bitrate)-bitrateHistory:]...)
 	}

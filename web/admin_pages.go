@@ -20,6 +20,8 @@ func (s *Server) adminRoutes() {
 
 // adminData is what the console pages get besides pageData.
 type adminData struct {
+	// Console marks a console page (its stylesheet and navigation).
+	Console bool
 	// CSRF is the session's token, put in a <meta> for api.js; empty for a
 	// page fetched with the bearer token (such a client sends the token on
 	// its own requests).
@@ -63,7 +65,7 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, http.StatusOK, "admin.html", pageData{
 		Title: "Organiser console",
-		Admin: adminData{CSRF: sess.csrf, Zone: s.zoneName(), Initial: template.JS(b)},
+		Admin: adminData{Console: true, CSRF: sess.csrf, Zone: s.zoneName(), Initial: template.JS(b)},
 	})
 }
 

@@ -226,22 +226,8 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 // state changes must also carry the session's CSRF token. Otherwise it
 // answers 401 or 403 with a JSON error and returns false.
 func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
-	if r.Header.Get("Authorization") == "" {
-		if sess, ok := s.adminSession(r); ok {
-			if !stateChanging(r) {
-				return true
-			}
-			tok := r.Header.Get(csrfHeader)
-			if tok == "" {
-				s.jsonError(w, http.StatusForbidden, "the console's CSRF token is missing: reload /admin and try again")
-				return false
-			}
-			if subtle.ConstantTimeCompare([]byte(tok), []byte(sess.csrf)) != 1 || !s.sameOrigin(r) {
-				s.jsonError(w, http.StatusForbidden, "the console's CSRF token does not match this session: reload /admin and try again")
-				return false
-			}
-			return true
-		}
+	if used, ok := s.sessionAdmin(w, r); used {
+		return ok
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
@@ -249,7 +235,7 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
 		s.jsonError(w, http.StatusUnauthorized, "admin token required: log in at /admin, or send Authorization: Bearer ADMIN_TOKEN (salon prints it at start)")
 		return false
 	}
-	if !s.adminToken(tok) {
+	if !s.isAdmin(tok) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
 		s.jsonError(w, http.StatusUnauthorized, "wrong admin token")
 		return false
@@ -257,9 +243,31 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// adminToken compares tok with the admin token in constant time.
-func (s *Server) adminToken(tok string) bool {
-	return s.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1
+// sessionAdmin authorises a request by its console session when it has no
+// Authorization header and a live session cookie (used). A state change
+// must carry the session's CSRF token and come from this site; when it does
+// not, sessionAdmin answers 403 and ok is false.
+func (s *Server) sessionAdmin(w http.ResponseWriter, r *http.Request) (used, ok bool) {
+	if r.Header.Get("Authorization") != "" {
+		return false, false
+	}
+	sess, live := s.adminSession(r)
+	if !live {
+		return false, false
+	}
+	if !stateChanging(r) {
+		return true, true
+	}
+	tok := r.Header.Get(csrfHeader)
+	if tok == "" {
+		s.jsonError(w, http.StatusForbidden, "the console's CSRF token is missing: reload /admin and try again")
+		return true, false
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(sess.csrf)) != 1 || !s.sameOrigin(r) {
+		s.jsonError(w, http.StatusForbidden, "the console's CSRF token does not match this session: reload /admin and try again")
+		return true, false
+	}
+	return true, true
 }
 
 // secureRequest tells whether the browser reached us over TLS (directly, or
@@ -310,7 +318,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, http.StatusBadRequest, "Type the admin token (salon prints it at start, and keeps it in DATA/admin-token).")
 		return
 	}
-	if !s.adminToken(tok) {
+	if !s.isAdmin(tok) {
 		s.sessions.loginFailed(addr, now)
 		s.Log.Warn("console login refused: wrong token", "remote", addr)
 		s.renderLogin(w, http.StatusUnauthorized, "That is not the admin token. Check DATA/admin-token on the server, or salon's first log lines.")
@@ -358,7 +366,7 @@ func (s *Server) requireSessionPage(w http.ResponseWriter, r *http.Request) (ses
 	if sess, ok := s.adminSession(r); ok {
 		return sess, true
 	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.adminToken(tok) {
+	if s.isAdmin(bearer(r)) {
 		return session{}, true
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -367,7 +375,8 @@ func (s *Server) requireSessionPage(w http.ResponseWriter, r *http.Request) (ses
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, status int, msg string) {
-	s.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status})
+	s.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status,
+		Admin: adminData{Console: true}})
 }
 
 func formatWait(d time.Duration) string {

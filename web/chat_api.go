@@ -1,55 +1,32 @@
 package web
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
-	"github.com/salon/salon/archive"
-	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/web/chat"
 )
 
-// chatHub finds an existing chat room for a moderation request (admin).
-func (s *Server) chatHub(w http.ResponseWriter, r *http.Request) (*chat.Hub, bool) {
+// chatHub runs fn with the request's stage's chat for a moderation request
+// (admin), or answers the request.
+func (s *Server) chatHub(w http.ResponseWriter, r *http.Request, fn func(*chat.Hub)) {
 	if !s.requireAdmin(w, r) {
-		return nil, false
+		return
 	}
-	return s.existingHub(w, r)
-}
-
-// existingHub finds the chat room of the request's stage, if it has one.
-func (s *Server) existingHub(w http.ResponseWriter, r *http.Request) (*chat.Hub, bool) {
-	stage := r.PathValue("stage")
-	if !stream.ValidStage(stage) {
-		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
-		return nil, false
-	}
-	s.chat.mu.Lock()
-	h := s.chat.hubs[stage]
-	s.chat.mu.Unlock()
-	if h == nil {
-		s.jsonError(w, http.StatusNotFound, "stage "+stage+" has no chat yet")
-		return nil, false
-	}
-	return h, true
+	s.useHub(w, r.PathValue("stage"), fn)
 }
 
 // handleChatDelete removes a message from everyone's view
 // (DELETE /api/stages/{stage}/chat/messages/{id}, admin).
 func (s *Server) handleChatDelete(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.chatHub(w, r)
-	if !ok {
-		return
-	}
-	if err := h.Delete(r.PathValue("id")); err != nil {
-		s.chatError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.chatHub(w, r, func(h *chat.Hub) {
+		if err := h.Delete(r.PathValue("id")); err != nil {
+			s.chatError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 // handleChatBan bans the author of a message for the rest of the day
@@ -59,57 +36,53 @@ func (s *Server) handleChatDelete(w http.ResponseWriter, r *http.Request) {
 // address; scope=viewer leaves the address alone, for viewers behind the
 // venue's shared NAT.
 func (s *Server) handleChatBan(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.chatHub(w, r)
-	if !ok {
-		return
-	}
-	var scope chat.BanScope
-	switch r.URL.Query().Get("scope") {
-	case "", "ip":
-		scope = chat.BanIP
-	case "viewer":
-		scope = chat.BanViewer
-	default:
-		s.jsonError(w, http.StatusBadRequest, "scope must be ip (connection, browser and address) or viewer (connection and browser)")
-		return
-	}
-	id := r.PathValue("id")
-	for _, m := range h.Messages(time.Time{}, time.Time{}) {
-		if m.ID == id {
-			if err := h.Ban(m.ClientID, scope); err != nil {
-				s.chatError(w, err)
-				return
-			}
-			if err := h.Delete(id); err != nil && !errors.Is(err, chat.ErrNotFound) {
-				s.chatError(w, err)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
+	s.chatHub(w, r, func(h *chat.Hub) {
+		var scope chat.BanScope
+		switch r.URL.Query().Get("scope") {
+		case "", "ip":
+			scope = chat.BanIP
+		case "viewer":
+			scope = chat.BanViewer
+		default:
+			s.jsonError(w, http.StatusBadRequest, "scope must be ip (connection, browser and address) or viewer (connection and browser)")
 			return
 		}
-	}
-	s.jsonError(w, http.StatusNotFound, "no chat message "+id+" on this stage")
+		id := r.PathValue("id")
+		for _, m := range h.Messages(time.Time{}, time.Time{}) {
+			if m.ID == id {
+				if err := h.Ban(m.ClientID, scope); err != nil {
+					s.chatError(w, err)
+					return
+				}
+				if err := h.Delete(id); err != nil && !errors.Is(err, chat.ErrNotFound) {
+					s.chatError(w, err)
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		s.jsonError(w, http.StatusNotFound, "no chat message "+id+" on this stage")
+	})
 }
 
 // handleChatSlowMode sets slow mode (PUT /api/stages/{stage}/chat/slow-mode
 // {"seconds":N}, admin): one message per N seconds per viewer; 0 turns it off.
 func (s *Server) handleChatSlowMode(w http.ResponseWriter, r *http.Request) {
-	h, ok := s.chatHub(w, r)
-	if !ok {
-		return
-	}
-	var in struct {
-		Seconds *int `json:"seconds"`
-	}
-	if !s.decodeBody(w, r, &in) {
-		return
-	}
-	if in.Seconds == nil || *in.Seconds < 0 || *in.Seconds > 3600 {
-		s.jsonError(w, http.StatusBadRequest, `send {"seconds": N} with N from 0 (off) to 3600`)
-		return
-	}
-	h.SetSlowMode(time.Duration(*in.Seconds) * time.Second)
-	s.writeJSON(w, http.StatusOK, map[string]int{"seconds": *in.Seconds})
+	s.chatHub(w, r, func(h *chat.Hub) {
+		var in struct {
+			Seconds *int `json:"seconds"`
+		}
+		if !s.decodeBody(w, r, &in) {
+			return
+		}
+		if in.Seconds == nil || *in.Seconds < 0 || *in.Seconds > 3600 {
+			s.jsonError(w, http.StatusBadRequest, `send {"seconds": N} with N from 0 (off) to 3600`)
+			return
+		}
+		h.SetSlowMode(time.Duration(*in.Seconds) * time.Second)
+		s.writeJSON(w, http.StatusOK, map[string]int{"seconds": *in.Seconds})
+	})
 }
 
 // handleChatAnswered marks a question answered
@@ -132,15 +105,13 @@ func (s *Server) handleChatAnswered(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h, ok := s.existingHub(w, r)
-	if !ok {
-		return
-	}
-	if err := h.Answer(r.PathValue("id")); err != nil {
-		s.chatError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.useHub(w, r.PathValue("stage"), func(h *chat.Hub) {
+		if err := h.Answer(r.PathValue("id")); err != nil {
+			s.chatError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 func (s *Server) chatError(w http.ResponseWriter, err error) {
@@ -149,38 +120,4 @@ func (s *Server) chatError(w http.ResponseWriter, err error) {
 		return
 	}
 	s.jsonError(w, http.StatusInternalServerError, err.Error())
-}
-
-// saveTalkChat writes the chat messages stamped with a talk that just ended
-// to talks/{id}/chat.jsonl (deleted ones kept and marked, never shown).
-func (s *Server) saveTalkChat(ctx context.Context, t archive.Talk) {
-	if t.Recording == nil {
-		return
-	}
-	// After a restart the stage's hub may not exist yet: making it replays
-	// its journal, which holds the talk's messages from before the crash.
-	h, ok := s.chat.hub(t.Stage)
-	if !ok {
-		s.Log.Error("the talk's chat was not archived: no chat hub for its stage", "talk", t.ID, "stage", t.Stage)
-		return
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	n := 0
-	for _, m := range h.Messages(t.Recording.Start, time.Time{}) {
-		if m.Talk != t.ID {
-			continue
-		}
-		m.ClientID = "" // identities stay in the server
-		if err := enc.Encode(m); err != nil {
-			s.Log.Error("encode chat message", "talk", t.ID, "error", err)
-			return
-		}
-		n++
-	}
-	if err := s.Talks.SaveChat(ctx, t.ID, buf.Bytes()); err != nil {
-		s.Log.Error("the talk's chat was not archived", "talk", t.ID, "messages", n, "error", err)
-		return
-	}
-	s.Log.Info("talk chat archived", "talk", t.ID, "messages", n)
 }

@@ -1,91 +1,45 @@
 package web
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
-	"sync"
+	"time"
 
-	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/web/chat"
 )
 
-// maxChatRooms bounds the hubs one server makes: rooms are made on demand
-// for any valid stage name, so a client must not be able to make thousands.
-const maxChatRooms = 64
-
-// chatRooms holds one chat hub per stage, made on first use. mu guards hubs.
-type chatRooms struct {
-	s      *Server
-	mu     sync.Mutex
-	hubs   map[string]*chat.Hub
-	closed bool
+// chatRooms are the stages' chat rooms; *chat.Rooms satisfies it.
+type chatRooms interface {
+	// Use runs fn with the stage's hub, opening its room when the stage is
+	// live or has talks; chat.ErrNoRoom when it may have none.
+	Use(stage string, fn func(*chat.Hub)) error
+	// TalkLog is what the stage's chat holds of a talk.
+	TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
 }
 
-// chatTalks tells a hub which talk is live on its stage, as the API shows it.
-type chatTalks struct{ s *Server }
-
-func (c chatTalks) LiveOn(stage string) (string, any, bool) {
-	if c.s.Talks == nil {
-		return "", nil, false
-	}
-	t, ok := c.s.Talks.LiveOn(stage)
-	if !ok {
-		return "", nil, false
-	}
-	return t.ID, c.s.talkJSON(t), true
-}
-
-func (c *chatRooms) hub(stage string) (*chat.Hub, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, false
-	}
-	if h := c.hubs[stage]; h != nil {
-		return h, true
-	}
-	if len(c.hubs) >= maxChatRooms {
-		return nil, false
-	}
-	h := &chat.Hub{Stage: stage, Talks: chatTalks{c.s}, Log: c.s.Log, CheckOrigin: c.s.checkOrigin, SharedNets: c.s.ChatSharedNets}
-	if c.s.ChatDir != "" {
-		h.JournalPath = filepath.Join(c.s.ChatDir, stage+".jsonl")
-	}
-	if err := h.Initialize(); err != nil {
-		c.s.Log.Error("chat hub", "stage", stage, "error", err)
-		return nil, false
-	}
-	c.hubs[stage] = h
-	return h, true
-}
-
-// talkChanged tells the stage's chat, if it has one, which talk is live now.
-func (c *chatRooms) talkChanged(stage string, t *archive.Talk) {
-	c.mu.Lock()
-	h := c.hubs[stage]
-	c.mu.Unlock()
-	if h == nil {
+// useHub runs fn with the stage's hub, or answers the request: 404 for a
+// bad stage name or a stage without a chat (not live, no talks), 503 when
+// chat is not available.
+func (s *Server) useHub(w http.ResponseWriter, stage string, fn func(*chat.Hub)) {
+	if !stream.ValidStage(stage) {
+		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
 		return
 	}
-	if t == nil {
-		h.TalkChanged(nil)
+	if s.Chat == nil {
+		s.jsonError(w, http.StatusServiceUnavailable, "chat is not configured")
 		return
 	}
-	h.TalkChanged(c.s.talkJSON(*t))
-}
-
-func (c *chatRooms) close() {
-	c.mu.Lock()
-	c.closed = true
-	hubs := c.hubs
-	c.hubs = nil
-	c.mu.Unlock()
-	for _, h := range hubs {
-		h.Close()
+	err := s.Chat.Use(stage, fn)
+	switch {
+	case err == nil:
+	case errors.Is(err, chat.ErrNoRoom):
+		s.jsonError(w, http.StatusNotFound, "stage "+stage+" has no chat: it is not live and has no talks")
+	default:
+		s.jsonError(w, http.StatusServiceUnavailable, "chat is not available for this stage right now: "+err.Error())
 	}
 }
 
@@ -122,19 +76,13 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 // handleChat upgrades to the stage's chat websocket (DESIGN.md, "Contract:
 // chat"). The handler runs for the whole connection.
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
-	stage := r.PathValue("stage")
-	if !stream.ValidStage(stage) {
-		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
-		return
-	}
-	h, ok := s.chat.hub(stage)
-	if !ok {
-		s.jsonError(w, http.StatusServiceUnavailable, "chat is not available for this stage right now")
+	if !s.checkOrigin(r) {
+		s.jsonError(w, http.StatusForbidden, "this page's origin may not open the chat (see -chat-origins)")
 		return
 	}
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	h.ServeWS(w, r, ip)
+	s.useHub(w, r.PathValue("stage"), func(h *chat.Hub) { h.ServeWS(w, r, ip) })
 }

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/ingest/stream"
-	"github.com/salon/salon/web/chat"
 )
 
 // liveSource serves a stage's live HLS files. name is "index.m3u8",
@@ -83,16 +81,17 @@ type Server struct {
 	Location *time.Location
 	// Recorder, when set, reports the spool and the uploads on the console.
 	Recorder recorderHealth
-	// ChatDir holds each stage's chat journal ({stage}.jsonl), so chat
-	// survives a restart. Empty keeps chat in memory only.
-	ChatDir string
+	// Chat are the stages' chat rooms (web/chat.Rooms, shared with the
+	// programme); optional (the chat routes answer 503 without them).
+	Chat chatRooms
 	// ChatOrigins are the page origins ("https://example.org") allowed to
 	// open the chat websocket besides this server's own host and PublicURL,
-	// e.g. a community site that embeds the player. "*" allows any.
+	// e.g. a community site that embeds the player. "*" allows any. web
+	// checks them before it hands a websocket to Chat.
 	ChatOrigins []string
-	// ChatSharedNets are addresses many viewers share (a venue's NAT when
-	// salon is hosted elsewhere): chat limits them per connection only.
-	ChatSharedNets []netip.Prefix
+	// Programme runs the day: starts, stops, Next, auto mode. Optional
+	// (those routes answer 503 without it).
+	Programme programmeService
 	// Slides takes slide uploads and speaker links; optional (the slide
 	// routes answer 503 without it). cmd passes the same library as Talks.
 	Slides slideLibrary
@@ -113,7 +112,6 @@ type Server struct {
 	sessions *sessions
 	// feed pushes the console's health snapshots (admin_feed.go).
 	feed *consoleFeed
-	chat *chatRooms
 	// speakerLinks are the speaker links issued since start, for their QR
 	// codes in the console (admin_talk.go).
 	speakerLinks speakerLinks
@@ -147,7 +145,6 @@ func (s *Server) Initialize() error {
 	s.seed = maphash.MakeSeed()
 	s.sessions = newSessions()
 	s.viewers = newViewers(viewerWindow)
-	s.chat = &chatRooms{s: s, hubs: map[string]*chat.Hub{}}
 	if err := s.initMetrics(); err != nil {
 		return err
 	}
@@ -209,8 +206,11 @@ func (s *Server) routes() {
 	s.handle("POST /api/talks", s.needTalks(s.handleTalkCreate))
 	s.handle("PATCH /api/talks/{id}", s.needTalks(s.handleTalkPatch))
 	s.handle("DELETE /api/talks/{id}", s.needTalks(s.handleTalkDelete))
-	s.handle("POST /api/talks/{id}/start", s.needTalks(s.handleTalkStart))
-	s.handle("POST /api/talks/{id}/stop", s.needTalks(s.handleTalkStop))
+	s.handle("POST /api/talks/{id}/start", s.needProgramme(s.handleTalkStart))
+	s.handle("POST /api/talks/{id}/stop", s.needProgramme(s.handleTalkStop))
+	s.handle("GET /api/programme", s.needProgramme(s.handleProgramme))
+	s.handle("PUT /api/stages/{stage}/auto", s.needProgramme(s.handleStageAuto))
+	s.handle("POST /api/stages/{stage}/next", s.needProgramme(s.handleStageNext))
 	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
 	s.mux.HandleFunc("GET /ws/chat/{stage}", s.handleChat)
@@ -289,9 +289,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // then closes what remains. It is safe to call twice.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		if s.chat != nil {
-			s.chat.close() // websockets are hijacked: Shutdown does not wait for them
-		}
 		if s.feed != nil {
 			s.feed.close() // ends the console's event streams
 		}

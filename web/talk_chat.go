@@ -111,18 +111,11 @@ func (s *Server) liveChat(t archive.Talk) ([]chat.Message, error) {
 	if t.Recording == nil {
 		return nil, nil
 	}
-	h, ok := s.chat.hub(t.Stage)
-	if !ok {
-		return nil, errors.New("the stage's chat is not available")
+	if s.Chat == nil {
+		return nil, errors.New("chat is not configured")
 	}
-	var out []chat.Message
-	for _, m := range h.Messages(t.Recording.Start, time.Time{}) {
-		if m.Talk == t.ID {
-			m.ClientID = ""
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	msgs, _, err := s.Chat.TalkLog(t.Stage, t.ID, t.Recording.Start)
+	return msgs, err
 }
 
 // handleTalkChatExport exports a talk's chat for the organiser

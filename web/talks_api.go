@@ -21,13 +21,6 @@ type talkLibrary interface {
 	Create(ctx context.Context, t archive.Talk) (archive.Talk, error)
 	Update(ctx context.Context, id string, p archive.TalkPatch) (archive.Talk, error)
 	Delete(ctx context.Context, id string) error
-	Start(ctx context.Context, id string, at time.Time) (archive.Talk, error)
-	Stop(ctx context.Context, id string, at time.Time) (archive.Talk, error)
-	// SaveChat stores a talk's chat log (JSON lines).
-	SaveChat(ctx context.Context, id string, jsonl []byte) error
-	// SaveSlideChanges stores the presenter's page changes and renders the
-	// talk's slide track (talks/{id}/slides.vtt).
-	SaveSlideChanges(ctx context.Context, id string, changes []archive.SlideChange) (archive.Talk, error)
 	// LiveOn is the talk live on a stage now, if any.
 	LiveOn(stage string) (archive.Talk, bool)
 	// Selection is what the talk's replay is cut from (for the MP4 download).
@@ -74,9 +67,21 @@ func (t talkJSON) MarshalJSON() ([]byte, error) {
 	return append(out, derived[1:]...), nil
 }
 
-func (s *Server) talkJSON(t archive.Talk) talkJSON {
+func (s *Server) talkJSON(t archive.Talk) talkJSON { return talkView(s.PublicURL, t) }
+
+// TalkView returns a talk as the API and the chat's talk frames show it, with
+// URLs under publicURL (empty: relative URLs). cmd gives it to the
+// programme, which tells the stages' chats.
+func TalkView(publicURL string) func(archive.Talk) any {
+	publicURL = strings.TrimRight(publicURL, "/")
+	return func(t archive.Talk) any { return talkView(publicURL, t) }
+}
+
+// talkView derives the API's fields. A do_not_record talk is never published:
+// it gets no playlist, download or slide track URL.
+func talkView(publicURL string, t archive.Talk) talkJSON {
 	out := talkJSON{Talk: t}
-	out.IsLive, out.PageURL = t.Live(), s.url("/talks/"+t.ID)
+	out.IsLive, out.PageURL = t.Live(), publicURL+"/talks/"+t.ID
 	if t.Speakers == nil {
 		out.Speakers = []archive.Speaker{}
 	}
@@ -85,13 +90,17 @@ func (s *Server) talkJSON(t archive.Talk) talkJSON {
 		if t.Recording.End != nil {
 			end = *t.Recording.End
 			out.Ended = true
-			out.DownloadURL = s.url("/talks/" + t.ID + "/download.mp4")
-			if len(t.SlideChanges) > 0 {
-				out.SlidesTrackURL = s.url("/archive/" + archive.SlidesVTTKey(t.ID))
+			if !t.DoNotRecord {
+				out.DownloadURL = publicURL + "/talks/" + t.ID + "/download.mp4"
+				if len(t.SlideChanges) > 0 {
+					out.SlidesTrackURL = publicURL + "/archive/" + archive.SlidesVTTKey(t.ID)
+				}
 			}
 		}
 		out.Duration = end.Sub(t.Recording.Start).Round(time.Second).Seconds()
-		out.PlaylistURL = s.url("/archive/talks/" + t.ID + "/index.m3u8")
+		if !t.DoNotRecord {
+			out.PlaylistURL = publicURL + "/archive/talks/" + t.ID + "/index.m3u8"
+		}
 	}
 	return out
 }
@@ -223,33 +232,26 @@ func (s *Server) handleTalkDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// handleTalkStart and handleTalkStop start and stop a talk by hand through
+// the programme (admin); the talk's stage's chat is told at once, and a
+// stop's end-of-talk work is spooled before the answer.
 func (s *Server) handleTalkStart(w http.ResponseWriter, r *http.Request) {
-	s.talkTransition(w, r, s.Talks.Start)
+	s.talkTransition(w, r, s.Programme.Start)
 }
 
 func (s *Server) handleTalkStop(w http.ResponseWriter, r *http.Request) {
-	s.talkTransition(w, r, s.Talks.Stop)
+	s.talkTransition(w, r, s.Programme.Stop)
 }
 
 func (s *Server) talkTransition(w http.ResponseWriter, r *http.Request,
-	do func(context.Context, string, time.Time) (archive.Talk, error)) {
+	do func(context.Context, string) (archive.Talk, error)) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	t, err := do(r.Context(), r.PathValue("id"), time.Now())
+	t, err := do(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)
 		return
-	}
-	if t.Recording != nil && t.Recording.End != nil {
-		s.saveTalkChat(r.Context(), t)
-		t = s.saveTalkSlides(r.Context(), t)
-	}
-	// The stage's chat says which talk is on now, without a reload.
-	if live, ok := s.Talks.LiveOn(t.Stage); ok {
-		s.chat.talkChanged(t.Stage, &live)
-	} else {
-		s.chat.talkChanged(t.Stage, nil)
 	}
 	s.writeJSON(w, http.StatusOK, s.talkJSON(t))
 }

@@ -126,6 +126,7 @@ func startTalkServer(t *testing.T, store archive.Store) (*fakeTalks, string) {
 	s := &Server{
 		Address: "127.0.0.1:0", Live: live, Stages: stages, Metrics: reg, Gatherer: reg,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Talks: lib, AdminToken: testAdmin,
+		Programme: &fakeProgramme{lib: lib},
 	}
 	if store != nil {
 		s.Archive = store

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,7 +17,9 @@ import (
 	"github.com/salon/salon/ingest"
 	"github.com/salon/salon/ingest/demo"
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/programme"
 	"github.com/salon/salon/web"
+	"github.com/salon/salon/web/chat"
 )
 
 // app is one running salon: the concrete components wired together.
@@ -42,6 +45,8 @@ type app struct {
 	rtmp        *ingest.RTMPServer
 	pulls       []*ingest.Puller
 	demo        *demo.Source
+	rooms       *chat.Rooms
+	programme   *programme.Programme
 	web         *web.Server
 	debug       *debugServer
 }
@@ -134,22 +139,54 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.hls = hm
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
+	// The day: the chat rooms and the programme need each other (a room
+	// exists for a stage the programme knows; the programme tells rooms
+	// which talk is on and archives their chat), so both are made before
+	// either starts.
+	rooms := &chat.Rooms{
+		Dir:        filepath.Join(cfg.Data, "chat"),
+		Log:        log.With("component", "chat"),
+		SharedNets: cfg.ChatSharedNets,
+		// web checks the page's origin (-chat-origins) before it hands a
+		// websocket over.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	prog := &programme.Programme{
+		Talks:  lib,
+		Rooms:  rooms,
+		Stages: a.reg,
+		View:   web.TalkView(cfg.PublicURL),
+		Dir:    filepath.Join(cfg.Data, "programme"),
+		Log:    log.With("component", "programme"),
+	}
+	rooms.Stages = prog
+	if err := rooms.Initialize(); err != nil {
+		return nil, fmt.Errorf("chat: %w", err)
+	}
+	a.rooms = rooms
+	if err := prog.Initialize(); err != nil {
+		return nil, err
+	}
+	a.programme = prog
+
 	ws := &web.Server{
-		Address:        cfg.HTTP,
-		Live:           a.hls,
-		Stages:         a.reg,
-		Gatherer:       a.metrics,
-		Metrics:        a.metrics,
-		PublicURL:      cfg.PublicURL,
-		Log:            log.With("component", "web"),
-		Talks:          lib,
-		Archive:        store,
-		AdminToken:     a.adminToken,
-		ChatDir:        filepath.Join(cfg.Data, "chat"),
-		ChatOrigins:    cfg.ChatOrigins,
-		ChatSharedNets: cfg.ChatSharedNets,
-		Slides:         lib,
-		Sponsors:       sponsors,
+		Address:     cfg.HTTP,
+		Live:        a.hls,
+		Stages:      a.reg,
+		Gatherer:    a.metrics,
+		Metrics:     a.metrics,
+		PublicURL:   cfg.PublicURL,
+		Log:         log.With("component", "web"),
+		Talks:       lib,
+		Archive:     store,
+		AdminToken:  a.adminToken,
+		Location:    eventLocation(cfg.Timezone, os.Getenv),
+		Recorder:    rec,
+		Chat:        rooms,
+		ChatOrigins: cfg.ChatOrigins,
+		Programme:   prog,
+		Slides:      lib,
+		Sponsors:    sponsors,
 
 		MaxUploadSize: cfg.MaxUpload,
 	}
@@ -223,6 +260,12 @@ func (a *app) Close() {
 	}
 	if a.web != nil {
 		a.web.Close()
+	}
+	if a.programme != nil {
+		a.programme.Close() // jobs not done stay in DATA/programme/jobs
+	}
+	if a.rooms != nil {
+		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
 	}
 	if a.debug != nil {
 		a.debug.Close()

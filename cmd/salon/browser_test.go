@@ -99,6 +99,7 @@ func TestTalk_ReplayPlaysInBrowser(t *testing.T) {
 func TestChat_HTMLShownAsTextInBrowser(t *testing.T) {
 	ctx := webtest.Browser(t)
 	a := testApp(t)
+	stageWithTalks(t, a, "main")
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/live/main"))); err != nil {
@@ -226,6 +227,7 @@ func TestChat_ReplayFollowsVideoInBrowser(t *testing.T) {
 func TestChat_QuestionsViewInBrowser(t *testing.T) {
 	ctx := webtest.Browser(t)
 	a := testApp(t)
+	stageWithTalks(t, a, "main")
 	dial := func(ip string) *websocket.Conn {
 		c, _, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/main", nil)
 		if err != nil {

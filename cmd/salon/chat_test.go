@@ -47,10 +47,14 @@ func TestChat_ThroughSalon(t *testing.T) {
 		wsRead(t, c, "welcome")
 		return c
 	}
-	ada, bob := dial(), dial()
+	// A stage gets a chat room once it is live or has talks.
+	if _, resp, err := websocket.DefaultDialer.Dial(url, nil); err == nil || resp == nil || resp.StatusCode != 404 {
+		t.Fatalf("chat of a stage with no talks, not live: %v %v", err, resp)
+	}
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"opening","title":"Opening","stage":"main"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)
 	}
+	ada, bob := dial(), dial()
 	if code, m := api(t, a, "POST", "/api/talks/opening/start", ""); code != 200 {
 		t.Fatalf("start: %d %v", code, m)
 	}
@@ -120,7 +124,7 @@ func TestChat_ThroughSalon(t *testing.T) {
 	if code, m := api(t, a, "POST", "/api/talks/opening/stop", ""); code != 200 {
 		t.Fatalf("stop: %d %v", code, m)
 	}
-	_, jsonl, _ := get(t, a.httpURL("/archive/talks/opening/chat.jsonl"))
+	jsonl := waitArchived(t, a.httpURL("/archive/talks/opening/chat.jsonl"), 30*time.Second)
 	lines := strings.Split(strings.TrimSpace(string(jsonl)), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], `"deleted":true`) || strings.Contains(string(jsonl), `"client"`) ||
 		!strings.Contains(lines[2], `"answered":true`) {
@@ -256,7 +260,7 @@ func TestChat_KilledMidTalk(t *testing.T) {
 	if code, m := call("POST", "/api/talks/crash/stop", ""); code != 200 {
 		t.Fatalf("stop after the restart: %d %v", code, m)
 	}
-	_, jsonl, _ := getQuiet("http://" + httpAddr + "/archive/talks/crash/chat.jsonl")
+	jsonl := waitArchived(t, "http://"+httpAddr+"/archive/talks/crash/chat.jsonl", 30*time.Second)
 	for text, at := range acked {
 		if killedAt.Sub(at) >= time.Second && !strings.Contains(string(jsonl), `"text":"`+text+`"`) {
 			t.Errorf("%q, acknowledged %v before the kill, is not in chat.jsonl:\n%s", text, killedAt.Sub(at).Round(time.Millisecond), jsonl)

@@ -163,9 +163,6 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	screenshots(t, ctx, a, "after-", "/admin/talks/room", "/admin/sponsors", "/live/main")
 }
 
-// jsString quotes s for a JavaScript expression.
-func jsString(s string) string { return mustJSON(s) }
-
 // snapshotBucket is every object's key → ETag and modification time.
 func snapshotBucket(t *testing.T, a *app) map[string]string {
 	t.Helper()

@@ -22,6 +22,13 @@ const testKey = "test-publish-key"
 // segments so that tests are quick.
 func testApp(t testing.TB, mutate ...func(*Config)) *app {
 	t.Helper()
+	a, _ := testAppLog(t, mutate...)
+	return a
+}
+
+// testAppLog is testApp that also returns the writer holding salon's log.
+func testAppLog(t testing.TB, mutate ...func(*Config)) (*app, *testLogWriter) {
+	t.Helper()
 	cfg := defaultConfig()
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.RTSP = "127.0.0.1:0"
@@ -47,7 +54,7 @@ func testApp(t testing.TB, mutate ...func(*Config)) *app {
 		a.Close()
 		logw.stop()
 	})
-	return a
+	return a, logw
 }
 
 func (a *app) httpURL(path string) string { return "http://" + a.web.Addr() + path }
@@ -77,6 +84,9 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 }
 
 func (w *testLogWriter) stop() { w.mu.Lock(); w.stopped = true; w.mu.Unlock() }
+
+// String is everything logged so far.
+func (w *testLogWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.buf.String() }
 
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
@@ -208,4 +218,31 @@ func tempFile(t *testing.T, name string, data []byte) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// waitArchived polls url until it answers 200 and returns the body: the
+// programme's worker saves a stopped talk's chat and slide changes after
+// the stop is acknowledged.
+func waitArchived(t *testing.T, url string, within time.Duration) []byte {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		code, body, err := getQuiet(url)
+		if err == nil && code == 200 {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not there %s after the stop: %d %v %s", url, within, code, err, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stageWithTalks gives a stage that nobody publishes to a talk, so that it
+// has a chat room (rooms exist for stages that are live or have talks).
+func stageWithTalks(t *testing.T, a *app, stage string) {
+	t.Helper()
+	if code, m := api(t, a, "POST", "/api/talks", `{"title":"Chat room of `+stage+`","stage":"`+stage+`"}`); code != 201 {
+		t.Fatalf("create a talk on %s: %d %v", stage, code, m)
+	}
 }

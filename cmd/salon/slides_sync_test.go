@@ -136,7 +136,9 @@ func TestSlides_SyncLiveAndReplayInBrowser(t *testing.T) {
 		t.Fatalf("stop: %d %v", code, m)
 	}
 
-	// The changes are kept with the talk and as a WebVTT track.
+	// The changes are kept with the talk and as a WebVTT track, by the
+	// programme's worker right after the stop.
+	waitArchived(t, a.httpURL("/archive/talks/sync/slides.vtt"), 30*time.Second)
 	code, talk := api(t, a, "GET", "/api/talks/sync", "")
 	if changes, _ := talk["slide_changes"].([]any); code != 200 || len(changes) != 3 || talk["slides_track_url"] == nil {
 		t.Fatalf("talk after stop: %d %v", code, talk)

@@ -1,13 +1,15 @@
 // Small DOM helpers shared by every page. Text from the server is set with
 // textContent only, never parsed as HTML.
 
-// el('button', {class: 'x', onclick: fn, dataset: {id: 1}}, 'text', child…)
+// el('button', {class: 'x', onclick: fn, dataset: {id: 1}, style: {left: '5%'}}, 'text', child…)
+// style is an object set through CSSOM: the CSP forbids style attributes.
 export function el(tag, attrs, ...children) {
   const n = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k === 'class') n.className = v;
     else if (k === 'dataset') Object.assign(n.dataset, v);
+    else if (k === 'style') Object.assign(n.style, v);
     else if (k.startsWith('on') && typeof v === 'function') n.addEventListener(k.slice(2), v);
     else if (k === 'text') n.textContent = v;
     else if (v === true) n.setAttribute(k, '');
