@@ -53,6 +53,22 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	const question = "能把切片的原理再讲一遍吗？ Can you explain the cut again?"
 	viewer.WriteJSON(map[string]string{"type": "question", "text": question})
 	q := wsRead(t, viewer, "chat")
+	// The viewer keeps reading (and so answering the hub's pings) while the
+	// browser works; the frames it sees wait here.
+	onscreen := make(chan map[string]any, 16)
+	viewer.SetReadDeadline(time.Time{}) // wsRead's deadline; the test's timeout bounds the wait
+	go func() {
+		for {
+			var f map[string]any
+			if err := viewer.ReadJSON(&f); err != nil {
+				close(onscreen)
+				return
+			}
+			if f["type"] == "onscreen" {
+				onscreen <- f
+			}
+		}
+	}()
 
 	ctx, cancel := context.WithTimeout(browser, 4*time.Minute)
 	defer cancel()
@@ -90,8 +106,13 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	run("open the chat console", chromedp.Navigate(a.httpURL("/admin/stages/main/chat")))
 	poll(ctx, "the question in the console", `Array.from(document.querySelectorAll('#questions .cx-text')).some(e => e.textContent === `+jsString(question)+`)`)
 	run("put it on screen", chromedp.Click(chromedp.CSS(`#questions [data-onscreen]`)))
-	if f := wsRead(t, viewer, "onscreen"); f["id"] != q["id"] {
-		t.Fatalf("onscreen frame %v, want %v", f, q["id"])
+	select {
+	case f, ok := <-onscreen:
+		if !ok || f["id"] != q["id"] {
+			t.Fatalf("onscreen frame %v (connection open: %v), want id %v", f, ok, q["id"])
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no onscreen frame reached the viewer")
 	}
 	poll(room, "the question on the room screen", `!document.getElementById('room-question').hidden &&
 		document.getElementById('room-q-text').textContent === `+jsString(question))
