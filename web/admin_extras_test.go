@@ -577,3 +577,63 @@ func (c *chatConn) until(typ string) map[string]any {
 		}
 	}
 }
+
+// TestServer_ExtrasSession: with the console's session cookie, the pages
+// open and carry the CSRF token; every state change of this file is refused
+// without the token (403, nothing changed) and accepted with it.
+func TestServer_ExtrasSession(t *testing.T) {
+	e := startExtras(t)
+	h := e.hub(t, "main")
+	c := dialChat(t, strings.Replace(e.base, "http", "ws", 1)+"/ws/chat/main")
+	c.send(map[string]string{"type": "question", "text": "Session?"})
+	qid := c.until("chat")["id"].(string)
+	cookie, csrf := login(t, e.base)
+	for _, path := range []string{"/admin/talks/ended", "/admin/stages/main/chat", "/admin/sponsors"} {
+		r := request(t, "GET", e.base+path, cookie, nil, "")
+		if r.status != 200 || !strings.Contains(r.body, `<meta name="csrf-token" content="`+csrf+`">`) {
+			t.Fatalf("GET %s with the session: %d, CSRF meta missing", path, r.status)
+		}
+	}
+	form, ctype := multipartBody(t, [2]string{"name", "Acme"}, [2]string{"file", testLogoSVG})
+	changes := []struct {
+		method, path, ctype, body string
+		want                      int
+	}{
+		{"PUT", "/api/stages/main/chat/onscreen", "application/json", `{"id":"` + qid + `"}`, 200},
+		{"PATCH", "/api/talks/ended", "application/json", `{"hidden":true}`, 200},
+		{"PATCH", "/api/talks/ended", "application/json", `{"recording":{"start":"2026-12-05T02:00:30Z","end":"2026-12-05T02:01:00Z"}}`, 200},
+		{"POST", "/api/sponsors", ctype, form, 201},
+		{"POST", "/api/talks/ended/speaker-link", "", "", 201},
+	}
+	before := snapshotStore(t, e.store)
+	for _, ch := range changes {
+		for _, tok := range []string{"", "not-the-token"} {
+			hdr := map[string]string{"Content-Type": ch.ctype}
+			if tok != "" {
+				hdr["X-CSRF-Token"] = tok
+			}
+			if r := request(t, ch.method, e.base+ch.path, cookie, hdr, ch.body); r.status != http.StatusForbidden {
+				t.Errorf("%s %s with CSRF %q: %d, want 403", ch.method, ch.path, tok, r.status)
+			}
+		}
+	}
+	if d := changedObjects(before, snapshotStore(t, e.store)); len(d) != 0 {
+		t.Fatalf("refused changes changed %v", d)
+	}
+	if _, ok := h.OnScreen(); ok {
+		t.Fatal("a refused change put a question on screen")
+	}
+	for _, ch := range changes {
+		hdr := map[string]string{"Content-Type": ch.ctype, "X-CSRF-Token": csrf}
+		if r := request(t, ch.method, e.base+ch.path, cookie, hdr, ch.body); r.status != ch.want {
+			t.Errorf("%s %s with the CSRF token: %d, want %d: %s", ch.method, ch.path, r.status, ch.want, r.body)
+		}
+	}
+	if m, ok := h.OnScreen(); !ok || m.ID != qid {
+		t.Fatal("the question is not on screen")
+	}
+	// The QR of the link just made is an image for the session too (GET).
+	if r := request(t, "GET", e.base+"/api/talks/ended/speaker-link/qr.png", cookie, nil, ""); r.status != 200 || r.header.Get("Content-Type") != "image/png" {
+		t.Fatalf("QR with the session: %d", r.status)
+	}
+}
