@@ -105,21 +105,29 @@ func (f *consoleFeed) run() {
 	t := time.NewTicker(feedTick)
 	defer t.Stop()
 	var stages, talks <-chan struct{} // nil (never ready) without a notifier
-	for {
+	// watch takes the channels of the next change before a snapshot is
+	// built, so a change during the build wakes the loop again.
+	watch := func() {
 		if c, ok := f.s.Stages.(changeNotifier); ok {
 			stages = c.Changed()
 		}
 		if c, ok := f.s.Talks.(changeNotifier); ok {
 			talks = c.Changed()
 		}
+	}
+	watch()
+	for {
 		select {
 		case <-f.ctx.Done():
 			return
 		case now := <-t.C:
+			watch()
 			f.update(now)
 		case <-stages:
+			watch()
 			f.update(time.Now())
 		case <-talks:
+			watch()
 			f.update(time.Now())
 		}
 	}

@@ -321,7 +321,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.isAdmin(tok) {
 		s.sessions.loginFailed(addr, now)
 		s.Log.Warn("console login refused: wrong token", "remote", addr)
-		s.renderLogin(w, http.StatusUnauthorized, "That is not the admin token. Check DATA/admin-token on the server, or salon's first log lines.")
+		s.renderLogin(w, http.StatusUnauthorized, "That is not the admin token. Check DATA/admin-token on the server, or what salon printed when it started.")
 		return
 	}
 	s.sessions.loginSucceeded(addr)

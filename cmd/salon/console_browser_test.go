@@ -95,6 +95,19 @@ func TestConsole_Browser(t *testing.T) {
 	}
 	poll("the login form", `!!document.querySelector('form.login-form input[name=token]')`, 20*time.Second)
 	if err := chromedp.Do(ctx,
+		chromedp.SetValue("#token", "not-the-admin-token"),
+		chromedp.Click("form.login-form button[type=submit]"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll("the refusal", `!!document.querySelector('.notice-error') && /not the admin token/.test(document.querySelector('.notice-error').textContent)`, 20*time.Second)
+	if dir := os.Getenv("SALON_SCREENSHOTS"); dir != "" {
+		screenshot(t, ctx, filepath.Join(dir, "console-login-390.png"), 390, 844)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 768)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx,
 		chromedp.SetValue("#token", a.adminToken),
 		chromedp.Click("form.login-form button[type=submit]"),
 	); err != nil {
@@ -144,6 +157,25 @@ func TestConsole_Browser(t *testing.T) {
 	}
 	if sp := fmt.Sprint(added["speakers"]); !strings.Contains(sp, "王小明") || !strings.Contains(sp, "Ada Lovelace") {
 		t.Fatalf("speakers of the added talk: %s", sp)
+	}
+
+	// Edit it: the form comes back filled in, in the event's zone.
+	eval(`(function(){[...document.querySelectorAll('.admin-talk')].find(function(li){return li.textContent.indexOf('闭幕与合影') >= 0}).querySelector('button').click(); return ''})()`)
+	poll("the edit form", `document.getElementById('talk-dialog').open && document.getElementById('tf-title').value === '闭幕与合影' &&
+		document.getElementById('tf-start').value === '21:30' && document.getElementById('tf-stage').value === 'side'`, 20*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue("#tf-title", "闭幕、合影与茶歇"),
+		chromedp.SetValue("#tf-end", "22:15"),
+		chromedp.Click("#tf-save"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	poll("the edited talk in the list", `document.getElementById('talk-dialog').open === false &&
+		[...document.querySelectorAll('.admin-talk-title')].some(function(a){return a.textContent === '闭幕、合影与茶歇'})`, 20*time.Second)
+	code, edited := api(t, a, "GET", "/api/talks/"+fmt.Sprint(added["id"]), "")
+	wantEnd := time.Date(day.Year(), day.Month(), day.Day(), 22, 15, 0, 0, zone).UTC().Format(time.RFC3339)
+	if code != 200 || edited["title"] != "闭幕、合影与茶歇" || edited["ends_at"] != wantEnd || edited["starts_at"] != want {
+		t.Fatalf("the edited talk: %d %v, want the new title and end %s", code, edited, wantEnd)
 	}
 
 	// Start with the button: the talk is on stage with its clock.
@@ -219,6 +251,13 @@ func TestConsole_Browser(t *testing.T) {
 	if e := eval(`document.getElementById('admin-error').hidden ? '' : document.getElementById('admin-error').textContent`); e != "" {
 		t.Fatalf("the console shows an error: %s", e)
 	}
+
+	// The questions view takes the session: answer buttons without a token.
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/live/main/questions"))); err != nil {
+		t.Fatal(err)
+	}
+	poll("the questions view for the organiser", `document.getElementById('q-hint') !== null &&
+		document.getElementById('q-hint').hidden && !!document.querySelector('meta[name="csrf-token"]')`, 20*time.Second)
 
 	// The token went into a form body only.
 	urlsMu.Lock()

@@ -19,8 +19,8 @@ type StageInfo struct {
 	Remote   string      `json:"-"`
 	Tracks   []TrackInfo `json:"tracks"`
 	Warnings []string    `json:"warnings,omitempty"`
-	// DroppedUnits counts the units of this publish that a slow reader
-	// (the HLS muxer) had to drop.
+	// DroppedUnits counts the units of this publish that slow readers (the
+	// HLS muxer) had to drop, summed over readers.
 	DroppedUnits int64 `json:"dropped_units"`
 }
 
