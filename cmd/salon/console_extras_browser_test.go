@@ -38,6 +38,10 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"room","title":"房间里的问题 Questions from the room","speakers":[{"name":"韩梅梅"}],"stage":"main"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)
 	}
+	nextAt := time.Now().Add(time.Hour).UTC().Truncate(time.Minute)
+	if code, m := api(t, a, "POST", "/api/talks", `{"id":"after","title":"下一场：直播的切片","stage":"main","starts_at":"`+nextAt.Format(time.RFC3339)+`","ends_at":"`+nextAt.Add(30*time.Minute).Format(time.RFC3339)+`"}`); code != 201 {
+		t.Fatalf("create the next talk: %d %v", code, m)
+	}
 	if code, m := api(t, a, "POST", "/api/talks/room/start", ""); code != 200 {
 		t.Fatalf("start: %d %v", code, m)
 	}
@@ -100,7 +104,8 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	if err := chromedp.Do(room, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(a.httpURL("/live/main/room"))); err != nil {
 		t.Fatal(err)
 	}
-	poll(room, "the talk on the room screen", `document.getElementById('room-title').textContent.includes('房间里的问题') &&
+	poll(room, "the talk and the next one on the room screen", `document.getElementById('room-title').textContent.includes('房间里的问题') &&
+		document.getElementById('room-next-title').textContent === '下一场：直播的切片' && !document.getElementById('room-next').hidden &&
 		document.getElementById('room-qr').naturalWidth > 0 && document.getElementById('room-question').hidden`)
 
 	run("open the chat console", chromedp.Navigate(a.httpURL("/admin/stages/main/chat")))
@@ -122,6 +127,8 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	if err != nil || fontSize < 60 {
 		t.Fatalf("the question on a 1080p screen is %.0f px, want large type (≥ 60 px): %v", fontSize, err)
 	}
+	shot(t, room, a, "room-question-1920x1080", 1920, 1080, "")
+	shot(t, room, a, "room-question-390x844", 390, 844, "")
 	shot(t, room, a, "room-question-1920x1080", 1920, 1080, "")
 	screenshots(t, ctx, a, "during-", "/admin/stages/main/chat", "/admin/talks/room")
 	run("back to the chat console", chromedp.Navigate(a.httpURL("/admin/stages/main/chat")))
