@@ -138,12 +138,17 @@ func (f *consoleFeed) run() {
 func (f *consoleFeed) update(now time.Time) {
 	snap := f.snapshot(now)
 	health := sseFrame("health", snap)
-	var talksFrame []byte
-	talksData := f.talksJSON()
+	var talksFrame, talksData []byte
+	f.mu.Lock()
+	watched := len(f.subs) > 0
+	f.mu.Unlock()
+	if watched { // nobody to tell: subscribe reads the talks itself
+		talksData = f.talksJSON()
+	}
 
 	f.mu.Lock()
 	f.snap, f.health = snap, health
-	if !bytes.Equal(talksData, f.talksData) {
+	if talksData != nil && !bytes.Equal(talksData, f.talksData) {
 		f.talksData = talksData
 		f.talks = sseFrameRaw("talks", talksData)
 		talksFrame = f.talks
@@ -303,11 +308,13 @@ func sseFrameRaw(event string, data []byte) []byte {
 // health, so the page is complete at once.
 func (f *consoleFeed) subscribe() chan []byte {
 	ch := make(chan []byte, feedQueue)
+	talksData := f.talksJSON() // the feed skips them while nobody watches
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.talks != nil {
-		ch <- f.talks
+	if !bytes.Equal(talksData, f.talksData) {
+		f.talksData, f.talks = talksData, sseFrameRaw("talks", talksData)
 	}
+	ch <- f.talks
 	if f.health != nil {
 		ch <- f.health
 	}

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -114,5 +117,35 @@ func TestServer_ConsoleEvents(t *testing.T) {
 	}
 	if n := len(main.Bitrate); n <= before || n > before+6 || main.Bitrate[n-1] != 0 {
 		t.Fatalf("bitrate history %v (was %d long): want one sample per second, 0 once offline", main.Bitrate, before)
+	}
+}
+
+// BenchmarkConsoleFeed_Update is the feed's work per snapshot with 20
+// consoles open: 2 stages (one live), 30 talks, one encode shared by all.
+func BenchmarkConsoleFeed_Update(b *testing.B) {
+	live, stages := newFakes()
+	lib := &fakeTalks{talks: map[string]archive.Talk{}}
+	for i := range 30 {
+		id := fmt.Sprintf("talk-%d", i)
+		lib.talks[id] = archive.Talk{ID: id, Title: fmt.Sprintf("第%d场：社区的一年", i), Stage: []string{"main", "attic"}[i%2],
+			Speakers: []archive.Speaker{{Name: "王小明"}}, StartsAt: time.Now().Add(time.Duration(i) * 30 * time.Minute)}
+	}
+	s := &Server{Live: live, Stages: stages, Talks: lib, Location: time.UTC, Log: slog.New(slog.DiscardHandler), viewers: newViewers(viewerWindow)}
+	f := &consoleFeed{s: s, history: map[string]*stageHistory{}, subs: map[chan []byte]struct{}{}}
+	var chans []chan []byte
+	for range 20 {
+		ch := make(chan []byte, feedQueue)
+		f.subs[ch] = struct{}{}
+		chans = append(chans, ch)
+	}
+	b.ReportAllocs()
+	now := time.Now()
+	for i := 0; b.Loop(); i++ {
+		f.update(now.Add(time.Duration(i) * time.Second))
+		for _, ch := range chans {
+			for len(ch) > 0 {
+				<-ch
+			}
+		}
 	}
 }

@@ -160,7 +160,7 @@ func TestConsole_Browser(t *testing.T) {
 	}
 
 	// Edit it: the form comes back filled in, in the event's zone.
-	eval(`(function(){[...document.querySelectorAll('.admin-talk')].find(function(li){return li.textContent.indexOf('闭幕与合影') >= 0}).querySelector('button').click(); return ''})()`)
+	eval(`(function(){[...[...document.querySelectorAll('.admin-talk')].find(function(li){return li.textContent.indexOf('闭幕与合影') >= 0}).querySelectorAll('button')].find(function(b){return b.textContent === 'Edit'}).click(); return ''})()`)
 	poll("the edit form", `document.getElementById('talk-dialog').open && document.getElementById('tf-title').value === '闭幕与合影' &&
 		document.getElementById('tf-start').value === '21:30' && document.getElementById('tf-stage').value === 'side'`, 20*time.Second)
 	if err := chromedp.Do(ctx,
@@ -251,6 +251,21 @@ func TestConsole_Browser(t *testing.T) {
 	if e := eval(`document.getElementById('admin-error').hidden ? '' : document.getElementById('admin-error').textContent`); e != "" {
 		t.Fatalf("the console shows an error: %s", e)
 	}
+
+	// Clock colours: amber in the last 5 minutes, red once over time (a talk
+	// given a 3 s slot).
+	short := time.Now().Add(time.Minute)
+	if code, m := api(t, a, "POST", "/api/talks", fmt.Sprintf(`{"id":"short","title":"三秒钟","stage":"third","starts_at":%q,"ends_at":%q}`,
+		short.UTC().Format(time.RFC3339), short.Add(3*time.Second).UTC().Format(time.RFC3339))); code != 201 {
+		t.Fatalf("create short: %d %v", code, m)
+	}
+	poll("the third stage", `!!document.querySelector('#stage-third .button-go') && !document.querySelector('#stage-third .button-go').disabled`, 20*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Click("#stage-third .button-go")); err != nil {
+		t.Fatal(err)
+	}
+	poll("amber", `document.querySelector('#stage-third').classList.contains('is-amber')`, 20*time.Second)
+	poll("red, over time", `document.querySelector('#stage-third').classList.contains('is-over') &&
+		/^\+0:0\d$/.test(document.querySelectorAll('#stage-third .clock-value')[1].textContent)`, 20*time.Second)
 
 	// The questions view takes the session: answer buttons without a token.
 	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/live/main/questions"))); err != nil {

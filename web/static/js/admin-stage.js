@@ -273,6 +273,11 @@ export class StageCard {
           el('span', { class: 'admin-talk-speakers' }, speakerLine(t)),
           t.do_not_record ? el('span', { class: 'chip' }, 'Not recorded') : null),
         el('span', { class: 'admin-talk-actions' }, status,
+          // Out of order: start this one (refused while another is live).
+          state === 'planned' ? el('button', {
+            type: 'button', class: 'button button-small button-quiet', title: 'Start this talk now',
+            onclick: () => this.ctx.act('start', this.name, t)
+          }, 'Start') : null,
           el('button', { type: 'button', class: 'button button-small button-quiet', onclick: () => this.ctx.edit(t) }, 'Edit')));
     }));
   }
