@@ -106,6 +106,9 @@ type Server struct {
 	// Slides takes slide uploads and speaker links; optional (the slide
 	// routes answer 503 without it). cmd passes the same library as Talks.
 	Slides slideLibrary
+	// Sponsors keeps the sponsors' logos for the room screen and the live
+	// page; optional (the sponsor routes answer 503 without it).
+	Sponsors sponsorLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
@@ -134,6 +137,9 @@ type Server struct {
 	feed *consoleFeed
 	// zones caches the schedule's time zone (admin_pages.go).
 	zones *zoneCache
+	// speakerLinks are the speaker links issued since start, for their QR
+	// codes in the console (admin_talk.go).
+	speakerLinks speakerLinks
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	metrics     *metrics
@@ -258,6 +264,7 @@ func (s *Server) routes() {
 	s.scheduleRoutes()
 
 	s.adminRoutes()
+	s.extraRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)

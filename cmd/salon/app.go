@@ -104,6 +104,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, fmt.Errorf("load the talks from %s: %w", desc, err)
 	}
 	a.library = lib
+	sponsors := &archive.Sponsors{Store: store, Log: log.With("component", "sponsors")}
+	if err := sponsors.Initialize(a.ctx); err != nil {
+		return nil, err
+	}
 	rec := &archive.Recorder{
 		Store:    store,
 		SpoolDir: filepath.Join(cfg.Data, "spool"),
@@ -195,6 +199,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Slides:          lib,
 		Health:          rec,
 		Schedule:        sched,
+		Sponsors:        sponsors,
 
 		MaxUploadSize: cfg.MaxUpload,
 		Limits:        limits,

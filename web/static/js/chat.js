@@ -51,6 +51,9 @@
   });
 
   function showTalk(talk) {
+    // The sponsors are thanked between talks (live.html).
+    var sponsors = document.getElementById('live-sponsors');
+    if (sponsors) sponsors.hidden = !!(talk && talk.title);
     if (talk && talk.title) {
       // The talk's page has its slides, following the speaker.
       now.textContent = 'Now on stage: ';
