@@ -38,12 +38,14 @@ const scheduleImportWait = 2 * time.Minute
 //	                             ?dry_run=1 answers what an import would do
 //	GET /schedule.json           public: the day in the C3VOC schema, with replay links
 //	GET /schedule.ics            public: the day for calendars
+//	GET /admin/schedule          console: the import page (admin_schedule.go)
 func (s *Server) scheduleRoutes() {
 	// One byte over the limit is read, so that a file of exactly
 	// schedule.MaxSize passes and a larger one is a 413.
 	s.handleBody("PUT /api/schedule", schedule.MaxSize+1, s.needSchedule(s.handleScheduleImport))
 	s.handle("GET /schedule.json", s.needSchedule(s.handleScheduleJSON))
 	s.handle("GET /schedule.ics", s.needSchedule(s.handleScheduleICS))
+	s.handle("GET /admin/schedule", s.handleAdminSchedule)
 }
 
 // needSchedule answers 503 when no schedule service is configured.

@@ -53,7 +53,8 @@ export class StageCard {
       el('span', { class: 'stage-panel-links' },
         el('label', { class: 'auto', for: 'auto-' + n, title: 'Start and stop talks at their scheduled times; a press of Start or Stop always wins' },
           this.autoBox, el('span', {}, 'Auto')),
-        el('a', { href: '/admin/stages/' + encodeURIComponent(n) + '/chat' }, 'Chat'),
+        el('a', { href: '/admin/stages/' + encodeURIComponent(n) + '/chat', class: 'link-chat' }, 'Chat'),
+        el('a', { href: '/live/' + encodeURIComponent(n) + '/room', target: '_blank', rel: 'noopener', class: 'link-room' }, 'Room screen'),
         el('a', { href: '/live/' + encodeURIComponent(n), target: '_blank', rel: 'noopener' }, 'Live page')));
 
     this.banner = el('p', { class: 'stage-banner', role: 'alert', hidden: true });

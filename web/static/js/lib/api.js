@@ -18,7 +18,9 @@ function sentence(s) {
   return /[.!?。！？]$/.test(s) ? s : s + '.';
 }
 
-// api(method, path, body?) → the decoded JSON answer (null for 204).
+// api(method, path, body?) → the decoded JSON answer (null for 204). body is
+// sent as JSON, except FormData (multipart) and a Blob or File, which is
+// sent as it is (a schedule file as the PUT body).
 export async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') {
@@ -27,6 +29,9 @@ export async function api(method, path, body) {
   }
   let payload;
   if (body instanceof FormData) {
+    payload = body;
+  } else if (body instanceof Blob) {
+    headers['Content-Type'] = body.type || 'application/octet-stream';
     payload = body;
   } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';

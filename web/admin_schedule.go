@@ -1,0 +1,56 @@
+package web
+
+import (
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"slices"
+)
+
+// handleAdminSchedule is the console's import page (/admin/schedule): the
+// organiser picks a schedule.json or schedule.xml, sees the dry-run plan
+// (rooms with a stage each, what would be created, updated, left alone or
+// is gone from the file), changes the mapping, confirms, and sees the
+// report. The page calls PUT /api/schedule (admin_schedule.js); this
+// handler only renders it with the stages known today, for the pickers.
+func (s *Server) handleAdminSchedule(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.requireSessionPage(w, r)
+	if !ok {
+		return
+	}
+	init := struct {
+		Stages     []string `json:"stages"`
+		Configured bool     `json:"configured"`
+	}{Stages: s.knownStages(), Configured: s.Schedule != nil}
+	b, err := json.Marshal(init)
+	if err != nil {
+		s.Log.Error("encode the schedule page's state", "error", err)
+		b = []byte(`{}`)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, http.StatusOK, "admin_schedule.html", pageData{
+		Title: "Import the schedule · console",
+		Admin: adminData{CSRF: sess.csrf, Zone: s.zoneName(), Initial: template.JS(b)},
+	})
+}
+
+// knownStages is every stage with a talk or health today, sorted.
+func (s *Server) knownStages() []string {
+	seen := map[string]bool{}
+	if s.Talks != nil {
+		for _, t := range s.Talks.List() {
+			if t.Stage != "" {
+				seen[t.Stage] = true
+			}
+		}
+	}
+	for _, st := range s.feed.snapshotNow().Stages {
+		seen[st.Name] = true
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
