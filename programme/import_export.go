@@ -35,7 +35,7 @@ type ImportExportOptions struct {
 const importDefaultLength = 30 * time.Minute
 
 // ImportedSchedule is the programme as a schedule, for GET /schedule.json
-// and /schedule.ics: every talk with a start time, with its title,
+// and /schedule.ics: every talk with a start time that is not hidden, with its title,
 // speakers, stage (as its room), guid, slug and do_not_record. A talk made
 // by hand gets a guid derived from its page URL (a name-based UUID, stable
 // across requests). Each ended talk that may be published links to its
@@ -67,6 +67,9 @@ func ImportedSchedule(talks []archive.Talk, o ImportExportOptions) *schedule.Sch
 	for _, t := range talks {
 		if t.StartsAt.IsZero() {
 			continue // a calendar needs a time
+		}
+		if t.Hidden {
+			continue // withdrawn from the public (the export is public)
 		}
 		page := o.URL("/talks/" + t.ID)
 		e := schedule.Event{

@@ -409,13 +409,14 @@ func TestImportedSchedule(t *testing.T) {
 		{ID: "by-hand", Title: "Lightning talks", Stage: "main", StartsAt: start.Add(time.Hour)},
 		{ID: "secret", Title: "不录", GUID: importGUID2, Stage: "main", StartsAt: start.Add(2 * time.Hour), EndsAt: start.Add(3 * time.Hour), DoNotRecord: true, Recording: &archive.Window{Start: start, End: &end}},
 		{ID: "unscheduled", Title: "No time", Stage: "main"},
+		{ID: "withdrawn", Title: "撤下的报告", GUID: importGUID3, Stage: "main", StartsAt: start.Add(4 * time.Hour), Hidden: true},
 	}
 	s := ImportedSchedule(talks, ImportExportOptions{
 		Title: "沙龙", TimeZone: shanghai, Rooms: map[string]string{"主会场": "main"},
 		URL: func(p string) string { return "https://salon.example.org" + p },
 	})
 	if len(s.Events) != 3 {
-		t.Fatalf("%d events, want 3 (the talk without a time is left out)", len(s.Events))
+		t.Fatalf("%d events, want 3 (the talk without a time and the hidden one are left out)", len(s.Events))
 	}
 	e := s.Events[0]
 	if e.Room != "主会场" || e.GUID != importGUID1 || e.URL != "https://salon.example.org/talks/salon-2026-101" || e.Duration != 45*time.Minute || e.Persons[0] != "张伟" {

@@ -202,3 +202,37 @@ func FuzzScheduleRoomsParam(f *testing.F) {
 		}
 	})
 }
+
+// TestScheduleAPI_HiddenTalk: a talk the organiser hid is in neither
+// /schedule.json nor /schedule.ics, and comes back when published again.
+func TestScheduleAPI_HiddenTalk(t *testing.T) {
+	lib, _, base := startScheduleServer(t)
+	q := "?room=" + url.QueryEscape("主会场=main")
+	if r := send(t, "PUT", base+"/api/schedule"+q, testAdmin, "application/json", readPretalxFile(t)); r.status != 200 {
+		t.Fatalf("import: %d %s", r.status, r.body)
+	}
+	tk, err := lib.Get("salon-2026-101")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := true
+	if _, err := lib.Update(context.Background(), tk.ID, archive.TalkPatch{Hidden: &hidden}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/schedule.json", "/schedule.ics"} {
+		r := send(t, "GET", base+path, "", "", "")
+		if r.status != 200 || strings.Contains(r.body, tk.GUID) || strings.Contains(r.body, tk.Title) {
+			t.Errorf("GET %s with the talk hidden: %d, lists it:\n%s", path, r.status, r.body)
+		}
+		if !strings.Contains(r.body, "6f1c6b0e-2d52-5d1f-8a55-1c1b4f3a0002") {
+			t.Errorf("GET %s: the other talks are missing too:\n%s", path, r.body)
+		}
+	}
+	hidden = false
+	if _, err := lib.Update(context.Background(), tk.ID, archive.TalkPatch{Hidden: &hidden}); err != nil {
+		t.Fatal(err)
+	}
+	if r := send(t, "GET", base+"/schedule.json", "", "", ""); !strings.Contains(r.body, tk.GUID) {
+		t.Errorf("published again, the talk is still left out:\n%s", r.body)
+	}
+}
