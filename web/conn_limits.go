@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -263,10 +264,44 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// organiser reports whether r carries the admin token.
+// organiser reports whether r carries the admin token or a live console
+// session cookie. It runs on every request of a connection inside the
+// reserve until one is admitted, so the cookie is found by scanning the
+// header, not by parsing every cookie (r.Cookie allocates each of them),
+// and the session is one hash and one map lookup. The CSRF check of a
+// state change is the handler's, as on any connection.
 func (s *Server) organiser(r *http.Request) bool {
-	tok, ok := cutBearer(r.Header.Get("Authorization"))
-	return ok && s.isAdmin(tok)
+	if tok, ok := cutBearer(r.Header.Get("Authorization")); ok {
+		return s.isAdmin(tok)
+	}
+	id := cookieValue(r.Header["Cookie"], sessionCookie)
+	if id == "" {
+		return false
+	}
+	_, ok := s.sessions.get(id, time.Now())
+	return ok
+}
+
+// cookieValue is the value of the first cookie called name in the Cookie
+// header lines, or "" (quotes around the value are dropped, as net/http
+// does).
+func cookieValue(lines []string, name string) string {
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || k != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v
+		}
+	}
+	return ""
 }
 
 func cutBearer(h string) (string, bool) {

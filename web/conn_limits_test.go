@@ -369,3 +369,76 @@ func TestServer_WriteIdle(t *testing.T) {
 		t.Fatalf("a reader with short pauses got %d of %d bytes", n, len(big))
 	}
 }
+
+// TestServer_ConnLimitsReserveSession: inside the organiser's reserve a
+// console session cookie is admitted like the bearer token; a stale or
+// made-up cookie is not.
+func TestServer_ConnLimitsReserveSession(t *testing.T) {
+	lim := Limits{MaxConns: 4, ReserveConns: 2, MaxConnsPerAddr: 10}
+	s, addr := startLimitServer(t, lim)
+	id, _ := s.sessions.create(time.Now())
+	get := "GET /healthz HTTP/1.1\r\nHost: salon\r\n\r\n"
+	for range 2 {
+		if r := roundTrip(t, dialFrom(t, "127.0.0.2", addr), get); r.StatusCode != 200 {
+			t.Fatalf("a viewer before the reserve: %d", r.StatusCode)
+		}
+	}
+	waitConns(t, s, 2)
+	for _, tc := range []struct {
+		name, cookie string
+		want         int
+	}{
+		{"made-up session", "theme=dark; salon_admin=not-a-session", 503},
+		{"console session", "theme=dark; salon_admin=" + id, 200},
+	} {
+		c := dialFrom(t, "127.0.0.3", addr)
+		if r := roundTrip(t, c, "GET /api/talks HTTP/1.1\r\nHost: salon\r\nCookie: "+tc.cookie+"\r\n\r\n"); r.StatusCode != tc.want {
+			t.Fatalf("%s inside the reserve: %d, want %d", tc.name, r.StatusCode, tc.want)
+		}
+		if tc.want == 200 {
+			// Admitted: the connection serves the console's next requests.
+			if r := roundTrip(t, c, get); r.StatusCode != 200 {
+				t.Fatalf("the next request of an admitted connection: %d", r.StatusCode)
+			}
+		}
+	}
+}
+
+func TestServer_Organiser(t *testing.T) {
+	s, _ := startLimitServer(t, Limits{})
+	id, _ := s.sessions.create(time.Now())
+	req := func(h ...string) *http.Request {
+		r, _ := http.NewRequest("GET", "/", nil)
+		for i := 0; i < len(h); i += 2 {
+			r.Header.Add(h[i], h[i+1])
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want bool
+	}{
+		{"nothing", req(), false},
+		{"bearer", req("Authorization", "Bearer "+testAdmin), true},
+		{"wrong bearer", req("Authorization", "Bearer nope"), false},
+		{"wrong bearer and a session", req("Authorization", "Bearer nope", "Cookie", "salon_admin="+id), false},
+		{"session", req("Cookie", "salon_admin="+id), true},
+		{"session among others", req("Cookie", "a=1; salon_admin="+id+"; b=2"), true},
+		{"session on a second line", req("Cookie", "a=1", "Cookie", `salon_admin="`+id+`"`), true},
+		{"another cookie's value", req("Cookie", "x_salon_admin="+id), false},
+		{"unknown session", req("Cookie", "salon_admin=abc"), false},
+		{"empty", req("Cookie", "salon_admin="), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.organiser(tc.r); got != tc.want {
+				t.Errorf("organiser = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// A lookup, not an allocation per cookie: the reserve runs it per request.
+	r := req("Cookie", "a=1; b=2; c=3; salon_admin="+id)
+	if n := testing.AllocsPerRun(100, func() { s.organiser(r) }); n > 1 {
+		t.Errorf("organiser with a session cookie allocates %.0f times, want ≤ 1", n)
+	}
+}
