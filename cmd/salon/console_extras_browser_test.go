@@ -10,13 +10,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/gorilla/websocket"
 
 	"github.com/salon/salon/web/webtest"
 )
@@ -48,55 +46,21 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	uploadSponsor(t, a, "示例科技 Example Tech", testLogoPNG(t))
 	uploadSponsor(t, a, "Open Source Circle", []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 60"><rect width="200" height="60" rx="8" fill="#1b5e20"/><text x="100" y="38" font-size="22" text-anchor="middle" fill="#fff" font-family="sans-serif">OSC</text></svg>`))
 
-	viewer, _, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/main", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { viewer.Close() })
-	wsRead(t, viewer, "welcome")
 	const question = "能把切片的原理再讲一遍吗？ Can you explain the cut again?"
-	viewer.WriteJSON(map[string]string{"type": "question", "text": question})
-	q := wsRead(t, viewer, "chat")
-	// The viewer keeps reading (and so answering the hub's pings) while the
-	// browser works; the frames it sees wait here.
-	onscreen := make(chan map[string]any, 16)
-	viewer.SetReadDeadline(time.Time{}) // wsRead's deadline; the test's timeout bounds the wait
-	go func() {
-		for {
-			var f map[string]any
-			if err := viewer.ReadJSON(&f); err != nil {
-				close(onscreen)
-				return
-			}
-			if f["type"] == "onscreen" {
-				onscreen <- f
-			}
-		}
-	}()
 
 	ctx, cancel := context.WithTimeout(browser, 4*time.Minute)
 	defer cancel()
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		consoleRun(t, ctx, what, actions...)
 	}
 	poll := func(ctx context.Context, what, expr string) {
 		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
-			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + ' ' + document.body.innerText.slice(0, 800)`))
-			t.Fatalf("waiting for %s: %v; page: %s", what, err, page)
-		}
+		consolePoll(t, ctx, what, expr)
 	}
 
 	// Log in once: the session cookie carries the console from here on.
-	run("log in",
-		chromedp.Navigate(a.httpURL("/admin/login")),
-		chromedp.SendKeys(chromedp.CSS("#token"), a.adminToken),
-		chromedp.Submit(chromedp.CSS("#token")),
-		chromedp.WaitVisible(chromedp.CSS("main.admin")),
-	)
+	consoleLogIn(t, ctx, a)
 
 	// The room screen in a second tab, open before the question goes up.
 	room, cancelRoom := chromedp.NewContext(ctx)
@@ -108,21 +72,7 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 		document.getElementById('room-next-title').textContent === '下一场：直播的切片' && !document.getElementById('room-next').hidden &&
 		document.getElementById('room-qr').naturalWidth > 0 && document.getElementById('room-question').hidden`)
 
-	run("open the chat console", chromedp.Navigate(a.httpURL("/admin/stages/main/chat")))
-	poll(ctx, "the question in the console", `Array.from(document.querySelectorAll('#questions .cx-text')).some(e => e.textContent === `+jsString(question)+`)`)
-	run("put it on screen", chromedp.Click(chromedp.CSS(`#questions [data-onscreen]`)))
-	select {
-	case f, ok := <-onscreen:
-		if !ok || f["id"] != q["id"] {
-			t.Fatalf("onscreen frame %v (connection open: %v), want id %v", f, ok, q["id"])
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no onscreen frame reached the viewer")
-	}
-	poll(room, "the question on the room screen", `!document.getElementById('room-question').hidden &&
-		document.getElementById('room-q-text').textContent === `+jsString(question))
-	poll(ctx, "the console marks it on screen", `!document.getElementById('onscreen-box').hidden &&
-		document.querySelector('#questions .cx-q.is-onscreen') !== null`)
+	consoleQuestionOnScreen(t, ctx, room, a, "main", question)
 	fontSize, err := chromedp.Run(room, chromedp.Evaluate[float64](`parseFloat(getComputedStyle(document.getElementById('room-q-text')).fontSize)`))
 	if err != nil || fontSize < 60 {
 		t.Fatalf("the question on a 1080p screen is %.0f px, want large type (≥ 60 px): %v", fontSize, err)
@@ -143,48 +93,7 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	}
 	pub.kill()
 	waitRunsEnded(t, a, "main")
-	before := snapshotBucket(t, a)
-	playlistBefore := getAdmin(t, a, "/archive/talks/room/index.m3u8")
-
-	run("open the talk console", chromedp.Navigate(a.httpURL("/admin/talks/room")))
-	poll(ctx, "the trim handles ready", `document.getElementById('trim-in-at').textContent.includes(':')`)
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-		const el = document.getElementById('trim-in');
-		el.value = String(Number(el.value) + 2);
-		el.dispatchEvent(new Event('input'));
-		return true;
-	})()`)); err != nil {
-		t.Fatalf("move the in handle 2 s later: %v", err)
-	}
-	poll(ctx, "save enabled", `!document.getElementById('trim-save').disabled`)
-	run("save the trim", chromedp.Click(chromedp.CSS(`#trim-save`)))
-	poll(ctx, "the trim saved", `document.getElementById('cx-note').textContent.startsWith('Saved')`)
-
-	playlistAfter := getAdmin(t, a, "/archive/talks/room/index.m3u8")
-	if playlistAfter == playlistBefore {
-		t.Fatal("the trim did not change the replay's playlist")
-	}
-	after := snapshotBucket(t, a)
-	var changed []string
-	for k, v := range after {
-		if before[k] != v {
-			changed = append(changed, k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok {
-			changed = append(changed, k)
-		}
-	}
-	slices.Sort(changed)
-	for _, k := range changed {
-		if strings.HasPrefix(k, "stages/") {
-			t.Fatalf("the trim rewrote %s (changed: %v)", k, changed)
-		}
-	}
-	if !slices.Contains(changed, "talks/room/index.m3u8") {
-		t.Fatalf("changed %v, want the talk's playlist among them", changed)
-	}
+	consoleTrim(t, ctx, a, "room")
 	poll(room, "the sponsors between talks", `document.body.classList.contains('is-between') &&
 		!document.getElementById('room-sponsors').hidden && document.querySelectorAll('#room-logos img').length === 2`)
 	shot(t, room, a, "room-between-1920x1080", 1920, 1080, "")

@@ -172,6 +172,8 @@ function renderPlan(plan) {
   const r = list(plan);
   summary($('sched-summary'), r, false);
   lists($('sched-lists'), r, true);
+  // The mapping this plan was made with (tests wait on it).
+  planBox.dataset.mapping = state.rooms.map((x) => x.room + '=' + x.stage).join(';');
   planBox.hidden = false;
   importBtn.textContent = r.created.length + r.updated.length
     ? 'Import: create ' + r.created.length + ', update ' + r.updated.length
@@ -220,3 +222,6 @@ if (!init.configured) {
   showError('The programme is not configured on this server (salon runs without a talk library), so a schedule cannot be imported.');
   $('sched-check').disabled = true;
 }
+// The listeners are on: a file chosen from now on is checked (tests wait
+// for this; a module runs after the page is shown).
+document.getElementById('main').dataset.ready = '1';
