@@ -70,7 +70,20 @@ func TestConsole_Day(t *testing.T) {
 	if err := schedule.WriteJSON(&bad, &overlap); err != nil {
 		t.Fatal(err)
 	}
+	// The next version of the file: a title changed, a talk gone.
+	changed := *day
+	changed.Events = []schedule.Event{day.Events[0], day.Events[2]}
+	changed.Events[1].Title = "动手：推流、回放与剪辑"
+	var next bytes.Buffer
+	if err := schedule.WriteJSON(&next, &changed); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
+	nextPath := filepath.Join(dir, "v2", "schedule.json")
+	os.MkdirAll(filepath.Dir(nextPath), 0o755)
+	if err := os.WriteFile(nextPath, next.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	goodPath, badPath := filepath.Join(dir, "schedule.json"), filepath.Join(dir, "overlap", "schedule.json")
 	os.MkdirAll(filepath.Dir(badPath), 0o755)
 	if err := os.WriteFile(goodPath, good.Bytes(), 0o644); err != nil {
@@ -116,7 +129,6 @@ func TestConsole_Day(t *testing.T) {
 		!document.getElementById('sched-import').disabled`)
 	shot(t, ctx, a, "schedule-plan-390x844", 390, 844, "")
 	shot(t, ctx, a, "schedule-plan-1366x768", 1366, 768, "")
-	readmeShot(t, ctx, "console-import.jpg")
 	if n := len(listTalks(t, a)); n != 0 {
 		t.Fatalf("the dry run created %d talks", n)
 	}
@@ -137,8 +149,18 @@ func TestConsole_Day(t *testing.T) {
 	}
 	idOpen, idNext := fmt.Sprint(byGUID[guidOpen]["id"]), fmt.Sprint(byGUID[guidNext]["id"])
 
+	// The next version of the file, checked only: the saved mapping comes
+	// back, the changed field and the talk gone from the file are named.
+	consoleRun(t, ctx, "choose the next version", chromedp.SetUploadFiles(chromedp.CSS("#sched-file"), []string{nextPath}))
+	consolePoll(t, ctx, "the plan of the next version", `!document.getElementById('sched-plan').hidden &&
+		document.getElementById('sched-plan').dataset.mapping === '主会场=main;分会场=workshop' &&
+		/title/.test(document.querySelector('[data-list=updated] li').textContent) &&
+		document.querySelector('[data-list=removed] li').textContent.includes(`+jsString(titleNext)+`)`)
+	readmeShot(t, ctx, "console-import.jpg")
+	shot(t, ctx, a, "schedule-replan-390x844", 390, 844, "")
+
 	// The day view: both stages, with their links.
-	consoleRun(t, ctx, "back to the day", chromedp.Click(chromedp.CSS(`#sched-report a[href="/admin"]`)))
+	consoleRun(t, ctx, "back to the day", chromedp.Click(chromedp.CSS(`nav.cx-crumbs a[href="/admin"]`)))
 	consolePoll(t, ctx, "the day with both stages and the links", `!!document.querySelector('#stage-main') && !!document.querySelector('#stage-workshop') &&
 		!!document.querySelector('#stage-main a[href="/admin/stages/main/chat"]') && !!document.querySelector('#stage-main a[href="/live/main/room"]') &&
 		!!document.querySelector('a[href="/admin/sponsors"]') && !!document.querySelector('a[href="/admin/stats"]') && !!document.querySelector('a[href="/admin/schedule"]') &&

@@ -95,10 +95,12 @@ function summary(box, r, verb) {
     chip(r.warnings.length, r.warnings.length === 1 ? 'warning' : 'warnings', 'cx-chip-warn'));
 }
 
-// item is one talk of a report, linked to its console page.
-function item(t, extra) {
-  return el('li', { dataset: { id: t.id } },
-    el('a', { class: 'cx-file', href: '/admin/talks/' + encodeURIComponent(t.id), lang: '' }, t.title || t.id),
+// item is one talk of a report, linked to its console page once it exists.
+function item(t, extra, planned) {
+  const title = planned
+    ? el('span', { class: 'cx-file', lang: '' }, t.title || t.id)
+    : el('a', { class: 'cx-file', href: '/admin/talks/' + encodeURIComponent(t.id), lang: '' }, t.title || t.id);
+  return el('li', { dataset: { id: t.id } }, title,
     el('span', { class: 'cx-meta' }, t.id + (extra ? ' · ' + extra : '')));
 }
 
@@ -116,10 +118,10 @@ function lists(box, r, dry) {
       el('strong', {}, 'Warnings'),
       el('ul', {}, r.warnings.map((w) => el('li', {}, w)))));
   }
-  section('created', dry ? 'New talks' : 'Created', '', r.created.map((t) => item(t)), true);
+  section('created', dry ? 'New talks' : 'Created', '', r.created.map((t) => item(t, '', dry)), true);
   section('updated', dry ? 'Talks that would change' : 'Updated', '',
     r.updated.map((t) => item(t, (t.fields || []).join(', '))), true);
-  section('removed', 'Gone from the file', 'These talks have a guid the file no longer has. Salon keeps them (and their recordings); delete one in its talk page if it is really cancelled.',
+  section('removed', 'Gone from the file', 'These talks have a guid the file no longer has. Salon keeps them, with their recordings; hide one on its talk page if it was cancelled.',
     r.removed.map((t) => item(t)), true);
   section('unchanged', 'Unchanged', '', r.unchanged.map((t) => item(t)), false);
   box.replaceChildren(...parts);
