@@ -178,6 +178,7 @@ func TestServer_ExtrasRefuseWithoutAdmin(t *testing.T) {
 		{"PUT", "/api/stages/main/chat/onscreen", "application/json", `{"id":null}`},
 		{"GET", "/api/stages/main/chat/moderation", "", ""},
 		{"GET", "/admin/sponsors", "", ""},
+		{"GET", "/admin/schedule", "", ""},
 		{"POST", "/api/sponsors", ctype, form},
 		{"DELETE", "/api/sponsors/acme-00000000.png", "", ""},
 		{"PATCH", "/api/talks/ended", "application/json", `{"hidden":true}`},
@@ -214,6 +215,11 @@ func TestServer_AdminPages(t *testing.T) {
 		{"/admin/talks/ended", "trim-in"},
 		{"/admin/stages/main/chat", "Chat &amp; questions · stage main"},
 		{"/admin/sponsors", "Add a sponsor"},
+		{"/admin/schedule", "Import the schedule"},
+		{"/admin/schedule", `"main"],"configured":false`},
+		{"/admin", `href="/admin/schedule"`},
+		{"/admin", `href="/admin/stats"`},
+		{"/admin", `href="/admin/sponsors"`},
 		{"/live/main/room", "Scan to ask and vote"},
 	} {
 		res := do(t, "GET", e.base+tc.path, auth)
@@ -461,7 +467,7 @@ func TestServer_ExtrasSession(t *testing.T) {
 	c.send(map[string]string{"type": "question", "text": "Session?"})
 	qid := c.until("chat")["id"].(string)
 	cookie, csrf := login(t, e.base)
-	for _, path := range []string{"/admin/talks/ended", "/admin/stages/main/chat", "/admin/sponsors"} {
+	for _, path := range []string{"/admin/talks/ended", "/admin/stages/main/chat", "/admin/sponsors", "/admin/schedule"} {
 		r := request(t, "GET", e.base+path, cookie, nil, "")
 		if r.status != 200 || !strings.Contains(r.body, `<meta name="csrf-token" content="`+csrf+`">`) {
 			t.Fatalf("GET %s with the session: %d, CSRF meta missing", path, r.status)
