@@ -137,3 +137,24 @@ func TestServer_Room(t *testing.T) {
 		t.Errorf("room page: %d", page.status)
 	}
 }
+
+// TestServer_RoomWithoutTimezone: without -timezone (Server.Location nil)
+// the room screen shows a scheduled talk's times in the machine's zone
+// instead of failing (it panicked in Time.In).
+func TestServer_RoomWithoutTimezone(t *testing.T) {
+	e := startExtras(t)
+	if e.s.Location != nil {
+		t.Fatal("the test server has a Location: this test needs none")
+	}
+	at := time.Now().Add(time.Hour).Truncate(time.Minute)
+	if _, err := e.lib.Create(t.Context(), archive.Talk{ID: "next", Title: "下一场", Stage: "main", StartsAt: at, EndsAt: at.Add(30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	want := `"starts":"` + at.In(e.s.DefaultLocation).Format("15:04") + `"`
+	for _, path := range []string{"/live/main/room.json", "/live/main/room"} {
+		res := do(t, "GET", e.base+path, nil)
+		if res.status != 200 || (path == "/live/main/room.json" && !strings.Contains(res.body, want)) {
+			t.Errorf("GET %s: %d, want 200 (with %s): %.300s", path, res.status, want, res.body)
+		}
+	}
+}

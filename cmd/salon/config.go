@@ -168,7 +168,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		{"ingest-max-conns", "SALON_INGEST_MAX_CONNS", &cfg.Ingest.MaxConns, "RTSP/RTMP: connections per port that are not publishing; when full, the oldest is closed (publishers are never counted)"},
 		{"ingest-max-conns-per-addr", "SALON_INGEST_MAX_CONNS_PER_ADDR", &cfg.Ingest.MaxConnsPerAddr, "RTSP/RTMP: the same per client address (IPv4 address or IPv6 /64)"},
 		{"http-max-conns", "SALON_HTTP_MAX_CONNS", &cfg.HTTPLimits.MaxConns, "most connections the HTTP port holds at once, websockets included"},
-		{"http-reserve-conns", "SALON_HTTP_RESERVE_CONNS", &cfg.HTTPLimits.ReserveConns, "of -http-max-conns, the last ones kept for the organiser's requests (admin token)"},
+		{"http-reserve-conns", "SALON_HTTP_RESERVE_CONNS", &cfg.HTTPLimits.ReserveConns, "of -http-max-conns, the last ones kept for the organiser's requests (admin token or console session)"},
 		{"http-max-conns-per-addr", "SALON_HTTP_MAX_CONNS_PER_ADDR", &cfg.HTTPLimits.MaxConnsPerAddr, "most HTTP connections from one address (IPv6: one /64); -chat-shared-nets are exempt"},
 		{"http-body-min-rate", "SALON_HTTP_BODY_MIN_RATE", &cfg.HTTPLimits.BodyMinRate, "slowest a request body (a slide upload) may arrive, in bytes per second"},
 		{"viewer-ids-per-addr", "SALON_VIEWER_IDS_PER_ADDR", &cfg.HTTPLimits.ViewerIDsPerAddr, "most viewers one address counts as per stage; -chat-shared-nets are exempt"},
