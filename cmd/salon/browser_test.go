@@ -20,7 +20,7 @@ func TestLive_BrowserPlays(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
@@ -55,7 +55,7 @@ func TestTalk_ReplayPlaysInBrowser(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"replay","title":"A <b>replay</b>","speakers":[{"name":"Ada"}],"stage":"main","abstract":"Seek me."}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)
@@ -141,7 +141,7 @@ func TestChat_ReplayFollowsVideoInBrowser(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"synced","title":"Synced","stage":"main"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)

@@ -152,13 +152,18 @@ var (
 	encOpus  = []string{"-c:a", "libopus", "-b:a", "64k"}
 )
 
+// ffmpegArgs joins parts into ffmpeg's arguments; the last part is the
+// output. dur, when set, ends the publish after that long (ffmpeg's -t as an
+// output option, so it goes before the output: after it ffmpeg ignores it).
+// "" publishes until the test kills the process or ends (startProc's
+// cleanup kills it either way).
 func ffmpegArgs(dur string, parts ...[]string) []string {
 	args := []string{"-hide_banner", "-v", "error"}
-	for _, p := range parts {
+	for i, p := range parts {
+		if i == len(parts)-1 && dur != "" {
+			args = append(args, "-t", dur)
+		}
 		args = append(args, p...)
-	}
-	if dur != "" {
-		args = append(args, "-t", dur)
 	}
 	return args
 }

@@ -27,7 +27,7 @@ func TestSlides_SyncLiveAndReplayInBrowser(t *testing.T) {
 	browser := webtest.Browser(t)
 	mb := newMinioBucket(t)
 	a := testApp(t, mb.config)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"sync","title":"In sync","stage":"main"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)

@@ -103,7 +103,7 @@ func TestTalk_ReplayEndToEnd(t *testing.T) {
 	needTools(t, "ffmpeg", "ffprobe")
 	withBucket := minioArchive(t)
 	a := testApp(t, withBucket)
-	startProc(t, "ffmpeg", ffmpegArgs("90", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 
 	code, talk := api(t, a, "POST", "/api/talks", `{"title":"Streaming without a platform","speakers":[{"name":"Ada"}],"stage":"main","starts_at":"2026-11-25T10:00:00Z","ends_at":"2026-11-25T10:30:00Z","abstract":"How salon works."}`)
