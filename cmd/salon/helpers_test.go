@@ -195,6 +195,28 @@ func waitSegments(t *testing.T, a *app, stage string, n int, within time.Duratio
 	return waitSegmentsAt(t, a.web.Addr(), stage, n, within)
 }
 
+// waitMoreSegments waits until the stage's live playlist has n segments
+// more than now: about n segment durations of media, however slowly a loaded
+// machine's publisher delivers them. Tests that want "a few seconds of the
+// talk" wait on this instead of sleeping, so that what they measure later
+// (media times, replay durations) follows the media, not the wall clock.
+func waitMoreSegments(t *testing.T, a *app, stage string, n int) {
+	t.Helper()
+	_, body, _ := get(t, a.httpURL("/live/"+stage+"/index.m3u8"))
+	from := lastSegment(t, string(body))
+	deadline := time.Now().Add(time.Duration(n)*10*time.Second + 30*time.Second)
+	for {
+		_, body, _ := get(t, a.httpURL("/live/"+stage+"/index.m3u8"))
+		if lastSegment(t, string(body)) >= from+n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stage %s did not advance %d segments from %d:\n%s", stage, n, from, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitSegmentsAt is waitSegments for a salon at httpAddr (a child process).
 func waitSegmentsAt(t *testing.T, httpAddr, stage string, n int, within time.Duration) string {
 	t.Helper()
