@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"io/fs"
+	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,13 +41,23 @@ const (
 	speakerLive
 	// speakerPage: the speaker link's token in the query (?token=).
 	speakerPage
+	// adminPage: a console page, for a console session or the admin
+	// bearer token; anyone else gets the login form (401).
+	adminPage
+	// sessionOnly: the console session only (the events feed: an
+	// EventSource cannot send a bearer token).
+	sessionOnly
+	// logout: ends the console session; with the session it needs the CSRF
+	// token like every state change.
+	logout
 )
 
 // routeCase is one route of web's mux and a request that would change
 // something (or reveal something) if the route forgot its check. The test
 // fixture (see TestServer_Refusals) has talks "talk" and "other" on stage
 // "main", a slide deck.pdf on "talk", speaker links for both, and two
-// questions in main's chat, whose ids replace {first} and {second}.
+// questions in main's chat, whose ids replace {first} and {second}, and a
+// sponsor, whose id replaces {sponsor}.
 type routeCase struct {
 	auth   routeAuth
 	method string
@@ -97,6 +111,28 @@ var routes = map[string]routeCase{
 	"DELETE /api/talks/{id}/slides/{name}":                 {auth: speaker, method: "DELETE", path: "/api/talks/talk/slides/deck.pdf"},
 	"POST /api/talks/{id}/slide":                           {auth: speaker, method: "POST", path: "/api/talks/talk/slide", body: `{"page":2}`},
 	"GET /speak/{id}":                                      {auth: speakerPage, method: "GET", path: "/speak/talk"},
+
+	// The organiser's console.
+	"GET /admin/login":                        {auth: public},
+	"POST /admin/login":                       {auth: public}, // the login itself; its refusals are the console's tests
+	"GET /live/{stage}/room":                  {auth: public},
+	"GET /live/{stage}/room.json":             {auth: public},
+	"GET /live/{stage}/room/qr.png":           {auth: public},
+	"GET /api/sponsors":                       {auth: public},
+	"GET /sponsors/{id}":                      {auth: public},
+	"GET /admin":                              {auth: adminPage, method: "GET", path: "/admin"},
+	"GET /admin/{$}":                          {auth: adminPage, method: "GET", path: "/admin/"},
+	"GET /admin/talks/{id}":                   {auth: adminPage, method: "GET", path: "/admin/talks/talk"},
+	"GET /admin/stages/{stage}/chat":          {auth: adminPage, method: "GET", path: "/admin/stages/main/chat"},
+	"GET /admin/sponsors":                     {auth: adminPage, method: "GET", path: "/admin/sponsors"},
+	"GET /admin/events":                       {auth: sessionOnly, method: "GET", path: "/admin/events"},
+	"POST /admin/logout":                      {auth: logout, method: "POST", path: "/admin/logout"},
+	"GET /api/talks/{id}/speaker-link/qr.png": {auth: admin, method: "GET", path: "/api/talks/talk/speaker-link/qr.png"},
+	"GET /archive/talks/{id}/trim.m3u8":       {auth: admin, method: "GET", path: "/archive/talks/talk/trim.m3u8"},
+	"PUT /api/stages/{stage}/chat/onscreen":   {auth: admin, method: "PUT", path: "/api/stages/main/chat/onscreen", body: `{"id":"{second}"}`},
+	"GET /api/stages/{stage}/chat/moderation": {auth: admin, method: "GET", path: "/api/stages/main/chat/moderation"},
+	"POST /api/sponsors":                      {auth: admin, method: "POST", path: "/api/sponsors"}, // body: a logo, see refusalRequest
+	"DELETE /api/sponsors/{id}":               {auth: admin, method: "DELETE", path: "/api/sponsors/{sponsor}"},
 }
 
 // registeredRoutes reads web's sources for every pattern given to the mux:
@@ -181,11 +217,23 @@ func TestServer_RoutesListed(t *testing.T) {
 	}
 }
 
-// adminSession is the hook for cookie sessions (the console's login): it
-// returns an organiser's session cookie without its CSRF token, or nil when
-// this build has no session auth. When sessions exist, every state-changing
-// route must refuse such a request with 403.
+// adminSession logs in to the console with the admin token and returns the
+// session cookie (without its CSRF token, which the console page holds):
+// with it alone, every state-changing route must answer 403.
 func adminSession(t *testing.T, a *app) *http.Cookie {
+	t.Helper()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm(a.httpURL("/admin/login"), url.Values{"token": {a.adminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "salon_admin" && c.Value != "" {
+			return &http.Cookie{Name: c.Name, Value: c.Value}
+		}
+	}
+	t.Fatalf("console login: %d without a session cookie", resp.StatusCode)
 	return nil
 }
 
@@ -227,8 +275,10 @@ func refusalRequest(t *testing.T, a *app, c routeCase, ids *strings.Replacer, au
 	case c.method == "POST" && strings.HasSuffix(c.path, "/slides"):
 		pdf := slidetest.PDF(2, "intruder")
 		body, ctype, _ = multipartFile("intruder.pdf", bytes.NewReader(pdf), int64(len(pdf)))
+	case c.method == "POST" && c.path == "/api/sponsors":
+		body, ctype = sponsorForm(t, "Intruder")
 	case c.body != "":
-		body = strings.NewReader(c.body)
+		body = strings.NewReader(ids.Replace(c.body))
 		if ctype == "" {
 			ctype = "application/json"
 		}
@@ -262,7 +312,9 @@ func TestServer_Refusals(t *testing.T) {
 	}
 	tok, _ := speakerLink(t, a, "talk")
 	otherTok, _ := speakerLink(t, a, "other")
-	ids := strings.NewReplacer("{first}", chatQuestion(t, a, "main", "first question"), "{second}", chatQuestion(t, a, "main", "second question"))
+	session := adminSession(t, a)
+	ids := strings.NewReplacer("{first}", chatQuestion(t, a, "main", "first question"), "{second}", chatQuestion(t, a, "main", "second question"),
+		"{sponsor}", addSponsor(t, a, "Sponsor"))
 	// The chat journal is written in batches: wait for both questions in it
 	// before taking the data directory's state.
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(journals(t, a), "second question"); time.Sleep(50 * time.Millisecond) {
@@ -321,13 +373,28 @@ func TestServer_Refusals(t *testing.T) {
 				{"other talk's speaker token", queryTok(otherTok), []int{403}},
 				{"admin token in a header", bearerTok(a.adminToken), []int{401, 403}},
 			}
+		case adminPage:
+			attempts = []attempt{
+				{"no credentials", bearerTok(""), []int{401}},
+				{"wrong bearer token", bearerTok("not-the-admin-token-xxxxxxxx"), []int{401}},
+				{"speaker token", bearerTok(tok), []int{401}},
+				{"unknown session cookie", withCookie(&http.Cookie{Name: session.Name, Value: "not-a-session-xxxxxxxx"}), []int{401}},
+			}
+		case sessionOnly:
+			attempts = []attempt{
+				{"no credentials", bearerTok(""), []int{401}},
+				{"the admin bearer token", bearerTok(a.adminToken), []int{401}},
+				{"unknown session cookie", withCookie(&http.Cookie{Name: session.Name, Value: "not-a-session-xxxxxxxx"}), []int{401}},
+			}
 		}
 		if c.method != "GET" && c.method != "" {
-			attempts = append(attempts, attempt{"cookie session without CSRF token", func(r *http.Request) {
-				if ck := adminSession(t, a); ck != nil {
-					r.AddCookie(ck)
-				}
-			}, []int{401, 403}})
+			attempts = append(attempts,
+				attempt{"cookie session without CSRF token", withCookie(session), []int{403}},
+				attempt{"cookie session with a wrong CSRF token", func(r *http.Request) {
+					r.AddCookie(session)
+					r.Header.Set("X-CSRF-Token", "not-the-csrf-token-xxxxxxxx")
+				}, []int{403}},
+			)
 		}
 		for _, at := range attempts {
 			t.Run(pattern+"/"+at.name, func(t *testing.T) {
@@ -345,7 +412,9 @@ func TestServer_Refusals(t *testing.T) {
 				if !ok {
 					t.Errorf("%s %s: status %d %s, want one of %v", c.method, c.path, resp.StatusCode, b, at.want)
 				}
-				if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" && c.auth != speakerPage {
+				// An API's 401 says how to authenticate (the console's
+				// pages answer with their login form instead).
+				if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" && (c.auth == admin || c.auth == speaker || c.auth == speakerLive) {
 					t.Errorf("401 without WWW-Authenticate")
 				}
 				// On a change, the next request is compared with the new
@@ -391,11 +460,71 @@ func TestServer_Refusals(t *testing.T) {
 			allowed(pattern, queryTok(tok))
 		}
 	}
-	for _, pattern := range sortedKeys(routes) {
-		if c := routes[pattern]; c.auth == admin || c.auth == speakerLive {
+	// Reads first, then changes in an order where none undoes the next one's
+	// fixture (the ban and the deletes come last).
+	order := map[string]int{"GET": 0, "PUT": 1, "PATCH": 2, "POST": 3, "DELETE": 4}
+	organiser := sortedKeys(routes)
+	slices.SortStableFunc(organiser, func(x, y string) int { return order[routes[x].method] - order[routes[y].method] })
+	for _, pattern := range organiser {
+		switch routes[pattern].auth {
+		case admin, speakerLive, adminPage:
 			allowed(pattern, bearerTok(a.adminToken))
 		}
 	}
+	// GET /admin/events with the session streams until the client leaves:
+	// its status is enough.
+	req, _ := http.NewRequest("GET", a.httpURL("/admin/events"), nil)
+	req.AddCookie(session)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /admin/events with the session: %d", resp.StatusCode)
+	}
+}
+
+func withCookie(c *http.Cookie) func(*http.Request) {
+	return func(r *http.Request) { r.AddCookie(c) }
+}
+
+// sponsorForm is a sponsor upload's multipart body: a name and a PNG logo.
+func sponsorForm(t *testing.T, name string) (io.Reader, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	if err := mw.WriteField("name", name); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := mw.CreateFormFile("file", "logo.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(slidetest.PNG)
+	mw.Close()
+	return &b, mw.FormDataContentType()
+}
+
+// addSponsor adds a sponsor as the organiser and returns its id.
+func addSponsor(t *testing.T, a *app, name string) string {
+	t.Helper()
+	body, ctype := sponsorForm(t, name)
+	req, _ := http.NewRequest("POST", a.httpURL("/api/sponsors"), body)
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Authorization", "Bearer "+a.adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	id, _ := m["id"].(string)
+	if resp.StatusCode != 201 || id == "" {
+		t.Fatalf("add sponsor: %d %v", resp.StatusCode, m)
+	}
+	return id
 }
 
 // chatQuestion posts a question to the stage's chat and returns its id.
