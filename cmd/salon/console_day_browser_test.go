@@ -179,6 +179,8 @@ func TestConsole_Day(t *testing.T) {
 	// A few seconds of recording, so the trim has something to cut.
 	consolePoll(t, ctx, "six seconds on stage", `/^0:(0[6-9]|[1-5][0-9])$/.test(document.querySelector('#stage-main .clock-value').textContent)`)
 	readmeShot(t, ctx, "console-day.jpg")
+	shot(t, ctx, a, "day-390x844", 390, 844, "")
+	consoleRun(t, ctx, "back to a laptop's size", chromedp.EmulateViewport(1366, 768))
 
 	// Pull the publisher: the stage is flagged, loud.
 	pulled := time.Now()

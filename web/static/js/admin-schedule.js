@@ -14,6 +14,9 @@ const planBox = $('sched-plan');
 const reportBox = $('sched-report');
 const importBtn = $('sched-import');
 const STAGE = /^[a-z0-9-]{1,64}$/;
+// schedule.MaxSize: a larger file is refused by salon (413) — said before
+// sending it over the venue's network.
+const MAX_SIZE = 10 << 20;
 
 let init = { stages: [], configured: true };
 try {
@@ -56,6 +59,11 @@ function setBusy(busy) {
 
 async function check() {
   if (!state.file) return;
+  if (state.file.size > MAX_SIZE) {
+    showError('Salon cannot import ' + state.file.name + ': the schedule is over 10 MB; nothing was imported.');
+    planBox.hidden = true;
+    return;
+  }
   const seq = ++state.seq;
   setBusy(true);
   showNote('');
