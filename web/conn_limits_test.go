@@ -442,3 +442,17 @@ func TestServer_Organiser(t *testing.T) {
 		t.Errorf("organiser with a session cookie allocates %.0f times, want ≤ 1", n)
 	}
 }
+
+// FuzzCookieValue: the reserve's cookie scan reads whatever a client sends;
+// it never panics, and what it returns is text of the header itself.
+func FuzzCookieValue(f *testing.F) {
+	for _, s := range []string{"salon_admin=abc", "a=1; salon_admin=\"q\"", "salon_admin", ";;salon_admin=;", "salon_admin=\"", " salon_admin = x "} {
+		f.Add(s, "b=2")
+	}
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		v := cookieValue([]string{line1, line2}, sessionCookie)
+		if v != "" && !strings.Contains(line1, v) && !strings.Contains(line2, v) {
+			t.Fatalf("cookieValue(%q, %q) = %q, not in the header", line1, line2, v)
+		}
+	})
+}
