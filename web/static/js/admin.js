@@ -190,7 +190,8 @@ function render() {
   if (!names.length) {
     stagesBox.replaceChildren(el('div', { class: 'empty' },
       el('h2', {}, 'No stages yet'),
-      el('p', {}, 'A stage appears when OBS publishes to it, or when you add a talk on it.')));
+      el('p', {}, 'A stage appears when OBS publishes to it, when you add a talk on it, or when you ',
+        el('a', { href: '/admin/schedule' }, 'import the schedule'), '.')));
   }
   renderUnassigned(state.talks.filter((t) => !t.stage));
   renderAlerts(n);
