@@ -89,8 +89,18 @@ type Server struct {
 	Talks talkLibrary
 	// Archive is the bucket, served read-only at /archive/{key}; optional.
 	Archive archiveReader
-	// AdminToken authorises the organiser's API calls (Bearer token).
+	// AdminToken authorises the organiser: API calls with it as a Bearer
+	// token, or a console session started by giving it on /admin/login.
 	AdminToken string
+	// Location is the event's time zone (-timezone): pages show times in
+	// it. When nil: the zone the imported schedule names, else
+	// DefaultLocation.
+	Location *time.Location
+	// DefaultLocation is the machine's zone, under its IANA name when cmd
+	// found one. Default: time.Local.
+	DefaultLocation *time.Location
+	// Recorder, when set, reports the spool and the uploads on the console.
+	Recorder recorderHealth
 	// Chat are the stages' chat rooms (web/chat.Rooms, shared with the
 	// programme); optional (the chat routes answer 503 without them).
 	Chat chatRooms
@@ -105,6 +115,9 @@ type Server struct {
 	// Slides takes slide uploads and speaker links; optional (the slide
 	// routes answer 503 without it). cmd passes the same library as Talks.
 	Slides slideLibrary
+	// Sponsors keeps the sponsors' logos for the room screen and the live
+	// page; optional (the sponsor routes answer 503 without it).
+	Sponsors sponsorLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
@@ -132,6 +145,15 @@ type Server struct {
 	pages   *template.Template
 	assets  *assets
 	viewers *viewers
+	// sessions are the organiser console's logins (admin_session.go).
+	sessions *sessions
+	// feed pushes the console's health snapshots (admin_feed.go).
+	feed *consoleFeed
+	// zones caches the schedule's time zone (admin_pages.go).
+	zones *zoneCache
+	// speakerLinks are the speaker links issued since start, for their QR
+	// codes in the console (admin_talk.go).
+	speakerLinks speakerLinks
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	metrics     *metrics
@@ -159,7 +181,12 @@ func (s *Server) Initialize() error {
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
 	}
+	if s.DefaultLocation == nil {
+		s.DefaultLocation = time.Local
+	}
+	s.zones = newZoneCache()
 	s.seed = maphash.MakeSeed()
+	s.sessions = newSessions()
 	s.viewers = newViewers(viewerWindow)
 	if err := s.initMetrics(); err != nil {
 		return err
@@ -190,6 +217,7 @@ func (s *Server) Initialize() error {
 		s.conns.tls = true
 		s.ln = newTLSListener(s.conns, serverTLS(s.TLS), tlsHandshakeTimeout, s.Log)
 	}
+	s.feed = newConsoleFeed(s)
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ConnContext:       connContext,
@@ -252,6 +280,9 @@ func (s *Server) routes() {
 	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
 	s.scheduleRoutes()
+
+	s.adminRoutes()
+	s.extraRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)
@@ -324,6 +355,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // then closes what remains. It is safe to call twice.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		if s.feed != nil {
+			s.feed.close() // ends the console's event streams
+		}
 		if s.srv == nil {
 			return
 		}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,22 +105,6 @@ func talkView(publicURL string, t archive.Talk) talkJSON {
 	return out
 }
 
-// requireAdmin checks the organiser's bearer token in constant time.
-func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)
-		s.jsonError(w, http.StatusUnauthorized, "admin token required: send Authorization: Bearer ADMIN_TOKEN (salon prints it at start)")
-		return false
-	}
-	if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
-		s.jsonError(w, http.StatusUnauthorized, "wrong admin token")
-		return false
-	}
-	return true
-}
-
 // talkError maps the library's errors to statuses.
 func (s *Server) talkError(w http.ResponseWriter, err error) {
 	switch {
@@ -169,7 +152,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool 
 }
 
 func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
-	talks := s.Talks.List()
+	talks := s.visibleTalks(r, s.Talks.List())
 	out := make([]talkJSON, 0, len(talks))
 	for _, t := range talks {
 		out = append(out, s.talkJSON(t))
@@ -178,6 +161,9 @@ func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTalk(w http.ResponseWriter, r *http.Request) {
+	if s.hideTalk(w, r, r.PathValue("id")) {
+		return
+	}
 	t, err := s.Talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +205,40 @@ func TestServer_TLSBrowser(t *testing.T) {
 	}
 	if !strings.Contains(got, "main") || !strings.HasSuffix(got, " | h2") {
 		t.Fatalf("live page over HTTPS: title | protocol = %q", got)
+	}
+}
+
+// TestServer_TLSConsoleCookie logs in to the console over HTTPS (HTTP/2 and
+// HTTP/1.1): the session cookie is Secure there, and not on plain HTTP.
+func TestServer_TLSConsoleCookie(t *testing.T) {
+	s, cert := startTLSServer(t, Limits{})
+	_, plain := startLimitServer(t, Limits{})
+	cases := []struct {
+		name, base string
+		client     *http.Client
+		secure     bool
+	}{
+		{"https h2", "https://" + s.Addr(), httpsClient(cert, "127.0.0.1", true), true},
+		{"https http/1.1", "https://" + s.Addr(), httpsClient(cert, "127.0.0.1", false), true},
+		{"http", "http://" + plain, &http.Client{Timeout: 10 * time.Second}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			resp, err := tc.client.PostForm(tc.base+"/admin/login", url.Values{"token": {testAdmin}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var c *http.Cookie
+			for _, k := range resp.Cookies() {
+				if k.Name == sessionCookie {
+					c = k
+				}
+			}
+			if resp.StatusCode != http.StatusSeeOther || c == nil || c.Secure != tc.secure {
+				t.Fatalf("login: %d, session cookie %+v, want Secure %v", resp.StatusCode, c, tc.secure)
+			}
+		})
 	}
 }

@@ -107,6 +107,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, fmt.Errorf("load the talks from %s: %w", desc, err)
 	}
 	a.library = lib
+	sponsors := &archive.Sponsors{Store: store, Log: log.With("component", "sponsors")}
+	if err := sponsors.Initialize(a.ctx); err != nil {
+		return nil, err
+	}
 	rec := &archive.Recorder{
 		Store:    store,
 		SpoolDir: filepath.Join(cfg.Data, "spool"),
@@ -167,7 +171,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.programme = prog
-	sched := &programme.ImportService{Library: lib, Dir: filepath.Join(cfg.Data, "programme"), Log: log.With("component", "schedule")}
+	sched := &programme.ImportService{Library: lib, Dir: filepath.Join(cfg.Data, "programme"), TimeZone: explicitLocation(cfg.Timezone),
+		Log: log.With("component", "schedule")}
 	if err := sched.Initialize(); err != nil {
 		return nil, err
 	}
@@ -182,22 +187,26 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	ws := &web.Server{
-		Address:     cfg.HTTP,
-		Live:        a.hls,
-		Stages:      a.reg,
-		Gatherer:    a.metrics,
-		Metrics:     a.metrics,
-		PublicURL:   cfg.PublicURL,
-		Log:         log.With("component", "web"),
-		Talks:       lib,
-		Archive:     store,
-		AdminToken:  a.adminToken,
-		Chat:        rooms,
-		ChatOrigins: cfg.ChatOrigins,
-		Programme:   prog,
-		Slides:      lib,
-		Health:      rec,
-		Schedule:    sched,
+		Address:         cfg.HTTP,
+		Live:            a.hls,
+		Stages:          a.reg,
+		Gatherer:        a.metrics,
+		Metrics:         a.metrics,
+		PublicURL:       cfg.PublicURL,
+		Log:             log.With("component", "web"),
+		Talks:           lib,
+		Archive:         store,
+		AdminToken:      a.adminToken,
+		Location:        explicitLocation(cfg.Timezone),
+		DefaultLocation: eventLocation("", os.Getenv),
+		Recorder:        rec,
+		Chat:            rooms,
+		ChatOrigins:     cfg.ChatOrigins,
+		Programme:       prog,
+		Slides:          lib,
+		Health:          rec,
+		Schedule:        sched,
+		Sponsors:        sponsors,
 
 		MaxUploadSize: cfg.MaxUpload,
 		Limits:        limits,

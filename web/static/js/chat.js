@@ -51,6 +51,9 @@
   });
 
   function showTalk(talk) {
+    // The sponsors are thanked between talks (live.html).
+    var sponsors = document.getElementById('live-sponsors');
+    if (sponsors) sponsors.hidden = !!(talk && talk.title);
     if (talk && talk.title) {
       // The talk's page has its slides, following the speaker.
       now.textContent = 'Now on stage: ';
@@ -65,7 +68,7 @@
   }
 
   function showViewers(n) {
-    viewers.textContent = window.salon ? window.salon.viewerText(n) : n + ' watching';
+    viewers.textContent = n === 1 ? '1 watching' : n + ' watching'; // as viewerText in lib/format.js
     viewers.hidden = false;
   }
 
