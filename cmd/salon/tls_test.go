@@ -106,6 +106,17 @@ func TestSalon_HTTPSFiles(t *testing.T) {
 		if err != nil || proto != "h2" {
 			t.Fatalf("the page came over %q (%v), want h2", proto, err)
 		}
+		// The chat's websocket upgrades over TLS (an HTTP/1.1 connection of
+		// its own) and gets the room's first frame.
+		ws, err := chromedp.Run(ctx, chromedp.Evaluate[string](`new Promise(resolve => {
+			const w = new WebSocket('wss://' + location.host + '/ws/chat/main');
+			w.onmessage = e => { resolve('frame ' + e.data.slice(0, 20)); w.close(); };
+			w.onerror = () => resolve('error');
+			setTimeout(() => resolve('timeout'), 15000);
+		})`, chromedp.EvalAwaitPromise))
+		if err != nil || !strings.HasPrefix(ws, "frame {") {
+			t.Fatalf("chat over wss: %q %v", ws, err)
+		}
 	})
 
 	t.Run("reload", func(t *testing.T) {
