@@ -81,15 +81,16 @@ func (s *Server) room(r *http.Request, stage string) roomJSON {
 
 func (s *Server) roomTalk(t archive.Talk, now time.Time) *roomTalk {
 	rt := &roomTalk{ID: t.ID, Title: t.Title, Speakers: speakerNames(t.Speakers)}
+	loc := s.location()
 	if !t.StartsAt.IsZero() {
-		st := t.StartsAt.In(s.Location)
+		st := t.StartsAt.In(loc)
 		rt.Starts = st.Format("15:04")
-		if y, m, d := st.Date(); y != now.In(s.Location).Year() || m != now.In(s.Location).Month() || d != now.In(s.Location).Day() {
+		if y, m, d := st.Date(); y != now.In(loc).Year() || m != now.In(loc).Month() || d != now.In(loc).Day() {
 			rt.Day = st.Format("Mon 2 Jan")
 		}
 	}
 	if !t.EndsAt.IsZero() {
-		rt.Ends = t.EndsAt.In(s.Location).Format("15:04")
+		rt.Ends = t.EndsAt.In(loc).Format("15:04")
 	}
 	return rt
 }

@@ -2,8 +2,8 @@
 // the room screen): DESIGN.md "Contract: chat" and docs/chat.md. It
 // reconnects with back-off until close() or a ban.
 
-// viewerKey is this browser's random key, sent in hello (the same key
-// chat-core.js keeps): it lets the organiser ban one browser.
+// viewerKey is this browser's random key, sent in hello (kept in
+// localStorage): it lets the organiser ban one browser.
 export function viewerKey() {
   let k = null;
   try { k = localStorage.getItem('salon-viewer'); } catch (e) { /* storage disabled */ }
@@ -17,7 +17,9 @@ export function viewerKey() {
 }
 
 // connectChat opens /ws/chat/{stage}. onFrame gets every frame; onState
-// hears 'open', 'closed' (reconnecting) or 'banned'.
+// hears 'open', 'closed' (reconnecting) or 'banned'. hello, when given, is
+// sent on every (re)connection: an object of fields, or a function that
+// returns them then (the name typed so far).
 export function connectChat(stage, { onFrame, onState, hello }) {
   let ws = null;
   let retry = 1000;
@@ -27,7 +29,7 @@ export function connectChat(stage, { onFrame, onState, hello }) {
     ws = new WebSocket(url);
     ws.onopen = () => {
       retry = 1000;
-      if (hello) ws.send(JSON.stringify(Object.assign({ type: 'hello' }, hello)));
+      if (hello) ws.send(JSON.stringify(Object.assign({ type: 'hello' }, typeof hello === 'function' ? hello() : hello)));
       if (onState) onState('open');
     };
     ws.onmessage = (ev) => {
