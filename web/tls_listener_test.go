@@ -161,13 +161,21 @@ func TestServer_TLSConnLimits(t *testing.T) {
 	if r := roundTrip(t, viewer, get); r.StatusCode != 503 || !r.Close {
 		t.Fatalf("a viewer inside the reserve: %d close %v", r.StatusCode, r.Close)
 	}
+	h2viewer := httpsClient(cert, "127.0.0.8", true)
+	resp, err := h2viewer.Get("https://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != 503 || resp.ProtoMajor != 2 {
+		t.Fatalf("a viewer inside the reserve over HTTP/2: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	h2viewer.CloseIdleConnections()
+	waitConns(t, s, 5) // both viewers' connections closed (HTTP/2: GOAWAY)
 	admin := tlsDialFrom(t, "127.0.0.5", addr, cert, "http/1.1")
 	if r := roundTrip(t, admin, "GET /api/talks HTTP/1.1\r\nHost: salon\r\nAuthorization: Bearer "+testAdmin+"\r\n\r\n"); r.StatusCode != 200 {
 		t.Fatalf("the organiser inside the reserve over HTTP/1.1: %d", r.StatusCode)
 	}
 	req, _ := http.NewRequest("GET", "https://"+addr+"/api/talks", nil)
 	req.Header.Set("Authorization", "Bearer "+testAdmin)
-	resp, err := httpsClient(cert, "127.0.0.6", true).Do(req)
+	resp, err = httpsClient(cert, "127.0.0.6", true).Do(req)
 	if err != nil || resp.StatusCode != 200 || resp.ProtoMajor != 2 {
 		t.Fatalf("the organiser inside the reserve over HTTP/2: %v %v", resp, err)
 	}
