@@ -226,13 +226,30 @@ func (l *Library) AddSlide(ctx context.Context, id string, up SlideUpload) (Slid
 	}
 	s := Slide{Name: name, Size: body.n, Type: st.MediaType, SHA256: hex.EncodeToString(sum.Sum(nil)), UploadedAt: l.Now().UTC(), UploadedBy: up.By}
 	if err := l.listSlide(ctx, id, s); err != nil {
-		if derr := l.Store.Delete(ctx, key); derr != nil {
-			l.Log.Warn("an upload that could not be listed is left in the archive; delete it by hand", "key", key, "error", derr)
-		}
+		l.unlistedUpload(ctx, id, name, key, err)
 		return Slide{}, err
 	}
 	l.Log.Info("slide file stored", "talk", id, "name", name, "type", st.Label, "bytes", s.Size)
 	return s, nil
+}
+
+// unlistedUpload cleans up after an upload whose listing in talk.json
+// failed (listErr). A new name is deleted again, so that nothing unlisted is
+// left. A replaced name is kept: talk.json still lists it, and deleting it
+// would lose the talk's file; the object now holds the new upload while
+// talk.json still has the old one's size and checksum until the next save.
+func (l *Library) unlistedUpload(ctx context.Context, id, name, key string, listErr error) {
+	l.writeMu.Lock()
+	t, err := l.current(id)
+	l.writeMu.Unlock()
+	if err == nil && slices.ContainsFunc(t.Slides, func(s Slide) bool { return s.Name == name }) {
+		l.Log.Warn("a replacing slide upload is stored but talk.json could not be updated: the file is kept, its size and checksum in talk.json are stale; upload it again when the archive answers",
+			"talk", id, "name", name, "error", listErr)
+		return
+	}
+	if derr := l.Store.Delete(ctx, key); derr != nil {
+		l.Log.Warn("an upload that could not be listed is left in the archive; delete it by hand", "key", key, "error", derr)
+	}
 }
 
 // listSlide adds or replaces s in the talk's slides and saves talk.json.

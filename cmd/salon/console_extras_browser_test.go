@@ -33,7 +33,7 @@ func TestConsole_QuestionOnRoomScreenAndTrim(t *testing.T) {
 	needTools(t, "ffmpeg")
 	browser := webtest.Browser(t)
 	a := testApp(t)
-	pub := startProc(t, "ffmpeg", ffmpegArgs("300", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
+	pub := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"room","title":"房间里的问题 Questions from the room","speakers":[{"name":"韩梅梅"}],"stage":"main"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)
