@@ -48,6 +48,9 @@ type app struct {
 	rooms       *chat.Rooms
 	programme   *programme.Programme
 	web         *web.Server
+	redirect    *web.Redirector
+	rtmps       *ingest.RTMPServer
+	rtsps       *ingest.RTSPServer
 	debug       *debugServer
 }
 
@@ -179,6 +182,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		log.Warn("HTTP connection budget lowered to half of the open-file limit; raise the limit (ulimit -n) for more viewers",
 			"http_max_conns", limits.MaxConns, "reserve", limits.ReserveConns, "open_file_limit", openFileLimit())
 	}
+	certs, err := newCertSource(cfg.TLS, cfg.Data, log.With("component", "tls"))
+	if err != nil {
+		return nil, err
+	}
 	ws := &web.Server{
 		Address:         cfg.HTTP,
 		Live:            a.hls,
@@ -205,10 +212,18 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Limits:        limits,
 		SharedNets:    cfg.ChatSharedNets,
 	}
+	if certs != nil {
+		ws.TLS = certs.config
+	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err
 	}
 	a.web = ws
+	if cfg.TLS.Redirect != "" {
+		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+	}
 
 	if cfg.RTSP != "" {
 		a.rtsp = &ingest.RTSPServer{Address: cfg.RTSP, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
@@ -222,6 +237,20 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		if err := a.rtmp.Initialize(); err != nil {
 			a.rtmp = nil
 			return nil, fmt.Errorf("%w; change -rtmp, or set it empty to disable RTMP", err)
+		}
+	}
+	if cfg.TLS.RTSPS != "" {
+		a.rtsps = &ingest.RTSPServer{Address: cfg.TLS.RTSPS, TLS: certs.config, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
+		if err := a.rtsps.Initialize(); err != nil {
+			a.rtsps = nil
+			return nil, fmt.Errorf("%w; change -rtsps, or set it empty to disable RTSPS", err)
+		}
+	}
+	if cfg.TLS.RTMPS != "" {
+		a.rtmps = &ingest.RTMPServer{Address: cfg.TLS.RTMPS, TLS: certs.config, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
+		if err := a.rtmps.Initialize(); err != nil {
+			a.rtmps = nil
+			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
 	for _, p := range cfg.Pulls {
@@ -255,6 +284,12 @@ func (a *app) Close() {
 	if a.rtmp != nil {
 		a.rtmp.Close()
 	}
+	if a.rtmps != nil {
+		a.rtmps.Close()
+	}
+	if a.rtsps != nil {
+		a.rtsps.Close()
+	}
 	for _, p := range a.pulls {
 		p.Close()
 	}
@@ -275,6 +310,9 @@ func (a *app) Close() {
 	}
 	if a.web != nil {
 		a.web.Close()
+	}
+	if a.redirect != nil {
+		a.redirect.Close()
 	}
 	if a.programme != nil {
 		a.programme.Close() // jobs not done stay in DATA/programme/jobs
