@@ -125,6 +125,7 @@ var routes = map[string]routeCase{
 	"GET /admin/talks/{id}":                   {auth: adminPage, method: "GET", path: "/admin/talks/talk"},
 	"GET /admin/stages/{stage}/chat":          {auth: adminPage, method: "GET", path: "/admin/stages/main/chat"},
 	"GET /admin/sponsors":                     {auth: adminPage, method: "GET", path: "/admin/sponsors"},
+	"GET /admin/schedule":                     {auth: adminPage, method: "GET", path: "/admin/schedule"},
 	"GET /admin/events":                       {auth: sessionOnly, method: "GET", path: "/admin/events"},
 	"POST /admin/logout":                      {auth: logout, method: "POST", path: "/admin/logout"},
 	"GET /api/talks/{id}/speaker-link/qr.png": {auth: admin, method: "GET", path: "/api/talks/talk/speaker-link/qr.png"},
