@@ -19,6 +19,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -301,6 +302,9 @@ func (c *Counter) scopeLocked(d *dayState, m map[string]*scope, id string) *scop
 	return s
 }
 
+// DateOf is the day t falls on in the counter's zone, "2006-01-02".
+func (c *Counter) DateOf(t time.Time) string { return c.date(t) }
+
 // Today is today's date in the counter's zone.
 func (c *Counter) Today() string { return c.date(c.Clock.Now()) }
 
@@ -316,6 +320,21 @@ func (c *Counter) Day(date string) (Day, bool) {
 	}
 	p, ok := c.past[date]
 	return p, ok
+}
+
+// Days are the dates with numbers, oldest first, today included.
+func (c *Counter) Days() []string {
+	now := c.Clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.dayLocked(now)
+	out := make([]string, 0, len(c.past)+1)
+	for date := range c.past {
+		out = append(out, date)
+	}
+	out = append(out, d.date)
+	slices.Sort(out)
+	return out
 }
 
 // Talk is a talk's numbers over every day kept (a replay is watched on

@@ -110,6 +110,9 @@ type Server struct {
 	// is hosted elsewhere, -chat-shared-nets): the per-address limits and
 	// the viewer count treat them per connection.
 	SharedNets []netip.Prefix
+	// Stats counts how the day went (*stats.Counter); optional: without it
+	// nothing is counted and the stats routes answer 503.
+	Stats statsCounter
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -120,13 +123,17 @@ type Server struct {
 	viewers *viewers
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
-	metrics     *metrics
-	limits      Limits // Limits with defaults
-	refused     *prometheus.CounterVec
-	conns       *connLimiter
-	seed        maphash.Seed
-	serveErr    chan error
-	closeOnce   sync.Once
+	// chatCounts caches each talk's chat numbers for the stats (stats_api.go).
+	chatCounts chatCountCache
+	metrics    *metrics
+	limits     Limits // Limits with defaults
+	refused    *prometheus.CounterVec
+	conns      *connLimiter
+	seed       maphash.Seed
+	serveErr   chan error
+	closeOnce  sync.Once
+	statsStop  chan struct{} // closed by Close: stops the stats sampler
+	statsDone  chan struct{}
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -188,6 +195,10 @@ func (s *Server) Initialize() error {
 		}
 		s.serveErr <- err
 	}()
+	if s.Stats != nil {
+		s.statsStop, s.statsDone = make(chan struct{}), make(chan struct{})
+		go s.runStatsSampler(s.statsStop, s.statsDone)
+	}
 	s.Log.Info("http listening", "addr", ln.Addr().String())
 	return nil
 }
@@ -234,6 +245,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
 	s.scheduleRoutes()
+	s.statsRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)
@@ -304,6 +316,10 @@ func (s *Server) Close() {
 		}
 		if err := <-s.serveErr; err != nil {
 			s.Log.Error("http server stopped", "error", err)
+		}
+		if s.statsStop != nil {
+			close(s.statsStop)
+			<-s.statsDone
 		}
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/salon/salon/ingest/demo"
 	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/programme"
+	"github.com/salon/salon/stats"
 	"github.com/salon/salon/web"
 	"github.com/salon/salon/web/chat"
 )
@@ -47,6 +48,7 @@ type app struct {
 	demo        *demo.Source
 	rooms       *chat.Rooms
 	programme   *programme.Programme
+	stats       *stats.Counter
 	web         *web.Server
 	debug       *debugServer
 }
@@ -169,6 +171,18 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 
+	if cfg.Stats {
+		a.stats = &stats.Counter{
+			Dir:       filepath.Join(cfg.Data, "stats"),
+			Programme: prog,
+			Log:       log.With("component", "stats"),
+		}
+		if err := a.stats.Initialize(); err != nil {
+			a.stats = nil
+			return nil, err
+		}
+	}
+
 	limits, lowered := fitLimits(cfg.HTTPLimits, openFileLimit())
 	if lowered {
 		log.Warn("HTTP connection budget lowered to half of the open-file limit; raise the limit (ulimit -n) for more viewers",
@@ -195,6 +209,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		MaxUploadSize: cfg.MaxUpload,
 		Limits:        limits,
 		SharedNets:    cfg.ChatSharedNets,
+	}
+	if a.stats != nil {
+		ws.Stats = a.stats
 	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err
@@ -266,6 +283,9 @@ func (a *app) Close() {
 	}
 	if a.web != nil {
 		a.web.Close()
+	}
+	if a.stats != nil {
+		a.stats.Close() // after web: its sampler has stopped; writes the day
 	}
 	if a.programme != nil {
 		a.programme.Close() // jobs not done stay in DATA/programme/jobs

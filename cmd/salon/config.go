@@ -39,6 +39,9 @@ type Config struct {
 	ChatSharedNets []netip.Prefix
 	Pulls          []Pull
 	Demo           bool
+	// Stats counts how the day went (viewers, replays, downloads) into
+	// DATA/stats; -stats=false turns counting off.
+	Stats bool
 	// Ingest bounds the RTSP and RTMP ports: connections that do not
 	// publish (handshake timeout, per port and per address), wrong keys,
 	// publishers that send no media. Each port has its own budget.
@@ -93,6 +96,7 @@ func defaultConfig() Config {
 		Window:          30 * time.Second,
 		LogLevel:        "info",
 		Ingest:          ingest.DefaultLimits(),
+		Stats:           true,
 		HTTPLimits: web.Limits{
 			MaxConns:         web.DefaultMaxConns,
 			ReserveConns:     web.DefaultReserveConns,
@@ -220,6 +224,10 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		cfg.Demo = v == "1" || v == "true"
 	}
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "also publish a built-in test stream to stage \"main\" ($SALON_DEMO)")
+	if v, ok := lookup(getenv, "SALON_STATS"); ok {
+		cfg.Stats = v == "1" || v == "true"
+	}
+	fs.BoolVar(&cfg.Stats, "stats", cfg.Stats, "count viewers, replays and downloads for /api/stats, in DATA/stats, without keeping addresses or ids ($SALON_STATS)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
