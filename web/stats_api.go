@@ -162,7 +162,12 @@ func (s *Server) handleTalkStats(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusServiceUnavailable, "statistics are off on this server")
 		return
 	}
-	t, err := s.Talks.Get(r.PathValue("id"))
+	id := r.PathValue("id")
+	if !archive.ValidTalkID(id) {
+		s.jsonError(w, http.StatusBadRequest, "talk ids are 1-64 of a-z, 0-9 and -")
+		return
+	}
+	t, err := s.Talks.Get(id)
 	if err != nil {
 		s.talkError(w, err)
 		return
