@@ -358,3 +358,38 @@ func (r *Recorder) Close() {
 
 // playlistKey is the key of a run's playlist.
 func playlistKey(rs *runState) string { return path.Join(rs.prefix(), hls.PlaylistName) }
+
+// RecorderHealth is the recorder's state as the organiser console shows it.
+type RecorderHealth struct {
+	// SpoolBytes is what waits in the local spool; MaxSpool the size the
+	// disk is expected to hold.
+	SpoolBytes int64 `json:"spool_bytes"`
+	MaxSpool   int64 `json:"spool_max"`
+	// PendingSegments are media segments not stored in the bucket yet.
+	PendingSegments int `json:"pending_segments"`
+	// UploadLag is how long the oldest object waiting for upload has
+	// waited, in seconds (0 when nothing waits).
+	UploadLag float64 `json:"upload_lag"`
+	// BucketReachable is false while uploads fail; FailingSince is the
+	// first failure of the outage.
+	BucketReachable bool       `json:"bucket_reachable"`
+	FailingSince    *time.Time `json:"failing_since,omitempty"`
+	Failures        int        `json:"failures,omitempty"`
+}
+
+// Health reports the spool, the upload queue and whether the bucket answers.
+func (r *Recorder) Health() RecorderHealth {
+	segs, bytes := r.Pending()
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := RecorderHealth{SpoolBytes: bytes, MaxSpool: r.MaxSpool, PendingSegments: segs, BucketReachable: r.outage.since.IsZero()}
+	if len(r.up) > 0 && !r.up[0].ready.IsZero() {
+		h.UploadLag = now.Sub(r.up[0].ready).Seconds()
+	}
+	if !h.BucketReachable {
+		since := r.outage.since.UTC()
+		h.FailingSince, h.Failures = &since, r.outage.failures
+	}
+	return h
+}

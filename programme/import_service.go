@@ -93,6 +93,14 @@ func (s *ImportService) Rooms() map[string]string {
 	return maps.Clone(s.kept.Rooms)
 }
 
+// ScheduleZone is the IANA time zone the last imported schedule named
+// (time_zone_name), "" when none did.
+func (s *ImportService) ScheduleZone() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kept.TimeZone
+}
+
 // Import plans the import of sch with the kept mapping overridden by rooms
 // and, unless dryRun, applies it and keeps the mapping and
 // the conference's names. The error of a bad mapping wraps

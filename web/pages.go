@@ -60,6 +60,9 @@ type pageData struct {
 	// speak: the upload cap in MB
 	MaxUploadMB int64
 
+	// the organiser console
+	Admin adminData
+
 	// error
 	Status  int
 	Heading string
@@ -163,19 +166,26 @@ func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleQuestionsPage is the questions view for the speaker and the
-// organiser: the stage's questions, most votes first, in large type; with
-// the admin token in the address's fragment (#token=…) each gets a button
-// that marks it answered.
+// organiser: the stage's questions, most votes first, in large type; for an
+// organiser logged in to the console (or with the admin token in the
+// address's fragment, #token=…) each gets a button that marks it answered.
 func (s *Server) handleQuestionsPage(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stagePage(w, r)
 	if !ok {
 		return
 	}
-	s.render(w, http.StatusOK, "questions.html", pageData{
+	d := pageData{
 		Title:     "Questions · " + name,
 		StageName: name,
 		Chat:      chatPanel{Stage: name, Mode: "live"},
-	})
+	}
+	// An organiser logged in to the console marks questions answered with
+	// the session: no token in the address.
+	if sess, ok := s.adminSession(r); ok {
+		d.Admin.CSRF = sess.csrf
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	s.render(w, http.StatusOK, "questions.html", d)
 }
 
 // trackLine describes a stage's tracks in one line, e.g.

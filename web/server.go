@@ -80,8 +80,18 @@ type Server struct {
 	Talks talkLibrary
 	// Archive is the bucket, served read-only at /archive/{key}; optional.
 	Archive archiveReader
-	// AdminToken authorises the organiser's API calls (Bearer token).
+	// AdminToken authorises the organiser: API calls with it as a Bearer
+	// token, or a console session started by giving it on /admin/login.
 	AdminToken string
+	// Location is the event's time zone (-timezone): pages show times in
+	// it. When nil: the zone the imported schedule names, else
+	// DefaultLocation.
+	Location *time.Location
+	// DefaultLocation is the machine's zone, under its IANA name when cmd
+	// found one. Default: time.Local.
+	DefaultLocation *time.Location
+	// Recorder, when set, reports the spool and the uploads on the console.
+	Recorder recorderHealth
 	// Chat are the stages' chat rooms (web/chat.Rooms, shared with the
 	// programme); optional (the chat routes answer 503 without them).
 	Chat chatRooms
@@ -121,6 +131,12 @@ type Server struct {
 	pages   *template.Template
 	assets  *assets
 	viewers *viewers
+	// sessions are the organiser console's logins (admin_session.go).
+	sessions *sessions
+	// feed pushes the console's health snapshots (admin_feed.go).
+	feed *consoleFeed
+	// zones caches the schedule's time zone (admin_pages.go).
+	zones *zoneCache
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	// chatCounts caches each talk's chat numbers for the stats (stats_api.go).
@@ -152,7 +168,12 @@ func (s *Server) Initialize() error {
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
 	}
+	if s.DefaultLocation == nil {
+		s.DefaultLocation = time.Local
+	}
+	s.zones = newZoneCache()
 	s.seed = maphash.MakeSeed()
+	s.sessions = newSessions()
 	s.viewers = newViewers(viewerWindow)
 	if err := s.initMetrics(); err != nil {
 		return err
@@ -179,6 +200,7 @@ func (s *Server) Initialize() error {
 	}
 	s.conns = newConnLimiter(ln, s.limits, s.SharedNets, s.Log, s.refused)
 	s.ln = s.conns
+	s.feed = newConsoleFeed(s)
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ConnContext:       connContext,
@@ -247,6 +269,8 @@ func (s *Server) routes() {
 	s.scheduleRoutes()
 	s.statsRoutes()
 
+	s.adminRoutes()
+
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)
 	s.mux.Handle("GET /metrics", s.metrics.handler)
@@ -305,6 +329,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // then closes what remains. It is safe to call twice.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		if s.feed != nil {
+			s.feed.close() // ends the console's event streams
+		}
 		if s.srv == nil {
 			return
 		}

@@ -69,6 +69,9 @@ func (s *Server) requireSpeaker(w http.ResponseWriter, r *http.Request, id strin
 		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
 		return false, false
 	}
+	if used, ok := s.sessionAdmin(w, r); used { // the organiser's console
+		return false, ok
+	}
 	tok := bearer(r)
 	if tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,22 +103,6 @@ func talkView(publicURL string, t archive.Talk) talkJSON {
 		}
 	}
 	return out
-}
-
-// requireAdmin checks the organiser's bearer token in constant time.
-func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)
-		s.jsonError(w, http.StatusUnauthorized, "admin token required: send Authorization: Bearer ADMIN_TOKEN (salon prints it at start)")
-		return false
-	}
-	if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
-		s.jsonError(w, http.StatusUnauthorized, "wrong admin token")
-		return false
-	}
-	return true
 }
 
 // talkError maps the library's errors to statuses.

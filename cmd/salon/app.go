@@ -166,7 +166,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.programme = prog
-	sched := &programme.ImportService{Library: lib, Dir: filepath.Join(cfg.Data, "programme"), Log: log.With("component", "schedule")}
+	sched := &programme.ImportService{Library: lib, Dir: filepath.Join(cfg.Data, "programme"), TimeZone: explicitLocation(cfg.Timezone),
+		Log: log.With("component", "schedule")}
 	if err := sched.Initialize(); err != nil {
 		return nil, err
 	}
@@ -189,22 +190,25 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			"http_max_conns", limits.MaxConns, "reserve", limits.ReserveConns, "open_file_limit", openFileLimit())
 	}
 	ws := &web.Server{
-		Address:     cfg.HTTP,
-		Live:        a.hls,
-		Stages:      a.reg,
-		Gatherer:    a.metrics,
-		Metrics:     a.metrics,
-		PublicURL:   cfg.PublicURL,
-		Log:         log.With("component", "web"),
-		Talks:       lib,
-		Archive:     store,
-		AdminToken:  a.adminToken,
-		Chat:        rooms,
-		ChatOrigins: cfg.ChatOrigins,
-		Programme:   prog,
-		Slides:      lib,
-		Health:      rec,
-		Schedule:    sched,
+		Address:         cfg.HTTP,
+		Live:            a.hls,
+		Stages:          a.reg,
+		Gatherer:        a.metrics,
+		Metrics:         a.metrics,
+		PublicURL:       cfg.PublicURL,
+		Log:             log.With("component", "web"),
+		Talks:           lib,
+		Archive:         store,
+		AdminToken:      a.adminToken,
+		Location:        explicitLocation(cfg.Timezone),
+		DefaultLocation: eventLocation("", os.Getenv),
+		Recorder:        rec,
+		Chat:            rooms,
+		ChatOrigins:     cfg.ChatOrigins,
+		Programme:       prog,
+		Slides:          lib,
+		Health:          rec,
+		Schedule:        sched,
 
 		MaxUploadSize: cfg.MaxUpload,
 		Limits:        limits,

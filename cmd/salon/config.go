@@ -31,6 +31,9 @@ type Config struct {
 	AdminToken string
 	PublishKey string
 	PublicURL  string
+	// Timezone is the event's IANA time zone (-timezone), e.g.
+	// "Asia/Shanghai": pages show times in it. Empty: the machine's.
+	Timezone string
 	// ChatOrigins are other sites' origins allowed to open the chat
 	// websocket (comma-separated in the flag); "*" allows any.
 	ChatOrigins []string
@@ -128,6 +131,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		{"admin-token", "SALON_ADMIN_TOKEN", &cfg.AdminToken, "organiser token (default: generated once, kept in DATA)"},
 		{"publish-key", "SALON_PUBLISH_KEY", &cfg.PublishKey, "publish key for RTSP/RTMP (default: generated once, kept in DATA)"},
 		{"public-url", "SALON_PUBLIC_URL", &cfg.PublicURL, "public base URL shown in pages and printed links, e.g. https://salon.example.org"},
+		{"timezone", "SALON_TIMEZONE", &cfg.Timezone, "the event's time zone, an IANA name like Asia/Shanghai: pages show times in it (default: the machine's)"},
 		{"log-level", "SALON_LOG_LEVEL", &cfg.LogLevel, "debug, info, warn or error"},
 		{"debug-addr", "SALON_DEBUG_ADDR", &cfg.Debug, "serve Go's profiler at /debug/pprof/ on this address, e.g. 127.0.0.1:6060 (off when empty)"},
 	}
@@ -315,6 +319,11 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return fmt.Errorf("-chat-origins %q: want http(s)://HOST[:PORT] or *", o)
+		}
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "Local" {
+			return fmt.Errorf("-timezone %q: want an IANA time zone name like Asia/Shanghai or Europe/Berlin", c.Timezone)
 		}
 	}
 	switch {

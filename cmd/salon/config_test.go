@@ -82,6 +82,13 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("ChatSharedNets = %v", c.ChatSharedNets)
 				}
 			}},
+		{name: "timezone", env: map[string]string{"SALON_TIMEZONE": "Europe/Berlin"}, args: []string{"-timezone", "Asia/Shanghai"}, check: func(t *testing.T, c Config) {
+			if c.Timezone != "Asia/Shanghai" {
+				t.Errorf("timezone %q, want the flag's", c.Timezone)
+			}
+		}},
+		{name: "bad timezone", env: map[string]string{"SALON_TIMEZONE": "Beijing"}, wantErr: "-timezone"},
+		{name: "Local is no zone name", args: []string{"-timezone", "Local"}, wantErr: "-timezone"},
 		{name: "http limits", args: []string{"-http-max-conns", "2000", "-http-body-grace", "5s", "-viewer-ids-per-addr", "4"},
 			env: map[string]string{"SALON_HTTP_MAX_CONNS_PER_ADDR": "32", "SALON_HTTP_BODY_MIN_RATE": "4096"},
 			check: func(t *testing.T, c Config) {
@@ -153,6 +160,31 @@ func TestLoadSecret_KeptAcrossRestarts(t *testing.T) {
 	}
 	if c, _ := loadSecret(dir, "publish-key", "given-key"); c != "given-key" {
 		t.Fatalf("an explicit key must win, got %q", c)
+	}
+}
+
+func TestEventLocation(t *testing.T) {
+	env := func(tz string) func(string) string {
+		return func(k string) string {
+			if k == "TZ" {
+				return tz
+			}
+			return ""
+		}
+	}
+	cases := []struct{ flag, tz, want string }{
+		{"Asia/Shanghai", "Europe/Berlin", "Asia/Shanghai"},
+		{"", "Europe/Berlin", "Europe/Berlin"},
+		{"", ":America/New_York", "America/New_York"},
+	}
+	for _, tc := range cases {
+		if got := eventLocation(tc.flag, env(tc.tz)).String(); got != tc.want {
+			t.Errorf("eventLocation(%q) with TZ=%q: %s, want %s", tc.flag, tc.tz, got, tc.want)
+		}
+	}
+	// Without a name anywhere it is still a zone (the machine's, or Local).
+	if eventLocation("", env("")) == nil {
+		t.Error("no location without TZ")
 	}
 }
 

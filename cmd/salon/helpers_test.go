@@ -22,6 +22,13 @@ const testKey = "test-publish-key"
 // segments so that tests are quick.
 func testApp(t testing.TB, mutate ...func(*Config)) *app {
 	t.Helper()
+	a, _ := testAppLog(t, mutate...)
+	return a
+}
+
+// testAppLog is testApp that also returns the writer holding salon's log.
+func testAppLog(t testing.TB, mutate ...func(*Config)) (*app, *testLogWriter) {
+	t.Helper()
 	cfg := defaultConfig()
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.RTSP = "127.0.0.1:0"
@@ -47,7 +54,7 @@ func testApp(t testing.TB, mutate ...func(*Config)) *app {
 		a.Close()
 		logw.stop()
 	})
-	return a
+	return a, logw
 }
 
 func (a *app) httpURL(path string) string { return "http://" + a.web.Addr() + path }
@@ -77,6 +84,9 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 }
 
 func (w *testLogWriter) stop() { w.mu.Lock(); w.stopped = true; w.mu.Unlock() }
+
+// String is everything logged so far.
+func (w *testLogWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.buf.String() }
 
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()

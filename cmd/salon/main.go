@@ -62,7 +62,8 @@ func (a *app) printBanner(w io.Writer) {
 	fmt.Fprintf(w, "\nsalon is running\n\n")
 	fmt.Fprintf(w, "  watch          %s/live/main\n", httpBase)
 	fmt.Fprintf(w, "  home           %s/\n", httpBase)
-	fmt.Fprintf(w, "  stages (JSON)  %s/api/stages\n\n", httpBase)
+	fmt.Fprintf(w, "  stages (JSON)  %s/api/stages\n", httpBase)
+	fmt.Fprintf(w, "  console        %s/admin (log in with the token printed below)\n\n", httpBase)
 	if a.rtmp != nil {
 		fmt.Fprintf(w, "  OBS            server rtmp://%s/live   stream key main?key=%s\n", joinHost(host, a.rtmp.Addr()), a.publishKey)
 	}

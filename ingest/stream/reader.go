@@ -37,12 +37,13 @@ func newReader(name string, size int, fn func(Event), log *slog.Logger) *reader 
 	return rd
 }
 
-// push enqueues ev. control events always fit; units are dropped when full.
-func (rd *reader) push(ev Event, control bool) {
+// push enqueues ev. control events always fit; units are dropped when full
+// (push then returns false).
+func (rd *reader) push(ev Event, control bool) bool {
 	rd.mu.Lock()
 	if rd.closing {
 		rd.mu.Unlock()
-		return
+		return true
 	}
 	if !control && rd.units >= rd.size {
 		rd.dropped++
@@ -52,7 +53,7 @@ func (rd *reader) push(ev Event, control bool) {
 			rd.log.Warn("reader too slow, dropping units", "reader", rd.name, "stage", ev.Stage, "dropped_total", rd.totalDropped)
 		}
 		rd.mu.Unlock()
-		return
+		return false
 	}
 	ev.Dropped = rd.dropped
 	rd.dropped = 0
@@ -65,6 +66,7 @@ func (rd *reader) push(ev Event, control bool) {
 	case rd.wake <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 func (rd *reader) run() {

@@ -36,6 +36,9 @@ type Registry struct {
 	stages  map[string]*stage
 	readers []*reader
 	closed  bool
+	// changed is closed and replaced when a publish starts or ends or a
+	// warning changes (Changed).
+	changed chan struct{}
 }
 
 type stage struct {
@@ -45,6 +48,7 @@ type stage struct {
 	stats    *stats
 	silence  *silence
 	warnings map[string]string
+	dropped  int64 // units of this publish some reader dropped
 }
 
 // Initialize fills defaults.
@@ -56,6 +60,7 @@ func (r *Registry) Initialize() error {
 		r.Log = slog.New(slog.DiscardHandler)
 	}
 	r.stages = make(map[string]*stage)
+	r.changed = make(chan struct{})
 	return nil
 }
 
@@ -128,6 +133,8 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	st.stats = newStats(s)
 	st.silence = newSilence(s)
 	st.warnings = map[string]string{}
+	st.dropped = 0
+	r.changedLocked()
 	for _, rd := range r.readers {
 		rd.push(Event{Stage: s.Stage, Start: s}, true)
 	}
@@ -144,11 +151,28 @@ func (r *Registry) SetWarning(stageName, key, msg string) {
 	if st == nil {
 		return
 	}
+	if st.warnings[key] == msg {
+		return
+	}
 	if msg == "" {
 		delete(st.warnings, key)
 	} else {
 		st.warnings[key] = msg
 	}
+	r.changedLocked()
+}
+
+// Changed returns a channel that is closed at the next change of a stage's
+// publisher or warnings; call it again for the change after that.
+func (r *Registry) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+func (r *Registry) changedLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 // Live tells whether the stage has a publisher now.
@@ -187,6 +211,7 @@ func (r *Registry) Stages() []StageInfo {
 		if st.stats != nil {
 			info.Tracks = st.stats.snapshot(now, st.pub != nil)
 		}
+		info.DroppedUnits = st.dropped
 		for _, w := range st.warnings {
 			info.Warnings = append(info.Warnings, w)
 		}
@@ -231,7 +256,9 @@ func (p *Publisher) WriteUnit(u *Unit) {
 	p.st.stats.add(u, p.stream.Tracks[u.Track])
 	p.st.silence.unit(u.Track, u.Received, p.st, p.stream.Tracks, p.reg.Log)
 	for _, rd := range p.reg.readers {
-		rd.push(Event{Stage: p.stream.Stage, Unit: u}, false)
+		if !rd.push(Event{Stage: p.stream.Stage, Unit: u}, false) {
+			p.st.dropped++
+		}
 	}
 }
 
@@ -249,6 +276,7 @@ func (p *Publisher) Close() {
 		for i := range p.stream.Tracks {
 			delete(p.st.warnings, silentKey(i)) // about this publish only
 		}
+		p.reg.changedLocked()
 	}
 	for _, rd := range p.reg.readers {
 		rd.push(Event{Stage: p.stream.Stage, End: true}, true)

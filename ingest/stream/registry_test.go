@@ -161,6 +161,48 @@ func TestRegistry_SlowReaderDropsUnitsNotControl(t *testing.T) {
 	if units+dropped != 100 || dropped == 0 {
 		t.Fatalf("units %d + dropped %d, want 100 with some dropped", units, dropped)
 	}
+	// The fast reader may have dropped some too: drops are summed over readers.
+	if got := r.Stages()[0].DroppedUnits; got < int64(dropped) {
+		t.Fatalf("StageInfo.DroppedUnits %d, want at least the %d the slow reader missed", got, dropped)
+	}
+}
+
+func TestRegistry_Changed(t *testing.T) {
+	r := newTestRegistry(t, 16)
+	closed := func(c <-chan struct{}) bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+	c := r.Changed()
+	if closed(c) {
+		t.Fatal("Changed is closed before any change")
+	}
+	p, err := r.Publish(videoStream("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closed(c) {
+		t.Fatal("a publish did not close Changed")
+	}
+	c = r.Changed()
+	p.WriteUnit(&Unit{Track: 0, AU: [][]byte{{1}}})
+	r.SetWarning("main", "gop", "") // no change: nothing to clear
+	if closed(c) {
+		t.Fatal("a unit or a no-op warning closed Changed")
+	}
+	r.SetWarning("main", "gop", "keyframes too far apart")
+	if !closed(c) {
+		t.Fatal("a new warning did not close Changed")
+	}
+	c = r.Changed()
+	p.Close()
+	if !closed(c) {
+		t.Fatal("the publisher leaving did not close Changed")
+	}
 }
 
 func TestRegistry_SubscribeAnnouncesLivePublish(t *testing.T) {

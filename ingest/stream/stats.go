@@ -20,6 +20,9 @@ type StageInfo struct {
 	Remote   string      `json:"-"`
 	Tracks   []TrackInfo `json:"tracks"`
 	Warnings []string    `json:"warnings,omitempty"`
+	// DroppedUnits counts the units of this publish that slow readers (the
+	// HLS muxer) had to drop, summed over readers.
+	DroppedUnits int64 `json:"dropped_units"`
 }
 
 // TrackInfo describes one track as measured over the last few seconds.

@@ -65,7 +65,7 @@
   }
 
   function showViewers(n) {
-    viewers.textContent = window.salon ? window.salon.viewerText(n) : n + ' watching';
+    viewers.textContent = n === 1 ? '1 watching' : n + ' watching'; // as viewerText in lib/format.js
     viewers.hidden = false;
   }
 

@@ -1,5 +1,6 @@
 // The home page: keeps the stage list current without a reload.
-'use strict';
+import { setBadge } from './lib/dom.js';
+import { trackLine, viewerText } from './lib/format.js';
 
 (function () {
   var POLL_MS = 5000;
@@ -17,14 +18,14 @@
     name.className = 'stage-name';
     name.textContent = st.name;
     var badge = document.createElement('span');
-    salon.setBadge(badge, st.live);
+    setBadge(badge, st.live);
     top.append(name, badge);
 
     var meta = document.createElement('span');
     meta.className = 'stage-meta';
     if (st.live) {
-      var line = salon.trackLine(st.tracks);
-      meta.textContent = salon.viewerText(st.viewers) + (line ? ' · ' + line : '');
+      var line = trackLine(st.tracks);
+      meta.textContent = viewerText(st.viewers) + (line ? ' · ' + line : '');
     } else {
       meta.textContent = 'Not streaming';
     }

@@ -1,6 +1,7 @@
 // The live page: polls the stage's state and (re)starts the player when the
 // stage goes live, so the page never needs a reload.
-'use strict';
+import { setBadge } from './lib/dom.js';
+import { trackLine, viewerText } from './lib/format.js';
 
 (function () {
   var POLL_MS = 3000;
@@ -126,10 +127,10 @@
 
   function render(info) {
     var live = !!(info && info.live);
-    salon.setBadge(badge, live);
-    viewerCount.textContent = salon.viewerText(info ? info.viewers : 0);
+    setBadge(badge, live);
+    viewerCount.textContent = viewerText(info ? info.viewers : 0);
     viewerCount.parentNode.hidden = !live;
-    tech.textContent = info ? salon.trackLine(info.tracks) : '';
+    tech.textContent = info ? trackLine(info.tracks) : '';
     warnings.replaceChildren();
     ((info && info.warnings) || []).forEach(function (w) {
       var li = document.createElement('li');

@@ -1,7 +1,8 @@
 // The questions view: a stage's audience questions, most votes first, for
-// the speaker's screen. With the organiser's token in the address's fragment
-// (#token=…, never sent to the server in the URL) each open question gets a
-// button that marks it answered for everyone.
+// the speaker's screen. For an organiser logged in to the console (the page
+// then carries the session's CSRF token), or with the organiser's token in
+// the address's fragment (#token=…, never sent to the server), each open
+// question gets a button that marks it answered for everyone.
 'use strict';
 
 (function () {
@@ -24,20 +25,25 @@
       token = sessionStorage.getItem('salon-questions-token') || '';
     }
   } catch (e) { /* storage disabled */ }
-  if (token) hint.hidden = true;
+  // Logged in to the console: the session and its CSRF token do instead.
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.content : '';
+  if (token || csrf) hint.hidden = true;
 
   var list = core.questionList(document.getElementById('questions'), {
-    onAnswer: token ? answer : null,
+    onAnswer: token || csrf ? answer : null,
     onCount: function (n) { status.textContent = n === 1 ? '1 open question' : n + ' open questions'; }
   });
 
   function answer(id) {
     fetch(main.dataset.api + encodeURIComponent(id) + '/answered', {
       method: 'POST',
-      headers: { Authorization: 'Bearer ' + token }
+      credentials: 'same-origin',
+      headers: token ? { Authorization: 'Bearer ' + token } : { 'X-CSRF-Token': csrf }
     }).then(function (r) {
       if (r.status === 401 || r.status === 403) {
-        status.textContent = 'The token was refused: open this page again with the right #token=';
+        status.textContent = token ? 'The token was refused: open this page again with the right #token='
+          : 'The console session has ended: log in again at /admin, then reload this page';
       } else if (!r.ok) {
         status.textContent = 'Could not mark it answered (HTTP ' + r.status + ')';
       }

@@ -11,6 +11,8 @@
 // so that "follow the speaker" (a page pushed over the websocket) and the
 // replay's page turns only call show(n, 'speaker').
 
+import { formatBytes } from './lib/format.js';
+
 const POLL_MS = 15000;
 const panel = document.getElementById('slides');
 const media = document.getElementById('talk-media');
@@ -51,12 +53,6 @@ function label(type) {
   return 'File';
 }
 
-function formatBytes(n) {
-  if (n >= 1e9) return (n / 1e9).toFixed(1) + ' GB';
-  if (n >= 1e6) return (n / 1e6).toFixed(1) + ' MB';
-  if (n >= 1e3) return Math.floor(n / 1e3) + ' kB';
-  return n + ' bytes';
-}
 
 function setNote(text) {
   note.textContent = text;

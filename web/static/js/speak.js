@@ -2,7 +2,7 @@
 // deck, watch it upload, replace or delete what was uploaded. The token from
 // the page's URL goes with every API call as a bearer token. Text from the
 // server is set with textContent only.
-'use strict';
+import { formatBytes } from './lib/format.js';
 
 (function () {
   var main = document.getElementById('main');
@@ -30,13 +30,6 @@
   function setProgress(pct) {
     bar.value = pct;
     barText.textContent = pct + ' %';
-  }
-
-  function formatBytes(n) {
-    if (n >= 1e9) return (n / 1e9).toFixed(1) + ' GB';
-    if (n >= 1e6) return (n / 1e6).toFixed(1) + ' MB';
-    if (n >= 1e3) return Math.floor(n / 1e3) + ' kB';
-    return n + ' bytes';
   }
 
   function slideURL(name) {

@@ -1,7 +1,7 @@
 // The talk page: plays the talk's replay playlist (an EVENT playlist that
 // grows while the talk is live, so late viewers can rewind to its start; VOD
 // once it ended) and follows the talk's state without a reload.
-'use strict';
+import { setBadge } from './lib/dom.js';
 
 (function () {
   var POLL_MS = 5000;
@@ -34,11 +34,9 @@
 
   function render(t) {
     if (t.live) {
-      badge.textContent = 'Live';
-      badge.className = 'badge badge-live';
+      setBadge(badge, true);
     } else if (t.ended) {
-      badge.textContent = 'Replay';
-      badge.className = 'badge badge-offline';
+      setBadge(badge, false, 'Replay');
       durationEl.textContent = t.duration < 60 ? Math.round(t.duration) + ' s' : Math.round(t.duration / 60) + ' min';
       download.hidden = false;
       download.href = t.download_url;

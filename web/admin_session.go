@@ -1,0 +1,388 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The organiser console's sessions: the admin token is given once on
+// /admin/login and exchanged for a random session id in a cookie. Every
+// state-changing request made with the cookie carries the session's CSRF
+// token in the X-CSRF-Token header (or, for the plain HTML forms, a csrf
+// form field). Scripts keep using Authorization: Bearer ADMIN_TOKEN.
+const (
+	// sessionCookie is the console's cookie name (stable: console pages of
+	// other branches read it through requireAdmin only).
+	sessionCookie = "salon_admin"
+	// csrfHeader carries the session's CSRF token on state changes.
+	csrfHeader = "X-CSRF-Token"
+	// csrfField is the same token in a form body (logout, plain forms).
+	csrfField = "csrf"
+	// sessionTTL is how long a console session lasts: a day at the venue.
+	sessionTTL = 12 * time.Hour
+	// maxSessions bounds the table (each login adds one).
+	maxSessions = 1000
+
+	// loginFailures failed logins from one address within loginWindow
+	// make it wait until the window ends.
+	loginFailures = 5
+	loginWindow   = 10 * time.Minute
+	// maxLoginAddrs bounds the rate limiter's table.
+	maxLoginAddrs = 10_000
+)
+
+// session is one logged-in console. Only the SHA-256 of its id is kept,
+// so the table does not hold bearer credentials either.
+type session struct {
+	csrf    string
+	expires time.Time
+}
+
+// sessions holds the console sessions and the failed-login counts.
+// mu guards both maps.
+type sessions struct {
+	mu       sync.Mutex
+	byHash   map[[32]byte]*session
+	failures map[string]*loginFailure // remote address → recent failures
+}
+
+type loginFailure struct {
+	count int
+	first time.Time
+}
+
+func newSessions() *sessions {
+	return &sessions{byHash: map[[32]byte]*session{}, failures: map[string]*loginFailure{}}
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics rather than return short)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// create starts a session and returns its id and CSRF token.
+func (ss *sessions) create(now time.Time) (id, csrf string) {
+	id, csrf = randomToken(), randomToken()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.byHash) >= maxSessions {
+		ss.pruneLocked(now)
+	}
+	if len(ss.byHash) >= maxSessions { // still full: drop the oldest
+		var oldest [32]byte
+		var at time.Time
+		for h, s := range ss.byHash {
+			if at.IsZero() || s.expires.Before(at) {
+				oldest, at = h, s.expires
+			}
+		}
+		delete(ss.byHash, oldest)
+	}
+	ss.byHash[sha256.Sum256([]byte(id))] = &session{csrf: csrf, expires: now.Add(sessionTTL)}
+	return id, csrf
+}
+
+// get is the live session with id, if any.
+func (ss *sessions) get(id string, now time.Time) (session, bool) {
+	if id == "" {
+		return session{}, false
+	}
+	h := sha256.Sum256([]byte(id))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.byHash[h]
+	if !ok {
+		return session{}, false
+	}
+	if now.After(s.expires) {
+		delete(ss.byHash, h)
+		return session{}, false
+	}
+	return *s, true
+}
+
+func (ss *sessions) end(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.byHash, sha256.Sum256([]byte(id)))
+}
+
+func (ss *sessions) pruneLocked(now time.Time) {
+	for h, s := range ss.byHash {
+		if now.After(s.expires) {
+			delete(ss.byHash, h)
+		}
+	}
+}
+
+// loginBlocked tells how long addr must wait before trying again (0: it
+// may try now).
+func (ss *sessions) loginBlocked(addr string, now time.Time) time.Duration {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	f := ss.failures[addr]
+	if f == nil || f.count < loginFailures {
+		return 0
+	}
+	if wait := f.first.Add(loginWindow).Sub(now); wait > 0 {
+		return wait
+	}
+	delete(ss.failures, addr)
+	return 0
+}
+
+// loginFailed counts a failed login from addr.
+func (ss *sessions) loginFailed(addr string, now time.Time) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	f := ss.failures[addr]
+	if f != nil && now.Sub(f.first) > loginWindow {
+		f = nil
+	}
+	if f == nil {
+		if len(ss.failures) >= maxLoginAddrs {
+			for a, x := range ss.failures {
+				if now.Sub(x.first) > loginWindow {
+					delete(ss.failures, a)
+				}
+			}
+			if len(ss.failures) >= maxLoginAddrs {
+				return // full of fresh failures: the per-address limit still holds for those
+			}
+		}
+		f = &loginFailure{first: now}
+		ss.failures[addr] = f
+	}
+	f.count++
+}
+
+// loginSucceeded forgets addr's failures.
+func (ss *sessions) loginSucceeded(addr string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.failures, addr)
+}
+
+// remoteHost is the request's remote address without the port.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// adminSession is the request's live console session, if its cookie names one.
+func (s *Server) adminSession(r *http.Request) (session, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	return s.sessions.get(c.Value, time.Now())
+}
+
+// stateChanging tells whether a request may change something (and so must
+// carry the CSRF token when it is authorised by the session cookie).
+func stateChanging(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// sameOrigin refuses a request whose Origin header names another site. A
+// request without Origin (old browsers, curl) passes: the CSRF token is the
+// real check; this is a second one that costs nothing.
+func (s *Server) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	if p, err := url.Parse(s.PublicURL); err == nil && p.Host != "" && strings.EqualFold(u.Host, p.Host) {
+		return true
+	}
+	return false
+}
+
+// requireAdmin lets the organiser through: a request with the admin token
+// as a bearer token (scripts), or one with a console session cookie — whose
+// state changes must also carry the session's CSRF token. Otherwise it
+// answers 401 or 403 with a JSON error and returns false.
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if used, ok := s.sessionAdmin(w, r); used {
+		return ok
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)
+		s.jsonError(w, http.StatusUnauthorized, "admin token required: log in at /admin, or send Authorization: Bearer ADMIN_TOKEN (salon prints it at start)")
+		return false
+	}
+	if !s.isAdmin(tok) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
+		s.jsonError(w, http.StatusUnauthorized, "wrong admin token")
+		return false
+	}
+	return true
+}
+
+// sessionAdmin authorises a request by its console session when it has no
+// Authorization header and a live session cookie (used). A state change
+// must carry the session's CSRF token and come from this site; when it does
+// not, sessionAdmin answers 403 and ok is false.
+func (s *Server) sessionAdmin(w http.ResponseWriter, r *http.Request) (used, ok bool) {
+	if r.Header.Get("Authorization") != "" {
+		return false, false
+	}
+	sess, live := s.adminSession(r)
+	if !live {
+		return false, false
+	}
+	if !stateChanging(r) {
+		return true, true
+	}
+	tok := r.Header.Get(csrfHeader)
+	if tok == "" {
+		s.jsonError(w, http.StatusForbidden, "the console's CSRF token is missing: reload /admin and try again")
+		return true, false
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(sess.csrf)) != 1 || !s.sameOrigin(r) {
+		s.jsonError(w, http.StatusForbidden, "the console's CSRF token does not match this session: reload /admin and try again")
+		return true, false
+	}
+	return true, true
+}
+
+// secureRequest tells whether the browser reached us over TLS (directly, or
+// through the proxy PublicURL names), so the cookie gets Secure.
+func (s *Server) secureRequest(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(s.PublicURL, "https://")
+}
+
+func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     sessionCookie,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.secureRequest(r),
+		SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// handleLogin takes the admin token from the login form (never from the
+// URL) and starts a session.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	addr := remoteHost(r)
+	now := time.Now()
+	if wait := s.sessions.loginBlocked(addr, now); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		s.renderLogin(w, http.StatusTooManyRequests, "Too many wrong tokens from this address. Wait "+
+			formatWait(wait)+", then try again.")
+		return
+	}
+	if !s.sameOrigin(r) {
+		s.renderLogin(w, http.StatusForbidden, "This login form was sent from another site. Open /admin on this server and log in there.")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderLogin(w, http.StatusBadRequest, "The login form could not be read. Try again.")
+		return
+	}
+	if r.URL.Query().Has("token") {
+		// A token in the URL ends up in logs and histories: refuse it.
+		s.renderLogin(w, http.StatusBadRequest, "Do not put the token in the address. Type it into the form below.")
+		return
+	}
+	tok := strings.TrimSpace(r.PostForm.Get("token"))
+	if tok == "" {
+		s.renderLogin(w, http.StatusBadRequest, "Type the admin token (salon prints it at start, and keeps it in DATA/admin-token).")
+		return
+	}
+	if !s.isAdmin(tok) {
+		s.sessions.loginFailed(addr, now)
+		s.Log.Warn("console login refused: wrong token", "remote", addr)
+		s.renderLogin(w, http.StatusUnauthorized, "That is not the admin token. Check DATA/admin-token on the server, or what salon printed when it started.")
+		return
+	}
+	s.sessions.loginSucceeded(addr)
+	id, _ := s.sessions.create(now)
+	http.SetCookie(w, s.sessionCookie(r, id, int(sessionTTL.Seconds())))
+	s.Log.Info("console login", "remote", addr)
+	http.Redirect(w, r, "/admin", http.StatusSeeOther)
+}
+
+// handleLogout ends the session. It is a state change, so it needs the
+// CSRF token (a form field here: the button is a plain form).
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	c, err := r.Cookie(sessionCookie)
+	sess, ok := s.adminSession(r)
+	if err != nil || !ok {
+		http.SetCookie(w, s.sessionCookie(r, "", -1))
+		s.renderLogin(w, http.StatusOK, "You are logged out.")
+		return
+	}
+	tok := r.Header.Get(csrfHeader)
+	if tok == "" {
+		if err := r.ParseForm(); err == nil {
+			tok = r.PostForm.Get(csrfField)
+		}
+	}
+	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(sess.csrf)) != 1 || !s.sameOrigin(r) {
+		s.pageError(w, r, http.StatusForbidden, "Logout refused",
+			"The request did not carry this session's CSRF token. Go back to /admin, reload, and press Log out there.")
+		return
+	}
+	s.sessions.end(c.Value)
+	http.SetCookie(w, s.sessionCookie(r, "", -1))
+	s.Log.Info("console logout", "remote", remoteHost(r))
+	s.renderLogin(w, http.StatusOK, "You are logged out.")
+}
+
+// requireSessionPage lets a console page through with a session (or the
+// bearer token, for scripts that fetch a page); otherwise it shows the login
+// form and returns false.
+func (s *Server) requireSessionPage(w http.ResponseWriter, r *http.Request) (session, bool) {
+	if sess, ok := s.adminSession(r); ok {
+		return sess, true
+	}
+	if s.isAdmin(bearer(r)) {
+		return session{}, true
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.renderLogin(w, http.StatusUnauthorized, "")
+	return session{}, false
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, status int, msg string) {
+	s.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status,
+		Admin: adminData{Console: true}})
+}
+
+func formatWait(d time.Duration) string {
+	m := int(d.Round(time.Minute).Minutes())
+	if m <= 1 {
+		return "a minute"
+	}
+	return strconv.Itoa(m) + " minutes"
+}
