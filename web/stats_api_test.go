@@ -106,10 +106,14 @@ func TestServer_StatsRefused(t *testing.T) {
 			}
 		}
 	}
-	// The page is a shell: no numbers, no titles.
-	r := send(t, "GET", f.base+"/admin/stats", "", "", "")
+	// The page needs the session or the token like every console page;
+	// with it, it is a shell that asks the API (no numbers, no titles).
+	if r := send(t, "GET", f.base+"/admin/stats", "", "", ""); r.status != http.StatusUnauthorized || !strings.Contains(r.body, `action="/admin/login"`) {
+		t.Errorf("GET /admin/stats without credentials: %d", r.status)
+	}
+	r := send(t, "GET", f.base+"/admin/stats", testAdmin, "", "")
 	if r.status != http.StatusOK || !strings.Contains(r.body, "js/stats.js") || strings.Contains(r.body, "直播的一天") {
-		t.Errorf("GET /admin/stats: %d", r.status)
+		t.Errorf("GET /admin/stats with the token: %d", r.status)
 	}
 }
 

@@ -173,9 +173,20 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 
 	if cfg.Stats {
+		// The day begins at midnight in the event's zone: -timezone, else the
+		// imported schedule's (as it is at start), else the machine's.
+		zone := explicitLocation(cfg.Timezone)
+		if zone == nil {
+			if loc, err := time.LoadLocation(sched.ScheduleZone()); err == nil && sched.ScheduleZone() != "" {
+				zone = loc
+			} else {
+				zone = eventLocation("", os.Getenv)
+			}
+		}
 		a.stats = &stats.Counter{
 			Dir:       filepath.Join(cfg.Data, "stats"),
 			Programme: prog,
+			Zone:      zone,
 			Log:       log.With("component", "stats"),
 		}
 		if err := a.stats.Initialize(); err != nil {

@@ -1,66 +1,21 @@
 // The organiser's statistics page (/admin/stats): how the day went, from
-// GET /api/stats, charted as inline SVG. The page holds no numbers itself:
-// the API checks the credentials — the console's session cookie, else the
-// admin token, asked once and kept for this tab in sessionStorage.
-//
-// Self-contained for now; when the console's shared modules are on main,
-// fetchJSON and the formatters move to lib/api.js and lib/format.js.
+// GET /api/stats (the console's session goes along), charted as inline SVG
+// in the event's time zone.
+import { api } from './lib/api.js';
+import { el, svgEl, meta } from './lib/dom.js';
+import { formatTime } from './lib/format.js';
 
-const TOKEN_KEY = 'salon-admin-token';
 const REFRESH_MS = 30000;
-const SVG = 'http://www.w3.org/2000/svg';
 
 const main = document.getElementById('main');
-const api = main.dataset.api;
+const path = main.dataset.api;
+const zone = main.dataset.zone || meta('salon-zone');
 const $ = (id) => document.getElementById(id);
-const nf = new Intl.NumberFormat();
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const nf = new Intl.NumberFormat('en');
+const hm = (d) => formatTime(d, zone);
 
 let current = null; // the data shown
 let timer = 0;
-
-class AuthError extends Error {}
-
-function authHeaders() {
-  const h = { Accept: 'application/json' };
-  const tok = sessionStorage.getItem(TOKEN_KEY);
-  if (tok) h.Authorization = 'Bearer ' + tok;
-  return h;
-}
-
-// fetchAPI answers the response, or throws: AuthError for 401, Error with
-// the server's message otherwise.
-async function fetchAPI(path) {
-  let res;
-  try {
-    res = await fetch(path, { headers: authHeaders(), credentials: 'same-origin', cache: 'no-store' });
-  } catch (e) {
-    throw new Error('Salon did not answer (' + e.message + '). Check the network; the page tries again by itself.');
-  }
-  if (res.status === 401) throw new AuthError('not authorised');
-  if (!res.ok) {
-    let msg = res.status + ' ' + res.statusText;
-    try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
-    throw new Error('Salon answered: ' + msg);
-  }
-  return res;
-}
-
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) e.append(c);
-  return e;
-}
-
-function svgEl(tag, attrs) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  return e;
-}
 
 // about: 1024 → "over 1,000", 472 → "over 470", 64 → "64".
 export function about(n) {
@@ -91,7 +46,7 @@ export function summary(d, room) {
 }
 
 function renderCards(d) {
-  const peakAt = d.live_viewers_peak_at ? 'at ' + timeFmt.format(new Date(d.live_viewers_peak_at)) : '';
+  const peakAt = d.live_viewers_peak_at ? 'at ' + hm(d.live_viewers_peak_at) : '';
   const cards = [
     ['Watched live', nf.format(d.live_viewers_unique), 'distinct viewers'],
     ['Peak at once', nf.format(d.live_viewers_peak), peakAt],
@@ -150,7 +105,7 @@ export function chart(series, opts = {}) {
     for (let i = 0; i <= ticks; i++) {
       const t = t0 + (t1 - t0) * i / ticks;
       const lab = svgEl('text', { x: x(t), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle', class: 'axis' });
-      lab.textContent = timeFmt.format(new Date(t));
+      lab.textContent = hm(t);
       svg.append(lab);
     }
   }
@@ -178,8 +133,7 @@ function renderChart(d) {
   }
   $('stats-chart').replaceChildren(chart(series));
   $('stats-legend').replaceChildren(...series.filter((s) => s.points.length).map((s) =>
-    el('span', { class: 'legend-item' }, el('span', { class: 'swatch', 'data-color': s.color }), s.name)));
-  for (const sw of $('stats-legend').querySelectorAll('.swatch')) sw.style.background = sw.dataset.color;
+    el('span', { class: 'legend-item' }, el('span', { class: 'swatch', style: { background: s.color } }), s.name)));
 }
 
 function cell(label, value, cls) {
@@ -188,7 +142,7 @@ function cell(label, value, cls) {
 
 function renderTalks(d) {
   const rows = d.talks.map((t) => {
-    const when = t.start ? timeFmt.format(new Date(t.start)) + (t.end ? '–' + timeFmt.format(new Date(t.end)) : '') : '';
+    const when = t.start ? hm(t.start) + (t.end ? '–' + hm(t.end) : '') : '';
     const title = el('td', { class: 'talk-cell' },
       el('a', { href: '/talks/' + encodeURIComponent(t.id) }, t.title || t.id),
       el('span', { class: 'talk-meta' }, [t.stage, when, t.live ? 'live now' : ''].filter(Boolean).join(' · ')));
@@ -225,7 +179,6 @@ function renderDays(d) {
 
 function render(d) {
   current = d;
-  $('stats-login').hidden = true;
   $('stats-error').hidden = true;
   $('stats-body').hidden = false;
   renderDays(d);
@@ -234,6 +187,7 @@ function render(d) {
   renderSummary();
   renderChart(d);
   renderTalks(d);
+  updateLinks();
 }
 
 function showError(msg) {
@@ -241,63 +195,31 @@ function showError(msg) {
   $('stats-error').hidden = false;
 }
 
-function showLogin(msg) {
-  $('stats-body').hidden = true;
-  $('stats-login').hidden = false;
-  $('stats-login-error').textContent = msg || '';
-  $('stats-token').focus();
-}
-
 function query(extra) {
   const p = new URLSearchParams(extra || {});
   const date = $('stats-date').value;
   if (date && current && date !== current.days[current.days.length - 1]) p.set('date', date);
   const s = p.toString();
-  return api + (s ? '?' + s : '');
+  return path + (s ? '?' + s : '');
 }
 
 async function load() {
   clearTimeout(timer);
   try {
-    const res = await fetchAPI(query());
-    render(await res.json());
+    render(await api('GET', query()));
   } catch (e) {
-    if (e instanceof AuthError) {
-      const had = !!sessionStorage.getItem(TOKEN_KEY);
-      sessionStorage.removeItem(TOKEN_KEY);
-      showLogin(had ? 'That token was refused: check it and try again.' : '');
-      return;
-    }
     showError(e.message);
   }
   timer = setTimeout(load, REFRESH_MS);
 }
 
-async function downloadCSV(table) {
-  try {
-    const res = await fetchAPI(query({ format: 'csv', table }));
-    const blob = await res.blob();
-    const name = (/filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '') || [])[1] || 'salon-stats.csv';
-    const a = el('a', { href: URL.createObjectURL(blob), download: name });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
-  } catch (e) {
-    if (e instanceof AuthError) showLogin();
-    else showError(e.message);
-  }
+// The CSV links follow the day chosen; the session cookie goes along.
+function updateLinks() {
+  $('csv-talks').href = query({ format: 'csv' });
+  $('csv-viewers').href = query({ format: 'csv', table: 'viewers' });
 }
 
-$('stats-login').addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  sessionStorage.setItem(TOKEN_KEY, $('stats-token').value.trim());
-  $('stats-token').value = '';
-  load();
-});
 $('stats-date').addEventListener('change', load);
-$('csv-talks').addEventListener('click', () => downloadCSV('talks'));
-$('csv-viewers').addEventListener('click', () => downloadCSV('viewers'));
 $('stats-room').addEventListener('input', () => {
   if (current) localStorage.setItem(roomKey(current.date), $('stats-room').value);
   renderSummary();
