@@ -73,7 +73,10 @@ function niceMax(v) {
 // axis as an SVG that scales with its box. opts.small: a sparkline.
 export function chart(series, opts = {}) {
   const small = !!opts.small;
-  const W = small ? 160 : 800, H = small ? 36 : 260;
+  // The big chart is drawn at its box's own width, so that its labels keep
+  // their size on a phone; the sparklines stretch.
+  const W = small ? 160 : Math.max(300, Math.round(opts.width || 800));
+  const H = small ? 36 : (W < 600 ? 220 : 260);
   const pad = small ? { l: 1, r: 1, t: 3, b: 3 } : { l: 44, r: 12, t: 12, b: 28 };
   const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, class: small ? 'spark' : 'chart', role: 'img', preserveAspectRatio: 'none' });
   const all = series.flatMap((s) => s.points);
@@ -101,7 +104,7 @@ export function chart(series, opts = {}) {
       lab.textContent = nf.format(v);
       svg.append(lab);
     }
-    const ticks = Math.min(6, Math.max(1, Math.round((t1 - t0) / 60000)));
+    const ticks = Math.min(W < 600 ? 3 : 6, Math.max(1, Math.round((t1 - t0) / 60000)));
     for (let i = 0; i <= ticks; i++) {
       const t = t0 + (t1 - t0) * i / ticks;
       const lab = svgEl('text', { x: x(t), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === ticks ? 'end' : 'middle', class: 'axis' });
@@ -131,7 +134,8 @@ function renderChart(d) {
   if (d.stages.length > 1) {
     d.stages.forEach((s, i) => series.push({ name: s.stage, color: COLORS[(i + 1) % COLORS.length], points: s.viewers }));
   }
-  $('stats-chart').replaceChildren(chart(series));
+  const box = $('stats-chart');
+  box.replaceChildren(chart(series, { width: box.clientWidth - 16 }));
   $('stats-legend').replaceChildren(...series.filter((s) => s.points.length).map((s) =>
     el('span', { class: 'legend-item' }, el('span', { class: 'swatch', style: { background: s.color } }), s.name)));
 }
@@ -238,6 +242,20 @@ $('stats-copy').addEventListener('click', async () => {
     btn.textContent = 'Selected: press Ctrl+C';
   }
   setTimeout(() => { btn.textContent = 'Copy summary'; }, 2000);
+});
+
+// Redraw the chart at its new width when the window changes size.
+let resizeTimer = 0;
+let lastWidth = 0;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    const w = $('stats-chart').clientWidth;
+    if (current && w !== lastWidth) {
+      lastWidth = w;
+      renderChart(current);
+    }
+  }, 150);
 });
 
 load();
