@@ -77,10 +77,14 @@ func (v *viewers) sample(now time.Time, out map[string][]uint64) {
 }
 
 // clientKey identifies a replay viewer or a downloader: address and
-// User-Agent, keyed with the server's random seed. Unlike viewerKey it
-// ignores a client-chosen viewer id, which one client could vary to count
-// many times (the talk page sends none).
+// User-Agent, keyed with the server's random seed. A client-chosen viewer id
+// (X-Salon-Viewer) counts only from a shared network (-chat-shared-nets,
+// many viewers behind one address): elsewhere one client could vary it to
+// count many times, and the live count bounds it per address instead.
 func (s *Server) clientKey(r *http.Request) uint64 {
+	if a := remoteAddr(r.RemoteAddr); a.IsValid() && shared(s.SharedNets, a) {
+		return viewerKey(s.seed, r)
+	}
 	ip := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(ip); err == nil {
 		ip = host
