@@ -47,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-api() { curl -sf -H "Authorization: Bearer $TOKEN" "$@"; }
+api() { curl -sS --fail-with-body -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" "$@"; }
 
 round() { # $1: on|off → one line of JSON
   local mode=$1 stats=true
@@ -69,11 +69,12 @@ round() { # $1: on|off → one line of JSON
   api -X POST "http://$HTTP/api/talks/recorded/start" >/dev/null
   sleep 12
   api -X POST -d '{"id":"live","title":"直播中","stage":"main"}' "http://$HTTP/api/talks" >/dev/null
-  api -X POST "http://$HTTP/api/stages/main/next" >/dev/null
+  api -X POST "http://$HTTP/api/talks/recorded/stop" >/dev/null
+  api -X POST "http://$HTTP/api/talks/live/start" >/dev/null
   until curl -sf "http://$HTTP/archive/talks/recorded/index.m3u8" | grep -q ENDLIST; do sleep 0.2; done
 
   "$OUT/salon-bench" viewers -url "http://$HTTP/archive/talks/recorded/index.m3u8" -n "$REPLAY_N" \
-    -ramp "$DURATION" -duration "$DURATION" -id-prefix replay -json >"$OUT/stats-replay-$mode.json" 2>/dev/null &
+    -ramp "$RAMP" -duration "$DURATION" -id-prefix replay -json >"$OUT/stats-replay-$mode.json" 2>"$OUT/stats-replay-$mode.err" &
   local replay=$!
   "$OUT/salon-bench" viewers -url "http://$HTTP/live/main/index.m3u8" -n "$N" -ramp "$RAMP" -duration "$DURATION" \
     -pid "$salon" -json >"$OUT/stats-live-$mode.json" || true
@@ -82,10 +83,11 @@ round() { # $1: on|off → one line of JSON
   if [[ $mode == on ]]; then
     counted=$(api "http://$HTTP/api/stats" | jq -c '{live_viewers_unique, live_viewers_peak, replay_viewers_unique}')
   fi
-  jq -c --arg mode "$mode" --argjson counted "$counted" \
+  jq -c --arg mode "$mode" --argjson counted "$counted" --slurpfile replay "$OUT/stats-replay-$mode.json" \
     '{mode: $mode, viewers_playing, stalls, errors: .error_count, segment_p99_ms: .segment_ms.p99, playlist_p99_ms: .playlist_ms.p99,
       salon_cpu_s_per_min: .salon.cpu_seconds_per_minute, salon_rss_mib: (.salon.rss_bytes / 1048576 | floor),
-      salon_peak_rss_mib: (.salon.peak_rss_bytes / 1048576 | floor), counted: $counted}' "$OUT/stats-live-$mode.json"
+      salon_peak_rss_mib: (.salon.peak_rss_bytes / 1048576 | floor), counted: $counted,
+      replay: ($replay[0] | {viewers_playing, errors: .error_count})}' "$OUT/stats-live-$mode.json"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
