@@ -179,6 +179,24 @@ func TestStatsPage_Browser(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("the console's link to the statistics", `location.pathname === '/admin' && !!document.querySelector('a[href="/admin/stats"]')`)
+	shot := func(name string, w, h int64) {
+		dir := os.Getenv("SALON_SCREENSHOTS")
+		if dir == "" {
+			return
+		}
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h), chromedp.Sleep(500*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot %s", filepath.Join(dir, name))
+	}
+	shot("console-390.png", 390, 844)
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/admin/stats")); err != nil {
 		t.Fatal(err)
 	}
@@ -204,20 +222,6 @@ func TestStatsPage_Browser(t *testing.T) {
 		t.Errorf("CSV link %q", csvHref)
 	}
 
-	if dir := os.Getenv("SALON_SCREENSHOTS"); dir != "" {
-		for _, size := range [][2]int64{{390, 844}, {1366, 768}} {
-			if err := chromedp.Do(ctx, chromedp.EmulateViewport(size[0], size[1]), chromedp.Sleep(500*time.Millisecond)); err != nil {
-				t.Fatal(err)
-			}
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatal(err)
-			}
-			name := filepath.Join(dir, fmt.Sprintf("stats-%d.png", size[0]))
-			if err := os.WriteFile(name, png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("screenshot %s", name)
-		}
-	}
+	shot("stats-390.png", 390, 844)
+	shot("stats-1366.png", 1366, 768)
 }
