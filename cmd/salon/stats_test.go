@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -125,5 +126,63 @@ func TestStats_LiveAndReplay(t *testing.T) {
 		if strings.Contains(string(b), s) {
 			t.Errorf("the day file holds %q", s)
 		}
+	}
+}
+
+// TestStats_RestartKeepsTheDay: salon counts two replay viewers, stops
+// (writing the day), starts again on the same data directory, and still
+// shows them; a third viewer after the restart adds to them.
+func TestStats_RestartKeepsTheDay(t *testing.T) {
+	data := t.TempDir()
+	setup := func(c *Config) {
+		c.Data = data
+		c.Archive = filepath.Join(data, "archive")
+		c.RTSP, c.RTMP = "", ""
+	}
+	cfg := defaultConfig()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.AdminToken = "test-admin-token"
+	cfg.PublishKey = testKey
+	setup(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := startApp(cfg, slog.New(slog.NewTextHandler(&testLogWriter{t: t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, m := api(t, first, "POST", "/api/talks", `{"id":"kept","title":"重启之后","stage":"main"}`); code != 201 {
+		first.Close()
+		t.Fatalf("create: %d %v", code, m)
+	}
+	// A replay playlist in the archive, as a cut leaves it.
+	key := filepath.Join(data, "archive", "talks", "kept", "index.m3u8")
+	if err := os.WriteFile(key, []byte("#EXTM3U\n#EXT-X-ENDLIST\n"), 0o644); err != nil {
+		first.Close()
+		t.Fatal(err)
+	}
+	replay := func(a *app, ua string) {
+		req, _ := http.NewRequest("GET", a.httpURL("/archive/talks/kept/index.m3u8"), nil)
+		req.Header.Set("User-Agent", ua)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("replay playlist: %d", resp.StatusCode)
+		}
+	}
+	replay(first, "phone")
+	replay(first, "laptop")
+	first.Close() // writes the day
+
+	second := testApp(t, setup)
+	if code, m := api(t, second, "GET", "/api/talks/kept/stats", ""); code != 200 || m["replay_viewers_unique"] != 2.0 {
+		t.Fatalf("after the restart: %d %v", code, m)
+	}
+	replay(second, "tablet")
+	if _, m := api(t, second, "GET", "/api/stats", ""); m["replay_viewers_unique"] != 3.0 {
+		t.Errorf("the day after one more viewer: %v", m)
 	}
 }
