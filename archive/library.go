@@ -374,6 +374,9 @@ func (l *Library) Update(ctx context.Context, id string, p TalkPatch) (Talk, err
 	if p.DoNotRecord != nil {
 		t.DoNotRecord = *p.DoNotRecord
 	}
+	if p.Hidden != nil {
+		t.Hidden = *p.Hidden
+	}
 	t = normalize(t)
 	if err := t.Validate(); err != nil {
 		return Talk{}, err

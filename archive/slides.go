@@ -34,7 +34,16 @@ type Slide struct {
 	Type       string    `json:"type"` // media type, from the content
 	SHA256     string    `json:"sha256"`
 	UploadedAt time.Time `json:"uploaded_at"`
+	// UploadedBy is who uploaded it: "speaker" (with the speaker link) or
+	// "organiser"; empty in talk.json written before it was kept.
+	UploadedBy string `json:"uploaded_by,omitempty"`
 }
+
+// Who uploaded a slide file (Slide.UploadedBy).
+const (
+	UploadedBySpeaker   = "speaker"
+	UploadedByOrganiser = "organiser"
+)
 
 // SlideKey is the key of a talk's slide file.
 func SlideKey(id, name string) string { return "talks/" + id + "/slides/" + name }
@@ -144,6 +153,8 @@ func validSlides(slides []Slide) error {
 			return invalidf("slides[%d].size must be positive", i)
 		case len(s.SHA256) != 64 || strings.Trim(s.SHA256, "0123456789abcdef") != "":
 			return invalidf("slides[%d].sha256 is not 64 lower-case hex digits", i)
+		case s.UploadedBy != "" && s.UploadedBy != UploadedBySpeaker && s.UploadedBy != UploadedByOrganiser:
+			return invalidf("slides[%d].uploaded_by must be %s or %s", i, UploadedBySpeaker, UploadedByOrganiser)
 		}
 		seen[s.Name] = true
 	}
@@ -163,6 +174,8 @@ type SlideUpload struct {
 	// Check, when set, may refuse the change for the talk as it is before
 	// anything is read or stored; its error is returned as is.
 	Check func(Talk) error
+	// By is who uploads it (UploadedBySpeaker or UploadedByOrganiser).
+	By string
 }
 
 // AddSlide stores a slide file as talks/{id}/slides/{name} and lists it in
@@ -211,15 +224,32 @@ func (l *Library) AddSlide(ctx context.Context, id string, up SlideUpload) (Slid
 		}
 		return Slide{}, fmt.Errorf("store %s: %w", key, err)
 	}
-	s := Slide{Name: name, Size: body.n, Type: st.MediaType, SHA256: hex.EncodeToString(sum.Sum(nil)), UploadedAt: l.Now().UTC()}
+	s := Slide{Name: name, Size: body.n, Type: st.MediaType, SHA256: hex.EncodeToString(sum.Sum(nil)), UploadedAt: l.Now().UTC(), UploadedBy: up.By}
 	if err := l.listSlide(ctx, id, s); err != nil {
-		if derr := l.Store.Delete(ctx, key); derr != nil {
-			l.Log.Warn("an upload that could not be listed is left in the archive; delete it by hand", "key", key, "error", derr)
-		}
+		l.unlistedUpload(ctx, id, name, key, err)
 		return Slide{}, err
 	}
 	l.Log.Info("slide file stored", "talk", id, "name", name, "type", st.Label, "bytes", s.Size)
 	return s, nil
+}
+
+// unlistedUpload cleans up after an upload whose listing in talk.json
+// failed (listErr). A new name is deleted again, so that nothing unlisted is
+// left. A replaced name is kept: talk.json still lists it, and deleting it
+// would lose the talk's file; the object now holds the new upload while
+// talk.json still has the old one's size and checksum until the next save.
+func (l *Library) unlistedUpload(ctx context.Context, id, name, key string, listErr error) {
+	l.writeMu.Lock()
+	t, err := l.current(id)
+	l.writeMu.Unlock()
+	if err == nil && slices.ContainsFunc(t.Slides, func(s Slide) bool { return s.Name == name }) {
+		l.Log.Warn("a replacing slide upload is stored but talk.json could not be updated: the file is kept, its size and checksum in talk.json are stale; upload it again when the archive answers",
+			"talk", id, "name", name, "error", listErr)
+		return
+	}
+	if derr := l.Store.Delete(ctx, key); derr != nil {
+		l.Log.Warn("an upload that could not be listed is left in the archive; delete it by hand", "key", key, "error", derr)
+	}
 }
 
 // listSlide adds or replaces s in the talk's slides and saves talk.json.

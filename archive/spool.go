@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/salon/salon/internal/durable"
 )
 
 // tmpSuffix ends the name of every temporary spool file: a file with it is
 // a write a crash interrupted, and recovery removes it.
-const tmpSuffix = ".tmp"
+const tmpSuffix = durable.TempSuffix
 
 // spool is the recorder's directory on local disk. A file's path below dir
 // is its bucket key, so what a crash leaves is uploaded where it belongs.
@@ -32,30 +34,13 @@ func (s spool) write(key string, data []byte) error {
 }
 
 func (s spool) writePath(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := s.ensureDir(dir); err != nil {
+	if err := s.ensureDir(filepath.Dir(path)); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*"+tmpSuffix)
-	if err != nil {
+	if err := durable.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("spool %s: %w (is the spool disk full or read-only?)", path, err)
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("spool %s: %w (is the spool disk full?)", path, err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // appendLine appends line to the file at path (creating it) and fsyncs it.
@@ -80,7 +65,7 @@ func (s spool) appendLine(path string, line []byte) error {
 		return fmt.Errorf("spool %s: %w (is the spool disk full?)", path, err)
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		return syncDir(dir)
+		return durable.SyncDir(dir)
 	}
 	return nil
 }
@@ -100,7 +85,7 @@ func (s spool) ensureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create spool directory: %w (check SpoolDir's permissions)", err)
 	}
-	return syncDir(parent)
+	return durable.SyncDir(parent)
 }
 
 // remove deletes a spool file, and its directory when that became empty

@@ -38,6 +38,10 @@ type Talk struct {
 	// DoNotRecord: the speaker asked not to be recorded. Such a talk is
 	// never cut nor published; it still shows in the programme.
 	DoNotRecord bool `json:"do_not_record,omitempty"`
+	// Hidden: the organiser withdrew the talk from the public pages (its
+	// page, the programme, the replay library and /api/talks for anyone but
+	// an admin). Nothing is deleted; publishing it again is one PATCH.
+	Hidden bool `json:"hidden,omitempty"`
 	// Recording is the window of the stage's recording that is the replay:
 	// nil before the talk started, End nil while it is live.
 	Recording *Window `json:"recording,omitempty"`
@@ -82,4 +86,5 @@ type TalkPatch struct {
 	Track       *string    `json:"track"`
 	Language    *string    `json:"language"`
 	DoNotRecord *bool      `json:"do_not_record"`
+	Hidden      *bool      `json:"hidden"`
 }

@@ -26,7 +26,7 @@ const (
 )
 
 // talkJSONFields are the keys Talk knows; every other key goes to Extra.
-var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides", "slide_changes", "guid", "slug", "track", "language", "do_not_record"}
+var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides", "slide_changes", "guid", "slug", "track", "language", "do_not_record", "hidden"}
 
 // talkJSON has Talk's fields without its methods, so that encoding/json
 // does not recurse into MarshalJSON.

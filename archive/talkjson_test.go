@@ -234,7 +234,7 @@ func TestTalkIDFor(t *testing.T) {
 }
 
 func TestTalk_JSONLeavesUnknownTimesOut(t *testing.T) {
-	b, err := json.Marshal(Talk{ID: "x", Title: "x", Stage: "main", GUID: "2f1c-aa", DoNotRecord: true})
+	b, err := json.Marshal(Talk{ID: "x", Title: "x", Stage: "main", GUID: "2f1c-aa", DoNotRecord: true, Hidden: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,13 +243,13 @@ func TestTalk_JSONLeavesUnknownTimesOut(t *testing.T) {
 			t.Errorf("talk.json %s contains %q", b, absent)
 		}
 	}
-	for _, present := range []string{`"guid":"2f1c-aa"`, `"do_not_record":true`} {
+	for _, present := range []string{`"guid":"2f1c-aa"`, `"do_not_record":true`, `"hidden":true`} {
 		if !strings.Contains(string(b), present) {
 			t.Errorf("talk.json %s lacks %s", b, present)
 		}
 	}
 	var back Talk
-	if err := json.Unmarshal(b, &back); err != nil || back.GUID != "2f1c-aa" || !back.DoNotRecord || back.Extra != nil {
+	if err := json.Unmarshal(b, &back); err != nil || back.GUID != "2f1c-aa" || !back.DoNotRecord || !back.Hidden || back.Extra != nil {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
 }

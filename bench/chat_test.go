@@ -197,9 +197,10 @@ func TestChat_Run(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a few seconds")
 	}
-	// Pings every 300 ms: a reader that did not answer them would be
-	// dropped within the run, a stalled viewer is.
-	hub := &chat.Hub{Stage: "main", Log: slog.New(slog.DiscardHandler), PingInterval: 300 * time.Millisecond}
+	// Pings every second: a stalled viewer is dropped after two (within
+	// the run and its 3 s drain), while a reader on a loaded machine, under
+	// -race, has a whole second to answer each.
+	hub := &chat.Hub{Stage: "main", Log: slog.New(slog.DiscardHandler), PingInterval: time.Second}
 	if err := hub.Initialize(); err != nil {
 		t.Fatal(err)
 	}

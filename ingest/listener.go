@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"container/list"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -340,8 +341,12 @@ func (c *guardedConn) Close() error {
 	return err
 }
 
-// promoteConn promotes c when it came from a guardedListener.
+// promoteConn promotes c when it came from a guardedListener, below TLS
+// on RTMPS and RTSPS.
 func promoteConn(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
 	if gc, ok := c.(*guardedConn); ok {
 		gc.promote()
 	}

@@ -2,10 +2,12 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,9 @@ import (
 type RTMPServer struct {
 	// Address to listen on, e.g. ":1935" or "127.0.0.1:0".
 	Address string
+	// TLS, when set, makes this an RTMPS port: each connection's TLS
+	// handshake runs within the handshake timeout, before RTMP's.
+	TLS *tls.Config
 	// Key is the publish key; required.
 	Key string
 	// Registry receives the publishes.
@@ -78,8 +83,12 @@ func (s *RTMPServer) Initialize() error {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
-	s.Log = s.Log.With("component", "rtmp")
-	counters, err := newIngestCounters(s.Metrics, "rtmp")
+	proto := "rtmp"
+	if s.TLS != nil {
+		proto = "rtmps"
+	}
+	s.Log = s.Log.With("component", proto)
+	counters, err := newIngestCounters(s.Metrics, proto)
 	if err != nil {
 		return fmt.Errorf("rtmp: %w", err)
 	}
@@ -94,7 +103,7 @@ func (s *RTMPServer) Initialize() error {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.accept()
-	s.Log.Info("listening for RTMP publishers", "address", s.Addr())
+	s.Log.Info("listening for "+strings.ToUpper(proto)+" publishers", "address", s.Addr())
 	return nil
 }
 
@@ -167,6 +176,10 @@ func (s *RTMPServer) deadline(c net.Conn) {
 // serve runs one connection until it ends. It logs one line for a refused
 // publish and one for a publish that ends.
 func (s *RTMPServer) serve(c net.Conn) {
+	raw := c // the guarded listener's, for promoteConn
+	if s.TLS != nil {
+		c = tls.Server(c, s.TLS)
+	}
 	remote := c.RemoteAddr().String()
 	log := s.Log
 	s.deadline(c)
@@ -216,7 +229,7 @@ func (s *RTMPServer) serve(c net.Conn) {
 	}
 	// The right key: a publisher now, whom no connection limit closes (the
 	// read deadlines and the media watchdog still do).
-	promoteConn(c)
+	promoteConn(raw)
 
 	// Reader.Initialize accepts the publish and reads the first seconds to
 	// learn the tracks; those messages are replayed to the callbacks.

@@ -2,10 +2,12 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,9 @@ import (
 type RTSPServer struct {
 	// Address to listen on, e.g. ":8554" or "127.0.0.1:0".
 	Address string
+	// TLS, when set, makes this an RTSPS port (gortsplib's TLSConfig):
+	// RTP/AVP or RTP/SAVP interleaved in the TLS connection.
+	TLS *tls.Config
 	// Key is the publish key; required.
 	Key string
 	// Registry receives the publishes.
@@ -79,8 +84,12 @@ func (s *RTSPServer) Initialize() error {
 	if s.Log == nil {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
-	s.Log = s.Log.With("component", "rtsp")
-	counters, err := newIngestCounters(s.Metrics, "rtsp")
+	proto := "rtsp"
+	if s.TLS != nil {
+		proto = "rtsps"
+	}
+	s.Log = s.Log.With("component", proto)
+	counters, err := newIngestCounters(s.Metrics, proto)
 	if err != nil {
 		return fmt.Errorf("rtsp: %w", err)
 	}
@@ -95,7 +104,7 @@ func (s *RTSPServer) Initialize() error {
 	s.srv = srv
 	s.wg.Add(1)
 	go s.watch()
-	s.Log.Info("listening for RTSP publishers", "address", s.Addr())
+	s.Log.Info("listening for "+strings.ToUpper(proto)+" publishers", "address", s.Addr())
 	return nil
 }
 
@@ -105,6 +114,7 @@ func (s *RTSPServer) newServer(address string) (*gortsplib.Server, error) {
 		Handler:     &rtspHandler{s: s, transportLog: newLogLimiter(s.Log, 10*time.Second)},
 		RTSPAddress: address,
 		ReadTimeout: s.ReadTimeout,
+		TLSConfig:   s.TLS,
 		Listen: func(network, address string) (net.Listener, error) {
 			ln, err := listenGuarded(network, address, "RTSP", s.Limits, s.counters, s.Log)
 			if err == nil {

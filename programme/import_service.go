@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salon/salon/internal/durable"
 	"github.com/salon/salon/schedule"
 )
 
@@ -146,23 +147,7 @@ func (s *ImportService) save(k importKept) error {
 		return nil
 	}
 	data, _ := json.MarshalIndent(k, "", "  ")
-	tmp := s.keptPath() + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, s.keptPath())
+	return durable.WriteFile(s.keptPath(), append(data, '\n'), 0o644)
 }
 
 // Export is the programme as a schedule, links made with url (see

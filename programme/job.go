@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/internal/durable"
 )
 
 // Job is the end-of-talk work of one stopped talk, spooled as
@@ -119,7 +120,7 @@ func (p *Programme) jobPath(talk string) string { return filepath.Join(p.jobDir(
 // spool writes the job durably.
 func (q *jobQueue) spool(p *Programme, j Job) error {
 	data, _ := json.MarshalIndent(j, "", "  ")
-	if err := writeFileSync(p.jobPath(j.Talk), append(data, '\n')); err != nil {
+	if err := durable.WriteFile(p.jobPath(j.Talk), append(data, '\n'), 0o644); err != nil {
 		p.Log.Error("end-of-talk job not spooled: the talk is not stopped", "talk", j.Talk, "error", err)
 		return fmt.Errorf("the talk is not stopped: its end-of-talk work could not be written to %s: %w; check the data directory's disk", p.jobDir(), err)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/salon/salon/internal/durable"
 )
 
 // settings is Dir/settings.json: what the programme must remember across
@@ -60,46 +62,9 @@ func (p *Programme) saveSettings() error {
 	slices.Sort(s.Auto)
 	slices.Sort(s.AutoStarted)
 	data, _ := json.MarshalIndent(s, "", "  ")
-	if err := writeFileSync(p.settingsPath(), append(data, '\n')); err != nil {
+	if err := durable.WriteFile(p.settingsPath(), append(data, '\n'), 0o644); err != nil {
 		p.Log.Error("programme settings not saved: auto mode is not kept across a restart", "error", err)
 		return fmt.Errorf("save the programme settings: %w; check the data directory's disk", err)
-	}
-	return nil
-}
-
-// writeFileSync replaces path atomically and durably: a temporary file is
-// written and fsynced, renamed over path, and the directory fsynced.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
 	}
 	return nil
 }

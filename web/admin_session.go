@@ -270,10 +270,11 @@ func (s *Server) sessionAdmin(w http.ResponseWriter, r *http.Request) (used, ok 
 	return true, true
 }
 
-// secureRequest tells whether the browser reached us over TLS (directly, or
-// through the proxy PublicURL names), so the cookie gets Secure.
+// secureRequest tells whether the browser reached us over TLS (directly:
+// Server.TLS, HTTP/2 or HTTP/1.1, or through the proxy PublicURL names), so
+// the cookie gets Secure.
 func (s *Server) secureRequest(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(s.PublicURL, "https://")
+	return s.TLS != nil || r.TLS != nil || strings.HasPrefix(s.PublicURL, "https://")
 }
 
 func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {

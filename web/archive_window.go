@@ -29,7 +29,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	}
 	// A talk's speaker.json holds the hash of its speaker token: never
 	// public, and answered as if it did not exist.
-	if archive.IsSpeakerKey(key) {
+	if archive.IsSpeakerKey(key) || s.hiddenArchiveKey(r, key) {
 		s.jsonError(w, http.StatusNotFound, "no such object: "+logKey(key))
 		return
 	}
@@ -49,6 +49,10 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 		ct = archive.ContentTypeFor(key)
 	}
 	h.Set("Content-Type", ct)
+	if strings.HasPrefix(key, "sponsors/") {
+		h.Set("Content-Security-Policy", logoCSP) // an SVG logo opened on its own
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
 	if immutableKey(key) {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {

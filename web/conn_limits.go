@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,11 @@ type connLimiter struct {
 	shared  []netip.Prefix
 	log     *slog.Logger
 	refused *prometheus.CounterVec // reason
+	// tls is set when a tlsListener sits above: refusals are closed without
+	// an answer (a client expecting a handshake cannot read plain HTTP, and
+	// a handshake to refuse would spend the CPU the limit protects), and the
+	// sniffer reads the decrypted stream (tlsConn) rather than these bytes.
+	tls bool
 
 	mu      sync.Mutex
 	open    int
@@ -114,6 +120,11 @@ func (l *connLimiter) conns() int {
 // write goes to its buffer; the deadline covers a peer that sends nothing
 // back and has a full window.
 func (l *connLimiter) refuse(c net.Conn, reason, resp string, addr netip.Addr) {
+	if l.tls {
+		_ = c.Close()
+		l.count(reason, addr)
+		return
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = c.Write([]byte(resp))
 	_ = c.Close()
@@ -190,12 +201,17 @@ func (c *limitConn) SetDeadline(t time.Time) error {
 
 func (c *limitConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.smuggled.Load() {
-		if c.sniff.feed(p[:n]) {
-			c.smuggled.Store(true)
-		}
+	if !c.l.tls {
+		c.sniffRead(p[:n])
 	}
 	return n, err
+}
+
+// sniffRead feeds bytes the HTTP server read to the smuggling sniffer.
+func (c *limitConn) sniffRead(p []byte) {
+	if len(p) > 0 && !c.smuggled.Load() && c.sniff.feed(p) {
+		c.smuggled.Store(true)
+	}
 }
 
 func (c *limitConn) Close() error {
@@ -219,9 +235,18 @@ func (s *Server) initLimits() error {
 type connCtxKey struct{}
 
 // connContext is the http.Server's ConnContext: it lets handlers find their
-// limitConn.
+// limitConn, below TLS when the port serves HTTPS.
 func connContext(ctx context.Context, c net.Conn) context.Context {
-	if lc, ok := c.(*limitConn); ok {
+	var lc *limitConn
+	switch c := c.(type) {
+	case *limitConn:
+		lc = c
+	case *tlsConn:
+		lc = c.lc
+	case *tls.Conn: // HTTP/2
+		lc, _ = c.NetConn().(*limitConn)
+	}
+	if lc != nil {
 		return context.WithValue(ctx, connCtxKey{}, lc)
 	}
 	return ctx

@@ -113,6 +113,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		if s.TLS != nil {
+			h.Set("Strict-Transport-Security", hstsMaxAge)
+		}
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		code := rec.code

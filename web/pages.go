@@ -62,6 +62,8 @@ type pageData struct {
 
 	// the organiser console
 	Admin adminData
+	// the console's talk page and the room screen (room.go)
+	Extras extrasData
 
 	// error
 	Status  int
@@ -162,6 +164,7 @@ func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
 		StageName: name,
 		Known:     known,
 		Chat:      chatPanel{Stage: name, Mode: "live"},
+		Extras:    extrasData{Room: s.room(r, name)}, // sponsors between talks
 	})
 }
 

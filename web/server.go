@@ -7,6 +7,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -15,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +52,13 @@ const (
 	fileWait = 10 * time.Second
 	// shutdownWait bounds how long Close lets requests in flight finish.
 	shutdownWait = 5 * time.Second
+	// tlsHandshakeTimeout bounds a TLS handshake, as ReadHeaderTimeout
+	// bounds a request head.
+	tlsHandshakeTimeout = 10 * time.Second
+	// hstsMaxAge is Strict-Transport-Security's max-age on HTTPS: a year,
+	// without includeSubDomains (a community's other hosts may not have
+	// HTTPS) or preload (a decision for the domain's owner).
+	hstsMaxAge = "max-age=31536000"
 	// defaultBodyLimit caps request bodies on routes that read none.
 	defaultBodyLimit = 64 << 10
 )
@@ -106,6 +115,9 @@ type Server struct {
 	// Slides takes slide uploads and speaker links; optional (the slide
 	// routes answer 503 without it). cmd passes the same library as Talks.
 	Slides slideLibrary
+	// Sponsors keeps the sponsors' logos for the room screen and the live
+	// page; optional (the sponsor routes answer 503 without it).
+	Sponsors sponsorLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
@@ -123,6 +135,11 @@ type Server struct {
 	// Stats counts how the day went (*stats.Counter); optional: without it
 	// nothing is counted and the stats routes answer 503.
 	Stats statsCounter
+	// TLS, when set, makes the port serve HTTPS (HTTP/2 and HTTP/1.1) with
+	// its certificates (GetCertificate: a file reloader, autocert), and every
+	// response carries Strict-Transport-Security. The connection limits
+	// count TCP connections below TLS (tls_listener.go).
+	TLS *tls.Config
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -137,6 +154,9 @@ type Server struct {
 	feed *consoleFeed
 	// zones caches the schedule's time zone (admin_pages.go).
 	zones *zoneCache
+	// speakerLinks are the speaker links issued since start, for their QR
+	// codes in the console (admin_talk.go).
+	speakerLinks speakerLinks
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	// chatCounts caches each talk's chat numbers for the stats (stats_api.go).
@@ -200,6 +220,10 @@ func (s *Server) Initialize() error {
 	}
 	s.conns = newConnLimiter(ln, s.limits, s.SharedNets, s.Log, s.refused)
 	s.ln = s.conns
+	if s.TLS != nil {
+		s.conns.tls = true
+		s.ln = newTLSListener(s.conns, serverTLS(s.TLS), tlsHandshakeTimeout, s.Log)
+	}
 	s.feed = newConsoleFeed(s)
 	s.srv = &http.Server{
 		Handler:           s.handler,
@@ -211,7 +235,7 @@ func (s *Server) Initialize() error {
 	}
 	s.serveErr = make(chan error, 1)
 	go func() {
-		err := s.srv.Serve(s.conns)
+		err := s.srv.Serve(s.ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
@@ -221,7 +245,7 @@ func (s *Server) Initialize() error {
 		s.statsStop, s.statsDone = make(chan struct{}), make(chan struct{})
 		go s.runStatsSampler(s.statsStop, s.statsDone)
 	}
-	s.Log.Info("http listening", "addr", ln.Addr().String())
+	s.Log.Info("http listening", "addr", ln.Addr().String(), "tls", s.TLS != nil)
 	return nil
 }
 
@@ -270,6 +294,7 @@ func (s *Server) routes() {
 	s.statsRoutes()
 
 	s.adminRoutes()
+	s.extraRoutes()
 
 	s.handle("GET /static/{path...}", s.handleStatic)
 	s.handle("GET /healthz", s.handleHealth)
@@ -312,6 +337,19 @@ func (s *Server) handleBody(pattern string, limit int64, h http.HandlerFunc) {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h(w, r)
 	})
+}
+
+// serverTLS is c with the protocols the port speaks offered in ALPN (after
+// any c has, such as autocert's acme-tls/1) and TLS 1.2 at least.
+func serverTLS(c *tls.Config) *tls.Config {
+	c = c.Clone()
+	for _, p := range []string{"h2", "http/1.1"} {
+		if !slices.Contains(c.NextProtos, p) {
+			c.NextProtos = append(c.NextProtos, p)
+		}
+	}
+	c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+	return c
 }
 
 // Addr is the address the server listens on, with the port it bound.

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -250,30 +251,90 @@ func TestServer_Preflight(t *testing.T) {
 
 // slowLive blocks until the request's context ends, like a playlist of a
 // publish that never produces a segment.
-type slowLive struct{ entered, waited chan struct{} }
+// waitFor bounds a wait for an event in these tests; it never measures.
+const waitFor = 30 * time.Second
+
+// slowLive's File waits for its context to end and reports why.
+type slowLive struct {
+	entered chan struct{}
+	ended   chan error // the context's error when File gave up
+}
 
 func (s slowLive) File(ctx context.Context, stage, name string) ([]byte, string, bool) {
 	close(s.entered)
 	<-ctx.Done()
-	close(s.waited)
+	s.ended <- ctx.Err()
 	return nil, "", false
 }
 
+// requestsServed sums salon_http_requests_total for one route: a request
+// counts once its handler has returned.
+func requestsServed(t *testing.T, s *Server, route string) float64 {
+	t.Helper()
+	fams, err := s.Gatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range fams {
+		if f.GetName() != "salon_http_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" && l.GetValue() == route {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
+// TestServer_PlaylistClientGone: a viewer that hangs up while its playlist
+// request waits for the next segment ends the wait at once (the request's
+// context is cancelled, not timed out after fileWait), and the handler
+// returns: nothing is left waiting for a client that is gone.
 func TestServer_PlaylistClientGone(t *testing.T) {
 	_, stages := newFakes()
-	live := slowLive{entered: make(chan struct{}), waited: make(chan struct{})}
-	_, base := startServer(t, live, stages)
+	live := slowLive{entered: make(chan struct{}), ended: make(chan error, 1)}
+	srv, base := startServer(t, live, stages)
+	const route = "GET /live/{stage}/index.m3u8"
+	if n := requestsServed(t, srv, route); n != 0 {
+		t.Fatalf("%v playlist requests counted before any was made", n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/live/main/index.m3u8", nil)
+	clientErr := make(chan error, 1)
 	go func() {
 		res, err := http.DefaultClient.Do(req)
 		if err == nil {
 			res.Body.Close()
 		}
+		clientErr <- err
 	}()
-	<-live.entered
+	select {
+	case <-live.entered:
+	case <-time.After(waitFor):
+		t.Fatal("the playlist request never reached the live source")
+	}
 	cancel()
-	<-live.waited // File saw the request's context end: no leak
+	if err := <-clientErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("client: %v, want its own cancellation", err)
+	}
+	select {
+	case err := <-live.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the wait ended with %v, want context.Canceled: it ran to its timeout instead of seeing the client go", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the wait for the next segment never ended")
+	}
+	for deadline := time.Now().Add(waitFor); requestsServed(t, srv, route) != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the playlist handler did not return after its client hung up")
+		}
+	}
 }
 
 func TestServer_API(t *testing.T) {

@@ -189,8 +189,12 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 			continue // NextPart skips what is left of it
 		}
 		name := rawFileName(part.Header.Get("Content-Disposition"))
+		by := archive.UploadedByOrganiser
+		if speaker {
+			by = archive.UploadedBySpeaker
+		}
 		sl, err := s.Slides.AddSlide(r.Context(), id, archive.SlideUpload{
-			Name: name, Body: part, MaxSize: limit, Check: speakerCheck(speaker),
+			Name: name, Body: part, MaxSize: limit, Check: speakerCheck(speaker), By: by,
 		})
 		if err != nil {
 			if !errors.Is(err, archive.ErrTooLarge) && !errors.Is(err, archive.ErrUnsupportedType) && !errors.Is(err, archive.ErrInvalid) && !errors.Is(err, errBodyTooSlow) {
@@ -262,7 +266,9 @@ func (s *Server) handleSpeakerLink(w http.ResponseWriter, r *http.Request) {
 		s.talkError(w, err)
 		return
 	}
-	s.writeJSON(w, http.StatusCreated, speakerLinkJSON{Token: tok, URL: s.absURL(r, "/speak/"+id+"?token="+url.QueryEscape(tok))})
+	link := s.absURL(r, "/speak/"+id+"?token="+url.QueryEscape(tok))
+	s.speakerLinks.set(id, link) // for its QR code (admin_talk.go)
+	s.writeJSON(w, http.StatusCreated, speakerLinkJSON{Token: tok, URL: link})
 }
 
 func (s *Server) handleSpeakerLinkRevoke(w http.ResponseWriter, r *http.Request) {
@@ -273,6 +279,7 @@ func (s *Server) handleSpeakerLinkRevoke(w http.ResponseWriter, r *http.Request)
 		s.talkError(w, err)
 		return
 	}
+	s.speakerLinks.forget(r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -190,6 +190,9 @@ func csvSafe(s string) string {
 // video (GET /talks/{id}/chat.json, public): deleted messages left out, each
 // with its position in the video.
 func (s *Server) handleTalkChatReplay(w http.ResponseWriter, r *http.Request) {
+	if s.hideTalk(w, r, r.PathValue("id")) {
+		return
+	}
 	t, err := s.Talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)

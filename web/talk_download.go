@@ -23,6 +23,9 @@ func (s *Server) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusServiceUnavailable, "the replay library is not configured")
 		return
 	}
+	if s.hideTalk(w, r, id) {
+		return
+	}
 	sel, err := s.Talks.Selection(r.Context(), id)
 	if err != nil {
 		s.talkError(w, err)

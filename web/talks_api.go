@@ -152,7 +152,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool 
 }
 
 func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
-	talks := s.Talks.List()
+	talks := s.visibleTalks(r, s.Talks.List())
 	out := make([]talkJSON, 0, len(talks))
 	for _, t := range talks {
 		out = append(out, s.talkJSON(t))
@@ -161,6 +161,9 @@ func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleTalk(w http.ResponseWriter, r *http.Request) {
+	if s.hideTalk(w, r, r.PathValue("id")) {
+		return
+	}
 	t, err := s.Talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)

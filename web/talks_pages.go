@@ -25,7 +25,7 @@ func (s *Server) homeTalks() (live, upcoming []talkJSON, replays []talkDay) {
 		return nil, nil, nil
 	}
 	byDay := map[string][]talkJSON{}
-	for _, t := range s.Talks.List() {
+	for _, t := range s.visibleTalks(nil, s.Talks.List()) {
 		tj := s.talkJSON(t)
 		switch {
 		case tj.IsLive:
@@ -85,7 +85,7 @@ func (s *Server) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := s.Talks.Get(id)
-	if err != nil {
+	if err != nil || s.hiddenFrom(r, id) {
 		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. It may have been renamed or removed.")
 		return
 	}

@@ -13,7 +13,7 @@ import (
 func TestLive_StagesAPIAndMetrics(t *testing.T) {
 	needTools(t, "ffmpeg")
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("60", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 3, 30*time.Second)
 	get(t, a.httpURL("/live/main/index.m3u8")) // one viewer
 

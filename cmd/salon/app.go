@@ -50,6 +50,9 @@ type app struct {
 	programme   *programme.Programme
 	stats       *stats.Counter
 	web         *web.Server
+	redirect    *web.Redirector
+	rtmps       *ingest.RTMPServer
+	rtsps       *ingest.RTSPServer
 	debug       *debugServer
 }
 
@@ -106,6 +109,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, fmt.Errorf("load the talks from %s: %w", desc, err)
 	}
 	a.library = lib
+	sponsors := &archive.Sponsors{Store: store, Log: log.With("component", "sponsors")}
+	if err := sponsors.Initialize(a.ctx); err != nil {
+		return nil, err
+	}
 	rec := &archive.Recorder{
 		Store:    store,
 		SpoolDir: filepath.Join(cfg.Data, "spool"),
@@ -200,6 +207,10 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		log.Warn("HTTP connection budget lowered to half of the open-file limit; raise the limit (ulimit -n) for more viewers",
 			"http_max_conns", limits.MaxConns, "reserve", limits.ReserveConns, "open_file_limit", openFileLimit())
 	}
+	certs, err := newCertSource(cfg.TLS, cfg.Data, log.With("component", "tls"))
+	if err != nil {
+		return nil, err
+	}
 	ws := &web.Server{
 		Address:         cfg.HTTP,
 		Live:            a.hls,
@@ -220,6 +231,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Slides:          lib,
 		Health:          rec,
 		Schedule:        sched,
+		Sponsors:        sponsors,
 
 		MaxUploadSize: cfg.MaxUpload,
 		Limits:        limits,
@@ -228,10 +240,18 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	if a.stats != nil {
 		ws.Stats = a.stats
 	}
+	if certs != nil {
+		ws.TLS = certs.config
+	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err
 	}
 	a.web = ws
+	if cfg.TLS.Redirect != "" {
+		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+	}
 
 	if cfg.RTSP != "" {
 		a.rtsp = &ingest.RTSPServer{Address: cfg.RTSP, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
@@ -245,6 +265,20 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		if err := a.rtmp.Initialize(); err != nil {
 			a.rtmp = nil
 			return nil, fmt.Errorf("%w; change -rtmp, or set it empty to disable RTMP", err)
+		}
+	}
+	if cfg.TLS.RTSPS != "" {
+		a.rtsps = &ingest.RTSPServer{Address: cfg.TLS.RTSPS, TLS: certs.config, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
+		if err := a.rtsps.Initialize(); err != nil {
+			a.rtsps = nil
+			return nil, fmt.Errorf("%w; change -rtsps, or set it empty to disable RTSPS", err)
+		}
+	}
+	if cfg.TLS.RTMPS != "" {
+		a.rtmps = &ingest.RTMPServer{Address: cfg.TLS.RTMPS, TLS: certs.config, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
+		if err := a.rtmps.Initialize(); err != nil {
+			a.rtmps = nil
+			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
 	for _, p := range cfg.Pulls {
@@ -278,6 +312,12 @@ func (a *app) Close() {
 	if a.rtmp != nil {
 		a.rtmp.Close()
 	}
+	if a.rtmps != nil {
+		a.rtmps.Close()
+	}
+	if a.rtsps != nil {
+		a.rtsps.Close()
+	}
 	for _, p := range a.pulls {
 		p.Close()
 	}
@@ -301,6 +341,9 @@ func (a *app) Close() {
 	}
 	if a.stats != nil {
 		a.stats.Close() // after web: its sampler has stopped; writes the day
+	}
+	if a.redirect != nil {
+		a.redirect.Close()
 	}
 	if a.programme != nil {
 		a.programme.Close() // jobs not done stay in DATA/programme/jobs

@@ -20,7 +20,7 @@ func TestLive_BrowserPlays(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
@@ -55,13 +55,13 @@ func TestTalk_ReplayPlaysInBrowser(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"replay","title":"A <b>replay</b>","speakers":[{"name":"Ada"}],"stage":"main","abstract":"Seek me."}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)
 	}
 	api(t, a, "POST", "/api/talks/replay/start", "")
-	time.Sleep(10 * time.Second)
+	waitMoreSegments(t, a, "main", 10) // ~10 s of media, however slow the machine
 	api(t, a, "POST", "/api/talks/replay/stop", "")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if _, b, _ := get(t, a.httpURL("/archive/talks/replay/index.m3u8")); strings.Contains(string(b), "#EXT-X-ENDLIST") {
@@ -84,7 +84,7 @@ func TestTalk_ReplayPlaysInBrowser(t *testing.T) {
 			t.Fatalf("waiting for %s: %v; video %s", what, err, state)
 		}
 	}
-	poll("the replay's duration", `document.getElementById('video').duration > 8 && document.getElementById('video').duration < 14`)
+	poll("the replay's duration", `document.getElementById('video').duration > 8 && document.getElementById('video').duration < 16`)
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function(){var v=document.getElementById('video'); v.muted=true; v.currentTime=6; v.play(); return true})()`)); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestChat_ReplayFollowsVideoInBrowser(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"synced","title":"Synced","stage":"main"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)
@@ -153,13 +153,15 @@ func TestChat_ReplayFollowsVideoInBrowser(t *testing.T) {
 	}
 	defer c.Close()
 	wsRead(t, c, "welcome")
-	time.Sleep(2 * time.Second)
+	// The messages are placed in media time: the waits count segments of
+	// media, not seconds of a machine that may deliver them slowly.
+	waitMoreSegments(t, a, "main", 2)
 	c.WriteJSON(map[string]string{"type": "chat", "text": "early <i>bird</i>"})
 	wsRead(t, c, "chat")
-	time.Sleep(7 * time.Second)
+	waitMoreSegments(t, a, "main", 7)
 	c.WriteJSON(map[string]string{"type": "question", "text": "late question"})
 	wsRead(t, c, "chat")
-	time.Sleep(3 * time.Second)
+	waitMoreSegments(t, a, "main", 3)
 	api(t, a, "POST", "/api/talks/synced/stop", "")
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if _, b, _ := get(t, a.httpURL("/archive/talks/synced/index.m3u8")); strings.Contains(string(b), "#EXT-X-ENDLIST") {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/salon/salon/ingest"
 	"github.com/salon/salon/web"
 )
@@ -67,6 +69,9 @@ type Config struct {
 	// S3 credentials, from the variables every S3 tool reads.
 	AWSAccessKey, AWSSecretKey, AWSRegion string
 
+	// TLS makes the HTTP port serve HTTPS (config_tls.go).
+	TLS TLSConfig
+
 	// Debug, when set, serves Go's profiler (/debug/pprof/) on its own
 	// listener; keep it on loopback.
 	Debug string
@@ -98,6 +103,7 @@ func defaultConfig() Config {
 		MaxUpload:       200 << 20,
 		Window:          30 * time.Second,
 		LogLevel:        "info",
+		TLS:             TLSConfig{ACMEDirectory: autocert.DefaultACMEDirectory},
 		Ingest:          ingest.DefaultLimits(),
 		Stats:           true,
 		HTTPLimits: web.Limits{
@@ -232,9 +238,11 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		cfg.Stats = v == "1" || v == "true"
 	}
 	fs.BoolVar(&cfg.Stats, "stats", cfg.Stats, "count viewers, replays and downloads for /api/stats, in DATA/stats, without keeping addresses or ids ($SALON_STATS)")
+	tlsDone := tlsFlags(fs, &cfg.TLS, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	tlsDone()
 	cfg.MaxSpool = spoolGB << 30
 	cfg.MaxUpload = uploadMB << 20
 	if uploadMB > 1<<20 { // a terabyte: also keeps the shift from overflowing
@@ -297,6 +305,9 @@ func (c *Config) Validate() error {
 		return errors.New("-max-upload-mb: at least 1")
 	}
 	if err := validLimits(c.HTTPLimits); err != nil {
+		return err
+	}
+	if err := c.TLS.validate(); err != nil {
 		return err
 	}
 	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {

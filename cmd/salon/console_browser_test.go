@@ -43,7 +43,7 @@ func TestConsole_Browser(t *testing.T) {
 	mk("rust", "用 Rust 写一个直播服务器", `{"name":"韩梅梅"}`, "main", 25*time.Minute, 55*time.Minute)
 	mk("side-1", "Lightning talks", `{"name":"Ada"}`, "side", 5*time.Minute, 35*time.Minute)
 
-	pub := startProc(t, "ffmpeg", ffmpegArgs("600", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
+	pub := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtmpOut(a.rtmpURL("main", testKey)))...)
 
 	// Every URL the browser asks for, to look for the token later.
 	var urlsMu sync.Mutex

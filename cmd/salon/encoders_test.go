@@ -115,7 +115,7 @@ func TestLive_BFramesFollowKeyframes(t *testing.T) {
 func TestTalk_DownloadStartsAtZero(t *testing.T) {
 	needTools(t, "ffmpeg", "ffprobe")
 	a := testApp(t)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	// Let the run's timeline get well past 0 before the talk starts.
 	waitSegments(t, a, "main", 8, 60*time.Second)
 
@@ -362,7 +362,7 @@ func TestLive_GStreamerAACWithSBRExtension(t *testing.T) {
 func TestTalk_DownloadAcrossRestart(t *testing.T) {
 	needTools(t, "ffmpeg", "ffprobe")
 	a := testApp(t)
-	args := ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
+	args := ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
 	pub := startProc(t, "ffmpeg", args...)
 	waitSegments(t, a, "main", 3, 60*time.Second)
 	code, talk := api(t, a, "POST", "/api/talks", `{"title":"断线重连","stage":"main"}`)

@@ -162,13 +162,18 @@ var (
 	encOpus  = []string{"-c:a", "libopus", "-b:a", "64k"}
 )
 
+// ffmpegArgs joins parts into ffmpeg's arguments; the last part is the
+// output. dur, when set, ends the publish after that long (ffmpeg's -t as an
+// output option, so it goes before the output: after it ffmpeg ignores it).
+// "" publishes until the test kills the process or ends (startProc's
+// cleanup kills it either way).
 func ffmpegArgs(dur string, parts ...[]string) []string {
 	args := []string{"-hide_banner", "-v", "error"}
-	for _, p := range parts {
+	for i, p := range parts {
+		if i == len(parts)-1 && dur != "" {
+			args = append(args, "-t", dur)
+		}
 		args = append(args, p...)
-	}
-	if dur != "" {
-		args = append(args, "-t", dur)
 	}
 	return args
 }
@@ -198,6 +203,28 @@ func get(t *testing.T, url string) (int, []byte, http.Header) {
 func waitSegments(t *testing.T, a *app, stage string, n int, within time.Duration) string {
 	t.Helper()
 	return waitSegmentsAt(t, a.web.Addr(), stage, n, within)
+}
+
+// waitMoreSegments waits until the stage's live playlist has n segments
+// more than now: about n segment durations of media, however slowly a loaded
+// machine's publisher delivers them. Tests that want "a few seconds of the
+// talk" wait on this instead of sleeping, so that what they measure later
+// (media times, replay durations) follows the media, not the wall clock.
+func waitMoreSegments(t *testing.T, a *app, stage string, n int) {
+	t.Helper()
+	_, body, _ := get(t, a.httpURL("/live/"+stage+"/index.m3u8"))
+	from := lastSegment(t, string(body))
+	deadline := time.Now().Add(time.Duration(n)*10*time.Second + 30*time.Second)
+	for {
+		_, body, _ := get(t, a.httpURL("/live/"+stage+"/index.m3u8"))
+		if lastSegment(t, string(body)) >= from+n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stage %s did not advance %d segments from %d:\n%s", stage, n, from, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // waitSegmentsAt is waitSegments for a salon at httpAddr (a child process).

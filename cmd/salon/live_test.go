@@ -92,7 +92,7 @@ func TestLive_PublishAndRead(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := testApp(t)
-			args := ffmpegArgs("60", append(tc.enc, tc.out(a))...)
+			args := ffmpegArgs("", append(tc.enc, tc.out(a))...)
 			pub := startProc(t, "ffmpeg", args...)
 			waitSegments(t, a, "main", 3, 30*time.Second)
 			url := a.httpURL("/live/main/index.m3u8")
@@ -116,7 +116,7 @@ func TestLive_PublishAndRead(t *testing.T) {
 func TestLive_UnsupportedCodecRefused(t *testing.T) {
 	needTools(t, "ffmpeg")
 	a := testApp(t)
-	pub := startProc(t, "ffmpeg", ffmpegArgs("5", srcVideo, []string{"-c:v", "mjpeg", "-q:v", "5"}, rtspOut(a.rtspURL("main", testKey)))...)
+	pub := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, []string{"-c:v", "mjpeg", "-q:v", "5"}, rtspOut(a.rtspURL("main", testKey)))...)
 	if err := pub.wait(t, 30*time.Second); err == nil {
 		t.Fatal("ffmpeg published MJPEG successfully; want a refusal")
 	}
@@ -153,7 +153,7 @@ func lastSegment(t *testing.T, playlist string) int {
 func TestLive_KeysAndSecondPublisher(t *testing.T) {
 	needTools(t, "ffmpeg")
 	a := testApp(t)
-	first := startProc(t, "ffmpeg", ffmpegArgs("90", srcVideo, encH264, rtspOut(a.rtspURL("main", testKey)))...)
+	first := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, rtspOut(a.rtspURL("main", testKey)))...)
 	before := lastSegment(t, waitSegments(t, a, "main", 2, 30*time.Second))
 
 	refused := []struct {
@@ -169,7 +169,7 @@ func TestLive_KeysAndSecondPublisher(t *testing.T) {
 	}
 	for _, r := range refused {
 		t.Run(r.name, func(t *testing.T) {
-			p := startProc(t, "ffmpeg", ffmpegArgs("5", srcVideo, encH264, r.args)...)
+			p := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, r.args)...)
 			if err := p.wait(t, 30*time.Second); err == nil {
 				t.Fatalf("publish succeeded; want refused. ffmpeg said:\n%s", p.stderr.String())
 			}
@@ -223,7 +223,7 @@ func TestLive_PublisherRestart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := testApp(t, func(c *Config) { c.Window = 20 * time.Second })
 			args := func(src []string) []string {
-				return ffmpegArgs("60", src, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
+				return ffmpegArgs("", src, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
 			}
 			pub := startProc(t, "ffmpeg", args(srcVideo)...)
 			waitSegments(t, a, "main", 3, 30*time.Second)

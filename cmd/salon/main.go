@@ -56,7 +56,13 @@ func (a *app) printBanner(w io.Writer) {
 		host = ip
 	}
 	httpBase := a.cfg.PublicURL
-	if httpBase == "" {
+	switch {
+	case httpBase != "":
+	case len(a.cfg.TLS.ACME) > 0:
+		httpBase = "https://" + strings.TrimSuffix(joinHost(a.cfg.TLS.ACME[0], a.web.Addr()), ":443")
+	case a.cfg.TLS.On():
+		httpBase = "https://" + joinHost(host, a.web.Addr())
+	default:
 		httpBase = "http://" + joinHost(host, a.web.Addr())
 	}
 	fmt.Fprintf(w, "\nsalon is running\n\n")
@@ -69,6 +75,12 @@ func (a *app) printBanner(w io.Writer) {
 	}
 	if a.rtsp != nil {
 		fmt.Fprintf(w, "  ffmpeg / RTSP  rtsp://%s/live/main?key=%s\n", joinHost(host, a.rtsp.Addr()), a.publishKey)
+	}
+	if a.rtmps != nil {
+		fmt.Fprintf(w, "  OBS over TLS   server rtmps://%s/live   stream key main?key=%s\n", joinHost(host, a.rtmps.Addr()), a.publishKey)
+	}
+	if a.rtsps != nil {
+		fmt.Fprintf(w, "  RTSP over TLS  rtsps://%s/live/main?key=%s\n", joinHost(host, a.rtsps.Addr()), a.publishKey)
 	}
 	for _, p := range a.cfg.Pulls {
 		fmt.Fprintf(w, "  pulling        %s from %s\n", p.Stage, redact(p.URL))

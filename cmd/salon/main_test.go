@@ -5,7 +5,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,6 +89,11 @@ func TestRun_DemoBannerAndSIGTERM(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 
+	// The last complete segment before SIGTERM: the one after it is open,
+	// and SIGTERM must finish and store it.
+	_, body, _ := get(t, "http://"+httpAddr+"/live/main/index.m3u8")
+	lastLive := lastSegment(t, string(body))
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +109,36 @@ func TestRun_DemoBannerAndSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "stopped") {
 		t.Fatalf("no shutdown log line:\n%s", stderr.String())
+	}
+
+	// The archive holds the run closed: every segment, numbered without a
+	// gap and listed, up to and including the one open at SIGTERM, and the
+	// run's playlist ended (VOD, EXT-X-ENDLIST).
+	n := checkArchivedRun(t, data, "main")
+	runs, _ := os.ReadDir(filepath.Join(data, "archive", "stages", "main"))
+	pl, err := os.ReadFile(filepath.Join(data, "archive", "stages", "main", runs[0].Name(), "index.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(pl), "\n#EXT-X-ENDLIST") {
+		t.Fatalf("the run's playlist is not closed after SIGTERM:\n%s", pl)
+	}
+	if last := lastSegment(t, string(pl)); last <= lastLive {
+		t.Fatalf("the archive ends at segment %d, the live playlist had %d complete before SIGTERM: the open segment was not finished:\n%s", last, lastLive, pl)
+	}
+	// The segments' durations add up to the media the run saw, each within
+	// the 2 s target and the last one (cut short by SIGTERM) not empty.
+	var total float64
+	durs := regexp.MustCompile(`#EXTINF:([0-9.]+),`).FindAllStringSubmatch(string(pl), -1)
+	for i, d := range durs {
+		v, _ := strconv.ParseFloat(d[1], 64)
+		if v <= 0 || v > 4 {
+			t.Fatalf("segment %d of %d lasts %v s:\n%s", i, n, v, pl)
+		}
+		total += v
+	}
+	if total < float64(n-1) {
+		t.Fatalf("%d segments add up to %.1f s:\n%s", n, total, pl)
 	}
 }
 

@@ -121,10 +121,16 @@ func TestSlides_UploadAndViewInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("page 2 after next", `document.getElementById('slides').dataset.rendered === '2' && document.getElementById('slides-page').value === '2'`)
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__turns = []; salonSlides.onPageChange(function (p, n, src) { window.__turns.push(p + '/' + n + ' ' + src) }); salonSlides.show(9, 'speaker')`)); err != nil {
+	// The panel's API, as slides-follow.js gets it: the 'slides' topic of
+	// the page's bus (the same module instance the page's scripts import).
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`import('/static/js/lib/bus.js').then(function (b) { b.subscribe('slides', function (s) { window.__slides = s }) }), true`)); err != nil {
 		t.Fatal(err)
 	}
-	poll("page 3 after show(9)", `document.getElementById('slides').dataset.rendered === '3' && salonSlides.page() === 3 && document.getElementById('slides-next').disabled`)
+	poll("the slides API on the bus", `!!window.__slides`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__turns = []; __slides.onPageChange(function (p, n, src) { window.__turns.push(p + '/' + n + ' ' + src) }); __slides.show(9, 'speaker')`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("page 3 after show(9)", `document.getElementById('slides').dataset.rendered === '3' && __slides.page() === 3 && document.getElementById('slides-next').disabled`)
 	turns, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__turns`))
 	if strings.Join(turns, ",") != "3/3 speaker" {
 		t.Fatalf("page change listeners saw %v", turns)

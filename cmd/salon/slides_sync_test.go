@@ -27,7 +27,7 @@ func TestSlides_SyncLiveAndReplayInBrowser(t *testing.T) {
 	browser := webtest.Browser(t)
 	mb := newMinioBucket(t)
 	a := testApp(t, mb.config)
-	startProc(t, "ffmpeg", ffmpegArgs("120", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
+	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"sync","title":"In sync","stage":"main"}`); code != 201 {
 		t.Fatalf("create: %d %v", code, m)
@@ -113,7 +113,9 @@ func TestSlides_SyncLiveAndReplayInBrowser(t *testing.T) {
 	}
 	turn(kb.PageDown, 2) // what a clicker sends
 	poll(viewer, "the viewer following to page 2", rendered(2)+` && document.getElementById('slides-follow').getAttribute('aria-pressed') === 'true'`)
-	time.Sleep(4 * time.Second)
+	// Page turns a few seconds of media apart (the replay check seeks ±1 s
+	// around each): counted in segments, not wall-clock seconds.
+	waitMoreSegments(t, a, "main", 4)
 	turn(kb.ArrowRight, 3)
 	poll(viewer, "the viewer following to page 3", rendered(3))
 
@@ -123,7 +125,7 @@ func TestSlides_SyncLiveAndReplayInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(viewer, "the viewer on page 2, not following", rendered(2)+` && document.getElementById('slides-follow').getAttribute('aria-pressed') === 'false'`)
-	time.Sleep(4 * time.Second)
+	waitMoreSegments(t, a, "main", 4)
 	turn(kb.PageDown, 4)
 	time.Sleep(time.Second)
 	poll(viewer, "the viewer still on page 2", rendered(2))
@@ -131,7 +133,7 @@ func TestSlides_SyncLiveAndReplayInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(viewer, "the viewer back with the speaker on page 4", rendered(4)+` && document.getElementById('slides-follow').getAttribute('aria-pressed') === 'true'`)
-	time.Sleep(3 * time.Second)
+	waitMoreSegments(t, a, "main", 3)
 	if code, m := api(t, a, "POST", "/api/talks/sync/stop", ""); code != 200 {
 		t.Fatalf("stop: %d %v", code, m)
 	}

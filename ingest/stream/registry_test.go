@@ -244,6 +244,17 @@ func TestRegistry_StagesStats(t *testing.T) {
 	if tr.FrameRate < 25 || tr.FrameRate > 35 || tr.Bitrate < 200_000 || tr.Bitrate > 280_000 {
 		t.Fatalf("measured %v fps, %d bit/s; want ~30 fps, ~240 kbit/s", tr.FrameRate, tr.Bitrate)
 	}
+	// Arrivals in bursts (a loaded machine, a congested link): 3 s more of
+	// media arriving within 100 ms still measures 30 fps, from the media's
+	// timestamps rather than the clock.
+	burst := time.Now().Add(-100 * time.Millisecond)
+	for i := 90; i < 180; i++ {
+		p.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i) * time.Second / 30, RandomAccess: i%60 == 0,
+			AU: [][]byte{make([]byte, 1000)}, Received: burst.Add(time.Duration(i-90) * time.Millisecond)})
+	}
+	if fr := r.Stages()[0].Tracks[0].FrameRate; fr < 29.5 || fr > 30.5 {
+		t.Fatalf("measured %v fps from a burst of 30 fps media, want 30", fr)
+	}
 	p.Close()
 	st = r.Stages()
 	if st[0].Live || st[0].LastSeen == nil {

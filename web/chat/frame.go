@@ -82,6 +82,7 @@ type welcomeFrame struct {
 	Slide     *slideFrame `json:"slide,omitempty"` // the page last shown
 	Talk      any         `json:"talk"`
 	Viewers   int         `json:"viewers"`
+	OnScreen  *chatFrame  `json:"onscreen"` // the question on the room's screen, or null
 }
 
 type slideFrame struct {

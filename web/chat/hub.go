@@ -117,6 +117,7 @@ type Hub struct {
 	viewerOf      map[string]string              // client id → viewer key, for the same
 	slowMode      time.Duration
 	lastViewers   int
+	onScreen      string // id of the question on the room's screen; "" for none
 }
 
 type ipState struct {
@@ -345,6 +346,7 @@ func (h *Hub) welcomeLocked(c *client) outFrame {
 		Slide:     h.currentSlideLocked(),
 		Talk:      talk,
 		Viewers:   len(h.clients),
+		OnScreen:  h.onScreenFrameLocked().Question,
 	})
 }
 
@@ -526,10 +528,15 @@ func (h *Hub) restore(recs []journalRecord) {
 			h.slowMode = time.Duration(rec.Slow.Seconds * float64(time.Second))
 		case rec.Slide != nil:
 			h.appendSlideLocked(*rec.Slide)
+		case rec.OnScreen != nil:
+			h.onScreen = rec.OnScreen.ID
 		}
 	}
 	for _, m := range msgs {
 		h.appendLocked(m)
+	}
+	if m := h.byID[h.onScreen]; m == nil || m.Deleted {
+		h.onScreen = ""
 	}
 	if len(recs) > 0 {
 		h.Log.Info("chat restored from journal", "messages", len(h.log), "banned", len(h.bannedIDs), "slow_mode", h.slowMode)
@@ -608,6 +615,9 @@ func (h *Hub) Delete(id string) error {
 	h.questions = removeMessage(h.questions, m)
 	h.journalLocked(journalRecord{Msg: m})
 	h.broadcastLocked(h.prepare(idFrame{Type: "delete", ID: id}))
+	if h.onScreen == id {
+		h.setOnScreenLocked("")
+	}
 	h.Log.Info("chat message deleted", "id", id, "client", m.ClientID)
 	return nil
 }
@@ -729,6 +739,13 @@ func (h *Hub) SetSlowMode(d time.Duration) {
 	h.journalLocked(journalRecord{Slow: &slowRecord{Seconds: d.Seconds()}})
 	h.mu.Unlock()
 	h.Log.Info("chat slow mode", "interval", d)
+}
+
+// CurrentSlowMode is the slow mode now (SetSlowMode, or the journal's).
+func (h *Hub) CurrentSlowMode() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.slowMode
 }
 
 // TalkChanged tells every viewer the live talk changed ({"type":"talk","talk":talk});

@@ -1,8 +1,10 @@
 package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -519,8 +521,36 @@ func TestHub_ServeWS_limits(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a log sink tests read while the hub writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestHub_broadcast_dropsSlowClient: a viewer that never reads is dropped
+// because its send queue filled. Pings and write deadlines are an hour, far
+// beyond the test, so that no other rule can drop it in its place; the log
+// line names the reason.
 func TestHub_broadcast_dropsSlowClient(t *testing.T) {
-	e := newEnv(t, func(h *Hub) { h.SendQueue = 8 })
+	var logs lockedBuffer
+	e := newEnv(t, func(h *Hub) {
+		h.SendQueue = 8
+		h.PingInterval = time.Hour
+		h.WriteTimeout = time.Hour
+		h.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
 	slow, _, err := e.dialRaw(t, "") // never reads
 	if err != nil {
 		t.Fatal(err)
@@ -567,6 +597,9 @@ func TestHub_broadcast_dropsSlowClient(t *testing.T) {
 		if f := nextTalk(); f["talk"].(map[string]any)["n"] != float64(i) {
 			t.Fatalf("good client got talk %v, want %d", f["talk"].(map[string]any)["n"], i)
 		}
+	}
+	if l := logs.String(); !strings.Contains(l, "viewer too slow, dropped") {
+		t.Fatalf("the slow viewer left without the full-queue drop's log line:\n%s", l)
 	}
 	// The room still works.
 	good.chat("still flowing")

@@ -46,6 +46,9 @@ type journalRecord struct {
 	Ban    *banRecord  `json:"ban,omitempty"`
 	Slow   *slowRecord `json:"slow_mode,omitempty"`
 	Slide  *Slide      `json:"slide,omitempty"`
+	// OnScreen is the question the organiser put on the room's screen
+	// (hub_onscreen.go).
+	OnScreen *onScreenRecord `json:"onscreen,omitempty"`
 }
 
 // banRecord is a ban as the journal keeps it.
@@ -154,6 +157,8 @@ func readJournal(f *os.File) ([]journalRecord, int, error) {
 
 func (r *journalRecord) valid() bool {
 	switch {
+	case r.OnScreen != nil:
+		return r.Msg == nil && r.Ban == nil && r.Slow == nil && r.Slide == nil && len(r.OnScreen.ID) <= maxIDLen
 	case r.Msg != nil:
 		return r.Msg.ID != "" && r.Ban == nil && r.Slow == nil && r.Slide == nil
 	case r.Ban != nil:

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 )
 
@@ -202,15 +203,26 @@ func FuzzReadJournal(f *testing.F) {
 }
 
 // A viewer that stops reading cannot answer pings, and is dropped after two
-// ping intervals while the others stay.
+// ping intervals while the others stay. The interval is 1 s: a reader on a
+// loaded machine has a whole second to answer, and the check that it stays
+// counts the pings it answered instead of sleeping.
 func TestHub_dropsViewerThatStopsReading(t *testing.T) {
-	e := newEnv(t, func(h *Hub) { h.PingInterval = 200 * time.Millisecond })
+	e := newEnv(t, func(h *Hub) { h.PingInterval = time.Second })
 	stalled, _, err := e.dialRaw(t, "10.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stalled.Close() // never read: pings go unanswered
 	reader := e.dial(t, "10.0.0.2")
+	pings := make(chan struct{}, 64)
+	reader.conn.SetPingHandler(func(data string) error {
+		err := reader.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(waitFor))
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return err
+	})
 	go func() {
 		for {
 			if _, err := reader.tryNext(); err != nil {
@@ -225,7 +237,18 @@ func TestHub_dropsViewerThatStopsReading(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(time.Second) // five more ping intervals: the reader answers them
+	// Three more pings, answered: more than the two intervals that dropped
+	// the stalled viewer.
+	for len(pings) > 0 {
+		<-pings
+	}
+	for i := range 3 {
+		select {
+		case <-pings:
+		case <-time.After(waitFor):
+			t.Fatalf("the reader got %d pings after the drop, want 3", i)
+		}
+	}
 	if n := e.hub.Viewers(); n != 1 {
 		t.Errorf("viewers = %d after the reader kept answering pings, want 1", n)
 	}

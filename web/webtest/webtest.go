@@ -30,8 +30,9 @@ func Chromium() string {
 
 // Browser starts a headless Chromium and returns a context for
 // chromedp.Run on one tab. Console messages and uncaught exceptions from the
-// page are logged with t.Log. The browser stops when the test ends.
-func Browser(t testing.TB) context.Context {
+// page are logged with t.Log. The browser stops when the test ends. extra
+// options are added to the defaults (TrustSPKI, say).
+func Browser(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := Chromium()
 	if path == "" {
@@ -57,6 +58,7 @@ func Browser(t testing.TB) context.Context {
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("metrics-recording-only", true),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
 

@@ -3,13 +3,13 @@
 // in step with the video: seek to minute 12 and the panel shows what the
 // audience was saying at minute 12. A talk page that was open while the talk
 // was live switches to this when the talk ends.
-'use strict';
+import { publish, subscribe } from './lib/bus.js';
+import { message, questionList } from './lib/chat-ui.js';
 
 (function () {
   var root = document.getElementById('chat');
   var video = document.getElementById('video');
-  if (!root || !video || !root.dataset.replay || !window.salonChat) return;
-  var core = window.salonChat;
+  if (!root || !video || !root.dataset.replay) return;
   var log = document.getElementById('chat-log');
   var status = document.getElementById('chat-status');
   var qCount = document.getElementById('q-count');
@@ -33,11 +33,11 @@
     var n = upTo(video.currentTime + 0.25);
     if (n === shown) return;
     if (n > shown && shown >= 0 && n - shown <= 20) {
-      for (var i = shown; i < n; i++) log.appendChild(core.message(msgs[i]));
+      for (var i = shown; i < n; i++) log.appendChild(message(msgs[i]));
       while (log.children.length > MAX_SHOWN) log.removeChild(log.firstChild);
     } else {
       log.textContent = '';
-      for (var j = Math.max(0, n - MAX_SHOWN); j < n; j++) log.appendChild(core.message(msgs[j]));
+      for (var j = Math.max(0, n - MAX_SHOWN); j < n; j++) log.appendChild(message(msgs[j]));
     }
     shown = n;
     log.dataset.shown = String(n);
@@ -49,7 +49,7 @@
     started = true;
     root.dataset.mode = 'replay';
     document.getElementById('chat-form').hidden = true;
-    if (window.salonChatPanel) window.salonChatPanel.close();
+    publish('chat-close', true);
     status.textContent = 'Loading the chat…';
     status.hidden = false;
     fetch(root.dataset.replay, { cache: 'no-store' }).then(function (r) {
@@ -57,7 +57,7 @@
       return r.json();
     }).then(function (data) {
       msgs = (data.messages || []).slice().sort(function (a, b) { return a.at - b.at; });
-      var questions = core.questionList(document.getElementById('chat-questions'), {
+      var questions = questionList(document.getElementById('chat-questions'), {
         onCount: function (n) { qCount.textContent = n ? '(' + n + ')' : ''; }
       });
       msgs.forEach(questions.add);
@@ -72,7 +72,7 @@
   }
 
   if (root.dataset.mode === 'replay') start();
-  document.addEventListener('salon:talk', function (ev) {
-    if (ev.detail && ev.detail.ended) start();
+  subscribe('talk', function (t) {
+    if (t && t.ended) start();
   });
 })();

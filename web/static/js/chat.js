@@ -1,14 +1,15 @@
 // The chat panel on the live page and on a live talk's page: the stage's
 // chat over its websocket, with questions and votes. The display name is
-// kept in this browser. window.salonChatPanel.close() ends it (the talk page
-// does when the talk ends, and shows the replayed chat instead).
-'use strict';
+// kept in this browser. The 'chat-close' topic ends it (the talk page's chat
+// replay publishes it when the talk ends, and shows the replayed chat).
+import { publish, subscribe } from './lib/bus.js';
+import { connectChat, viewerKey } from './lib/chat.js';
+import { message, questionList, tabs } from './lib/chat-ui.js';
 
 (function () {
   var root = document.getElementById('chat');
-  if (!root || !window.WebSocket || !window.salonChat) return;
-  var core = window.salonChat;
-  core.tabs(root);
+  if (!root || !window.WebSocket) return;
+  tabs(root);
   if (root.dataset.mode !== 'live') return;
 
   var log = document.getElementById('chat-log');
@@ -45,12 +46,15 @@
     status.hidden = !text;
   }
 
-  var questions = core.questionList(document.getElementById('chat-questions'), {
+  var questions = questionList(document.getElementById('chat-questions'), {
     onVote: function (id) { conn.send({ type: 'vote', id: id }); },
     onCount: function (n) { qCount.textContent = n ? '(' + n + ')' : ''; }
   });
 
   function showTalk(talk) {
+    // The sponsors are thanked between talks (live.html).
+    var sponsors = document.getElementById('live-sponsors');
+    if (sponsors) sponsors.hidden = !!(talk && talk.title);
     if (talk && talk.title) {
       // The talk's page has its slides, following the speaker.
       now.textContent = 'Now on stage: ';
@@ -71,7 +75,7 @@
 
   function add(m) {
     var stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 24;
-    var li = core.message(m);
+    var li = message(m);
     log.appendChild(li);
     byId[m.id] = li;
     while (log.children.length > MAX_SHOWN) {
@@ -84,19 +88,22 @@
 
   // slide relays the presenter's page to the slides panel (slides-follow.js).
   function slide(m) {
-    window.salonLastSlide = { talk: m.talk, page: m.page };
-    document.dispatchEvent(new CustomEvent('salon:slide', { detail: window.salonLastSlide }));
+    publish('slide', { talk: m.talk, page: m.page });
   }
 
-  function hello() {
-    var msg = { type: 'hello', viewer: core.viewerKey() };
+  function helloFields() {
+    var msg = { viewer: viewerKey() };
     var name = nameInput.value.trim();
     if (name) msg.name = name;
-    conn.send(msg);
+    return msg;
   }
 
-  conn = core.connect(root.dataset.ws, {
-    onOpen: function () { setStatus(''); hello(); },
+  conn = connectChat(root.dataset.stage, {
+    hello: helloFields,
+    onState: function (state) {
+      if (state === 'open') setStatus('');
+      else setStatus(state === 'closed' ? 'Chat disconnected — reconnecting…' : status.textContent || 'Chat closed');
+    },
     onFrame: function (m) {
       switch (m.type) {
         case 'welcome':
@@ -121,16 +128,13 @@
         case 'talk': showTalk(m.talk); break;
         case 'error': setStatus(m.message || m.code); break;
       }
-    },
-    onClose: function (again) {
-      setStatus(again ? 'Chat disconnected — reconnecting…' : status.textContent || 'Chat closed');
     }
   });
-  window.salonChatPanel = { close: function () { conn.close(); } };
+  subscribe('chat-close', function () { conn.close(); });
 
   nameInput.addEventListener('change', function () {
     try { localStorage.setItem('salon-name', nameInput.value.trim()); } catch (e) { /* storage disabled */ }
-    hello();
+    conn.send(Object.assign({ type: 'hello' }, helloFields()));
   });
   form.addEventListener('submit', function (ev) {
     ev.preventDefault();

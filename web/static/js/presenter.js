@@ -2,7 +2,7 @@
 // a page here turns it for every viewer (POST /api/talks/{id}/slide). Arrow
 // keys, Page Up/Down and Space — what presentation clickers send — and Home
 // and End work anywhere on the page.
-'use strict';
+import { subscribe } from './lib/bus.js';
 
 (function () {
   var main = document.getElementById('main');
@@ -29,14 +29,12 @@
     }).catch(function () { say('Could not reach salon: check the network.', true); });
   }
 
-  function ready() {
-    slides = window.salonSlides;
+  subscribe('slides', function (api) {
+    slides = api;
     slides.onPageChange(function (page, pages, source) {
       if (source === 'user') send(page);
     });
-  }
-  if (window.salonSlides) ready();
-  else document.addEventListener('salon:slides-ready', ready, { once: true });
+  });
 
   document.addEventListener('keydown', function (e) {
     if (!slides || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;

@@ -3,12 +3,12 @@
 // then carries the session's CSRF token), or with the organiser's token in
 // the address's fragment (#token=…, never sent to the server), each open
 // question gets a button that marks it answered for everyone.
-'use strict';
+import { connectChat } from './lib/chat.js';
+import { questionList } from './lib/chat-ui.js';
 
 (function () {
   var main = document.getElementById('main');
-  if (!window.WebSocket || !window.salonChat) return;
-  var core = window.salonChat;
+  if (!window.WebSocket) return;
   var status = document.getElementById('q-status');
   var title = document.getElementById('q-talk');
   var hint = document.getElementById('q-hint');
@@ -30,7 +30,7 @@
   var csrf = csrfMeta ? csrfMeta.content : '';
   if (token || csrf) hint.hidden = true;
 
-  var list = core.questionList(document.getElementById('questions'), {
+  var list = questionList(document.getElementById('questions'), {
     onAnswer: token || csrf ? answer : null,
     onCount: function (n) { status.textContent = n === 1 ? '1 open question' : n + ' open questions'; }
   });
@@ -54,7 +54,7 @@
     title.textContent = talk && talk.title ? talk.title : 'Audience questions';
   }
 
-  core.connect(main.dataset.ws, {
+  connectChat(main.dataset.stage, {
     onFrame: function (f) {
       switch (f.type) {
         case 'welcome':
@@ -70,6 +70,6 @@
         case 'error': status.textContent = f.message || f.code; break;
       }
     },
-    onClose: function (again) { if (again) status.textContent = 'Disconnected — reconnecting…'; }
+    onState: function (state) { if (state === 'closed') status.textContent = 'Disconnected — reconnecting…'; }
   });
 })();

@@ -1,9 +1,9 @@
 // Follow the speaker: the slides panel of a talk's page turns to the page the
 // presenter shows. Live, the page comes over the stage's websocket
-// ({"type":"slide"}, relayed by chat.js as a salon:slide event); on the
+// ({"type":"slide"}, relayed by chat.js on the 'slide' topic); on the
 // replay, from the talk's slide track (slides.vtt), as the video plays and
 // seeks. Turning pages by hand stops following; the button resumes it.
-'use strict';
+import { subscribe } from './lib/bus.js';
 
 (function () {
   var panel = document.getElementById('slides');
@@ -38,8 +38,8 @@
     apply();
   });
 
-  function ready() {
-    slides = window.salonSlides;
+  subscribe('slides', function (api) {
+    slides = api;
     slides.onPageChange(function (page, pages, source) {
       if (source === 'user' && follow && page !== speakerPage) {
         follow = false;
@@ -48,16 +48,13 @@
       if (source === 'load') apply(); // a deck (re)loaded: back to the speaker's page
     });
     apply();
-  }
-  if (window.salonSlides) ready();
-  else document.addEventListener('salon:slides-ready', ready, { once: true });
+  });
 
   // Live: the presenter's page changes.
   function onSlide(s) {
     if (!cues && s && s.talk === talk && s.page > 0) setSpeakerPage(s.page);
   }
-  document.addEventListener('salon:slide', function (ev) { onSlide(ev.detail); });
-  onSlide(window.salonLastSlide);
+  subscribe('slide', onSlide);
 
   // Replay: parseVTT reads salon's slide track ("Slide N" cues).
   function seconds(ts) {
@@ -93,8 +90,7 @@
       onTime();
     }).catch(function () { cues = null; });
   }
-  document.addEventListener('salon:talk', function (ev) {
-    var t = ev.detail;
+  subscribe('talk', function (t) {
     if (t && t.ended && t.slides_track_url) loadTrack(t.slides_track_url);
   });
 })();

@@ -3,14 +3,15 @@
 // slide file. Text from the server is set with textContent only.
 //
 // Page state lives in one place (state below) and changes only through
-// show(). Other scripts drive the panel through window.salonSlides:
-//   salonSlides.show(n)          go to page n (clamped to the deck)
-//   salonSlides.page(), .pages() the page shown, the page count
-//   salonSlides.onPageChange(fn) fn(page, pages, source) after every change;
+// show(). Other scripts drive the panel through the 'slides' topic (lib/bus.js):
+//   slides.show(n)          go to page n (clamped to the deck)
+//   slides.page(), .pages() the page shown, the page count
+//   slides.onPageChange(fn) fn(page, pages, source) after every change;
 //                                source is 'user' or what show() was given
 // so that "follow the speaker" (a page pushed over the websocket) and the
 // replay's page turns only call show(n, 'speaker').
 
+import { publish } from './lib/bus.js';
 import { formatBytes } from './lib/format.js';
 
 const POLL_MS = 15000;
@@ -219,15 +220,12 @@ window.addEventListener('resize', function () {
   resizeTimer = setTimeout(draw, 150);
 });
 
-window.salonSlides = {
+// The panel's API for slides-follow.js and presenter.js.
+publish('slides', {
   show: function (n, source) { return show(n, source || 'api'); },
   page: function () { return state.page; },
   pages: function () { return state.pages; },
   onPageChange: function (fn) { state.listeners.push(fn); },
-};
-
-// Scripts that loaded before this module (slides-follow.js, presenter.js)
-// wait for this.
-document.dispatchEvent(new Event('salon:slides-ready'));
+});
 
 poll();

@@ -1,6 +1,7 @@
 // The talk page: plays the talk's replay playlist (an EVENT playlist that
 // grows while the talk is live, so late viewers can rewind to its start; VOD
 // once it ended) and follows the talk's state without a reload.
+import { publish } from './lib/bus.js';
 import { setBadge } from './lib/dom.js';
 import { viewerId } from './lib/ids.js';
 
@@ -57,7 +58,7 @@ import { viewerId } from './lib/ids.js';
     }
     ended = t.ended;
     // The chat panel listens: when the talk ends, it turns into the replay.
-    document.dispatchEvent(new CustomEvent('salon:talk', { detail: t }));
+    publish('talk', t);
   }
 
   function poll() {

@@ -1,0 +1,69 @@
+package chat
+
+import "fmt"
+
+// The question on screen: during Q&A the organiser puts one question on the
+// room's projector (/live/{stage}/room) in large type. It is the hub's state
+// like answered: journaled (it survives a restart), in every welcome frame,
+// and broadcast when it changes, so the room screen, the console and every
+// viewer's page agree.
+
+// onScreenRecord is the journal's record of a change; ID "" clears it.
+type onScreenRecord struct {
+	ID string `json:"id"`
+}
+
+// onScreenFrame is {"type":"onscreen","id":ID|null,"question":chat|null}.
+type onScreenFrame struct {
+	Type     string     `json:"type"`
+	ID       *string    `json:"id"`
+	Question *chatFrame `json:"question"`
+}
+
+// SetOnScreen puts question id on the room's screen; "" takes it off. An id
+// that is not a question the hub knows (deleted ones included) is
+// ErrNotFound and changes nothing. Setting what is already shown is a no-op.
+func (h *Hub) SetOnScreen(id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if id != "" {
+		m := h.byID[id]
+		if m == nil || m.Deleted || !m.Question {
+			return fmt.Errorf("put question %q on screen on stage %s: %w", id, h.Stage, ErrNotFound)
+		}
+	}
+	if h.onScreen == id {
+		return nil
+	}
+	h.setOnScreenLocked(id)
+	h.Log.Info("chat question on screen", "id", id)
+	return nil
+}
+
+// setOnScreenLocked records, journals and broadcasts the change.
+func (h *Hub) setOnScreenLocked(id string) {
+	h.onScreen = id
+	h.journalLocked(journalRecord{OnScreen: &onScreenRecord{ID: id}})
+	h.broadcastLocked(h.prepare(h.onScreenFrameLocked()))
+}
+
+// onScreenFrameLocked describes what is on screen now.
+func (h *Hub) onScreenFrameLocked() onScreenFrame {
+	f := onScreenFrame{Type: "onscreen"}
+	if m := h.byID[h.onScreen]; h.onScreen != "" && m != nil {
+		id := m.ID
+		cf := newChatFrame(m)
+		f.ID, f.Question = &id, &cf
+	}
+	return f
+}
+
+// OnScreen returns the question on screen, if any.
+func (h *Hub) OnScreen() (Message, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m := h.byID[h.onScreen]; h.onScreen != "" && m != nil {
+		return *m, true
+	}
+	return Message{}, false
+}
