@@ -280,7 +280,9 @@ func (s *Server) talkStats(ctx context.Context, t archive.Talk, n stats.Totals) 
 	}
 	series := n.Viewers
 	if t.Recording != nil {
-		series = stats.Fill(series, from, to)
+		// The window's end is exclusive: a talk that stopped at 09:55:00
+		// has no minute 09:55.
+		series = stats.Fill(series, from, to.Add(-time.Nanosecond))
 	} else {
 		series = stats.Fill(series, time.Time{}, time.Time{})
 	}
