@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/abema/go-mp4 v1.7.1
 	github.com/arran4/golang-ical v0.3.4
+	github.com/axiomhq/hyperloglog v0.3.0
 	github.com/bluenviron/gortmplib v1.0.2
 	github.com/bluenviron/gortsplib/v4 v4.16.2
 	github.com/bluenviron/mediacommon/v2 v2.9.4
@@ -19,6 +20,11 @@ require (
 	github.com/prometheus/common v0.72.0
 	golang.org/x/text v0.44.0
 	golang.org/x/time v0.16.0
+)
+
+require (
+	github.com/dgryski/go-metro v0.0.0-20250106013310-edb8663e5e33 // indirect
+	github.com/kamstrup/intmap v0.5.2 // indirect
 )
 
 require (

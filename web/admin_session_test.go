@@ -175,7 +175,7 @@ var consoleActions = []struct {
 
 // consolePages are the console's GET pages and reads: refused without the
 // session (or bearer), served with it.
-var consolePages = []string{"/admin", "/admin/events", "/api/talks/t1/chat"}
+var consolePages = []string{"/admin", "/admin/events", "/api/talks/t1/chat", "/admin/stats", "/api/stats", "/api/talks/t1/stats"}
 
 func TestServer_ConsoleSecurity(t *testing.T) {
 	s, lib, logs := consoleServer(t)

@@ -23,13 +23,14 @@ const (
 )
 
 // archiveKeyServed reports whether /archive serves key at all: keys of the
-// bucket layout (DESIGN.md "Contract: the bucket": stages/… and talks/…) with
+// bucket layout (DESIGN.md "Contract: the bucket": stages/… and talks/…, and
+// the sponsors' logos, sponsors/…) with
 // no hidden segment (salon never writes one; a DirStore's temp files start
 // with a dot) and no segment longer than a file name can be. Anything else is
 // 404 without asking the store, so a client cannot make salon answer 502 or
 // write its key into the log.
 func archiveKeyServed(key string) bool {
-	if !strings.HasPrefix(key, "stages/") && !strings.HasPrefix(key, "talks/") {
+	if !strings.HasPrefix(key, "stages/") && !strings.HasPrefix(key, "talks/") && !strings.HasPrefix(key, "sponsors/") {
 		return false
 	}
 	for seg := range strings.SplitSeq(key, "/") {

@@ -61,6 +61,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	if info.ETag != "" {
 		h.Set("ETag", `"`+strings.Trim(info.ETag, `"`)+`"`)
 	}
+	s.countArchiveFetch(r, key)
 	limitRanges(r)
 	rs := &storeSeeker{ctx: r.Context(), store: s.Archive, key: key, size: info.Size}
 	defer rs.Close()

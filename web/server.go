@@ -132,6 +132,9 @@ type Server struct {
 	// is hosted elsewhere, -chat-shared-nets): the per-address limits and
 	// the viewer count treat them per connection.
 	SharedNets []netip.Prefix
+	// Stats counts how the day went (*stats.Counter); optional: without it
+	// nothing is counted and the stats routes answer 503.
+	Stats statsCounter
 	// TLS, when set, makes the port serve HTTPS (HTTP/2 and HTTP/1.1) with
 	// its certificates (GetCertificate: a file reloader, autocert), and every
 	// response carries Strict-Transport-Security. The connection limits
@@ -156,13 +159,17 @@ type Server struct {
 	speakerLinks speakerLinks
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
-	metrics     *metrics
-	limits      Limits // Limits with defaults
-	refused     *prometheus.CounterVec
-	conns       *connLimiter
-	seed        maphash.Seed
-	serveErr    chan error
-	closeOnce   sync.Once
+	// chatCounts caches each talk's chat numbers for the stats (stats_api.go).
+	chatCounts chatCountCache
+	metrics    *metrics
+	limits     Limits // Limits with defaults
+	refused    *prometheus.CounterVec
+	conns      *connLimiter
+	seed       maphash.Seed
+	serveErr   chan error
+	closeOnce  sync.Once
+	statsStop  chan struct{} // closed by Close: stops the stats sampler
+	statsDone  chan struct{}
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -234,6 +241,10 @@ func (s *Server) Initialize() error {
 		}
 		s.serveErr <- err
 	}()
+	if s.Stats != nil {
+		s.statsStop, s.statsDone = make(chan struct{}), make(chan struct{})
+		go s.runStatsSampler(s.statsStop, s.statsDone)
+	}
 	s.Log.Info("http listening", "addr", ln.Addr().String(), "tls", s.TLS != nil)
 	return nil
 }
@@ -280,6 +291,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
 	s.handle("GET /speak/{id}", s.handleSpeakPage)
 	s.scheduleRoutes()
+	s.statsRoutes()
 
 	s.adminRoutes()
 	s.extraRoutes()
@@ -369,6 +381,10 @@ func (s *Server) Close() {
 		}
 		if err := <-s.serveErr; err != nil {
 			s.Log.Error("http server stopped", "error", err)
+		}
+		if s.statsStop != nil {
+			close(s.statsStop)
+			<-s.statsDone
 		}
 	})
 }

@@ -45,14 +45,7 @@ type talkChatMessage struct {
 // was archived, else from the stage's chat as it is now. At is set from the
 // talk's replay playlist; it is 0 for a talk that never started.
 func (s *Server) talkChat(ctx context.Context, t archive.Talk) ([]talkChatMessage, error) {
-	var msgs []chat.Message
-	var err error
-	if !t.Live() {
-		msgs, err = s.archivedChat(ctx, t.ID)
-	}
-	if t.Live() || errors.Is(err, archive.ErrNotFound) {
-		msgs, err = s.liveChat(t)
-	}
+	msgs, err := s.talkMessages(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +70,20 @@ func (s *Server) talkChat(ctx context.Context, t archive.Talk) ([]talkChatMessag
 		})
 	}
 	return out, nil
+}
+
+// talkMessages is a talk's chat as stored: archived once it ended, else
+// the stage's chat as it is now.
+func (s *Server) talkMessages(ctx context.Context, t archive.Talk) ([]chat.Message, error) {
+	var msgs []chat.Message
+	var err error
+	if !t.Live() {
+		msgs, err = s.archivedChat(ctx, t.ID)
+	}
+	if t.Live() || errors.Is(err, archive.ErrNotFound) {
+		msgs, err = s.liveChat(t)
+	}
+	return msgs, err
 }
 
 // archivedChat reads talks/{id}/chat.jsonl. Lines that do not decode are

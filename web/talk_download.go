@@ -78,6 +78,9 @@ func (s *Server) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
+	if s.Stats != nil {
+		s.Stats.MP4Download(id, s.clientKey(r))
+	}
 	if _, err := w.Write(header); err != nil {
 		return
 	}

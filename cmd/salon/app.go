@@ -18,6 +18,7 @@ import (
 	"github.com/salon/salon/ingest/demo"
 	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/programme"
+	"github.com/salon/salon/stats"
 	"github.com/salon/salon/web"
 	"github.com/salon/salon/web/chat"
 )
@@ -47,6 +48,7 @@ type app struct {
 	demo        *demo.Source
 	rooms       *chat.Rooms
 	programme   *programme.Programme
+	stats       *stats.Counter
 	web         *web.Server
 	redirect    *web.Redirector
 	rtmps       *ingest.RTMPServer
@@ -177,6 +179,29 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 
+	if cfg.Stats {
+		// The day begins at midnight in the event's zone: -timezone, else the
+		// imported schedule's (as it is at start), else the machine's.
+		zone := explicitLocation(cfg.Timezone)
+		if zone == nil {
+			if loc, err := time.LoadLocation(sched.ScheduleZone()); err == nil && sched.ScheduleZone() != "" {
+				zone = loc
+			} else {
+				zone = eventLocation("", os.Getenv)
+			}
+		}
+		a.stats = &stats.Counter{
+			Dir:       filepath.Join(cfg.Data, "stats"),
+			Programme: prog,
+			Zone:      zone,
+			Log:       log.With("component", "stats"),
+		}
+		if err := a.stats.Initialize(); err != nil {
+			a.stats = nil
+			return nil, err
+		}
+	}
+
 	limits, lowered := fitLimits(cfg.HTTPLimits, openFileLimit())
 	if lowered {
 		log.Warn("HTTP connection budget lowered to half of the open-file limit; raise the limit (ulimit -n) for more viewers",
@@ -211,6 +236,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		MaxUploadSize: cfg.MaxUpload,
 		Limits:        limits,
 		SharedNets:    cfg.ChatSharedNets,
+	}
+	if a.stats != nil {
+		ws.Stats = a.stats
 	}
 	if certs != nil {
 		ws.TLS = certs.config
@@ -310,6 +338,9 @@ func (a *app) Close() {
 	}
 	if a.web != nil {
 		a.web.Close()
+	}
+	if a.stats != nil {
+		a.stats.Close() // after web: its sampler has stopped; writes the day
 	}
 	if a.redirect != nil {
 		a.redirect.Close()

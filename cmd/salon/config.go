@@ -44,6 +44,9 @@ type Config struct {
 	ChatSharedNets []netip.Prefix
 	Pulls          []Pull
 	Demo           bool
+	// Stats counts how the day went (viewers, replays, downloads) into
+	// DATA/stats; -stats=false turns counting off.
+	Stats bool
 	// Ingest bounds the RTSP and RTMP ports: connections that do not
 	// publish (handshake timeout, per port and per address), wrong keys,
 	// publishers that send no media. Each port has its own budget.
@@ -102,6 +105,7 @@ func defaultConfig() Config {
 		LogLevel:        "info",
 		TLS:             TLSConfig{ACMEDirectory: autocert.DefaultACMEDirectory},
 		Ingest:          ingest.DefaultLimits(),
+		Stats:           true,
 		HTTPLimits: web.Limits{
 			MaxConns:         web.DefaultMaxConns,
 			ReserveConns:     web.DefaultReserveConns,
@@ -230,6 +234,10 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		cfg.Demo = v == "1" || v == "true"
 	}
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "also publish a built-in test stream to stage \"main\" ($SALON_DEMO)")
+	if v, ok := lookup(getenv, "SALON_STATS"); ok {
+		cfg.Stats = v == "1" || v == "true"
+	}
+	fs.BoolVar(&cfg.Stats, "stats", cfg.Stats, "count viewers, replays and downloads for /api/stats, in DATA/stats, without keeping addresses or ids ($SALON_STATS)")
 	tlsDone := tlsFlags(fs, &cfg.TLS, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

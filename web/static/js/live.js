@@ -2,6 +2,7 @@
 // stage goes live, so the page never needs a reload.
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
+import { viewerId as newViewerId } from './lib/ids.js';
 
 (function () {
   var POLL_MS = 3000;
@@ -27,23 +28,12 @@ import { trackLine, viewerText } from './lib/format.js';
   shareURL.value = playlist;
   shareURL.addEventListener('focus', function () { shareURL.select(); });
 
-  var viewerId = getViewerId();
+  var viewerId = newViewerId();
   var hls = null;
   var loadedRun = null; // "since" of the publish the player is showing
 
   // A random id per tab, sent with playlist requests so that viewers behind
   // one address are counted apart.
-  function getViewerId() {
-    var id = null;
-    try { id = sessionStorage.getItem('salon-viewer'); } catch (e) { /* storage disabled */ }
-    if (id && /^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
-    var b = new Uint8Array(12);
-    crypto.getRandomValues(b);
-    id = Array.prototype.map.call(b, function (x) { return ('0' + x.toString(16)).slice(-2); }).join('');
-    try { sessionStorage.setItem('salon-viewer', id); } catch (e) { /* storage disabled */ }
-    return id;
-  }
-
   function showOverlay(text) {
     overlayText.textContent = text;
     overlay.hidden = false;

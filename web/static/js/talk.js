@@ -3,6 +3,7 @@
 // once it ended) and follows the talk's state without a reload.
 import { publish } from './lib/bus.js';
 import { setBadge } from './lib/dom.js';
+import { viewerId } from './lib/ids.js';
 
 (function () {
   var POLL_MS = 5000;
@@ -25,7 +26,15 @@ import { setBadge } from './lib/dom.js';
     overlay.hidden = true;
     if (hls) { hls.destroy(); hls = null; }
     if (window.Hls && Hls.isSupported()) {
-      hls = new Hls({ startPosition: -1 });
+      // The viewer id tells viewers behind one address apart in the
+      // viewer count and the statistics.
+      const id = viewerId();
+      hls = new Hls({
+        startPosition: -1,
+        xhrSetup: function (xhr, u) {
+          if (u.indexOf('.m3u8') !== -1) xhr.setRequestHeader('X-Salon-Viewer', id);
+        }
+      });
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
