@@ -27,11 +27,13 @@ func TestRecorder_Health(t *testing.T) {
 	var h RecorderHealth
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		h = r.Health()
-		if !h.BucketReachable && h.SpoolBytes > 0 && h.UploadLag > 0 {
+		// Every segment spooled (the spool goroutine takes them one by one)
+		// and the bucket seen failing.
+		if !h.BucketReachable && h.SpoolBytes > 0 && h.UploadLag > 0 && h.PendingSegments == len(segs) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("while the bucket fails: %+v, want it unreachable with a spool and a lag", h)
+			t.Fatalf("while the bucket fails: %+v, want it unreachable with %d segments spooled and a lag", h, len(segs))
 		}
 	}
 	if h.PendingSegments != len(segs) || h.FailingSince == nil || h.Failures < 1 {
