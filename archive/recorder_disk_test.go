@@ -36,7 +36,7 @@ func TestRecorder_diskFullBucketDown(t *testing.T) {
 	breakSpool(t, spoolDir, "main")
 	var warn recWarnings
 	var logs recLogs
-	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Warnings: &warn, Log: logs.logger(), Metrics: prometheus.NewRegistry()})
+	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Warnings: &warn, Log: logs.Logger(), Metrics: prometheus.NewRegistry()})
 
 	segs := md.segments("main", "20260301T100000Z", 0, "init-0.mp4", recT0)
 	for _, s := range segs {
@@ -77,7 +77,7 @@ func TestRecorder_diskFullMemoryFull(t *testing.T) {
 	spoolDir := t.TempDir()
 	breakSpool(t, spoolDir, "main")
 	var logs recLogs
-	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Log: logs.logger(), Metrics: prometheus.NewRegistry(), MaxMemory: 1})
+	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Log: logs.Logger(), Metrics: prometheus.NewRegistry(), MaxMemory: 1})
 	for _, s := range md.segments("main", "20260301T100000Z", 0, "init-0.mp4", recT0) {
 		r.SegmentReady(s)
 	}

@@ -112,7 +112,7 @@ func TestRecorder_storeDown(t *testing.T) {
 	var warn recWarnings
 	var logs recLogs
 	r := startRecorder(t, &Recorder{
-		Store: store, SpoolDir: t.TempDir(), Warnings: &warn, Log: logs.logger(),
+		Store: store, SpoolDir: t.TempDir(), Warnings: &warn, Log: logs.Logger(),
 		Metrics: prometheus.NewRegistry(), MinBackoff: 2 * time.Millisecond, MaxBackoff: 16 * time.Millisecond,
 	})
 	segs := md.segments("main", "20260301T100000Z", 0, "init-0.mp4", recT0)
@@ -188,7 +188,7 @@ func TestRecorder_spoolFull(t *testing.T) {
 	for _, b := range md.segs {
 		total += int64(len(b))
 	}
-	r := startRecorder(t, &Recorder{Store: store, SpoolDir: t.TempDir(), Warnings: &warn, Log: logs.logger(), MaxSpool: total})
+	r := startRecorder(t, &Recorder{Store: store, SpoolDir: t.TempDir(), Warnings: &warn, Log: logs.Logger(), MaxSpool: total})
 	for _, s := range md.segments("main", "20260301T100000Z", 0, "init-0.mp4", recT0) {
 		r.SegmentReady(s)
 	}

@@ -23,7 +23,7 @@ func TestRecorder_spoolFileGone(t *testing.T) {
 	store := newFlakyStore(func(int) bool { return down.Load() })
 	spoolDir := t.TempDir()
 	var logs recLogs
-	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Log: logs.logger(), Metrics: prometheus.NewRegistry()})
+	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Log: logs.Logger(), Metrics: prometheus.NewRegistry()})
 
 	segs := md.segments("main", "20260301T100000Z", 0, "init-0.mp4", recT0)
 	for _, s := range segs {
@@ -85,7 +85,7 @@ func TestRecorder_runLogUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs recLogs
-	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Log: logs.logger(), Metrics: prometheus.NewRegistry()})
+	r := startRecorder(t, &Recorder{Store: store, SpoolDir: spoolDir, Log: logs.Logger(), Metrics: prometheus.NewRegistry()})
 	segs := md.segments("main", run, 0, "init-0.mp4", recT0)
 	for _, s := range segs {
 		r.SegmentReady(s)

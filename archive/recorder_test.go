@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/hls/hlscheck"
+	"github.com/salon/salon/internal/testkit"
 )
 
 var _ hls.SegmentSink = (*Recorder)(nil)
@@ -234,26 +234,7 @@ func (w *recWarnings) get(stageKey string) (last string, calls []string) {
 }
 
 // recLogs collects log output safely across goroutines.
-type recLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *recLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *recLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *recLogs) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+type recLogs = testkit.LogBuffer
 
 func startRecorder(t testing.TB, r *Recorder) *Recorder {
 	t.Helper()

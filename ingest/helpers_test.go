@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/internal/testkit"
 )
 
 const testKey = "s3cret-key"
@@ -27,22 +28,7 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // lockedBuffer collects log output for assertions.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type lockedBuffer = testkit.LogBuffer
 
 // teeLogger logs to the test output and to the returned buffer.
 func teeLogger(t *testing.T) (*slog.Logger, *lockedBuffer) {

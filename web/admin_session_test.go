@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,23 +49,13 @@ func (fakeSchedule) Import(context.Context, *schedule.Schedule, map[string]strin
 }
 func (fakeSchedule) Export(func(string) string) *schedule.Schedule { return &schedule.Schedule{} }
 
-// syncBuf collects the server's log.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// consoleServer starts a server with a talk library and a debug-level log.
-func consoleServer(t *testing.T, mutate ...func(*Server)) (*Server, *fakeTalks, *syncBuf) {
+func consoleServer(t *testing.T, mutate ...func(*Server)) (*Server, *fakeTalks, *lockedBuffer) {
 	t.Helper()
 	live, stages := newFakes()
 	lib := &fakeTalks{talks: map[string]archive.Talk{
 		"t1": {ID: "t1", Title: "开幕", Stage: "main"},
 	}}
-	logs := &syncBuf{}
+	logs := &lockedBuffer{}
 	reg := prometheus.NewRegistry()
 	s := &Server{
 		Address: "127.0.0.1:0", Live: live, Stages: stages, Metrics: reg, Gatherer: reg,

@@ -8,13 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/internal/testkit"
 )
 
 // countingArchive counts the reads that reach the store; fail makes every
@@ -38,18 +38,8 @@ func (c *countingArchive) Stat(ctx context.Context, key string) (archive.ObjectI
 	return c.Store.Stat(ctx, key)
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+// lockedBuffer collects the server's log (web's tests share one name for it).
+type lockedBuffer = testkit.LogBuffer
 
 // startArchiveServer serves store at /archive on a real listener and keeps
 // the server's log.

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/salon/salon/internal/testkit"
 )
 
 const testKey = "test-publish-key"
@@ -105,17 +107,8 @@ type publisher struct {
 	err    error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer collects a child process's stderr or a log while tests read it.
+type syncBuffer = testkit.LogBuffer
 
 // startProc runs name with args until the test ends or it is killed.
 func startProc(t *testing.T, name string, args ...string) *publisher {

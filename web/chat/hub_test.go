@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
+
+	"github.com/salon/salon/internal/testkit"
 )
 
 // waitFor is the generous functional timeout: tests never assert on timing.
@@ -522,22 +523,7 @@ func TestHub_ServeWS_limits(t *testing.T) {
 }
 
 // lockedBuffer is a log sink tests read while the hub writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testkit.LogBuffer
 
 // TestHub_broadcast_dropsSlowClient: a viewer that never reads is dropped
 // because its send queue filled. Pings and write deadlines are an hour, far
