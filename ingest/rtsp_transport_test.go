@@ -70,7 +70,11 @@ func TestRTSPServer_Transport(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
+			// At EOS, rtspclientsink tears the session down and may still
+			// write after salon closed the connection ("Could not write to
+			// resource"): a race of the teardown, not of the publish, which
+			// the run below checks.
+			if err != nil && !strings.Contains(string(out), "Got EOS from element") {
 				t.Fatalf("gst-launch-1.0: %v\n%s", err, out)
 			}
 			evs := rec.waitFor(t, "the end of the publish", func(evs []stream.Event) bool { return count(evs, isEnd) > 0 })

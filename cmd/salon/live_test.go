@@ -388,7 +388,9 @@ func (c *playlistChecker) stop(t *testing.T) {
 	if len(c.errs) > 0 {
 		t.Fatalf("%d playlist problems in %d reloads; first: %s", len(c.errs), c.reloads, c.errs[0])
 	}
-	if c.reloads < 10 || c.fetched < 5 {
+	// A floor that shows the checker ran, not a rate: reloads are every
+	// 500 ms of wall clock, which a loaded machine stretches.
+	if c.reloads < 5 || c.fetched < 5 {
 		t.Fatalf("only %d reloads and %d fetches: the checker did not run", c.reloads, c.fetched)
 	}
 	t.Logf("RFC 8216 check: %d reloads, %d URIs fetched, no problem", c.reloads, c.fetched)
