@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUT=${OUT:-bench-out}
+source bench/lib.sh
 N=${N:-20}
 DURATION=${DURATION:-60s}
 SETTLE=${SETTLE:-10s}
@@ -21,32 +21,17 @@ RTSP=127.0.0.1:${RTSP_PORT:-18565}
 KEY=bench-key-$$
 export SALON_ADMIN_TOKEN=bench-admin-$$
 
-mkdir -p "$OUT"
-go build -o "$OUT/salon" ./cmd/salon
-go build -o "$OUT/salon-bench" ./cmd/salon-bench
-if [[ ! -s $OUT/bench-360p.mp4 ]]; then
-  echo "encoding $OUT/bench-360p.mp4 once (360p30, 0.5 Mbit/s, 2 s GOP, 120 s)…"
-  ffmpeg -v error -y -f lavfi -i testsrc2=size=640x360:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 120 \
-    -c:v libx264 -preset veryfast -b:v 500k -maxrate 500k -bufsize 1M \
-    -g 60 -keyint_min 60 -sc_threshold 0 -pix_fmt yuv420p \
-    -c:a aac -b:a 64k "$OUT/bench-360p.mp4"
-fi
-
+bench_build
+bench_media bench-360p.mp4 640x360 500k 64k
 data=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
+tmps+=("$data")
+trap bench_cleanup EXIT
 
 "$OUT/salon" -http "$HTTP" -rtsp "$RTSP" -rtmp "" -data "$data" -publish-key "$KEY" \
   -log-level warn >"$OUT/salon-consoles.log" 2>&1 &
 salon=$!
 pids+=("$salon")
-for _ in $(seq 100); do curl -sf "http://$HTTP/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$HTTP"
 ffmpeg -v error -re -stream_loop -1 -i "$OUT/bench-360p.mp4" -c copy \
   -f rtsp -rtsp_transport tcp "rtsp://$RTSP/live/main?key=$KEY" 2>>"$OUT/ffmpeg.log" &
 pids+=("$!")
