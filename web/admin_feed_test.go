@@ -158,7 +158,7 @@ type zonedSchedule struct {
 
 func (z zonedSchedule) ScheduleZone() string { return z.zone }
 
-func TestServer_location(t *testing.T) {
+func TestEventZone_zoneName(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	cases := []struct {
@@ -175,7 +175,7 @@ func TestServer_location(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &Server{Location: tc.explicit, DefaultLocation: tokyo, Schedule: tc.schedule, zones: newZoneCache()}
+			s := &eventZone{fixed: tc.explicit, fallback: tokyo, schedule: tc.schedule, zones: newZoneCache()}
 			if got := s.zoneName(); got != tc.want {
 				t.Errorf("zone %q, want %q", got, tc.want)
 			}

@@ -37,7 +37,7 @@ type adminData struct {
 }
 
 // zoneName is the event's IANA time zone for the browser, or "".
-func (s *Server) zoneName() string {
+func (s *eventZone) zoneName() string {
 	if n := s.location().String(); n != "Local" {
 		return n
 	}
@@ -52,16 +52,16 @@ type scheduleZone interface {
 
 // location is the event's time zone: -timezone, else the zone the imported
 // schedule names (time_zone_name), else the machine's.
-func (s *Server) location() *time.Location {
-	if s.Location != nil {
-		return s.Location
+func (s *eventZone) location() *time.Location {
+	if s.fixed != nil {
+		return s.fixed
 	}
-	if z, ok := s.Schedule.(scheduleZone); ok {
+	if z, ok := s.schedule.(scheduleZone); ok {
 		if loc := s.zones.load(z.ScheduleZone()); loc != nil {
 			return loc
 		}
 	}
-	return s.DefaultLocation
+	return s.fallback
 }
 
 // zoneCache keeps the locations loaded by name (time.LoadLocation reads

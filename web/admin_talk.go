@@ -191,10 +191,10 @@ func (s *Server) handleSpeakerQR(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeQR answers a PNG of text's QR code, size pixels square.
-func (s *Server) writeQR(w http.ResponseWriter, text string, size int) {
+func (s *responder) writeQR(w http.ResponseWriter, text string, size int) {
 	png, err := qrcode.Encode(text, qrcode.Medium, size)
 	if err != nil {
-		s.Log.Error("draw a QR code", "error", err)
+		s.log.Error("draw a QR code", "error", err)
 		s.jsonError(w, http.StatusInternalServerError, "could not draw the QR code: "+err.Error())
 		return
 	}

@@ -101,10 +101,10 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 
 // writeJSON writes v as JSON with status. API answers are never cached:
 // they describe the present.
-func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+func (s *responder) writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		s.Log.Error("encode json response", "error", err)
+		s.log.Error("encode json response", "error", err)
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":"internal error"}`)
 	}
@@ -116,7 +116,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // jsonError is the one way handlers report an error to API clients.
-func (s *Server) jsonError(w http.ResponseWriter, status int, msg string) {
+func (s *responder) jsonError(w http.ResponseWriter, status int, msg string) {
 	s.writeJSON(w, status, struct {
 		Error string `json:"error"`
 	}{msg})

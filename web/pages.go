@@ -83,9 +83,9 @@ type chatPanel struct {
 // csp allows our own scripts and styles only; media and hls.js's worker come
 // from blob: URLs (MediaSource). connect-src also allows PublicURL's origin,
 // where playlists come from when salon sits behind a CDN.
-func (s *Server) csp() string {
+func (s *renderer) csp() string {
 	origin := ""
-	if u, err := url.Parse(s.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+	if u, err := url.Parse(s.publicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		origin = " " + u.Scheme + "://" + u.Host
 	}
 	return strings.Join([]string{
@@ -103,8 +103,8 @@ func (s *Server) csp() string {
 	}, "; ")
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
-	d.PublicURL = s.PublicURL
+func (s *renderer) render(w http.ResponseWriter, status int, name string, d pageData) {
+	d.PublicURL = s.publicURL
 	d.HasHLS = s.assets.hasHLS
 	d.HLSURL = s.assets.url(hlsAsset)
 	d.HasPDFJS = s.assets.hasPDFJS
@@ -112,7 +112,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 	d.PDFJSWorkerURL = s.assets.url(pdfjsWorkerAsset)
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, d); err != nil {
-		s.Log.Error("render page", "page", name, "error", err)
+		s.log.Error("render page", "page", name, "error", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
 	}
@@ -126,7 +126,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 	w.Write(buf.Bytes())
 }
 
-func (s *Server) pageError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+func (s *renderer) pageError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
 	s.render(w, status, "error.html", pageData{Title: heading, Status: status, Heading: heading, Message: msg})
 }
 
@@ -137,7 +137,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 }
 
 // stagePage is the stage a page's URL names, or a 404 page for a bad name.
-func (s *Server) stagePage(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *renderer) stagePage(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("stage")
 	if !stream.ValidStage(name) {
 		s.pageError(w, r, http.StatusNotFound, "No such stage",

@@ -170,6 +170,13 @@ type Server struct {
 	closeOnce  sync.Once
 	statsStop  chan struct{} // closed by Close: stops the stats sampler
 	statsDone  chan struct{}
+
+	// What the handler groups share (groups.go), built by Initialize.
+	*responder
+	*renderer
+	*auth
+	*eventZone
+	*audience
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -212,6 +219,12 @@ func (s *Server) Initialize() error {
 	if s.pages, err = parsePages(s.assets); err != nil {
 		return fmt.Errorf("web: parse page templates: %w", err)
 	}
+	s.responder = &responder{log: s.Log, publicURL: s.PublicURL}
+	s.renderer = &renderer{log: s.Log, publicURL: s.PublicURL, assets: s.assets, pages: s.pages}
+	s.auth = &auth{adminToken: s.AdminToken, publicURL: s.PublicURL, tls: s.TLS != nil, sessions: s.sessions,
+		resp: s.responder, page: s.renderer}
+	s.eventZone = &eventZone{fixed: s.Location, fallback: s.DefaultLocation, schedule: s.Schedule, zones: s.zones}
+	s.audience = &audience{viewers: s.viewers, sharedNets: s.SharedNets, perAddr: s.limits.ViewerIDsPerAddr, seed: s.seed}
 	s.routes()
 
 	ln, err := net.Listen("tcp", s.Address)
@@ -396,4 +409,4 @@ func (s *Server) Viewers(stage string) int {
 }
 
 // url makes an absolute URL from a path when PublicURL is set.
-func (s *Server) url(path string) string { return s.PublicURL + path }
+func (s *responder) url(path string) string { return s.publicURL + path }

@@ -43,8 +43,8 @@ func bearer(r *http.Request) string {
 	return tok
 }
 
-func (s *Server) isAdmin(tok string) bool {
-	return s.AdminToken != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1
+func (s *auth) isAdmin(tok string) bool {
+	return s.adminToken != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.adminToken)) == 1
 }
 
 // speakerCheck, for a speaker, refuses changes once the talk has ended; the
@@ -285,9 +285,9 @@ func (s *Server) handleSpeakerLinkRevoke(w http.ResponseWriter, r *http.Request)
 
 // absURL is an absolute URL for a link people receive by mail: on
 // PublicURL, else on the host the request came to.
-func (s *Server) absURL(r *http.Request, path string) string {
-	if s.PublicURL != "" {
-		return s.PublicURL + path
+func (s *responder) absURL(r *http.Request, path string) string {
+	if s.publicURL != "" {
+		return s.publicURL + path
 	}
 	scheme := "http"
 	if r.TLS != nil {

@@ -81,8 +81,8 @@ func (v *viewers) sample(now time.Time, out map[string][]uint64) {
 // (X-Salon-Viewer) counts only from a shared network (-chat-shared-nets,
 // many viewers behind one address): elsewhere one client could vary it to
 // count many times, and the live count bounds it per address instead.
-func (s *Server) clientKey(r *http.Request) uint64 {
-	if a := remoteAddr(r.RemoteAddr); a.IsValid() && shared(s.SharedNets, a) {
+func (s *audience) clientKey(r *http.Request) uint64 {
+	if a := remoteAddr(r.RemoteAddr); a.IsValid() && shared(s.sharedNets, a) {
 		return viewerKey(s.seed, r)
 	}
 	ip := r.RemoteAddr

@@ -67,7 +67,7 @@ func (t talkJSON) MarshalJSON() ([]byte, error) {
 	return append(out, derived[1:]...), nil
 }
 
-func (s *Server) talkJSON(t archive.Talk) talkJSON { return talkView(s.PublicURL, t) }
+func (s *responder) talkJSON(t archive.Talk) talkJSON { return talkView(s.publicURL, t) }
 
 // TalkView returns a talk as the API and the chat's talk frames show it, with
 // URLs under publicURL (empty: relative URLs). cmd gives it to the
@@ -106,7 +106,7 @@ func talkView(publicURL string, t archive.Talk) talkJSON {
 }
 
 // talkError maps the library's errors to statuses.
-func (s *Server) talkError(w http.ResponseWriter, err error) {
+func (s *responder) talkError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
 		s.jsonError(w, http.StatusNotFound, err.Error())
@@ -117,14 +117,14 @@ func (s *Server) talkError(w http.ResponseWriter, err error) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		s.jsonError(w, http.StatusServiceUnavailable, "the archive did not answer in time; try again")
 	default:
-		s.Log.Error("talk library", "error", err)
+		s.log.Error("talk library", "error", err)
 		s.jsonError(w, http.StatusInternalServerError, "the archive failed: "+err.Error())
 	}
 }
 
 // decodeBody reads one JSON object into v, refusing unknown fields and
 // trailing data so that a typo is an error, not silently ignored.
-func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+func (s *responder) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		s.jsonError(w, http.StatusUnsupportedMediaType, "send JSON with Content-Type: application/json")
 		return false

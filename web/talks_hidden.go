@@ -13,7 +13,7 @@ import (
 // the organiser (bearer token or console session). Nothing is deleted.
 
 // adminRequest tells whether r comes from the organiser, without answering.
-func (s *Server) adminRequest(r *http.Request) bool {
+func (s *auth) adminRequest(r *http.Request) bool {
 	if _, ok := s.adminSession(r); ok {
 		return true
 	}
