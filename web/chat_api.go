@@ -5,8 +5,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/salon/salon/archive"
 	"github.com/salon/salon/web/chat"
 )
+
+// liveTalks tells which talk is live on a stage now.
+type liveTalks interface {
+	LiveOn(stage string) (archive.Talk, bool)
+}
 
 // chatHub runs fn with the request's stage's chat for a moderation request
 // (admin), or answers the request.

@@ -18,7 +18,11 @@ import (
 // request and read-only afterwards; the types with state (sessions, viewers,
 // caches) guard it themselves.
 
-// router registers a group's handlers on the Server's mux.
+// router registers a group's handlers on the Server's mux. A websocket or
+// an event stream, which reads no body and must reach the connection
+// unwrapped, registers on mux directly. cmd/salon's route table test finds
+// every pattern by scanning for handle, handleBody and HandleFunc calls with a
+// literal pattern: keep patterns literal.
 type router struct {
 	mux  *http.ServeMux
 	resp *responder
@@ -35,12 +39,6 @@ func (rt *router) handleBody(pattern string, limit int64, h http.HandlerFunc) {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h(w, r)
 	})
-}
-
-// handleStream registers h as it is: a websocket or an event stream, which
-// reads no body and must reach the connection unwrapped.
-func (rt *router) handleStream(pattern string, h http.HandlerFunc) {
-	rt.mux.HandleFunc(pattern, h)
 }
 
 // need is h when ok (its optional dependency is configured), else a

@@ -177,6 +177,7 @@ type Server struct {
 	*auth
 	*eventZone
 	*audience
+	*hiddenTalks
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -225,6 +226,7 @@ func (s *Server) Initialize() error {
 		resp: s.responder, page: s.renderer}
 	s.eventZone = &eventZone{fixed: s.Location, fallback: s.DefaultLocation, schedule: s.Schedule, zones: s.zones}
 	s.audience = &audience{viewers: s.viewers, sharedNets: s.SharedNets, perAddr: s.limits.ViewerIDsPerAddr, seed: s.seed}
+	s.hiddenTalks = &hiddenTalks{talks: s.Talks, auth: s.auth, resp: s.responder}
 	s.routes()
 
 	ln, err := net.Listen("tcp", s.Address)
@@ -266,6 +268,8 @@ func (s *Server) Initialize() error {
 // here (talks, chat, archive).
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
+	rt := &router{mux: s.mux, resp: s.responder}
+	(&talkHandlers{talks: s.Talks, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
 
 	s.handle("GET /{$}", s.handleHome)
 	s.handle("GET /live/{stage}", s.handleLivePage)
@@ -277,11 +281,6 @@ func (s *Server) routes() {
 	s.handle("GET /api/stages", s.handleStages)
 	s.handle("GET /api/stages/{stage}", s.handleStage)
 
-	s.handle("GET /api/talks", s.needTalks(s.handleTalks))
-	s.handle("GET /api/talks/{id}", s.needTalks(s.handleTalk))
-	s.handle("POST /api/talks", s.needTalks(s.handleTalkCreate))
-	s.handle("PATCH /api/talks/{id}", s.needTalks(s.handleTalkPatch))
-	s.handle("DELETE /api/talks/{id}", s.needTalks(s.handleTalkDelete))
 	s.handle("POST /api/talks/{id}/start", s.needProgramme(s.handleTalkStart))
 	s.handle("POST /api/talks/{id}/stop", s.needProgramme(s.handleTalkStop))
 	s.handle("GET /api/programme", s.needProgramme(s.handleProgramme))

@@ -11,6 +11,13 @@ import (
 	"github.com/salon/salon/archive"
 )
 
+// talkSelector reads a talk and what its replay is cut from.
+type talkSelector interface {
+	Get(id string) (archive.Talk, error)
+	// Selection is what the talk's replay is cut from (for the MP4 download).
+	Selection(ctx context.Context, id string) (archive.Selection, error)
+}
+
 // handleTalkDownload streams a talk's recording as one fragmented MP4: the
 // init segment, then every media segment of the cut — no transcoding, no
 // temporary file. archive.MP4Joiner moves the fragments' decode times so that

@@ -13,18 +13,45 @@ import (
 	"github.com/salon/salon/archive"
 )
 
-// talkLibrary is the replay library as the API needs it; *archive.Library
-// satisfies it. Errors wrap archive.ErrNotFound, ErrInvalid or ErrConflict.
+// talkLibrary is the replay library as Server takes it (*archive.Library
+// satisfies it): the union of what its handler groups use, each of which
+// declares its own part. Errors wrap archive.ErrNotFound, ErrInvalid or
+// ErrConflict.
 type talkLibrary interface {
+	talkStore
+	talkSelector
+	liveTalks
+}
+
+// talkHandlers serve the talks API: list, read, create, change, delete.
+type talkHandlers struct {
+	talks talkStore
+	*responder
+	*auth
+	*hiddenTalks
+}
+
+// talkReader reads the talks.
+type talkReader interface {
 	List() []archive.Talk
 	Get(id string) (archive.Talk, error)
+}
+
+// talkStore is the replay library as the talks API needs it.
+type talkStore interface {
+	talkReader
 	Create(ctx context.Context, t archive.Talk) (archive.Talk, error)
 	Update(ctx context.Context, id string, p archive.TalkPatch) (archive.Talk, error)
 	Delete(ctx context.Context, id string) error
-	// LiveOn is the talk live on a stage now, if any.
-	LiveOn(stage string) (archive.Talk, bool)
-	// Selection is what the talk's replay is cut from (for the MP4 download).
-	Selection(ctx context.Context, id string) (archive.Selection, error)
+}
+
+func (s *talkHandlers) register(rt *router) {
+	ok := s.talks != nil
+	rt.handle("GET /api/talks", rt.need(ok, noTalks, s.handleTalks))
+	rt.handle("GET /api/talks/{id}", rt.need(ok, noTalks, s.handleTalk))
+	rt.handle("POST /api/talks", rt.need(ok, noTalks, s.handleTalkCreate))
+	rt.handle("PATCH /api/talks/{id}", rt.need(ok, noTalks, s.handleTalkPatch))
+	rt.handle("DELETE /api/talks/{id}", rt.need(ok, noTalks, s.handleTalkDelete))
 }
 
 // talkJSON is a talk as the API shows it: talk.json plus derived fields.
@@ -151,8 +178,8 @@ func (s *responder) decodeBody(w http.ResponseWriter, r *http.Request, v any) bo
 	return true
 }
 
-func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
-	talks := s.visibleTalks(r, s.Talks.List())
+func (s *talkHandlers) handleTalks(w http.ResponseWriter, r *http.Request) {
+	talks := s.visibleTalks(r, s.talks.List())
 	out := make([]talkJSON, 0, len(talks))
 	for _, t := range talks {
 		out = append(out, s.talkJSON(t))
@@ -160,11 +187,11 @@ func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) handleTalk(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalk(w http.ResponseWriter, r *http.Request) {
 	if s.hideTalk(w, r, r.PathValue("id")) {
 		return
 	}
-	t, err := s.Talks.Get(r.PathValue("id"))
+	t, err := s.talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -188,7 +215,7 @@ type talkCreate struct {
 	DoNotRecord bool              `json:"do_not_record"`
 }
 
-func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -196,7 +223,7 @@ func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeBody(w, r, &in) {
 		return
 	}
-	t, err := s.Talks.Create(r.Context(), archive.Talk{
+	t, err := s.talks.Create(r.Context(), archive.Talk{
 		ID: in.ID, Title: in.Title, Speakers: in.Speakers, Stage: in.Stage,
 		StartsAt: in.StartsAt, EndsAt: in.EndsAt, Abstract: in.Abstract,
 		GUID: in.GUID, Slug: in.Slug, Track: in.Track, Language: in.Language, DoNotRecord: in.DoNotRecord,
@@ -209,7 +236,7 @@ func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusCreated, s.talkJSON(t))
 }
 
-func (s *Server) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -217,7 +244,7 @@ func (s *Server) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeBody(w, r, &p) {
 		return
 	}
-	t, err := s.Talks.Update(r.Context(), r.PathValue("id"), p)
+	t, err := s.talks.Update(r.Context(), r.PathValue("id"), p)
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -225,11 +252,11 @@ func (s *Server) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, s.talkJSON(t))
 }
 
-func (s *Server) handleTalkDelete(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalkDelete(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	if err := s.Talks.Delete(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.talks.Delete(r.Context(), r.PathValue("id")); err != nil {
 		s.talkError(w, err)
 		return
 	}
