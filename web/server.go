@@ -270,6 +270,7 @@ func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	rt := &router{mux: s.mux, resp: s.responder}
 	(&talkHandlers{talks: s.Talks, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
+	(&programmeHandlers{programme: s.Programme, responder: s.responder, auth: s.auth}).register(rt)
 
 	s.handle("GET /{$}", s.handleHome)
 	s.handle("GET /live/{stage}", s.handleLivePage)
@@ -281,11 +282,6 @@ func (s *Server) routes() {
 	s.handle("GET /api/stages", s.handleStages)
 	s.handle("GET /api/stages/{stage}", s.handleStage)
 
-	s.handle("POST /api/talks/{id}/start", s.needProgramme(s.handleTalkStart))
-	s.handle("POST /api/talks/{id}/stop", s.needProgramme(s.handleTalkStop))
-	s.handle("GET /api/programme", s.needProgramme(s.handleProgramme))
-	s.handle("PUT /api/stages/{stage}/auto", s.needProgramme(s.handleStageAuto))
-	s.handle("POST /api/stages/{stage}/next", s.needProgramme(s.handleStageNext))
 	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
 	s.mux.HandleFunc("GET /ws/chat/{stage}", s.handleChat)

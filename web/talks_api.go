@@ -266,15 +266,15 @@ func (s *talkHandlers) handleTalkDelete(w http.ResponseWriter, r *http.Request) 
 // handleTalkStart and handleTalkStop start and stop a talk by hand through
 // the programme (admin); the talk's stage's chat is told at once, and a
 // stop's end-of-talk work is spooled before the answer.
-func (s *Server) handleTalkStart(w http.ResponseWriter, r *http.Request) {
-	s.talkTransition(w, r, s.Programme.Start)
+func (s *programmeHandlers) handleTalkStart(w http.ResponseWriter, r *http.Request) {
+	s.talkTransition(w, r, s.programme.Start)
 }
 
-func (s *Server) handleTalkStop(w http.ResponseWriter, r *http.Request) {
-	s.talkTransition(w, r, s.Programme.Stop)
+func (s *programmeHandlers) handleTalkStop(w http.ResponseWriter, r *http.Request) {
+	s.talkTransition(w, r, s.programme.Stop)
 }
 
-func (s *Server) talkTransition(w http.ResponseWriter, r *http.Request,
+func (s *programmeHandlers) talkTransition(w http.ResponseWriter, r *http.Request,
 	do func(context.Context, string) (archive.Talk, error)) {
 	if !s.requireAdmin(w, r) {
 		return
