@@ -178,6 +178,7 @@ type Server struct {
 	*eventZone
 	*audience
 	*hiddenTalks
+	*stageHandlers
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -269,18 +270,17 @@ func (s *Server) Initialize() error {
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	rt := &router{mux: s.mux, resp: s.responder}
+	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, responder: s.responder}
+	stages.register(rt)
+	s.stageHandlers = stages
+	(&liveHandlers{live: s.Live, stages: s.Stages, metrics: s.metrics, responder: s.responder, audience: s.audience}).register(rt)
+	(&siteHandlers{health: s.Health, assets: s.assets, responder: s.responder, renderer: s.renderer}).register(rt)
 	(&talkHandlers{talks: s.Talks, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
 	(&programmeHandlers{programme: s.Programme, responder: s.responder, auth: s.auth}).register(rt)
 
 	s.handle("GET /{$}", s.handleHome)
 	s.handle("GET /live/{stage}", s.handleLivePage)
 	s.handle("GET /live/{stage}/questions", s.handleQuestionsPage)
-	s.handle("GET /live/{stage}/index.m3u8", s.handlePlaylist)
-	s.handle("GET /live/{stage}/{file}", s.handleSegment)
-	s.handle("OPTIONS /live/{stage}/{file}", s.handlePreflight)
-
-	s.handle("GET /api/stages", s.handleStages)
-	s.handle("GET /api/stages/{stage}", s.handleStage)
 
 	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
@@ -304,10 +304,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.extraRoutes()
 
-	s.handle("GET /static/{path...}", s.handleStatic)
-	s.handle("GET /healthz", s.handleHealth)
 	s.mux.Handle("GET /metrics", s.metrics.handler)
-	s.handle("/", s.handleNotFound)
 
 	s.handler = s.guard(s.instrument(s.mux))
 }
