@@ -22,8 +22,6 @@ func (s *Server) extraRoutes() {
 	s.handle("GET /archive/talks/{id}/trim.m3u8", s.needTalks(s.handleTrimPreview))
 
 	s.handle("GET /admin/stages/{stage}/chat", s.handleAdminChat)
-	s.handle("PUT /api/stages/{stage}/chat/onscreen", s.handleChatOnScreen)
-	s.handle("GET /api/stages/{stage}/chat/moderation", s.handleChatModeration)
 
 	s.handle("GET /live/{stage}/room", s.handleRoomPage)
 	s.handle("GET /live/{stage}/room.json", s.handleRoomJSON)

@@ -179,6 +179,7 @@ type Server struct {
 	*audience
 	*hiddenTalks
 	*stageHandlers
+	*chatHubs
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -274,6 +275,9 @@ func (s *Server) routes() {
 	stages.register(rt)
 	s.stageHandlers = stages
 	(&liveHandlers{live: s.Live, stages: s.Stages, metrics: s.metrics, responder: s.responder, audience: s.audience}).register(rt)
+	s.chatHubs = &chatHubs{rooms: s.Chat, resp: s.responder}
+	(&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
+		chatHubs: s.chatHubs, responder: s.responder, auth: s.auth}).register(rt)
 	(&siteHandlers{health: s.Health, assets: s.assets, responder: s.responder, renderer: s.renderer}).register(rt)
 	(&talkHandlers{talks: s.Talks, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
 	(&programmeHandlers{programme: s.Programme, responder: s.responder, auth: s.auth}).register(rt)
@@ -284,11 +288,6 @@ func (s *Server) routes() {
 
 	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
-	s.mux.HandleFunc("GET /ws/chat/{stage}", s.handleChat)
-	s.handle("DELETE /api/stages/{stage}/chat/messages/{id}", s.handleChatDelete)
-	s.handle("POST /api/stages/{stage}/chat/messages/{id}/ban", s.handleChatBan)
-	s.handle("POST /api/stages/{stage}/chat/messages/{id}/answered", s.handleChatAnswered)
-	s.handle("PUT /api/stages/{stage}/chat/slow-mode", s.handleChatSlowMode)
 	s.handle("GET /api/talks/{id}/chat", s.needTalks(s.handleTalkChatExport))
 	s.handle("GET /talks/{id}/chat.json", s.needTalks(s.handleTalkChatReplay))
 	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)

@@ -17,6 +17,12 @@ import (
 	"github.com/salon/salon/web/chat"
 )
 
+// talkLogger reads what a stage's chat holds of a talk.
+type talkLogger interface {
+	// TalkLog is what the stage's chat holds of a talk.
+	TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
+}
+
 // maxChatLog bounds what is read of a talk's chat.jsonl: a busy hour of chat
 // is a few MB.
 const maxChatLog = 64 << 20
