@@ -156,7 +156,7 @@ type Server struct {
 	zones *zoneCache
 	// speakerLinks are the speaker links issued since start, for their QR
 	// codes in the console (admin_talk.go).
-	speakerLinks speakerLinks
+	speakerLinks *speakerLinks
 	// chatReplays caches each talk's chat replay (talk_chat.go).
 	chatReplays replayCache
 	// chatCounts caches each talk's chat numbers for the stats (stats_api.go).
@@ -204,6 +204,7 @@ func (s *Server) Initialize() error {
 	s.zones = newZoneCache()
 	s.seed = maphash.MakeSeed()
 	s.sessions = newSessions()
+	s.speakerLinks = &speakerLinks{}
 	s.viewers = newViewers(viewerWindow)
 	if err := s.initMetrics(); err != nil {
 		return err
@@ -278,6 +279,10 @@ func (s *Server) routes() {
 	s.chatHubs = &chatHubs{rooms: s.Chat, resp: s.responder}
 	(&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
 		chatHubs: s.chatHubs, responder: s.responder, auth: s.auth}).register(rt)
+	(&slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
+		chatHubs: s.chatHubs, responder: s.responder, renderer: s.renderer, auth: s.auth}).register(rt)
+	(&adminTalkHandlers{talks: s.Talks, slides: s.Slides, archive: s.Archive, speakerLinks: s.speakerLinks, log: s.Log,
+		responder: s.responder, renderer: s.renderer, auth: s.auth, eventZone: s.eventZone}).register(rt)
 	(&siteHandlers{health: s.Health, assets: s.assets, responder: s.responder, renderer: s.renderer}).register(rt)
 	(&talkHandlers{talks: s.Talks, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
 	(&programmeHandlers{programme: s.Programme, responder: s.responder, auth: s.auth}).register(rt)
@@ -291,12 +296,6 @@ func (s *Server) routes() {
 	s.handle("GET /api/talks/{id}/chat", s.needTalks(s.handleTalkChatExport))
 	s.handle("GET /talks/{id}/chat.json", s.needTalks(s.handleTalkChatReplay))
 	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
-	s.handle("POST /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLink))
-	s.handle("DELETE /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLinkRevoke))
-	s.handleBody("POST /api/talks/{id}/slides", s.MaxUploadSize+multipartSlack, s.needSlides(s.handleSlideUpload))
-	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
-	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
-	s.handle("GET /speak/{id}", s.handleSpeakPage)
 	s.scheduleRoutes()
 	s.statsRoutes()
 
