@@ -45,15 +45,6 @@ func (s *adminTalkHandlers) register(rt *router) {
 func (s *Server) extraRoutes() {
 	s.handle("GET /admin/stages/{stage}/chat", s.handleAdminChat)
 
-	s.handle("GET /live/{stage}/room", s.handleRoomPage)
-	s.handle("GET /live/{stage}/room.json", s.handleRoomJSON)
-	s.handle("GET /live/{stage}/room/qr.png", s.handleRoomQR)
-
-	s.handle("GET /admin/sponsors", s.handleAdminSponsors)
-	s.handle("GET /api/sponsors", s.needSponsors(s.handleSponsors))
-	s.handleBody("POST /api/sponsors", archive.DefaultMaxLogo+multipartSlack, s.needSponsors(s.handleSponsorUpload))
-	s.handle("DELETE /api/sponsors/{id}", s.needSponsors(s.handleSponsorDelete))
-	s.handle("GET /sponsors/{id}", s.needSponsors(s.handleSponsorLogo))
 }
 
 // speakerLinks remembers the speaker links issued since start, so that the

@@ -180,6 +180,7 @@ type Server struct {
 	*hiddenTalks
 	*stageHandlers
 	*chatHubs
+	*roomHandlers
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -283,6 +284,12 @@ func (s *Server) routes() {
 		chatHubs: s.chatHubs, responder: s.responder, renderer: s.renderer, auth: s.auth}).register(rt)
 	(&adminTalkHandlers{talks: s.Talks, slides: s.Slides, archive: s.Archive, speakerLinks: s.speakerLinks, log: s.Log,
 		responder: s.responder, renderer: s.renderer, auth: s.auth, eventZone: s.eventZone}).register(rt)
+	sponsors := &sponsorHandlers{sponsors: s.Sponsors, log: s.Log,
+		responder: s.responder, renderer: s.renderer, auth: s.auth, eventZone: s.eventZone}
+	sponsors.register(rt)
+	s.roomHandlers = &roomHandlers{talks: s.Talks, sponsors: sponsors,
+		responder: s.responder, renderer: s.renderer, eventZone: s.eventZone}
+	s.roomHandlers.register(rt)
 	(&siteHandlers{health: s.Health, assets: s.assets, responder: s.responder, renderer: s.renderer}).register(rt)
 	(&talkHandlers{talks: s.Talks, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
 	(&programmeHandlers{programme: s.Programme, responder: s.responder, auth: s.auth}).register(rt)
