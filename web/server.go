@@ -157,19 +157,15 @@ type Server struct {
 	// speakerLinks are the speaker links issued since start, for their QR
 	// codes in the console (admin_talk.go).
 	speakerLinks *speakerLinks
-	// chatReplays caches each talk's chat replay (talk_chat.go).
-	chatReplays replayCache
-	// chatCounts caches each talk's chat numbers for the stats (stats_api.go).
-	chatCounts chatCountCache
-	metrics    *metrics
-	limits     Limits // Limits with defaults
-	refused    *prometheus.CounterVec
-	conns      *connLimiter
-	seed       maphash.Seed
-	serveErr   chan error
-	closeOnce  sync.Once
-	statsStop  chan struct{} // closed by Close: stops the stats sampler
-	statsDone  chan struct{}
+	metrics      *metrics
+	limits       Limits // Limits with defaults
+	refused      *prometheus.CounterVec
+	conns        *connLimiter
+	seed         maphash.Seed
+	serveErr     chan error
+	closeOnce    sync.Once
+	statsStop    chan struct{} // closed by Close: stops the stats sampler
+	statsDone    chan struct{}
 
 	// What the handler groups share (groups.go), built by Initialize.
 	*responder
@@ -290,6 +286,13 @@ func (s *Server) routes() {
 	s.roomHandlers = &roomHandlers{talks: s.Talks, sponsors: sponsors,
 		responder: s.responder, renderer: s.renderer, eventZone: s.eventZone}
 	s.roomHandlers.register(rt)
+	(&archiveHandlers{archive: s.Archive, talks: s.Talks, stats: s.Stats, log: s.Log,
+		responder: s.responder, hiddenTalks: s.hiddenTalks, audience: s.audience}).register(rt)
+	history := &chatHistory{archive: s.Archive, rooms: s.Chat}
+	(&talkChatHandlers{talks: s.Talks, log: s.Log,
+		chatHistory: history, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
+	(&statsHandlers{stats: s.Stats, talks: s.Talks, log: s.Log, chatHistory: history,
+		responder: s.responder, renderer: s.renderer, auth: s.auth, eventZone: s.eventZone}).register(rt)
 	(&siteHandlers{health: s.Health, assets: s.assets, responder: s.responder, renderer: s.renderer}).register(rt)
 	(&talkHandlers{talks: s.Talks, responder: s.responder, auth: s.auth, hiddenTalks: s.hiddenTalks}).register(rt)
 	(&programmeHandlers{programme: s.Programme, responder: s.responder, auth: s.auth}).register(rt)
@@ -298,13 +301,8 @@ func (s *Server) routes() {
 	s.handle("GET /live/{stage}", s.handleLivePage)
 	s.handle("GET /live/{stage}/questions", s.handleQuestionsPage)
 
-	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
 	s.handle("GET /talks/{id}", s.handleTalkPage)
-	s.handle("GET /api/talks/{id}/chat", s.needTalks(s.handleTalkChatExport))
-	s.handle("GET /talks/{id}/chat.json", s.needTalks(s.handleTalkChatReplay))
-	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
 	s.scheduleRoutes()
-	s.statsRoutes()
 
 	s.adminRoutes()
 	s.extraRoutes()
