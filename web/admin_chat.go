@@ -11,7 +11,7 @@ import (
 // delete and ban, slow mode, and the questions by votes with "on screen"
 // and "answered". The page reads the stage's chat websocket like any viewer
 // and acts through the moderation API.
-func (s *Server) handleAdminChat(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleAdminChat(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireSessionPage(w, r)
 	if !ok {
 		return

@@ -291,7 +291,7 @@ func (s *auth) sessionCookie(r *http.Request, value string, maxAge int) *http.Co
 
 // handleLogin takes the admin token from the login form (never from the
 // URL) and starts a session.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	addr := remoteHost(r)
 	now := time.Now()
@@ -321,20 +321,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.isAdmin(tok) {
 		s.sessions.loginFailed(addr, now)
-		s.Log.Warn("console login refused: wrong token", "remote", addr)
+		s.log.Warn("console login refused: wrong token", "remote", addr)
 		s.renderLogin(w, http.StatusUnauthorized, "That is not the admin token. Check DATA/admin-token on the server, or what salon printed when it started.")
 		return
 	}
 	s.sessions.loginSucceeded(addr)
 	id, _ := s.sessions.create(now)
 	http.SetCookie(w, s.sessionCookie(r, id, int(sessionTTL.Seconds())))
-	s.Log.Info("console login", "remote", addr)
+	s.log.Info("console login", "remote", addr)
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
 
 // handleLogout ends the session. It is a state change, so it needs the
 // CSRF token (a form field here: the button is a plain form).
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	c, err := r.Cookie(sessionCookie)
 	sess, ok := s.adminSession(r)
@@ -356,7 +356,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions.end(c.Value)
 	http.SetCookie(w, s.sessionCookie(r, "", -1))
-	s.Log.Info("console logout", "remote", remoteHost(r))
+	s.log.Info("console logout", "remote", remoteHost(r))
 	s.renderLogin(w, http.StatusOK, "You are logged out.")
 }
 

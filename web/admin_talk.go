@@ -40,13 +40,6 @@ func (s *adminTalkHandlers) register(rt *router) {
 	rt.handle("GET /archive/talks/{id}/trim.m3u8", rt.need(s.talks != nil, noTalks, s.handleTrimPreview))
 }
 
-// extraRoutes registers the console's talk, chat and room pages and the
-// sponsors (admin_talk.go, admin_chat.go, room.go, sponsors.go).
-func (s *Server) extraRoutes() {
-	s.handle("GET /admin/stages/{stage}/chat", s.handleAdminChat)
-
-}
-
 // speakerLinks remembers the speaker links issued since start, so that the
 // console can show and copy the current one and draw its QR code from the
 // server's state: the token never has to travel in a URL (the QR route

@@ -12,6 +12,25 @@ import (
 	"github.com/salon/salon/ingest/stream"
 )
 
+// pageHandlers serve the public pages: home, a stage's live and questions
+// pages, a talk's page (talks_pages.go).
+type pageHandlers struct {
+	talks  talkReader // optional
+	stages *stageHandlers
+	rooms  *roomHandlers // the sponsors between talks
+	*responder
+	*renderer
+	*auth
+	*hiddenTalks
+}
+
+func (s *pageHandlers) register(rt *router) {
+	rt.handle("GET /{$}", s.handleHome)
+	rt.handle("GET /live/{stage}", s.handleLivePage)
+	rt.handle("GET /live/{stage}/questions", s.handleQuestionsPage)
+	rt.handle("GET /talks/{id}", s.handleTalkPage)
+}
+
 func parsePages(a *assets) (*template.Template, error) {
 	funcs := template.FuncMap{
 		"asset":      a.url,
@@ -130,9 +149,9 @@ func (s *renderer) pageError(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, status, "error.html", pageData{Title: heading, Status: status, Heading: heading, Message: msg})
 }
 
-func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+func (s *pageHandlers) handleHome(w http.ResponseWriter, r *http.Request) {
 	live, upcoming, replays := s.homeTalks()
-	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stageList(),
+	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stages.stageList(),
 		LiveTalks: live, Upcoming: upcoming, Replays: replays})
 }
 
@@ -147,24 +166,24 @@ func (s *renderer) stagePage(w http.ResponseWriter, r *http.Request) (string, bo
 	return name, true
 }
 
-func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
+func (s *pageHandlers) handleLivePage(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stagePage(w, r)
 	if !ok {
 		return
 	}
 	// A stage nobody has published to yet still gets its page: people open
 	// it before the stream starts, and it comes alive by itself.
-	info, known := s.stageInfo(name)
+	info, known := s.stages.stageInfo(name)
 	if !known {
 		info = stream.StageInfo{Name: name}
 	}
 	s.render(w, http.StatusOK, "live.html", pageData{
 		Title:     name,
-		Stage:     s.stageJSON(info),
+		Stage:     s.stages.stageJSON(info),
 		StageName: name,
 		Known:     known,
 		Chat:      chatPanel{Stage: name, Mode: "live"},
-		Extras:    extrasData{Room: s.room(r, name)}, // sponsors between talks
+		Extras:    extrasData{Room: s.rooms.room(r, name)}, // sponsors between talks
 	})
 }
 
@@ -172,7 +191,7 @@ func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
 // organiser: the stage's questions, most votes first, in large type; for an
 // organiser logged in to the console (or with the admin token in the
 // address's fragment, #token=…) each gets a button that marks it answered.
-func (s *Server) handleQuestionsPage(w http.ResponseWriter, r *http.Request) {
+func (s *pageHandlers) handleQuestionsPage(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stagePage(w, r)
 	if !ok {
 		return
