@@ -103,7 +103,7 @@ func (s *roomHandlers) room(r *http.Request, stage string) roomJSON {
 func (s *roomHandlers) roomTalk(t archive.Talk, now time.Time) *roomTalk {
 	rt := &roomTalk{ID: t.ID, Title: t.Title, Speakers: speakerNames(t.Speakers)}
 	// The event's zone: -timezone, else the schedule's, else the machine's
-	// (s.Location alone is nil without -timezone).
+	// (Server.Location alone is nil without -timezone).
 	loc := s.location()
 	if !t.StartsAt.IsZero() {
 		st := t.StartsAt.In(loc)

@@ -38,7 +38,7 @@ type statsReader interface {
 	Talk(id string) stats.Totals
 }
 
-// statsRoutes registers the organiser's statistics: the day and one talk
+// register registers the organiser's statistics: the day and one talk
 // as JSON or CSV (admin), and the page that charts them.
 func (s *statsHandlers) register(rt *router) {
 	rt.handle("GET /api/stats", s.handleStats)
