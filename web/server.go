@@ -1,8 +1,9 @@
 // Package web is salon's HTTP side: the live playlists and segments, the live
 // and home pages, the JSON API, /metrics and /healthz.
 //
-// web depends only on small interfaces it declares here (liveSource,
-// stageSource); cmd/salon passes the concrete hls and stream types.
+// web depends only on small interfaces it declares (liveSource and
+// stageSource here; the others next to the handler group that calls them,
+// see groups.go); cmd/salon passes the concrete hls and stream types.
 package web
 
 import (
