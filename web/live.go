@@ -69,16 +69,16 @@ func setCORS(h http.Header) {
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
 }
 
-func (s *Server) handlePlaylist(w http.ResponseWriter, r *http.Request) {
+func (s *liveHandlers) handlePlaylist(w http.ResponseWriter, r *http.Request) {
 	s.serveLive(w, r, r.PathValue("stage"), "index.m3u8")
 }
 
-func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) {
+func (s *liveHandlers) handleSegment(w http.ResponseWriter, r *http.Request) {
 	s.serveLive(w, r, r.PathValue("stage"), r.PathValue("file"))
 }
 
 // serveLive answers GET and HEAD for one live file of a stage.
-func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name string) {
+func (s *liveHandlers) serveLive(w http.ResponseWriter, r *http.Request, stage, name string) {
 	setCORS(w.Header())
 	if !stream.ValidStage(stage) {
 		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
@@ -89,17 +89,17 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 		s.jsonError(w, http.StatusNotFound, "no such file: live files are index.m3u8, init-N.mp4 and N.m4s")
 		return
 	}
-	if !s.Stages.Known(stage) {
+	if !s.stages.Known(stage) {
 		s.jsonError(w, http.StatusNotFound, "unknown stage "+stage+": nobody has published to it since the server started")
 		return
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), fileWait)
 	defer cancel()
-	data, ctype, ok := s.Live.File(ctx, stage, name)
+	data, ctype, ok := s.live.File(ctx, stage, name)
 	if !ok {
 		switch {
-		case kind == kindPlaylist && !s.Stages.Live(stage):
+		case kind == kindPlaylist && !s.stages.Live(stage):
 			s.jsonError(w, http.StatusNotFound, "stage "+stage+" is offline")
 		case kind == kindPlaylist:
 			s.jsonError(w, http.StatusNotFound, "stage "+stage+" has no segment yet; retry in a few seconds")
@@ -129,7 +129,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 }
 
 // handlePreflight answers CORS preflight for the live files.
-func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
+func (s *liveHandlers) handlePreflight(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	setCORS(h)
 	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")

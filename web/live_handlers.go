@@ -1,0 +1,17 @@
+package web
+
+// liveHandlers serve the stages' live HLS (live.go): the playlist, the
+// segments and their CORS preflight. A playlist fetch counts its viewer.
+type liveHandlers struct {
+	live    liveSource
+	stages  stageSource
+	metrics *metrics
+	*responder
+	*audience
+}
+
+func (s *liveHandlers) register(rt *router) {
+	rt.handle("GET /live/{stage}/index.m3u8", s.handlePlaylist)
+	rt.handle("GET /live/{stage}/{file}", s.handleSegment)
+	rt.handle("OPTIONS /live/{stage}/{file}", s.handlePreflight)
+}
