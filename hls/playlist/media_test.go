@@ -11,8 +11,6 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-
-
 // classicLive is a live window as salon serves it without parts: a
 // discontinuity with a new init segment in the middle.
 func classicLive() *Media {
