@@ -27,7 +27,7 @@ import (
 //     have a rendition keyframe within half a frame of it. Two misses in a row
 //     set a warning (log once per publish, and /api/stages) that says how to
 //     fix the encoder; the rendition is still served, cut at its own keyframes
-//     (at most two targets apart), and three hits in a row clear the warning.
+//     by the source's rule, and three hits in a row clear the warning.
 //
 // A rendition is segmented only while the stage's source is live: without the
 // source there is no timeline to align to. It waits (and says so) until the
@@ -122,11 +122,14 @@ func (al *aligner) stale() bool { return al.epoch != al.st.grp.epoch }
 // open segment, which began at segKey.
 func (al *aligner) shouldCut(ptl, segKey, tol, target time.Duration) bool {
 	g := al.st.grp
+	if !al.snapped || al.warnSet {
+		return ptl-segKey >= target-tol // not aligned: cut as a stage of its own
+	}
 	if reached, ok := g.sourceReached(); ok && reached >= ptl-tol {
 		if b, ok := nearest(g.srcBounds, ptl); ok && absDur(b-ptl) <= tol && ptl-segKey > tol {
 			return true
 		}
-		return ptl-segKey >= 2*target-tol // not aligned: keep segments bounded
+		return ptl-segKey >= 2*target-tol // keep segments bounded
 	}
 	return ptl-segKey >= target-tol
 }

@@ -63,7 +63,8 @@ func (g *group) sourceAnchored(r *run) {
 	g.srcLive = true
 	g.epoch++
 	g.srcBase, g.srcStart, g.srcWall = r.base, r.startDTS, r.firstReceived
-	g.srcZeroOK = false
+	// The anchoring unit is the first measure of the source's clock.
+	g.srcZero, g.srcZeroOK = r.firstReceived.Add(-r.startDTS), true
 	g.srcKeys, g.srcBounds = g.srcKeys[:0], g.srcBounds[:0]
 }
 

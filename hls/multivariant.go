@@ -3,7 +3,6 @@ package hls
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
-	"github.com/grafov/m3u8"
 
 	"github.com/salon/salon/ingest/stream"
 )
@@ -120,27 +118,30 @@ func videoSize(c mp4codecs.Codec) (w, h int, fps float64) {
 
 // renderMultivariant writes the multivariant playlist over vs, in order:
 // players start with the first variant (the source) unless their own
-// bandwidth estimate says otherwise.
+// bandwidth estimate says otherwise. It is written here rather than with
+// grafov/m3u8, which puts PROGRAM-ID (removed in protocol version 6) on
+// every EXT-X-STREAM-INF; hls/playlist will own this writer.
 func renderMultivariant(vs []variant) ([]byte, error) {
-	p := m3u8.NewMasterPlaylist()
-	p.SetVersion(7)
-	p.SetIndependentSegments(true)
+	var b bytes.Buffer
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	for _, v := range vs {
 		if v.Bandwidth <= 0 {
 			return nil, fmt.Errorf("variant %s has no measured bandwidth yet", v.URI)
 		}
-		params := m3u8.VariantParams{
-			Bandwidth:        uint32(min(v.Bandwidth, math.MaxUint32)),
-			AverageBandwidth: uint32(min(v.Average, math.MaxUint32)),
-			Codecs:           strings.Join(v.Codecs, ","),
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d", v.Bandwidth)
+		if v.Average > 0 {
+			fmt.Fprintf(&b, ",AVERAGE-BANDWIDTH=%d", v.Average)
+		}
+		if len(v.Codecs) > 0 {
+			fmt.Fprintf(&b, ",CODECS=%q", strings.Join(v.Codecs, ","))
 		}
 		if v.Width > 0 && v.Height > 0 {
-			params.Resolution = fmt.Sprintf("%dx%d", v.Width, v.Height)
+			fmt.Fprintf(&b, ",RESOLUTION=%dx%d", v.Width, v.Height)
 		}
 		if v.FrameRate > 0 && v.FrameRate < 1000 {
-			params.FrameRate = math.Round(v.FrameRate*1000) / 1000
+			fmt.Fprintf(&b, ",FRAME-RATE=%.3f", v.FrameRate)
 		}
-		p.Append(v.URI, nil, params)
+		b.WriteString("\n" + v.URI + "\n")
 	}
-	return bytes.Clone(p.Encode().Bytes()), nil
+	return b.Bytes(), nil
 }
