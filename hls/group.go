@@ -24,11 +24,11 @@ type group struct {
 	// The source's current anchoring of its stream clock on the timeline.
 	// epoch counts anchorings (new runs, timestamp jumps): a rendition
 	// anchored on an older epoch anchors again.
-	srcLive    bool
-	epoch      int
-	srcBase    time.Duration // timeline time at srcStart
-	srcStart   time.Duration // source stream DTS at srcBase
-	srcWall    time.Time     // wall clock at srcBase
+	srcLive  bool
+	epoch    int
+	srcBase  time.Duration // timeline time at srcStart
+	srcStart time.Duration // source stream DTS at srcBase
+	srcWall  time.Time     // wall clock at srcBase
 	// srcZero is min(received − DTS) over the source's main units: where its
 	// stream clock's zero falls on the wall clock, delays aside.
 	srcZero   time.Time
