@@ -275,11 +275,11 @@ func TestManager_renditionWaitsForSource(t *testing.T) {
 }
 
 func TestRenderMultivariant(t *testing.T) {
-	vs := []variant{
+	vs := []Variant{
 		{URI: "source/index.m3u8", Bandwidth: 5_000_000, Average: 4_000_000, Codecs: []string{"avc1.640028", "mp4a.40.2"}, Width: 1920, Height: 1080, FrameRate: 25},
 		{URI: "360p/index.m3u8", Bandwidth: 800_000, Average: 600_000, Codecs: []string{"avc1.42c01e", "opus"}, Width: 640, Height: 360, FrameRate: 29.97},
 	}
-	b, err := renderMultivariant(vs)
+	b, err := RenderMultivariant(vs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestRenderMultivariant(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, b)
 		}
 	}
-	if _, err := renderMultivariant([]variant{{URI: "x/index.m3u8"}}); err == nil {
+	if _, err := RenderMultivariant([]Variant{{URI: "x/index.m3u8"}}); err == nil {
 		t.Error("a variant without bandwidth was rendered")
 	}
 }
