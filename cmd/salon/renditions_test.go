@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,22 @@ func TestRenditions_EndToEnd(t *testing.T) {
 		if errs := decode(t, a.httpURL("/live/main/"+r+"/index.m3u8"), 3); errs != "" {
 			t.Errorf("variant %s does not play cleanly:\n%s", r, errs)
 		}
+	}
+	// The rendition's segments start where the source's do (same
+	// PROGRAM-DATE-TIME), so players switch at any boundary.
+	pdts := func(r string) []string {
+		_, body, _ := get(t, a.httpURL("/live/main/"+r+"/index.m3u8"))
+		return regexp.MustCompile(`#EXT-X-PROGRAM-DATE-TIME:(\S+)`).FindAllString(string(body), -1)
+	}
+	srcPDT, renPDT := pdts("source"), pdts("180p")
+	matched := 0
+	for _, p := range renPDT {
+		if slices.Contains(srcPDT, p) {
+			matched++
+		}
+	}
+	if len(renPDT) < 2 || matched < len(renPDT)-1 {
+		t.Errorf("%d of the rendition's %d segments start with a source segment\nsource %v\nrendition %v", matched, len(renPDT), srcPDT, renPDT)
 	}
 	info := stageInfo(t, a)
 	if len(info.Renditions) != 2 || info.Renditions[0].Name != "source" || info.Renditions[1].Name != "180p" ||
