@@ -25,8 +25,9 @@ import (
 // beside the other tests.
 func renditionPublisher(t *testing.T, a *app, srcGOP, renGOP string) *publisher {
 	t.Helper()
-	enc := func(gop string) []string {
+	enc := func(gop, rate string) []string {
 		return []string{"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
+			"-b:v", rate, "-maxrate", rate, "-bufsize", rate,
 			"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k"}
 	}
 	args := []string{"-hide_banner", "-v", "error",
@@ -34,10 +35,10 @@ func renditionPublisher(t *testing.T, a *app, srcGOP, renGOP string) *publisher 
 		"-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-filter_complex", "[0:v]split=2[src][low];[low]scale=320:180[ren]",
 		"-map", "[src]", "-map", "1:a"}
-	args = append(args, enc(srcGOP)...)
+	args = append(args, enc(srcGOP, "1200k")...)
 	args = append(args, rtspOut(a.rtspURL("main", testKey))...)
 	args = append(args, "-map", "[ren]", "-map", "1:a")
-	args = append(args, enc(renGOP)...)
+	args = append(args, enc(renGOP, "250k")...)
 	args = append(args, rtmpOut(a.rtmpURL("main/180p", testKey))...)
 	return startProc(t, "ffmpeg", args...)
 }
@@ -126,6 +127,10 @@ func TestRenditions_EndToEnd(t *testing.T) {
 		if !want.MatchString(mv) {
 			t.Errorf("multivariant playlist lacks %s:\n%s", want, mv)
 		}
+	}
+	if bw := regexp.MustCompile(`STREAM-INF:BANDWIDTH=(\d+)`).FindAllStringSubmatch(mv, -1); len(bw) != 2 || len(bw[0][1]) < len(bw[1][1]) ||
+		len(bw[0][1]) == len(bw[1][1]) && bw[0][1] <= bw[1][1] {
+		t.Errorf("the source's BANDWIDTH is not above the 250k rendition's: %v", bw)
 	}
 	got := strings.Join(probeVariants(t, a.httpURL("/live/main/index.m3u8")), " ")
 	if !strings.Contains(got, "640x360") || !strings.Contains(got, "320x180") {
