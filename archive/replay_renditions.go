@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/salon/salon/hls"
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -68,7 +68,7 @@ func renditionsOf(ctx context.Context, store Store, stage string) ([]string, err
 // writeReplay writes the talk's replay from the source's selection sel and
 // the stage's renditions, and tells whether every playlist it wrote is final.
 func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (final bool, err error) {
-	var variants []hls.Variant
+	var variants []playlist.Variant
 	final = sel.Final
 	if len(sel.Parts) > 0 {
 		renditions, err := renditionsOf(ctx, l.Store, t.Stage)
@@ -102,11 +102,15 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 				l.Log.Warn("replay without its renditions: the source's recording cannot be described", "talk", t.ID, "error", err)
 				variants = nil
 			} else {
-				slices.SortStableFunc(variants, func(a, b hls.Variant) int { return int(b.Bandwidth - a.Bandwidth) })
-				variants = append([]hls.Variant{src}, variants...)
+				slices.SortStableFunc(variants, func(a, b playlist.Variant) int { return int(b.Bandwidth - a.Bandwidth) })
+				variants = append([]playlist.Variant{src}, variants...)
 				cuts = append(cuts, cut{renditionCutKey(t.ID, ""), *sel})
 				for _, c := range cuts {
-					if err := putBytes(ctx, l.Store, c.key, c.sel.Playlist()); err != nil {
+					pl, err := c.sel.Playlist()
+					if err != nil {
+						return false, err
+					}
+					if err := putBytes(ctx, l.Store, c.key, pl); err != nil {
 						return false, err
 					}
 					final = final && c.sel.Final
@@ -114,7 +118,10 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 			}
 		}
 	}
-	body := sel.Playlist()
+	body, err := sel.Playlist()
+	if err != nil {
+		return false, err
+	}
 	if len(variants) > 1 {
 		if body, err = hls.RenderMultivariant(variants); err != nil {
 			return false, err
@@ -129,8 +136,8 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 // replayVariant describes one cut for the multivariant playlist: codecs and
 // resolution from its first init segment, BANDWIDTH and AVERAGE-BANDWIDTH
 // from the sizes of its segments (one listing per run).
-func (l *Library) replayVariant(ctx context.Context, sel *Selection, uri string) (hls.Variant, error) {
-	v := hls.Variant{URI: uri}
+func (l *Library) replayVariant(ctx context.Context, sel *Selection, uri string) (playlist.Variant, error) {
+	v := playlist.Variant{URI: uri}
 	init, err := readSmall(ctx, l.Store, sel.Parts[0].Init, 4<<20)
 	if err != nil {
 		return v, fmt.Errorf("read %s: %w", sel.Parts[0].Init, err)
@@ -159,7 +166,7 @@ func (l *Library) replayVariant(ctx context.Context, sel *Selection, uri string)
 			if !ok || seg.Duration <= 0 {
 				continue
 			}
-			v.Bandwidth = max(v.Bandwidth, int64(float64(size*8)/seg.Duration.Seconds()))
+			v.Bandwidth = max(v.Bandwidth, int(float64(size*8)/seg.Duration.Seconds()))
 			bits += float64(size * 8)
 			dur += seg.Duration
 		}
@@ -167,33 +174,30 @@ func (l *Library) replayVariant(ctx context.Context, sel *Selection, uri string)
 	if dur <= 0 {
 		return v, errors.New("no stored segment to measure its bandwidth")
 	}
-	v.Average = int64(bits / dur.Seconds())
+	v.AverageBandwidth = int(bits / dur.Seconds())
 	return v, nil
 }
 
 // isMultivariant tells whether a playlist is a multivariant one.
-func isMultivariant(data []byte) bool { return bytes.Contains(data, []byte("#EXT-X-STREAM-INF")) }
+func isMultivariant(data []byte) bool { return playlist.IsMultivariant(data) }
 
 // variantsFinal tells whether every cut a multivariant replay lists is
 // final (ends with EXT-X-ENDLIST).
-func (l *Library) variantsFinal(ctx context.Context, id string, mv []byte) bool {
-	sc := bufio.NewScanner(bytes.NewReader(mv))
-	n := 0
-	for sc.Scan() {
-		uri := strings.TrimSpace(sc.Text())
-		if uri == "" || strings.HasPrefix(uri, "#") {
-			continue
-		}
-		if strings.Contains(uri, "/") || !strings.HasSuffix(uri, ".m3u8") {
+func (l *Library) variantsFinal(ctx context.Context, id string, data []byte) bool {
+	mv, err := playlist.ParseMultivariant(data)
+	if err != nil {
+		return false
+	}
+	for _, v := range mv.Variants {
+		if strings.Contains(v.URI, "/") || !strings.HasSuffix(v.URI, ".m3u8") {
 			return false // not a replay salon wrote
 		}
-		data, err := readSmall(ctx, l.Store, "talks/"+id+"/"+uri, maxRunPlaylistSize)
-		if err != nil || !bytes.Contains(data, []byte("\n#EXT-X-ENDLIST")) {
+		cut, err := readSmall(ctx, l.Store, "talks/"+id+"/"+v.URI, maxRunPlaylistSize)
+		if err != nil || !bytes.Contains(cut, []byte("\n#EXT-X-ENDLIST")) {
 			return false
 		}
-		n++
 	}
-	return n > 0
+	return len(mv.Variants) > 0
 }
 
 // deleteRenditionCuts removes a talk's rendition cuts (index-*.m3u8).

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafov/m3u8"
-
 	"github.com/salon/salon/hls/hlscheck"
+	"github.com/salon/salon/hls/playlist"
 )
 
 // recordPair records the same six seconds as a 320x240 source and a
@@ -57,18 +56,18 @@ func TestLibrary_ReplayRenditions(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := recGet(t, store, TalkPlaylistKey(tk.ID))
-	p, typ, err := m3u8.DecodeFrom(bytes.NewReader(body), true)
-	if err != nil || typ != m3u8.MASTER {
+	mv, err := playlist.ParseMultivariant(body)
+	if err != nil || !playlist.IsMultivariant(body) {
 		t.Fatalf("replay is not multivariant (%v):\n%s", err, body)
 	}
-	vs := p.(*m3u8.MasterPlaylist).Variants
-	if len(vs) != 2 || vs[0].URI != "index-source.m3u8" || vs[0].Resolution != "320x240" ||
-		vs[1].URI != "index-360p.m3u8" || vs[1].Resolution != "160x120" {
+	vs := mv.Variants
+	if len(vs) != 2 || vs[0].URI != "index-source.m3u8" || vs[0].Width != 320 || vs[0].Height != 240 ||
+		vs[1].URI != "index-360p.m3u8" || vs[1].Width != 160 || vs[1].Height != 120 {
 		t.Fatalf("variants:\n%s", body)
 	}
 	for _, v := range vs {
-		if v.Bandwidth == 0 || v.AverageBandwidth == 0 || !strings.HasPrefix(v.Codecs, "avc1.") {
-			t.Errorf("variant %s: %+v", v.URI, v.VariantParams)
+		if v.Bandwidth == 0 || v.AverageBandwidth == 0 || len(v.Codecs) == 0 || !strings.HasPrefix(v.Codecs[0], "avc1.") {
+			t.Errorf("variant %s: %+v", v.URI, v)
 		}
 	}
 	segments := func(uri string) int {

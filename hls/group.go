@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -151,12 +152,12 @@ func (g *group) update() {
 // variants lists what the multivariant playlist offers: the source, then
 // every rendition that has a segment since it anchored on the source's
 // current publish. Nothing while the source is offline.
-func (g *group) variants() []Variant {
+func (g *group) variants() []playlist.Variant {
 	src := g.source
 	if src == nil || !g.srcLive || src.run == nil || src.rates.count() == 0 {
 		return nil
 	}
-	out := []Variant{src.variant()}
+	out := []playlist.Variant{src.variant()}
 	for _, st := range g.renditionList() {
 		if st.run != nil && st.al != nil && st.al.segments > 0 && st.al.epoch == g.epoch {
 			out = append(out, st.variant())

@@ -3,7 +3,6 @@ package hls
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/codecparams"
@@ -13,20 +12,9 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
-
-// Variant is one entry of a multivariant playlist: a stage's live one, or a
-// talk's replay over its stage's renditions.
-type Variant struct {
-	URI       string // relative to the multivariant playlist: "{rendition}/index.m3u8" live
-	Bandwidth int64  // peak bits per second over recent segments
-	Average   int64  // average bits per second over recent segments
-	Codecs    []string
-	Width     int
-	Height    int
-	FrameRate float64
-}
 
 // rates keeps the size and duration of a path's latest segments, for
 // BANDWIDTH (the peak) and AVERAGE-BANDWIDTH.
@@ -65,9 +53,10 @@ func (r *rates) measure() (peak, avg int64) {
 // variant describes the path for the multivariant playlist: codecs and
 // resolution from its current codec parameters (what its init segment
 // holds), bandwidth from its recent segments.
-func (st *stage) variant() Variant {
-	v := Variant{URI: stream.RenditionName(st.rendition) + "/" + PlaylistName}
-	v.Bandwidth, v.Average = st.rates.measure()
+func (st *stage) variant() playlist.Variant {
+	v := playlist.Variant{URI: stream.RenditionName(st.rendition) + "/" + PlaylistName}
+	peak, avg := st.rates.measure()
+	v.Bandwidth, v.AverageBandwidth = int(peak), int(avg)
 	if st.run == nil {
 		return v
 	}
@@ -84,7 +73,7 @@ func (st *stage) variant() Variant {
 
 // DescribeInit fills v's CODECS, RESOLUTION and FRAME-RATE from an fMP4
 // init segment (one salon wrote, read back from the bucket).
-func DescribeInit(v *Variant, init []byte) error {
+func DescribeInit(v *playlist.Variant, init []byte) error {
 	var in fmp4.Init
 	if err := in.Unmarshal(bytes.NewReader(init)); err != nil {
 		return fmt.Errorf("read init segment: %w", err)
@@ -138,30 +127,13 @@ func videoSize(c mp4codecs.Codec) (w, h int, fps float64) {
 
 // RenderMultivariant writes the multivariant playlist over vs, in order:
 // players start with the first variant (the source) unless their own
-// bandwidth estimate says otherwise. It is written here rather than with
-// grafov/m3u8, which puts PROGRAM-ID (removed in protocol version 6) on
-// every EXT-X-STREAM-INF; hls/playlist will own this writer.
-func RenderMultivariant(vs []Variant) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+// bandwidth estimate says otherwise.
+func RenderMultivariant(vs []playlist.Variant) ([]byte, error) {
 	for _, v := range vs {
 		if v.Bandwidth <= 0 {
 			return nil, fmt.Errorf("variant %s has no measured bandwidth yet", v.URI)
 		}
-		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d", v.Bandwidth)
-		if v.Average > 0 {
-			fmt.Fprintf(&b, ",AVERAGE-BANDWIDTH=%d", v.Average)
-		}
-		if len(v.Codecs) > 0 {
-			fmt.Fprintf(&b, ",CODECS=%q", strings.Join(v.Codecs, ","))
-		}
-		if v.Width > 0 && v.Height > 0 {
-			fmt.Fprintf(&b, ",RESOLUTION=%dx%d", v.Width, v.Height)
-		}
-		if v.FrameRate > 0 && v.FrameRate < 1000 {
-			fmt.Fprintf(&b, ",FRAME-RATE=%.3f", v.FrameRate)
-		}
-		b.WriteString("\n" + v.URI + "\n")
 	}
-	return b.Bytes(), nil
+	mv := playlist.Multivariant{Version: 7, IndependentSegments: true, Variants: vs}
+	return mv.Marshal()
 }
