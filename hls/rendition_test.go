@@ -97,12 +97,22 @@ func segmentStarts(t *testing.T, m *Manager, rendition string, pl *hlscheck.Play
 // with the same decode times and PROGRAM-DATE-TIMEs, so that a player
 // switches at any boundary; the stage's playlist becomes a multivariant one
 // that ffprobe reads with both variants, and no alignment warning is shown.
+//
+// lag is how much later the rendition's frames arrive than the source's:
+// a few tens of milliseconds for one encoder's two outputs, most of a
+// second for a transcoder's output.
 func TestManager_renditionsAligned(t *testing.T) {
 	src, ren := renditionPair(t, "12", "50", "50")
+	for _, lag := range []time.Duration{35 * time.Millisecond, 700 * time.Millisecond} {
+		t.Run(lag.String(), func(t *testing.T) { testRenditionsAligned(t, src, ren, lag) })
+	}
+}
+
+func testRenditionsAligned(t *testing.T, src, ren *media, lag time.Duration) {
 	var warns warningRecorder
 	logs := &countingHandler{}
 	m := newTestManager(t, &Manager{Warnings: &warns, Log: slog.New(logs)})
-	publishPair(m, src, ren, 35*time.Millisecond, false)
+	publishPair(m, src, ren, lag, false)
 
 	body := get(t, m, "main", PlaylistName)
 	mp, err := playlist.ParseMultivariant(body)
