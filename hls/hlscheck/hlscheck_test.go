@@ -193,6 +193,17 @@ func FuzzCheckMediaPlaylist(f *testing.F) {
 	f.Add([]byte(livePlaylist(3, 1, 3, 5, 2, map[int]bool{4: true})))
 	f.Add([]byte("#EXTM3U\n#EXT-X-MAP:URI=\"a\",BYTERANGE=1@2\n"))
 	f.Add([]byte("#EXTM3U\n#EXTINF:1,\nx.ts\n#EXT-X-ENDLIST\n"))
+	for _, skipped := range []uint64{0, 3} {
+		m := llMedia()
+		if skipped > 0 {
+			m.Skipped, m.Segments = skipped, m.Segments[skipped:]
+		}
+		b, err := m.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := CheckMediaPlaylist(body)
 		if err != nil {

@@ -67,6 +67,14 @@ type Media struct {
 	// Parts are the parts of the segment in progress, listed after the last
 	// segment.
 	Parts []Part
+	// PartsDiscontinuity, PartsMap and PartsDateTime are the segment tags of
+	// the segment in progress, written before Parts when it starts a new
+	// discontinuity, a new init segment (PartsMap is the EXT-X-MAP in effect
+	// for it, written when it differs from the last segment's) or has a
+	// program date-time. The parser fills them in only when there are Parts.
+	PartsDiscontinuity bool
+	PartsMap           string
+	PartsDateTime      time.Time
 	// PreloadHint is EXT-X-PRELOAD-HINT, nil when absent.
 	PreloadHint *PreloadHint
 	// RenditionReports are the EXT-X-RENDITION-REPORT tags.
@@ -184,6 +192,9 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 			break
 		}
 	}
+	if m.PartsMap != "" && len(m.Parts) > 0 {
+		version = max(version, 6)
+	}
 	if m.PreloadHint != nil && m.PreloadHint.Type == HintMap {
 		version = max(version, 6)
 	}
@@ -290,6 +301,11 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 		b = append(b, s.URI...)
 		b = append(b, '\n')
 	}
+	if len(m.Parts) > 0 {
+		if b, err = m.appendPartsTags(b, prevMap); err != nil {
+			return b, err
+		}
+	}
 	for j := range m.Parts {
 		if b, err = m.Parts[j].appendTo(b); err != nil {
 			return b, err
@@ -329,6 +345,31 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 	}
 	if m.Ended {
 		b = append(b, "#EXT-X-ENDLIST\n"...)
+	}
+	return b, nil
+}
+
+// appendPartsTags writes the segment tags of the segment in progress;
+// prevMap is the EXT-X-MAP in effect after the last segment.
+func (m *Media) appendPartsTags(b []byte, prevMap string) ([]byte, error) {
+	if m.PartsDiscontinuity {
+		b = append(b, "#EXT-X-DISCONTINUITY\n"...)
+	}
+	if m.PartsMap != "" && m.PartsMap != prevMap {
+		if err := checkQuoted(m.PartsMap); err != nil {
+			return b, fmt.Errorf("the segment in progress: EXT-X-MAP URI: %w", err)
+		}
+		b = append(b, "#EXT-X-MAP:URI=\""...)
+		b = append(b, m.PartsMap...)
+		b = append(b, "\"\n"...)
+	}
+	if !m.PartsDateTime.IsZero() {
+		if y := m.PartsDateTime.UTC().Year(); y < 1 || y > 9999 {
+			return b, fmt.Errorf("the segment in progress: program date-time %s is out of range", m.PartsDateTime)
+		}
+		b = append(b, "#EXT-X-PROGRAM-DATE-TIME:"...)
+		b = appendDateTime(b, m.PartsDateTime)
+		b = append(b, '\n')
 	}
 	return b, nil
 }
