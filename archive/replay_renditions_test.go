@@ -56,7 +56,7 @@ func TestLibrary_ReplayRenditions(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := recGet(t, store, TalkPlaylistKey(tk.ID))
-	mv, err := playlist.ParseMultivariant(body)
+	mv, err := hlscheck.CheckMultivariantPlaylist(body)
 	if err != nil || !playlist.IsMultivariant(body) {
 		t.Fatalf("replay is not multivariant (%v):\n%s", err, body)
 	}

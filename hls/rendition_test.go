@@ -115,7 +115,7 @@ func testRenditionsAligned(t *testing.T, src, ren *media, lag time.Duration) {
 	publishPair(m, src, ren, lag, false)
 
 	body := get(t, m, "main", PlaylistName)
-	mp, err := playlist.ParseMultivariant(body)
+	mp, err := hlscheck.CheckMultivariantPlaylist(body)
 	if err != nil || !playlist.IsMultivariant(body) {
 		t.Fatalf("stage playlist is not multivariant (%v):\n%s", err, body)
 	}

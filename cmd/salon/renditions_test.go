@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/salon/salon/hls/hlscheck"
 )
 
 // Renditions are published as one encoder's outputs: one ffmpeg encodes the
@@ -120,6 +122,9 @@ func TestRenditions_EndToEnd(t *testing.T) {
 	a := testApp(t, minioArchive(t), twoSecondSegments)
 	pub := renditionPublisher(t, a, "50", "50")
 	mv := waitMultivariant(t, a.httpURL("/live/main/index.m3u8"), 2, pub)
+	if _, err := hlscheck.CheckMultivariantPlaylist([]byte(mv)); err != nil {
+		t.Errorf("live multivariant playlist: %v\n%s", err, mv)
+	}
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2",RESOLUTION=640x360,FRAME-RATE=25\.000\nsource/index\.m3u8\n`),
 		regexp.MustCompile(`#EXT-X-STREAM-INF:BANDWIDTH=\d+,AVERAGE-BANDWIDTH=\d+,CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2",RESOLUTION=320x180,FRAME-RATE=25\.000\n180p/index\.m3u8\n`),
@@ -198,6 +203,15 @@ func TestRenditions_EndToEnd(t *testing.T) {
 			t.Fatalf("no final multivariant replay 60 s after stop:\n%s", replay)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+	if _, err := hlscheck.CheckMultivariantPlaylist([]byte(replay)); err != nil {
+		t.Errorf("replay multivariant playlist: %v\n%s", err, replay)
+	}
+	for _, cut := range []string{"index-source.m3u8", "index-180p.m3u8"} {
+		_, c, _ := get(t, base+cut)
+		if _, err := hlscheck.CheckMediaPlaylist(c); err != nil {
+			t.Errorf("%s: %v\n%s", cut, err, c)
+		}
 	}
 	if !strings.Contains(replay, "index-source.m3u8") || strings.Index(replay, "index-source.m3u8") > strings.Index(replay, "index-180p.m3u8") {
 		t.Errorf("the replay does not list the source first:\n%s", replay)
