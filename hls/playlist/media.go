@@ -185,6 +185,10 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 	if m.Type != "" && m.Type != TypeEvent && m.Type != TypeVOD {
 		return b, fmt.Errorf("playlist type %q is neither EVENT nor VOD", m.Type)
 	}
+	if m.MediaSequence > MaxSequence || m.DiscontinuitySequence > MaxSequence || m.Skipped > MaxSequence {
+		return b, fmt.Errorf("media sequence %d, discontinuity sequence %d or skipped segments %d over %d",
+			m.MediaSequence, m.DiscontinuitySequence, m.Skipped, uint64(MaxSequence))
+	}
 	version := 3 // decimal EXTINF
 	for i := range m.Segments {
 		if m.Segments[i].Map != "" {
@@ -332,6 +336,9 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 		r := &m.RenditionReports[i]
 		if err := checkQuoted(r.URI); err != nil {
 			return b, fmt.Errorf("EXT-X-RENDITION-REPORT URI %q: %w", r.URI, err)
+		}
+		if r.LastMSN > MaxSequence || r.LastPart > 1<<30 {
+			return b, fmt.Errorf("EXT-X-RENDITION-REPORT %q: LAST-MSN %d or LAST-PART %d out of range", r.URI, r.LastMSN, r.LastPart)
 		}
 		b = append(b, "#EXT-X-RENDITION-REPORT:URI=\""...)
 		b = append(b, r.URI...)

@@ -281,6 +281,8 @@ func TestMedia_Append_errors(t *testing.T) {
 		{"report without uri", &Media{RenditionReports: []RenditionReport{{}}}, "empty URI"},
 		{"negative hold back", &Media{ServerControl: &ServerControl{PartHoldBack: -1}}, "PART-HOLD-BACK"},
 		{"huge target", &Media{TargetDuration: MaxDuration + 1}, "target duration"},
+		{"huge sequence", &Media{MediaSequence: MaxSequence + 1}, "media sequence"},
+		{"huge report", &Media{RenditionReports: []RenditionReport{{URI: "r", LastMSN: MaxSequence + 1}}}, "LAST-MSN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
