@@ -106,7 +106,11 @@ func (al *aligner) anchor(r *run, u *stream.Unit, tol time.Duration) bool {
 	est := g.srcBase + (u.PTS + offset - g.srcStart)
 	ptl, snapped := est, false
 	window := g.snapWindow()
-	if k, ok := nearest(g.srcKeys, est); ok && absDur(k-est) <= window {
+	if !r.tracks[r.main].video {
+		// An audio-only rendition can cut at any frame: the estimate is
+		// the best anchor, and it cuts where the source does.
+		snapped = true
+	} else if k, ok := nearest(g.srcKeys, est); ok && absDur(k-est) <= window {
 		ptl, snapped = k, true
 	} else if reached, ok := g.sourceReached(); (!ok || reached < est-window) && al.tries < anchorTries {
 		al.tries++ // the source has not got here yet: try the next keyframe

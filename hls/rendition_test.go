@@ -306,3 +306,47 @@ func TestRenderMultivariant(t *testing.T) {
 		t.Error("a variant without bandwidth was rendered")
 	}
 }
+
+// TestManager_renditionAudioOnly: an audio-only rendition (for the slowest
+// networks) anchors on the arrival estimate rather than on a video keyframe,
+// cuts where the source does (an audio frame is always within half a frame
+// of a boundary) and is listed without RESOLUTION.
+func TestManager_renditionAudioOnly(t *testing.T) {
+	src, _ := renditionPair(t, "10", "50", "50")
+	audio := load(t, encode(t, "audio.mp4", append(audioIn(), "-t", "10", "-c:a", "aac", "-b:a", "48k")...))
+	var warns warningRecorder
+	m := newTestManager(t, &Manager{Warnings: &warns})
+	publishPair(m, src, audio, 15*time.Millisecond, false)
+	body := get(t, m, "main", PlaylistName)
+	mp, err := hlscheck.CheckMultivariantPlaylist(body)
+	if err != nil || len(mp.Variants) != 2 {
+		t.Fatalf("multivariant: %v\n%s", err, body)
+	}
+	if v := mp.Variants[1]; v.Width != 0 || len(v.Codecs) != 1 || v.Codecs[0] != "mp4a.40.2" {
+		t.Errorf("audio-only variant %+v", v)
+	}
+	srcPL, err := hlscheck.CheckMediaPlaylist(getRendition(t, m, "source", PlaylistName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	renPL, err := hlscheck.CheckMediaPlaylist(getRendition(t, m, "360p", PlaylistName))
+	if err != nil || len(renPL.Segments) < 3 {
+		t.Fatalf("audio rendition: %v", err)
+	}
+	for _, s := range renPL.Segments[1:] {
+		near := false
+		for _, ss := range srcPL.Segments {
+			if d := s.ProgramDateTime.Sub(ss.ProgramDateTime); d > -12*time.Millisecond && d < 12*time.Millisecond {
+				near = true
+			}
+		}
+		if !near {
+			t.Errorf("audio segment %s at %s starts at no source segment's start", s.URI, s.ProgramDateTime.Format(time.RFC3339Nano))
+		}
+	}
+	warns.mu.Lock()
+	defer warns.mu.Unlock()
+	if msg := warns.last["main/360p/align"]; msg != "" {
+		t.Errorf("warning on an audio-only rendition: %q", msg)
+	}
+}
