@@ -257,21 +257,10 @@ func (r *Registry) changedLocked() {
 	r.changed = make(chan struct{})
 }
 
-// Live tells whether the stage has a publisher now, on its source or on any
-// rendition.
+// Live tells whether the stage's source has a publisher now: what viewers
+// can watch (renditions are served beside a live source only).
 func (r *Registry) Live(stageName string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st := r.stages[stageName]
-	if st == nil {
-		return false
-	}
-	for _, pa := range st.paths {
-		if pa.pub != nil {
-			return true
-		}
-	}
-	return false
+	return r.PathLive(stageName, "")
 }
 
 // PathLive tells whether one publish path of the stage (rendition "" is the
@@ -295,8 +284,9 @@ func (r *Registry) Known(stageName string) bool {
 }
 
 // Stages returns a snapshot of every stage seen since start, sorted by name.
-// The top-level fields describe the stage's source; Renditions lists every
-// publish path (the source first) once the stage has had a rendition.
+// The top-level fields (Live among them) describe the stage's source;
+// Renditions lists every publish path (the source first) once the stage has
+// had a rendition.
 func (r *Registry) Stages() []StageInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -327,7 +317,7 @@ func (r *Registry) Stages() []StageInfo {
 		sort.Strings(names) // "" (the source) first
 		for _, name := range names {
 			pa := st.paths[name]
-			info.Live = info.Live || pa.pub != nil
+			info.Live = info.Live || (name == "" && pa.pub != nil)
 			for _, w := range pa.warnings {
 				if name != "" {
 					w = "rendition " + name + ": " + w

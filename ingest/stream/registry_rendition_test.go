@@ -74,7 +74,7 @@ func TestRegistry_RenditionBusy(t *testing.T) {
 	}
 	first.Close()
 	if r.PathLive("main", "360p") || !r.Live("main") {
-		t.Fatal("the rendition's path should be free and the stage still live")
+		t.Fatal("the rendition's path should be free and the stage (its source) still live")
 	}
 	again, err := r.Publish(renditionStream("main", "360p"))
 	if err != nil {
@@ -148,15 +148,19 @@ func TestRegistry_StagesRenditions(t *testing.T) {
 	if !info.Live || info.Renditions[1].Live || info.Renditions[1].LastSeen == nil {
 		t.Fatalf("after the rendition left: %+v", info)
 	}
-	// A stage whose source is offline is live while a rendition is.
+	// A stage is live when its source is: a rendition alone is not
+	// served.
 	src.Close()
 	p, err := r.Publish(renditionStream("main", "360p"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if !r.Live("main") || r.PathLive("main", "") {
-		t.Fatal("a live rendition makes the stage live, not its source")
+	if r.Live("main") || !r.PathLive("main", "360p") {
+		t.Fatal("a rendition without its source makes the stage live")
+	}
+	if info := r.Stages()[0]; info.Live || !info.Renditions[1].Live {
+		t.Fatalf("stage info %+v: want the stage offline and its rendition live", info)
 	}
 }
 
