@@ -133,9 +133,15 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 	return final, nil
 }
 
+// bandwidthSamples is how many segments of a cut are measured for its
+// BANDWIDTH: a HEAD each, whatever the talk's length (listing the runs
+// would cost a request per 1,000 segments on every re-cut of a live talk).
+const bandwidthSamples = 8
+
 // replayVariant describes one cut for the multivariant playlist: codecs and
-// resolution from its first init segment, BANDWIDTH and AVERAGE-BANDWIDTH
-// from the sizes of its segments (one listing per run).
+// resolution from its first init segment, BANDWIDTH (peak) and
+// AVERAGE-BANDWIDTH from the sizes of up to bandwidthSamples of its
+// segments, spread over the cut.
 func (l *Library) replayVariant(ctx context.Context, sel *Selection, uri string) (playlist.Variant, error) {
 	v := playlist.Variant{URI: uri}
 	init, err := readSmall(ctx, l.Store, sel.Parts[0].Init, 4<<20)
@@ -145,31 +151,25 @@ func (l *Library) replayVariant(ctx context.Context, sel *Selection, uri string)
 	if err := hls.DescribeInit(&v, init); err != nil {
 		return v, fmt.Errorf("%s: %w", sel.Parts[0].Init, err)
 	}
-	sizes := map[string]int64{}
-	listed := map[string]bool{}
+	var segs []CutSegment
+	for _, p := range sel.Parts {
+		segs = append(segs, p.Segments...)
+	}
+	n := min(len(segs), bandwidthSamples)
 	var bits float64
 	var dur time.Duration
-	for _, p := range sel.Parts {
-		for _, seg := range p.Segments {
-			dir := path.Dir(seg.Key) + "/"
-			if !listed[dir] {
-				listed[dir] = true
-				objs, err := l.Store.List(ctx, dir)
-				if err != nil {
-					return v, fmt.Errorf("list %s: %w", dir, err)
-				}
-				for _, o := range objs {
-					sizes[o.Key] = o.Size
-				}
-			}
-			size, ok := sizes[seg.Key]
-			if !ok || seg.Duration <= 0 {
-				continue
-			}
-			v.Bandwidth = max(v.Bandwidth, int(float64(size*8)/seg.Duration.Seconds()))
-			bits += float64(size * 8)
-			dur += seg.Duration
+	for i := range n {
+		seg := segs[i*len(segs)/n]
+		if i == n-1 {
+			seg = segs[len(segs)-1]
 		}
+		info, err := l.Store.Stat(ctx, seg.Key)
+		if err != nil || seg.Duration <= 0 {
+			continue // not stored yet: the next re-cut measures it
+		}
+		v.Bandwidth = max(v.Bandwidth, int(float64(info.Size*8)/seg.Duration.Seconds()))
+		bits += float64(info.Size * 8)
+		dur += seg.Duration
 	}
 	if dur <= 0 {
 		return v, errors.New("no stored segment to measure its bandwidth")
