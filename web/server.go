@@ -31,6 +31,9 @@ import (
 // segment of a starting publish exists, and must return when ctx ends.
 type liveSource interface {
 	File(ctx context.Context, stage, name string) (data []byte, contentType string, ok bool)
+	// RenditionFile serves /live/{stage}/{rendition}/{name}; rendition
+	// "source" is the stage's source.
+	RenditionFile(ctx context.Context, stage, rendition, name string) (data []byte, contentType string, ok bool)
 }
 
 // healthSource names what threatens the recordings now (*archive.Recorder):
