@@ -12,7 +12,9 @@ import (
 // mu guards queue, dropped and closing.
 type reader struct {
 	name string
-	size int
+	// stage, when set, limits the reader to one stage's events.
+	stage string
+	size  int
 	fn   func(Event)
 	log  *slog.Logger
 
@@ -27,15 +29,18 @@ type reader struct {
 	done         chan struct{}
 }
 
-func newReader(name string, size int, fn func(Event), log *slog.Logger) *reader {
+func newReader(name, stage string, size int, fn func(Event), log *slog.Logger) *reader {
 	rd := &reader{
-		name: name, size: size, fn: fn, log: log,
+		name: name, stage: stage, size: size, fn: fn, log: log,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
 	go rd.run()
 	return rd
 }
+
+// wants tells whether the reader reads the stage's events.
+func (rd *reader) wants(stage string) bool { return rd.stage == "" || rd.stage == stage }
 
 // push enqueues ev. control events always fit; units are dropped when full
 // (push then returns false).

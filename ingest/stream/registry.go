@@ -80,10 +80,21 @@ func (r *Registry) Close() {
 // one event at a time, in order. Publishes already live are announced first.
 // The returned function unsubscribes and waits for fn to return.
 func (r *Registry) Subscribe(name string, fn func(Event)) func() {
-	rd := newReader(name, r.QueueSize, fn, r.Log)
+	return r.subscribe(name, "", fn)
+}
+
+// SubscribeStage is Subscribe for the events of one stage only: its queue
+// holds that stage's units alone, so a reader that falls behind on one stage
+// drops only that stage's units (and counts them against that stage).
+func (r *Registry) SubscribeStage(name, stage string, fn func(Event)) func() {
+	return r.subscribe(name, stage, fn)
+}
+
+func (r *Registry) subscribe(name, stage string, fn func(Event)) func() {
+	rd := newReader(name, stage, r.QueueSize, fn, r.Log)
 	r.mu.Lock()
 	for _, st := range r.stages {
-		if st.pub != nil && !st.pub.closed {
+		if st.pub != nil && !st.pub.closed && rd.wants(st.name) {
 			rd.push(Event{Stage: st.name, Start: st.pub.stream}, true)
 		}
 	}
@@ -136,7 +147,9 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	st.dropped = 0
 	r.changedLocked()
 	for _, rd := range r.readers {
-		rd.push(Event{Stage: s.Stage, Start: s}, true)
+		if rd.wants(s.Stage) {
+			rd.push(Event{Stage: s.Stage, Start: s}, true)
+		}
 	}
 	r.Log.Info("publish started", "stage", s.Stage, "source", s.Source, "remote", s.Remote, "tracks", trackNames(s.Tracks))
 	return p, nil
@@ -256,6 +269,9 @@ func (p *Publisher) WriteUnit(u *Unit) {
 	p.st.stats.add(u, p.stream.Tracks[u.Track])
 	p.st.silence.unit(u.Track, u.Received, p.st, p.stream.Tracks, p.reg.Log)
 	for _, rd := range p.reg.readers {
+		if !rd.wants(p.stream.Stage) {
+			continue
+		}
 		if !rd.push(Event{Stage: p.stream.Stage, Unit: u}, false) {
 			p.st.dropped++
 		}
@@ -279,7 +295,9 @@ func (p *Publisher) Close() {
 		p.reg.changedLocked()
 	}
 	for _, rd := range p.reg.readers {
-		rd.push(Event{Stage: p.stream.Stage, End: true}, true)
+		if rd.wants(p.stream.Stage) {
+			rd.push(Event{Stage: p.stream.Stage, End: true}, true)
+		}
 	}
 	p.reg.Log.Info("publish ended", "stage", p.stream.Stage, "source", p.stream.Source, "remote", p.stream.Remote,
 		"duration", time.Since(p.stream.Start).Round(time.Second).String())
