@@ -15,8 +15,8 @@ type reader struct {
 	// stage, when set, limits the reader to one stage's events.
 	stage string
 	size  int
-	fn   func(Event)
-	log  *slog.Logger
+	fn    func(Event)
+	log   *slog.Logger
 
 	mu           sync.Mutex
 	queue        []Event
