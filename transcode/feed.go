@@ -180,7 +180,8 @@ func (f *tsFeed) withParams(au [][]byte, key bool) [][]byte {
 // offset and wrapped to 33 bits as the format does (after 26.5 hours).
 func ticks90k(d time.Duration) int64 {
 	d += tsOffset
-	return (int64(d/time.Second)*90000 + int64(d%time.Second)*90000/int64(time.Second)) & (1<<33 - 1)
+	// Rounded, not truncated: a 90 kHz source's times come back exactly.
+	return (int64(d/time.Second)*90000 + (int64(d%time.Second)*90000+int64(time.Second)/2)/int64(time.Second)) & (1<<33 - 1)
 }
 
 func nonEmpty(bs ...[]byte) [][]byte {
