@@ -79,8 +79,10 @@ func ffmpegArgs(outs []output, encoder, device string, f features) []string {
 		if f.encTimeBase {
 			args = append(args, "-enc_time_base", "-1")
 		}
-		// The source's audio is AAC or Opus, which salon's ingest takes as is.
-		args = append(args, "-c:a", "copy")
+		// Audio is encoded again, to AAC: a copy of the source's ADTS AAC
+		// has no global header, which the RTSP muxer needs before the
+		// first packet, and AAC plays everywhere a rendition must.
+		args = append(args, "-c:a", "aac", "-b:a", strconv.Itoa(audioBitrate(o.Height)))
 		if strings.HasPrefix(o.URL, "rtmp") {
 			args = append(args, "-f", "flv", o.URL)
 		} else {
@@ -88,6 +90,15 @@ func ffmpegArgs(outs []output, encoder, device string, f features) []string {
 		}
 	}
 	return args
+}
+
+// audioBitrate is the AAC bitrate of a rendition, in bits per second: the
+// smaller renditions are for slow networks.
+func audioBitrate(height int) int {
+	if height <= 480 {
+		return 96_000
+	}
+	return 128_000
 }
 
 // filterGraph decodes once and scales the first video stream to each

@@ -58,8 +58,8 @@ func TestFFmpegArgs(t *testing.T) {
 				t.Errorf("-i %v, want pipe:0 once", in)
 			}
 			// Every output: its own encoder, keyframes where the source has
-			// them, the audio copied, its bitrate, its URL and format.
-			for _, flag := range []string{"-c:v", "-force_key_frames", "-c:a", "-b:v"} {
+			// them, its audio, its bitrates, its URL and format.
+			for _, flag := range []string{"-c:v", "-force_key_frames", "-c:a", "-b:v", "-b:a"} {
 				if n := len(argsAfter(args, flag)); n != len(outs) {
 					t.Errorf("%s given %d times, want %d", flag, n, len(outs))
 				}
@@ -69,6 +69,12 @@ func TestFFmpegArgs(t *testing.T) {
 			}
 			if v := argsAfter(args, "-b:v"); v[0] != "2800000" || v[1] != "1200000" {
 				t.Errorf("-b:v %v", v)
+			}
+			if v := argsAfter(args, "-c:a"); v[0] != "aac" || v[1] != "aac" {
+				t.Errorf("-c:a %v, want aac", v)
+			}
+			if v := argsAfter(args, "-b:a"); v[0] != "128000" || v[1] != "96000" {
+				t.Errorf("-b:a %v", v)
 			}
 			if v := argsAfter(args, "-f"); !slices.Equal(v, []string{"mpegts", "rtsp", "flv"}) {
 				t.Errorf("-f %v, want mpegts in, rtsp and flv out", v)
