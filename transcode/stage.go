@@ -50,7 +50,8 @@ func newStageWorker(t *Transcoder, stage string) *stageWorker {
 		done: make(chan struct{}),
 	}
 	go w.supervise()
-	w.unsub = t.Registry.SubscribeStage("transcode-"+stage, stage, w.handle)
+	// The stage's source only: its renditions (ours among them) are not fed.
+	w.unsub = t.Registry.SubscribePath("transcode-"+stage, stage, "", w.handle)
 	return w
 }
 

@@ -33,7 +33,7 @@ import (
 type sourceRegistry interface {
 	Changed() <-chan struct{}
 	Stages() []stream.StageInfo
-	SubscribeStage(name, stage string, fn func(stream.Event)) func()
+	SubscribePath(name, stage, rendition string, fn func(stream.Event)) func()
 }
 
 var _ sourceRegistry = (*stream.Registry)(nil)

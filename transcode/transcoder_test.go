@@ -39,9 +39,9 @@ type stageRecorder struct {
 	runs []*stageRun
 }
 
-func recordStage(t *testing.T, reg *stream.Registry, stage string) *stageRecorder {
+func recordStage(t *testing.T, reg *stream.Registry, stage, rendition string) *stageRecorder {
 	r := &stageRecorder{}
-	unsub := reg.SubscribeStage("test", stage, func(ev stream.Event) {
+	unsub := reg.SubscribePath("test", stage, rendition, func(ev stream.Event) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		switch {
@@ -148,10 +148,11 @@ func spsSize(t *testing.T, s *stream.Stream) (int, int) {
 }
 
 // TestTranscoder_RenditionAlignedAndRestarts: a 540p source published over
-// RTSP gets a 480p rendition, published by the ffmpeg child to a second
-// salon RTSP server, whose keyframes fall exactly on the source's (the
-// source's keyframes are irregular, so an encoder's own GOP would miss
-// them). Killing the child brings it back after the back-off while the
+// RTSP gets a 480p rendition, published by the ffmpeg child back to the same
+// salon RTSP server at live/main/480p, whose keyframes fall exactly on the
+// source's (the source's keyframes are irregular, so an encoder's own GOP
+// would miss them). The child is fed the source only, never its own
+// rendition. Killing the child brings it back after the back-off while the
 // source never stops.
 func TestTranscoder_RenditionAlignedAndRestarts(t *testing.T) {
 	testkit.NeedTool(t, "ffmpeg")
@@ -162,10 +163,10 @@ func TestTranscoder_RenditionAlignedAndRestarts(t *testing.T) {
 			t.Logf("log:\n%s", logs.String())
 		}
 	})
-	srcReg, outReg := newRegistry(t, log), newRegistry(t, log)
-	srcRTSP, outRTSP := newRTSP(t, srcReg, log), newRTSP(t, outReg, log)
-	src := recordStage(t, srcReg, "main")
-	rend := recordStage(t, outReg, "main-480p")
+	reg := newRegistry(t, log)
+	rtsp := newRTSP(t, reg, log)
+	src := recordStage(t, reg, "main", "")
+	rend := recordStage(t, reg, "main", "480p")
 
 	rs, err := ParseRenditions("480p")
 	if err != nil {
@@ -173,11 +174,9 @@ func TestTranscoder_RenditionAlignedAndRestarts(t *testing.T) {
 	}
 	tc := &Transcoder{
 		Renditions: rs,
-		Registry:   srcReg,
-		// Until renditions have their own publish path in ingest, the
-		// rendition goes to a stage of its own on another server.
+		Registry:   reg,
 		Target: func(stage, r string) string {
-			return "rtsp://" + outRTSP.Addr() + "/live/" + stage + "-" + r + "?key=" + testKey
+			return "rtsp://" + rtsp.Addr() + "/live/" + stage + "/" + r + "?key=" + testKey
 		},
 		MinBackoff: 500 * time.Millisecond,
 		Log:        log,
@@ -198,7 +197,7 @@ func TestTranscoder_RenditionAlignedAndRestarts(t *testing.T) {
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "1000", "-sc_threshold", "0",
 		"-force_key_frames", "expr:gte(t,n_forced*1.3+0.4*mod(n_forced,2))",
 		"-c:a", "aac", "-b:a", "64k",
-		"-f", "rtsp", "-rtsp_transport", "tcp", "rtsp://"+srcRTSP.Addr()+"/live/main?key="+testKey)
+		"-f", "rtsp", "-rtsp_transport", "tcp", "rtsp://"+rtsp.Addr()+"/live/main?key="+testKey)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("source ffmpeg: %s", pub.Stderr.String())
@@ -242,6 +241,9 @@ func TestTranscoder_RenditionAlignedAndRestarts(t *testing.T) {
 		st, _ = tc.State("main")
 		return st.Running && st.PID != firstPID
 	})
+	if n := len(tc.States()); n != 1 {
+		t.Errorf("%d stages transcoded, want main only (never its renditions)", n)
+	}
 	if st.Restarts != 1 || !strings.Contains(st.LastExit, "killed") {
 		t.Errorf("state after the kill: %+v, want 1 restart and the signal as the last exit", st)
 	}

@@ -21,6 +21,12 @@ import (
 // playlist like the hls package does for a publish that is starting.
 type dirLive struct{ dir string }
 
+// RenditionFile serves dir/{rendition}/{name} (ffmpeg's var_stream_map
+// layout).
+func (d dirLive) RenditionFile(ctx context.Context, stage, rendition, name string) ([]byte, string, bool) {
+	return dirLive{filepath.Join(d.dir, rendition)}.File(ctx, stage, name)
+}
+
 func (d dirLive) File(ctx context.Context, stage, name string) ([]byte, string, bool) {
 	if stage != "main" {
 		return nil, "", false

@@ -77,11 +77,17 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) {
 	s.serveLive(w, r, r.PathValue("stage"), r.PathValue("file"))
 }
 
-// serveLive answers GET and HEAD for one live file of a stage.
+// serveLive answers GET and HEAD for one live file of a stage, or of one of
+// its renditions when the request names one (live_rendition.go).
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name string) {
 	setCORS(w.Header())
 	if !stream.ValidStage(stage) {
 		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
+		return
+	}
+	rendition, ok := requestRendition(r)
+	if !ok {
+		s.jsonError(w, http.StatusNotFound, "no such rendition: rendition names are source or 1-32 of a-z, 0-9 and -")
 		return
 	}
 	kind := classifyFile(name)
@@ -96,7 +102,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 
 	ctx, cancel := context.WithTimeout(r.Context(), fileWait)
 	defer cancel()
-	data, ctype, ok := s.Live.File(ctx, stage, name)
+	data, ctype, ok := s.liveFile(ctx, stage, rendition, name)
 	if !ok {
 		switch {
 		case kind == kindPlaylist && !s.Stages.Live(stage):

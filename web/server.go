@@ -31,6 +31,9 @@ import (
 // segment of a starting publish exists, and must return when ctx ends.
 type liveSource interface {
 	File(ctx context.Context, stage, name string) (data []byte, contentType string, ok bool)
+	// RenditionFile serves /live/{stage}/{rendition}/{name}; rendition
+	// "source" is the stage's source.
+	RenditionFile(ctx context.Context, stage, rendition, name string) (data []byte, contentType string, ok bool)
 }
 
 // healthSource names what threatens the recordings now (*archive.Recorder):
@@ -260,6 +263,8 @@ func (s *Server) routes() {
 	s.handle("GET /live/{stage}/index.m3u8", s.handlePlaylist)
 	s.handle("GET /live/{stage}/{file}", s.handleSegment)
 	s.handle("OPTIONS /live/{stage}/{file}", s.handlePreflight)
+	s.handle("GET /live/{stage}/{rendition}/{file}", s.handleRenditionFile)
+	s.handle("OPTIONS /live/{stage}/{rendition}/{file}", s.handlePreflight)
 
 	s.handle("GET /api/stages", s.handleStages)
 	s.handle("GET /api/stages/{stage}", s.handleStage)

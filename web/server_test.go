@@ -94,6 +94,10 @@ func newFakes() (*fakeLive, *fakeStages) {
 		"main/index.m3u8": testPlaylist,
 		"main/init-1.mp4": "INIT",
 		"main/7.m4s":      "SEGMENT-7",
+		// RenditionFile calls arrive as "stage/rendition/name".
+		"main/360p/index.m3u8":   testPlaylist,
+		"main/360p/7.m4s":        "SEGMENT-360p-7",
+		"main/source/index.m3u8": testPlaylist,
 	}}
 	stages := &fakeStages{stages: []stream.StageInfo{
 		{Name: "attic", Live: false},
@@ -185,6 +189,14 @@ func TestServer_Live(t *testing.T) {
 		{"negative segment", "GET", "/live/main/-1.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
 		{"temp segment", "GET", "/live/main/1.m4s.tmp", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
 		{"hex segment", "GET", "/live/main/0x1.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition playlist", "GET", "/live/main/360p/index.m3u8", nil, 200, "application/vnd.apple.mpegurl", "no-cache", testPlaylist, "main/360p/index.m3u8"},
+		{"rendition segment", "GET", "/live/main/360p/7.m4s", nil, 200, "video/iso.segment", immutable, "SEGMENT-360p-7", "main/360p/7.m4s"},
+		{"source by name", "GET", "/live/main/source/index.m3u8", nil, 200, "application/vnd.apple.mpegurl", "no-cache", testPlaylist, "main/source/index.m3u8"},
+		{"rendition segment gone", "GET", "/live/main/360p/1.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", "main/360p/1.m4s"},
+		{"rendition uppercase", "GET", "/live/main/HD/index.m3u8", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition too long", "GET", "/live/main/" + strings.Repeat("a", 33) + "/index.m3u8", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition other file", "GET", "/live/main/360p/x.ts", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition of unknown stage", "GET", "/live/nope/360p/index.m3u8", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +264,11 @@ func TestServer_Preflight(t *testing.T) {
 // slowLive blocks until the request's context ends, like a playlist of a
 // publish that never produces a segment.
 // waitFor bounds a wait for an event in these tests; it never measures.
+// RenditionFile serves "stage/rendition/name" from the same map.
+func (f *fakeLive) RenditionFile(ctx context.Context, stage, rendition, name string) ([]byte, string, bool) {
+	return f.File(ctx, stage, rendition+"/"+name)
+}
+
 const waitFor = 30 * time.Second
 
 // slowLive's File waits for its context to end and reports why.
@@ -265,6 +282,10 @@ func (s slowLive) File(ctx context.Context, stage, name string) ([]byte, string,
 	<-ctx.Done()
 	s.ended <- ctx.Err()
 	return nil, "", false
+}
+
+func (s slowLive) RenditionFile(ctx context.Context, stage, _, name string) ([]byte, string, bool) {
+	return s.File(ctx, stage, name)
 }
 
 // requestsServed sums salon_http_requests_total for one route: a request

@@ -12,11 +12,13 @@ import (
 // mu guards queue, dropped and closing.
 type reader struct {
 	name string
-	// stage, when set, limits the reader to one stage's events.
-	stage string
-	size  int
-	fn    func(Event)
-	log   *slog.Logger
+	// filtered limits the reader to one publish path's events: stage and
+	// rendition ("" is the source).
+	filtered         bool
+	stage, rendition string
+	size             int
+	fn               func(Event)
+	log              *slog.Logger
 
 	mu           sync.Mutex
 	queue        []Event
@@ -29,9 +31,9 @@ type reader struct {
 	done         chan struct{}
 }
 
-func newReader(name, stage string, size int, fn func(Event), log *slog.Logger) *reader {
+func newReader(name string, size int, fn func(Event), log *slog.Logger) *reader {
 	rd := &reader{
-		name: name, stage: stage, size: size, fn: fn, log: log,
+		name: name, size: size, fn: fn, log: log,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
@@ -39,8 +41,10 @@ func newReader(name, stage string, size int, fn func(Event), log *slog.Logger) *
 	return rd
 }
 
-// wants tells whether the reader reads the stage's events.
-func (rd *reader) wants(stage string) bool { return rd.stage == "" || rd.stage == stage }
+// wants tells whether the reader reads the events of a publish path.
+func (rd *reader) wants(stage, rendition string) bool {
+	return !rd.filtered || (rd.stage == stage && rd.rendition == rendition)
+}
 
 // push enqueues ev. control events always fit; units are dropped when full
 // (push then returns false).

@@ -281,7 +281,7 @@ func FuzzValidStage(f *testing.F) {
 	})
 }
 
-func TestRegistry_SubscribeStage(t *testing.T) {
+func TestRegistry_SubscribePath(t *testing.T) {
 	r := newTestRegistry(t, 4)
 	live, err := r.Publish(videoStream("live-before"))
 	if err != nil {
@@ -289,7 +289,7 @@ func TestRegistry_SubscribeStage(t *testing.T) {
 	}
 	defer live.Close()
 	mainOnly := &collector{block: make(chan struct{})}
-	unsub := r.SubscribeStage("main-only", "main", mainOnly.fn)
+	unsub := r.SubscribePath("main-only", "main", "", mainOnly.fn)
 	other, err := r.Publish(videoStream("other"))
 	if err != nil {
 		t.Fatal(err)
@@ -298,14 +298,23 @@ func TestRegistry_SubscribeStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The blocked reader's queue (4 units) holds main's units only: other's
-	// units neither fill it nor count as dropped on main.
+	rs := videoStream("main")
+	rs.Rendition = "480p"
+	rend, err := r.Publish(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The blocked reader's queue (4 units) holds main's source units only:
+	// other stages' and main's rendition's units neither fill it nor count
+	// as dropped on main.
 	for i := 0; i < 10; i++ {
 		other.WriteUnit(&Unit{Track: 0, AU: [][]byte{{1}}})
+		rend.WriteUnit(&Unit{Track: 0, AU: [][]byte{{1}}})
 	}
 	for i := 0; i < 6; i++ {
 		main.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i), AU: [][]byte{{1}}})
 	}
+	rend.Close()
 	main.Close()
 	other.Close()
 	close(mainOnly.block)
@@ -313,8 +322,8 @@ func TestRegistry_SubscribeStage(t *testing.T) {
 	evs := mainOnly.snapshot()
 	units, dropped := 0, 0
 	for _, ev := range evs {
-		if ev.Stage != "main" {
-			t.Fatalf("a reader of main got an event of %q: %+v", ev.Stage, ev)
+		if ev.Stage != "main" || ev.Rendition != "" {
+			t.Fatalf("a reader of main's source got an event of %q/%q: %+v", ev.Stage, ev.Rendition, ev)
 		}
 		if ev.Unit != nil {
 			units++
