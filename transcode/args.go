@@ -55,9 +55,12 @@ func ffmpegArgs(outs []output, encoder, device string, f features) []string {
 		}
 	}
 	args = append(args,
-		// Enough to read the parameter sets of the first keyframe (which
-		// salon puts in front of it) without waiting seconds of input.
-		"-probesize", "1000000", "-analyzeduration", "1000000",
+		// No probing beyond the first packets: the first unit is a keyframe
+		// with its parameter sets in front (the feed sees to it) and ADTS
+		// carries the audio's. Every frame ffmpeg holds back at the start is
+		// latency, and the renditions' first keyframes are anchored on the
+		// source's timeline by their arrival time.
+		"-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
 		"-f", "mpegts", "-i", "pipe:0",
 		"-copyts",
 		"-filter_complex", filterGraph(outs, encoder),
