@@ -155,6 +155,7 @@ func (w *stageWorker) supervise() {
 		}
 		p, err := w.t.start(ctx, outs)
 		if err != nil {
+			w.t.restarts.WithLabelValues(w.stage).Inc()
 			w.log.Error("transcode: cannot start ffmpeg; retrying", "error", err, "retry_in", delay.String())
 			w.failed(err.Error(), delay)
 		} else {
