@@ -52,7 +52,9 @@ func TestTranscoder_StalledChildRestarted(t *testing.T) {
 	}
 	defer reg.Close()
 	tc := fakeTranscoder(t, "stall")
-	tc.Registry, tc.Log, tc.StallTimeout = reg, log, time.Second
+	// Long enough for the fake to start and say something on a loaded
+	// machine (it is this test binary, built with -race).
+	tc.Registry, tc.Log, tc.StallTimeout = reg, log, 5*time.Second
 	if err := tc.Initialize(); err != nil {
 		t.Fatal(err)
 	}
