@@ -6,13 +6,13 @@ require (
 	github.com/abema/go-mp4 v1.7.1
 	github.com/arran4/golang-ical v0.3.4
 	github.com/axiomhq/hyperloglog v0.3.0
+	github.com/bluenviron/gohlslib/v2 v2.4.4
 	github.com/bluenviron/gortmplib v1.0.2
 	github.com/bluenviron/gortsplib/v4 v4.16.2
 	github.com/bluenviron/mediacommon/v2 v2.9.4
 	github.com/chromedp/chromedp v0.23.0
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/websocket v1.5.3
-	github.com/grafov/m3u8 v0.12.1
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/pion/rtp v1.8.21
 	github.com/prometheus/client_golang v1.25.0

@@ -15,7 +15,7 @@ import (
 //     rendition estimates the offset from arrival times (the minimum of
 //     received − DTS over each stream's units, which network and encoder
 //     delays only raise), then snaps it to the source keyframe presented
-//     nearest to that estimate. Encoders with aligned GOPs put both keyframes
+//     nearest to that estimate (within snapWindow). Encoders with aligned GOPs put both keyframes
 //     on the same frame, so the snap is exact and the rendition's decode
 //     times, segment starts and PROGRAM-DATE-TIMEs equal the source's.
 //   - Cutting. Once the source has got to a rendition keyframe, the rendition
@@ -35,8 +35,17 @@ import (
 
 // snapWindow bounds how far the arrival-time estimate of a rendition's
 // offset may be from a source keyframe for the two to be taken as the same
-// frame.
-const snapWindow = 400 * time.Millisecond
+// frame: 400 ms, or up to half the source's keyframe interval (at most
+// 1.5 s), since an encoder's aligned keyframe can only be a source keyframe.
+// A rendition made from the source by a transcoder arrives late by the
+// encoder's latency, which the estimate counts as offset.
+func (g *group) snapWindow() time.Duration {
+	w := 400 * time.Millisecond
+	if n := len(g.srcKeys); n >= 2 {
+		w = max(w, min((g.srcKeys[n-1]-g.srcKeys[n-2])/2, 1500*time.Millisecond))
+	}
+	return w
+}
 
 // anchorTries is how many rendition keyframes may arrive before the source's
 // matching keyframe before the rendition anchors on the estimate alone.
@@ -96,9 +105,10 @@ func (al *aligner) anchor(r *run, u *stream.Unit, tol time.Duration) bool {
 	offset := al.clock.Sub(g.srcZero) // rendition stream time + offset = source stream time
 	est := g.srcBase + (u.PTS + offset - g.srcStart)
 	ptl, snapped := est, false
-	if k, ok := nearest(g.srcKeys, est); ok && absDur(k-est) <= snapWindow {
+	window := g.snapWindow()
+	if k, ok := nearest(g.srcKeys, est); ok && absDur(k-est) <= window {
 		ptl, snapped = k, true
-	} else if reached, ok := g.sourceReached(); (!ok || reached < est-snapWindow) && al.tries < anchorTries {
+	} else if reached, ok := g.sourceReached(); (!ok || reached < est-window) && al.tries < anchorTries {
 		al.tries++ // the source has not got here yet: try the next keyframe
 		return false
 	}

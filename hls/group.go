@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -137,7 +138,7 @@ func (g *group) update() {
 	var mv []byte
 	if vs := g.variants(); len(vs) > 1 {
 		var err error
-		mv, err = renderMultivariant(vs)
+		mv, err = RenderMultivariant(vs)
 		if err != nil {
 			g.m.Log.Error("cannot render the multivariant playlist; serving the source's playlist alone", "stage", g.name, "error", err)
 			mv = nil
@@ -151,12 +152,12 @@ func (g *group) update() {
 // variants lists what the multivariant playlist offers: the source, then
 // every rendition that has a segment since it anchored on the source's
 // current publish. Nothing while the source is offline.
-func (g *group) variants() []variant {
+func (g *group) variants() []playlist.Variant {
 	src := g.source
 	if src == nil || !g.srcLive || src.run == nil || src.rates.count() == 0 {
 		return nil
 	}
-	out := []variant{src.variant()}
+	out := []playlist.Variant{src.variant()}
 	for _, st := range g.renditionList() {
 		if st.run != nil && st.al != nil && st.al.segments > 0 && st.al.epoch == g.epoch {
 			out = append(out, st.variant())

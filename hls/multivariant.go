@@ -3,28 +3,18 @@ package hls
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/codecparams"
 	hlscodecs "github.com/bluenviron/gohlslib/v2/pkg/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
-
-// variant is one entry of a stage's multivariant playlist.
-type variant struct {
-	URI       string // relative to /live/{stage}/: "{rendition}/index.m3u8"
-	Bandwidth int64  // peak bits per second over recent segments
-	Average   int64  // average bits per second over recent segments
-	Codecs    []string
-	Width     int
-	Height    int
-	FrameRate float64
-}
 
 // rates keeps the size and duration of a path's latest segments, for
 // BANDWIDTH (the peak) and AVERAGE-BANDWIDTH.
@@ -63,9 +53,10 @@ func (r *rates) measure() (peak, avg int64) {
 // variant describes the path for the multivariant playlist: codecs and
 // resolution from its current codec parameters (what its init segment
 // holds), bandwidth from its recent segments.
-func (st *stage) variant() variant {
-	v := variant{URI: stream.RenditionName(st.rendition) + "/" + PlaylistName}
-	v.Bandwidth, v.Average = st.rates.measure()
+func (st *stage) variant() playlist.Variant {
+	v := playlist.Variant{URI: stream.RenditionName(st.rendition) + "/" + PlaylistName}
+	peak, avg := st.rates.measure()
+	v.Bandwidth, v.AverageBandwidth = int(peak), int(avg)
 	if st.run == nil {
 		return v
 	}
@@ -78,6 +69,24 @@ func (st *stage) variant() variant {
 		}
 	}
 	return v
+}
+
+// DescribeInit fills v's CODECS, RESOLUTION and FRAME-RATE from an fMP4
+// init segment (one salon wrote, read back from the bucket).
+func DescribeInit(v *playlist.Variant, init []byte) error {
+	var in fmp4.Init
+	if err := in.Unmarshal(bytes.NewReader(init)); err != nil {
+		return fmt.Errorf("read init segment: %w", err)
+	}
+	for _, t := range in.Tracks {
+		if c := codecString(t.Codec); c != "" {
+			v.Codecs = append(v.Codecs, c)
+		}
+		if v.Width == 0 {
+			v.Width, v.Height, v.FrameRate = videoSize(t.Codec)
+		}
+	}
+	return nil
 }
 
 // codecString is the RFC 6381 name of a codec for CODECS (avc1.64001f,
@@ -116,32 +125,15 @@ func videoSize(c mp4codecs.Codec) (w, h int, fps float64) {
 	return 0, 0, 0
 }
 
-// renderMultivariant writes the multivariant playlist over vs, in order:
+// RenderMultivariant writes the multivariant playlist over vs, in order:
 // players start with the first variant (the source) unless their own
-// bandwidth estimate says otherwise. It is written here rather than with
-// grafov/m3u8, which puts PROGRAM-ID (removed in protocol version 6) on
-// every EXT-X-STREAM-INF; hls/playlist will own this writer.
-func renderMultivariant(vs []variant) ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+// bandwidth estimate says otherwise.
+func RenderMultivariant(vs []playlist.Variant) ([]byte, error) {
 	for _, v := range vs {
 		if v.Bandwidth <= 0 {
 			return nil, fmt.Errorf("variant %s has no measured bandwidth yet", v.URI)
 		}
-		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d", v.Bandwidth)
-		if v.Average > 0 {
-			fmt.Fprintf(&b, ",AVERAGE-BANDWIDTH=%d", v.Average)
-		}
-		if len(v.Codecs) > 0 {
-			fmt.Fprintf(&b, ",CODECS=%q", strings.Join(v.Codecs, ","))
-		}
-		if v.Width > 0 && v.Height > 0 {
-			fmt.Fprintf(&b, ",RESOLUTION=%dx%d", v.Width, v.Height)
-		}
-		if v.FrameRate > 0 && v.FrameRate < 1000 {
-			fmt.Fprintf(&b, ",FRAME-RATE=%.3f", v.FrameRate)
-		}
-		b.WriteString("\n" + v.URI + "\n")
 	}
-	return b.Bytes(), nil
+	mv := playlist.Multivariant{Version: 7, IndependentSegments: true, Variants: vs}
+	return mv.Marshal()
 }

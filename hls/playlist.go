@@ -1,12 +1,11 @@
 package hls
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"time"
 
-	"github.com/grafov/m3u8"
+	"github.com/salon/salon/hls/playlist"
 )
 
 // entry is one segment as the playlist knows it.
@@ -44,6 +43,10 @@ type window struct {
 	target int
 	// inits counts the segments (listed or retired) that use each init segment.
 	inits map[string]int
+	// segs is render's reused list of segments; renderSize the capacity
+	// the next playlist is expected to need.
+	segs       []playlist.Segment
+	renderSize int
 }
 
 func newWindow(size, segDur time.Duration) *window {
@@ -106,43 +109,35 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	return remove
 }
 
-// independentSegments is the EXT-X-INDEPENDENT-SEGMENTS tag, which grafov/m3u8
-// writes only in master playlists. Every salon segment starts with a keyframe.
-type independentSegments struct{}
-
-func (independentSegments) TagName() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
-func (independentSegments) Encode() *bytes.Buffer {
-	return bytes.NewBufferString("#EXT-X-INDEPENDENT-SEGMENTS")
-}
-func (independentSegments) String() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
-
-// render encodes the live playlist. The window must not be empty.
+// render encodes the live playlist into a new slice (the bytes are served
+// from memory until the next render replaces them). The window must not be
+// empty.
 func (w *window) render() ([]byte, error) {
-	p, err := m3u8.NewMediaPlaylist(0, uint(len(w.entries)))
-	if err != nil {
-		return nil, fmt.Errorf("new media playlist: %w", err)
-	}
-	p.SetVersion(7)
-	p.SetCustomTag(independentSegments{})
-	p.SeqNo = w.entries[0].seq
-	p.DiscontinuitySeq = w.discSeq
-	prevInit := ""
+	segs := w.segs[:0]
 	for i := range w.entries {
 		e := &w.entries[i]
-		seg := &m3u8.MediaSegment{
-			URI:             e.name,
-			Duration:        e.dur.Seconds(),
-			Discontinuity:   e.disc,
-			ProgramDateTime: e.start.UTC().Round(time.Millisecond),
-		}
-		if e.initName != prevInit {
-			seg.Map = &m3u8.Map{URI: e.initName}
-			prevInit = e.initName
-		}
-		if err := p.AppendSegment(seg); err != nil {
-			return nil, fmt.Errorf("append %s to playlist: %w", e.name, err)
-		}
+		segs = append(segs, playlist.Segment{
+			URI:           e.name,
+			Duration:      e.dur,
+			Map:           e.initName,
+			Discontinuity: e.disc,
+			DateTime:      e.start,
+		})
 	}
-	p.TargetDuration = float64(w.target)
-	return bytes.Clone(p.Encode().Bytes()), nil
+	w.segs = segs
+	p := playlist.Media{
+		Version:               7,
+		TargetDuration:        secondsDuration(w.target),
+		MediaSequence:         w.entries[0].seq,
+		DiscontinuitySequence: w.discSeq,
+		// Every salon segment starts with a keyframe.
+		IndependentSegments: true,
+		Segments:            segs,
+	}
+	b, err := p.Append(make([]byte, 0, w.renderSize))
+	if err != nil {
+		return nil, fmt.Errorf("render the live playlist: %w", err)
+	}
+	w.renderSize = len(b) + len(b)/8
+	return b, nil
 }

@@ -1,7 +1,6 @@
 package hls
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -12,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafov/m3u8"
-
 	"github.com/salon/salon/hls/hlscheck"
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -99,27 +97,39 @@ func segmentStarts(t *testing.T, m *Manager, rendition string, pl *hlscheck.Play
 // with the same decode times and PROGRAM-DATE-TIMEs, so that a player
 // switches at any boundary; the stage's playlist becomes a multivariant one
 // that ffprobe reads with both variants, and no alignment warning is shown.
+//
+// lag is how much later the rendition's frames arrive than the source's:
+// a few tens of milliseconds for one encoder's two outputs, most of a
+// second for a transcoder's output.
 func TestManager_renditionsAligned(t *testing.T) {
 	src, ren := renditionPair(t, "12", "50", "50")
+	for _, lag := range []time.Duration{35 * time.Millisecond, 700 * time.Millisecond} {
+		t.Run(lag.String(), func(t *testing.T) { testRenditionsAligned(t, src, ren, lag) })
+	}
+}
+
+func testRenditionsAligned(t *testing.T, src, ren *media, lag time.Duration) {
 	var warns warningRecorder
 	logs := &countingHandler{}
 	m := newTestManager(t, &Manager{Warnings: &warns, Log: slog.New(logs)})
-	publishPair(m, src, ren, 35*time.Millisecond, false)
+	publishPair(m, src, ren, lag, false)
 
 	body := get(t, m, "main", PlaylistName)
-	p, listType, err := m3u8.DecodeFrom(bytes.NewReader(body), true)
-	if err != nil || listType != m3u8.MASTER {
+	mp, err := hlscheck.CheckMultivariantPlaylist(body)
+	if err != nil || !playlist.IsMultivariant(body) {
 		t.Fatalf("stage playlist is not multivariant (%v):\n%s", err, body)
 	}
-	mp := p.(*m3u8.MasterPlaylist)
 	if len(mp.Variants) != 2 {
 		t.Fatalf("%d variants, want 2:\n%s", len(mp.Variants), body)
 	}
-	want := []struct{ uri, res string }{{"source/index.m3u8", "640x360"}, {"360p/index.m3u8", "320x180"}}
+	want := []struct {
+		uri  string
+		w, h int
+	}{{"source/index.m3u8", 640, 360}, {"360p/index.m3u8", 320, 180}}
 	for i, v := range mp.Variants {
-		if v.URI != want[i].uri || v.Resolution != want[i].res || v.Bandwidth == 0 || v.AverageBandwidth == 0 ||
-			!strings.HasPrefix(v.Codecs, "avc1.") || !strings.Contains(v.Codecs, "mp4a.40.2") {
-			t.Errorf("variant %d = %+v, want %s at %s with bandwidth and codecs", i, v.VariantParams, want[i].uri, want[i].res)
+		if v.URI != want[i].uri || v.Width != want[i].w || v.Height != want[i].h || v.Bandwidth == 0 || v.AverageBandwidth == 0 ||
+			len(v.Codecs) != 2 || !strings.HasPrefix(v.Codecs[0], "avc1.") || v.Codecs[1] != "mp4a.40.2" {
+			t.Errorf("variant %d = %+v, want %s at %dx%d with bandwidth and codecs", i, v, want[i].uri, want[i].w, want[i].h)
 		}
 	}
 	if mp.Variants[0].Bandwidth <= mp.Variants[1].Bandwidth {
@@ -275,11 +285,11 @@ func TestManager_renditionWaitsForSource(t *testing.T) {
 }
 
 func TestRenderMultivariant(t *testing.T) {
-	vs := []variant{
-		{URI: "source/index.m3u8", Bandwidth: 5_000_000, Average: 4_000_000, Codecs: []string{"avc1.640028", "mp4a.40.2"}, Width: 1920, Height: 1080, FrameRate: 25},
-		{URI: "360p/index.m3u8", Bandwidth: 800_000, Average: 600_000, Codecs: []string{"avc1.42c01e", "opus"}, Width: 640, Height: 360, FrameRate: 29.97},
+	vs := []playlist.Variant{
+		{URI: "source/index.m3u8", Bandwidth: 5_000_000, AverageBandwidth: 4_000_000, Codecs: []string{"avc1.640028", "mp4a.40.2"}, Width: 1920, Height: 1080, FrameRate: 25},
+		{URI: "360p/index.m3u8", Bandwidth: 800_000, AverageBandwidth: 600_000, Codecs: []string{"avc1.42c01e", "opus"}, Width: 640, Height: 360, FrameRate: 29.97},
 	}
-	b, err := renderMultivariant(vs)
+	b, err := RenderMultivariant(vs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +302,7 @@ func TestRenderMultivariant(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, b)
 		}
 	}
-	if _, err := renderMultivariant([]variant{{URI: "x/index.m3u8"}}); err == nil {
+	if _, err := RenderMultivariant([]playlist.Variant{{URI: "x/index.m3u8"}}); err == nil {
 		t.Error("a variant without bandwidth was rendered")
 	}
 }

@@ -64,6 +64,39 @@ type path struct {
 	dropped   int64 // units of this publish some reader dropped
 }
 
+// MaxLiveRenditions bounds the renditions live at once on one stage, and
+// MaxRenditionNames the rendition names a stage may have had since start:
+// each costs a segmenter and its window in memory.
+const (
+	MaxLiveRenditions = 8
+	MaxRenditionNames = 32
+)
+
+// renditionLimits refuses a rendition beyond the limits; pa is its path
+// when the name is known. Called with Registry.mu held.
+func (st *stage) renditionLimits(rendition string, pa *path) error {
+	if rendition == "" {
+		return nil
+	}
+	live, names := 0, 0
+	for name, p := range st.paths {
+		if name == "" {
+			continue
+		}
+		names++
+		if p.pub != nil {
+			live++
+		}
+	}
+	switch {
+	case (pa == nil || pa.pub == nil) && live >= MaxLiveRenditions:
+		return fmt.Errorf("stage %q already has %d renditions live, the most salon takes: stop one first", st.name, live)
+	case pa == nil && names >= MaxRenditionNames:
+		return fmt.Errorf("stage %q has had %d rendition names since salon started, the most it keeps: reuse a name (or restart salon)", st.name, names)
+	}
+	return nil
+}
+
 // label names the path for people: "stage main" or "rendition 360p of stage main".
 func (p *path) label() string {
 	if p.rendition == "" {
@@ -165,6 +198,9 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 		r.stages[s.Stage] = st
 	}
 	pa := st.paths[s.Rendition]
+	if err := st.renditionLimits(s.Rendition, pa); err != nil {
+		return nil, err
+	}
 	if pa == nil {
 		pa = &path{stage: s.Stage, rendition: s.Rendition, warnings: map[string]string{}}
 		st.paths[s.Rendition] = pa

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,43 @@ func TestRegistry_StagesRenditions(t *testing.T) {
 	defer p.Close()
 	if !r.Live("main") || r.PathLive("main", "") {
 		t.Fatal("a live rendition makes the stage live, not its source")
+	}
+}
+
+func TestRegistry_RenditionLimits(t *testing.T) {
+	r := newTestRegistry(t, 16)
+	var pubs []*Publisher
+	for i := range MaxLiveRenditions {
+		p, err := r.Publish(renditionStream("main", "r"+strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, p)
+	}
+	if _, err := r.Publish(renditionStream("main", "one-more")); err == nil || !strings.Contains(err.Error(), "renditions live") {
+		t.Fatalf("rendition beyond %d live: %v", MaxLiveRenditions, err)
+	}
+	if p, err := r.Publish(videoStream("main")); err != nil {
+		t.Fatalf("the source is not a rendition: %v", err)
+	} else {
+		p.Close()
+	}
+	for _, p := range pubs {
+		p.Close()
+	}
+	for i := MaxLiveRenditions; i < MaxRenditionNames; i++ {
+		p, err := r.Publish(renditionStream("main", "r"+strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+	}
+	if _, err := r.Publish(renditionStream("main", "new-name")); err == nil || !strings.Contains(err.Error(), "rendition names") {
+		t.Fatalf("rendition name beyond %d: %v", MaxRenditionNames, err)
+	}
+	if p, err := r.Publish(renditionStream("main", "r0")); err != nil {
+		t.Fatalf("a known name: %v", err)
+	} else {
+		p.Close()
 	}
 }
