@@ -183,3 +183,38 @@ func TestTicks90k(t *testing.T) {
 		}
 	}
 }
+
+func TestTSFeed_H265(t *testing.T) {
+	vps, sps, pps := []byte{0x40, 0x01, 0x0c}, []byte{0x42, 0x01, 0x01}, []byte{0x44, 0x01, 0xc1}
+	idr265, trail := []byte{0x26, 0x01, 0xaf}, []byte{0x02, 0x01, 0xd0}
+	s := &stream.Stream{Stage: "main", Tracks: []*stream.Track{{Codec: &mp4codecs.H265{VPS: vps, SPS: sps, PPS: pps}}}}
+	var buf bytes.Buffer
+	f, err := newTSFeed(&buf, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range []stream.Unit{
+		{Track: 0, AU: [][]byte{trail}}, // before the first keyframe: skipped
+		{Track: 0, PTS: time.Second, DTS: time.Second, RandomAccess: true, AU: [][]byte{idr265}},
+		{Track: 0, PTS: 2 * time.Second, DTS: 2 * time.Second, AU: [][]byte{trail}},
+	} {
+		ok, err := f.write(&u)
+		if err != nil || ok != (i > 0) {
+			t.Fatalf("unit %d: write = %v, %v", i, ok, err)
+		}
+	}
+	r := &mpegts.Reader{R: bytes.NewReader(buf.Bytes())}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	var aus [][][]byte
+	r.OnDataH265(r.Tracks()[0], func(pts, dts int64, au [][]byte) error {
+		aus = append(aus, au)
+		return nil
+	})
+	for r.Read() == nil {
+	}
+	if len(aus) != 2 || len(aus[0]) != 4 || !bytes.Equal(aus[0][0], vps) || !bytes.Equal(aus[0][3], idr265) {
+		t.Fatalf("H.265 access units %x, want VPS, SPS, PPS, IDR then the trailing picture", aus)
+	}
+}
