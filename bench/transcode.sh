@@ -14,8 +14,8 @@ OUT=${OUT:-bench-out}
 MEASURE=${MEASURE:-60}            # seconds measured per round
 ROUNDS=${ROUNDS:-2}               # each round: without, then with -transcode
 TRANSCODE=${TRANSCODE:-720p,480p}
-HTTP=127.0.0.1:${HTTP_PORT:-18081}
-RTSP=127.0.0.1:${RTSP_PORT:-18555}
+HTTP=127.0.0.1:${HTTP_PORT:-18091}
+RTSP=127.0.0.1:${RTSP_PORT:-18565}
 KEY=bench-key-$$
 
 mkdir -p "$OUT"
