@@ -134,11 +134,24 @@ func (r *Registry) Close() {
 // one event at a time, in order. Publishes already live are announced first.
 // The returned function unsubscribes and waits for fn to return.
 func (r *Registry) Subscribe(name string, fn func(Event)) func() {
+	return r.subscribe(newReader(name, r.QueueSize, fn, r.Log))
+}
+
+// SubscribePath is Subscribe for the events of one publish path only: a
+// stage's source (rendition "") or one of its renditions. Its queue holds that
+// path's units alone, so a reader that falls behind drops only that path's
+// units (and counts them against it).
+func (r *Registry) SubscribePath(name, stage, rendition string, fn func(Event)) func() {
 	rd := newReader(name, r.QueueSize, fn, r.Log)
+	rd.filtered, rd.stage, rd.rendition = true, stage, rendition
+	return r.subscribe(rd)
+}
+
+func (r *Registry) subscribe(rd *reader) func() {
 	r.mu.Lock()
 	for _, st := range r.stages {
 		for _, pa := range st.paths {
-			if pa.pub != nil && !pa.pub.closed {
+			if pa.pub != nil && !pa.pub.closed && rd.wants(st.name, pa.rendition) {
 				rd.push(Event{Stage: st.name, Rendition: pa.rendition, Start: pa.pub.stream}, true)
 			}
 		}
@@ -208,7 +221,9 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	pa.dropped = 0
 	r.changedLocked()
 	for _, rd := range r.readers {
-		rd.push(Event{Stage: s.Stage, Rendition: s.Rendition, Start: s}, true)
+		if rd.wants(s.Stage, s.Rendition) {
+			rd.push(Event{Stage: s.Stage, Rendition: s.Rendition, Start: s}, true)
+		}
 	}
 	r.Log.Info("publish started", "stage", s.Stage, "rendition", RenditionName(s.Rendition), "source", s.Source, "remote", s.Remote, "tracks", trackNames(s.Tracks))
 	return p, nil
@@ -371,6 +386,9 @@ func (p *Publisher) WriteUnit(u *Unit) {
 	p.pa.stats.add(u, p.stream.Tracks[u.Track])
 	p.pa.silence.unit(u.Track, u.Received, p.pa, p.stream.Tracks, p.reg.Log)
 	for _, rd := range p.reg.readers {
+		if !rd.wants(p.stream.Stage, p.stream.Rendition) {
+			continue
+		}
 		if !rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, Unit: u}, false) {
 			p.pa.dropped++
 		}
@@ -394,7 +412,9 @@ func (p *Publisher) Close() {
 		p.reg.changedLocked()
 	}
 	for _, rd := range p.reg.readers {
-		rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, End: true}, true)
+		if rd.wants(p.stream.Stage, p.stream.Rendition) {
+			rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, End: true}, true)
+		}
 	}
 	p.reg.Log.Info("publish ended", "stage", p.stream.Stage, "rendition", RenditionName(p.stream.Rendition), "source", p.stream.Source, "remote", p.stream.Remote,
 		"duration", time.Since(p.stream.Start).Round(time.Second).String())
