@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -166,8 +167,10 @@ func (w *stageWorker) supervise() {
 			w.mu.Unlock()
 			switch ended {
 			case endStopped:
+				w.warn("")
 				continue // the source ended or changed: no failure
 			case endShutdown:
+				w.warn("")
 				return
 			}
 			ran := time.Since(p.started)
@@ -234,6 +237,9 @@ func (w *stageWorker) watch(ctx context.Context, p *process, src *stream.Stream)
 			w.signal() // the supervisor reads the new source
 			return endStopped
 		case now := <-tick.C:
+			if now.Sub(p.started) >= w.t.HealthyAfter {
+				w.warn("") // running well again
+			}
 			frames, fed := p.frames.Load(), p.fedAt.Load()
 			switch {
 			case frames != lastFrames:
@@ -266,10 +272,20 @@ func (w *stageWorker) running(p *process, outs []output, note string) {
 
 func (w *stageWorker) failed(msg string, delay time.Duration) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.restarts++
 	w.lastExit, w.lastExitAt = msg, time.Now()
 	w.nextStart = time.Now().Add(delay)
+	n := w.restarts
+	w.mu.Unlock()
+	w.warn(fmt.Sprintf("the renditions of -transcode stopped (ffmpeg: %s); restarting it in %s (%d restarts so far); the source plays on",
+		msg, delay.Round(time.Second), n))
+}
+
+// warn shows msg on the stage, or clears the warning when msg is "".
+func (w *stageWorker) warn(msg string) {
+	if w.t.Warnings != nil {
+		w.t.Warnings.SetWarning(w.stage, warningKey, msg)
+	}
 }
 
 func (w *stageWorker) setIdle(note string) {

@@ -54,7 +54,7 @@ func TestTranscoder_StalledChildRestarted(t *testing.T) {
 	tc := fakeTranscoder(t, "stall")
 	// Long enough for the fake to start and say something on a loaded
 	// machine (it is this test binary, built with -race).
-	tc.Registry, tc.Log, tc.StallTimeout = reg, log, 5*time.Second
+	tc.Registry, tc.Warnings, tc.Log, tc.StallTimeout = reg, reg, log, 5*time.Second
 	if err := tc.Initialize(); err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +79,15 @@ func TestTranscoder_StalledChildRestarted(t *testing.T) {
 		t.Errorf("last exit %q: want the stall and ffmpeg's last line", st.LastExit)
 	}
 	var dropped int64
+	var warned bool
 	for _, s := range reg.Stages() {
 		dropped += s.DroppedUnits
+		for _, w := range s.Warnings {
+			warned = warned || strings.Contains(w, "renditions of -transcode stopped") && strings.Contains(w, "the source plays on")
+		}
+	}
+	if !warned {
+		t.Errorf("the stage shows no warning about the failing transcoder: %+v", reg.Stages())
 	}
 	if dropped == 0 {
 		t.Errorf("no unit was dropped: the feed should have fallen behind the stalled child")

@@ -41,6 +41,15 @@ var _ sourceRegistry = (*stream.Registry)(nil)
 // Transcoder runs one ffmpeg child per live stage that has a video source.
 // One goroutine (watchStages) adds a worker when a stage is first seen live;
 // mu guards workers.
+// warningSetter shows or clears (msg "") a named warning on a stage;
+// *stream.Registry satisfies it.
+type warningSetter interface {
+	SetWarning(stage, key, msg string)
+}
+
+// warningKey names the transcoder's warning on a stage.
+const warningKey = "transcode"
+
 type Transcoder struct {
 	// parameters
 
@@ -74,6 +83,11 @@ type Transcoder struct {
 	// StopGrace is how long a child has to exit after its input ends, and
 	// then after SIGTERM, before SIGKILL (default 5 s).
 	StopGrace time.Duration
+
+	// Warnings, optional, shows a failing child on the stage
+	// (*stream.Registry: /api/stages and the console), so the organiser
+	// sees that the renditions stopped, not only the log.
+	Warnings warningSetter
 
 	Metrics prometheus.Registerer
 	Log     *slog.Logger

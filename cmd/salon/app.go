@@ -303,6 +303,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			Target:     target,
 			Encoder:    cfg.Transcode.Encoder,
 			Device:     cfg.Transcode.Device,
+			Warnings:   a.reg,
 			Metrics:    a.metrics,
 			Log:        log,
 		}
