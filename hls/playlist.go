@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/grafov/m3u8"
@@ -17,6 +18,7 @@ type entry struct {
 	dur      time.Duration
 	start    time.Time
 	disc     bool // EXT-X-DISCONTINUITY before it
+	parts    []partEntry
 	// keepUntil is the stage's total segment time after which a retired
 	// segment is no longer served.
 	keepUntil time.Duration
@@ -44,13 +46,48 @@ type window struct {
 	target int
 	// inits counts the segments (listed or retired) that use each init segment.
 	inits map[string]int
+
+	// Low-latency HLS, when partTarget > 0.
+	//
+	// partTarget is EXT-X-PART-INF's PART-TARGET: the configured part
+	// duration, grown (never shrunk) to the longest part cut so far.
+	partTarget time.Duration
+	open       []partEntry // parts of the segment in progress, nextSeq
+	nextSeq    uint64
+	// partsFrom is the first segment whose parts are listed: the segments
+	// within three target durations of the end (RFC 8216bis §4.4.4.9).
+	partsFrom uint64
+	// partFiles are the part file names of finished segments still served:
+	// those listed, and one segment more for requests in flight.
+	partFiles []segParts
 }
 
-func newWindow(size, segDur time.Duration) *window {
+// partEntry is one part (EXT-X-PART) of a segment.
+type partEntry struct {
+	name        string
+	dur         time.Duration
+	independent bool
+}
+
+type segParts struct {
+	seq   uint64
+	names []string
+}
+
+func newWindow(size, segDur, part time.Duration) *window {
 	return &window{
-		size:   size,
-		target: int(math.Ceil(segDur.Seconds())),
-		inits:  map[string]int{},
+		size:       size,
+		target:     int(math.Ceil(segDur.Seconds())),
+		inits:      map[string]int{},
+		partTarget: part,
+	}
+}
+
+// addPart lists a part of the segment in progress.
+func (w *window) addPart(p partEntry) {
+	w.open = append(w.open, p)
+	if p.dur > w.partTarget {
+		w.partTarget = p.dur
 	}
 }
 
@@ -68,6 +105,10 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	if t := roundSeconds(e.dur); t > w.target {
 		w.target = t
 	}
+	if w.partTarget > 0 {
+		e.parts, w.open = w.open, nil
+	}
+	w.nextSeq = e.seq + 1
 	w.entries = append(w.entries, e)
 	w.sum += e.dur
 	w.total += e.dur
@@ -90,6 +131,9 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 		remove = append(remove, old.name)
 		w.inits[old.initName]--
 	}
+	if w.partTarget > 0 {
+		remove = w.slideParts(e, remove)
+	}
 	for name, n := range w.inits {
 		if n <= 0 && name != currentInit {
 			delete(w.inits, name)
@@ -106,6 +150,30 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	return remove
 }
 
+// slideParts moves partsFrom after e was added and returns the part files
+// of segments more than one segment before it, appended to remove.
+func (w *window) slideParts(e entry, remove []string) []string {
+	var sum time.Duration
+	w.partsFrom = e.seq
+	for i := len(w.entries) - 1; i >= 0; i-- {
+		w.partsFrom = w.entries[i].seq
+		sum += w.entries[i].dur
+		if sum >= 3*secondsDuration(w.target) {
+			break
+		}
+	}
+	names := make([]string, len(e.parts))
+	for i, p := range e.parts {
+		names[i] = p.name
+	}
+	w.partFiles = append(w.partFiles, segParts{seq: e.seq, names: names})
+	for len(w.partFiles) > 0 && w.partFiles[0].seq+1 < w.partsFrom {
+		remove = append(remove, w.partFiles[0].names...)
+		w.partFiles = w.partFiles[1:]
+	}
+	return remove
+}
+
 // independentSegments is the EXT-X-INDEPENDENT-SEGMENTS tag, which grafov/m3u8
 // writes only in master playlists. Every salon segment starts with a keyframe.
 type independentSegments struct{}
@@ -116,19 +184,28 @@ func (independentSegments) Encode() *bytes.Buffer {
 }
 func (independentSegments) String() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
 
-// render encodes the live playlist. The window must not be empty.
-func (w *window) render() ([]byte, error) {
-	p, err := m3u8.NewMediaPlaylist(0, uint(len(w.entries)))
+// render encodes the live playlist, full or as a delta update (skip). The
+// window must not be empty.
+func (s *snapshot) render(skip bool) ([]byte, error) {
+	if s.lowLatency() {
+		return s.renderLL(skip)
+	}
+	return s.renderClassic()
+}
+
+// renderClassic encodes the playlist without parts, as salon always did.
+func (s *snapshot) renderClassic() ([]byte, error) {
+	p, err := m3u8.NewMediaPlaylist(0, uint(len(s.entries)))
 	if err != nil {
 		return nil, fmt.Errorf("new media playlist: %w", err)
 	}
 	p.SetVersion(7)
 	p.SetCustomTag(independentSegments{})
-	p.SeqNo = w.entries[0].seq
-	p.DiscontinuitySeq = w.discSeq
+	p.SeqNo = s.mediaSeq
+	p.DiscontinuitySeq = s.discSeq
 	prevInit := ""
-	for i := range w.entries {
-		e := &w.entries[i]
+	for i := range s.entries {
+		e := &s.entries[i]
 		seg := &m3u8.MediaSegment{
 			URI:             e.name,
 			Duration:        e.dur.Seconds(),
@@ -143,6 +220,57 @@ func (w *window) render() ([]byte, error) {
 			return nil, fmt.Errorf("append %s to playlist: %w", e.name, err)
 		}
 	}
-	p.TargetDuration = float64(w.target)
+	p.TargetDuration = float64(s.target)
 	return bytes.Clone(p.Encode().Bytes()), nil
+}
+
+// renderLL encodes the low-latency playlist. Interim writer until the
+// playlist package (branch playlist) owns the format.
+func (s *snapshot) renderLL(skip bool) ([]byte, error) {
+	var b []byte
+	secs := func(d time.Duration) []byte { return strconv.AppendFloat(nil, d.Seconds(), 'f', 5, 64) }
+	b = append(b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n"...)
+	b = fmt.Appendf(b, "#EXT-X-TARGETDURATION:%d\n", s.target)
+	b = fmt.Appendf(b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%s,CAN-SKIP-UNTIL=%s\n",
+		secs(3*s.partTarget), secs(s.canSkip()))
+	b = fmt.Appendf(b, "#EXT-X-PART-INF:PART-TARGET=%s\n", secs(s.partTarget))
+	b = fmt.Appendf(b, "#EXT-X-MEDIA-SEQUENCE:%d\n", s.mediaSeq)
+	if s.discSeq > 0 {
+		b = fmt.Appendf(b, "#EXT-X-DISCONTINUITY-SEQUENCE:%d\n", s.discSeq)
+	}
+	first := 0
+	if skip {
+		first = s.skippable()
+		b = fmt.Appendf(b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%d\n", first)
+	}
+	parts := func(ps []partEntry) {
+		for _, p := range ps {
+			b = fmt.Appendf(b, "#EXT-X-PART:DURATION=%s,URI=%q", secs(p.dur), p.name)
+			if p.independent {
+				b = append(b, ",INDEPENDENT=YES"...)
+			}
+			b = append(b, '\n')
+		}
+	}
+	prevInit := ""
+	for i := first; i < len(s.entries); i++ {
+		e := &s.entries[i]
+		if e.disc {
+			b = append(b, "#EXT-X-DISCONTINUITY\n"...)
+		}
+		if e.initName != prevInit {
+			b = fmt.Appendf(b, "#EXT-X-MAP:URI=%q\n", e.initName)
+			prevInit = e.initName
+		}
+		b = fmt.Appendf(b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", e.start.UTC().Round(time.Millisecond).Format("2006-01-02T15:04:05.000Z07:00"))
+		if e.seq >= s.partsFrom {
+			parts(e.parts)
+		}
+		b = fmt.Appendf(b, "#EXTINF:%s,\n%s\n", strconv.FormatFloat(e.dur.Seconds(), 'f', 5, 64), e.name)
+	}
+	parts(s.open)
+	if s.hint != "" {
+		b = fmt.Appendf(b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=%q\n", s.hint)
+	}
+	return b, nil
 }
