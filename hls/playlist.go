@@ -158,7 +158,8 @@ func (w *window) slideParts(e entry, remove []string) []string {
 	for i := len(w.entries) - 1; i >= 0; i-- {
 		w.partsFrom = w.entries[i].seq
 		sum += w.entries[i].dur
-		if sum >= 3*secondsDuration(w.target) {
+		// A millisecond of slack: durations are sums of rounded ticks.
+		if sum >= 3*secondsDuration(w.target)-time.Millisecond {
 			break
 		}
 	}

@@ -32,7 +32,7 @@ type track struct {
 
 	samples  []sample // finished samples not yet written to a fragment
 	baseTick uint64   // tick of samples[0]
-	end      uint64         // tick just after the last finished sample
+	end      uint64   // tick just after the last finished sample
 	// floor is the first tick a new sample may have after the segment was
 	// closed early (end of publish, dropped units): the timeline never goes back.
 	floor uint64
