@@ -3,7 +3,6 @@ package hls
 import (
 	"bytes"
 	"context"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/salon/salon/hls/hlscheck"
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -78,59 +78,21 @@ func feed(m *Manager, stage string, units []*stream.Unit) {
 	}
 }
 
-// llPart is one EXT-X-PART line.
-type llPart struct {
-	uri         string
-	dur         float64
-	independent bool
-}
-
-// llPlaylist is what the tests read of a low-latency playlist beyond hlscheck.
-type llPlaylist struct {
-	partTarget float64
-	serverCtl  string
-	parts      map[string][]llPart // by the segment URI they belong to; "" for the segment in progress
-	hint       string
-	skipped    int
-}
-
-func parseLL(t *testing.T, body []byte) llPlaylist {
+// parseLL reads a low-latency playlist with the playlist package.
+func parseLL(t *testing.T, body []byte) *playlist.Media {
 	t.Helper()
-	p := llPlaylist{parts: map[string][]llPart{}}
-	var pending []llPart
-	for _, line := range strings.Split(string(body), "\n") {
-		tag, val, _ := strings.Cut(line, ":")
-		switch {
-		case tag == "#EXT-X-PART-INF":
-			p.partTarget, _ = strconv.ParseFloat(strings.TrimPrefix(val, "PART-TARGET="), 64)
-		case tag == "#EXT-X-SERVER-CONTROL":
-			p.serverCtl = val
-		case tag == "#EXT-X-SKIP":
-			p.skipped, _ = strconv.Atoi(strings.TrimPrefix(val, "SKIPPED-SEGMENTS="))
-		case tag == "#EXT-X-PRELOAD-HINT":
-			p.hint = attr(val, "URI")
-		case tag == "#EXT-X-PART":
-			d, err := strconv.ParseFloat(attr(val, "DURATION"), 64)
-			if err != nil {
-				t.Fatalf("part line %q: %v", line, err)
-			}
-			pending = append(pending, llPart{uri: attr(val, "URI"), dur: d, independent: attr(val, "INDEPENDENT") == "YES"})
-		case line != "" && !strings.HasPrefix(line, "#"):
-			p.parts[line], pending = pending, nil
-		}
+	m, err := playlist.ParseMedia(body)
+	if err != nil {
+		t.Fatalf("parse playlist: %v\n%s", err, body)
 	}
-	p.parts[""] = pending
-	return p
+	return m
 }
 
-func attr(list, name string) string {
-	for _, kv := range strings.Split(list, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		if k == name {
-			return strings.Trim(v, `"`)
-		}
+func hintURI(m *playlist.Media) string {
+	if m.PreloadHint == nil {
+		return ""
 	}
-	return ""
+	return m.PreloadHint.URI
 }
 
 // TestManager_parts cuts a synthetic 30 fps stream (1 s GOP) into 2 s
@@ -148,11 +110,11 @@ func TestManager_parts(t *testing.T) {
 		t.Fatalf("%v\n%s", err, body)
 	}
 	ll := parseLL(t, body)
-	if ll.partTarget != 0.2 {
-		t.Errorf("PART-TARGET %v, want 0.2\n%s", ll.partTarget, body)
+	if ll.PartTarget != 200*time.Millisecond {
+		t.Errorf("PART-TARGET %v, want 200ms\n%s", ll.PartTarget, body)
 	}
-	if want := "CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.60000,CAN-SKIP-UNTIL=12.00000"; ll.serverCtl != want {
-		t.Errorf("EXT-X-SERVER-CONTROL:%s, want %s", ll.serverCtl, want)
+	if sc := ll.ServerControl; sc == nil || !sc.CanBlockReload || sc.PartHoldBack != 600*time.Millisecond || sc.CanSkipUntil != 12*time.Second {
+		t.Errorf("EXT-X-SERVER-CONTROL %+v, want CAN-BLOCK-RELOAD, PART-HOLD-BACK 0.6 s, CAN-SKIP-UNTIL 12 s", sc)
 	}
 	// The first segment is cut at the first keyframe after a quarter of the
 	// target (1 s), the next ones every 2 s.
@@ -161,40 +123,40 @@ func TestManager_parts(t *testing.T) {
 	}
 	// The segment in progress (from 9 s) has its first parts listed, and the
 	// hint names the next one.
-	open := ll.parts[""]
-	if len(open) == 0 || open[0].uri != "5.0.m4s" || !open[0].independent {
+	open := ll.Parts
+	if len(open) == 0 || open[0].URI != "5.0.m4s" || !open[0].Independent {
 		t.Errorf("parts of the segment in progress: %+v", open)
 	}
-	if want := "5." + strconv.Itoa(len(open)) + ".m4s"; ll.hint != want {
-		t.Errorf("preload hint %q, want %q", ll.hint, want)
+	if want := "5." + strconv.Itoa(len(open)) + ".m4s"; hintURI(ll) != want || ll.PreloadHint.Type != playlist.HintPart {
+		t.Errorf("preload hint %+v, want %q", ll.PreloadHint, want)
 	}
 	segs := sink.segments()
 	listedParts := 0
-	for _, s := range pl.Segments {
-		parts := ll.parts[s.URI]
+	for _, s := range ll.Segments {
+		parts := s.Parts
 		if len(parts) == 0 {
 			continue
 		}
 		listedParts++
-		var sum float64
+		var sum time.Duration
 		var joined []byte
 		for i, p := range parts {
-			if want := strings.TrimSuffix(s.URI, ".m4s") + "." + strconv.Itoa(i) + ".m4s"; p.uri != want {
-				t.Errorf("part %d of %s is %s, want %s", i, s.URI, p.uri, want)
+			if want := strings.TrimSuffix(s.URI, ".m4s") + "." + strconv.Itoa(i) + ".m4s"; p.URI != want {
+				t.Errorf("part %d of %s is %s, want %s", i, s.URI, p.URI, want)
 			}
-			if p.dur > ll.partTarget+1e-9 {
-				t.Errorf("part %s lasts %v, more than PART-TARGET %v", p.uri, p.dur, ll.partTarget)
+			if p.Duration > ll.PartTarget {
+				t.Errorf("part %s lasts %v, more than PART-TARGET %v", p.URI, p.Duration, ll.PartTarget)
 			}
 			// Parts start at 0, 0.2, … 1.0 s into the segment: the keyframe
 			// at 1 s starts an independent part.
-			if want := i == 0 || i == 5; p.independent != want {
-				t.Errorf("part %s INDEPENDENT=%v, want %v", p.uri, p.independent, want)
+			if want := i == 0 || i == 5; p.Independent != want {
+				t.Errorf("part %s INDEPENDENT=%v, want %v", p.URI, p.Independent, want)
 			}
-			sum += p.dur
-			data := get(t, m, "main", p.uri)
+			sum += p.Duration
+			data := get(t, m, "main", p.URI)
 			for _, fr := range segmentParts(t, data) {
 				if len(fr.Tracks) == 0 {
-					t.Errorf("part %s has an empty fragment", p.uri)
+					t.Errorf("part %s has an empty fragment", p.URI)
 				}
 			}
 			joined = append(joined, data...)
@@ -202,8 +164,8 @@ func TestManager_parts(t *testing.T) {
 		if len(parts) != 10 {
 			t.Errorf("segment %s has %d parts, want 10 of 200 ms", s.URI, len(parts))
 		}
-		if math.Abs(sum-s.Duration) > 1e-4 {
-			t.Errorf("parts of %s last %.5f s, EXTINF says %.5f", s.URI, sum, s.Duration)
+		if d := sum - s.Duration; d < -2*time.Millisecond || d > 2*time.Millisecond {
+			t.Errorf("parts of %s last %s, EXTINF says %s", s.URI, sum, s.Duration)
 		}
 		if seg := get(t, m, "main", s.URI); !bytes.Equal(seg, joined) {
 			t.Errorf("segment %s is not its parts joined (%d vs %d bytes)", s.URI, len(seg), len(joined))
@@ -259,9 +221,10 @@ func TestManager_PlaylistBlocking(t *testing.T) {
 		t.Fatalf("status %d", status)
 	}
 	ll := parseLL(t, body)
-	next := len(ll.parts[""])
-	if ll.hint != "1."+strconv.Itoa(next)+".m4s" {
-		t.Fatalf("hint %q with %d parts in progress\n%s", ll.hint, next, body)
+	next := len(ll.Parts)
+	hint := hintURI(ll)
+	if hint != "1."+strconv.Itoa(next)+".m4s" {
+		t.Fatalf("hint %q with %d parts in progress\n%s", hint, next, body)
 	}
 
 	tests := []struct {
@@ -301,7 +264,7 @@ func TestManager_PlaylistBlocking(t *testing.T) {
 	}()
 	hinted := make(chan answer, 1)
 	go func() {
-		b, _, ok := m.File(ctx, "main", ll.hint)
+		b, _, ok := m.File(ctx, "main", hint)
 		hinted <- answer{body: b, ok: ok}
 	}()
 	// Feed frame by frame until both answered; the answers must hold what
@@ -333,11 +296,11 @@ func TestManager_PlaylistBlocking(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	}
-	if !gotReload.ok || !bytes.Contains(gotReload.body, []byte(`URI="`+ll.hint+`"`)) {
-		t.Errorf("blocking reload for part %s: status %d, body\n%s", ll.hint, gotReload.n, gotReload.body)
+	if !gotReload.ok || !bytes.Contains(gotReload.body, []byte(`URI="`+hint+`"`)) {
+		t.Errorf("blocking reload for part %s: status %d, body\n%s", hint, gotReload.n, gotReload.body)
 	}
 	if !gotHint.ok {
-		t.Errorf("the hinted part %s never came", ll.hint)
+		t.Errorf("the hinted part %s never came", hint)
 	} else if frs := segmentParts(t, gotHint.body); len(frs) != 1 {
 		t.Errorf("the hinted part has %d fragments, want 1", len(frs))
 	}
@@ -368,15 +331,22 @@ func TestManager_PlaylistSkip(t *testing.T) {
 		t.Fatalf("%v\n%s", err, delta)
 	}
 	ll := parseLL(t, delta)
-	if ll.skipped == 0 || ll.skipped+len(dp.Segments) != len(fp.Segments) {
-		t.Fatalf("skipped %d + %d listed, full playlist has %d\n%s", ll.skipped, len(dp.Segments), len(fp.Segments), delta)
+	if ll.Skipped == 0 || int(ll.Skipped)+len(dp.Segments) != len(fp.Segments) {
+		t.Fatalf("skipped %d + %d listed, full playlist has %d\n%s", ll.Skipped, len(dp.Segments), len(fp.Segments), delta)
 	}
 	if dp.MediaSequence != fp.MediaSequence {
 		t.Errorf("delta media sequence %d, full %d", dp.MediaSequence, fp.MediaSequence)
 	}
 	// Skipped segments start more than CAN-SKIP-UNTIL (12 s) before the end.
-	if d := dp.Duration() + ll.parts[""][0].dur*float64(len(ll.parts[""])); d > 12+2+1e-6 {
-		t.Errorf("the delta update lists %.3f s, more than CAN-SKIP-UNTIL plus one segment", d)
+	var listed time.Duration
+	for _, s := range ll.Segments {
+		listed += s.Duration
+	}
+	for _, p := range ll.Parts {
+		listed += p.Duration
+	}
+	if listed > 14*time.Second {
+		t.Errorf("the delta update lists %s, more than CAN-SKIP-UNTIL plus one segment", listed)
 	}
 	if !bytes.Equal(dp.Segments[len(dp.Segments)-1].ProgramDateTime.AppendFormat(nil, time.RFC3339Nano),
 		fp.Segments[len(fp.Segments)-1].ProgramDateTime.AppendFormat(nil, time.RFC3339Nano)) {

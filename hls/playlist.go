@@ -1,13 +1,10 @@
 package hls
 
 import (
-	"bytes"
-	"fmt"
 	"math"
-	"strconv"
 	"time"
 
-	"github.com/grafov/m3u8"
+	"github.com/salon/salon/hls/playlist"
 )
 
 // entry is one segment as the playlist knows it.
@@ -175,103 +172,56 @@ func (w *window) slideParts(e entry, remove []string) []string {
 	return remove
 }
 
-// independentSegments is the EXT-X-INDEPENDENT-SEGMENTS tag, which grafov/m3u8
-// writes only in master playlists. Every salon segment starts with a keyframe.
-type independentSegments struct{}
-
-func (independentSegments) TagName() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
-func (independentSegments) Encode() *bytes.Buffer {
-	return bytes.NewBufferString("#EXT-X-INDEPENDENT-SEGMENTS")
-}
-func (independentSegments) String() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
-
-// render encodes the live playlist, full or as a delta update (skip). The
-// window must not be empty.
+// render encodes the live playlist, full or as a delta update (skip, on a
+// low-latency stage whose playlist is long enough), through the playlist
+// package. The window must not be empty.
 func (s *snapshot) render(skip bool) ([]byte, error) {
-	if s.lowLatency() {
-		return s.renderLL(skip)
-	}
-	return s.renderClassic()
-}
-
-// renderClassic encodes the playlist without parts, as salon always did.
-func (s *snapshot) renderClassic() ([]byte, error) {
-	p, err := m3u8.NewMediaPlaylist(0, uint(len(s.entries)))
-	if err != nil {
-		return nil, fmt.Errorf("new media playlist: %w", err)
-	}
-	p.SetVersion(7)
-	p.SetCustomTag(independentSegments{})
-	p.SeqNo = s.mediaSeq
-	p.DiscontinuitySeq = s.discSeq
-	prevInit := ""
-	for i := range s.entries {
-		e := &s.entries[i]
-		seg := &m3u8.MediaSegment{
-			URI:             e.name,
-			Duration:        e.dur.Seconds(),
-			Discontinuity:   e.disc,
-			ProgramDateTime: e.start.UTC().Round(time.Millisecond),
-		}
-		if e.initName != prevInit {
-			seg.Map = &m3u8.Map{URI: e.initName}
-			prevInit = e.initName
-		}
-		if err := p.AppendSegment(seg); err != nil {
-			return nil, fmt.Errorf("append %s to playlist: %w", e.name, err)
-		}
-	}
-	p.TargetDuration = float64(s.target)
-	return bytes.Clone(p.Encode().Bytes()), nil
-}
-
-// renderLL encodes the low-latency playlist. Interim writer until the
-// playlist package (branch playlist) owns the format.
-func (s *snapshot) renderLL(skip bool) ([]byte, error) {
-	var b []byte
-	secs := func(d time.Duration) []byte { return strconv.AppendFloat(nil, d.Seconds(), 'f', 5, 64) }
-	b = append(b, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-INDEPENDENT-SEGMENTS\n"...)
-	b = fmt.Appendf(b, "#EXT-X-TARGETDURATION:%d\n", s.target)
-	b = fmt.Appendf(b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%s,CAN-SKIP-UNTIL=%s\n",
-		secs(3*s.partTarget), secs(s.canSkip()))
-	b = fmt.Appendf(b, "#EXT-X-PART-INF:PART-TARGET=%s\n", secs(s.partTarget))
-	b = fmt.Appendf(b, "#EXT-X-MEDIA-SEQUENCE:%d\n", s.mediaSeq)
-	if s.discSeq > 0 {
-		b = fmt.Appendf(b, "#EXT-X-DISCONTINUITY-SEQUENCE:%d\n", s.discSeq)
+	m := playlist.Media{
+		Version:               7,
+		TargetDuration:        secondsDuration(s.target),
+		MediaSequence:         s.mediaSeq,
+		DiscontinuitySequence: s.discSeq,
+		// Every salon segment starts with a keyframe.
+		IndependentSegments: true,
 	}
 	first := 0
-	if skip {
-		first = s.skippable()
-		b = fmt.Appendf(b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%d\n", first)
-	}
-	parts := func(ps []partEntry) {
-		for _, p := range ps {
-			b = fmt.Appendf(b, "#EXT-X-PART:DURATION=%s,URI=%q", secs(p.dur), p.name)
-			if p.independent {
-				b = append(b, ",INDEPENDENT=YES"...)
-			}
-			b = append(b, '\n')
+	if s.lowLatency() {
+		m.ServerControl = &playlist.ServerControl{
+			CanBlockReload: true,
+			PartHoldBack:   3 * s.partTarget,
+			CanSkipUntil:   s.canSkip(),
+		}
+		m.PartTarget = s.partTarget
+		m.Parts = appendParts(nil, s.open)
+		if s.hint != "" {
+			m.PreloadHint = &playlist.PreloadHint{Type: playlist.HintPart, URI: s.hint}
+		}
+		if skip {
+			first = s.skippable()
+			m.Skipped = uint64(first)
 		}
 	}
-	prevInit := ""
+	m.Segments = make([]playlist.Segment, 0, len(s.entries)-first)
 	for i := first; i < len(s.entries); i++ {
 		e := &s.entries[i]
-		if e.disc {
-			b = append(b, "#EXT-X-DISCONTINUITY\n"...)
+		seg := playlist.Segment{
+			URI:           e.name,
+			Duration:      e.dur,
+			Map:           e.initName,
+			Discontinuity: e.disc,
+			DateTime:      e.start,
 		}
-		if e.initName != prevInit {
-			b = fmt.Appendf(b, "#EXT-X-MAP:URI=%q\n", e.initName)
-			prevInit = e.initName
+		if s.lowLatency() && e.seq >= s.partsFrom {
+			seg.Parts = appendParts(nil, e.parts)
 		}
-		b = fmt.Appendf(b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", e.start.UTC().Round(time.Millisecond).Format("2006-01-02T15:04:05.000Z07:00"))
-		if e.seq >= s.partsFrom {
-			parts(e.parts)
-		}
-		b = fmt.Appendf(b, "#EXTINF:%s,\n%s\n", strconv.FormatFloat(e.dur.Seconds(), 'f', 5, 64), e.name)
+		m.Segments = append(m.Segments, seg)
 	}
-	parts(s.open)
-	if s.hint != "" {
-		b = fmt.Appendf(b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=%q\n", s.hint)
+	return m.Marshal()
+}
+
+func appendParts(out []playlist.Part, ps []partEntry) []playlist.Part {
+	for _, p := range ps {
+		out = append(out, playlist.Part{URI: p.name, Duration: p.dur, Independent: p.independent})
 	}
-	return b, nil
+	return out
 }
