@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -229,43 +229,35 @@ func readRunPlaylist(ctx context.Context, store Store, key string) (runPlaylist,
 	return p, nil
 }
 
-// Playlist renders the selection as the talk's replay playlist: version 7,
-// EVENT (or VOD with EXT-X-ENDLIST when Final), EXT-X-START at the window's
-// start, EXT-X-MAP and EXT-X-DISCONTINUITY at every part, a program
-// date-time on every segment, and URIs relative to talks/{id}/ so that the
-// playlist plays from any host that serves the bucket.
-func (s *Selection) Playlist() []byte {
-	target := 1
+// Playlist renders the selection as the talk's replay playlist with
+// hls/playlist: version 7, EVENT (or VOD with EXT-X-ENDLIST when Final),
+// EXT-X-START at the window's start, EXT-X-DISCONTINUITY at every part and
+// EXT-X-MAP where the init segment changes, a program date-time on every
+// segment, and URIs relative to talks/{id}/ so that the playlist plays from
+// any host that serves the bucket. It fails only for keys that cannot be
+// written in a playlist, which Select never returns.
+func (s *Selection) Playlist() ([]byte, error) {
 	n := 0
 	for _, p := range s.Parts {
 		n += len(p.Segments)
-		for _, seg := range p.Segments {
-			if t := int((seg.Duration.Round(time.Millisecond) + time.Second/2) / time.Second); t > target {
-				target = t
-			}
-		}
 	}
-	b := bytes.NewBuffer(make([]byte, 0, 256+n*100))
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	pl := playlist.Media{
+		Version:             7,
+		Type:                playlist.TypeEvent,
+		IndependentSegments: true,
+		Segments:            make([]playlist.Segment, 0, n),
+		Ended:               s.Final,
+	}
 	if s.Final {
-		b.WriteString("#EXT-X-PLAYLIST-TYPE:VOD\n")
-	} else {
-		b.WriteString("#EXT-X-PLAYLIST-TYPE:EVENT\n")
+		pl.Type = playlist.TypeVOD
 	}
-	fmt.Fprintf(b, "#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:0\n", target)
 	if n > 0 {
-		fmt.Fprintf(b, "#EXT-X-START:TIME-OFFSET=%s,PRECISE=YES\n", strconv.FormatFloat(s.Offset.Seconds(), 'f', 3, 64))
+		pl.Start = &playlist.Start{TimeOffset: s.Offset, Precise: true}
 	}
 	var prev time.Time
-	var buf []byte
 	for i, p := range s.Parts {
-		if i > 0 {
-			b.WriteString("#EXT-X-DISCONTINUITY\n")
-		}
-		b.WriteString(`#EXT-X-MAP:URI="../../`)
-		b.WriteString(p.Init)
-		b.WriteString("\"\n")
-		for _, seg := range p.Segments {
+		initURI := "../../" + p.Init
+		for j, seg := range p.Segments {
 			// Date-times never go back within a playlist, even where two
 			// runs' clocks overlap.
 			start := seg.Start.UTC().Round(time.Millisecond)
@@ -273,21 +265,20 @@ func (s *Selection) Playlist() []byte {
 				start = prev
 			}
 			prev = start
-			b.WriteString("#EXT-X-PROGRAM-DATE-TIME:")
-			buf = start.AppendFormat(buf[:0], "2006-01-02T15:04:05.000Z07:00")
-			b.Write(buf)
-			b.WriteString("\n#EXTINF:")
-			buf = strconv.AppendFloat(buf[:0], seg.Duration.Round(time.Millisecond).Seconds(), 'f', 3, 64)
-			b.Write(buf)
-			b.WriteString(",\n../../")
-			b.WriteString(seg.Key)
-			b.WriteByte('\n')
+			pl.Segments = append(pl.Segments, playlist.Segment{
+				URI:           "../../" + seg.Key,
+				Duration:      seg.Duration,
+				Map:           initURI,
+				DateTime:      start,
+				Discontinuity: i > 0 && j == 0,
+			})
 		}
 	}
-	if s.Final {
-		b.WriteString("#EXT-X-ENDLIST\n")
+	b, err := pl.Append(make([]byte, 0, 256+n*110))
+	if err != nil {
+		return nil, fmt.Errorf("render the replay playlist: %w", err)
 	}
-	return b.Bytes()
+	return b, nil
 }
 
 // Cut selects the talk's segments (Select), renders its replay playlist and
@@ -297,7 +288,10 @@ func Cut(ctx context.Context, store Store, talk Talk) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl := sel.Playlist()
+	pl, err := sel.Playlist()
+	if err != nil {
+		return nil, fmt.Errorf("cut talk %q: %w", talk.ID, err)
+	}
 	if err := putBytes(ctx, store, TalkPlaylistKey(talk.ID), pl); err != nil {
 		return nil, fmt.Errorf("cut talk %q: %w", talk.ID, err)
 	}

@@ -335,8 +335,12 @@ func FuzzParseRunPlaylist(f *testing.F) {
 				Segments: []CutSegment{{Key: "stages/main/r/" + s.Name, Start: s.Start, Duration: s.Duration}}})
 		}
 		if len(sel.Parts) > 0 && len(p.Segments) == len(cutUniqueNames(p.Segments)) {
-			if _, err := hlscheck.CheckMediaPlaylist(sel.Playlist()); err != nil {
-				t.Fatalf("%v\n%s", err, sel.Playlist())
+			pl, err := sel.Playlist()
+			if err != nil {
+				t.Fatalf("the selection does not render: %v", err)
+			}
+			if _, err := hlscheck.CheckMediaPlaylist(pl); err != nil {
+				t.Fatalf("%v\n%s", err, pl)
 			}
 		}
 	})
@@ -381,7 +385,9 @@ func BenchmarkCut_TwoHours(b *testing.B) {
 	b.Run("render", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sel.Playlist()
+			if _, err := sel.Playlist(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("select-dirlister", func(b *testing.B) {

@@ -487,7 +487,11 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 	l.notifyLocked()
 	l.mu.Unlock()
 	if recut {
-		if err := putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), sel.Playlist()); err != nil {
+		pl, err := sel.Playlist()
+		if err == nil {
+			err = putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), pl)
+		}
+		if err != nil {
 			return Talk{}, fmt.Errorf("talk %q is saved, but its replay playlist is not: %w; repeat the request to retry", t.ID, err)
 		}
 		if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {

@@ -139,7 +139,11 @@ func (l *Library) cut(ctx context.Context, t Talk) error {
 	if err != nil {
 		return err
 	}
-	if err := putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), sel.Playlist()); err != nil {
+	pl, err := sel.Playlist()
+	if err == nil {
+		err = putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), pl)
+	}
+	if err != nil {
 		return fmt.Errorf("cut talk %q: %w", t.ID, err)
 	}
 	if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {

@@ -54,7 +54,11 @@ func TestSelection_MediaTime_matchesPlaylist(t *testing.T) {
 		at = at.Add(d)
 	}
 	sel := Selection{Parts: []CutPart{{Run: "A", Init: "stages/main/A/init-0.mp4", Segments: segs}}, Final: true}
-	p, err := parseRunPlaylist(sel.Playlist())
+	pl, err := sel.Playlist()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := parseRunPlaylist(pl)
 	if err != nil {
 		t.Fatal(err)
 	}

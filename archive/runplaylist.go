@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/salon/salon/hls/playlist"
 )
 
 // runLogName is the file, in a run's spool directory, that records the run
@@ -139,48 +141,29 @@ func runLogLine(l runLine) []byte {
 // errEmptyRun is returned by renderRunPlaylist for a run with no segment.
 var errEmptyRun = errors.New("run has no segment to list")
 
-// renderRunPlaylist writes a run's playlist (bucket contract): version 7,
-// EVENT while open and VOD with EXT-X-ENDLIST once ended, EXT-X-MAP with a
-// relative URI before the first segment and again (after
-// EXT-X-DISCONTINUITY) where the init segment changes,
-// EXT-X-PROGRAM-DATE-TIME on every segment, EXTINF with millisecond
-// precision, EXT-X-TARGETDURATION the longest EXTINF rounded, relative
-// segment URIs. segs must be sorted by seq.
-//
-// It is written by hand rather than with grafov/m3u8, which adds the
-// EXT-X-ALLOW-CACHE tag (removed in version 7) to EVENT playlists and keeps
-// custom tags in a map (unordered output).
+// renderRunPlaylist writes a run's playlist (bucket contract) with
+// hls/playlist: version 7, EVENT while open and VOD with EXT-X-ENDLIST once
+// ended, EXT-X-MAP with a relative URI before the first segment and again
+// (after EXT-X-DISCONTINUITY) where the init segment changes,
+// EXT-X-PROGRAM-DATE-TIME on every segment, EXT-X-TARGETDURATION the longest
+// EXTINF rounded, relative segment URIs. segs must be sorted by seq.
 func renderRunPlaylist(segs []segRecord, ended bool) ([]byte, error) {
 	if len(segs) == 0 {
 		return nil, errEmptyRun
 	}
-	target := 1
-	for _, s := range segs {
-		ms := s.Duration.Round(time.Millisecond)
-		// Rounded as RFC 8216 §4.3.3.1 compares EXTINF (as written) to the target.
-		if t := int((ms + time.Second/2) / time.Second); t > target {
-			target = t
-		}
+	p := playlist.Media{
+		Version:             7,
+		Type:                playlist.TypeEvent,
+		IndependentSegments: true,
+		MediaSequence:       segs[0].Seq,
+		Segments:            make([]playlist.Segment, len(segs)),
+		Ended:               ended,
 	}
-	var b bytes.Buffer
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	if ended {
-		b.WriteString("#EXT-X-PLAYLIST-TYPE:VOD\n")
-	} else {
-		b.WriteString("#EXT-X-PLAYLIST-TYPE:EVENT\n")
+		p.Type = playlist.TypeVOD
 	}
-	fmt.Fprintf(&b, "#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%d\n", target, segs[0].Seq)
 	var prevStart time.Time
 	for i, s := range segs {
-		newInit := i == 0 || s.Init != segs[i-1].Init
-		// A segment lost from the spool leaves a gap in the sequence: the
-		// media's timestamps jump there, which players must be told.
-		if i > 0 && (newInit || s.Seq != segs[i-1].Seq+1) {
-			b.WriteString("#EXT-X-DISCONTINUITY\n")
-		}
-		if newInit {
-			fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s\"\n", s.Init)
-		}
 		// Program date-times never go back within a playlist: a publisher's
 		// clock jump must not make the run unplayable.
 		start := s.Start.UTC().Round(time.Millisecond)
@@ -188,16 +171,20 @@ func renderRunPlaylist(segs []segRecord, ended bool) ([]byte, error) {
 			start = prevStart
 		}
 		prevStart = start
-		b.WriteString("#EXT-X-PROGRAM-DATE-TIME:")
-		b.WriteString(start.Format("2006-01-02T15:04:05.000Z07:00"))
-		b.WriteString("\n#EXTINF:")
-		b.WriteString(strconv.FormatFloat(s.Duration.Round(time.Millisecond).Seconds(), 'f', 3, 64))
-		b.WriteString(",\n")
-		b.WriteString(segmentName(s.Seq))
-		b.WriteByte('\n')
+		p.Segments[i] = playlist.Segment{
+			URI:      segmentName(s.Seq),
+			Duration: s.Duration,
+			Map:      s.Init,
+			DateTime: start,
+			// A new init segment, or a segment lost from the spool (a gap in
+			// the sequence, where the media's timestamps jump), must be
+			// announced to players.
+			Discontinuity: i > 0 && (s.Init != segs[i-1].Init || s.Seq != segs[i-1].Seq+1),
+		}
 	}
-	if ended {
-		b.WriteString("#EXT-X-ENDLIST\n")
+	b, err := p.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("render the run playlist: %w", err)
 	}
-	return b.Bytes(), nil
+	return b, nil
 }

@@ -96,13 +96,13 @@ func (v *viewer) run(ctx context.Context) {
 			}
 			continue
 		}
-		retry = pl.targetDuration / 2
+		retry = pl.TargetDuration / 2
 		changed := v.follow(ctx, pl)
 		// RFC 8216 §6.3.4: reload one target duration after the previous load
 		// began when the playlist changed, half of it when it did not.
-		wait := pl.targetDuration
+		wait := pl.TargetDuration
 		if !changed {
-			wait = pl.targetDuration / 2
+			wait = pl.TargetDuration / 2
 		}
 		if !sleepUntil(ctx, loadStart.Add(wait)) {
 			return
@@ -128,34 +128,20 @@ func (v *viewer) follow(ctx context.Context, pl *mediaPlaylist) bool {
 	case last+1 < v.nextSeq:
 		// The sequence went back: the stage restarted. Join the new run.
 		v.join(pl)
-	case pl.mediaSequence > v.nextSeq:
+	case pl.firstSeq() > v.nextSeq:
 		// We fell behind and segments slid out of the playlist: resync to the
 		// live position like hls.js does.
 		start := pl.liveStartSeq()
 		v.stats.missed += int64(start - v.nextSeq)
 		v.nextSeq = start
 	}
-	if pl.mapURI != "" {
-		u, err := v.resolve(pl.mapURI)
-		if err != nil {
-			v.countError(err)
-			return changed
-		}
-		if u.String() != v.initURL {
-			if _, _, err := v.get(ctx, u, false); err != nil {
-				if ctx.Err() == nil {
-					v.countError(err)
-				}
-				return changed // without init nothing plays; try again on the next reload
-			}
-			v.stats.initSegments++
-			v.initURL = u.String()
-		}
-	}
 	for seq := v.nextSeq; seq <= last && ctx.Err() == nil; seq++ {
-		seg := pl.segments[seq-pl.mediaSequence]
+		seg := pl.segment(seq)
+		if !v.fetchInit(ctx, seg.Map) {
+			return changed // without init nothing plays; try again on the next reload
+		}
 		v.nextSeq = seq + 1
-		u, err := v.resolve(seg.uri)
+		u, err := v.resolve(seg.URI)
 		if err != nil {
 			v.countError(err)
 			v.stats.missed++
@@ -174,9 +160,9 @@ func (v *viewer) follow(ctx context.Context, pl *mediaPlaylist) bool {
 		}
 		v.stats.segments++
 		v.stats.segLatency = append(v.stats.segLatency, done.Sub(t0))
-		v.play(done, seg.duration)
+		v.play(done, seg.Duration)
 	}
-	if pl.endList && v.nextSeq > last {
+	if pl.Ended && v.nextSeq > last {
 		v.ended = true
 	}
 	return changed
@@ -187,10 +173,35 @@ func (v *viewer) join(pl *mediaPlaylist) {
 	v.joined = true
 	v.nextSeq = pl.liveStartSeq()
 	var avail time.Duration
-	for _, s := range pl.segments[v.nextSeq-pl.mediaSequence:] {
-		avail += s.duration
+	for _, s := range pl.Segments[v.nextSeq-pl.firstSeq():] {
+		avail += s.Duration
 	}
-	v.startBuffer = min(pl.targetDuration, avail)
+	v.startBuffer = min(pl.TargetDuration, avail)
+}
+
+// fetchInit fetches the init segment (EXT-X-MAP URI) of the next segment
+// when it is not the one fetched last; false when it could not be had.
+func (v *viewer) fetchInit(ctx context.Context, mapURI string) bool {
+	if mapURI == "" {
+		return true
+	}
+	u, err := v.resolve(mapURI)
+	if err != nil {
+		v.countError(err)
+		return false
+	}
+	if u.String() == v.initURL {
+		return true
+	}
+	if _, _, err := v.get(ctx, u, false); err != nil {
+		if ctx.Err() == nil {
+			v.countError(err)
+		}
+		return false
+	}
+	v.stats.initSegments++
+	v.initURL = u.String()
+	return true
 }
 
 // play accounts a segment downloaded at done; see the model on viewer.

@@ -234,8 +234,13 @@ func (s *Server) handleTrimPreview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sel.Offset = 0 // the player starts at the beginning of the margin
+	pl, err := sel.Playlist()
+	if err != nil {
+		s.talkError(w, err)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/vnd.apple.mpegurl")
 	h.Set("Cache-Control", "no-store")
-	w.Write(sel.Playlist())
+	w.Write(pl)
 }

@@ -1,17 +1,19 @@
-// Package hlscheck checks HLS media playlists against RFC 8216 and salon's own
-// rules, one playlist at a time (CheckMediaPlaylist) or across the reloads of
-// a live playlist (Tracker). It is test tooling: it parses untrusted input by
-// hand, reports the first problem it finds, and never panics.
+// Package hlscheck checks HLS media playlists against RFC 8216, the
+// Low-Latency rules of RFC 8216bis that one playlist can show, and salon's
+// own rules, one playlist at a time (CheckMediaPlaylist) or across the
+// reloads of a live playlist (Tracker). It is test tooling: it reads
+// playlists with hls/playlist's lenient parser, then refuses what that parser
+// tolerated and checks the rules on the result; it reports the first problem
+// it finds and never panics.
 package hlscheck
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/salon/salon/hls/playlist"
 )
 
 // Playlist is a parsed media playlist.
@@ -23,7 +25,16 @@ type Playlist struct {
 	IndependentSegments   bool
 	PlaylistType          string // "", "EVENT" or "VOD"
 	EndList               bool
-	Segments              []Segment
+	// Skipped is EXT-X-SKIP's SKIPPED-SEGMENTS: Segments[0] has media
+	// sequence number MediaSequence + Skipped.
+	Skipped  uint64
+	Segments []Segment
+	// Media is the playlist as hls/playlist reads it, with the
+	// Low-Latency tags (parts, preload hint, server control, reports).
+	Media *playlist.Media
+	// Warnings are what RFC 8216bis recommends (SHOULD) and the playlist
+	// does not do; they do not fail the check.
+	Warnings []string
 }
 
 // Segment is one media segment of a playlist.
@@ -34,11 +45,14 @@ type Segment struct {
 	// DiscontinuitySeq is the discontinuity sequence number the segment belongs to.
 	DiscontinuitySeq uint64
 	Duration         float64 // EXTINF, seconds
-	Title            string
-	Discontinuity    bool   // EXT-X-DISCONTINUITY before it
-	Map              string // URI of the EXT-X-MAP that applies to it, "" when none
+	Discontinuity    bool    // EXT-X-DISCONTINUITY before it
+	Map              string  // URI of the EXT-X-MAP that applies to it, "" when none
 	ProgramDateTime  time.Time
+	Parts            []playlist.Part // EXT-X-PART of the segment
 }
+
+// end is the media sequence number after the last segment.
+func (p *Playlist) end() uint64 { return p.MediaSequence + p.Skipped + uint64(len(p.Segments)) }
 
 // URIs returns the segment URIs in playlist order.
 func (p *Playlist) URIs() []string {
@@ -86,223 +100,76 @@ func isFMP4(uri string) bool {
 }
 
 // CheckMediaPlaylist parses body and checks it against RFC 8216 (media
-// playlist rules) and salon's rules: EXT-X-PROGRAM-DATE-TIME on every segment
-// and EXT-X-MAP before fMP4 segments.
+// playlist rules), the single-playlist Low-Latency rules of RFC 8216bis
+// (checkLowLatency) and salon's rules: EXT-X-PROGRAM-DATE-TIME on every
+// segment, never going back, and EXT-X-MAP before fMP4 segments.
 func CheckMediaPlaylist(body []byte) (*Playlist, error) {
-	if !bytes.HasPrefix(body, []byte("#EXTM3U")) {
-		return nil, errors.New("the playlist does not start with #EXTM3U (RFC 8216 §4.3.1.1)")
+	m, devs, err := playlist.ParseMediaDeviations(body)
+	if err != nil {
+		return nil, err
 	}
-	lines := strings.Split(string(body), "\n")
-	if first := strings.TrimSuffix(lines[0], "\r"); first != "#EXTM3U" {
-		return nil, fmt.Errorf("line 1: %q: #EXTM3U must be alone on the first line", first)
+	if len(devs) > 0 {
+		return nil, errors.New(devs[0].String())
 	}
-	p := &Playlist{}
-	seen := map[string]bool{}
-	var (
-		cur         *Segment // tags collected for the next URI
-		haveInf     bool
-		curMap      string
-		sawSegment  bool
-		uris        = map[string]bool{}
-		lastPDT     time.Time
-		discCounter uint64
-	)
-	once := func(tag string) error {
-		if seen[tag] {
-			return fmt.Errorf("%s appears twice", tag)
-		}
-		seen[tag] = true
-		if sawSegment {
-			return fmt.Errorf("%s after the first segment: playlist tags go before segments", tag)
-		}
-		return nil
+	p := &Playlist{
+		Version:               m.Version,
+		TargetDuration:        int(m.TargetDuration / time.Second),
+		MediaSequence:         m.MediaSequence,
+		DiscontinuitySequence: m.DiscontinuitySequence,
+		IndependentSegments:   m.IndependentSegments,
+		PlaylistType:          m.Type,
+		EndList:               m.Ended,
+		Skipped:               m.Skipped,
+		Segments:              make([]Segment, 0, len(m.Segments)),
+		Media:                 m,
 	}
-	newSeg := func() {
-		if cur == nil {
-			cur = &Segment{}
-		}
-	}
-	for i, raw := range lines[1:] {
-		ln := i + 2
-		line := strings.TrimSuffix(raw, "\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		if p.EndList {
-			return nil, fmt.Errorf("line %d: %q after #EXT-X-ENDLIST", ln, line)
-		}
-		if !strings.HasPrefix(line, "#") {
-			if !haveInf {
-				return nil, fmt.Errorf("line %d: segment %q has no #EXTINF", ln, line)
-			}
-			if uris[line] {
-				return nil, fmt.Errorf("line %d: segment %q listed twice", ln, line)
-			}
-			uris[line] = true
-			cur.URI = line
-			cur.Seq = p.MediaSequence + uint64(len(p.Segments))
-			if cur.Discontinuity {
-				discCounter++
-			}
-			cur.DiscontinuitySeq = p.DiscontinuitySequence + discCounter
-			cur.Map = curMap
-			if isFMP4(line) && curMap == "" {
-				return nil, fmt.Errorf("line %d: fMP4 segment %q has no #EXT-X-MAP before it (RFC 8216 §4.3.2.5)", ln, line)
-			}
-			if cur.ProgramDateTime.IsZero() {
-				return nil, fmt.Errorf("line %d: segment %q has no #EXT-X-PROGRAM-DATE-TIME", ln, line)
-			}
-			if cur.ProgramDateTime.Before(lastPDT) {
-				return nil, fmt.Errorf("line %d: segment %q starts at %s, before the previous segment (%s)",
-					ln, line, cur.ProgramDateTime.Format(time.RFC3339Nano), lastPDT.Format(time.RFC3339Nano))
-			}
-			lastPDT = cur.ProgramDateTime
-			p.Segments = append(p.Segments, *cur)
-			cur, haveInf, sawSegment = nil, false, true
-			continue
-		}
-		if !strings.HasPrefix(line, "#EXT") {
-			continue // comment
-		}
-		tag, value, _ := strings.Cut(line, ":")
-		var err error
-		switch tag {
-		case "#EXTM3U":
-			err = errors.New("#EXTM3U repeated")
-		case "#EXT-X-VERSION":
-			if err = once(tag); err == nil {
-				p.Version, err = parseInt(value, 1, 100)
-			}
-		case "#EXT-X-TARGETDURATION":
-			if err = once(tag); err == nil {
-				p.TargetDuration, err = parseInt(value, 0, 1<<31-1)
-			}
-		case "#EXT-X-MEDIA-SEQUENCE":
-			if err = once(tag); err == nil {
-				p.MediaSequence, err = strconv.ParseUint(value, 10, 64)
-			}
-		case "#EXT-X-DISCONTINUITY-SEQUENCE":
-			if err = once(tag); err == nil {
-				p.DiscontinuitySequence, err = strconv.ParseUint(value, 10, 64)
-			}
-		case "#EXT-X-PLAYLIST-TYPE":
-			if err = once(tag); err == nil && value != "EVENT" && value != "VOD" {
-				err = fmt.Errorf("playlist type %q is neither EVENT nor VOD", value)
-			}
-			p.PlaylistType = value
-		case "#EXT-X-INDEPENDENT-SEGMENTS":
-			p.IndependentSegments = true
-		case "#EXT-X-ENDLIST":
-			if haveInf || cur != nil {
-				err = errors.New("#EXT-X-ENDLIST between a segment's tags and its URI")
-			}
-			p.EndList = true
-		case "#EXTINF":
-			if haveInf {
-				err = errors.New("two #EXTINF for one segment")
-				break
-			}
-			newSeg()
-			durStr, title, _ := strings.Cut(value, ",")
-			var d float64
-			d, err = strconv.ParseFloat(durStr, 64)
-			if err == nil && (d < 0 || math.IsNaN(d) || math.IsInf(d, 0) || strings.ContainsAny(durStr, "eEx+-")) {
-				err = fmt.Errorf("EXTINF %q is not a decimal-floating-point duration", durStr)
-			}
-			cur.Duration, cur.Title = d, title
-			haveInf = true
-		case "#EXT-X-DISCONTINUITY":
-			newSeg()
-			if cur.Discontinuity {
-				err = errors.New("two #EXT-X-DISCONTINUITY for one segment")
-			}
-			cur.Discontinuity = true
-		case "#EXT-X-MAP":
-			var attrs map[string]string
-			attrs, err = parseAttrs(value)
-			if err == nil {
-				curMap = attrs["URI"]
-				if curMap == "" {
-					err = errors.New("#EXT-X-MAP without URI")
-				}
-			}
-		case "#EXT-X-PROGRAM-DATE-TIME":
-			newSeg()
-			cur.ProgramDateTime, err = time.Parse(time.RFC3339Nano, value)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %q: %w", ln, truncate(line), err)
-		}
-	}
-	if cur != nil || haveInf {
-		return nil, errors.New("the playlist ends with segment tags but no segment URI")
-	}
-	if !seen["#EXT-X-TARGETDURATION"] {
+	if m.TargetDuration == 0 {
 		return nil, errors.New("#EXT-X-TARGETDURATION is missing (RFC 8216 §4.3.3.1)")
+	}
+	uris := make(map[string]bool, len(m.Segments))
+	var (
+		lastPDT time.Time
+		disc    uint64
+	)
+	for i, s := range m.Segments {
+		if uris[s.URI] {
+			return nil, fmt.Errorf("segment %q listed twice", s.URI)
+		}
+		uris[s.URI] = true
+		if s.Discontinuity {
+			disc++
+		}
+		if isFMP4(s.URI) && s.Map == "" {
+			return nil, fmt.Errorf("fMP4 segment %q has no #EXT-X-MAP before it (RFC 8216 §4.3.2.5)", s.URI)
+		}
+		if s.DateTime.IsZero() {
+			return nil, fmt.Errorf("segment %q has no #EXT-X-PROGRAM-DATE-TIME", s.URI)
+		}
+		if s.DateTime.Before(lastPDT) {
+			return nil, fmt.Errorf("segment %q starts at %s, before the previous segment (%s)",
+				s.URI, s.DateTime.Format(time.RFC3339Nano), lastPDT.Format(time.RFC3339Nano))
+		}
+		lastPDT = s.DateTime
+		if r := playlist.RoundSeconds(s.Duration); r > uint64(p.TargetDuration) {
+			return nil, fmt.Errorf("segment %q lasts %.3fs, longer than the target duration %ds (RFC 8216 §4.3.3.1)",
+				s.URI, s.Duration.Seconds(), p.TargetDuration)
+		}
+		p.Segments = append(p.Segments, Segment{
+			URI:              s.URI,
+			Seq:              m.MediaSequence + m.Skipped + uint64(i),
+			DiscontinuitySeq: m.DiscontinuitySequence + disc,
+			Duration:         s.Duration.Seconds(),
+			Discontinuity:    s.Discontinuity,
+			Map:              s.Map,
+			ProgramDateTime:  s.DateTime,
+			Parts:            s.Parts,
+		})
 	}
 	if p.Version < 6 && len(p.MapURIs()) > 0 {
 		return nil, fmt.Errorf("EXT-X-MAP needs EXT-X-VERSION 6 or more, the playlist says %d (RFC 8216 §7)", p.Version)
 	}
-	for _, s := range p.Segments {
-		if r := int(math.Floor(s.Duration + 0.5)); r > p.TargetDuration {
-			return nil, fmt.Errorf("segment %q lasts %.3fs, longer than the target duration %ds (RFC 8216 §4.3.3.1)",
-				s.URI, s.Duration, p.TargetDuration)
-		}
+	if err := checkLowLatency(p); err != nil {
+		return nil, err
 	}
 	return p, nil
-}
-
-func truncate(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
-
-func parseInt(s string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a decimal integer", s)
-	}
-	if n < lo || n > hi {
-		return 0, fmt.Errorf("%d is out of range [%d, %d]", n, lo, hi)
-	}
-	return n, nil
-}
-
-// parseAttrs parses an attribute list (RFC 8216 §4.2).
-func parseAttrs(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for s != "" {
-		name, rest, ok := strings.Cut(s, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("attribute list %q: missing =", truncate(s))
-		}
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			end := strings.IndexByte(rest[1:], '"')
-			if end < 0 {
-				return nil, fmt.Errorf("attribute %s: unterminated quoted string", name)
-			}
-			val, rest = rest[1:end+1], rest[end+2:]
-		} else {
-			val, rest, _ = strings.Cut(rest, ",")
-			rest = "," + rest
-			if rest == "," {
-				rest = ""
-			}
-		}
-		if rest != "" {
-			if !strings.HasPrefix(rest, ",") {
-				return nil, fmt.Errorf("attribute %s: expected , after the value", name)
-			}
-			rest = rest[1:]
-		}
-		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("attribute %s given twice", name)
-		}
-		out[name] = val
-		s = rest
-	}
-	return out, nil
 }

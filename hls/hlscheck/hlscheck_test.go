@@ -44,8 +44,8 @@ func TestCheckMediaPlaylist(t *testing.T) {
 		{"negative extinf", strings.Replace(good, "2.000", "-2", 1), "EXTINF"},
 		{"duplicate uri", strings.Replace(good, "11.m4s", "10.m4s", 1), "listed twice"},
 		{"pdt goes back", strings.Replace(good, "10:01:00.5Z", "09:00:00Z", 1), "before the previous"},
-		{"after endlist", strings.Replace(good, "12.m4s\n", "12.m4s\n#EXT-X-ENDLIST\n13.m4s\n", 1), "after #EXT-X-ENDLIST"},
-		{"map without uri", strings.Replace(good, `URI="init-1.mp4"`, `BYTERANGE="1@0"`, 1), "without URI"},
+		{"after endlist", strings.Replace(good, "12.m4s\n", "12.m4s\n#EXT-X-ENDLIST\n#EXTINF:1.000,\n13.m4s\n", 1), "after #EXT-X-ENDLIST"},
+		{"map without uri", strings.Replace(good, `URI="init-1.mp4"`, `X-OTHER="1@0"`, 1), "without URI"},
 		{"crlf", strings.ReplaceAll(good, "\n", "\r\n"), ""},
 	}
 	for _, tt := range tests {
@@ -84,9 +84,9 @@ func TestCheckMediaPlaylist_fields(t *testing.T) {
 	}
 }
 
-// playlist builds a live playlist listing segments first..last (inclusive),
+// livePlaylist builds a live playlist listing segments first..last (inclusive),
 // with a discontinuity before the segments in disc.
-func playlist(seq, discSeq, first, last, target int, disc map[int]bool) string {
+func livePlaylist(seq, discSeq, first, last, target int, disc map[int]bool) string {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n")
 	b.WriteString("#EXT-X-TARGETDURATION:" + itoa(target) + "\n")
@@ -127,23 +127,23 @@ func TestTracker_Next(t *testing.T) {
 		wantErr string
 	}{
 		{"slides", []string{
-			playlist(0, 0, 0, 3, 2, disc),
-			playlist(1, 0, 1, 4, 2, disc),
-			playlist(3, 1, 3, 5, 2, disc),
+			livePlaylist(0, 0, 0, 3, 2, disc),
+			livePlaylist(1, 0, 1, 4, 2, disc),
+			livePlaylist(3, 1, 3, 5, 2, disc),
 		}, ""},
-		{"unchanged reload", []string{playlist(0, 0, 0, 3, 2, nil), playlist(0, 0, 0, 3, 2, nil)}, ""},
-		{"sequence goes back", []string{playlist(2, 0, 2, 4, 2, nil), playlist(1, 0, 1, 4, 2, nil)}, "went back"},
+		{"unchanged reload", []string{livePlaylist(0, 0, 0, 3, 2, nil), livePlaylist(0, 0, 0, 3, 2, nil)}, ""},
+		{"sequence goes back", []string{livePlaylist(2, 0, 2, 4, 2, nil), livePlaylist(1, 0, 1, 4, 2, nil)}, "went back"},
 		{"discontinuity sequence not bumped", []string{
-			playlist(0, 0, 0, 3, 2, disc), playlist(3, 0, 3, 5, 2, disc),
+			livePlaylist(0, 0, 0, 3, 2, disc), livePlaylist(3, 0, 3, 5, 2, disc),
 		}, "discontinuity sequence is 0, want 1"},
 		{"discontinuity sequence bumped early", []string{
-			playlist(0, 0, 0, 3, 2, disc), playlist(1, 1, 1, 4, 2, disc),
+			livePlaylist(0, 0, 0, 3, 2, disc), livePlaylist(1, 1, 1, 4, 2, disc),
 		}, "want 0"},
-		{"target shrinks", []string{playlist(0, 0, 0, 3, 3, nil), playlist(1, 0, 1, 4, 2, nil)}, "target duration went down"},
-		{"segments vanish", []string{playlist(0, 0, 0, 5, 2, nil), playlist(1, 0, 1, 3, 2, nil)}, "disappeared"},
+		{"target shrinks", []string{livePlaylist(0, 0, 0, 3, 3, nil), livePlaylist(1, 0, 1, 4, 2, nil)}, "target duration went down"},
+		{"segments vanish", []string{livePlaylist(0, 0, 0, 5, 2, nil), livePlaylist(1, 0, 1, 3, 2, nil)}, "disappeared"},
 		{"uri renumbered", []string{
-			playlist(0, 0, 0, 3, 2, nil),
-			strings.Replace(playlist(0, 0, 0, 3, 2, nil), "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-MEDIA-SEQUENCE:1", 1),
+			livePlaylist(0, 0, 0, 3, 2, nil),
+			strings.Replace(livePlaylist(0, 0, 0, 3, 2, nil), "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-MEDIA-SEQUENCE:1", 1),
 		}, "moved from sequence"},
 	}
 	for _, tt := range tests {
@@ -170,13 +170,13 @@ func TestTracker_Next(t *testing.T) {
 
 func TestTracker_Added(t *testing.T) {
 	var tr Tracker
-	if err := tr.Next([]byte(playlist(0, 0, 0, 2, 2, nil))); err != nil {
+	if err := tr.Next([]byte(livePlaylist(0, 0, 0, 2, 2, nil))); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(tr.Added()); n != 3 {
 		t.Fatalf("first Added = %d segments, want 3", n)
 	}
-	if err := tr.Next([]byte(playlist(1, 0, 1, 4, 2, nil))); err != nil {
+	if err := tr.Next([]byte(livePlaylist(1, 0, 1, 4, 2, nil))); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -190,9 +190,20 @@ func TestTracker_Added(t *testing.T) {
 
 func FuzzCheckMediaPlaylist(f *testing.F) {
 	f.Add([]byte(good))
-	f.Add([]byte(playlist(3, 1, 3, 5, 2, map[int]bool{4: true})))
+	f.Add([]byte(livePlaylist(3, 1, 3, 5, 2, map[int]bool{4: true})))
 	f.Add([]byte("#EXTM3U\n#EXT-X-MAP:URI=\"a\",BYTERANGE=1@2\n"))
 	f.Add([]byte("#EXTM3U\n#EXTINF:1,\nx.ts\n#EXT-X-ENDLIST\n"))
+	for _, skipped := range []uint64{0, 3} {
+		m := llMedia()
+		if skipped > 0 {
+			m.Skipped, m.Segments = skipped, m.Segments[skipped:]
+		}
+		b, err := m.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p, err := CheckMediaPlaylist(body)
 		if err != nil {

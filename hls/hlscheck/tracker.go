@@ -38,7 +38,7 @@ func (t *Tracker) Next(body []byte) error {
 		return fmt.Errorf("reload %d: %w", t.n, err)
 	}
 	t.added = nil
-	prevEnd := prev.MediaSequence + uint64(len(prev.Segments))
+	prevEnd := prev.end()
 	for _, s := range p.Segments {
 		if s.Seq >= prevEnd {
 			t.added = append(t.added, s)
@@ -63,7 +63,7 @@ func compare(prev, p *Playlist) error {
 	if p.DiscontinuitySequence < prev.DiscontinuitySequence {
 		return fmt.Errorf("discontinuity sequence went back from %d to %d", prev.DiscontinuitySequence, p.DiscontinuitySequence)
 	}
-	prevEnd := prev.MediaSequence + uint64(len(prev.Segments))
+	prevEnd := prev.end()
 	if p.MediaSequence <= prevEnd {
 		// Every segment of prev from p.MediaSequence on must still be there.
 		var slid uint64
@@ -76,9 +76,9 @@ func compare(prev, p *Playlist) error {
 			return fmt.Errorf("discontinuity sequence is %d, want %d (%d + %d discontinuities that slid out)",
 				p.DiscontinuitySequence, want, prev.DiscontinuitySequence, slid)
 		}
-		if uint64(len(p.Segments)) < prevEnd-p.MediaSequence {
+		if p.end() < prevEnd {
 			return fmt.Errorf("segments disappeared from the end: had up to sequence %d, now up to %d",
-				prevEnd-1, p.MediaSequence+uint64(len(p.Segments))-1)
+				prevEnd-1, p.end()-1)
 		}
 	}
 	bySeq := make(map[uint64]*Segment, len(prev.Segments))

@@ -30,21 +30,20 @@ func eachAttr(list string, f func(name, value string, quoted bool) error) error 
 			if rest != "" && rest[0] != ',' {
 				return fmt.Errorf("attribute %s: expected , after the quoted string", name)
 			}
-		} else {
-			value, rest, _ = strings.Cut(rest, ",")
-			value = strings.TrimSpace(value)
-			if strings.IndexByte(value, '"') >= 0 {
-				return fmt.Errorf("attribute %s: a \" inside an unquoted value", name)
+			if err := f(name, value, true); err != nil {
+				return err
 			}
-			rest = "," + rest
-			if rest == "," {
-				rest = ""
-			}
+			list = strings.TrimPrefix(rest, ",")
+			continue
 		}
-		if err := f(name, value, quoted); err != nil {
+		value, list, _ = strings.Cut(rest, ",")
+		value = strings.TrimSpace(value)
+		if strings.IndexByte(value, '"') >= 0 {
+			return fmt.Errorf("attribute %s: a \" inside an unquoted value", name)
+		}
+		if err := f(name, value, false); err != nil {
 			return err
 		}
-		list = strings.TrimPrefix(rest, ",")
 	}
 	return nil
 }

@@ -8,7 +8,8 @@
 //
 // The parser is lenient, as a player is: unknown tags and attributes are
 // ignored, tags that RFC 8216 allows only once may repeat (the last one
-// wins), and what it tolerated is reported by ParseMediaDeviations so that a
+// wins), parts and segments may follow EXT-X-PRELOAD-HINT, and what it
+// tolerated is reported by ParseMediaDeviations so that a
 // strict checker (hls/hlscheck) can refuse it. It returns an error, naming the
 // line, only for what it cannot read: a value that does not parse, a segment
 // URI with no EXTINF, a tag whose meaning the model cannot hold

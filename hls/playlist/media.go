@@ -430,7 +430,7 @@ func checkLine(uri string) error {
 		return errEmptyURI
 	case uri[0] == '#':
 		return errors.New("a URI line cannot start with #")
-	case strings.ContainsAny(uri, "\r\n"):
+	case hasByte(uri, '\r', '\n', '\n'):
 		return errors.New("line break in URI")
 	case strings.TrimSpace(uri) != uri:
 		return errors.New("leading or trailing white space in URI")
@@ -444,10 +444,21 @@ func checkQuoted(uri string) error {
 	switch {
 	case uri == "":
 		return errEmptyURI
-	case strings.ContainsAny(uri, "\"\r\n"):
+	case hasByte(uri, '"', '\r', '\n'):
 		return errors.New("a quoted URI cannot hold a double quote or a line break")
 	}
 	return nil
+}
+
+// hasByte reports whether s holds a, b or c; a loop is cheaper than
+// strings.ContainsAny for the short strings of a playlist.
+func hasByte(s string, a, b, c byte) bool {
+	for i := 0; i < len(s); i++ {
+		if x := s[i]; x == a || x == b || x == c {
+			return true
+		}
+	}
+	return false
 }
 
 const ms = time.Millisecond

@@ -82,6 +82,15 @@ type mediaParser struct {
 	pending    bool    // cur has segment tags (other than parts)
 	haveInf    bool
 	curMap     string
+	hint       bool // EXT-X-PRELOAD-HINT seen, and nothing listed after it yet
+}
+
+// afterHint notes a part or segment listed after EXT-X-PRELOAD-HINT.
+func (p *mediaParser) afterHint() {
+	if p.hint {
+		p.deviate("a part or segment after #EXT-X-PRELOAD-HINT: the hint goes after the last part")
+		p.hint = false
+	}
 }
 
 func (p *mediaParser) deviate(problem string) {
@@ -145,6 +154,7 @@ func (p *mediaParser) uri(line string) error {
 	if !p.haveInf {
 		return p.fail(fmt.Errorf("segment %q has no #EXTINF before it", line))
 	}
+	p.afterHint()
 	p.cur.URI = line
 	p.cur.Map = p.curMap
 	p.m.Segments = append(p.m.Segments, p.cur)
@@ -240,6 +250,7 @@ func (p *mediaParser) tag(tag, value string) error {
 			return nil
 		})
 	case "#EXTINF":
+		p.afterHint()
 		if p.haveInf {
 			p.deviate("two #EXTINF for one segment; the last one counts")
 		}
@@ -285,6 +296,7 @@ func (p *mediaParser) tag(tag, value string) error {
 		if err != nil {
 			return err
 		}
+		p.afterHint()
 		p.cur.Parts = append(p.cur.Parts, part)
 	case "#EXT-X-PRELOAD-HINT":
 		return p.preloadHint(value)
@@ -429,6 +441,7 @@ func (p *mediaParser) preloadHint(value string) error {
 		p.deviate("a second EXT-X-PRELOAD-HINT; the last one counts")
 	}
 	p.m.PreloadHint = h
+	p.hint = true
 	return nil
 }
 

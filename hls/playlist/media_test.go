@@ -415,6 +415,8 @@ func TestParseMediaDeviations(t *testing.T) {
 		{"two extinf", strings.Replace(classicLiveGolden, "#EXTINF:2.000,\n", "#EXTINF:2.000,\n#EXTINF:2.000,\n", 1), "two #EXTINF"},
 		{"fractional target", strings.Replace(classicLiveGolden, "TARGETDURATION:2", "TARGETDURATION:2.5", 1), "whole number"},
 		{"parts in progress are fine", llGolden(), ""},
+		{"hint before the last part", strings.Replace(llGolden(), "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-22-2.m4s\"\n", "", 1) +
+			"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-22-2.m4s\"\n#EXT-X-PART:DURATION=0.200,URI=\"part-22-2.m4s\"\n", "after #EXT-X-PRELOAD-HINT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

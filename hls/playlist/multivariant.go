@@ -292,12 +292,8 @@ func parseVariant(value string) (Variant, error) {
 		case "AVERAGE-BANDWIDTH":
 			v.AverageBandwidth, err = parseCount(val)
 		case "CODECS":
-			v.Codecs = nil
-			for c := range strings.SplitSeq(val, ",") {
-				if c = strings.TrimSpace(c); c != "" {
-					v.Codecs = append(v.Codecs, c)
-				}
-			}
+			// Codec strings hold no comma or space: split on both.
+			v.Codecs = strings.FieldsFunc(val, func(r rune) bool { return r == ',' || r == ' ' })
 		case "RESOLUTION":
 			w, h, ok := strings.Cut(val, "x")
 			if v.Width, err = parseCount(w); err == nil && ok {
