@@ -40,15 +40,19 @@ func (r *rendered) get(render func() ([]byte, error)) ([]byte, error) {
 	return r.body, r.err
 }
 
-// snapshot copies the window. live tells whether a next part is coming.
+// snapshot takes the window as it is now. live tells whether a next part is
+// coming. It copies nothing but the header: the window only ever appends to
+// its entries and open parts (or moves to a new array), never changes an
+// element a snapshot can see, so a snapshot keeps slices of them, capped at
+// their length.
 func (w *window) snapshot(live bool) *snapshot {
 	s := &snapshot{
 		discSeq:    w.discSeq,
 		target:     w.target,
-		entries:    append([]entry(nil), w.entries...),
+		entries:    w.entries[:len(w.entries):len(w.entries)],
 		partTarget: w.partTarget,
 		partsFrom:  w.partsFrom,
-		open:       append([]partEntry(nil), w.open...),
+		open:       w.open[:len(w.open):len(w.open)],
 		nextSeq:    w.nextSeq,
 	}
 	if len(s.entries) > 0 {
