@@ -64,6 +64,8 @@ func validInitName(name string) bool {
 
 func (s *segRecord) validate() error {
 	switch {
+	case s.Seq > playlist.MaxSequence:
+		return fmt.Errorf("segment %d: sequence number out of range", s.Seq)
 	case s.Duration < 0 || s.Duration > maxSegmentDuration:
 		return fmt.Errorf("segment %d: duration %s out of range", s.Seq, s.Duration)
 	case s.Start.IsZero() || s.Start.Year() < 1970 || s.Start.Year() > 9000:

@@ -133,6 +133,7 @@ func TestParseRunLog(t *testing.T) {
 func FuzzParseRunLog(f *testing.F) {
 	f.Add(encodeRunLog([]segRecord{{Seq: 5, Duration: 2 * time.Second, Start: recT0, Init: "init-0.mp4"}}, true))
 	f.Add([]byte(`{"seg":{"seq":18446744073709551615,"duration_ns":3600000000000,"start":"9000-01-01T00:00:00.9999999Z","init":"init.mp4"}}`))
+	f.Add([]byte(`{"seg":{"seq":4611686018427387903,"duration_ns":3600000000000,"start":"9000-01-01T00:00:00.9999999Z","init":"init.mp4"}}`))
 	f.Add([]byte(`{"seg":{"seq":1,"duration_ns":1,"start":"1970-01-01T00:00:00Z","init":"init_a.b.mp4"}}` + "\n" + `{"seg":{"seq":0,"duration_ns":1,"start":"2026-01-01T00:00:00Z","init":"init-9.mp4"}}`))
 	f.Add([]byte("{\"ended\":true}\n\x00garbage\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

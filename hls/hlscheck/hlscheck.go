@@ -1,7 +1,8 @@
 // Package hlscheck checks HLS media playlists against RFC 8216, the
 // Low-Latency rules of RFC 8216bis that one playlist can show, and salon's
 // own rules, one playlist at a time (CheckMediaPlaylist) or across the
-// reloads of a live playlist (Tracker). It is test tooling: it reads
+// reloads of a live playlist (Tracker), and multivariant playlists against
+// RFC 8216 §4.3.4 (CheckMultivariantPlaylist). It is test tooling: it reads
 // playlists with hls/playlist's lenient parser, then refuses what that parser
 // tolerated and checks the rules on the result; it reports the first problem
 // it finds and never panics.

@@ -95,9 +95,11 @@ func digits(s string) bool {
 	return true
 }
 
-// maxSequence bounds media sequence numbers, LAST-MSN and SKIPPED-SEGMENTS
-// so that a sequence number plus a count of segments cannot overflow.
-const maxSequence = 1<<62 - 1
+// MaxSequence bounds media and discontinuity sequence numbers, LAST-MSN and
+// SKIPPED-SEGMENTS, in what the parser reads and the writer writes, so that
+// a sequence number plus a count of segments cannot overflow. (A segment
+// every second reaches it in 10^11 years.)
+const MaxSequence = 1<<62 - 1
 
 // parseSequence parses a decimal-integer used as a sequence number or count.
 func parseSequence(s string) (uint64, error) {
@@ -105,8 +107,8 @@ func parseSequence(s string) (uint64, error) {
 		return 0, fmt.Errorf("%q is not a decimal integer", s)
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || n > maxSequence {
-		return 0, fmt.Errorf("%q is out of range [0, %d]", s, uint64(maxSequence))
+	if err != nil || n > MaxSequence {
+		return 0, fmt.Errorf("%q is out of range [0, %d]", s, uint64(MaxSequence))
 	}
 	return n, nil
 }

@@ -42,9 +42,13 @@ func TestMedia_gohlslib(t *testing.T) {
 	withMapChange := llLive()
 	withMapChange.Segments[1].Discontinuity = true
 	withMapChange.Segments[1].Map = "init-1.mp4"
+	inProgressAfterDisc := llLive()
+	inProgressAfterDisc.PartsDiscontinuity, inProgressAfterDisc.PartsMap = true, "init-2.mp4"
+	inProgressAfterDisc.PartsDateTime = t0.Add(time.Hour)
 	for name, m := range map[string]*Media{
 		"ll": llLive(), "delta": deltaUpdate(), "bench": benchLL(), "map change": withMapChange,
-		"classic": classicLive(), "vod": vodCut(),
+		"in progress after a discontinuity": inProgressAfterDisc,
+		"classic":                           classicLive(), "vod": vodCut(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := m.Marshal()

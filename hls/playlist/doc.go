@@ -25,8 +25,9 @@
 //     are written right after EXT-X-VERSION, and nothing can be written after
 //     the last segment, where EXT-X-PART of the segment in progress,
 //     EXT-X-PRELOAD-HINT and EXT-X-RENDITION-REPORT belong. It also writes
-//     EXT-X-ALLOW-CACHE (removed in version 7) into EVENT playlists and builds
-//     every line with fmt and a bytes.Buffer of its own.
+//     EXT-X-ALLOW-CACHE (removed in version 7) into EVENT playlists, and
+//     encodes into a buffer of its own (26 allocations to render salon's
+//     6-segment live window, BenchmarkWindow_render in hls, against one).
 //   - gohlslib's model has one EXT-X-MAP per playlist, while salon's live and
 //     replay playlists change EXT-X-MAP after a discontinuity (a new publish
 //     with other codec parameters); its writer concatenates strings per line,

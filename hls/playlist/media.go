@@ -67,6 +67,14 @@ type Media struct {
 	// Parts are the parts of the segment in progress, listed after the last
 	// segment.
 	Parts []Part
+	// PartsDiscontinuity, PartsMap and PartsDateTime are the segment tags of
+	// the segment in progress, written before Parts when it starts a new
+	// discontinuity, a new init segment (PartsMap is the EXT-X-MAP in effect
+	// for it, written when it differs from the last segment's) or has a
+	// program date-time. The parser fills them in only when there are Parts.
+	PartsDiscontinuity bool
+	PartsMap           string
+	PartsDateTime      time.Time
 	// PreloadHint is EXT-X-PRELOAD-HINT, nil when absent.
 	PreloadHint *PreloadHint
 	// RenditionReports are the EXT-X-RENDITION-REPORT tags.
@@ -177,12 +185,19 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 	if m.Type != "" && m.Type != TypeEvent && m.Type != TypeVOD {
 		return b, fmt.Errorf("playlist type %q is neither EVENT nor VOD", m.Type)
 	}
+	if m.MediaSequence > MaxSequence || m.DiscontinuitySequence > MaxSequence || m.Skipped > MaxSequence {
+		return b, fmt.Errorf("media sequence %d, discontinuity sequence %d or skipped segments %d over %d",
+			m.MediaSequence, m.DiscontinuitySequence, m.Skipped, uint64(MaxSequence))
+	}
 	version := 3 // decimal EXTINF
 	for i := range m.Segments {
 		if m.Segments[i].Map != "" {
 			version = 6 // EXT-X-MAP in a media playlist without I-frames only
 			break
 		}
+	}
+	if m.PartsMap != "" && len(m.Parts) > 0 {
+		version = max(version, 6)
 	}
 	if m.PreloadHint != nil && m.PreloadHint.Type == HintMap {
 		version = max(version, 6)
@@ -290,6 +305,11 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 		b = append(b, s.URI...)
 		b = append(b, '\n')
 	}
+	if len(m.Parts) > 0 {
+		if b, err = m.appendPartsTags(b, prevMap); err != nil {
+			return b, err
+		}
+	}
 	for j := range m.Parts {
 		if b, err = m.Parts[j].appendTo(b); err != nil {
 			return b, err
@@ -317,6 +337,9 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 		if err := checkQuoted(r.URI); err != nil {
 			return b, fmt.Errorf("EXT-X-RENDITION-REPORT URI %q: %w", r.URI, err)
 		}
+		if r.LastMSN > MaxSequence || r.LastPart > 1<<30 {
+			return b, fmt.Errorf("EXT-X-RENDITION-REPORT %q: LAST-MSN %d or LAST-PART %d out of range", r.URI, r.LastMSN, r.LastPart)
+		}
 		b = append(b, "#EXT-X-RENDITION-REPORT:URI=\""...)
 		b = append(b, r.URI...)
 		b = append(b, "\",LAST-MSN="...)
@@ -329,6 +352,31 @@ func (m *Media) appendTo(b []byte) ([]byte, error) {
 	}
 	if m.Ended {
 		b = append(b, "#EXT-X-ENDLIST\n"...)
+	}
+	return b, nil
+}
+
+// appendPartsTags writes the segment tags of the segment in progress;
+// prevMap is the EXT-X-MAP in effect after the last segment.
+func (m *Media) appendPartsTags(b []byte, prevMap string) ([]byte, error) {
+	if m.PartsDiscontinuity {
+		b = append(b, "#EXT-X-DISCONTINUITY\n"...)
+	}
+	if m.PartsMap != "" && m.PartsMap != prevMap {
+		if err := checkQuoted(m.PartsMap); err != nil {
+			return b, fmt.Errorf("the segment in progress: EXT-X-MAP URI: %w", err)
+		}
+		b = append(b, "#EXT-X-MAP:URI=\""...)
+		b = append(b, m.PartsMap...)
+		b = append(b, "\"\n"...)
+	}
+	if !m.PartsDateTime.IsZero() {
+		if y := m.PartsDateTime.UTC().Year(); y < 1 || y > 9999 {
+			return b, fmt.Errorf("the segment in progress: program date-time %s is out of range", m.PartsDateTime)
+		}
+		b = append(b, "#EXT-X-PROGRAM-DATE-TIME:"...)
+		b = appendDateTime(b, m.PartsDateTime)
+		b = append(b, '\n')
 	}
 	return b, nil
 }

@@ -142,11 +142,16 @@ func parseMedia(b []byte, collect bool) (*Media, []Deviation, error) {
 		}
 	}
 	m := p.m
+	if len(p.cur.Parts) > 0 {
+		// The segment in progress: its tags go with its parts.
+		m.Parts = p.cur.Parts
+		m.PartsDiscontinuity, m.PartsMap, m.PartsDateTime = p.cur.Discontinuity, p.curMap, p.cur.DateTime
+		p.pending = p.cur.Gap
+	}
 	if p.pending || p.haveInf {
 		p.line, p.text = p.line+1, "(end of playlist)"
 		p.deviate("segment tags but no segment URI at the end of the playlist")
 	}
-	m.Parts = p.cur.Parts
 	return m, p.devs, nil
 }
 

@@ -172,6 +172,20 @@ const vodCutGolden = `#EXTM3U
 #EXT-X-ENDLIST
 `
 
+// llAfterDiscontinuity is a Low-Latency window whose segment in progress
+// starts a new run: EXT-X-DISCONTINUITY, EXT-X-MAP and a date-time before
+// its parts.
+func llAfterDiscontinuity() *Media {
+	return &Media{
+		TargetDuration: 2 * time.Second, MediaSequence: 7, IndependentSegments: true,
+		ServerControl: &ServerControl{CanBlockReload: true, PartHoldBack: 600 * ms},
+		PartTarget:    200 * ms,
+		Segments:      []Segment{{URI: "7.m4s", Duration: 2 * time.Second, Map: "init-0.mp4", DateTime: t0}},
+		Parts:         llParts(8, 1), PartsDiscontinuity: true, PartsMap: "init-1.mp4", PartsDateTime: t0.Add(time.Minute),
+		PreloadHint: &PreloadHint{Type: HintPart, URI: "part-8-1.m4s"},
+	}
+}
+
 func TestMedia_Append(t *testing.T) {
 	tests := []struct {
 		name string
@@ -183,6 +197,23 @@ func TestMedia_Append(t *testing.T) {
 		{"low latency", llLive(), llGolden(), false},
 		{"delta update", deltaUpdate(), deltaGoldenHead, true},
 		{"vod cut", vodCut(), vodCutGolden, false},
+		{"segment in progress after a discontinuity", llAfterDiscontinuity(), `#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-TARGETDURATION:2
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600
+#EXT-X-PART-INF:PART-TARGET=0.200
+#EXT-X-MEDIA-SEQUENCE:7
+#EXT-X-MAP:URI="init-0.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-03-01T10:00:00.000Z
+#EXTINF:2.000,
+7.m4s
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI="init-1.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-03-01T10:01:00.000Z
+#EXT-X-PART:DURATION=0.200,URI="part-8-0.m4s",INDEPENDENT=YES
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-8-1.m4s"
+`, false},
 		{"event, no segment yet", &Media{Type: TypeEvent}, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n", false},
 		{"target rounded up, hold back, gap, map hint", &Media{
 			TargetDuration: 2100 * ms,
@@ -250,6 +281,8 @@ func TestMedia_Append_errors(t *testing.T) {
 		{"report without uri", &Media{RenditionReports: []RenditionReport{{}}}, "empty URI"},
 		{"negative hold back", &Media{ServerControl: &ServerControl{PartHoldBack: -1}}, "PART-HOLD-BACK"},
 		{"huge target", &Media{TargetDuration: MaxDuration + 1}, "target duration"},
+		{"huge sequence", &Media{MediaSequence: MaxSequence + 1}, "media sequence"},
+		{"huge report", &Media{RenditionReports: []RenditionReport{{URI: "r", LastMSN: MaxSequence + 1}}}, "LAST-MSN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,6 +302,7 @@ func TestMedia_Append_errors(t *testing.T) {
 func TestMedia_roundTrip(t *testing.T) {
 	for name, m := range map[string]*Media{
 		"classic": classicLive(), "ll": llLive(), "delta": deltaUpdate(), "vod": vodCut(),
+		"in progress after a discontinuity": llAfterDiscontinuity(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := m.Marshal()
@@ -291,6 +325,9 @@ func TestMedia_roundTrip(t *testing.T) {
 			}
 			if want.TargetDuration == 0 {
 				want.TargetDuration = p.TargetDuration
+			}
+			if want.PartsMap == "" && len(want.Parts) > 0 && len(want.Segments) > 0 {
+				want.PartsMap = want.Segments[len(want.Segments)-1].Map // the map in effect
 			}
 			if !reflect.DeepEqual(&want, p) {
 				t.Fatalf("parsed\n%+v\nwant\n%+v", p, &want)
@@ -438,7 +475,7 @@ func TestParseMediaDeviations(t *testing.T) {
 }
 
 func FuzzParseMedia(f *testing.F) {
-	for _, m := range []*Media{classicLive(), llLive(), deltaUpdate(), vodCut()} {
+	for _, m := range []*Media{classicLive(), llLive(), deltaUpdate(), vodCut(), llAfterDiscontinuity()} {
 		b, err := m.Marshal()
 		if err != nil {
 			f.Fatal(err)
