@@ -423,3 +423,35 @@ func TestManager_hintsComeTrue(t *testing.T) {
 		t.Errorf("the part hinted before the publish ended (%s) was not written", prev)
 	}
 }
+
+// TestManager_partsOfNewRun: the parts of a segment that starts a new
+// publish with other codec parameters come after EXT-X-DISCONTINUITY and the
+// new EXT-X-MAP, before the segment itself is finished.
+func TestManager_partsOfNewRun(t *testing.T) {
+	m := newTestManager(t, &Manager{SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond})
+	av := &synthFeed{gop: 30, start: t0, video: true, aac: true}
+	m.HandleEvent(stream.Event{Stage: "main", Start: &stream.Stream{Stage: "main", Tracks: av.tracks(), Start: t0}})
+	feed(m, "main", av.units(0, 30*4))
+	m.HandleEvent(stream.Event{Stage: "main", End: true})
+
+	// The second publish has no audio: another init segment.
+	t1 := t0.Add(time.Minute)
+	v := &synthFeed{gop: 30, start: t1, video: true}
+	m.HandleEvent(stream.Event{Stage: "main", Start: &stream.Stream{Stage: "main", Tracks: v.tracks(), Start: t1}})
+	feed(m, "main", v.units(0, 12))
+	body := get(t, m, "main", PlaylistName)
+	pl := parseLL(t, body)
+	if len(pl.Parts) == 0 {
+		t.Fatalf("no parts of the new publish listed:\n%s", body)
+	}
+	if !pl.PartsDiscontinuity || pl.PartsMap != "init-1.mp4" || !pl.PartsDateTime.Equal(t1) {
+		t.Errorf("parts of the new publish: discontinuity %v, map %q, date-time %s; want true, init-1.mp4, %s\n%s",
+			pl.PartsDiscontinuity, pl.PartsMap, pl.PartsDateTime, t1, body)
+	}
+	if last := pl.Segments[len(pl.Segments)-1]; last.Map != "init-0.mp4" {
+		t.Errorf("the last finished segment uses %s, want init-0.mp4", last.Map)
+	}
+	if _, err := hlscheck.CheckMediaPlaylist(body); err != nil {
+		t.Errorf("%v\n%s", err, body)
+	}
+}

@@ -50,6 +50,7 @@ type window struct {
 	// duration, grown (never shrunk) to the longest part cut so far.
 	partTarget time.Duration
 	open       []partEntry // parts of the segment in progress, nextSeq
+	openHead   segHead     // and its segment tags
 	nextSeq    uint64
 	// partsFrom is the first segment whose parts are listed: the segments
 	// within three target durations of the end (RFC 8216bis §4.4.4.9).
@@ -57,6 +58,15 @@ type window struct {
 	// partFiles are the part file names of finished segments still served:
 	// those listed, and one segment more for requests in flight.
 	partFiles []segParts
+}
+
+// segHead holds the segment tags of a segment in progress, written before
+// its parts: a new publish or new codec parameters start it with a
+// discontinuity and another init segment, announced before its first part.
+type segHead struct {
+	init  string
+	disc  bool
+	start time.Time
 }
 
 // partEntry is one part (EXT-X-PART) of a segment.
@@ -80,8 +90,12 @@ func newWindow(size, segDur, part time.Duration) *window {
 	}
 }
 
-// addPart lists a part of the segment in progress.
-func (w *window) addPart(p partEntry) {
+// addPart lists a part of the segment in progress; head describes that
+// segment and is kept from its first part.
+func (w *window) addPart(p partEntry, head segHead) {
+	if len(w.open) == 0 {
+		w.openHead = head
+	}
 	w.open = append(w.open, p)
 	if p.dur > w.partTarget {
 		w.partTarget = p.dur
@@ -193,6 +207,11 @@ func (s *snapshot) render(skip bool) ([]byte, error) {
 		}
 		m.PartTarget = s.partTarget
 		m.Parts = appendParts(nil, s.open)
+		if len(s.open) > 0 {
+			m.PartsDiscontinuity = s.openHead.disc
+			m.PartsMap = s.openHead.init
+			m.PartsDateTime = s.openHead.start
+		}
 		if s.hint != "" {
 			m.PreloadHint = &playlist.PreloadHint{Type: playlist.HintPart, URI: s.hint}
 		}

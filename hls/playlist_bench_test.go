@@ -25,7 +25,7 @@ func benchmarkRender(b *testing.B, part time.Duration) {
 		}
 		if part > 0 {
 			for n := range 10 {
-				w.addPart(partEntry{name: partName(uint64(i), n), dur: part, independent: n == 0})
+				w.addPart(partEntry{name: partName(uint64(i), n), dur: part, independent: n == 0}, segHead{init: init})
 			}
 		}
 		w.add(entry{seq: uint64(i), name: strconv.Itoa(i) + ".m4s", initName: init, dur: 2 * time.Second,
@@ -33,7 +33,7 @@ func benchmarkRender(b *testing.B, part time.Duration) {
 	}
 	if part > 0 {
 		for n := range 4 {
-			w.addPart(partEntry{name: partName(20, n), dur: part, independent: n == 0})
+			w.addPart(partEntry{name: partName(20, n), dur: part, independent: n == 0}, segHead{init: "init-1.mp4"})
 		}
 	}
 	b.ReportAllocs()

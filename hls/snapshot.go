@@ -21,6 +21,7 @@ type snapshot struct {
 	partTarget time.Duration
 	partsFrom  uint64      // first segment whose parts are listed
 	open       []partEntry // parts of segment nextSeq, in progress
+	openHead   segHead
 	nextSeq    uint64
 	// hint is the URI of the next part (EXT-X-PRELOAD-HINT), "" while offline.
 	hint string
@@ -53,6 +54,7 @@ func (w *window) snapshot(live bool) *snapshot {
 		partTarget: w.partTarget,
 		partsFrom:  w.partsFrom,
 		open:       w.open[:len(w.open):len(w.open)],
+		openHead:   w.openHead,
 		nextSeq:    w.nextSeq,
 	}
 	if len(s.entries) > 0 {

@@ -446,7 +446,7 @@ func (st *stage) writePart(end time.Duration, final bool) {
 	if st.m.PartDuration > 0 {
 		p := partEntry{name: partName(st.nextSeq, n), dur: dur, independent: independent}
 		data := buf[off:len(buf):len(buf)]
-		st.win.addPart(p)
+		st.win.addPart(p, segHead{init: r.initName, disc: r.disc, start: r.firstReceived.Add(r.segStart - r.base)})
 		if final {
 			r.lastPart, r.lastPartData = p.name, data
 			return
