@@ -125,9 +125,27 @@ func TestLive_LowLatencyReaders(t *testing.T) {
 // real stream, across a publisher that stops and comes back, with
 // hlscheck.Blocking: blocking reloads answer with the part asked for, the
 // hinted part arrives, far-ahead requests are refused, delta updates are
-// valid, and segments are their parts joined.
+// valid, and segments are their parts joined. The publisher comes back with
+// the same settings (the playlist just goes on) or another resolution (a new
+// init segment after a discontinuity, announced before the first part).
 func TestLive_BlockingReload(t *testing.T) {
 	needTools(t, "ffmpeg")
+	srcSmall := []string{"-re", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30"}
+	for _, tc := range []struct {
+		name   string
+		second []string
+	}{{"same settings", srcVideo}, {"new resolution", srcSmall}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := testBlockingReload(t, tc.second)
+			_, body, _ := get(t, a.httpURL("/live/main/index.m3u8"))
+			if disc := strings.Contains(string(body), "#EXT-X-DISCONTINUITY\n"); disc != (tc.name == "new resolution") {
+				t.Errorf("discontinuity in the playlist after the restart: %v, want %v\n%s", disc, !disc, body)
+			}
+		})
+	}
+}
+
+func testBlockingReload(t *testing.T, second []string) *app {
 	a := testApp(t)
 	args := ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
 	pub := startProc(t, "ffmpeg", args...)
@@ -178,7 +196,7 @@ func TestLive_BlockingReload(t *testing.T) {
 	pub.kill()
 	waitFor("the checker to see the stage offline", func(s hlscheck.Blocking) bool { return s.Offline >= 1 })
 	before := snapshot()
-	startProc(t, "ffmpeg", args...)
+	startProc(t, "ffmpeg", ffmpegArgs("", second, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitFor("blocking reloads after the publisher came back", func(s hlscheck.Blocking) bool {
 		return s.Blocked >= before.Blocked+20 && s.Joined >= before.Joined+2 && s.Deltas >= before.Deltas+1
 	})
@@ -189,4 +207,5 @@ func TestLive_BlockingReload(t *testing.T) {
 	s := snapshot()
 	t.Logf("checked: %d steps, %d blocking reloads, %d hinted parts, %d delta updates, %d refusals, %d offline waits, %d segments = parts joined",
 		s.Steps, s.Blocked, s.PartsFetched, s.Deltas, s.Refusals, s.Offline, s.Joined)
+	return a
 }
