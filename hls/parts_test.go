@@ -455,3 +455,22 @@ func TestManager_partsOfNewRun(t *testing.T) {
 		t.Errorf("%v\n%s", err, body)
 	}
 }
+
+// FuzzParsePartName: a name parses only when partName gives it back.
+func FuzzParsePartName(f *testing.F) {
+	for _, s := range []string{"12.3.m4s", "0.0.m4s", "12.m4s", "1.2.3.m4s", "a.1.m4s", "18446744073709551615.7.m4s", "012.3.m4s", "+1.2.m4s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		seq, n, ok := parsePartName(name)
+		if !ok {
+			return
+		}
+		if back := partName(seq, n); back != name {
+			t.Fatalf("%q parsed as %d.%d, which is %q", name, seq, n, back)
+		}
+		if n < 0 {
+			t.Fatalf("%q: negative part %d", name, n)
+		}
+	})
+}

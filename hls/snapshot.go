@@ -144,7 +144,8 @@ func (s *snapshot) upcomingPart(name string) bool {
 	return n >= len(s.open) && n <= len(s.open)+s.advancePartLimit()
 }
 
-// parsePartName reads "{seq}.{n}.m4s".
+// parsePartName reads "{seq}.{n}.m4s" as partName writes it (no sign, no
+// leading zeros), so that no other name stands for a part.
 func parsePartName(name string) (seq uint64, n int, ok bool) {
 	base, found := strings.CutSuffix(name, ".m4s")
 	if !found {
@@ -159,7 +160,7 @@ func parsePartName(name string) (seq uint64, n int, ok bool) {
 		return 0, 0, false
 	}
 	n64, err := strconv.ParseUint(b, 10, 31)
-	if err != nil {
+	if err != nil || partName(seq, int(n64)) != name {
 		return 0, 0, false
 	}
 	return seq, int(n64), true
