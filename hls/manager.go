@@ -1,10 +1,14 @@
 // Package hls cuts each stage's stream into fMP4 (CMAF) segments at keyframes
-// and serves a live HLS media playlist over them, all from memory.
+// and serves a live HLS media playlist over them, all from memory. With
+// PartDuration set, each segment is made of parts (Low-Latency HLS): the
+// playlist lists them with a preload hint, and Playlist answers blocking
+// reloads and delta updates (RFC 8216bis).
 //
 // Media is remuxed, never transcoded: the access units that ingest hands over
 // become the samples of the segments unchanged (H.264/H.265 converted from
-// NALU lists to length-prefixed AVCC). The same segment bytes go to the live
-// playlist and to an optional SegmentSink (the archive).
+// NALU lists to length-prefixed AVCC as they are copied into the segment).
+// The same segment bytes go to the live playlist and to an optional
+// SegmentSink (the archive); parts are slices of them.
 package hls
 
 import (
