@@ -77,15 +77,21 @@ func TalkKey(id string) string { return "talks/" + id + "/talk.json" }
 // runs named no later than the window's end, except runs followed by two
 // later runs that started before the window did.
 func Select(ctx context.Context, store Store, talk Talk) (Selection, error) {
-	var sel Selection
 	if !ValidTalkID(talk.ID) || !stream.ValidStage(talk.Stage) {
-		return sel, invalidf("cut talk %q on stage %q: bad id or stage", talk.ID, talk.Stage)
+		return Selection{}, invalidf("cut talk %q on stage %q: bad id or stage", talk.ID, talk.Stage)
 	}
+	return selectDir(ctx, store, talk, talk.Stage)
+}
+
+// selectDir is Select over the runs below stages/{dir}/: the stage's own
+// (the source) or stages/{stage}/{rendition}/ (pathDir).
+func selectDir(ctx context.Context, store Store, talk Talk, dir string) (Selection, error) {
+	var sel Selection
 	w := talk.Recording
 	if w == nil {
 		return sel, fmt.Errorf("cut talk %q: it has not started, so there is nothing to cut: %w", talk.ID, ErrConflict)
 	}
-	runs, err := listRuns(ctx, store, talk.Stage)
+	runs, err := listRuns(ctx, store, dir)
 	if err != nil {
 		return sel, fmt.Errorf("cut talk %q: %w", talk.ID, err)
 	}
@@ -95,7 +101,7 @@ func Select(ctx context.Context, store Store, talk Talk) (Selection, error) {
 		coverEnd  time.Time // the latest end of any stored segment read
 	)
 	for _, run := range runs {
-		prefix := "stages/" + talk.Stage + "/" + run + "/"
+		prefix := "stages/" + dir + "/" + run + "/"
 		p, err := readRunPlaylist(ctx, store, prefix+"index.m3u8")
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -154,8 +160,9 @@ type DirLister interface {
 	ListDirs(ctx context.Context, prefix string) ([]string, error)
 }
 
-// listRuns returns the names of the stage's runs (that have a playlist,
-// unless the store is a DirLister), sorted: run names sort in time order.
+// listRuns returns the names of the runs below stages/{stage}/ (that have a
+// playlist, unless the store is a DirLister), sorted: run names sort in time
+// order. stage may be a pathDir; a stage's rendition directories are not runs.
 func listRuns(ctx context.Context, store Store, stage string) ([]string, error) {
 	prefix := "stages/" + stage + "/"
 	if dl, ok := store.(DirLister); ok {
@@ -163,7 +170,7 @@ func listRuns(ctx context.Context, store Store, stage string) ([]string, error) 
 		if err != nil {
 			return nil, fmt.Errorf("list the runs of stage %s: %w", stage, err)
 		}
-		runs := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !validFileName(n) })
+		runs := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !validFileName(n) || isRenditionDir(n) })
 		slices.Sort(runs)
 		return runs, nil
 	}

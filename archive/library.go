@@ -183,6 +183,9 @@ func (l *Library) load(ctx context.Context, id string) (Talk, error) {
 // replayFinal reports whether the talk's replay playlist exists and ended.
 func (l *Library) replayFinal(ctx context.Context, id string) bool {
 	data, err := readSmall(ctx, l.Store, TalkPlaylistKey(id), maxRunPlaylistSize)
+	if err == nil && isMultivariant(data) {
+		return l.variantsFinal(ctx, id, data)
+	}
 	return err == nil && bytes.Contains(data, []byte("\n#EXT-X-ENDLIST"))
 }
 
@@ -402,6 +405,9 @@ func (l *Library) unpublish(ctx context.Context, id string) error {
 			return fmt.Errorf("talk %q is do_not_record, but its %s could not be deleted: %w; try again", id, key, err)
 		}
 	}
+	if err := l.deleteRenditionCuts(ctx, id); err != nil {
+		return fmt.Errorf("talk %q is do_not_record, but its renditions' replays could not be deleted: %w; try again", id, err)
+	}
 	return nil
 }
 
@@ -487,17 +493,14 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 	l.notifyLocked()
 	l.mu.Unlock()
 	if recut {
-		pl, err := sel.Playlist()
-		if err == nil {
-			err = putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), pl)
-		}
+		final, err := l.writeReplay(ctx, t, &sel)
 		if err != nil {
 			return Talk{}, fmt.Errorf("talk %q is saved, but its replay playlist is not: %w; repeat the request to retry", t.ID, err)
 		}
 		if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {
 			return Talk{}, fmt.Errorf("talk %q is saved, but %w; repeat the request to retry", t.ID, err)
 		}
-		l.setPending(t.ID, !sel.Final)
+		l.setPending(t.ID, !final)
 	}
 	return t.clone(), nil
 }

@@ -139,17 +139,14 @@ func (l *Library) cut(ctx context.Context, t Talk) error {
 	if err != nil {
 		return err
 	}
-	pl, err := sel.Playlist()
-	if err == nil {
-		err = putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), pl)
-	}
+	final, err := l.writeReplay(ctx, t, &sel)
 	if err != nil {
 		return fmt.Errorf("cut talk %q: %w", t.ID, err)
 	}
 	if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {
 		return fmt.Errorf("cut talk %q: %w", t.ID, err)
 	}
-	l.setPending(t.ID, !sel.Final)
+	l.setPending(t.ID, !final)
 	return nil
 }
 

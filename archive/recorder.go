@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,24 @@ type warningSetter interface {
 	SetWarning(stage, key, msg string)
 }
 
+// pathDir is the directory below stages/ that holds a publish path's runs:
+// the stage's own for its source (the layout before renditions, unchanged),
+// stages/{stage}/{rendition}/ for a rendition. A rendition's name (lowercase
+// a-z 0-9 -) never looks like a run's (20190421T013000Z), so the two kinds of
+// directory below stages/{stage}/ cannot be confused.
+func pathDir(stage, rendition string) string {
+	if rendition == "" {
+		return stage
+	}
+	return stage + "/" + rendition
+}
+
+// stageOfDir is the stage of a pathDir.
+func stageOfDir(dir string) string {
+	stage, _, _ := strings.Cut(dir, "/")
+	return stage
+}
+
 // Recorder is the reader of the live segments that makes sure no recorded
 // second is lost, whatever the bucket does. It is the hls.Manager's
 // SegmentSink: every segment (and its init segment) is written durably to
@@ -30,7 +49,9 @@ type warningSetter interface {
 // outage leaves in the spool is uploaded by the next Initialize.
 //
 // Bucket layout (contract): stages/{stage}/{run}/init-N.mp4,
-// stages/{stage}/{run}/{seq}.m4s and stages/{stage}/{run}/index.m3u8.
+// stages/{stage}/{run}/{seq}.m4s and stages/{stage}/{run}/index.m3u8 for a
+// stage's source; the same below stages/{stage}/{rendition}/ for each of its
+// renditions (pathDir). Inside the recorder a run's "stage" is that pathDir.
 //
 // Concurrency: SegmentReady and RunEnded only queue work (under qmu) for the
 // spool goroutine; spoolMu serializes spool writes so that the synchronous
@@ -260,13 +281,14 @@ func (r *Recorder) registerMetrics() error {
 // the bucket; if the spool goroutine is so far behind that its queue is full
 // (a stalled disk), it writes the segment itself rather than drop it.
 func (r *Recorder) SegmentReady(seg *hls.Segment) {
-	r.submit(job{seg: seg, stage: seg.Stage, run: seg.Run, ready: time.Now()})
+	r.submit(job{seg: seg, stage: pathDir(seg.Stage, seg.Rendition), run: seg.Run, ready: time.Now()})
 }
 
-// RunEnded queues the end of a run: once its segments are stored, its
-// playlist becomes VOD with EXT-X-ENDLIST.
-func (r *Recorder) RunEnded(stage, run string) {
-	r.submit(job{stage: stage, run: run, ready: time.Now()})
+// RunEnded queues the end of a run of a stage's source (rendition "") or of
+// one of its renditions: once its segments are stored, its playlist becomes
+// VOD with EXT-X-ENDLIST.
+func (r *Recorder) RunEnded(stage, rendition, run string) {
+	r.submit(job{stage: pathDir(stage, rendition), run: run, ready: time.Now()})
 }
 
 // notify wakes the uploader and every Flush waiting for progress.

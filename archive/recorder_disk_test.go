@@ -42,7 +42,7 @@ func TestRecorder_diskFullBucketDown(t *testing.T) {
 	for _, s := range segs {
 		r.SegmentReady(s)
 	}
-	r.RunEnded("main", "20260301T100000Z")
+	r.RunEnded("main", "", "20260301T100000Z")
 	recWaitFor(t, "the stage warned that segments are held in memory", func() bool {
 		last, _ := warn.get("main/spool")
 		return strings.Contains(last, "refuses writes")

@@ -48,7 +48,7 @@ func TestRecorder_SegmentReady(t *testing.T) {
 		t.Errorf("open run: playlist type %q, endlist %v; want EVENT without ENDLIST", pl.PlaylistType, pl.EndList)
 	}
 
-	r.RunEnded("main", "20260301T100000Z")
+	r.RunEnded("main", "", "20260301T100000Z")
 	recFlush(t, r)
 	pl = checkRun(t, store, segs)
 	if pl.PlaylistType != "VOD" || !pl.EndList || pl.MediaSequence != 17 || pl.Version != 7 {
@@ -69,8 +69,8 @@ func TestRecorder_SegmentReady(t *testing.T) {
 	for _, s := range run2 {
 		r.SegmentReady(s)
 	}
-	r.RunEnded("main", "20260301T110000Z")
-	r.RunEnded("main", "20260301T120000Z") // a run without segments leaves nothing
+	r.RunEnded("main", "", "20260301T110000Z")
+	r.RunEnded("main", "", "20260301T120000Z") // a run without segments leaves nothing
 	recFlush(t, r)
 	pl = checkRun(t, store, run2)
 	if maps := pl.MapURIs(); strings.Join(maps, ",") != "init-1.mp4,init-2.mp4" || !pl.Segments[6].Discontinuity || !pl.EndList {
@@ -119,7 +119,7 @@ func TestRecorder_storeDown(t *testing.T) {
 	for _, s := range segs {
 		r.SegmentReady(s)
 	}
-	r.RunEnded("main", "20260301T100000Z")
+	r.RunEnded("main", "", "20260301T100000Z")
 	recFlush(t, r)
 	pl := checkRun(t, store, segs)
 	if !pl.EndList {
@@ -369,7 +369,7 @@ func TestRecorder_queueFull(t *testing.T) {
 		for _, s := range segs {
 			r.SegmentReady(s)
 		}
-		r.RunEnded("main", "20260301T100000Z")
+		r.RunEnded("main", "", "20260301T100000Z")
 	}()
 	recWaitFor(t, "queue full", func() bool {
 		r.qmu.Lock()

@@ -40,7 +40,7 @@ func TestRecorder_Health(t *testing.T) {
 		t.Fatalf("while the bucket fails: %+v, want %d pending segments and the outage's start", h, len(segs))
 	}
 	down.Store(false)
-	r.RunEnded("main", "20260301T100000Z")
+	r.RunEnded("main", "", "20260301T100000Z")
 	recFlush(t, r)
 	if h := r.Health(); !h.BucketReachable || h.PendingSegments != 0 || h.SpoolBytes != 0 || h.UploadLag != 0 || h.FailingSince != nil {
 		t.Fatalf("after the outage: %+v", h)

@@ -29,7 +29,7 @@ func TestRecorder_spoolFileGone(t *testing.T) {
 	for _, s := range segs {
 		r.SegmentReady(s)
 	}
-	r.RunEnded("main", "20260301T100000Z")
+	r.RunEnded("main", "", "20260301T100000Z")
 	victim := filepath.Join(spoolDir, "stages", "main", "20260301T100000Z", segs[2].Name)
 	recWaitFor(t, "the third segment in the spool", func() bool {
 		_, err := os.Stat(victim)
@@ -90,7 +90,7 @@ func TestRecorder_runLogUnwritable(t *testing.T) {
 	for _, s := range segs {
 		r.SegmentReady(s)
 	}
-	r.RunEnded("main", run)
+	r.RunEnded("main", "", run)
 	down.Store(false)
 	recFlush(t, r)
 

@@ -38,7 +38,7 @@ func TestRecorder_MinIOOutage(t *testing.T) {
 	for _, s := range segs[1:] {
 		r.SegmentReady(s)
 	}
-	r.RunEnded("main", "20260301T100000Z")
+	r.RunEnded("main", "", "20260301T100000Z")
 	// Let the recorder meet the outage before the bucket comes back.
 	for uploadErrors(t, reg) == 0 {
 		if ctx.Err() != nil {

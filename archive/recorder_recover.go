@@ -72,7 +72,7 @@ func (r *Recorder) recoverRun(lf spoolFile) {
 	dir := path.Dir(lf.key)
 	k := runKeyOf(dir)
 	if k.stage == "" {
-		r.Log.Warn("run log outside stages/{stage}/{run}/, leaving it alone", "path", lf.path)
+		r.Log.Warn("run log outside stages/{stage}/[{rendition}/]{run}/, leaving it alone", "path", lf.path)
 		return
 	}
 	data, err := os.ReadFile(lf.path)
@@ -100,13 +100,17 @@ func (r *Recorder) recoverRun(lf spoolFile) {
 	rs.segs = segs
 }
 
-// runKeyOf parses "stages/{stage}/{run}"; the zero runKey when it is not one.
+// runKeyOf parses "stages/{stage}/{run}" or
+// "stages/{stage}/{rendition}/{run}"; the zero runKey when it is neither.
 func runKeyOf(dir string) runKey {
 	parts := strings.Split(dir, "/")
-	if len(parts) != 3 || parts[0] != "stages" {
-		return runKey{}
+	switch {
+	case len(parts) == 3 && parts[0] == "stages":
+		return runKey{parts[1], parts[2]}
+	case len(parts) == 4 && parts[0] == "stages":
+		return runKey{parts[1] + "/" + parts[2], parts[3]}
 	}
-	return runKey{parts[1], parts[2]}
+	return runKey{}
 }
 
 // objectOrder sorts the objects of a run directory: init segments first (by

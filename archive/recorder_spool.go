@@ -74,21 +74,21 @@ func (r *Recorder) run(stage, id string) *runState {
 // run uses it) and its run log line, then queues them for upload.
 func (r *Recorder) spoolSegment(j job) {
 	seg := j.seg
-	log := r.Log.With("stage", seg.Stage, "run", seg.Run, "seq", seg.Seq)
+	log := r.Log.With("stage", j.stage, "run", seg.Run, "seq", seg.Seq)
 	rec := segRecord{Seq: seg.Seq, Duration: seg.Duration, Start: seg.Start, Init: seg.InitName}
-	prefix := "stages/" + seg.Stage + "/" + seg.Run + "/"
+	prefix := "stages/" + j.stage + "/" + seg.Run + "/"
 	if err := rec.validate(); err != nil || ValidKey(prefix+seg.Name) != nil || seg.Name != segmentName(seg.Seq) {
 		log.Error("segment not recorded: it does not fit the bucket layout", "name", seg.Name, "init", seg.InitName, "error", err)
 		return
 	}
 	r.mu.Lock()
-	rs := r.run(seg.Stage, seg.Run)
+	rs := r.run(j.stage, seg.Run)
 	newInit := !rs.inits[seg.InitName]
 	r.mu.Unlock()
 
 	var items []*upItem
 	item := func(key string, data []byte) *upItem {
-		held, ok := r.spoolOrHold(key, data, seg.Stage, seg.Run)
+		held, ok := r.spoolOrHold(key, data, j.stage, seg.Run)
 		if !ok {
 			return nil
 		}

@@ -289,7 +289,7 @@ func recGet(t testing.TB, s Store, key string) []byte {
 // checked playlist. Nothing else may be stored under the run's prefix.
 func checkRun(t testing.TB, s Store, segs []*hls.Segment) *hlscheck.Playlist {
 	t.Helper()
-	prefix := "stages/" + segs[0].Stage + "/" + segs[0].Run + "/"
+	prefix := "stages/" + pathDir(segs[0].Stage, segs[0].Rendition) + "/" + segs[0].Run + "/"
 	want := map[string][]byte{}
 	for _, seg := range segs {
 		want[prefix+seg.Name] = seg.Data

@@ -212,7 +212,7 @@ func (r *Recorder) stored(t *uploadTask) {
 	r.applyWarnings(changes)
 	if t.item == nil && r.OnRunStored != nil {
 		// Outside mu: the callback re-cuts talks, which reads the bucket.
-		r.OnRunStored(t.rs.stage, t.rs.id)
+		r.OnRunStored(stageOfDir(t.rs.stage), t.rs.id)
 	}
 	r.notify()
 }
@@ -361,7 +361,7 @@ func (r *Recorder) warningChanges() []warningChange {
 	}
 	want := map[string]string{}
 	for _, rs := range r.runs {
-		want[rs.stage] = msg
+		want[stageOfDir(rs.stage)] = msg
 	}
 	for stage := range r.warned {
 		if _, ok := want[stage]; !ok {

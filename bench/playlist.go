@@ -61,7 +61,7 @@ func parseMediaPlaylist(b []byte) (*mediaPlaylist, error) {
 	m, err := playlist.ParseMedia(b)
 	if err != nil {
 		if playlist.IsMultivariant(b) {
-			return nil, errors.New("this is a multivariant playlist: give the media playlist URL (…/live/{stage}/index.m3u8)")
+			return nil, errors.New("this is a multivariant playlist: give one rendition's media playlist URL (…/live/{stage}/source/index.m3u8 for a stage with renditions)")
 		}
 		return nil, err
 	}

@@ -36,10 +36,13 @@ const (
 // PlaylistName is the name of a stage's live media playlist.
 const PlaylistName = "index.m3u8"
 
-// Segment is one finished media segment, as handed to a SegmentSink.
+// Segment is one finished media segment of one publish path (a stage's
+// source or one of its renditions), as handed to a SegmentSink.
 // Its byte slices are shared with the live playlist: never modify them.
 type Segment struct {
 	Stage string
+	// Rendition is "" for the stage's source, else the rendition's name.
+	Rendition string
 	// Run is the publish the segment belongs to: the publish start in UTC,
 	// formatted 20060102T150405Z, with a suffix ("-2"…) when two publishes of
 	// one stage start within the same second.
@@ -71,19 +74,24 @@ type Segment struct {
 // replaces it, and by Manager.Close for runs still open.
 type SegmentSink interface {
 	SegmentReady(seg *Segment)
-	RunEnded(stage, run string)
+	// RunEnded ends a run of one publish path (rendition "" is the source).
+	RunEnded(stage, rendition, run string)
 }
 
-// warningSetter is the part of *stream.Registry that shows stage warnings.
+// warningSetter is the part of *stream.Registry that shows the warnings of
+// a stage's publish paths (rendition "" is the source).
 type warningSetter interface {
-	SetWarning(stage, key, msg string)
+	SetRenditionWarning(stage, rendition, key, msg string)
 }
 
-// Manager runs one segmenter per stage.
+// Manager runs one segmenter per publish path: a stage's source and each of
+// its renditions (live/{stage}/{rendition}). A stage's paths form a group,
+// which aligns the renditions' segments with the source's and serves the
+// multivariant playlist over them.
 //
 // Concurrency: HandleEvent is called from one goroutine, which owns every
 // segmenter's building state. What File serves lives in each stage's served
-// struct, guarded by its own mutex; mu guards only the stages map.
+// struct, guarded by its own mutex; mu guards only the stages and groups maps.
 type Manager struct {
 	// SegmentDuration is the target segment length (default 2 s). Segments are
 	// cut at the first keyframe at or after it.
@@ -105,7 +113,8 @@ type Manager struct {
 	Log     *slog.Logger
 
 	mu     sync.Mutex
-	stages map[string]*stage
+	stages map[string]*stage // by pathKey
+	groups map[string]*group // by stage name
 	done   chan struct{}
 	closed bool
 
@@ -136,6 +145,7 @@ func (m *Manager) Initialize() error {
 		m.Log = slog.New(slog.DiscardHandler)
 	}
 	m.stages = make(map[string]*stage)
+	m.groups = make(map[string]*group)
 	m.done = make(chan struct{})
 
 	if m.Metrics != nil {
@@ -177,17 +187,27 @@ func (m *Manager) Close() {
 	close(m.done)
 	stages := m.stages
 	m.stages = map[string]*stage{}
+	m.groups = map[string]*group{}
 	m.mu.Unlock()
 	now := time.Now()
+	// Renditions first: the source's end would pause them, cutting their
+	// last segment twice.
 	for _, st := range stages {
-		st.end(now)
+		if st.rendition != "" {
+			st.end(now)
+		}
+	}
+	for _, st := range stages {
+		if st.rendition == "" {
+			st.end(now)
+		}
 	}
 }
 
 // HandleEvent feeds one stream event to the stage's segmenter. It must be
 // called from one goroutine at a time (the registry's reader goroutine).
 func (m *Manager) HandleEvent(ev stream.Event) {
-	st := m.stage(ev.Stage, ev.Start != nil)
+	st := m.stage(ev.Stage, ev.Rendition, ev.Start != nil)
 	if st == nil {
 		return
 	}
@@ -204,24 +224,48 @@ func (m *Manager) HandleEvent(ev stream.Event) {
 	}
 }
 
-// stage returns the stage's state, creating it when create is set.
-func (m *Manager) stage(name string, create bool) *stage {
+// pathKey names a publish path in Manager.stages: the stage's name for its
+// source, "{stage}/{rendition}" for a rendition.
+func pathKey(stageName, rendition string) string {
+	if rendition == "" {
+		return stageName
+	}
+	return stageName + "/" + rendition
+}
+
+// stage returns the segmenter of a publish path, creating it (and the
+// stage's group) when create is set.
+func (m *Manager) stage(name, rendition string, create bool) *stage {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil
 	}
-	st := m.stages[name]
+	key := pathKey(name, rendition)
+	st := m.stages[key]
 	if st == nil && create {
-		st = newStage(m, name)
-		m.stages[name] = st
+		g := m.groups[name]
+		if g == nil {
+			g = newGroup(m, name)
+			m.groups[name] = g
+		}
+		st = newStage(m, g, rendition)
+		if rendition == "" {
+			g.source = st
+		} else {
+			g.renditions[rendition] = st
+		}
+		m.stages[key] = st
 	}
 	return st
 }
 
-// File returns one file of a stage's live HLS: PlaylistName (the full
-// playlist, as Playlist with no query), an init segment, a media segment or a
-// part ("{seq}.{n}.m4s"). ok is false for an unknown stage or file (404).
+// File returns one file of a stage's live HLS: PlaylistName, an init
+// segment, a media segment or a part ("{seq}.{n}.m4s") of its source. ok is
+// false for an unknown stage or file (404). PlaylistName is the playlist as
+// Playlist answers it without directives: while the stage has renditions
+// beside its source, the multivariant playlist over "{rendition}/index.m3u8"
+// (RenditionFile).
 //
 // For the playlist of a stage that is live but has no segment yet, File waits
 // until the first segment is ready, the publish ends or ctx ends, so that a
@@ -233,7 +277,31 @@ func (m *Manager) File(ctx context.Context, stageName, name string) (data []byte
 		data, status := m.Playlist(ctx, stageName, -1, -1, false)
 		return data, ContentTypePlaylist, status == http.StatusOK
 	}
-	st, done := m.lookup(stageName)
+	return m.pathFile(ctx, pathKey(stageName, ""), name)
+}
+
+// RenditionFile is File for one of a stage's renditions: its media playlist,
+// an init segment, a media segment or a part. Rendition "source"
+// (stream.SourceRendition) is the stage's source, whose media playlist this
+// always is.
+func (m *Manager) RenditionFile(ctx context.Context, stageName, rendition, name string) (data []byte, contentType string, ok bool) {
+	if name == PlaylistName {
+		data, status := m.RenditionPlaylist(ctx, stageName, rendition, -1, -1, false)
+		return data, ContentTypePlaylist, status == http.StatusOK
+	}
+	return m.pathFile(ctx, renditionKey(stageName, rendition), name)
+}
+
+// renditionKey is the publish path of a rendition named in a request.
+func renditionKey(stageName, rendition string) string {
+	if rendition == stream.SourceRendition {
+		rendition = ""
+	}
+	return pathKey(stageName, rendition)
+}
+
+func (m *Manager) pathFile(ctx context.Context, key, name string) (data []byte, contentType string, ok bool) {
+	st, done := m.lookup(key)
 	if st == nil {
 		return nil, "", false
 	}
@@ -278,8 +346,30 @@ func (m *Manager) File(ctx context.Context, stageName, name string) (data []byte
 // 200 with the body, 400, 404 (unknown stage, offline with no playlist) or 503.
 // Waiting costs the caller's goroutine only: it sleeps on the stage's change
 // channel.
+//
+// While the stage has renditions beside its source, its playlist is the
+// multivariant playlist, and the directives belong to the renditions' media
+// playlists (RenditionPlaylist).
 func (m *Manager) Playlist(ctx context.Context, stageName string, msn, part int64, skip bool) (data []byte, status int) {
-	st, done := m.lookup(stageName)
+	m.mu.Lock()
+	g := m.groups[stageName]
+	m.mu.Unlock()
+	if g != nil {
+		if mv := g.multivariant(); mv != nil {
+			return mv, http.StatusOK
+		}
+	}
+	return m.pathPlaylist(ctx, pathKey(stageName, ""), msn, part, skip)
+}
+
+// RenditionPlaylist is Playlist for one of a stage's renditions (or its
+// "source"): always a media playlist.
+func (m *Manager) RenditionPlaylist(ctx context.Context, stageName, rendition string, msn, part int64, skip bool) (data []byte, status int) {
+	return m.pathPlaylist(ctx, renditionKey(stageName, rendition), msn, part, skip)
+}
+
+func (m *Manager) pathPlaylist(ctx context.Context, key string, msn, part int64, skip bool) (data []byte, status int) {
+	st, done := m.lookup(key)
 	if st == nil {
 		return nil, http.StatusNotFound
 	}
@@ -346,10 +436,12 @@ func (m *Manager) render(st *stage, snap *snapshot, skip bool) ([]byte, int) {
 // (RFC 8216bis §6.2.5.2).
 func blockLimit(s *snapshot) time.Duration { return 3 * secondsDuration(s.target) }
 
-func (m *Manager) lookup(stageName string) (*stage, <-chan struct{}) {
+// lookup returns the segmenter of a publish path (pathKey) and the channel
+// closed when the manager closes.
+func (m *Manager) lookup(key string) (*stage, <-chan struct{}) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.stages[stageName], m.done
+	return m.stages[key], m.done
 }
 
 // Stats describes what a stage's segmenter serves.
@@ -367,10 +459,11 @@ type Stats struct {
 	LastSegment time.Time
 }
 
-// Stats returns a stage's counters; ok is false for an unknown stage.
+// Stats returns the counters of a stage's source; ok is false for an unknown
+// stage.
 func (m *Manager) Stats(stageName string) (s Stats, ok bool) {
 	m.mu.Lock()
-	st := m.stages[stageName]
+	st := m.stages[pathKey(stageName, "")]
 	m.mu.Unlock()
 	if st == nil {
 		return Stats{}, false
@@ -378,8 +471,8 @@ func (m *Manager) Stats(stageName string) (s Stats, ok bool) {
 	return st.served.stats(), true
 }
 
-func (m *Manager) setWarning(stageName, key, msg string) {
+func (m *Manager) setPathWarning(st *stage, key, msg string) {
 	if m.Warnings != nil {
-		m.Warnings.SetWarning(stageName, key, msg)
+		m.Warnings.SetRenditionWarning(st.name, st.rendition, key, msg)
 	}
 }

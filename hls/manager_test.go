@@ -178,9 +178,12 @@ func (s *sinkRecorder) SegmentReady(seg *Segment) {
 	s.segs = append(s.segs, seg)
 }
 
-func (s *sinkRecorder) RunEnded(stage, run string) {
+func (s *sinkRecorder) RunEnded(stage, rendition, run string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if rendition != "" {
+		stage += "/" + rendition
+	}
 	s.ended = append(s.ended, stage+"/"+run)
 }
 
@@ -196,7 +199,10 @@ type warningRecorder struct {
 	last map[string]string
 }
 
-func (w *warningRecorder) SetWarning(stage, key, msg string) {
+func (w *warningRecorder) SetRenditionWarning(stage, rendition, key, msg string) {
+	if rendition != "" {
+		stage += "/" + rendition
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.last == nil {
@@ -225,7 +231,7 @@ func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
 
 func TestManager_runID(t *testing.T) {
-	st := newStage(newTestManager(t, &Manager{}), "main")
+	st := newStage(newTestManager(t, &Manager{}), newGroup(nil, "main"), "")
 	for _, tc := range []struct {
 		start time.Time
 		want  string

@@ -26,6 +26,14 @@ type stage struct {
 	served *served
 	win    *window
 
+	// rendition is "" for the stage's source, else the rendition's name;
+	// grp holds the stage's paths, al a rendition's alignment with the
+	// source (align.go), rates its recent segment sizes (BANDWIDTH).
+	rendition string
+	grp       *group
+	al        *aligner
+	rates     rates
+
 	nextSeq  uint64
 	nextInit int
 	lastRun  string // run id without suffix of the previous publish
@@ -100,13 +108,20 @@ type run struct {
 	gopSet    bool // warning shown
 }
 
-func newStage(m *Manager, name string) *stage {
+func newStage(m *Manager, g *group, rendition string) *stage {
+	name := g.name
+	log := m.Log.With("stage", name)
+	if rendition != "" {
+		log = log.With("rendition", rendition)
+	}
 	st := &stage{
-		m:      m,
-		name:   name,
-		log:    m.Log.With("stage", name),
-		served: newServed(),
-		win:    newWindow(m.Window, m.SegmentDuration, m.PartDuration),
+		m:         m,
+		name:      name,
+		log:       log,
+		served:    newServed(),
+		win:       newWindow(m.Window, m.SegmentDuration, m.PartDuration),
+		rendition: rendition,
+		grp:       g,
 	}
 	if m.mSegments != nil {
 		st.mSegments = m.mSegments.WithLabelValues(name)
@@ -139,6 +154,9 @@ func (st *stage) start(s *stream.Stream) {
 	r.disc = st.anySegment
 	r.cutEarly = len(st.win.entries) == 0
 	st.run = r
+	if st.rendition != "" {
+		st.al = &aligner{st: st}
+	}
 	st.served.setLive(true, r.id, st.win.snapshot(true))
 	st.log.Debug("hls run started", "run", r.id)
 }
@@ -165,14 +183,15 @@ func (st *stage) end(now time.Time) {
 	}
 	st.closeOut(now)
 	if r.gopSet {
-		st.m.setWarning(st.name, "gop", "")
+		st.m.setPathWarning(st, "gop", "")
 	}
 	st.run = nil
 	st.served.setLive(false, "", st.win.snapshot(false))
 	st.log.Debug("hls run ended", "run", r.id)
 	if st.m.Sink != nil {
-		st.m.Sink.RunEnded(st.name, r.id)
+		st.m.Sink.RunEnded(st.name, st.rendition, r.id)
 	}
+	st.ended(now)
 }
 
 // dropped closes the open segment after units were lost and waits for a keyframe.
@@ -194,17 +213,26 @@ func (st *stage) unit(u *stream.Unit) {
 	t := r.tracks[u.Track]
 	isMain := u.Track == r.main
 	key := !t.video || u.RandomAccess
+	if isMain {
+		st.observe(u)
+	}
 	if !r.started {
 		if !isMain || !key {
 			return
 		}
+		if st.al != nil && !st.al.anchor(r, u, cutTolerance(t, st.m.SegmentDuration)) {
+			return // a rendition waits for the source's timeline
+		}
 		r.started = true
 		r.startDTS = u.DTS
-		r.base = st.timeline
-		r.firstReceived = u.Received
-		if r.firstReceived.IsZero() {
-			r.firstReceived = time.Now()
+		if st.al == nil {
+			r.base = st.timeline
+			r.firstReceived = u.Received
+			if r.firstReceived.IsZero() {
+				r.firstReceived = time.Now()
+			}
 		}
+		st.anchored(r)
 	}
 	if isMain && r.segOpen && t.hasPending && timestampJump(u.DTS-r.lastMainDTS) {
 		// The publisher's clock jumped (a camera restarted its RTP clock…):
@@ -212,6 +240,17 @@ func (st *stage) unit(u *stream.Unit) {
 		// keyframe, continuing the stage timeline where it stopped.
 		st.log.Warn("timestamps jumped, restarting the segment timeline at the next keyframe",
 			"run", r.id, "jump", (u.DTS - r.lastMainDTS).String())
+		st.closeOut(time.Now())
+		r.started = false
+		if st.al != nil {
+			st.al.clockOK = false // measure the new clock before anchoring on it
+		}
+		st.unit(u)
+		return
+	}
+	if isMain && key && st.al != nil && st.al.stale() {
+		// The source anchored again (new publish, clock jump): so does the
+		// rendition, at this keyframe.
 		st.closeOut(time.Now())
 		r.started = false
 		st.unit(u)
@@ -270,7 +309,9 @@ func (st *stage) unit(u *stream.Unit) {
 			r.segStart = tl
 			r.segKey = ptl
 			r.partStart = tl
+			st.segmentOpened(ptl)
 		}
+		st.keyframe(ptl, cutTolerance(t, st.m.SegmentDuration))
 	}
 	if !r.segOpen {
 		return
@@ -296,6 +337,9 @@ func (st *stage) unit(u *stream.Unit) {
 func (st *stage) shouldCut(r *run, t *track, ptl time.Duration, newParams bool) bool {
 	d := ptl - r.segKey
 	target := st.m.SegmentDuration
+	if st.al != nil && !newParams {
+		return st.al.shouldCut(ptl, r.segKey, cutTolerance(t, target), target)
+	}
 	return newParams || d >= target-cutTolerance(t, target) || (r.cutEarly && d >= target/4)
 }
 
@@ -328,7 +372,7 @@ func (st *stage) checkGOP(r *run, tl time.Duration) {
 		case long && !r.gopSet:
 			msg := fmt.Sprintf("keyframe interval %.1fs is longer than the %s segment target: set the encoder's keyframe interval to %s or less",
 				gop.Seconds(), target, target)
-			st.m.setWarning(st.name, "gop", msg)
+			st.m.setPathWarning(st, "gop", msg)
 			r.gopSet = true
 			if !r.gopWarned {
 				r.gopWarned = true
@@ -336,7 +380,7 @@ func (st *stage) checkGOP(r *run, tl time.Duration) {
 					"run", r.id, "keyframe_interval", gop.String(), "target", target.String())
 			}
 		case !long && r.gopSet:
-			st.m.setWarning(st.name, "gop", "")
+			st.m.setPathWarning(st, "gop", "")
 			r.gopSet = false
 		}
 	}
@@ -470,6 +514,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 	st.segCap = len(data) + len(data)/4
 	seg := &Segment{
 		Stage:         st.name,
+		Rendition:     st.rendition,
 		Run:           r.id,
 		Seq:           st.nextSeq,
 		Name:          strconv.FormatUint(st.nextSeq, 10) + ".m4s",
@@ -498,6 +543,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 	if st.m.Sink != nil {
 		st.m.Sink.SegmentReady(seg)
 	}
+	st.segmentDone(seg)
 }
 
 // partName is the file name of part n (from 0) of segment seq.

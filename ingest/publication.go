@@ -18,7 +18,9 @@ import (
 // publishRegistry is what the ingest servers need from stream.Registry.
 type publishRegistry interface {
 	Publish(*stream.Stream) (*stream.Publisher, error)
-	Live(stage string) bool
+	// PathLive tells whether the stage's source (rendition "") or one
+	// rendition has a publisher: a second one there is refused.
+	PathLive(stage, rendition string) bool
 }
 
 var _ publishRegistry = (*stream.Registry)(nil)
@@ -190,7 +192,7 @@ func (p *publication) deferredStart() {
 		return
 	}
 	if err := p.startLocked(); err != nil {
-		p.log.Warn("publish refused", "stage", p.stream.Stage, "remote", p.stream.Remote, "reason", err.Error())
+		p.log.Warn("publish refused", "stage", p.stream.Stage, "rendition", stream.RenditionName(p.stream.Rendition), "remote", p.stream.Remote, "reason", err.Error())
 		if p.refused != nil {
 			p.refused(err)
 		}

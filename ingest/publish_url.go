@@ -14,15 +14,18 @@ import (
 	"github.com/salon/salon/ingest/stream"
 )
 
-// publishPrefix is the path every publish URL starts with: /live/{stage}.
+// publishPrefix is the path every publish URL starts with: /live/{stage} for
+// a stage's source, /live/{stage}/{rendition} for one of its renditions.
 const publishPrefix = "/live/"
 
 // errPublishPath says how a publish URL must look. Clients show it to people.
-var errPublishPath = errors.New("publish to /live/{stage}?key=KEY")
+var errPublishPath = errors.New("publish to /live/{stage}?key=KEY (or /live/{stage}/{rendition}?key=KEY for a rendition)")
 
 // publishTarget is what a publisher's URL asks for.
 type publishTarget struct {
 	Stage string
+	// Rendition is "" for the source, else the rendition's name.
+	Rendition string
 	// Key is the raw value of the first "key" query parameter; HasKey tells
 	// whether there was one (an empty key is still a wrong key).
 	Key    string
@@ -31,13 +34,17 @@ type publishTarget struct {
 
 // parsePublishURL reads the stage and the key from the path and raw query of
 // an RTSP or RTMP publish URL (untrusted input). The path must be
-// /live/{stage} (one trailing slash allowed); the stage must be valid. The
+// /live/{stage} or /live/{stage}/{rendition} (one trailing slash allowed);
+// the stage and the rendition must be valid, and the rendition "source" is
+// the source itself. The
 // key is filled even when the path is wrong, so that the key can be checked
 // before the path is answered.
 //
 // RTMP clients that put the query on the server URL ("rtmp://h/live?key=K"
 // with stream name "main") arrive as path "/live" and query "key=K/main":
-// that form is accepted too.
+// that form is accepted too, for the source only (a key may hold a slash, so
+// "key=K/main/360p" stays stage "360p" with key "K/main"): renditions use the
+// stream key form {stage}/{rendition}?key=KEY.
 func parsePublishURL(path, rawQuery string) (publishTarget, error) {
 	var t publishTarget
 	if path == strings.TrimSuffix(publishPrefix, "/") {
@@ -54,10 +61,17 @@ func parsePublishURL(path, rawQuery string) (publishTarget, error) {
 		return t, fmt.Errorf("path %q: %w", truncate(path, 80), errPublishPath)
 	}
 	rest = strings.TrimSuffix(rest, "/")
-	if !stream.ValidStage(rest) {
-		return t, fmt.Errorf("invalid stage name %q: use 1-64 of a-z, 0-9 and -", truncate(rest, 80))
+	stage, rendition, nested := strings.Cut(rest, "/")
+	if !stream.ValidStage(stage) {
+		return t, fmt.Errorf("invalid stage name %q: use 1-64 of a-z, 0-9 and -", truncate(stage, 80))
 	}
-	t.Stage = rest
+	if nested && rendition != stream.SourceRendition {
+		if !stream.ValidRendition(rendition) {
+			return t, fmt.Errorf("invalid rendition name %q: use 1-32 of a-z, 0-9 and - after the stage, as in /live/%s/360p", truncate(rendition, 80), stage)
+		}
+		t.Rendition = rendition
+	}
+	t.Stage = stage
 	return t, nil
 }
 
@@ -92,4 +106,12 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// busyReason tells a second publisher why it is refused.
+func (t publishTarget) busyReason() string {
+	if t.Rendition != "" {
+		return fmt.Sprintf("rendition %s of stage %s already has a publisher", t.Rendition, t.Stage)
+	}
+	return fmt.Sprintf("stage %s already has a publisher", t.Stage)
 }

@@ -11,6 +11,7 @@ func TestParsePublishURL(t *testing.T) {
 	cases := []struct {
 		name, path, query string
 		stage, key        string
+		rendition         string
 		hasKey            bool
 		err               string
 	}{
@@ -23,7 +24,15 @@ func TestParsePublishURL(t *testing.T) {
 		{name: "rtmp no stage", path: "/live", query: "key=abc", key: "abc", hasKey: true, err: "no stage"},
 		{name: "wrong prefix", path: "/stream/main", query: "key=abc", key: "abc", hasKey: true, err: "publish to /live/{stage}"},
 		{name: "uppercase", path: "/live/Main", err: "invalid stage name"},
-		{name: "nested", path: "/live/a/b", err: "invalid stage name"},
+		{name: "rendition", path: "/live/main/360p", query: "key=abc", stage: "main", rendition: "360p", key: "abc", hasKey: true},
+		{name: "rendition trailing slash", path: "/live/main/low-1/", stage: "main", rendition: "low-1"},
+		{name: "source by name", path: "/live/main/source", query: "key=abc", stage: "main", key: "abc", hasKey: true},
+		{name: "rendition uppercase", path: "/live/main/HD", err: "invalid rendition name"},
+		{name: "rendition too long", path: "/live/main/" + strings.Repeat("a", 33), err: "invalid rendition name"},
+		{name: "rendition empty", path: "/live/main//", err: "invalid rendition name"},
+		{name: "nested", path: "/live/a/b/c", err: "invalid rendition name"},
+		{name: "bad stage before rendition", path: "/live/A/b", err: "invalid stage name"},
+		{name: "rtmp key on server url, stage only", path: "/live", query: "key=abc/def/main", stage: "main", key: "abc/def", hasKey: true},
 		{name: "too long", path: "/live/" + strings.Repeat("a", 65), err: "invalid stage name"},
 		{name: "empty stage", path: "/live/", err: "invalid stage name"},
 		{name: "root", path: "/", err: "publish to"},
@@ -39,8 +48,8 @@ func TestParsePublishURL(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			if got.Stage != tc.stage || got.Key != tc.key || got.HasKey != tc.hasKey {
-				t.Errorf("got %+v, want stage %q key %q hasKey %v", got, tc.stage, tc.key, tc.hasKey)
+			if got.Stage != tc.stage || got.Rendition != tc.rendition || got.Key != tc.key || got.HasKey != tc.hasKey {
+				t.Errorf("got %+v, want stage %q rendition %q key %q hasKey %v", got, tc.stage, tc.rendition, tc.key, tc.hasKey)
 			}
 		})
 	}
@@ -71,7 +80,7 @@ func TestKeyMatches(t *testing.T) {
 func FuzzParsePublishURL(f *testing.F) {
 	seeds := [][2]string{
 		{"/live/main", "key=abc"}, {"/live/main/", "key=abc"}, {"/live", "key=abc/main"},
-		{"/live/a/b", ""}, {"/", ""}, {"/live/..", "key=%zz"}, {"/live/x", "key=a&key=b"},
+		{"/live/a/b", ""}, {"/live/a/source", ""}, {"/live/a/b/c", ""}, {"/", ""}, {"/live/..", "key=%zz"}, {"/live/x", "key=a&key=b"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1])
@@ -83,6 +92,9 @@ func FuzzParsePublishURL(f *testing.F) {
 		}
 		if !stream.ValidStage(got.Stage) {
 			t.Fatalf("accepted invalid stage %q from %q %q", got.Stage, path, query)
+		}
+		if got.Rendition != "" && !stream.ValidRendition(got.Rendition) {
+			t.Fatalf("accepted invalid rendition %q from %q %q", got.Rendition, path, query)
 		}
 		if strings.Contains(got.Key, "&") {
 			t.Fatalf("key %q spans query parameters", got.Key)

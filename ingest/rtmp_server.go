@@ -223,8 +223,8 @@ func (s *RTMPServer) serve(c net.Conn) {
 		return
 	}
 	stage := target.Stage
-	if s.Registry.Live(stage) {
-		refuse(stage, "NetStream.Publish.BadName", fmt.Sprintf("stage %s already has a publisher", stage))
+	if s.Registry.PathLive(stage, target.Rendition) {
+		refuse(stage, "NetStream.Publish.BadName", target.busyReason())
 		return
 	}
 	// The right key: a publisher now, whom no connection limit closes (the
@@ -249,7 +249,7 @@ func (s *RTMPServer) serve(c net.Conn) {
 		refuse(stage, "NetStream.Publish.BadName", ue.Error())
 		return
 	}
-	pub := newPublication(s.Registry, log, &stream.Stream{Stage: stage, Source: "rtmp", Remote: remote}, picker.codecs)
+	pub := newPublication(s.Registry, log, &stream.Stream{Stage: stage, Rendition: target.Rendition, Source: "rtmp", Remote: remote}, picker.codecs)
 	if err := pub.start(); err != nil {
 		refuse(stage, "NetStream.Publish.BadName", err.Error())
 		return

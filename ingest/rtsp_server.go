@@ -197,6 +197,7 @@ func (s *RTSPServer) Close() {
 
 // rtspPublish is the publish state of one RTSP session (its user data).
 type rtspPublish struct {
+	target publishTarget
 	stage  string
 	remote string
 	tracks []*rtpTrack
@@ -317,20 +318,21 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 		log.Warn("publish refused", "stage", stage, "remote", remote, "reason", ue.Error())
 		return reply(base.StatusUnsupportedMediaType, ue.Error()), err
 	}
-	if h.s.Registry.Live(stage) {
-		msg := fmt.Sprintf("stage %s already has a publisher", stage)
-		log.Warn("publish refused", "stage", stage, "remote", remote, "reason", msg)
+	if h.s.Registry.PathLive(stage, target.Rendition) {
+		msg := target.busyReason()
+		log.Warn("publish refused", "stage", stage, "rendition", stream.RenditionName(target.Rendition), "remote", remote, "reason", msg)
 		return reply(statusConflict, msg), errors.New(msg)
 	}
 
 	session := ctx.Session
 	st := &rtspPublish{
+		target: target,
 		stage:  stage,
 		remote: remote,
 		tracks: tracks,
 		errs:   newLogLimiter(log, 10*time.Second, "stage", stage, "remote", remote),
 	}
-	st.pub = newPublication(h.s.Registry, log, &stream.Stream{Stage: stage, Source: "rtsp", Remote: remote}, picker.codecs)
+	st.pub = newPublication(h.s.Registry, log, &stream.Stream{Stage: stage, Rendition: target.Rendition, Source: "rtsp", Remote: remote}, picker.codecs)
 	st.pub.refused = func(error) { session.Close() }
 	session.SetUserData(st)
 	return &base.Response{StatusCode: base.StatusOK}, nil
@@ -360,7 +362,7 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 	if err := st.pub.start(); err != nil {
 		h.s.Log.Warn("publish refused", "stage", st.stage, "remote", st.remote, "reason", err.Error())
 		if errors.Is(err, stream.ErrStageBusy) {
-			return reply(statusConflict, fmt.Sprintf("stage %s already has a publisher", st.stage)), err
+			return reply(statusConflict, st.target.busyReason()), err
 		}
 		return reply(base.StatusBadRequest, err.Error()), err
 	}

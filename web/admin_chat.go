@@ -11,7 +11,7 @@ import (
 // delete and ban, slow mode, and the questions by votes with "on screen"
 // and "answered". The page reads the stage's chat websocket like any viewer
 // and acts through the moderation API.
-func (s *Server) handleAdminChat(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleAdminChat(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireSessionPage(w, r)
 	if !ok {
 		return
@@ -30,7 +30,7 @@ func (s *Server) handleAdminChat(w http.ResponseWriter, r *http.Request) {
 
 // handleChatOnScreen puts a question on the room's screen or takes it off
 // (PUT /api/stages/{stage}/chat/onscreen {"id":"…"|null}, admin).
-func (s *Server) handleChatOnScreen(w http.ResponseWriter, r *http.Request) {
+func (s *chatHandlers) handleChatOnScreen(w http.ResponseWriter, r *http.Request) {
 	s.chatHub(w, r, func(h *chat.Hub) {
 		var in struct {
 			ID json.RawMessage `json:"id"`
@@ -64,7 +64,7 @@ type chatModeration struct {
 
 // handleChatModeration answers the stage's slow mode and question on screen
 // (GET /api/stages/{stage}/chat/moderation, admin).
-func (s *Server) handleChatModeration(w http.ResponseWriter, r *http.Request) {
+func (s *chatHandlers) handleChatModeration(w http.ResponseWriter, r *http.Request) {
 	s.chatHub(w, r, func(h *chat.Hub) {
 		out := chatModeration{SlowModeSeconds: int(h.CurrentSlowMode().Seconds()), Viewers: h.Viewers()}
 		if m, ok := h.OnScreen(); ok {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/programme"
 )
 
 // recorderHealth is the recorder as the console needs it; *archive.Recorder
@@ -71,7 +73,16 @@ type stageHistory struct {
 // encoded frames to every open console. The goroutine owns history; mu
 // guards subs and the latest frames.
 type consoleFeed struct {
-	s       *Server
+	// What the snapshots read: set before start, read-only.
+	stages    stageSource
+	lib       talkLister     // optional; may tell its changes (changeNotifier)
+	recorder  recorderHealth // optional
+	programme stageDays      // optional
+	zone      *eventZone
+	viewers   *viewers
+	resp      *responder // talkJSON
+	log       *slog.Logger
+
 	history map[string]*stageHistory
 
 	mu        sync.Mutex
@@ -86,16 +97,24 @@ type consoleFeed struct {
 	done   chan struct{}
 }
 
-func newConsoleFeed(s *Server) *consoleFeed {
-	f := &consoleFeed{s: s, history: map[string]*stageHistory{}, subs: map[chan []byte]struct{}{},
-		done: make(chan struct{})}
+// stageDays is the programme's day: each stage's auto mode and next talk.
+type stageDays interface {
+	Day() []programme.StageDay
+}
+
+// start takes the first snapshot and starts the feed's goroutine; close
+// stops it.
+func (f *consoleFeed) start() {
+	f.history, f.subs, f.done = map[string]*stageHistory{}, map[chan []byte]struct{}{}, make(chan struct{})
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.update(time.Now())
 	go f.run()
-	return f
 }
 
 func (f *consoleFeed) close() {
+	if f.cancel == nil {
+		return // never started
+	}
 	f.cancel()
 	<-f.done
 }
@@ -108,10 +127,10 @@ func (f *consoleFeed) run() {
 	// watch takes the channels of the next change before a snapshot is
 	// built, so a change during the build wakes the loop again.
 	watch := func() {
-		if c, ok := f.s.Stages.(changeNotifier); ok {
+		if c, ok := f.stages.(changeNotifier); ok {
 			stages = c.Changed()
 		}
-		if c, ok := f.s.Talks.(changeNotifier); ok {
+		if c, ok := f.lib.(changeNotifier); ok {
 			talks = c.Changed()
 		}
 	}
@@ -173,31 +192,31 @@ func offer(ch chan []byte, frame []byte) {
 
 func (f *consoleFeed) snapshot(now time.Time) consoleSnapshot {
 	snap := consoleSnapshot{Now: now.UTC(), Stages: []consoleStage{}}
-	if f.s.Recorder != nil {
-		h := f.s.Recorder.Health()
+	if f.recorder != nil {
+		h := f.recorder.Health()
 		snap.Archive = &h
 	}
-	day := now.In(f.s.location()).Format(time.DateOnly)
+	day := now.In(f.zone.location()).Format(time.DateOnly)
 	seen := map[string]bool{}
-	for _, info := range f.s.Stages.Stages() {
+	for _, info := range f.stages.Stages() {
 		seen[info.Name] = true
 		snap.Stages = append(snap.Stages, f.stage(info, now, day))
 	}
 	// Stages the programme names but nobody published to yet.
-	if f.s.Talks != nil {
-		for _, t := range f.s.Talks.List() {
+	if f.lib != nil {
+		for _, t := range f.lib.List() {
 			if t.Stage != "" && !seen[t.Stage] {
 				seen[t.Stage] = true
 				snap.Stages = append(snap.Stages, f.stage(stream.StageInfo{Name: t.Stage}, now, day))
 			}
 		}
 	}
-	if f.s.Programme != nil {
+	if f.programme != nil {
 		byName := map[string]*consoleStage{}
 		for i := range snap.Stages {
 			byName[snap.Stages[i].Name] = &snap.Stages[i]
 		}
-		for _, d := range f.s.Programme.Day() {
+		for _, d := range f.programme.Day() {
 			cs := byName[d.Stage]
 			if cs == nil {
 				snap.Stages = append(snap.Stages, f.stage(stream.StageInfo{Name: d.Stage}, now, day))
@@ -243,7 +262,7 @@ func (f *consoleFeed) stage(info stream.StageInfo, now time.Time, day string) co
 	if len(h.bitrate) > bitrateHistory {
 		h.bitrate = append(h.bitrate[:0], h.bitrate[len(h.bitrate)-bitrateHistory:]...)
 	}
-	viewers := f.s.Viewers(info.Name)
+	viewers := f.viewers.count(info.Name, time.Now())
 	if h.peakDay != day {
 		h.peak, h.peakDay = 0, day
 	}
@@ -253,23 +272,23 @@ func (f *consoleFeed) stage(info stream.StageInfo, now time.Time, day string) co
 
 // talksJSON is every talk as the API shows it, by start time.
 func (f *consoleFeed) talksJSON() []byte {
-	if f.s.Talks == nil {
+	if f.lib == nil {
 		return []byte("[]")
 	}
-	b, err := json.Marshal(f.s.consoleTalks())
+	b, err := json.Marshal(f.consoleTalks())
 	if err != nil {
-		f.s.Log.Error("encode the console's talks", "error", err)
+		f.log.Error("encode the console's talks", "error", err)
 		return []byte("[]")
 	}
 	return b
 }
 
 // consoleTalks is every talk, by stage and start time (unscheduled last).
-func (s *Server) consoleTalks() []talkJSON {
-	list := s.Talks.List()
+func (f *consoleFeed) consoleTalks() []talkJSON {
+	list := f.lib.List()
 	out := make([]talkJSON, 0, len(list))
 	for _, t := range list {
-		out = append(out, s.talkJSON(t))
+		out = append(out, f.resp.talkJSON(t))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -332,7 +351,7 @@ func (f *consoleFeed) unsubscribe(ch chan []byte) {
 // "health" snapshot every second and at once on a change, a "talks" list
 // whenever it changes. Session only: an EventSource cannot send a bearer
 // token, and scripts have the JSON API.
-func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.adminSession(r); !ok {
 		s.jsonError(w, http.StatusUnauthorized, "log in at /admin first: the console's events need its session")
 		return

@@ -123,15 +123,16 @@ func TestServer_ConsoleEvents(t *testing.T) {
 // BenchmarkConsoleFeed_Update is the feed's work per snapshot with 20
 // consoles open: 2 stages (one live), 30 talks, one encode shared by all.
 func BenchmarkConsoleFeed_Update(b *testing.B) {
-	live, stages := newFakes()
+	_, stages := newFakes()
 	lib := &fakeTalks{talks: map[string]archive.Talk{}}
 	for i := range 30 {
 		id := fmt.Sprintf("talk-%d", i)
 		lib.talks[id] = archive.Talk{ID: id, Title: fmt.Sprintf("第%d场：社区的一年", i), Stage: []string{"main", "attic"}[i%2],
 			Speakers: []archive.Speaker{{Name: "王小明"}}, StartsAt: time.Now().Add(time.Duration(i) * 30 * time.Minute)}
 	}
-	s := &Server{Live: live, Stages: stages, Talks: lib, Location: time.UTC, Log: slog.New(slog.DiscardHandler), viewers: newViewers(viewerWindow)}
-	f := &consoleFeed{s: s, history: map[string]*stageHistory{}, subs: map[chan []byte]struct{}{}}
+	f := &consoleFeed{stages: stages, lib: lib, zone: &eventZone{fixed: time.UTC}, viewers: newViewers(viewerWindow),
+		resp: &responder{log: slog.New(slog.DiscardHandler)}, log: slog.New(slog.DiscardHandler),
+		history: map[string]*stageHistory{}, subs: map[chan []byte]struct{}{}}
 	var chans []chan []byte
 	for range 20 {
 		ch := make(chan []byte, feedQueue)
@@ -158,7 +159,7 @@ type zonedSchedule struct {
 
 func (z zonedSchedule) ScheduleZone() string { return z.zone }
 
-func TestServer_location(t *testing.T) {
+func TestEventZone_zoneName(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	cases := []struct {
@@ -175,7 +176,7 @@ func TestServer_location(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &Server{Location: tc.explicit, DefaultLocation: tokyo, Schedule: tc.schedule, zones: newZoneCache()}
+			s := &eventZone{fixed: tc.explicit, fallback: tokyo, schedule: tc.schedule, zones: newZoneCache()}
 			if got := s.zoneName(); got != tc.want {
 				t.Errorf("zone %q, want %q", got, tc.want)
 			}

@@ -3,21 +3,34 @@ package web
 import (
 	"encoding/json"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 )
 
-// adminRoutes registers the organiser console: its pages, login and
-// events. Every console page and action goes through requireAdmin or
-// requireSessionPage.
-func (s *Server) adminRoutes() {
-	s.handle("GET /admin", s.handleAdmin)
-	s.handle("GET /admin/{$}", s.handleAdmin)
-	s.handle("GET /admin/login", s.handleLoginPage)
-	s.handle("POST /admin/login", s.handleLogin)
-	s.handle("POST /admin/logout", s.handleLogout)
-	s.mux.HandleFunc("GET /admin/events", s.handleEvents)
+// consoleHandlers serve the organiser console: its day page, login and
+// logout (admin_session.go), its event stream (admin_feed.go) and a stage's
+// chat page (admin_chat.go). Every console page and action goes through
+// requireAdmin or requireSessionPage.
+type consoleHandlers struct {
+	talks talkLister // optional
+	feed  *consoleFeed
+	log   *slog.Logger
+	*responder
+	*renderer
+	*auth
+	*eventZone
+}
+
+func (s *consoleHandlers) register(rt *router) {
+	rt.handle("GET /admin", s.handleAdmin)
+	rt.handle("GET /admin/{$}", s.handleAdmin)
+	rt.handle("GET /admin/login", s.handleLoginPage)
+	rt.handle("POST /admin/login", s.handleLogin)
+	rt.handle("POST /admin/logout", s.handleLogout)
+	rt.mux.HandleFunc("GET /admin/events", s.handleEvents)
+	rt.handle("GET /admin/stages/{stage}/chat", s.handleAdminChat)
 }
 
 // adminData is what the console pages get besides pageData.
@@ -37,7 +50,7 @@ type adminData struct {
 }
 
 // zoneName is the event's IANA time zone for the browser, or "".
-func (s *Server) zoneName() string {
+func (s *eventZone) zoneName() string {
 	if n := s.location().String(); n != "Local" {
 		return n
 	}
@@ -52,16 +65,16 @@ type scheduleZone interface {
 
 // location is the event's time zone: -timezone, else the zone the imported
 // schedule names (time_zone_name), else the machine's.
-func (s *Server) location() *time.Location {
-	if s.Location != nil {
-		return s.Location
+func (s *eventZone) location() *time.Location {
+	if s.fixed != nil {
+		return s.fixed
 	}
-	if z, ok := s.Schedule.(scheduleZone); ok {
+	if z, ok := s.schedule.(scheduleZone); ok {
 		if loc := s.zones.load(z.ScheduleZone()); loc != nil {
 			return loc
 		}
 	}
-	return s.DefaultLocation
+	return s.fallback
 }
 
 // zoneCache keeps the locations loaded by name (time.LoadLocation reads
@@ -93,7 +106,7 @@ func (c *zoneCache) load(name string) *time.Location {
 
 // handleAdmin is the day view: every stage's timeline, the talk on stage,
 // the buttons, the health. Without a session it is the login form.
-func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleAdmin(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireSessionPage(w, r)
 	if !ok {
 		return
@@ -102,13 +115,13 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 		Talks  []talkJSON      `json:"talks"`
 		Health consoleSnapshot `json:"health"`
 	}{Talks: []talkJSON{}}
-	if s.Talks != nil {
-		init.Talks = s.consoleTalks()
+	if s.talks != nil {
+		init.Talks = s.feed.consoleTalks()
 	}
 	init.Health = s.feed.snapshotNow()
 	b, err := json.Marshal(init)
 	if err != nil {
-		s.Log.Error("encode the console's first state", "error", err)
+		s.log.Error("encode the console's first state", "error", err)
 		b = []byte(`{}`)
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -120,7 +133,7 @@ func (s *Server) handleAdmin(w http.ResponseWriter, r *http.Request) {
 
 // handleLoginPage shows the login form, or goes to the console when the
 // session is still good.
-func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.adminSession(r); ok {
 		http.Redirect(w, r, "/admin", http.StatusSeeOther)
 		return

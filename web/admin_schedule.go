@@ -13,7 +13,7 @@ import (
 // is gone from the file), changes the mapping, confirms, and sees the
 // report. The page calls PUT /api/schedule (admin_schedule.js); this
 // handler only renders it with the stages known today, for the pickers.
-func (s *Server) handleAdminSchedule(w http.ResponseWriter, r *http.Request) {
+func (s *scheduleHandlers) handleAdminSchedule(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireSessionPage(w, r)
 	if !ok {
 		return
@@ -21,10 +21,10 @@ func (s *Server) handleAdminSchedule(w http.ResponseWriter, r *http.Request) {
 	init := struct {
 		Stages     []string `json:"stages"`
 		Configured bool     `json:"configured"`
-	}{Stages: s.knownStages(), Configured: s.Schedule != nil}
+	}{Stages: s.knownStages(), Configured: s.schedule != nil}
 	b, err := json.Marshal(init)
 	if err != nil {
-		s.Log.Error("encode the schedule page's state", "error", err)
+		s.log.Error("encode the schedule page's state", "error", err)
 		b = []byte(`{}`)
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -35,10 +35,10 @@ func (s *Server) handleAdminSchedule(w http.ResponseWriter, r *http.Request) {
 }
 
 // knownStages is every stage with a talk or health today, sorted.
-func (s *Server) knownStages() []string {
+func (s *scheduleHandlers) knownStages() []string {
 	seen := map[string]bool{}
-	if s.Talks != nil {
-		for _, t := range s.Talks.List() {
+	if s.talks != nil {
+		for _, t := range s.talks.List() {
 			if t.Stage != "" {
 				seen[t.Stage] = true
 			}

@@ -182,7 +182,7 @@ func remoteHost(r *http.Request) string {
 }
 
 // adminSession is the request's live console session, if its cookie names one.
-func (s *Server) adminSession(r *http.Request) (session, bool) {
+func (s *auth) adminSession(r *http.Request) (session, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, false
@@ -203,7 +203,7 @@ func stateChanging(r *http.Request) bool {
 // sameOrigin refuses a request whose Origin header names another site. A
 // request without Origin (old browsers, curl) passes: the CSRF token is the
 // real check; this is a second one that costs nothing.
-func (s *Server) sameOrigin(r *http.Request) bool {
+func (s *auth) sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
@@ -215,7 +215,7 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 	if strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
-	if p, err := url.Parse(s.PublicURL); err == nil && p.Host != "" && strings.EqualFold(u.Host, p.Host) {
+	if p, err := url.Parse(s.publicURL); err == nil && p.Host != "" && strings.EqualFold(u.Host, p.Host) {
 		return true
 	}
 	return false
@@ -225,19 +225,19 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 // as a bearer token (scripts), or one with a console session cookie — whose
 // state changes must also carry the session's CSRF token. Otherwise it
 // answers 401 or 403 with a JSON error and returns false.
-func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
+func (s *auth) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
 	if used, ok := s.sessionAdmin(w, r); used {
 		return ok
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="salon"`)
-		s.jsonError(w, http.StatusUnauthorized, "admin token required: log in at /admin, or send Authorization: Bearer ADMIN_TOKEN (salon prints it at start)")
+		s.resp.jsonError(w, http.StatusUnauthorized, "admin token required: log in at /admin, or send Authorization: Bearer ADMIN_TOKEN (salon prints it at start)")
 		return false
 	}
 	if !s.isAdmin(tok) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
-		s.jsonError(w, http.StatusUnauthorized, "wrong admin token")
+		s.resp.jsonError(w, http.StatusUnauthorized, "wrong admin token")
 		return false
 	}
 	return true
@@ -247,7 +247,7 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) bool {
 // Authorization header and a live session cookie (used). A state change
 // must carry the session's CSRF token and come from this site; when it does
 // not, sessionAdmin answers 403 and ok is false.
-func (s *Server) sessionAdmin(w http.ResponseWriter, r *http.Request) (used, ok bool) {
+func (s *auth) sessionAdmin(w http.ResponseWriter, r *http.Request) (used, ok bool) {
 	if r.Header.Get("Authorization") != "" {
 		return false, false
 	}
@@ -260,11 +260,11 @@ func (s *Server) sessionAdmin(w http.ResponseWriter, r *http.Request) (used, ok 
 	}
 	tok := r.Header.Get(csrfHeader)
 	if tok == "" {
-		s.jsonError(w, http.StatusForbidden, "the console's CSRF token is missing: reload /admin and try again")
+		s.resp.jsonError(w, http.StatusForbidden, "the console's CSRF token is missing: reload /admin and try again")
 		return true, false
 	}
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(sess.csrf)) != 1 || !s.sameOrigin(r) {
-		s.jsonError(w, http.StatusForbidden, "the console's CSRF token does not match this session: reload /admin and try again")
+		s.resp.jsonError(w, http.StatusForbidden, "the console's CSRF token does not match this session: reload /admin and try again")
 		return true, false
 	}
 	return true, true
@@ -273,11 +273,11 @@ func (s *Server) sessionAdmin(w http.ResponseWriter, r *http.Request) (used, ok 
 // secureRequest tells whether the browser reached us over TLS (directly:
 // Server.TLS, HTTP/2 or HTTP/1.1, or through the proxy PublicURL names), so
 // the cookie gets Secure.
-func (s *Server) secureRequest(r *http.Request) bool {
-	return s.TLS != nil || r.TLS != nil || strings.HasPrefix(s.PublicURL, "https://")
+func (s *auth) secureRequest(r *http.Request) bool {
+	return s.tls || r.TLS != nil || strings.HasPrefix(s.publicURL, "https://")
 }
 
-func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+func (s *auth) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name:     sessionCookie,
 		Value:    value,
@@ -291,7 +291,7 @@ func (s *Server) sessionCookie(r *http.Request, value string, maxAge int) *http.
 
 // handleLogin takes the admin token from the login form (never from the
 // URL) and starts a session.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	addr := remoteHost(r)
 	now := time.Now()
@@ -321,20 +321,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.isAdmin(tok) {
 		s.sessions.loginFailed(addr, now)
-		s.Log.Warn("console login refused: wrong token", "remote", addr)
+		s.log.Warn("console login refused: wrong token", "remote", addr)
 		s.renderLogin(w, http.StatusUnauthorized, "That is not the admin token. Check DATA/admin-token on the server, or what salon printed when it started.")
 		return
 	}
 	s.sessions.loginSucceeded(addr)
 	id, _ := s.sessions.create(now)
 	http.SetCookie(w, s.sessionCookie(r, id, int(sessionTTL.Seconds())))
-	s.Log.Info("console login", "remote", addr)
+	s.log.Info("console login", "remote", addr)
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
 
 // handleLogout ends the session. It is a state change, so it needs the
 // CSRF token (a form field here: the button is a plain form).
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (s *consoleHandlers) handleLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	c, err := r.Cookie(sessionCookie)
 	sess, ok := s.adminSession(r)
@@ -356,14 +356,14 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions.end(c.Value)
 	http.SetCookie(w, s.sessionCookie(r, "", -1))
-	s.Log.Info("console logout", "remote", remoteHost(r))
+	s.log.Info("console logout", "remote", remoteHost(r))
 	s.renderLogin(w, http.StatusOK, "You are logged out.")
 }
 
 // requireSessionPage lets a console page through with a session (or the
 // bearer token, for scripts that fetch a page); otherwise it shows the login
 // form and returns false.
-func (s *Server) requireSessionPage(w http.ResponseWriter, r *http.Request) (session, bool) {
+func (s *auth) requireSessionPage(w http.ResponseWriter, r *http.Request) (session, bool) {
 	if sess, ok := s.adminSession(r); ok {
 		return sess, true
 	}
@@ -375,8 +375,8 @@ func (s *Server) requireSessionPage(w http.ResponseWriter, r *http.Request) (ses
 	return session{}, false
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, status int, msg string) {
-	s.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status,
+func (s *auth) renderLogin(w http.ResponseWriter, status int, msg string) {
+	s.page.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status,
 		Admin: adminData{Console: true}})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -14,26 +15,29 @@ import (
 	"github.com/salon/salon/archive"
 )
 
-// extraRoutes registers the console's talk, chat and room pages and the
-// sponsors (admin_talk.go, admin_chat.go, room.go, sponsors.go).
-func (s *Server) extraRoutes() {
-	s.handle("GET /admin/talks/{id}", s.handleAdminTalk)
-	s.handle("GET /api/talks/{id}/speaker-link/qr.png", s.needSlides(s.handleSpeakerQR))
-	s.handle("GET /archive/talks/{id}/trim.m3u8", s.needTalks(s.handleTrimPreview))
+// adminTalkHandlers serve the console's talk page and what it uses: the
+// speaker link's QR code and the trim player's playlist.
+type adminTalkHandlers struct {
+	talks        talkSelector  // may also select a window (windowSelector)
+	slides       slideLibrary  // may tell a speaker token exists (speakerLinkState)
+	archive      archiveStater // optional: what of a talk is archived
+	speakerLinks *speakerLinks
+	log          *slog.Logger
+	*responder
+	*renderer
+	*auth
+	*eventZone
+}
 
-	s.handle("GET /admin/stages/{stage}/chat", s.handleAdminChat)
-	s.handle("PUT /api/stages/{stage}/chat/onscreen", s.handleChatOnScreen)
-	s.handle("GET /api/stages/{stage}/chat/moderation", s.handleChatModeration)
+// archiveStater tells whether an object is in the bucket.
+type archiveStater interface {
+	Stat(ctx context.Context, key string) (archive.ObjectInfo, error)
+}
 
-	s.handle("GET /live/{stage}/room", s.handleRoomPage)
-	s.handle("GET /live/{stage}/room.json", s.handleRoomJSON)
-	s.handle("GET /live/{stage}/room/qr.png", s.handleRoomQR)
-
-	s.handle("GET /admin/sponsors", s.handleAdminSponsors)
-	s.handle("GET /api/sponsors", s.needSponsors(s.handleSponsors))
-	s.handleBody("POST /api/sponsors", archive.DefaultMaxLogo+multipartSlack, s.needSponsors(s.handleSponsorUpload))
-	s.handle("DELETE /api/sponsors/{id}", s.needSponsors(s.handleSponsorDelete))
-	s.handle("GET /sponsors/{id}", s.needSponsors(s.handleSponsorLogo))
+func (s *adminTalkHandlers) register(rt *router) {
+	rt.handle("GET /admin/talks/{id}", s.handleAdminTalk)
+	rt.handle("GET /api/talks/{id}/speaker-link/qr.png", rt.need(s.slides != nil && s.talks != nil, noTalks, s.handleSpeakerQR))
+	rt.handle("GET /archive/talks/{id}/trim.m3u8", rt.need(s.talks != nil, noTalks, s.handleTrimPreview))
 }
 
 // speakerLinks remembers the speaker links issued since start, so that the
@@ -109,16 +113,16 @@ type adminTalkData struct {
 // handleAdminTalk is one talk in the console: its speaker link and QR code,
 // its slides, and once it has ended its replay with the trim handles, hide
 // or publish, and what was archived.
-func (s *Server) handleAdminTalk(w http.ResponseWriter, r *http.Request) {
+func (s *adminTalkHandlers) handleAdminTalk(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireSessionPage(w, r)
 	if !ok {
 		return
 	}
-	if s.Talks == nil {
+	if s.talks == nil {
 		s.pageError(w, r, http.StatusServiceUnavailable, "No replay library", "This salon has no replay library configured.")
 		return
 	}
-	t, err := s.Talks.Get(r.PathValue("id"))
+	t, err := s.talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk with this id. The console's day view lists them.")
 		return
@@ -126,7 +130,7 @@ func (s *Server) handleAdminTalk(w http.ResponseWriter, r *http.Request) {
 	tj := s.talkJSON(t)
 	d := adminTalkData{}
 	d.SpeakerLink, d.HasSpeakerLink = s.speakerLinks.get(t.ID)
-	if st, ok := s.Slides.(speakerLinkState); ok && !d.HasSpeakerLink {
+	if st, ok := s.slides.(speakerLinkState); ok && !d.HasSpeakerLink {
 		d.HasSpeakerLink = st.HasSpeakerToken(t.ID)
 	}
 	if t.Recording != nil {
@@ -138,7 +142,7 @@ func (s *Server) handleAdminTalk(w http.ResponseWriter, r *http.Request) {
 		PreviewURL string   `json:"preview_url"`
 	}{tj, d.PreviewURL})
 	if err != nil {
-		s.Log.Error("encode the talk page's state", "talk", t.ID, "error", err)
+		s.log.Error("encode the talk page's state", "talk", t.ID, "error", err)
 		init = []byte(`{}`)
 	}
 	d.Initial = template.JS(init)
@@ -152,15 +156,15 @@ func (s *Server) handleAdminTalk(w http.ResponseWriter, r *http.Request) {
 }
 
 // archivedState looks in the bucket for what the end of the talk wrote.
-func (s *Server) archivedState(ctx context.Context, t archive.Talk) archivedState {
+func (s *adminTalkHandlers) archivedState(ctx context.Context, t archive.Talk) archivedState {
 	st := archivedState{Slides: len(t.Slides)}
-	if s.Archive == nil {
+	if s.archive == nil {
 		return st
 	}
 	exists := func(key string) bool {
-		_, err := s.Archive.Stat(ctx, key)
+		_, err := s.archive.Stat(ctx, key)
 		if err != nil && !errors.Is(err, archive.ErrNotFound) {
-			s.Log.Warn("archive check failed", "key", key, "error", err)
+			s.log.Warn("archive check failed", "key", key, "error", err)
 		}
 		return err == nil
 	}
@@ -172,12 +176,12 @@ func (s *Server) archivedState(ctx context.Context, t archive.Talk) archivedStat
 
 // handleSpeakerQR draws the QR code of the talk's current speaker link
 // (admin), from the link salon issued: the token is in no URL.
-func (s *Server) handleSpeakerQR(w http.ResponseWriter, r *http.Request) {
+func (s *adminTalkHandlers) handleSpeakerQR(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
 	id := r.PathValue("id")
-	if _, err := s.Talks.Get(id); err != nil {
+	if _, err := s.talks.Get(id); err != nil {
 		s.talkError(w, err)
 		return
 	}
@@ -191,10 +195,10 @@ func (s *Server) handleSpeakerQR(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeQR answers a PNG of text's QR code, size pixels square.
-func (s *Server) writeQR(w http.ResponseWriter, text string, size int) {
+func (s *responder) writeQR(w http.ResponseWriter, text string, size int) {
 	png, err := qrcode.Encode(text, qrcode.Medium, size)
 	if err != nil {
-		s.Log.Error("draw a QR code", "error", err)
+		s.log.Error("draw a QR code", "error", err)
 		s.jsonError(w, http.StatusInternalServerError, "could not draw the QR code: "+err.Error())
 		return
 	}
@@ -206,11 +210,11 @@ func (s *Server) writeQR(w http.ResponseWriter, text string, size int) {
 // recording from trimMargin before the talk's window to trimMargin after,
 // cut like the replay. It sits beside talks/{id}/index.m3u8 under /archive,
 // so the cut's relative URIs (../../stages/…) resolve the same.
-func (s *Server) handleTrimPreview(w http.ResponseWriter, r *http.Request) {
+func (s *adminTalkHandlers) handleTrimPreview(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	t, err := s.Talks.Get(r.PathValue("id"))
+	t, err := s.talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -220,14 +224,14 @@ func (s *Server) handleTrimPreview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var sel archive.Selection
-	if ws, ok := s.Talks.(windowSelector); ok {
+	if ws, ok := s.talks.(windowSelector); ok {
 		end := time.Now()
 		if t.Recording.End != nil {
 			end = t.Recording.End.Add(trimMargin)
 		}
 		sel, err = ws.SelectWindow(r.Context(), t.ID, archive.Window{Start: t.Recording.Start.Add(-trimMargin), End: &end})
 	} else {
-		sel, err = s.Talks.Selection(r.Context(), t.ID)
+		sel, err = s.talks.Selection(r.Context(), t.ID)
 	}
 	if err != nil {
 		s.talkError(w, err)

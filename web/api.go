@@ -5,9 +5,37 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/salon/salon/ingest/stream"
 )
+
+// stageHandlers serve the stages API; the pages reuse its views.
+type stageHandlers struct {
+	stages  stageSource
+	viewers *viewers
+	*responder
+}
+
+func (s *stageHandlers) register(rt *router) {
+	rt.handle("GET /api/stages", s.handleStages)
+	rt.handle("GET /api/stages/{stage}", s.handleStage)
+}
+
+// siteHandlers serve what every site has: /healthz, the static files, and
+// the answer for paths no other route claims.
+type siteHandlers struct {
+	health healthSource // optional
+	assets *assets
+	*responder
+	*renderer
+}
+
+func (s *siteHandlers) register(rt *router) {
+	rt.handle("GET /static/{path...}", s.handleStatic)
+	rt.handle("GET /healthz", s.handleHealth)
+	rt.handle("/", s.handleNotFound)
+}
 
 // stageJSON is a stage as the API shows it: the registry's snapshot plus
 // what web knows (viewers, URLs).
@@ -18,21 +46,21 @@ type stageJSON struct {
 	PageURL     string `json:"page_url"`
 }
 
-func (s *Server) stageJSON(info stream.StageInfo) stageJSON {
+func (s *stageHandlers) stageJSON(info stream.StageInfo) stageJSON {
 	if info.Tracks == nil {
 		info.Tracks = []stream.TrackInfo{}
 	}
 	return stageJSON{
 		StageInfo:   info,
-		Viewers:     s.Viewers(info.Name),
+		Viewers:     s.viewers.count(info.Name, time.Now()),
 		PlaylistURL: s.url("/live/" + info.Name + "/index.m3u8"),
 		PageURL:     s.url("/live/" + info.Name),
 	}
 }
 
 // stageList is every known stage, live ones first, then by name.
-func (s *Server) stageList() []stageJSON {
-	infos := s.Stages.Stages()
+func (s *stageHandlers) stageList() []stageJSON {
+	infos := s.stages.Stages()
 	out := make([]stageJSON, 0, len(infos))
 	for _, info := range infos {
 		out = append(out, s.stageJSON(info))
@@ -47,8 +75,8 @@ func (s *Server) stageList() []stageJSON {
 }
 
 // stageInfo finds one stage's snapshot.
-func (s *Server) stageInfo(name string) (stream.StageInfo, bool) {
-	for _, info := range s.Stages.Stages() {
+func (s *stageHandlers) stageInfo(name string) (stream.StageInfo, bool) {
+	for _, info := range s.stages.Stages() {
 		if info.Name == name {
 			return info, true
 		}
@@ -56,11 +84,11 @@ func (s *Server) stageInfo(name string) (stream.StageInfo, bool) {
 	return stream.StageInfo{}, false
 }
 
-func (s *Server) handleStages(w http.ResponseWriter, r *http.Request) {
+func (s *stageHandlers) handleStages(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, s.stageList())
 }
 
-func (s *Server) handleStage(w http.ResponseWriter, r *http.Request) {
+func (s *stageHandlers) handleStage(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("stage")
 	if !stream.ValidStage(name) {
 		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
@@ -74,10 +102,10 @@ func (s *Server) handleStage(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, s.stageJSON(info))
 }
 
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+func (s *siteHandlers) handleHealth(w http.ResponseWriter, r *http.Request) {
 	var problems []string
-	if s.Health != nil {
-		problems = s.Health.Problems()
+	if s.health != nil {
+		problems = s.health.Problems()
 	}
 	if len(problems) == 0 {
 		s.writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
@@ -90,7 +118,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 // handleNotFound answers paths no route claims: JSON for API-like paths,
 // a page for the rest.
-func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+func (s *siteHandlers) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/live/") || r.Method != http.MethodGet && r.Method != http.MethodHead {
 		s.jsonError(w, http.StatusNotFound, "not found")
@@ -101,10 +129,10 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 
 // writeJSON writes v as JSON with status. API answers are never cached:
 // they describe the present.
-func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+func (s *responder) writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		s.Log.Error("encode json response", "error", err)
+		s.log.Error("encode json response", "error", err)
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":"internal error"}`)
 	}
@@ -116,7 +144,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // jsonError is the one way handlers report an error to API clients.
-func (s *Server) jsonError(w http.ResponseWriter, status int, msg string) {
+func (s *responder) jsonError(w http.ResponseWriter, status int, msg string) {
 	s.writeJSON(w, status, struct {
 		Error string `json:"error"`
 	}{msg})

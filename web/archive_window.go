@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"path"
 	"strings"
@@ -13,14 +14,43 @@ import (
 
 // archiveReader is the read side of the bucket; archive.Store satisfies it.
 type archiveReader interface {
+	objectGetter
+	archiveStater
+}
+
+// objectGetter reads an object, or a range of it.
+type objectGetter interface {
 	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, archive.ObjectInfo, error)
-	Stat(ctx context.Context, key string) (archive.ObjectInfo, error)
+}
+
+// archiveHandlers serve the bucket read-only (/archive/{key}) and a talk's
+// MP4 (talk_download.go), and count replays and downloads (stats_hooks.go).
+type archiveHandlers struct {
+	archive archiveReader // optional: the routes answer 503 without it
+	talks   talkSelector  // optional
+	stats   fetchCounter  // optional: nothing is counted without it
+	log     *slog.Logger
+	*responder
+	*hiddenTalks
+	*audience
+}
+
+// fetchCounter counts replays and downloads.
+type fetchCounter interface {
+	Replay(talk string, viewer uint64)
+	SlideDownload(talk, file string, viewer uint64)
+	MP4Download(talk string, viewer uint64)
+}
+
+func (s *archiveHandlers) register(rt *router) {
+	rt.handle("GET /archive/{key...}", rt.need(s.archive != nil, noArchive, s.handleArchive))
+	rt.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
 }
 
 // handleArchive serves the bucket read-only at /archive/{key}, with Range, so
 // that the relative URIs of archived playlists resolve through salon exactly
 // as they do on a static host or CDN in front of the bucket.
-func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
+func (s *archiveHandlers) handleArchive(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	setCORS(w.Header())
 	if err := archive.ValidKey(key); err != nil || !archiveKeyServed(key) {
@@ -33,13 +63,13 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusNotFound, "no such object: "+logKey(key))
 		return
 	}
-	info, err := s.Archive.Stat(r.Context(), key)
+	info, err := s.archive.Stat(r.Context(), key)
 	if err != nil {
 		if errors.Is(err, archive.ErrNotFound) {
 			s.jsonError(w, http.StatusNotFound, "no such object: "+logKey(key))
 			return
 		}
-		s.Log.Warn("archive read failed", "key", logKey(key), "error", err)
+		s.log.Warn("archive read failed", "key", logKey(key), "error", err)
 		s.jsonError(w, http.StatusBadGateway, "the archive storage did not answer; try again shortly")
 		return
 	}
@@ -63,7 +93,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	}
 	s.countArchiveFetch(r, key)
 	limitRanges(r)
-	rs := &storeSeeker{ctx: r.Context(), store: s.Archive, key: key, size: info.Size}
+	rs := &storeSeeker{ctx: r.Context(), store: s.archive, key: key, size: info.Size}
 	defer rs.Close()
 	http.ServeContent(w, r, "", info.ModTime, rs)
 }

@@ -105,7 +105,7 @@ func (a *assets) url(p string) string {
 	return "/static/" + p + "?v=" + f.hash
 }
 
-func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
+func (s *siteHandlers) handleStatic(w http.ResponseWriter, r *http.Request) {
 	p := r.PathValue("path")
 	f := s.assets.files[p]
 	if f == nil {

@@ -22,6 +22,12 @@ import (
 // playlist like the hls package does for a publish that is starting.
 type dirLive struct{ dir string }
 
+// RenditionFile serves dir/{rendition}/{name} (ffmpeg's var_stream_map
+// layout).
+func (d dirLive) RenditionFile(ctx context.Context, stage, rendition, name string) ([]byte, string, bool) {
+	return dirLive{filepath.Join(d.dir, rendition)}.File(ctx, stage, name)
+}
+
 func (d dirLive) File(ctx context.Context, stage, name string) ([]byte, string, bool) {
 	if stage != "main" {
 		return nil, "", false
@@ -48,6 +54,10 @@ func (d dirLive) Playlist(ctx context.Context, stage string, msn, part int64, sk
 		return nil, http.StatusNotFound
 	}
 	return b, http.StatusOK
+}
+
+func (d dirLive) RenditionPlaylist(ctx context.Context, stage, rendition string, msn, part int64, skip bool) ([]byte, int) {
+	return dirLive{filepath.Join(d.dir, rendition)}.Playlist(ctx, stage, msn, part, skip)
 }
 
 // startFFmpegHLS writes a live fMP4 HLS stream with salon's file names into

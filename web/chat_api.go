@@ -5,12 +5,23 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/salon/salon/archive"
 	"github.com/salon/salon/web/chat"
 )
 
+// liveTalks tells which talk is live on a stage now.
+type liveTalks interface {
+	LiveOn(stage string) (archive.Talk, bool)
+}
+
+// speakerTokens knows the talk a speaker link's token is for.
+type speakerTokens interface {
+	SpeakerTalk(token string) (id string, ok bool)
+}
+
 // chatHub runs fn with the request's stage's chat for a moderation request
 // (admin), or answers the request.
-func (s *Server) chatHub(w http.ResponseWriter, r *http.Request, fn func(*chat.Hub)) {
+func (s *chatHandlers) chatHub(w http.ResponseWriter, r *http.Request, fn func(*chat.Hub)) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -19,7 +30,7 @@ func (s *Server) chatHub(w http.ResponseWriter, r *http.Request, fn func(*chat.H
 
 // handleChatDelete removes a message from everyone's view
 // (DELETE /api/stages/{stage}/chat/messages/{id}, admin).
-func (s *Server) handleChatDelete(w http.ResponseWriter, r *http.Request) {
+func (s *chatHandlers) handleChatDelete(w http.ResponseWriter, r *http.Request) {
 	s.chatHub(w, r, func(h *chat.Hub) {
 		if err := h.Delete(r.PathValue("id")); err != nil {
 			s.chatError(w, err)
@@ -35,7 +46,7 @@ func (s *Server) handleChatDelete(w http.ResponseWriter, r *http.Request) {
 // message. scope=ip (the default) bans the connection, the browser and the
 // address; scope=viewer leaves the address alone, for viewers behind the
 // venue's shared NAT.
-func (s *Server) handleChatBan(w http.ResponseWriter, r *http.Request) {
+func (s *chatHandlers) handleChatBan(w http.ResponseWriter, r *http.Request) {
 	s.chatHub(w, r, func(h *chat.Hub) {
 		var scope chat.BanScope
 		switch r.URL.Query().Get("scope") {
@@ -68,7 +79,7 @@ func (s *Server) handleChatBan(w http.ResponseWriter, r *http.Request) {
 
 // handleChatSlowMode sets slow mode (PUT /api/stages/{stage}/chat/slow-mode
 // {"seconds":N}, admin): one message per N seconds per viewer; 0 turns it off.
-func (s *Server) handleChatSlowMode(w http.ResponseWriter, r *http.Request) {
+func (s *chatHandlers) handleChatSlowMode(w http.ResponseWriter, r *http.Request) {
 	s.chatHub(w, r, func(h *chat.Hub) {
 		var in struct {
 			Seconds *int `json:"seconds"`
@@ -88,18 +99,18 @@ func (s *Server) handleChatSlowMode(w http.ResponseWriter, r *http.Request) {
 // handleChatAnswered marks a question answered
 // (POST /api/stages/{stage}/chat/messages/{id}/answered): the organiser, or
 // the speaker of the talk live on the stage with their speaker link's token.
-func (s *Server) handleChatAnswered(w http.ResponseWriter, r *http.Request) {
+func (s *chatHandlers) handleChatAnswered(w http.ResponseWriter, r *http.Request) {
 	if tok := bearer(r); !s.isAdmin(tok) {
 		var tid string
 		known := false
-		if s.Slides != nil && tok != "" {
-			tid, known = s.Slides.SpeakerTalk(tok)
+		if s.slides != nil && tok != "" {
+			tid, known = s.slides.SpeakerTalk(tok)
 		}
 		if !known {
 			s.requireAdmin(w, r) // answers 401
 			return
 		}
-		live, ok := s.Talks.LiveOn(r.PathValue("stage"))
+		live, ok := s.talks.LiveOn(r.PathValue("stage"))
 		if !ok || live.ID != tid {
 			s.jsonError(w, http.StatusForbidden, "this speaker link is for a talk that is not live on this stage")
 			return
@@ -114,7 +125,7 @@ func (s *Server) handleChatAnswered(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) chatError(w http.ResponseWriter, err error) {
+func (s *chatHandlers) chatError(w http.ResponseWriter, err error) {
 	if errors.Is(err, chat.ErrNotFound) {
 		s.jsonError(w, http.StatusNotFound, err.Error())
 		return

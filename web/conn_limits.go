@@ -267,7 +267,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				// may be a second request hidden from a proxy in front.
 				lc.l.count("smuggling", addr)
 				w.Header().Set("Connection", "close")
-				s.jsonError(w, http.StatusBadRequest, "a request may not have both Content-Length and Transfer-Encoding")
+				s.resp.jsonError(w, http.StatusBadRequest, "a request may not have both Content-Length and Transfer-Encoding")
 				return
 			}
 			if lc.reserve && !lc.admitted.Load() && s.organiser(r) {
@@ -278,7 +278,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				lc.l.count("reserve", addr)
 				w.Header().Set("Connection", "close")
 				w.Header().Set("Retry-After", "5")
-				s.jsonError(w, http.StatusServiceUnavailable, "the server is at its connection limit; try again in a moment")
+				s.resp.jsonError(w, http.StatusServiceUnavailable, "the server is at its connection limit; try again in a moment")
 				return
 			}
 		}
@@ -297,7 +297,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 // state change is the handler's, as on any connection.
 func (s *Server) organiser(r *http.Request) bool {
 	if tok, ok := cutBearer(r.Header.Get("Authorization")); ok {
-		return s.isAdmin(tok)
+		return s.auth.isAdmin(tok)
 	}
 	id := cookieValue(r.Header["Cookie"], sessionCookie)
 	if id == "" {

@@ -122,10 +122,10 @@ func remoteAddr(hostport string) netip.Addr {
 
 // touchViewer counts r's client as a viewer of stage, at most
 // ViewerIDsPerAddr times per address unless the address is shared.
-func (s *Server) touchViewer(stage string, r *http.Request) {
+func (s *audience) touchViewer(stage string, r *http.Request) {
 	a := remoteAddr(r.RemoteAddr)
-	perAddr := s.limits.ViewerIDsPerAddr
-	if !a.IsValid() || shared(s.SharedNets, a) {
+	perAddr := s.perAddr
+	if !a.IsValid() || shared(s.sharedNets, a) {
 		perAddr = 0
 	}
 	s.viewers.touchFrom(stage, viewerKey(s.seed, r), addrKey(a), perAddr, time.Now())

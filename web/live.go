@@ -86,11 +86,11 @@ func setCORS(h http.Header) {
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
 }
 
-func (s *Server) handlePlaylist(w http.ResponseWriter, r *http.Request) {
+func (s *liveHandlers) handlePlaylist(w http.ResponseWriter, r *http.Request) {
 	s.serveLive(w, r, r.PathValue("stage"), "index.m3u8")
 }
 
-func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) {
+func (s *liveHandlers) handleSegment(w http.ResponseWriter, r *http.Request) {
 	s.serveLive(w, r, r.PathValue("stage"), r.PathValue("file"))
 }
 
@@ -147,11 +147,17 @@ func parseLLQuery(q url.Values) (llQuery, error) {
 	return out, nil
 }
 
-// serveLive answers GET and HEAD for one live file of a stage.
-func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name string) {
+// serveLive answers GET and HEAD for one live file of a stage, or of one of
+// its renditions when the request names one (live_rendition.go).
+func (s *liveHandlers) serveLive(w http.ResponseWriter, r *http.Request, stage, name string) {
 	setCORS(w.Header())
 	if !stream.ValidStage(stage) {
 		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
+		return
+	}
+	rendition, ok := requestRendition(r)
+	if !ok {
+		s.jsonError(w, http.StatusNotFound, "no such rendition: rendition names are source or 1-32 of a-z, 0-9 and -")
 		return
 	}
 	kind := classifyFile(name)
@@ -167,7 +173,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 			return
 		}
 	}
-	if !s.Stages.Known(stage) {
+	if !s.stages.Known(stage) {
 		s.jsonError(w, http.StatusNotFound, "unknown stage "+stage+": nobody has published to it since the server started")
 		return
 	}
@@ -177,11 +183,10 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 	var (
 		data  []byte
 		ctype string
-		ok    bool
 	)
 	if kind == kindPlaylist {
 		var status int
-		data, status = s.Live.Playlist(ctx, stage, q.msn, q.part, q.skip)
+		data, status = s.livePlaylist(ctx, stage, rendition, q)
 		switch status {
 		case http.StatusOK:
 			ok, ctype = true, defaultContentType(kind)
@@ -194,11 +199,11 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 			return
 		}
 	} else {
-		data, ctype, ok = s.Live.File(ctx, stage, name)
+		data, ctype, ok = s.liveFile(ctx, stage, rendition, name)
 	}
 	if !ok {
 		switch {
-		case kind == kindPlaylist && !s.Stages.Live(stage):
+		case kind == kindPlaylist && !s.stages.Live(stage):
 			s.jsonError(w, http.StatusNotFound, "stage "+stage+" is offline")
 		case kind == kindPlaylist:
 			s.jsonError(w, http.StatusNotFound, "stage "+stage+" has no segment yet; retry in a few seconds")
@@ -237,7 +242,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 }
 
 // handlePreflight answers CORS preflight for the live files.
-func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
+func (s *liveHandlers) handlePreflight(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	setCORS(h)
 	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")

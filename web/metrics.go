@@ -55,7 +55,7 @@ func (s *Server) initMetrics() error {
 	m.bytes.WithLabelValues("segment")
 	m.bytes.WithLabelValues("part")
 	s.metrics = m
-	for _, c := range []prometheus.Collector{m.requests, m.bytes, viewerCollector{s}} {
+	for _, c := range []prometheus.Collector{m.requests, m.bytes, viewerCollector{m.viewers, s.viewers, s.Stages}} {
 		if err := s.Metrics.Register(c); err != nil {
 			return fmt.Errorf("web: register metrics (is a second web.Server using the same registry?): %w", err)
 		}
@@ -65,19 +65,23 @@ func (s *Server) initMetrics() error {
 
 // viewerCollector reports salon_viewers for every stage the registry knows
 // and every stage with recent viewers.
-type viewerCollector struct{ s *Server }
+type viewerCollector struct {
+	desc    *prometheus.Desc
+	viewers *viewers
+	stages  stageSource
+}
 
-func (c viewerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.s.metrics.viewers }
+func (c viewerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c viewerCollector) Collect(ch chan<- prometheus.Metric) {
-	counts := c.s.viewers.counts(time.Now())
-	for _, st := range c.s.Stages.Stages() {
+	counts := c.viewers.counts(time.Now())
+	for _, st := range c.stages.Stages() {
 		if _, ok := counts[st.Name]; !ok {
 			counts[st.Name] = 0
 		}
 	}
 	for stage, n := range counts {
-		ch <- prometheus.MustNewConstMetric(c.s.metrics.viewers, prometheus.GaugeValue, float64(n), stage)
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), stage)
 	}
 }
 

@@ -12,6 +12,25 @@ import (
 	"github.com/salon/salon/ingest/stream"
 )
 
+// pageHandlers serve the public pages: home, a stage's live and questions
+// pages, a talk's page (talks_pages.go).
+type pageHandlers struct {
+	talks  talkReader // optional
+	stages *stageHandlers
+	rooms  *roomHandlers // the sponsors between talks
+	*responder
+	*renderer
+	*auth
+	*hiddenTalks
+}
+
+func (s *pageHandlers) register(rt *router) {
+	rt.handle("GET /{$}", s.handleHome)
+	rt.handle("GET /live/{stage}", s.handleLivePage)
+	rt.handle("GET /live/{stage}/questions", s.handleQuestionsPage)
+	rt.handle("GET /talks/{id}", s.handleTalkPage)
+}
+
 func parsePages(a *assets) (*template.Template, error) {
 	funcs := template.FuncMap{
 		"asset":      a.url,
@@ -83,9 +102,9 @@ type chatPanel struct {
 // csp allows our own scripts and styles only; media and hls.js's worker come
 // from blob: URLs (MediaSource). connect-src also allows PublicURL's origin,
 // where playlists come from when salon sits behind a CDN.
-func (s *Server) csp() string {
+func (s *renderer) csp() string {
 	origin := ""
-	if u, err := url.Parse(s.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
+	if u, err := url.Parse(s.publicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		origin = " " + u.Scheme + "://" + u.Host
 	}
 	return strings.Join([]string{
@@ -103,8 +122,8 @@ func (s *Server) csp() string {
 	}, "; ")
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
-	d.PublicURL = s.PublicURL
+func (s *renderer) render(w http.ResponseWriter, status int, name string, d pageData) {
+	d.PublicURL = s.publicURL
 	d.HasHLS = s.assets.hasHLS
 	d.HLSURL = s.assets.url(hlsAsset)
 	d.HasPDFJS = s.assets.hasPDFJS
@@ -112,7 +131,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 	d.PDFJSWorkerURL = s.assets.url(pdfjsWorkerAsset)
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, d); err != nil {
-		s.Log.Error("render page", "page", name, "error", err)
+		s.log.Error("render page", "page", name, "error", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
 	}
@@ -126,18 +145,18 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 	w.Write(buf.Bytes())
 }
 
-func (s *Server) pageError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+func (s *renderer) pageError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
 	s.render(w, status, "error.html", pageData{Title: heading, Status: status, Heading: heading, Message: msg})
 }
 
-func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+func (s *pageHandlers) handleHome(w http.ResponseWriter, r *http.Request) {
 	live, upcoming, replays := s.homeTalks()
-	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stageList(),
+	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stages.stageList(),
 		LiveTalks: live, Upcoming: upcoming, Replays: replays})
 }
 
 // stagePage is the stage a page's URL names, or a 404 page for a bad name.
-func (s *Server) stagePage(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *renderer) stagePage(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("stage")
 	if !stream.ValidStage(name) {
 		s.pageError(w, r, http.StatusNotFound, "No such stage",
@@ -147,24 +166,24 @@ func (s *Server) stagePage(w http.ResponseWriter, r *http.Request) (string, bool
 	return name, true
 }
 
-func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
+func (s *pageHandlers) handleLivePage(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stagePage(w, r)
 	if !ok {
 		return
 	}
 	// A stage nobody has published to yet still gets its page: people open
 	// it before the stream starts, and it comes alive by itself.
-	info, known := s.stageInfo(name)
+	info, known := s.stages.stageInfo(name)
 	if !known {
 		info = stream.StageInfo{Name: name}
 	}
 	s.render(w, http.StatusOK, "live.html", pageData{
 		Title:     name,
-		Stage:     s.stageJSON(info),
+		Stage:     s.stages.stageJSON(info),
 		StageName: name,
 		Known:     known,
 		Chat:      chatPanel{Stage: name, Mode: "live"},
-		Extras:    extrasData{Room: s.room(r, name)}, // sponsors between talks
+		Extras:    extrasData{Room: s.rooms.room(r, name)}, // sponsors between talks
 	})
 }
 
@@ -172,7 +191,7 @@ func (s *Server) handleLivePage(w http.ResponseWriter, r *http.Request) {
 // organiser: the stage's questions, most votes first, in large type; for an
 // organiser logged in to the console (or with the admin token in the
 // address's fragment, #token=…) each gets a button that marks it answered.
-func (s *Server) handleQuestionsPage(w http.ResponseWriter, r *http.Request) {
+func (s *pageHandlers) handleQuestionsPage(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stagePage(w, r)
 	if !ok {
 		return

@@ -19,15 +19,21 @@ type programmeService interface {
 	Day() []programme.StageDay
 }
 
-// needProgramme answers 503 when no programme is configured.
-func (s *Server) needProgramme(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Programme == nil {
-			s.jsonError(w, http.StatusServiceUnavailable, "the programme is not configured")
-			return
-		}
-		h(w, r)
-	}
+// programmeHandlers drive the day: start and stop a talk, Next, auto mode,
+// and the day's state.
+type programmeHandlers struct {
+	programme programmeService
+	*responder
+	*auth
+}
+
+func (s *programmeHandlers) register(rt *router) {
+	ok := s.programme != nil
+	rt.handle("POST /api/talks/{id}/start", rt.need(ok, noProgramme, s.handleTalkStart))
+	rt.handle("POST /api/talks/{id}/stop", rt.need(ok, noProgramme, s.handleTalkStop))
+	rt.handle("GET /api/programme", rt.need(ok, noProgramme, s.handleProgramme))
+	rt.handle("PUT /api/stages/{stage}/auto", rt.need(ok, noProgramme, s.handleStageAuto))
+	rt.handle("POST /api/stages/{stage}/next", rt.need(ok, noProgramme, s.handleStageNext))
 }
 
 // stageDayJSON is one stage of GET /api/programme.
@@ -42,8 +48,8 @@ type stageDayJSON struct {
 // handleProgramme is the day (GET /api/programme, public): per stage its
 // talks in programme order, the live one, the one Next would start, and
 // whether the schedule starts and stops them (auto).
-func (s *Server) handleProgramme(w http.ResponseWriter, r *http.Request) {
-	days := s.Programme.Day()
+func (s *programmeHandlers) handleProgramme(w http.ResponseWriter, r *http.Request) {
+	days := s.programme.Day()
 	out := make([]stageDayJSON, 0, len(days))
 	for _, d := range days {
 		sd := stageDayJSON{Stage: d.Stage, Auto: d.Auto, Talks: make([]talkJSON, 0, len(d.Talks))}
@@ -64,7 +70,7 @@ func (s *Server) handleProgramme(w http.ResponseWriter, r *http.Request) {
 }
 
 // programmeStage validates the request's stage name (404 when malformed).
-func (s *Server) programmeStage(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *programmeHandlers) programmeStage(w http.ResponseWriter, r *http.Request) (string, bool) {
 	stage := r.PathValue("stage")
 	if !stream.ValidStage(stage) {
 		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")
@@ -75,7 +81,7 @@ func (s *Server) programmeStage(w http.ResponseWriter, r *http.Request) (string,
 
 // handleStageAuto switches a stage's auto mode
 // (PUT /api/stages/{stage}/auto {"on":bool}, admin).
-func (s *Server) handleStageAuto(w http.ResponseWriter, r *http.Request) {
+func (s *programmeHandlers) handleStageAuto(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -93,7 +99,7 @@ func (s *Server) handleStageAuto(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusBadRequest, `send {"on": true} or {"on": false}`)
 		return
 	}
-	if err := s.Programme.SetAuto(stage, *in.On); err != nil {
+	if err := s.programme.SetAuto(stage, *in.On); err != nil {
 		s.talkError(w, err)
 		return
 	}
@@ -103,7 +109,7 @@ func (s *Server) handleStageAuto(w http.ResponseWriter, r *http.Request) {
 // handleStageNext stops the stage's live talk and starts its next one in one
 // step (POST /api/stages/{stage}/next, admin): {"stopped": talk|null,
 // "started": talk}; 409 when there is no next talk.
-func (s *Server) handleStageNext(w http.ResponseWriter, r *http.Request) {
+func (s *programmeHandlers) handleStageNext(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -111,7 +117,7 @@ func (s *Server) handleStageNext(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ch, err := s.Programme.Next(r.Context(), stage)
+	ch, err := s.programme.Next(r.Context(), stage)
 	if err != nil {
 		s.talkError(w, err)
 		return

@@ -25,18 +25,18 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, lc *limitConn
 	if err := rc.SetReadDeadline(start.Add(s.limits.BodyGrace)); err != nil {
 		return // not a connection that has deadlines (a test recorder)
 	}
-	r.Body = &rateBody{ReadCloser: r.Body, s: s, rc: rc, lc: lc, addr: r.RemoteAddr, start: start}
+	r.Body = &rateBody{ReadCloser: r.Body, limits: &s.limits, rc: rc, lc: lc, addr: r.RemoteAddr, start: start}
 }
 
 type rateBody struct {
 	io.ReadCloser
-	s     *Server
-	rc    *http.ResponseController
-	lc    *limitConn
-	addr  string
-	start time.Time
-	read  int64
-	done  bool
+	limits *Limits
+	rc     *http.ResponseController
+	lc     *limitConn
+	addr   string
+	start  time.Time
+	read   int64
+	done   bool
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
@@ -44,7 +44,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	b.read += int64(n)
 	switch {
 	case err == nil:
-		l := b.s.limits
+		l := b.limits
 		earned := b.start.Add(l.BodyGrace + time.Duration(float64(b.read)/float64(l.BodyMinRate)*float64(time.Second)))
 		if max := time.Now().Add(l.BodyIdle); earned.After(max) {
 			earned = max

@@ -8,6 +8,27 @@ import (
 	"github.com/salon/salon/ingest/stream"
 )
 
+// roomHandlers serve the room's projector screen, its state and its QR
+// code; the live page shows its sponsors between talks.
+type roomHandlers struct {
+	talks    talkLister // optional: without it the room shows no talk
+	sponsors *sponsorHandlers
+	*responder
+	*renderer
+	*eventZone
+}
+
+// talkLister lists the talks.
+type talkLister interface {
+	List() []archive.Talk
+}
+
+func (s *roomHandlers) register(rt *router) {
+	rt.handle("GET /live/{stage}/room", s.handleRoomPage)
+	rt.handle("GET /live/{stage}/room.json", s.handleRoomJSON)
+	rt.handle("GET /live/{stage}/room/qr.png", s.handleRoomQR)
+}
+
 // extrasData is what the console's talk page and the room screen add to
 // pageData.
 type extrasData struct {
@@ -48,14 +69,14 @@ type roomJSON struct {
 // room works out the room screen's state for stage. A hidden talk is never
 // "next" and never the QR code's target (its page is not public); a live
 // one still shows as on stage, since it is happening in the room.
-func (s *Server) room(r *http.Request, stage string) roomJSON {
-	out := roomJSON{Stage: stage, Sponsors: s.sponsorList(), JoinURL: s.absURL(r, "/live/"+stage)}
-	if s.Talks == nil {
+func (s *roomHandlers) room(r *http.Request, stage string) roomJSON {
+	out := roomJSON{Stage: stage, Sponsors: s.sponsors.sponsorList(), JoinURL: s.absURL(r, "/live/"+stage)}
+	if s.talks == nil {
 		return out
 	}
 	now := time.Now()
 	var next *archive.Talk
-	for _, t := range s.Talks.List() {
+	for _, t := range s.talks.List() {
 		if t.Stage != stage {
 			continue
 		}
@@ -79,10 +100,10 @@ func (s *Server) room(r *http.Request, stage string) roomJSON {
 	return out
 }
 
-func (s *Server) roomTalk(t archive.Talk, now time.Time) *roomTalk {
+func (s *roomHandlers) roomTalk(t archive.Talk, now time.Time) *roomTalk {
 	rt := &roomTalk{ID: t.ID, Title: t.Title, Speakers: speakerNames(t.Speakers)}
 	// The event's zone: -timezone, else the schedule's, else the machine's
-	// (s.Location alone is nil without -timezone).
+	// (Server.Location alone is nil without -timezone).
 	loc := s.location()
 	if !t.StartsAt.IsZero() {
 		st := t.StartsAt.In(loc)
@@ -101,7 +122,7 @@ func (s *Server) roomTalk(t archive.Talk, now time.Time) *roomTalk {
 // now and next, a QR code to the talk's page so the room asks and votes
 // from phones in the same queue as remote viewers, the question the
 // organiser put on screen, and the sponsors between talks.
-func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
+func (s *roomHandlers) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stagePage(w, r)
 	if !ok {
 		return
@@ -114,7 +135,7 @@ func (s *Server) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) handleRoomJSON(w http.ResponseWriter, r *http.Request) {
+func (s *roomHandlers) handleRoomJSON(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stageAPI(w, r)
 	if !ok {
 		return
@@ -126,7 +147,7 @@ func (s *Server) handleRoomJSON(w http.ResponseWriter, r *http.Request) {
 // talk on stage, or the stage's live page between talks. The address comes
 // from the server's state; the query string (the page adds ?for=talk to
 // refresh the image) is ignored.
-func (s *Server) handleRoomQR(w http.ResponseWriter, r *http.Request) {
+func (s *roomHandlers) handleRoomQR(w http.ResponseWriter, r *http.Request) {
 	name, ok := s.stageAPI(w, r)
 	if !ok {
 		return
@@ -136,7 +157,7 @@ func (s *Server) handleRoomQR(w http.ResponseWriter, r *http.Request) {
 }
 
 // stageAPI is the stage an API route names, or a JSON 404 for a bad name.
-func (s *Server) stageAPI(w http.ResponseWriter, r *http.Request) (string, bool) {
+func (s *roomHandlers) stageAPI(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("stage")
 	if !stream.ValidStage(name) {
 		s.jsonError(w, http.StatusNotFound, "no such stage: stage names are 1-64 of a-z, 0-9 and -")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ var _ scheduleService = (*programme.ImportService)(nil)
 // into a slow bucket takes seconds, not minutes.
 const scheduleImportWait = 2 * time.Minute
 
-// scheduleRoutes registers the schedule's routes:
+// scheduleHandlers serve the schedule's routes:
 //
 //	PUT /api/schedule            admin: the body is a schedule.json or schedule.xml;
 //	                             ?room=NAME=stage (repeatable) maps a room,
@@ -39,27 +40,28 @@ const scheduleImportWait = 2 * time.Minute
 //	GET /schedule.json           public: the day in the C3VOC schema, with replay links
 //	GET /schedule.ics            public: the day for calendars
 //	GET /admin/schedule          console: the import page (admin_schedule.go)
-func (s *Server) scheduleRoutes() {
+type scheduleHandlers struct {
+	schedule scheduleService // optional: the routes answer 503 without it
+	talks    talkLister      // optional: their stages, for the import page
+	feed     *consoleFeed    // the stages seen, for the import page
+	log      *slog.Logger
+	*responder
+	*renderer
+	*auth
+	*eventZone
+}
+
+func (s *scheduleHandlers) register(rt *router) {
+	ok := s.schedule != nil
 	// One byte over the limit is read, so that a file of exactly
 	// schedule.MaxSize passes and a larger one is a 413.
-	s.handleBody("PUT /api/schedule", schedule.MaxSize+1, s.needSchedule(s.handleScheduleImport))
-	s.handle("GET /schedule.json", s.needSchedule(s.handleScheduleJSON))
-	s.handle("GET /schedule.ics", s.needSchedule(s.handleScheduleICS))
-	s.handle("GET /admin/schedule", s.handleAdminSchedule)
+	rt.handleBody("PUT /api/schedule", schedule.MaxSize+1, rt.need(ok, noProgramme, s.handleScheduleImport))
+	rt.handle("GET /schedule.json", rt.need(ok, noProgramme, s.handleScheduleJSON))
+	rt.handle("GET /schedule.ics", rt.need(ok, noProgramme, s.handleScheduleICS))
+	rt.handle("GET /admin/schedule", s.handleAdminSchedule)
 }
 
-// needSchedule answers 503 when no schedule service is configured.
-func (s *Server) needSchedule(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Schedule == nil {
-			s.jsonError(w, http.StatusServiceUnavailable, "the programme is not configured")
-			return
-		}
-		h(w, r)
-	}
-}
-
-func (s *Server) handleScheduleImport(w http.ResponseWriter, r *http.Request) {
+func (s *scheduleHandlers) handleScheduleImport(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -96,13 +98,13 @@ func (s *Server) handleScheduleImport(w http.ResponseWriter, r *http.Request) {
 	// went away: it runs on its own context, bounded in time.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), scheduleImportWait)
 	defer cancel()
-	report, err := s.Schedule.Import(ctx, sched, rooms, dryRun)
+	report, err := s.schedule.Import(ctx, sched, rooms, dryRun)
 	if err != nil {
 		if errors.Is(err, archive.ErrInvalid) && len(report.Created)+len(report.Updated) == 0 {
 			s.jsonError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		s.Log.Error("schedule import failed part-way", "created", len(report.Created), "updated", len(report.Updated), "error", err)
+		s.log.Error("schedule import failed part-way", "created", len(report.Created), "updated", len(report.Updated), "error", err)
 		s.jsonError(w, http.StatusInternalServerError, fmt.Sprintf("%v; %d talks were created and %d updated before it stopped: import the same file again to finish", err, len(report.Created), len(report.Updated)))
 		return
 	}
@@ -129,21 +131,21 @@ func scheduleRoomsParam(vals []string) (map[string]string, error) {
 	return rooms, nil
 }
 
-func (s *Server) handleScheduleJSON(w http.ResponseWriter, r *http.Request) {
+func (s *scheduleHandlers) handleScheduleJSON(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
-	if err := schedule.WriteJSON(&b, s.Schedule.Export(func(p string) string { return s.absURL(r, p) })); err != nil {
-		s.Log.Error("write schedule.json", "error", err)
+	if err := schedule.WriteJSON(&b, s.schedule.Export(func(p string) string { return s.absURL(r, p) })); err != nil {
+		s.log.Error("write schedule.json", "error", err)
 		s.jsonError(w, http.StatusInternalServerError, "the schedule could not be written")
 		return
 	}
 	s.serveSchedule(w, r, "application/json; charset=utf-8", "schedule.json", b.String())
 }
 
-func (s *Server) handleScheduleICS(w http.ResponseWriter, r *http.Request) {
+func (s *scheduleHandlers) handleScheduleICS(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
 	// DTSTAMP is the minute the file is made: the same bytes for a minute.
-	if err := schedule.WriteICS(&b, s.Schedule.Export(func(p string) string { return s.absURL(r, p) }), time.Now().UTC().Truncate(time.Minute)); err != nil {
-		s.Log.Error("write schedule.ics", "error", err)
+	if err := schedule.WriteICS(&b, s.schedule.Export(func(p string) string { return s.absURL(r, p) }), time.Now().UTC().Truncate(time.Minute)); err != nil {
+		s.log.Error("write schedule.ics", "error", err)
 		s.jsonError(w, http.StatusInternalServerError, "the calendar could not be written")
 		return
 	}
@@ -152,7 +154,7 @@ func (s *Server) handleScheduleICS(w http.ResponseWriter, r *http.Request) {
 
 // serveSchedule serves a public, cross-origin schedule file that changes
 // with the programme: short caching, Range and HEAD from ServeContent.
-func (s *Server) serveSchedule(w http.ResponseWriter, r *http.Request, contentType, name, body string) {
+func (s *scheduleHandlers) serveSchedule(w http.ResponseWriter, r *http.Request, contentType, name, body string) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "public, max-age=60")

@@ -1,8 +1,9 @@
 // Package web is salon's HTTP side: the live playlists and segments, the live
 // and home pages, the JSON API, /metrics and /healthz.
 //
-// web depends only on small interfaces it declares here (liveSource,
-// stageSource); cmd/salon passes the concrete hls and stream types.
+// web depends only on small interfaces it declares (liveSource and
+// stageSource here; the others next to the handler group that calls them,
+// see groups.go); cmd/salon passes the concrete hls and stream types.
 package web
 
 import (
@@ -11,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,6 +36,11 @@ import (
 type liveSource interface {
 	File(ctx context.Context, stage, name string) (data []byte, contentType string, ok bool)
 	Playlist(ctx context.Context, stage string, msn, part int64, skip bool) (data []byte, status int)
+	// RenditionFile and RenditionPlaylist serve
+	// /live/{stage}/{rendition}/{name}; rendition "source" is the stage's
+	// source.
+	RenditionFile(ctx context.Context, stage, rendition, name string) (data []byte, contentType string, ok bool)
+	RenditionPlaylist(ctx context.Context, stage, rendition string, msn, part int64, skip bool) (data []byte, status int)
 }
 
 // healthSource names what threatens the recordings now (*archive.Recorder):
@@ -150,31 +155,28 @@ type Server struct {
 	handler http.Handler
 	ln      net.Listener
 	srv     *http.Server
-	pages   *template.Template
 	assets  *assets
 	viewers *viewers
+	// resp, pages and auth are shared with the handler groups (groups.go);
+	// guard answers with resp and knows the organiser with auth.
+	resp  *responder
+	pages *renderer
+	auth  *auth
 	// sessions are the organiser console's logins (admin_session.go).
 	sessions *sessions
 	// feed pushes the console's health snapshots (admin_feed.go).
 	feed *consoleFeed
-	// zones caches the schedule's time zone (admin_pages.go).
-	zones *zoneCache
 	// speakerLinks are the speaker links issued since start, for their QR
 	// codes in the console (admin_talk.go).
-	speakerLinks speakerLinks
-	// chatReplays caches each talk's chat replay (talk_chat.go).
-	chatReplays replayCache
-	// chatCounts caches each talk's chat numbers for the stats (stats_api.go).
-	chatCounts chatCountCache
-	metrics    *metrics
-	limits     Limits // Limits with defaults
-	refused    *prometheus.CounterVec
-	conns      *connLimiter
-	seed       maphash.Seed
-	serveErr   chan error
-	closeOnce  sync.Once
-	statsStop  chan struct{} // closed by Close: stops the stats sampler
-	statsDone  chan struct{}
+	speakerLinks *speakerLinks
+	metrics      *metrics
+	limits       Limits // Limits with defaults
+	refused      *prometheus.CounterVec
+	conns        *connLimiter
+	serveErr     chan error
+	closeOnce    sync.Once
+	statsStop    chan struct{} // closed by Close: stops the stats sampler
+	statsDone    chan struct{}
 }
 
 // Initialize validates the configuration, builds the routes and starts
@@ -196,9 +198,8 @@ func (s *Server) Initialize() error {
 	if s.DefaultLocation == nil {
 		s.DefaultLocation = time.Local
 	}
-	s.zones = newZoneCache()
-	s.seed = maphash.MakeSeed()
 	s.sessions = newSessions()
+	s.speakerLinks = &speakerLinks{}
 	s.viewers = newViewers(viewerWindow)
 	if err := s.initMetrics(); err != nil {
 		return err
@@ -214,9 +215,14 @@ func (s *Server) Initialize() error {
 	if !s.assets.hasHLS {
 		s.Log.Warn("hls.js is not vendored: the live page cannot play; run go generate ./web and rebuild")
 	}
-	if s.pages, err = parsePages(s.assets); err != nil {
+	tmpl, err := parsePages(s.assets)
+	if err != nil {
 		return fmt.Errorf("web: parse page templates: %w", err)
 	}
+	s.resp = &responder{log: s.Log, publicURL: s.PublicURL}
+	s.pages = &renderer{log: s.Log, publicURL: s.PublicURL, assets: s.assets, pages: tmpl}
+	s.auth = &auth{adminToken: s.AdminToken, publicURL: s.PublicURL, tls: s.TLS != nil, sessions: s.sessions,
+		resp: s.resp, page: s.pages}
 	s.routes()
 
 	ln, err := net.Listen("tcp", s.Address)
@@ -229,7 +235,7 @@ func (s *Server) Initialize() error {
 		s.conns.tls = true
 		s.ln = newTLSListener(s.conns, serverTLS(s.TLS), tlsHandshakeTimeout, s.Log)
 	}
-	s.feed = newConsoleFeed(s)
+	s.feed.start()
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ConnContext:       connContext,
@@ -254,94 +260,55 @@ func (s *Server) Initialize() error {
 	return nil
 }
 
-// routes registers every handler on a private mux. Later issues add theirs
-// here (talks, chat, archive).
+// routes builds the handler groups from the configuration and registers
+// their routes on a private mux. Each group holds only what it uses: the
+// optional dependencies it gets may be nil, and the group's routes that need
+// one answer 503 without it.
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
+	rt := &router{mux: s.mux, resp: s.resp}
+	resp, page, adm := s.resp, s.pages, s.auth
+	zone := &eventZone{fixed: s.Location, fallback: s.DefaultLocation, schedule: s.Schedule, zones: newZoneCache()}
+	aud := &audience{viewers: s.viewers, sharedNets: s.SharedNets, perAddr: s.limits.ViewerIDsPerAddr, seed: maphash.MakeSeed()}
+	hidden := &hiddenTalks{talks: s.Talks, auth: adm, resp: resp}
+	hubs := &chatHubs{rooms: s.Chat, resp: resp}
+	history := &chatHistory{archive: s.Archive, rooms: s.Chat}
+	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme,
+		zone: zone, viewers: s.viewers, resp: resp, log: s.Log}
 
-	s.handle("GET /{$}", s.handleHome)
-	s.handle("GET /live/{stage}", s.handleLivePage)
-	s.handle("GET /live/{stage}/questions", s.handleQuestionsPage)
-	s.handle("GET /live/{stage}/index.m3u8", s.handlePlaylist)
-	s.handle("GET /live/{stage}/{file}", s.handleSegment)
-	s.handle("OPTIONS /live/{stage}/{file}", s.handlePreflight)
-
-	s.handle("GET /api/stages", s.handleStages)
-	s.handle("GET /api/stages/{stage}", s.handleStage)
-
-	s.handle("GET /api/talks", s.needTalks(s.handleTalks))
-	s.handle("GET /api/talks/{id}", s.needTalks(s.handleTalk))
-	s.handle("POST /api/talks", s.needTalks(s.handleTalkCreate))
-	s.handle("PATCH /api/talks/{id}", s.needTalks(s.handleTalkPatch))
-	s.handle("DELETE /api/talks/{id}", s.needTalks(s.handleTalkDelete))
-	s.handle("POST /api/talks/{id}/start", s.needProgramme(s.handleTalkStart))
-	s.handle("POST /api/talks/{id}/stop", s.needProgramme(s.handleTalkStop))
-	s.handle("GET /api/programme", s.needProgramme(s.handleProgramme))
-	s.handle("PUT /api/stages/{stage}/auto", s.needProgramme(s.handleStageAuto))
-	s.handle("POST /api/stages/{stage}/next", s.needProgramme(s.handleStageNext))
-	s.handle("GET /archive/{key...}", s.needArchive(s.handleArchive))
-	s.handle("GET /talks/{id}", s.handleTalkPage)
-	s.mux.HandleFunc("GET /ws/chat/{stage}", s.handleChat)
-	s.handle("DELETE /api/stages/{stage}/chat/messages/{id}", s.handleChatDelete)
-	s.handle("POST /api/stages/{stage}/chat/messages/{id}/ban", s.handleChatBan)
-	s.handle("POST /api/stages/{stage}/chat/messages/{id}/answered", s.handleChatAnswered)
-	s.handle("PUT /api/stages/{stage}/chat/slow-mode", s.handleChatSlowMode)
-	s.handle("GET /api/talks/{id}/chat", s.needTalks(s.handleTalkChatExport))
-	s.handle("GET /talks/{id}/chat.json", s.needTalks(s.handleTalkChatReplay))
-	s.handle("GET /talks/{id}/download.mp4", s.handleTalkDownload)
-	s.handle("POST /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLink))
-	s.handle("DELETE /api/talks/{id}/speaker-link", s.needSlides(s.handleSpeakerLinkRevoke))
-	s.handleBody("POST /api/talks/{id}/slides", s.MaxUploadSize+multipartSlack, s.needSlides(s.handleSlideUpload))
-	s.handle("DELETE /api/talks/{id}/slides/{name}", s.needSlides(s.handleSlideDelete))
-	s.handle("POST /api/talks/{id}/slide", s.needSlides(s.handleSlideChange))
-	s.handle("GET /speak/{id}", s.handleSpeakPage)
-	s.scheduleRoutes()
-	s.statsRoutes()
-
-	s.adminRoutes()
-	s.extraRoutes()
-
-	s.handle("GET /static/{path...}", s.handleStatic)
-	s.handle("GET /healthz", s.handleHealth)
+	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, responder: resp}
+	sponsors := &sponsorHandlers{sponsors: s.Sponsors, log: s.Log, responder: resp, renderer: page, auth: adm, eventZone: zone}
+	rooms := &roomHandlers{talks: s.Talks, sponsors: sponsors, responder: resp, renderer: page, eventZone: zone}
+	groups := []interface{ register(*router) }{
+		&siteHandlers{health: s.Health, assets: s.assets, responder: resp, renderer: page},
+		&liveHandlers{live: s.Live, stages: s.Stages, metrics: s.metrics, responder: resp, audience: aud},
+		stages,
+		&pageHandlers{talks: s.Talks, stages: stages, rooms: rooms, responder: resp, renderer: page, auth: adm, hiddenTalks: hidden},
+		&talkHandlers{talks: s.Talks, responder: resp, auth: adm, hiddenTalks: hidden},
+		&programmeHandlers{programme: s.Programme, responder: resp, auth: adm},
+		&archiveHandlers{archive: s.Archive, talks: s.Talks, stats: s.Stats, log: s.Log,
+			responder: resp, hiddenTalks: hidden, audience: aud},
+		&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
+			chatHubs: hubs, responder: resp, auth: adm},
+		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
+		&slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
+			chatHubs: hubs, responder: resp, renderer: page, auth: adm},
+		&scheduleHandlers{schedule: s.Schedule, talks: s.Talks, feed: s.feed, log: s.Log,
+			responder: resp, renderer: page, auth: adm, eventZone: zone},
+		&statsHandlers{stats: s.Stats, talks: s.Talks, log: s.Log, chatHistory: history,
+			responder: resp, renderer: page, auth: adm, eventZone: zone},
+		sponsors,
+		rooms,
+		&consoleHandlers{talks: s.Talks, feed: s.feed, log: s.Log, responder: resp, renderer: page, auth: adm, eventZone: zone},
+		&adminTalkHandlers{talks: s.Talks, slides: s.Slides, archive: s.Archive, speakerLinks: s.speakerLinks, log: s.Log,
+			responder: resp, renderer: page, auth: adm, eventZone: zone},
+	}
+	for _, g := range groups {
+		g.register(rt)
+	}
 	s.mux.Handle("GET /metrics", s.metrics.handler)
-	s.handle("/", s.handleNotFound)
 
 	s.handler = s.guard(s.instrument(s.mux))
-}
-
-// needTalks answers 503 when no replay library is configured.
-func (s *Server) needTalks(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Talks == nil {
-			s.jsonError(w, http.StatusServiceUnavailable, "the replay library is not configured")
-			return
-		}
-		h(w, r)
-	}
-}
-
-// needArchive answers 503 when no archive is configured.
-func (s *Server) needArchive(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Archive == nil {
-			s.jsonError(w, http.StatusServiceUnavailable, "the archive is not configured")
-			return
-		}
-		h(w, r)
-	}
-}
-
-// handle registers h with the default body limit.
-func (s *Server) handle(pattern string, h http.HandlerFunc) {
-	s.handleBody(pattern, defaultBodyLimit, h)
-}
-
-// handleBody registers h, capping its request body at limit bytes.
-func (s *Server) handleBody(pattern string, limit int64, h http.HandlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		h(w, r)
-	})
 }
 
 // serverTLS is c with the protocols the port speaks offered in ALPN (after
@@ -401,4 +368,4 @@ func (s *Server) Viewers(stage string) int {
 }
 
 // url makes an absolute URL from a path when PublicURL is set.
-func (s *Server) url(path string) string { return s.PublicURL + path }
+func (s *responder) url(path string) string { return s.publicURL + path }

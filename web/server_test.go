@@ -123,6 +123,10 @@ func newFakes() (*fakeLive, *fakeStages) {
 		"main/init-1.mp4": "INIT",
 		"main/7.m4s":      "SEGMENT-7",
 		"main/7.2.m4s":    "PART-7-2",
+		// Rendition calls arrive as "stage/rendition/name".
+		"main/360p/index.m3u8":   testPlaylist,
+		"main/360p/7.m4s":        "SEGMENT-360p-7",
+		"main/source/index.m3u8": testPlaylist,
 	}}
 	stages := &fakeStages{stages: []stream.StageInfo{
 		{Name: "attic", Live: false},
@@ -227,6 +231,14 @@ func TestServer_Live(t *testing.T) {
 		{"msn not a number", "GET", "/live/main/index.m3u8?_HLS_msn=1e3", nil, 400, "application/json; charset=utf-8", "no-store", "", ""},
 		{"negative msn", "GET", "/live/main/index.m3u8?_HLS_msn=-1", nil, 400, "application/json; charset=utf-8", "no-store", "", ""},
 		{"skip no", "GET", "/live/main/index.m3u8?_HLS_skip=NO", nil, 400, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition playlist", "GET", "/live/main/360p/index.m3u8", nil, 200, "application/vnd.apple.mpegurl", "no-cache", testPlaylist, "main/360p/index.m3u8"},
+		{"rendition segment", "GET", "/live/main/360p/7.m4s", nil, 200, "video/iso.segment", immutable, "SEGMENT-360p-7", "main/360p/7.m4s"},
+		{"source by name", "GET", "/live/main/source/index.m3u8", nil, 200, "application/vnd.apple.mpegurl", "no-cache", testPlaylist, "main/source/index.m3u8"},
+		{"rendition segment gone", "GET", "/live/main/360p/1.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", "main/360p/1.m4s"},
+		{"rendition uppercase", "GET", "/live/main/HD/index.m3u8", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition too long", "GET", "/live/main/" + strings.Repeat("a", 33) + "/index.m3u8", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition other file", "GET", "/live/main/360p/x.ts", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"rendition of unknown stage", "GET", "/live/nope/360p/index.m3u8", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,6 +306,16 @@ func TestServer_Preflight(t *testing.T) {
 // slowLive blocks until the request's context ends, like a playlist of a
 // publish that never produces a segment.
 // waitFor bounds a wait for an event in these tests; it never measures.
+// RenditionFile serves "stage/rendition/name" from the same map.
+func (f *fakeLive) RenditionFile(ctx context.Context, stage, rendition, name string) ([]byte, string, bool) {
+	return f.File(ctx, stage, rendition+"/"+name)
+}
+
+// RenditionPlaylist answers "stage/rendition" as Playlist answers a stage.
+func (f *fakeLive) RenditionPlaylist(ctx context.Context, stage, rendition string, msn, part int64, skip bool) ([]byte, int) {
+	return f.Playlist(ctx, stage+"/"+rendition, msn, part, skip)
+}
+
 const waitFor = 30 * time.Second
 
 // slowLive's File waits for its context to end and reports why.
@@ -315,6 +337,14 @@ func (s slowLive) Playlist(ctx context.Context, stage string, msn, part int64, s
 		return nil, http.StatusNotFound
 	}
 	return nil, http.StatusOK
+}
+
+func (s slowLive) RenditionFile(ctx context.Context, stage, _, name string) ([]byte, string, bool) {
+	return s.File(ctx, stage, name)
+}
+
+func (s slowLive) RenditionPlaylist(ctx context.Context, stage, _ string, msn, part int64, skip bool) ([]byte, int) {
+	return s.Playlist(ctx, stage, msn, part, skip)
 }
 
 // requestsServed sums salon_http_requests_total for one route: a request

@@ -11,7 +11,7 @@ import (
 // (POST /api/talks/{id}/slide {"page":N}; the talk's speaker token or admin):
 // the stage's chat pushes {"type":"slide","talk","page"} and records the
 // change, which the programme saves with the talk when it stops.
-func (s *Server) handleSlideChange(w http.ResponseWriter, r *http.Request) {
+func (s *slideHandlers) handleSlideChange(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if _, ok := s.requireSpeaker(w, r, id); !ok {
 		return
@@ -26,7 +26,7 @@ func (s *Server) handleSlideChange(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusBadRequest, `send {"page": N} with N the page shown, from 1`)
 		return
 	}
-	t, err := s.Talks.Get(id)
+	t, err := s.talks.Get(id)
 	if err != nil {
 		s.talkError(w, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -14,6 +15,21 @@ import (
 
 	"github.com/salon/salon/archive"
 )
+
+// slideHandlers serve the slides and the speaker: speaker links, uploads,
+// deletes, the page changes that follow the speaker (slide_sync.go), and the
+// speaker's page (slides_pages.go).
+type slideHandlers struct {
+	slides       slideLibrary
+	talks        talkGetter
+	maxUpload    int64 // MaxUploadSize
+	speakerLinks *speakerLinks
+	log          *slog.Logger
+	*chatHubs
+	*responder
+	*renderer
+	*auth
+}
 
 // slideLibrary is what the slides API needs from the replay library;
 // *archive.Library satisfies it.
@@ -43,8 +59,8 @@ func bearer(r *http.Request) string {
 	return tok
 }
 
-func (s *Server) isAdmin(tok string) bool {
-	return s.AdminToken != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1
+func (s *auth) isAdmin(tok string) bool {
+	return s.adminToken != "" && tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.adminToken)) == 1
 }
 
 // speakerCheck, for a speaker, refuses changes once the talk has ended; the
@@ -64,7 +80,7 @@ func speakerCheck(speaker bool) func(archive.Talk) error {
 // requireSpeaker lets the organiser, or the speaker of talk id, through: a
 // malformed id is 404, no token or an unknown one 401, another talk's token
 // 403. Nothing of the request body has been read when it refuses.
-func (s *Server) requireSpeaker(w http.ResponseWriter, r *http.Request, id string) (speaker, ok bool) {
+func (s *slideHandlers) requireSpeaker(w http.ResponseWriter, r *http.Request, id string) (speaker, ok bool) {
 	if !archive.ValidTalkID(id) {
 		s.jsonError(w, http.StatusNotFound, "no such talk: talk ids are 1–64 of a-z, 0-9 and -")
 		return false, false
@@ -81,7 +97,7 @@ func (s *Server) requireSpeaker(w http.ResponseWriter, r *http.Request, id strin
 	if s.isAdmin(tok) {
 		return false, true
 	}
-	tid, known := s.Slides.SpeakerTalk(tok)
+	tid, known := s.slides.SpeakerTalk(tok)
 	switch {
 	case !known:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="salon", error="invalid_token"`)
@@ -94,19 +110,18 @@ func (s *Server) requireSpeaker(w http.ResponseWriter, r *http.Request, id strin
 	return true, true
 }
 
-// needSlides answers 503 when no library takes slides.
-func (s *Server) needSlides(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Slides == nil || s.Talks == nil {
-			s.jsonError(w, http.StatusServiceUnavailable, "the replay library is not configured")
-			return
-		}
-		h(w, r)
-	}
+func (s *slideHandlers) register(rt *router) {
+	ok := s.slides != nil && s.talks != nil
+	rt.handle("POST /api/talks/{id}/speaker-link", rt.need(ok, noTalks, s.handleSpeakerLink))
+	rt.handle("DELETE /api/talks/{id}/speaker-link", rt.need(ok, noTalks, s.handleSpeakerLinkRevoke))
+	rt.handleBody("POST /api/talks/{id}/slides", s.maxUpload+multipartSlack, rt.need(ok, noTalks, s.handleSlideUpload))
+	rt.handle("DELETE /api/talks/{id}/slides/{name}", rt.need(ok, noTalks, s.handleSlideDelete))
+	rt.handle("POST /api/talks/{id}/slide", rt.need(ok, noTalks, s.handleSlideChange))
+	rt.handle("GET /speak/{id}", s.handleSpeakPage)
 }
 
 // slideError maps the errors of uploads and deletes to statuses.
-func (s *Server) slideError(w http.ResponseWriter, err error) {
+func (s *slideHandlers) slideError(w http.ResponseWriter, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.Is(err, errSpeakerEnded):
@@ -114,7 +129,7 @@ func (s *Server) slideError(w http.ResponseWriter, err error) {
 	case errors.Is(err, archive.ErrTooLarge), errors.As(err, &tooBig):
 		// The rest of the body is not read: close instead of draining it.
 		w.Header().Set("Connection", "close")
-		s.jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than the limit of %d MB", s.MaxUploadSize>>20))
+		s.jsonError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than the limit of %d MB", s.maxUpload>>20))
 	case errors.Is(err, archive.ErrUnsupportedType):
 		s.jsonError(w, http.StatusUnsupportedMediaType, err.Error())
 	case errors.Is(err, errBodyTooSlow):
@@ -132,7 +147,7 @@ type slideJSON struct {
 }
 
 // slideURL is where the archive window serves a slide file.
-func (s *Server) slideURL(id, name string) string {
+func (s *slideHandlers) slideURL(id, name string) string {
 	return s.url("/archive/" + archive.SlideKey(id, url.PathEscape(name)))
 }
 
@@ -140,7 +155,7 @@ func (s *Server) slideURL(id, name string) string {
 // with the deck in a part named "file". The part streams into the archive as
 // it arrives (archive.Library.AddSlide): nothing is buffered besides the
 // first bytes that tell its type, and nothing is stored when it is refused.
-func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
+func (s *slideHandlers) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 	// Every refusal comes before the body is read to its end: closing the
 	// connection spares the client sending the rest (and tells a client that
 	// waits for 100-continue not to send it at all).
@@ -150,7 +165,7 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := s.Talks.Get(id)
+	t, err := s.talks.Get(id)
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -161,7 +176,7 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	limit := s.MaxUploadSize
+	limit := s.maxUpload
 	if r.ContentLength > limit+multipartSlack {
 		// Answered before a byte of the body is read; a client that sent
 		// Expect: 100-continue never sends it.
@@ -193,12 +208,12 @@ func (s *Server) handleSlideUpload(w http.ResponseWriter, r *http.Request) {
 		if speaker {
 			by = archive.UploadedBySpeaker
 		}
-		sl, err := s.Slides.AddSlide(r.Context(), id, archive.SlideUpload{
+		sl, err := s.slides.AddSlide(r.Context(), id, archive.SlideUpload{
 			Name: name, Body: part, MaxSize: limit, Check: speakerCheck(speaker), By: by,
 		})
 		if err != nil {
 			if !errors.Is(err, archive.ErrTooLarge) && !errors.Is(err, archive.ErrUnsupportedType) && !errors.Is(err, archive.ErrInvalid) && !errors.Is(err, errBodyTooSlow) {
-				s.Log.Warn("slide upload failed", "talk", id, "error", err)
+				s.log.Warn("slide upload failed", "talk", id, "error", err)
 			}
 			s.slideError(w, err)
 			return
@@ -235,13 +250,13 @@ func rawFileName(disposition string) string {
 	return params["filename"]
 }
 
-func (s *Server) handleSlideDelete(w http.ResponseWriter, r *http.Request) {
+func (s *slideHandlers) handleSlideDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	speaker, ok := s.requireSpeaker(w, r, id)
 	if !ok {
 		return
 	}
-	if err := s.Slides.DeleteSlide(r.Context(), id, r.PathValue("name"), speakerCheck(speaker)); err != nil {
+	if err := s.slides.DeleteSlide(r.Context(), id, r.PathValue("name"), speakerCheck(speaker)); err != nil {
 		s.slideError(w, err)
 		return
 	}
@@ -256,12 +271,12 @@ type speakerLinkJSON struct {
 
 // handleSpeakerLink issues a new speaker link; the previous one stops
 // working. The token is shown once: salon keeps only its hash.
-func (s *Server) handleSpeakerLink(w http.ResponseWriter, r *http.Request) {
+func (s *slideHandlers) handleSpeakerLink(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
 	id := r.PathValue("id")
-	tok, err := s.Slides.IssueSpeakerToken(r.Context(), id)
+	tok, err := s.slides.IssueSpeakerToken(r.Context(), id)
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -271,11 +286,11 @@ func (s *Server) handleSpeakerLink(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusCreated, speakerLinkJSON{Token: tok, URL: link})
 }
 
-func (s *Server) handleSpeakerLinkRevoke(w http.ResponseWriter, r *http.Request) {
+func (s *slideHandlers) handleSpeakerLinkRevoke(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	if err := s.Slides.RevokeSpeakerToken(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.slides.RevokeSpeakerToken(r.Context(), r.PathValue("id")); err != nil {
 		s.talkError(w, err)
 		return
 	}
@@ -285,9 +300,9 @@ func (s *Server) handleSpeakerLinkRevoke(w http.ResponseWriter, r *http.Request)
 
 // absURL is an absolute URL for a link people receive by mail: on
 // PublicURL, else on the host the request came to.
-func (s *Server) absURL(r *http.Request, path string) string {
-	if s.PublicURL != "" {
-		return s.PublicURL + path
+func (s *responder) absURL(r *http.Request, path string) string {
+	if s.publicURL != "" {
+		return s.publicURL + path
 	}
 	scheme := "http"
 	if r.TLS != nil {

@@ -11,21 +11,21 @@ import (
 // token is checked here so that a wrong link says so at once; the page's
 // script sends it with every API call. No Referer leaves the page: the
 // token is in its URL.
-func (s *Server) handleSpeakPage(w http.ResponseWriter, r *http.Request) {
+func (s *slideHandlers) handleSpeakPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
 	id := r.PathValue("id")
-	if s.Talks == nil || s.Slides == nil {
+	if s.talks == nil || s.slides == nil {
 		s.pageError(w, r, http.StatusNotFound, "No replay library", "This salon has no replay library configured.")
 		return
 	}
-	t, err := s.Talks.Get(id)
+	t, err := s.talks.Get(id)
 	if err != nil {
 		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. Ask the organiser for a new speaker link.")
 		return
 	}
 	tok := r.URL.Query().Get("token")
-	tid, ok := s.Slides.SpeakerTalk(tok)
+	tid, ok := s.slides.SpeakerTalk(tok)
 	switch {
 	case tok == "" || !ok:
 		s.pageError(w, r, http.StatusUnauthorized, "This speaker link does not work",
@@ -36,7 +36,7 @@ func (s *Server) handleSpeakPage(w http.ResponseWriter, r *http.Request) {
 			"Use the link the organiser sent you for this talk.")
 		return
 	}
-	s.render(w, http.StatusOK, "speak.html", pageData{Title: "Slides for " + t.Title, Talk: s.talkJSON(t), MaxUploadMB: s.MaxUploadSize >> 20})
+	s.render(w, http.StatusOK, "speak.html", pageData{Title: "Slides for " + t.Title, Talk: s.talkJSON(t), MaxUploadMB: s.maxUpload >> 20})
 }
 
 // formatBytes writes a file size for people: "812 kB", "14.2 MB".

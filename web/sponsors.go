@@ -4,11 +4,23 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/salon/salon/archive"
 )
+
+// sponsorHandlers serve the sponsors' logos: the API, the logos, the
+// console's sponsors page; the room screen lists them.
+type sponsorHandlers struct {
+	sponsors sponsorLibrary // optional: the routes answer 503 without it
+	log      *slog.Logger
+	*responder
+	*renderer
+	*auth
+	*eventZone
+}
 
 // sponsorLibrary keeps the sponsors' logos; *archive.Sponsors satisfies it.
 type sponsorLibrary interface {
@@ -27,24 +39,22 @@ const maxSponsorNameField = 1 << 10
 // already refuses script; this is the second wall.
 const logoCSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 
-// needSponsors answers 503 when no sponsors' store is configured.
-func (s *Server) needSponsors(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Sponsors == nil {
-			s.jsonError(w, http.StatusServiceUnavailable, "sponsors are not configured (salon needs an archive)")
-			return
-		}
-		h(w, r)
-	}
+func (s *sponsorHandlers) register(rt *router) {
+	ok := s.sponsors != nil
+	rt.handle("GET /admin/sponsors", s.handleAdminSponsors)
+	rt.handle("GET /api/sponsors", rt.need(ok, noSponsors, s.handleSponsors))
+	rt.handleBody("POST /api/sponsors", archive.DefaultMaxLogo+multipartSlack, rt.need(ok, noSponsors, s.handleSponsorUpload))
+	rt.handle("DELETE /api/sponsors/{id}", rt.need(ok, noSponsors, s.handleSponsorDelete))
+	rt.handle("GET /sponsors/{id}", rt.need(ok, noSponsors, s.handleSponsorLogo))
 }
 
 // sponsorList is every sponsor's name and logo URL, for pages.
-func (s *Server) sponsorList() []roomSponsor {
+func (s *sponsorHandlers) sponsorList() []roomSponsor {
 	out := []roomSponsor{}
-	if s.Sponsors == nil {
+	if s.sponsors == nil {
 		return out
 	}
-	for _, sp := range s.Sponsors.List() {
+	for _, sp := range s.sponsors.List() {
 		out = append(out, roomSponsor{Name: sp.Name, URL: "/sponsors/" + sp.ID})
 	}
 	return out
@@ -56,9 +66,9 @@ type sponsorJSON struct {
 	URL string `json:"url"`
 }
 
-func (s *Server) handleSponsors(w http.ResponseWriter, r *http.Request) {
+func (s *sponsorHandlers) handleSponsors(w http.ResponseWriter, r *http.Request) {
 	out := []sponsorJSON{}
-	for _, sp := range s.Sponsors.List() {
+	for _, sp := range s.sponsors.List() {
 		out = append(out, sponsorJSON{sp, s.url("/sponsors/" + sp.ID)})
 	}
 	s.writeJSON(w, http.StatusOK, out)
@@ -67,7 +77,7 @@ func (s *Server) handleSponsors(w http.ResponseWriter, r *http.Request) {
 // handleSponsorUpload takes POST /api/sponsors (admin): multipart/form-data
 // with the sponsor's name in "name" and the logo in "file" (PNG, JPEG or
 // SVG, by content; the file's own name is ignored).
-func (s *Server) handleSponsorUpload(w http.ResponseWriter, r *http.Request) {
+func (s *sponsorHandlers) handleSponsorUpload(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Connection", "close") // refusals do not read the rest
 	if !s.requireAdmin(w, r) {
 		return
@@ -102,20 +112,20 @@ func (s *Server) handleSponsorUpload(w http.ResponseWriter, r *http.Request) {
 				s.jsonError(w, http.StatusBadRequest, "send the sponsor's name (field name) before the logo (field file)")
 				return
 			}
-			sp, err := s.Sponsors.Add(r.Context(), name, part)
+			sp, err := s.sponsors.Add(r.Context(), name, part)
 			if err != nil {
 				s.sponsorError(w, err)
 				return
 			}
 			w.Header().Del("Connection")
-			s.Log.Info("sponsor added", "sponsor", sp.ID, "type", sp.Type, "size", sp.Size)
+			s.log.Info("sponsor added", "sponsor", sp.ID, "type", sp.Type, "size", sp.Size)
 			s.writeJSON(w, http.StatusCreated, sponsorJSON{sp, s.url("/sponsors/" + sp.ID)})
 			return
 		}
 	}
 }
 
-func (s *Server) sponsorError(w http.ResponseWriter, err error) {
+func (s *sponsorHandlers) sponsorError(w http.ResponseWriter, err error) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.Is(err, archive.ErrTooLarge), errors.As(err, &tooBig):
@@ -127,11 +137,11 @@ func (s *Server) sponsorError(w http.ResponseWriter, err error) {
 	}
 }
 
-func (s *Server) handleSponsorDelete(w http.ResponseWriter, r *http.Request) {
+func (s *sponsorHandlers) handleSponsorDelete(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	if err := s.Sponsors.Delete(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.sponsors.Delete(r.Context(), r.PathValue("id")); err != nil {
 		s.sponsorError(w, err)
 		return
 	}
@@ -140,14 +150,14 @@ func (s *Server) handleSponsorDelete(w http.ResponseWriter, r *http.Request) {
 
 // handleSponsorLogo serves a listed logo (public) with its sniffed type,
 // nosniff and a CSP that sandboxes it when opened on its own.
-func (s *Server) handleSponsorLogo(w http.ResponseWriter, r *http.Request) {
-	rc, sp, err := s.Sponsors.Open(r.Context(), r.PathValue("id"))
+func (s *sponsorHandlers) handleSponsorLogo(w http.ResponseWriter, r *http.Request) {
+	rc, sp, err := s.sponsors.Open(r.Context(), r.PathValue("id"))
 	if err != nil {
 		if errors.Is(err, archive.ErrNotFound) {
 			s.jsonError(w, http.StatusNotFound, "no such sponsor logo")
 			return
 		}
-		s.Log.Warn("sponsor logo read failed", "sponsor", r.PathValue("id"), "error", err)
+		s.log.Warn("sponsor logo read failed", "sponsor", r.PathValue("id"), "error", err)
 		s.jsonError(w, http.StatusBadGateway, "the archive storage did not answer; try again shortly")
 		return
 	}
@@ -162,7 +172,7 @@ func (s *Server) handleSponsorLogo(w http.ResponseWriter, r *http.Request) {
 
 // handleAdminSponsors is the console's sponsors page: the logos, upload,
 // remove.
-func (s *Server) handleAdminSponsors(w http.ResponseWriter, r *http.Request) {
+func (s *sponsorHandlers) handleAdminSponsors(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireSessionPage(w, r)
 	if !ok {
 		return

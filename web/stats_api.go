@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -16,12 +17,33 @@ import (
 	"github.com/salon/salon/stats"
 )
 
-// statsRoutes registers the organiser's statistics: the day and one talk
+// statsHandlers serve the organiser's statistics (stats_page.go: the page).
+type statsHandlers struct {
+	stats      statsReader // optional: the API answers 503 without it
+	talks      talkReader  // optional
+	chatCounts chatCountCache
+	log        *slog.Logger
+	*chatHistory
+	*responder
+	*renderer
+	*auth
+	*eventZone
+}
+
+// statsReader reads the day's numbers.
+type statsReader interface {
+	DateOf(t time.Time) string
+	Days() []string
+	Day(date string) (stats.Day, bool)
+	Talk(id string) stats.Totals
+}
+
+// register registers the organiser's statistics: the day and one talk
 // as JSON or CSV (admin), and the page that charts them.
-func (s *Server) statsRoutes() {
-	s.handle("GET /api/stats", s.handleStats)
-	s.handle("GET /api/talks/{id}/stats", s.handleTalkStats)
-	s.handle("GET /admin/stats", s.handleStatsPage)
+func (s *statsHandlers) register(rt *router) {
+	rt.handle("GET /api/stats", s.handleStats)
+	rt.handle("GET /api/talks/{id}/stats", s.handleTalkStats)
+	rt.handle("GET /admin/stats", s.handleStatsPage)
 }
 
 // statsNumbers are the numbers of the contract (DESIGN, "Statistics"),
@@ -96,7 +118,7 @@ type dayStatsJSON struct {
 
 // statsFormat reads ?format= (json or csv) and ?table= (talks or viewers,
 // for CSV); false when it answered 400.
-func (s *Server) statsFormat(w http.ResponseWriter, r *http.Request) (format, table string, ok bool) {
+func (s *statsHandlers) statsFormat(w http.ResponseWriter, r *http.Request) (format, table string, ok bool) {
 	q := r.URL.Query()
 	format, table = cmp.Or(q.Get("format"), "json"), cmp.Or(q.Get("table"), "talks")
 	if format != "json" && format != "csv" {
@@ -111,7 +133,7 @@ func (s *Server) statsFormat(w http.ResponseWriter, r *http.Request) (format, ta
 }
 
 // handleStats is GET /api/stats[?date=YYYY-MM-DD][&format=csv[&table=viewers]] (admin).
-func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+func (s *statsHandlers) handleStats(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -119,7 +141,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.Stats == nil {
+	if s.stats == nil {
 		s.jsonError(w, http.StatusServiceUnavailable, "statistics are off on this server")
 		return
 	}
@@ -130,7 +152,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d, ok := s.Stats.Day(date)
+	d, ok := s.stats.Day(date)
 	if !ok {
 		s.jsonError(w, http.StatusNotFound, "no numbers for "+date+": salon counted nothing that day")
 		return
@@ -150,7 +172,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 
 // handleTalkStats is GET /api/talks/{id}/stats[?format=csv[&table=viewers]]
 // (admin): the talk's numbers over every day kept.
-func (s *Server) handleTalkStats(w http.ResponseWriter, r *http.Request) {
+func (s *statsHandlers) handleTalkStats(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -158,7 +180,7 @@ func (s *Server) handleTalkStats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if s.Stats == nil || s.Talks == nil {
+	if s.stats == nil || s.talks == nil {
 		s.jsonError(w, http.StatusServiceUnavailable, "statistics are off on this server")
 		return
 	}
@@ -167,12 +189,12 @@ func (s *Server) handleTalkStats(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusBadRequest, "talk ids are 1-64 of a-z, 0-9 and -")
 		return
 	}
-	t, err := s.Talks.Get(id)
+	t, err := s.talks.Get(id)
 	if err != nil {
 		s.talkError(w, err)
 		return
 	}
-	out := s.talkStats(r.Context(), t, s.Stats.Talk(t.ID))
+	out := s.talkStats(r.Context(), t, s.stats.Talk(t.ID))
 	if format == "csv" {
 		writeCSVHeaders(w, "salon-stats-"+t.ID+"-"+table+".csv")
 		if table == "viewers" {
@@ -187,12 +209,12 @@ func (s *Server) handleTalkStats(w http.ResponseWriter, r *http.Request) {
 
 // dayStats joins the counter's day with the talks it concerns and their
 // chat. The day's chat numbers are those of the talks held that day.
-func (s *Server) dayStats(ctx context.Context, d stats.Day) dayStatsJSON {
-	out := dayStatsJSON{Date: d.Date, Days: s.Stats.Days(), Stages: []stageStatsJSON{}, Talks: []talkStatsJSON{}}
+func (s *statsHandlers) dayStats(ctx context.Context, d stats.Day) dayStatsJSON {
+	out := dayStatsJSON{Date: d.Date, Days: s.stats.Days(), Stages: []stageStatsJSON{}, Talks: []talkStatsJSON{}}
 	var dayChat chatCounts
 	for _, t := range s.dayTalks(d) {
 		ts := s.talkStats(ctx, t, d.Talks[t.ID])
-		if t.Recording != nil && s.Stats.DateOf(t.Recording.Start) == d.Date {
+		if t.Recording != nil && s.stats.DateOf(t.Recording.Start) == d.Date {
 			dayChat.Messages += ts.ChatMessages
 			dayChat.Questions += ts.Questions
 			dayChat.Answered += ts.QuestionsAnswered
@@ -218,14 +240,14 @@ func (s *Server) dayStats(ctx context.Context, d stats.Day) dayStatsJSON {
 // dayTalks are the talks of day d: held that day (recording started or
 // scheduled), or counted that day (a replay watched), in order of start.
 // A talk counted but since deleted keeps its id.
-func (s *Server) dayTalks(d stats.Day) []archive.Talk {
+func (s *statsHandlers) dayTalks(d stats.Day) []archive.Talk {
 	var out []archive.Talk
 	seen := map[string]bool{}
-	if s.Talks != nil {
-		for _, t := range s.Talks.List() {
+	if s.talks != nil {
+		for _, t := range s.talks.List() {
 			_, counted := d.Talks[t.ID]
-			held := t.Recording != nil && s.Stats.DateOf(t.Recording.Start) == d.Date ||
-				t.Recording == nil && !t.StartsAt.IsZero() && s.Stats.DateOf(t.StartsAt) == d.Date
+			held := t.Recording != nil && s.stats.DateOf(t.Recording.Start) == d.Date ||
+				t.Recording == nil && !t.StartsAt.IsZero() && s.stats.DateOf(t.StartsAt) == d.Date
 			if counted || held {
 				out = append(out, t)
 				seen[t.ID] = true
@@ -252,7 +274,7 @@ func talkStart(t archive.Talk) time.Time {
 }
 
 // talkStats is t's numbers n with its chat and a series over its window.
-func (s *Server) talkStats(ctx context.Context, t archive.Talk, n stats.Totals) talkStatsJSON {
+func (s *statsHandlers) talkStats(ctx context.Context, t archive.Talk, n stats.Totals) talkStatsJSON {
 	out := talkStatsJSON{ID: t.ID, Title: t.Title, Stage: t.Stage, Speakers: []string{}, Live: t.Live()}
 	for _, sp := range t.Speakers {
 		out.Speakers = append(out.Speakers, sp.Name)
@@ -302,7 +324,7 @@ type chatCounts struct {
 // numbers survive restarts, leave deleted messages out and follow answers
 // marked later, with nothing added to the chat's hot path. Kept for
 // chatReplayTTL: the stats page reloads every half minute.
-func (s *Server) chatCountsOf(ctx context.Context, t archive.Talk) chatCounts {
+func (s *statsHandlers) chatCountsOf(ctx context.Context, t archive.Talk) chatCounts {
 	window := ""
 	if t.Recording != nil {
 		window = t.Recording.Start.String()
@@ -315,7 +337,7 @@ func (s *Server) chatCountsOf(ctx context.Context, t archive.Talk) chatCounts {
 	}
 	msgs, err := s.talkMessages(ctx, t)
 	if err != nil {
-		s.Log.Warn("stats: the talk's chat could not be read; its chat numbers are left out", "talk", t.ID, "error", err)
+		s.log.Warn("stats: the talk's chat could not be read; its chat numbers are left out", "talk", t.ID, "error", err)
 		return chatCounts{Unavailable: true}
 	}
 	var c chatCounts

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/salon/salon/archive"
-	"github.com/salon/salon/stats"
 )
 
 // statsCounter counts how the day went; *stats.Counter satisfies it. Web
@@ -18,15 +17,8 @@ import (
 // playlist, slide file or MP4.
 type statsCounter interface {
 	Live(stages map[string][]uint64)
-	Replay(talk string, viewer uint64)
-	SlideDownload(talk, file string, viewer uint64)
-	MP4Download(talk string, viewer uint64)
-
-	Today() string
-	DateOf(t time.Time) string
-	Days() []string
-	Day(date string) (stats.Day, bool)
-	Talk(id string) stats.Totals
+	fetchCounter // archive_window.go
+	statsReader  // stats_api.go
 }
 
 // statsSampleEvery is how often the viewer table is sampled for the stats:
@@ -81,8 +73,8 @@ func (v *viewers) sample(now time.Time, out map[string][]uint64) {
 // (X-Salon-Viewer) counts only from a shared network (-chat-shared-nets,
 // many viewers behind one address): elsewhere one client could vary it to
 // count many times, and the live count bounds it per address instead.
-func (s *Server) clientKey(r *http.Request) uint64 {
-	if a := remoteAddr(r.RemoteAddr); a.IsValid() && shared(s.SharedNets, a) {
+func (s *audience) clientKey(r *http.Request) uint64 {
+	if a := remoteAddr(r.RemoteAddr); a.IsValid() && shared(s.sharedNets, a) {
 		return viewerKey(s.seed, r)
 	}
 	ip := r.RemoteAddr
@@ -102,7 +94,7 @@ func (s *Server) clientKey(r *http.Request) uint64 {
 // talk's replay playlist (a replay viewer, or a live viewer of the talk when
 // it is live: the talk page plays the talk's playlist, rewindable, while it
 // runs) or one of its slide files. Called once the object is known to exist.
-func (s *Server) countArchiveFetch(r *http.Request, key string) {
+func (s *archiveHandlers) countArchiveFetch(r *http.Request, key string) {
 	if r.Method != http.MethodGet {
 		return
 	}
@@ -116,16 +108,16 @@ func (s *Server) countArchiveFetch(r *http.Request, key string) {
 	}
 	switch {
 	case file == "index.m3u8":
-		if s.Talks != nil {
-			if t, err := s.Talks.Get(id); err == nil && t.Live() {
+		if s.talks != nil {
+			if t, err := s.talks.Get(id); err == nil && t.Live() {
 				s.touchViewer(t.Stage, r)
 				return
 			}
 		}
-		if s.Stats != nil {
-			s.Stats.Replay(id, s.clientKey(r))
+		if s.stats != nil {
+			s.stats.Replay(id, s.clientKey(r))
 		}
-	case strings.HasPrefix(file, "slides/") && s.Stats != nil:
-		s.Stats.SlideDownload(id, strings.TrimPrefix(file, "slides/"), s.clientKey(r))
+	case strings.HasPrefix(file, "slides/") && s.stats != nil:
+		s.stats.SlideDownload(id, strings.TrimPrefix(file, "slides/"), s.clientKey(r))
 	}
 }

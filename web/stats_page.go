@@ -7,7 +7,7 @@ import "net/http"
 // GET /api/stats) with a table per talk and CSV downloads. Like every
 // console page it needs the session (or the bearer token); without one it
 // is the login form.
-func (s *Server) handleStatsPage(w http.ResponseWriter, r *http.Request) {
+func (s *statsHandlers) handleStatsPage(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.requireSessionPage(w, r)
 	if !ok {
 		return

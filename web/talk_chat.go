@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +17,36 @@ import (
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/web/chat"
 )
+
+// talkChatHandlers serve a talk's chat: the organiser's export and the
+// replay's chat.json.
+type talkChatHandlers struct {
+	talks       talkSelector
+	chatReplays replayCache
+	log         *slog.Logger
+	*chatHistory
+	*responder
+	*auth
+	*hiddenTalks
+}
+
+func (s *talkChatHandlers) register(rt *router) {
+	rt.handle("GET /api/talks/{id}/chat", rt.need(s.talks != nil, noTalks, s.handleTalkChatExport))
+	rt.handle("GET /talks/{id}/chat.json", rt.need(s.talks != nil, noTalks, s.handleTalkChatReplay))
+}
+
+// chatHistory reads a talk's chat as stored, for the chat routes and the
+// statistics.
+type chatHistory struct {
+	archive objectGetter // optional: without it only the live chat is read
+	rooms   talkLogger   // optional
+}
+
+// talkLogger reads what a stage's chat holds of a talk.
+type talkLogger interface {
+	// TalkLog is what the stage's chat holds of a talk.
+	TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
+}
 
 // maxChatLog bounds what is read of a talk's chat.jsonl: a busy hour of chat
 // is a few MB.
@@ -44,14 +75,14 @@ type talkChatMessage struct {
 // marked: from talks/{id}/chat.jsonl once the talk has ended and its chat
 // was archived, else from the stage's chat as it is now. At is set from the
 // talk's replay playlist; it is 0 for a talk that never started.
-func (s *Server) talkChat(ctx context.Context, t archive.Talk) ([]talkChatMessage, error) {
+func (s *talkChatHandlers) talkChat(ctx context.Context, t archive.Talk) ([]talkChatMessage, error) {
 	msgs, err := s.talkMessages(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	var sel archive.Selection
 	if t.Recording != nil {
-		if sel, err = s.Talks.Selection(ctx, t.ID); err != nil {
+		if sel, err = s.talks.Selection(ctx, t.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -74,7 +105,7 @@ func (s *Server) talkChat(ctx context.Context, t archive.Talk) ([]talkChatMessag
 
 // talkMessages is a talk's chat as stored: archived once it ended, else
 // the stage's chat as it is now.
-func (s *Server) talkMessages(ctx context.Context, t archive.Talk) ([]chat.Message, error) {
+func (s *chatHistory) talkMessages(ctx context.Context, t archive.Talk) ([]chat.Message, error) {
 	var msgs []chat.Message
 	var err error
 	if !t.Live() {
@@ -88,11 +119,11 @@ func (s *Server) talkMessages(ctx context.Context, t archive.Talk) ([]chat.Messa
 
 // archivedChat reads talks/{id}/chat.jsonl. Lines that do not decode are
 // skipped: the bucket is not trusted to be well-formed.
-func (s *Server) archivedChat(ctx context.Context, id string) ([]chat.Message, error) {
-	if s.Archive == nil {
+func (s *chatHistory) archivedChat(ctx context.Context, id string) ([]chat.Message, error) {
+	if s.archive == nil {
 		return nil, archive.ErrNotFound
 	}
-	rc, _, err := s.Archive.Get(ctx, archive.ChatKey(id), 0, -1)
+	rc, _, err := s.archive.Get(ctx, archive.ChatKey(id), 0, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -114,21 +145,21 @@ func (s *Server) archivedChat(ctx context.Context, id string) ([]chat.Message, e
 }
 
 // liveChat is the talk's messages as its stage's chat holds them now.
-func (s *Server) liveChat(t archive.Talk) ([]chat.Message, error) {
+func (s *chatHistory) liveChat(t archive.Talk) ([]chat.Message, error) {
 	if t.Recording == nil {
 		return nil, nil
 	}
-	if s.Chat == nil {
+	if s.rooms == nil {
 		return nil, errors.New("chat is not configured")
 	}
-	msgs, _, err := s.Chat.TalkLog(t.Stage, t.ID, t.Recording.Start)
+	msgs, _, err := s.rooms.TalkLog(t.Stage, t.ID, t.Recording.Start)
 	return msgs, err
 }
 
 // handleTalkChatExport exports a talk's chat for the organiser
 // (GET /api/talks/{id}/chat[?format=csv], admin): every message, deleted
 // ones included and marked.
-func (s *Server) handleTalkChatExport(w http.ResponseWriter, r *http.Request) {
+func (s *talkChatHandlers) handleTalkChatExport(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -137,14 +168,14 @@ func (s *Server) handleTalkChatExport(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusBadRequest, "format must be json (the default) or csv")
 		return
 	}
-	t, err := s.Talks.Get(r.PathValue("id"))
+	t, err := s.talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)
 		return
 	}
 	msgs, err := s.talkChat(r.Context(), t)
 	if err != nil {
-		s.Log.Error("export talk chat", "talk", t.ID, "error", err)
+		s.log.Error("export talk chat", "talk", t.ID, "error", err)
 		s.jsonError(w, http.StatusServiceUnavailable, "the talk's chat could not be read from the archive; try again when the bucket is reachable")
 		return
 	}
@@ -189,11 +220,11 @@ func csvSafe(s string) string {
 // handleTalkChatReplay serves the chat the replay page scrolls beside the
 // video (GET /talks/{id}/chat.json, public): deleted messages left out, each
 // with its position in the video.
-func (s *Server) handleTalkChatReplay(w http.ResponseWriter, r *http.Request) {
+func (s *talkChatHandlers) handleTalkChatReplay(w http.ResponseWriter, r *http.Request) {
 	if s.hideTalk(w, r, r.PathValue("id")) {
 		return
 	}
-	t, err := s.Talks.Get(r.PathValue("id"))
+	t, err := s.talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -212,7 +243,7 @@ func (s *Server) handleTalkChatReplay(w http.ResponseWriter, r *http.Request) {
 		return json.Marshal(map[string]any{"talk": t.ID, "final": t.Recording != nil && !t.Live(), "messages": shown})
 	})
 	if err != nil {
-		s.Log.Error("talk chat replay", "talk", t.ID, "error", err)
+		s.log.Error("talk chat replay", "talk", t.ID, "error", err)
 		s.jsonError(w, http.StatusServiceUnavailable, "the talk's chat could not be read from the archive; try again in a moment")
 		return
 	}

@@ -11,22 +11,29 @@ import (
 	"github.com/salon/salon/archive"
 )
 
+// talkSelector reads a talk and what its replay is cut from.
+type talkSelector interface {
+	Get(id string) (archive.Talk, error)
+	// Selection is what the talk's replay is cut from (for the MP4 download).
+	Selection(ctx context.Context, id string) (archive.Selection, error)
+}
+
 // handleTalkDownload streams a talk's recording as one fragmented MP4: the
 // init segment, then every media segment of the cut — no transcoding, no
 // temporary file. archive.MP4Joiner moves the fragments' decode times so that
 // the file starts at 0, and writes its length into the header. Parts recorded
 // with other codec parameters (a different init segment) cannot share one
 // file and are left out; the header X-Salon-Parts-Skipped says how many.
-func (s *Server) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
+func (s *archiveHandlers) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if s.Talks == nil || s.Archive == nil {
+	if s.talks == nil || s.archive == nil {
 		s.jsonError(w, http.StatusServiceUnavailable, "the replay library is not configured")
 		return
 	}
 	if s.hideTalk(w, r, id) {
 		return
 	}
-	sel, err := s.Talks.Selection(r.Context(), id)
+	sel, err := s.talks.Selection(r.Context(), id)
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -63,7 +70,7 @@ func (s *Server) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
 		err = joiner.Initialize()
 	}
 	if err != nil {
-		s.Log.Error("cannot build the MP4 download from a stored init segment", "talk", id, "key", sel.Parts[0].Init, "error", err)
+		s.log.Error("cannot build the MP4 download from a stored init segment", "talk", id, "key", sel.Parts[0].Init, "error", err)
 		s.jsonError(w, http.StatusInternalServerError, "the stored recording cannot be made into an MP4 file; the replay still plays")
 		return
 	}
@@ -73,13 +80,13 @@ func (s *Server) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	if skipped > 0 {
 		h.Set("X-Salon-Parts-Skipped", strconv.Itoa(skipped))
-		s.Log.Warn("download leaves out parts recorded with other codec parameters", "talk", id, "parts", skipped)
+		s.log.Warn("download leaves out parts recorded with other codec parameters", "talk", id, "parts", skipped)
 	}
 	if r.Method == http.MethodHead {
 		return
 	}
-	if s.Stats != nil {
-		s.Stats.MP4Download(id, s.clientKey(r))
+	if s.stats != nil {
+		s.stats.MP4Download(id, s.clientKey(r))
 	}
 	if _, err := w.Write(header); err != nil {
 		return
@@ -94,11 +101,11 @@ func (s *Server) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		buf.Reset()
 		if err := s.readObjectInto(ctx, k, &buf); err != nil {
-			s.Log.Warn("download interrupted: archive read failed", "talk", id, "error", err)
+			s.log.Warn("download interrupted: archive read failed", "talk", id, "error", err)
 			return
 		}
 		if err := joiner.Fragment(buf.Bytes()); err != nil {
-			s.Log.Warn("download interrupted: a stored segment cannot be read", "talk", id, "key", k, "error", err)
+			s.log.Warn("download interrupted: a stored segment cannot be read", "talk", id, "key", k, "error", err)
 			return
 		}
 		if _, err := w.Write(buf.Bytes()); err != nil {
@@ -108,7 +115,7 @@ func (s *Server) handleTalkDownload(w http.ResponseWriter, r *http.Request) {
 }
 
 // readObject reads a whole (small) object: a segment or an init segment.
-func (s *Server) readObject(ctx context.Context, key string) ([]byte, error) {
+func (s *archiveHandlers) readObject(ctx context.Context, key string) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := s.readObjectInto(ctx, key, &buf); err != nil {
 		return nil, err
@@ -117,8 +124,8 @@ func (s *Server) readObject(ctx context.Context, key string) ([]byte, error) {
 }
 
 // readObjectInto appends a whole (small) object to buf.
-func (s *Server) readObjectInto(ctx context.Context, key string, buf *bytes.Buffer) error {
-	rc, info, err := s.Archive.Get(ctx, key, 0, -1)
+func (s *archiveHandlers) readObjectInto(ctx context.Context, key string, buf *bytes.Buffer) error {
+	rc, info, err := s.archive.Get(ctx, key, 0, -1)
 	if err != nil {
 		return err
 	}

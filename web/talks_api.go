@@ -13,18 +13,45 @@ import (
 	"github.com/salon/salon/archive"
 )
 
-// talkLibrary is the replay library as the API needs it; *archive.Library
-// satisfies it. Errors wrap archive.ErrNotFound, ErrInvalid or ErrConflict.
+// talkLibrary is the replay library as Server takes it (*archive.Library
+// satisfies it): the union of what its handler groups use, each of which
+// declares its own part. Errors wrap archive.ErrNotFound, ErrInvalid or
+// ErrConflict.
 type talkLibrary interface {
+	talkStore
+	talkSelector
+	liveTalks
+}
+
+// talkHandlers serve the talks API: list, read, create, change, delete.
+type talkHandlers struct {
+	talks talkStore
+	*responder
+	*auth
+	*hiddenTalks
+}
+
+// talkReader reads the talks.
+type talkReader interface {
 	List() []archive.Talk
 	Get(id string) (archive.Talk, error)
+}
+
+// talkStore is the replay library as the talks API needs it.
+type talkStore interface {
+	talkReader
 	Create(ctx context.Context, t archive.Talk) (archive.Talk, error)
 	Update(ctx context.Context, id string, p archive.TalkPatch) (archive.Talk, error)
 	Delete(ctx context.Context, id string) error
-	// LiveOn is the talk live on a stage now, if any.
-	LiveOn(stage string) (archive.Talk, bool)
-	// Selection is what the talk's replay is cut from (for the MP4 download).
-	Selection(ctx context.Context, id string) (archive.Selection, error)
+}
+
+func (s *talkHandlers) register(rt *router) {
+	ok := s.talks != nil
+	rt.handle("GET /api/talks", rt.need(ok, noTalks, s.handleTalks))
+	rt.handle("GET /api/talks/{id}", rt.need(ok, noTalks, s.handleTalk))
+	rt.handle("POST /api/talks", rt.need(ok, noTalks, s.handleTalkCreate))
+	rt.handle("PATCH /api/talks/{id}", rt.need(ok, noTalks, s.handleTalkPatch))
+	rt.handle("DELETE /api/talks/{id}", rt.need(ok, noTalks, s.handleTalkDelete))
 }
 
 // talkJSON is a talk as the API shows it: talk.json plus derived fields.
@@ -67,7 +94,7 @@ func (t talkJSON) MarshalJSON() ([]byte, error) {
 	return append(out, derived[1:]...), nil
 }
 
-func (s *Server) talkJSON(t archive.Talk) talkJSON { return talkView(s.PublicURL, t) }
+func (s *responder) talkJSON(t archive.Talk) talkJSON { return talkView(s.publicURL, t) }
 
 // TalkView returns a talk as the API and the chat's talk frames show it, with
 // URLs under publicURL (empty: relative URLs). cmd gives it to the
@@ -106,7 +133,7 @@ func talkView(publicURL string, t archive.Talk) talkJSON {
 }
 
 // talkError maps the library's errors to statuses.
-func (s *Server) talkError(w http.ResponseWriter, err error) {
+func (s *responder) talkError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, archive.ErrNotFound):
 		s.jsonError(w, http.StatusNotFound, err.Error())
@@ -117,14 +144,14 @@ func (s *Server) talkError(w http.ResponseWriter, err error) {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		s.jsonError(w, http.StatusServiceUnavailable, "the archive did not answer in time; try again")
 	default:
-		s.Log.Error("talk library", "error", err)
+		s.log.Error("talk library", "error", err)
 		s.jsonError(w, http.StatusInternalServerError, "the archive failed: "+err.Error())
 	}
 }
 
 // decodeBody reads one JSON object into v, refusing unknown fields and
 // trailing data so that a typo is an error, not silently ignored.
-func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+func (s *responder) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		s.jsonError(w, http.StatusUnsupportedMediaType, "send JSON with Content-Type: application/json")
 		return false
@@ -151,8 +178,8 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) bool 
 	return true
 }
 
-func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
-	talks := s.visibleTalks(r, s.Talks.List())
+func (s *talkHandlers) handleTalks(w http.ResponseWriter, r *http.Request) {
+	talks := s.visibleTalks(r, s.talks.List())
 	out := make([]talkJSON, 0, len(talks))
 	for _, t := range talks {
 		out = append(out, s.talkJSON(t))
@@ -160,11 +187,11 @@ func (s *Server) handleTalks(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) handleTalk(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalk(w http.ResponseWriter, r *http.Request) {
 	if s.hideTalk(w, r, r.PathValue("id")) {
 		return
 	}
-	t, err := s.Talks.Get(r.PathValue("id"))
+	t, err := s.talks.Get(r.PathValue("id"))
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -188,7 +215,7 @@ type talkCreate struct {
 	DoNotRecord bool              `json:"do_not_record"`
 }
 
-func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -196,7 +223,7 @@ func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeBody(w, r, &in) {
 		return
 	}
-	t, err := s.Talks.Create(r.Context(), archive.Talk{
+	t, err := s.talks.Create(r.Context(), archive.Talk{
 		ID: in.ID, Title: in.Title, Speakers: in.Speakers, Stage: in.Stage,
 		StartsAt: in.StartsAt, EndsAt: in.EndsAt, Abstract: in.Abstract,
 		GUID: in.GUID, Slug: in.Slug, Track: in.Track, Language: in.Language, DoNotRecord: in.DoNotRecord,
@@ -209,7 +236,7 @@ func (s *Server) handleTalkCreate(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusCreated, s.talkJSON(t))
 }
 
-func (s *Server) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
@@ -217,7 +244,7 @@ func (s *Server) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeBody(w, r, &p) {
 		return
 	}
-	t, err := s.Talks.Update(r.Context(), r.PathValue("id"), p)
+	t, err := s.talks.Update(r.Context(), r.PathValue("id"), p)
 	if err != nil {
 		s.talkError(w, err)
 		return
@@ -225,11 +252,11 @@ func (s *Server) handleTalkPatch(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, s.talkJSON(t))
 }
 
-func (s *Server) handleTalkDelete(w http.ResponseWriter, r *http.Request) {
+func (s *talkHandlers) handleTalkDelete(w http.ResponseWriter, r *http.Request) {
 	if !s.requireAdmin(w, r) {
 		return
 	}
-	if err := s.Talks.Delete(r.Context(), r.PathValue("id")); err != nil {
+	if err := s.talks.Delete(r.Context(), r.PathValue("id")); err != nil {
 		s.talkError(w, err)
 		return
 	}
@@ -239,15 +266,15 @@ func (s *Server) handleTalkDelete(w http.ResponseWriter, r *http.Request) {
 // handleTalkStart and handleTalkStop start and stop a talk by hand through
 // the programme (admin); the talk's stage's chat is told at once, and a
 // stop's end-of-talk work is spooled before the answer.
-func (s *Server) handleTalkStart(w http.ResponseWriter, r *http.Request) {
-	s.talkTransition(w, r, s.Programme.Start)
+func (s *programmeHandlers) handleTalkStart(w http.ResponseWriter, r *http.Request) {
+	s.talkTransition(w, r, s.programme.Start)
 }
 
-func (s *Server) handleTalkStop(w http.ResponseWriter, r *http.Request) {
-	s.talkTransition(w, r, s.Programme.Stop)
+func (s *programmeHandlers) handleTalkStop(w http.ResponseWriter, r *http.Request) {
+	s.talkTransition(w, r, s.programme.Stop)
 }
 
-func (s *Server) talkTransition(w http.ResponseWriter, r *http.Request,
+func (s *programmeHandlers) talkTransition(w http.ResponseWriter, r *http.Request,
 	do func(context.Context, string) (archive.Talk, error)) {
 	if !s.requireAdmin(w, r) {
 		return

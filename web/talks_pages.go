@@ -20,12 +20,12 @@ type talkDay struct {
 // homeTalks splits the programme for the home page: live now, upcoming
 // (scheduled, not yet recorded, soonest first) and replays by event day
 // (newest day first).
-func (s *Server) homeTalks() (live, upcoming []talkJSON, replays []talkDay) {
-	if s.Talks == nil {
+func (s *pageHandlers) homeTalks() (live, upcoming []talkJSON, replays []talkDay) {
+	if s.talks == nil {
 		return nil, nil, nil
 	}
 	byDay := map[string][]talkJSON{}
-	for _, t := range s.visibleTalks(nil, s.Talks.List()) {
+	for _, t := range s.visibleTalks(nil, s.talks.List()) {
 		tj := s.talkJSON(t)
 		switch {
 		case tj.IsLive:
@@ -78,13 +78,13 @@ func formatWhen(t time.Time) string {
 	return t.UTC().Format("Mon 2 Jan 15:04 UTC")
 }
 
-func (s *Server) handleTalkPage(w http.ResponseWriter, r *http.Request) {
+func (s *pageHandlers) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if s.Talks == nil {
+	if s.talks == nil {
 		s.pageError(w, r, http.StatusNotFound, "No replay library", "This salon has no replay library configured.")
 		return
 	}
-	t, err := s.Talks.Get(id)
+	t, err := s.talks.Get(id)
 	if err != nil || s.hiddenFrom(r, id) {
 		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. It may have been renamed or removed.")
 		return

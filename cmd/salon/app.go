@@ -19,6 +19,7 @@ import (
 	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/programme"
 	"github.com/salon/salon/stats"
+	"github.com/salon/salon/transcode"
 	"github.com/salon/salon/web"
 	"github.com/salon/salon/web/chat"
 )
@@ -54,6 +55,7 @@ type app struct {
 	rtmps       *ingest.RTMPServer
 	rtsps       *ingest.RTSPServer
 	debug       *debugServer
+	transcoder  *transcode.Transcoder
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
@@ -282,6 +284,34 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
+	if cfg.Transcode.On() {
+		// The renditions come back through salon's own ingest, exactly as
+		// an encoder's renditions would.
+		var rtspAddr, rtmpAddr string
+		if a.rtsp != nil {
+			rtspAddr = a.rtsp.Addr()
+		}
+		if a.rtmp != nil {
+			rtmpAddr = a.rtmp.Addr()
+		}
+		target, err := transcodeTarget(rtspAddr, rtmpAddr, a.publishKey)
+		if err != nil {
+			return nil, err
+		}
+		tc := &transcode.Transcoder{
+			Renditions: cfg.Transcode.Renditions,
+			Registry:   a.reg,
+			Target:     target,
+			Encoder:    cfg.Transcode.Encoder,
+			Device:     cfg.Transcode.Device,
+			Metrics:    a.metrics,
+			Log:        log,
+		}
+		if err := tc.Initialize(); err != nil {
+			return nil, err
+		}
+		a.transcoder = tc
+	}
 	for _, p := range cfg.Pulls {
 		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, MediaTimeout: cfg.Ingest.MediaTimeout, Log: log}
 		if err := pl.Initialize(); err != nil {
@@ -307,6 +337,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 // Close stops ingest first, so that every open segment is finished and its
 // playlist closed, then the HTTP server.
 func (a *app) Close() {
+	if a.transcoder != nil {
+		// Before ingest: the children end their renditions' publishes
+		// cleanly instead of failing (and being restarted) as ingest closes.
+		a.transcoder.Close()
+	}
 	if a.rtsp != nil {
 		a.rtsp.Close()
 	}

@@ -76,6 +76,8 @@ var routes = map[string]routeCase{
 	"GET /live/{stage}/index.m3u8":                         {auth: public},
 	"GET /live/{stage}/{file}":                             {auth: public},
 	"OPTIONS /live/{stage}/{file}":                         {auth: public},
+	"GET /live/{stage}/{rendition}/{file}":                 {auth: public},
+	"OPTIONS /live/{stage}/{rendition}/{file}":             {auth: public},
 	"GET /api/stages":                                      {auth: public},
 	"GET /api/stages/{stage}":                              {auth: public},
 	"GET /api/talks":                                       {auth: public},

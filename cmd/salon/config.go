@@ -74,6 +74,9 @@ type Config struct {
 	// TLS makes the HTTP port serve HTTPS (config_tls.go).
 	TLS TLSConfig
 
+	// Transcode makes renditions with an ffmpeg child (config_transcode.go).
+	Transcode TranscodeConfig
+
 	// Debug, when set, serves Go's profiler (/debug/pprof/) on its own
 	// listener; keep it on loopback.
 	Debug string
@@ -243,10 +246,14 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	fs.BoolVar(&cfg.Stats, "stats", cfg.Stats, "count viewers, replays and downloads for /api/stats, in DATA/stats, without keeping addresses or ids ($SALON_STATS)")
 	tlsDone := tlsFlags(fs, &cfg.TLS, getenv)
+	transcodeDone := transcodeFlags(fs, &cfg.Transcode, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	tlsDone()
+	if err := transcodeDone(); err != nil {
+		return cfg, err
+	}
 	cfg.MaxSpool = spoolGB << 30
 	cfg.MaxUpload = uploadMB << 20
 	if uploadMB > 1<<20 { // a terabyte: also keeps the shift from overflowing

@@ -12,9 +12,13 @@ import (
 // mu guards queue, dropped and closing.
 type reader struct {
 	name string
-	size int
-	fn   func(Event)
-	log  *slog.Logger
+	// filtered limits the reader to one publish path's events: stage and
+	// rendition ("" is the source).
+	filtered         bool
+	stage, rendition string
+	size             int
+	fn               func(Event)
+	log              *slog.Logger
 
 	mu           sync.Mutex
 	queue        []Event
@@ -35,6 +39,11 @@ func newReader(name string, size int, fn func(Event), log *slog.Logger) *reader 
 	}
 	go rd.run()
 	return rd
+}
+
+// wants tells whether the reader reads the events of a publish path.
+func (rd *reader) wants(stage, rendition string) bool {
+	return !rd.filtered || (rd.stage == stage && rd.rendition == rendition)
 }
 
 // push enqueues ev. control events always fit; units are dropped when full

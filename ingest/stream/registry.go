@@ -9,12 +9,16 @@ import (
 	"time"
 )
 
-// ErrStageBusy is returned by Publish when the stage already has a publisher.
+// ErrStageBusy is returned by Publish when the publish path (the stage's
+// source or one of its renditions) already has a publisher.
 var ErrStageBusy = errors.New("stage already has a publisher")
 
 // Event is what a reader receives. Exactly one of Start, Unit and End is set.
 type Event struct {
 	Stage string
+	// Rendition is the publish path within the stage: "" for the source,
+	// else the rendition's name (Stream.Rendition).
+	Rendition string
 	// Start announces a new publish on the stage; units that follow belong to it.
 	Start *Stream
 	Unit  *Unit
@@ -42,13 +46,63 @@ type Registry struct {
 }
 
 type stage struct {
-	name     string
-	pub      *Publisher // nil when offline
-	lastSeen time.Time  // end of the last publish
-	stats    *stats
-	silence  *silence
-	warnings map[string]string
-	dropped  int64 // units of this publish some reader dropped
+	name string
+	// paths holds the stage's source ("") and renditions, once published.
+	paths map[string]*path
+}
+
+// path is one publish path of a stage: its source or one rendition. Only one
+// publisher holds a path at a time.
+type path struct {
+	stage     string
+	rendition string
+	pub       *Publisher // nil when offline
+	lastSeen  time.Time  // end of the last publish
+	stats     *stats
+	silence   *silence
+	warnings  map[string]string
+	dropped   int64 // units of this publish some reader dropped
+}
+
+// MaxLiveRenditions bounds the renditions live at once on one stage, and
+// MaxRenditionNames the rendition names a stage may have had since start:
+// each costs a segmenter and its window in memory.
+const (
+	MaxLiveRenditions = 8
+	MaxRenditionNames = 32
+)
+
+// renditionLimits refuses a rendition beyond the limits; pa is its path
+// when the name is known. Called with Registry.mu held.
+func (st *stage) renditionLimits(rendition string, pa *path) error {
+	if rendition == "" {
+		return nil
+	}
+	live, names := 0, 0
+	for name, p := range st.paths {
+		if name == "" {
+			continue
+		}
+		names++
+		if p.pub != nil {
+			live++
+		}
+	}
+	switch {
+	case (pa == nil || pa.pub == nil) && live >= MaxLiveRenditions:
+		return fmt.Errorf("stage %q already has %d renditions live, the most salon takes: stop one first", st.name, live)
+	case pa == nil && names >= MaxRenditionNames:
+		return fmt.Errorf("stage %q has had %d rendition names since salon started, the most it keeps: reuse a name (or restart salon)", st.name, names)
+	}
+	return nil
+}
+
+// label names the path for people: "stage main" or "rendition 360p of stage main".
+func (p *path) label() string {
+	if p.rendition == "" {
+		return "stage " + p.stage
+	}
+	return "rendition " + p.rendition + " of stage " + p.stage
 }
 
 // Initialize fills defaults.
@@ -80,11 +134,26 @@ func (r *Registry) Close() {
 // one event at a time, in order. Publishes already live are announced first.
 // The returned function unsubscribes and waits for fn to return.
 func (r *Registry) Subscribe(name string, fn func(Event)) func() {
+	return r.subscribe(newReader(name, r.QueueSize, fn, r.Log))
+}
+
+// SubscribePath is Subscribe for the events of one publish path only: a
+// stage's source (rendition "") or one of its renditions. Its queue holds that
+// path's units alone, so a reader that falls behind drops only that path's
+// units (and counts them against it).
+func (r *Registry) SubscribePath(name, stage, rendition string, fn func(Event)) func() {
 	rd := newReader(name, r.QueueSize, fn, r.Log)
+	rd.filtered, rd.stage, rd.rendition = true, stage, rendition
+	return r.subscribe(rd)
+}
+
+func (r *Registry) subscribe(rd *reader) func() {
 	r.mu.Lock()
 	for _, st := range r.stages {
-		if st.pub != nil && !st.pub.closed {
-			rd.push(Event{Stage: st.name, Start: st.pub.stream}, true)
+		for _, pa := range st.paths {
+			if pa.pub != nil && !pa.pub.closed && rd.wants(st.name, pa.rendition) {
+				rd.push(Event{Stage: st.name, Rendition: pa.rendition, Start: pa.pub.stream}, true)
+			}
 		}
 	}
 	r.readers = append(r.readers, rd)
@@ -102,11 +171,15 @@ func (r *Registry) Subscribe(name string, fn func(Event)) func() {
 	}
 }
 
-// Publish claims the stage for s. It fails with ErrStageBusy when another
-// publisher holds the stage: the first publisher is never displaced.
+// Publish claims the stage's publish path (its source, or the rendition
+// s.Rendition) for s. It fails with ErrStageBusy when another publisher holds
+// that path: the first publisher is never displaced.
 func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	if !ValidStage(s.Stage) {
 		return nil, fmt.Errorf("invalid stage name %q: use 1-64 of a-z, 0-9 and -", s.Stage)
+	}
+	if s.Rendition != "" && !ValidRendition(s.Rendition) {
+		return nil, fmt.Errorf("invalid rendition name %q: use 1-32 of a-z, 0-9 and - (%q is the source)", s.Rendition, SourceRendition)
 	}
 	if len(s.Tracks) == 0 {
 		return nil, errors.New("the publish has no track salon can use")
@@ -121,43 +194,67 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	}
 	st := r.stages[s.Stage]
 	if st == nil {
-		st = &stage{name: s.Stage, warnings: map[string]string{}}
+		st = &stage{name: s.Stage, paths: map[string]*path{}}
 		r.stages[s.Stage] = st
 	}
-	if st.pub != nil {
-		return nil, fmt.Errorf("stage %q: %w (from %s since %s)", s.Stage, ErrStageBusy,
-			st.pub.stream.Remote, st.pub.stream.Start.UTC().Format(time.RFC3339))
+	pa := st.paths[s.Rendition]
+	if err := st.renditionLimits(s.Rendition, pa); err != nil {
+		return nil, err
 	}
-	p := &Publisher{reg: r, st: st, stream: s}
-	st.pub = p
-	st.stats = newStats(s)
-	st.silence = newSilence(s)
-	st.warnings = map[string]string{}
-	st.dropped = 0
+	if pa == nil {
+		pa = &path{stage: s.Stage, rendition: s.Rendition, warnings: map[string]string{}}
+		st.paths[s.Rendition] = pa
+	}
+	if pa.pub != nil {
+		if s.Rendition != "" {
+			return nil, fmt.Errorf("rendition %q of stage %q: %w (from %s since %s)", s.Rendition, s.Stage, ErrStageBusy,
+				pa.pub.stream.Remote, pa.pub.stream.Start.UTC().Format(time.RFC3339))
+		}
+		return nil, fmt.Errorf("stage %q: %w (from %s since %s)", s.Stage, ErrStageBusy,
+			pa.pub.stream.Remote, pa.pub.stream.Start.UTC().Format(time.RFC3339))
+	}
+	p := &Publisher{reg: r, pa: pa, stream: s}
+	pa.pub = p
+	pa.stats = newStats(s)
+	pa.silence = newSilence(s)
+	pa.warnings = map[string]string{}
+	pa.dropped = 0
 	r.changedLocked()
 	for _, rd := range r.readers {
-		rd.push(Event{Stage: s.Stage, Start: s}, true)
+		if rd.wants(s.Stage, s.Rendition) {
+			rd.push(Event{Stage: s.Stage, Rendition: s.Rendition, Start: s}, true)
+		}
 	}
-	r.Log.Info("publish started", "stage", s.Stage, "source", s.Source, "remote", s.Remote, "tracks", trackNames(s.Tracks))
+	r.Log.Info("publish started", "stage", s.Stage, "rendition", RenditionName(s.Rendition), "source", s.Source, "remote", s.Remote, "tracks", trackNames(s.Tracks))
 	return p, nil
 }
 
-// SetWarning sets (msg != "") or clears a named warning shown for the stage in
-// the API, e.g. "gop" when the keyframe interval exceeds the segment target.
+// SetWarning sets (msg != "") or clears a named warning shown for the
+// stage's source in the API, e.g. "gop" when the keyframe interval exceeds
+// the segment target.
 func (r *Registry) SetWarning(stageName, key, msg string) {
+	r.SetRenditionWarning(stageName, "", key, msg)
+}
+
+// SetRenditionWarning sets or clears a named warning of one publish path of
+// a stage (rendition "" is the source). A rendition's warnings are shown in
+// the stage's list, prefixed with the rendition's name, and in its entry of
+// StageInfo.Renditions.
+func (r *Registry) SetRenditionWarning(stageName, rendition, key, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.stages[stageName]
 	if st == nil {
 		return
 	}
-	if st.warnings[key] == msg {
+	pa := st.paths[rendition]
+	if pa == nil || pa.warnings[key] == msg {
 		return
 	}
 	if msg == "" {
-		delete(st.warnings, key)
+		delete(pa.warnings, key)
 	} else {
-		st.warnings[key] = msg
+		pa.warnings[key] = msg
 	}
 	r.changedLocked()
 }
@@ -175,12 +272,23 @@ func (r *Registry) changedLocked() {
 	r.changed = make(chan struct{})
 }
 
-// Live tells whether the stage has a publisher now.
+// Live tells whether the stage's source has a publisher now: what viewers
+// can watch (renditions are served beside a live source only).
 func (r *Registry) Live(stageName string) bool {
+	return r.PathLive(stageName, "")
+}
+
+// PathLive tells whether one publish path of the stage (rendition "" is the
+// source) has a publisher now: a second publisher there is refused.
+func (r *Registry) PathLive(stageName, rendition string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.stages[stageName]
-	return st != nil && st.pub != nil
+	if st == nil {
+		return false
+	}
+	pa := st.paths[rendition]
+	return pa != nil && pa.pub != nil
 }
 
 // Known tells whether the stage has ever been published since start.
@@ -191,29 +299,51 @@ func (r *Registry) Known(stageName string) bool {
 }
 
 // Stages returns a snapshot of every stage seen since start, sorted by name.
+// The top-level fields (Live among them) describe the stage's source;
+// Renditions lists every publish path (the source first) once the stage has
+// had a rendition.
 func (r *Registry) Stages() []StageInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]StageInfo, 0, len(r.stages))
 	now := time.Now()
 	for _, st := range r.stages {
-		info := StageInfo{Name: st.name, Live: st.pub != nil}
-		if st.pub != nil {
-			s := st.pub.stream
-			since := s.Start.UTC()
-			info.Since = &since
-			info.Source = s.Source
-			info.Remote = s.Remote
-		} else if !st.lastSeen.IsZero() {
-			ls := st.lastSeen.UTC()
-			info.LastSeen = &ls
+		info := StageInfo{Name: st.name}
+		if src := st.paths[""]; src != nil {
+			if src.pub != nil {
+				s := src.pub.stream
+				since := s.Start.UTC()
+				info.Since = &since
+				info.Source = s.Source
+				info.Remote = s.Remote
+			} else if !src.lastSeen.IsZero() {
+				ls := src.lastSeen.UTC()
+				info.LastSeen = &ls
+			}
+			if src.stats != nil {
+				info.Tracks = src.stats.snapshot(now, src.pub != nil)
+			}
+			info.DroppedUnits = src.dropped
 		}
-		if st.stats != nil {
-			info.Tracks = st.stats.snapshot(now, st.pub != nil)
+		names := make([]string, 0, len(st.paths))
+		for name := range st.paths {
+			names = append(names, name)
 		}
-		info.DroppedUnits = st.dropped
-		for _, w := range st.warnings {
-			info.Warnings = append(info.Warnings, w)
+		sort.Strings(names) // "" (the source) first
+		for _, name := range names {
+			pa := st.paths[name]
+			info.Live = info.Live || (name == "" && pa.pub != nil)
+			for _, w := range pa.warnings {
+				if name != "" {
+					w = "rendition " + name + ": " + w
+				}
+				info.Warnings = append(info.Warnings, w)
+			}
+		}
+		if len(names) > 1 || (len(names) == 1 && names[0] != "") {
+			for _, name := range names {
+				info.Renditions = append(info.Renditions, st.paths[name].info(now))
+			}
 		}
 		sort.Strings(info.Warnings)
 		out = append(out, info)
@@ -233,7 +363,7 @@ func trackNames(ts []*Track) []string {
 // Publisher is the write end of a stage, held by one ingest connection.
 type Publisher struct {
 	reg    *Registry
-	st     *stage
+	pa     *path
 	stream *Stream
 	closed bool // guarded by reg.mu
 }
@@ -253,11 +383,14 @@ func (p *Publisher) WriteUnit(u *Unit) {
 	if p.closed {
 		return
 	}
-	p.st.stats.add(u, p.stream.Tracks[u.Track])
-	p.st.silence.unit(u.Track, u.Received, p.st, p.stream.Tracks, p.reg.Log)
+	p.pa.stats.add(u, p.stream.Tracks[u.Track])
+	p.pa.silence.unit(u.Track, u.Received, p.pa, p.stream.Tracks, p.reg.Log)
 	for _, rd := range p.reg.readers {
-		if !rd.push(Event{Stage: p.stream.Stage, Unit: u}, false) {
-			p.st.dropped++
+		if !rd.wants(p.stream.Stage, p.stream.Rendition) {
+			continue
+		}
+		if !rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, Unit: u}, false) {
+			p.pa.dropped++
 		}
 	}
 }
@@ -270,17 +403,19 @@ func (p *Publisher) Close() {
 		return
 	}
 	p.closed = true
-	if p.st.pub == p {
-		p.st.pub = nil
-		p.st.lastSeen = time.Now()
+	if p.pa.pub == p {
+		p.pa.pub = nil
+		p.pa.lastSeen = time.Now()
 		for i := range p.stream.Tracks {
-			delete(p.st.warnings, silentKey(i)) // about this publish only
+			delete(p.pa.warnings, silentKey(i)) // about this publish only
 		}
 		p.reg.changedLocked()
 	}
 	for _, rd := range p.reg.readers {
-		rd.push(Event{Stage: p.stream.Stage, End: true}, true)
+		if rd.wants(p.stream.Stage, p.stream.Rendition) {
+			rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, End: true}, true)
+		}
 	}
-	p.reg.Log.Info("publish ended", "stage", p.stream.Stage, "source", p.stream.Source, "remote", p.stream.Remote,
+	p.reg.Log.Info("publish ended", "stage", p.stream.Stage, "rendition", RenditionName(p.stream.Rendition), "source", p.stream.Source, "remote", p.stream.Remote,
 		"duration", time.Since(p.stream.Start).Round(time.Second).String())
 }

@@ -280,3 +280,66 @@ func FuzzValidStage(f *testing.F) {
 		}
 	})
 }
+
+func TestRegistry_SubscribePath(t *testing.T) {
+	r := newTestRegistry(t, 4)
+	live, err := r.Publish(videoStream("live-before"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	mainOnly := &collector{block: make(chan struct{})}
+	unsub := r.SubscribePath("main-only", "main", "", mainOnly.fn)
+	other, err := r.Publish(videoStream("other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	main, err := r.Publish(videoStream("main"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := videoStream("main")
+	rs.Rendition = "480p"
+	rend, err := r.Publish(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The blocked reader's queue (4 units) holds main's source units only:
+	// other stages' and main's rendition's units neither fill it nor count
+	// as dropped on main.
+	for i := 0; i < 10; i++ {
+		other.WriteUnit(&Unit{Track: 0, AU: [][]byte{{1}}})
+		rend.WriteUnit(&Unit{Track: 0, AU: [][]byte{{1}}})
+	}
+	for i := 0; i < 6; i++ {
+		main.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i), AU: [][]byte{{1}}})
+	}
+	rend.Close()
+	main.Close()
+	other.Close()
+	close(mainOnly.block)
+	unsub()
+	evs := mainOnly.snapshot()
+	units, dropped := 0, 0
+	for _, ev := range evs {
+		if ev.Stage != "main" || ev.Rendition != "" {
+			t.Fatalf("a reader of main's source got an event of %q/%q: %+v", ev.Stage, ev.Rendition, ev)
+		}
+		if ev.Unit != nil {
+			units++
+		}
+		dropped += ev.Dropped
+	}
+	if evs[0].Start == nil || !evs[len(evs)-1].End || units != 4 || dropped != 2 {
+		t.Fatalf("events = %+v (units %d, dropped %d), want Start, 4 units, End with 2 dropped", evs, units, dropped)
+	}
+	for _, s := range r.Stages() {
+		want := int64(0)
+		if s.Name == "main" {
+			want = 2
+		}
+		if s.DroppedUnits != want {
+			t.Errorf("stage %s: DroppedUnits = %d, want %d", s.Name, s.DroppedUnits, want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func newSilence(s *Stream) *silence {
 func silentKey(track int) string { return "silent-track-" + strconv.Itoa(track) }
 
 // unit records a unit of track at now and updates the stage's warnings.
-func (s *silence) unit(track int, now time.Time, st *stage, tracks []*Track, log *slog.Logger) {
+func (s *silence) unit(track int, now time.Time, st *path, tracks []*Track, log *slog.Logger) {
 	if track < 0 || track >= len(s.last) {
 		return
 	}
@@ -36,7 +36,7 @@ func (s *silence) unit(track int, now time.Time, st *stage, tracks []*Track, log
 	if s.silent[track] {
 		s.silent[track] = false
 		delete(st.warnings, silentKey(track))
-		log.Info("track flows again", "stage", st.name, "track", track, "codec", tracks[track].CodecName())
+		log.Info("track flows again", "stage", st.stage, "rendition", RenditionName(st.rendition), "track", track, "codec", tracks[track].CodecName())
 	}
 	for j := range s.last {
 		if j == track || s.silent[j] {
@@ -62,6 +62,6 @@ func (s *silence) unit(track int, now time.Time, st *stage, tracks []*Track, log
 		st.warnings[silentKey(j)] = fmt.Sprintf("the %s track (%s) %s while the other track flows: viewers get no %s; check the encoder's %s settings and salon's log",
 			kind, tracks[j].CodecName(), what, kind, kind)
 		log.Warn("a track of the publish is silent while another flows: viewers get none of it",
-			"stage", st.name, "track", j, "kind", kind, "codec", tracks[j].CodecName(), "silent_for", quiet.Round(time.Second).String())
+			"stage", st.stage, "rendition", RenditionName(st.rendition), "track", j, "kind", kind, "codec", tracks[j].CodecName(), "silent_for", quiet.Round(time.Second).String())
 	}
 }

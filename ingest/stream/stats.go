@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -23,6 +24,58 @@ type StageInfo struct {
 	// DroppedUnits counts the units of this publish that slow readers (the
 	// HLS muxer) had to drop, summed over readers.
 	DroppedUnits int64 `json:"dropped_units"`
+	// Renditions lists the stage's publish paths, the source first (named
+	// "source"), once a rendition has been published to the stage; empty
+	// for a stage that only ever had its source.
+	Renditions []RenditionInfo `json:"renditions,omitempty"`
+}
+
+// RenditionInfo is one publish path of a stage: its source or a rendition
+// an encoder publishes to live/{stage}/{rendition}.
+type RenditionInfo struct {
+	Name     string     `json:"name"`
+	Live     bool       `json:"live"`
+	Since    *time.Time `json:"since,omitempty"`
+	LastSeen *time.Time `json:"last_seen,omitempty"`
+	Source   string     `json:"source,omitempty"`
+	// Codec, Width and Height are the video track's (the audio track's codec
+	// for an audio-only rendition); Bitrate sums the tracks' measured bitrates.
+	Codec    string      `json:"codec,omitempty"`
+	Width    int         `json:"width,omitempty"`
+	Height   int         `json:"height,omitempty"`
+	Bitrate  int64       `json:"bitrate"`
+	Tracks   []TrackInfo `json:"tracks"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// info snapshots one publish path. Called with Registry.mu held.
+func (p *path) info(now time.Time) RenditionInfo {
+	ri := RenditionInfo{Name: RenditionName(p.rendition), Live: p.pub != nil, Tracks: []TrackInfo{}}
+	if p.pub != nil {
+		since := p.pub.stream.Start.UTC()
+		ri.Since = &since
+		ri.Source = p.pub.stream.Source
+	} else if !p.lastSeen.IsZero() {
+		ls := p.lastSeen.UTC()
+		ri.LastSeen = &ls
+	}
+	if p.stats != nil {
+		ri.Tracks = p.stats.snapshot(now, p.pub != nil)
+	}
+	for _, t := range ri.Tracks {
+		ri.Bitrate += t.Bitrate
+		if t.Kind == "video" && ri.Width == 0 {
+			ri.Codec, ri.Width, ri.Height = t.Codec, t.Width, t.Height
+		}
+	}
+	if ri.Codec == "" && len(ri.Tracks) > 0 {
+		ri.Codec = ri.Tracks[0].Codec
+	}
+	for _, w := range p.warnings {
+		ri.Warnings = append(ri.Warnings, w)
+	}
+	sort.Strings(ri.Warnings)
+	return ri
 }
 
 // TrackInfo describes one track as measured over the last few seconds.

@@ -47,8 +47,12 @@ func CodecName(c mp4codecs.Codec) string {
 // Stream is one publish on a stage: its tracks are fixed for its whole life.
 // A publisher that reconnects makes a new Stream.
 type Stream struct {
-	Stage  string
-	Tracks []*Track
+	Stage string
+	// Rendition is "" for the stage's source (a publish to live/{stage}) and
+	// the rendition's name for a publish to live/{stage}/{rendition}: an
+	// encoder's second output at another resolution or bitrate.
+	Rendition string
+	Tracks    []*Track
 	// Source says where the media comes from: "rtsp", "rtmp" or "pull".
 	Source string
 	// Remote is the publisher's address, for logs and the API.
@@ -84,7 +88,31 @@ func (u *Unit) Size() int {
 	return n
 }
 
-var stageRE = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+var (
+	stageRE     = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+	renditionRE = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+)
 
 // ValidStage tells whether name is a valid stage name: 1–64 of a-z 0-9 -.
 func ValidStage(name string) bool { return stageRE.MatchString(name) }
+
+// SourceRendition is the name the source goes by where renditions are named
+// (/live/{stage}/source/index.m3u8, the API, the bucket is unchanged): a
+// publish to live/{stage}/source is the source too.
+const SourceRendition = "source"
+
+// ValidRendition tells whether name is a valid rendition name of a publish
+// path: 1–32 of a-z 0-9 -, and not SourceRendition (which means the source,
+// Rendition "").
+func ValidRendition(name string) bool {
+	return name != SourceRendition && renditionRE.MatchString(name)
+}
+
+// RenditionName is the name a publish path goes by in URLs, logs and the API:
+// SourceRendition for the source ("").
+func RenditionName(rendition string) string {
+	if rendition == "" {
+		return SourceRendition
+	}
+	return rendition
+}

@@ -1,0 +1,254 @@
+// Package natstest starts real nats-server processes for tests: one node or
+// a cluster with routes and JetStream, on loopback ports, each with its own
+// temp store, stopped when the test ends. Tests that need NATS skip when the
+// server is not installed; .ci/run installs it.
+//
+//	c := natstest.Cluster(t, 3)
+//	nc, err := nats.Connect(c.URL(0))
+//	c.Kill(1)    // SIGKILL: a node lost
+//	c.Start(1)   // back, same ports and store
+package natstest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/salon/salon/internal/testkit"
+)
+
+// Module is what .ci/run installs; the skip message names it.
+const Module = "github.com/nats-io/nats-server/v2@v2.15.2"
+
+// ready bounds how long one node may take to be healthy (a cluster node is
+// healthy once JetStream knows its meta leader).
+const ready = 30 * time.Second
+
+// Binary returns the nats-server binary to test with: $SALON_NATS_SERVER,
+// else ${XDG_CACHE_HOME:-$HOME/.cache}/salon/bin/nats-server (where .ci/run
+// installs it), else nats-server on PATH; "" when there is none.
+func Binary() string {
+	if p := os.Getenv("SALON_NATS_SERVER"); p != "" {
+		return p
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			cache = filepath.Join(home, ".cache")
+		}
+	}
+	if cache != "" {
+		p := filepath.Join(cache, "salon", "bin", "nats-server")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	p, _ := exec.LookPath("nats-server")
+	return p
+}
+
+// Nodes is a running set of nats-server processes. Its methods may be
+// called from several goroutines.
+type Nodes struct {
+	t     testing.TB
+	bin   string
+	nodes []*node
+}
+
+// node is one nats-server and how to start it again. mu guards cmd and
+// exited.
+type node struct {
+	name                   string
+	store                  string
+	client, cluster, httpP string
+	routes                 []string // the other nodes' cluster URLs
+	mu                     sync.Mutex
+	cmd                    *exec.Cmd
+	exited                 chan struct{}
+	out                    *testkit.LogBuffer
+}
+
+// Cluster starts n nodes with JetStream; with n > 1 they form one cluster
+// ("salon-test") with routes to each other. It waits until every node is
+// healthy and stops them on t.Cleanup. The test is skipped when nats-server
+// is not installed.
+func Cluster(t testing.TB, n int) *Nodes {
+	t.Helper()
+	bin := Binary()
+	if bin == "" {
+		t.Skip("nats-server not installed: .ci/run installs it with go install " + Module +
+			" (or set SALON_NATS_SERVER to a nats-server binary)")
+	}
+	c := &Nodes{t: t, bin: bin}
+	for i := range n {
+		c.nodes = append(c.nodes, &node{
+			name:    "n" + strconv.Itoa(i+1),
+			store:   t.TempDir(),
+			client:  freePort(t),
+			cluster: freePort(t),
+			httpP:   freePort(t),
+		})
+	}
+	if n > 1 {
+		for _, nd := range c.nodes {
+			for _, other := range c.nodes {
+				if other != nd {
+					nd.routes = append(nd.routes, "nats://127.0.0.1:"+other.cluster)
+				}
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, nd := range c.nodes {
+			nd.stop(syscall.SIGTERM)
+		}
+	})
+	// A cluster node is healthy only once a JetStream meta leader is
+	// elected, which needs a majority: start them all, then wait.
+	for _, nd := range c.nodes {
+		if err := nd.start(bin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nd := range c.nodes {
+		if err := nd.waitHealthy(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// URL is node i's client URL, nats://127.0.0.1:PORT.
+func (c *Nodes) URL(i int) string { return "nats://127.0.0.1:" + c.nodes[i].client }
+
+// URLs are every node's client URL, comma-separated, as nats.Connect and
+// salon's -nats take them.
+func (c *Nodes) URLs() string {
+	var urls []string
+	for i := range c.nodes {
+		urls = append(urls, c.URL(i))
+	}
+	return strings.Join(urls, ",")
+}
+
+// Kill ends node i with SIGKILL, as a machine lost would.
+func (c *Nodes) Kill(i int) { c.nodes[i].stop(syscall.SIGKILL) }
+
+// Start starts node i again on its ports and store and waits until it is
+// healthy (caught up with the cluster).
+func (c *Nodes) Start(i int) {
+	c.t.Helper()
+	nd := c.nodes[i]
+	if err := nd.start(c.bin); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := nd.waitHealthy(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// Log is what node i printed (its log, for a failing test's message).
+func (c *Nodes) Log(i int) string {
+	nd := c.nodes[i]
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.out == nil {
+		return ""
+	}
+	return nd.out.String()
+}
+
+func (nd *node) start(bin string) error {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.cmd != nil {
+		return nil
+	}
+	args := []string{
+		"--name", nd.name,
+		"--addr", "127.0.0.1", "--port", nd.client,
+		"--http_port", nd.httpP,
+		"--jetstream", "--store_dir", nd.store,
+	}
+	if len(nd.routes) > 0 {
+		args = append(args, "--cluster_name", "salon-test",
+			"--cluster", "nats://127.0.0.1:"+nd.cluster,
+			"--routes", strings.Join(nd.routes, ","))
+	}
+	cmd := exec.Command(bin, args...)
+	out := &testkit.LogBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start nats-server %s: %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	nd.cmd, nd.exited, nd.out = cmd, exited, out
+	return nil
+}
+
+// waitHealthy polls the node's /healthz, which answers 200 once its
+// JetStream is current with the cluster.
+func (nd *node) waitHealthy() error {
+	nd.mu.Lock()
+	exited, out := nd.exited, nd.out
+	nd.mu.Unlock()
+	url := "http://127.0.0.1:" + nd.httpP + "/healthz"
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(ready)
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("nats-server %s exited before it was healthy:\n%s", nd.name, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("nats-server " + nd.name + " not healthy at " + url + " after " + ready.String() + ":\n" + out.String())
+		}
+	}
+}
+
+// stop ends the node with sig; after SIGTERM, SIGKILL if it has not exited
+// within 10 s.
+func (nd *node) stop(sig syscall.Signal) {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.cmd == nil {
+		return
+	}
+	nd.cmd.Process.Signal(sig)
+	select {
+	case <-nd.exited:
+	case <-time.After(10 * time.Second):
+		nd.cmd.Process.Kill()
+		<-nd.exited
+	}
+	nd.cmd, nd.exited = nil, nil
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
