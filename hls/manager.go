@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -359,16 +360,19 @@ func (m *Manager) Playlist(ctx context.Context, stageName string, msn, part int6
 			return mv, http.StatusOK
 		}
 	}
-	return m.pathPlaylist(ctx, pathKey(stageName, ""), msn, part, skip)
+	return m.pathPlaylist(ctx, pathKey(stageName, ""), msn, part, skip, false)
 }
 
 // RenditionPlaylist is Playlist for one of a stage's renditions (or its
 // "source"): always a media playlist.
 func (m *Manager) RenditionPlaylist(ctx context.Context, stageName, rendition string, msn, part int64, skip bool) (data []byte, status int) {
-	return m.pathPlaylist(ctx, renditionKey(stageName, rendition), msn, part, skip)
+	return m.pathPlaylist(ctx, renditionKey(stageName, rendition), msn, part, skip, true)
 }
 
-func (m *Manager) pathPlaylist(ctx context.Context, key string, msn, part int64, skip bool) (data []byte, status int) {
+// pathPlaylist answers for one publish path; reports adds the other
+// variants' rendition reports while the stage is multivariant (the path was
+// asked for by its rendition URL, which the reports' URIs are relative to).
+func (m *Manager) pathPlaylist(ctx context.Context, key string, msn, part int64, skip, reports bool) (data []byte, status int) {
 	st, done := m.lookup(key)
 	if st == nil {
 		return nil, http.StatusNotFound
@@ -396,7 +400,7 @@ func (m *Manager) pathPlaylist(ctx context.Context, key string, msn, part int64,
 			}
 		}
 		if !wait {
-			return m.render(st, snap, skip)
+			return m.render(st, snap, skip, reports)
 		}
 		var expired <-chan time.Time
 		if timer != nil {
@@ -417,14 +421,16 @@ func (m *Manager) pathPlaylist(ctx context.Context, key string, msn, part int64,
 	}
 }
 
-// render returns the snapshot's playlist, full or delta, rendering it on
-// first use.
-func (m *Manager) render(st *stage, snap *snapshot, skip bool) ([]byte, int) {
-	form, delta := &snap.full, false
-	if skip && snap.lowLatency() && snap.skippable() > 0 {
-		form, delta = &snap.delta, true
+// render returns the snapshot's playlist, full or delta, with or without
+// rendition reports, rendering each form on first use.
+func (m *Manager) render(st *stage, snap *snapshot, skip, reports bool) ([]byte, int) {
+	delta := skip && snap.lowLatency() && snap.skippable() > 0
+	var rs []playlist.RenditionReport
+	if reports && snap.lowLatency() {
+		rs = st.grp.reports(st.served)
 	}
-	body, err := form.get(func() ([]byte, error) { return snap.render(delta) })
+	form := snap.form(delta, len(rs) > 0)
+	body, err := form.get(func() ([]byte, error) { return snap.render(delta, rs) })
 	if err != nil {
 		st.log.Error("cannot render the live playlist", "error", err)
 		return nil, http.StatusInternalServerError

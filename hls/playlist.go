@@ -189,7 +189,7 @@ func (w *window) slideParts(e entry, remove []string) []string {
 // render encodes the live playlist, full or as a delta update (skip, on a
 // low-latency stage whose playlist is long enough), through the playlist
 // package. The window must not be empty.
-func (s *snapshot) render(skip bool) ([]byte, error) {
+func (s *snapshot) render(skip bool, reports []playlist.RenditionReport) ([]byte, error) {
 	m := playlist.Media{
 		Version:               7,
 		TargetDuration:        secondsDuration(s.target),
@@ -219,6 +219,7 @@ func (s *snapshot) render(skip bool) ([]byte, error) {
 			first = s.skippable()
 			m.Skipped = uint64(first)
 		}
+		m.RenditionReports = reports
 	}
 	m.Segments = make([]playlist.Segment, 0, len(s.entries)-first)
 	for i := first; i < len(s.entries); i++ {

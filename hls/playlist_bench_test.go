@@ -38,7 +38,7 @@ func benchmarkRender(b *testing.B, part time.Duration) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := w.snapshot(true).render(false); err != nil {
+		if _, err := w.snapshot(true).render(false, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

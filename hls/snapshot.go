@@ -26,7 +26,8 @@ type snapshot struct {
 	// hint is the URI of the next part (EXT-X-PRELOAD-HINT), "" while offline.
 	hint string
 
-	full, delta rendered
+	// The rendered forms: full or delta, without or with rendition reports.
+	forms [2][2]rendered
 }
 
 // rendered is one rendered form of a snapshot.
@@ -64,6 +65,32 @@ func (w *window) snapshot(live bool) *snapshot {
 		s.hint = partName(w.nextSeq, len(w.open))
 	}
 	return s
+}
+
+// form is where the rendering of one form is kept.
+func (s *snapshot) form(delta, reports bool) *rendered {
+	return &s.forms[b2i(delta)][b2i(reports)]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// lastPart is where the playlist ends, for another rendition's report of
+// it: the segment in progress and its last part, else the last segment and
+// its last part; part -1 when it has none.
+func (s *snapshot) lastPart() (msn uint64, part int) {
+	if len(s.open) > 0 {
+		return s.nextSeq, len(s.open) - 1
+	}
+	if n := len(s.entries); n > 0 {
+		e := &s.entries[n-1]
+		return e.seq, len(e.parts) - 1
+	}
+	return s.nextSeq, -1
 }
 
 // lowLatency tells whether the playlist has parts.
