@@ -184,6 +184,7 @@ func (s *liveHandlers) serveLive(w http.ResponseWriter, r *http.Request, stage, 
 		data  []byte
 		ctype string
 	)
+	ok = false // until the file is found
 	if kind == kindPlaylist {
 		var status int
 		data, status = s.livePlaylist(ctx, stage, rendition, q)
