@@ -181,9 +181,21 @@ func TestManager_parts(t *testing.T) {
 	if listedParts != 3 {
 		t.Errorf("parts listed for %d segments, want 3\n%s", listedParts, body)
 	}
-	if _, _, ok := m.File(context.Background(), "main", "0.3.m4s"); ok {
-		t.Error("a part two segments before the listed ones is still served")
+	// Parts stay served for partsKeptAfter segments after they left the
+	// playlist: here segments 0 and 1 left it, so all are still there.
+	if _, _, ok := m.File(context.Background(), "main", "0.3.m4s"); !ok {
+		t.Error("a part of a segment that left the playlist a moment ago is gone")
 	}
+
+	// Later the parts of the first segment are dropped; the segment stays.
+	feed(m, "main", f.units(30*9+10, 30*20))
+	if _, _, ok := m.File(context.Background(), "main", "0.3.m4s"); ok {
+		t.Error("a part of a segment that left the playlist long ago is still served")
+	}
+	if _, _, ok := m.File(context.Background(), "main", "0.m4s"); !ok {
+		t.Error("the first segment is gone with its parts")
+	}
+	segs = sink.segments()
 
 	// Every sample is in exactly one fragment of a segment, in order.
 	var video []uint64

@@ -56,7 +56,9 @@ type window struct {
 	// within three target durations of the end (RFC 8216bis §4.4.4.9).
 	partsFrom uint64
 	// partFiles are the part file names of finished segments still served:
-	// those listed, and one segment more for requests in flight.
+	// those listed, and partsKeptAfter segments more for players that hold
+	// an older playlist (a paused hls.js keeps loading from it). A part is a
+	// slice of its segment, so keeping it costs a map entry.
 	partFiles []segParts
 }
 
@@ -161,8 +163,13 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	return remove
 }
 
+// partsKeptAfter is how many segments' parts stay served after they left
+// the playlist.
+const partsKeptAfter = 3
+
 // slideParts moves partsFrom after e was added and returns the part files
-// of segments more than one segment before it, appended to remove.
+// of segments more than partsKeptAfter segments before it, appended to
+// remove.
 func (w *window) slideParts(e entry, remove []string) []string {
 	var sum time.Duration
 	w.partsFrom = e.seq
@@ -179,7 +186,7 @@ func (w *window) slideParts(e entry, remove []string) []string {
 		names[i] = p.name
 	}
 	w.partFiles = append(w.partFiles, segParts{seq: e.seq, names: names})
-	for len(w.partFiles) > 0 && w.partFiles[0].seq+1 < w.partsFrom {
+	for len(w.partFiles) > 0 && w.partFiles[0].seq+partsKeptAfter < w.partsFrom {
 		remove = append(remove, w.partFiles[0].names...)
 		w.partFiles = w.partFiles[1:]
 	}
