@@ -16,6 +16,17 @@ import (
 // and 48 kHz AAC. The payloads are random bytes behind real NALU headers: the
 // segmenter never decodes them. Each op is one unit.
 func BenchmarkManager_HandleEvent(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		part time.Duration
+	}{{"classic", 0}, {"parts-200ms", 200 * time.Millisecond}} {
+		b.Run(bc.name, func(b *testing.B) { benchmarkHandleEvent(b, bc.part) })
+	}
+}
+
+// benchmarkHandleEvent feeds the publish to a Manager with parts of part
+// (0: classic). Nobody asks for the playlist, as on a stage with no viewers.
+func benchmarkHandleEvent(b *testing.B, part time.Duration) {
 	requireFFmpeg(b)
 	ref := load(b, encode(b, "sps.mp4", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-frames:v", "1", "-c:v", "libx264"))
 	h264c := ref.tracks[0].Codec.(*mp4codecs.H264)
@@ -56,7 +67,7 @@ func BenchmarkManager_HandleEvent(b *testing.B) {
 	}
 	const gopDur = 60 * frame
 
-	m := &Manager{Window: 30 * time.Second}
+	m := &Manager{Window: 30 * time.Second, PartDuration: part}
 	if err := m.Initialize(); err != nil {
 		b.Fatal(err)
 	}

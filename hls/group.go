@@ -42,6 +42,16 @@ type group struct {
 
 	mu sync.Mutex
 	mv []byte // the multivariant playlist; nil while the stage has only its source
+	// listed are the paths mv lists, for the renditions' reports of each
+	// other (EXT-X-RENDITION-REPORT).
+	listed []listedPath
+}
+
+// listedPath is one variant of the multivariant playlist: its name in the
+// URL ("source" or the rendition's) and what it serves.
+type listedPath struct {
+	name   string
+	served *served
 }
 
 // maxAlignKeys bounds srcKeys and srcBounds: about a minute of 2 s GOPs.
@@ -136,32 +146,62 @@ func (g *group) renditionList() []*stage {
 // or an end on one of the stage's paths.
 func (g *group) update() {
 	var mv []byte
-	if vs := g.variants(); len(vs) > 1 {
+	var listed []listedPath
+	if vs, paths := g.variants(); len(vs) > 1 {
+		for _, st := range paths {
+			listed = append(listed, listedPath{name: stream.RenditionName(st.rendition), served: st.served})
+		}
 		var err error
 		mv, err = RenderMultivariant(vs)
 		if err != nil {
 			g.m.Log.Error("cannot render the multivariant playlist; serving the source's playlist alone", "stage", g.name, "error", err)
-			mv = nil
+			mv, listed = nil, nil
 		}
 	}
 	g.mu.Lock()
-	g.mv = mv
+	g.mv, g.listed = mv, listed
 	g.mu.Unlock()
 }
 
-// variants lists what the multivariant playlist offers: the source, then
-// every rendition that has a segment since it anchored on the source's
-// current publish. Nothing while the source is offline.
-func (g *group) variants() []playlist.Variant {
+// reports are the rendition reports for the media playlist of path self
+// while the stage is multivariant: where every other listed path's
+// playlist ends now, so a player switching to it asks for its next part at
+// once (RFC 8216bis §4.4.5.4). URIs are relative to
+// /live/{stage}/{self}/index.m3u8.
+func (g *group) reports(self *served) []playlist.RenditionReport {
+	g.mu.Lock()
+	listed := g.listed
+	g.mu.Unlock()
+	var out []playlist.RenditionReport
+	for _, p := range listed {
+		if p.served == self {
+			continue
+		}
+		snap, _, _ := p.served.playlist()
+		if snap == nil {
+			continue
+		}
+		msn, part := snap.lastPart()
+		out = append(out, playlist.RenditionReport{URI: "../" + p.name + "/" + PlaylistName, LastMSN: msn, LastPart: part})
+	}
+	return out
+}
+
+// variants lists what the multivariant playlist offers, and the paths
+// behind them: the source, then every rendition that has a segment since it
+// anchored on the source's current publish. Nothing while the source is
+// offline.
+func (g *group) variants() ([]playlist.Variant, []*stage) {
 	src := g.source
 	if src == nil || !g.srcLive || src.run == nil || src.rates.count() == 0 {
-		return nil
+		return nil, nil
 	}
-	out := []playlist.Variant{src.variant()}
+	out, paths := []playlist.Variant{src.variant()}, []*stage{src}
 	for _, st := range g.renditionList() {
 		if st.run != nil && st.al != nil && st.al.segments > 0 && st.al.epoch == g.epoch {
 			out = append(out, st.variant())
+			paths = append(paths, st)
 		}
 	}
-	return out
+	return out, paths
 }

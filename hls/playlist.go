@@ -1,7 +1,6 @@
 package hls
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -16,6 +15,7 @@ type entry struct {
 	dur      time.Duration
 	start    time.Time
 	disc     bool // EXT-X-DISCONTINUITY before it
+	parts    []partEntry
 	// keepUntil is the stage's total segment time after which a retired
 	// segment is no longer served.
 	keepUntil time.Duration
@@ -43,17 +43,64 @@ type window struct {
 	target int
 	// inits counts the segments (listed or retired) that use each init segment.
 	inits map[string]int
-	// segs is render's reused list of segments; renderSize the capacity
-	// the next playlist is expected to need.
-	segs       []playlist.Segment
-	renderSize int
+
+	// Low-latency HLS, when partTarget > 0.
+	//
+	// partTarget is EXT-X-PART-INF's PART-TARGET: the configured part
+	// duration, grown (never shrunk) to the longest part cut so far.
+	partTarget time.Duration
+	open       []partEntry // parts of the segment in progress, nextSeq
+	openHead   segHead     // and its segment tags
+	nextSeq    uint64
+	// partsFrom is the first segment whose parts are listed: the segments
+	// within three target durations of the end (RFC 8216bis §4.4.4.9).
+	partsFrom uint64
+	// partFiles are the part file names of finished segments still served:
+	// those listed, and partsKeptAfter segments more for players that hold
+	// an older playlist (a paused hls.js keeps loading from it). A part is a
+	// slice of its segment, so keeping it costs a map entry.
+	partFiles []segParts
 }
 
-func newWindow(size, segDur time.Duration) *window {
+// segHead holds the segment tags of a segment in progress, written before
+// its parts: a new publish or new codec parameters start it with a
+// discontinuity and another init segment, announced before its first part.
+type segHead struct {
+	init  string
+	disc  bool
+	start time.Time
+}
+
+// partEntry is one part (EXT-X-PART) of a segment.
+type partEntry struct {
+	name        string
+	dur         time.Duration
+	independent bool
+}
+
+type segParts struct {
+	seq   uint64
+	names []string
+}
+
+func newWindow(size, segDur, part time.Duration) *window {
 	return &window{
-		size:   size,
-		target: int(math.Ceil(segDur.Seconds())),
-		inits:  map[string]int{},
+		size:       size,
+		target:     int(math.Ceil(segDur.Seconds())),
+		inits:      map[string]int{},
+		partTarget: part,
+	}
+}
+
+// addPart lists a part of the segment in progress; head describes that
+// segment and is kept from its first part.
+func (w *window) addPart(p partEntry, head segHead) {
+	if len(w.open) == 0 {
+		w.openHead = head
+	}
+	w.open = append(w.open, p)
+	if p.dur > w.partTarget {
+		w.partTarget = p.dur
 	}
 }
 
@@ -71,6 +118,10 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	if t := roundSeconds(e.dur); t > w.target {
 		w.target = t
 	}
+	if w.partTarget > 0 {
+		e.parts, w.open = w.open, nil
+	}
+	w.nextSeq = e.seq + 1
 	w.entries = append(w.entries, e)
 	w.sum += e.dur
 	w.total += e.dur
@@ -93,6 +144,9 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 		remove = append(remove, old.name)
 		w.inits[old.initName]--
 	}
+	if w.partTarget > 0 {
+		remove = w.slideParts(e, remove)
+	}
 	for name, n := range w.inits {
 		if n <= 0 && name != currentInit {
 			delete(w.inits, name)
@@ -109,35 +163,92 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	return remove
 }
 
-// render encodes the live playlist into a new slice (the bytes are served
-// from memory until the next render replaces them). The window must not be
-// empty.
-func (w *window) render() ([]byte, error) {
-	segs := w.segs[:0]
-	for i := range w.entries {
-		e := &w.entries[i]
-		segs = append(segs, playlist.Segment{
+// partsKeptAfter is how many segments' parts stay served after they left
+// the playlist.
+const partsKeptAfter = 3
+
+// slideParts moves partsFrom after e was added and returns the part files
+// of segments more than partsKeptAfter segments before it, appended to
+// remove.
+func (w *window) slideParts(e entry, remove []string) []string {
+	var sum time.Duration
+	w.partsFrom = e.seq
+	for i := len(w.entries) - 1; i >= 0; i-- {
+		w.partsFrom = w.entries[i].seq
+		sum += w.entries[i].dur
+		// A millisecond of slack: durations are sums of rounded ticks.
+		if sum >= 3*secondsDuration(w.target)-time.Millisecond {
+			break
+		}
+	}
+	names := make([]string, len(e.parts))
+	for i, p := range e.parts {
+		names[i] = p.name
+	}
+	w.partFiles = append(w.partFiles, segParts{seq: e.seq, names: names})
+	for len(w.partFiles) > 0 && w.partFiles[0].seq+partsKeptAfter < w.partsFrom {
+		remove = append(remove, w.partFiles[0].names...)
+		w.partFiles = w.partFiles[1:]
+	}
+	return remove
+}
+
+// render encodes the live playlist, full or as a delta update (skip, on a
+// low-latency stage whose playlist is long enough), through the playlist
+// package. The window must not be empty.
+func (s *snapshot) render(skip bool, reports []playlist.RenditionReport) ([]byte, error) {
+	m := playlist.Media{
+		Version:               7,
+		TargetDuration:        secondsDuration(s.target),
+		MediaSequence:         s.mediaSeq,
+		DiscontinuitySequence: s.discSeq,
+		// Every salon segment starts with a keyframe.
+		IndependentSegments: true,
+	}
+	first := 0
+	if s.lowLatency() {
+		m.ServerControl = &playlist.ServerControl{
+			CanBlockReload: true,
+			PartHoldBack:   3 * s.partTarget,
+			CanSkipUntil:   s.canSkip(),
+		}
+		m.PartTarget = s.partTarget
+		m.Parts = appendParts(nil, s.open)
+		if len(s.open) > 0 {
+			m.PartsDiscontinuity = s.openHead.disc
+			m.PartsMap = s.openHead.init
+			m.PartsDateTime = s.openHead.start
+		}
+		if s.hint != "" {
+			m.PreloadHint = &playlist.PreloadHint{Type: playlist.HintPart, URI: s.hint}
+		}
+		if skip {
+			first = s.skippable()
+			m.Skipped = uint64(first)
+		}
+		m.RenditionReports = reports
+	}
+	m.Segments = make([]playlist.Segment, 0, len(s.entries)-first)
+	for i := first; i < len(s.entries); i++ {
+		e := &s.entries[i]
+		seg := playlist.Segment{
 			URI:           e.name,
 			Duration:      e.dur,
 			Map:           e.initName,
 			Discontinuity: e.disc,
 			DateTime:      e.start,
-		})
+		}
+		if s.lowLatency() && e.seq >= s.partsFrom {
+			seg.Parts = appendParts(nil, e.parts)
+		}
+		m.Segments = append(m.Segments, seg)
 	}
-	w.segs = segs
-	p := playlist.Media{
-		Version:               7,
-		TargetDuration:        secondsDuration(w.target),
-		MediaSequence:         w.entries[0].seq,
-		DiscontinuitySequence: w.discSeq,
-		// Every salon segment starts with a keyframe.
-		IndependentSegments: true,
-		Segments:            segs,
+	return m.Marshal()
+}
+
+func appendParts(out []playlist.Part, ps []partEntry) []playlist.Part {
+	for _, p := range ps {
+		out = append(out, playlist.Part{URI: p.name, Duration: p.dur, Independent: p.independent})
 	}
-	b, err := p.Append(make([]byte, 0, w.renderSize))
-	if err != nil {
-		return nil, fmt.Errorf("render the live playlist: %w", err)
-	}
-	w.renderSize = len(b) + len(b)/8
-	return b, nil
+	return out
 }

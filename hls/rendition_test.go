@@ -350,3 +350,51 @@ func TestManager_renditionAudioOnly(t *testing.T) {
 		t.Errorf("warning on an audio-only rendition: %q", msg)
 	}
 }
+
+// TestManager_renditionReports: with parts, each variant's media playlist
+// reports where the others end (EXT-X-RENDITION-REPORT, URIs relative to
+// /live/{stage}/{rendition}/index.m3u8), so a player switching rendition
+// asks for the right part at once; the stage's own playlist is the
+// multivariant, and a classic stage has no reports.
+func TestManager_renditionReports(t *testing.T) {
+	src, ren := renditionPair(t, "8", "50", "50")
+	for _, part := range []time.Duration{200 * time.Millisecond, 0} {
+		t.Run("part="+part.String(), func(t *testing.T) {
+			m := newTestManager(t, &Manager{PartDuration: part, Warnings: &warningRecorder{}})
+			publishPair(m, src, ren, 35*time.Millisecond, false)
+			lists := map[string]*playlist.Media{}
+			for _, r := range []string{"source", "360p"} {
+				pl, err := playlist.ParseMedia(getRendition(t, m, r, PlaylistName))
+				if err != nil {
+					t.Fatalf("%s playlist: %v", r, err)
+				}
+				lists[r] = pl
+			}
+			for self, other := range map[string]string{"source": "360p", "360p": "source"} {
+				reports := lists[self].RenditionReports
+				if part == 0 {
+					if len(reports) != 0 {
+						t.Errorf("%s: classic playlist has rendition reports %+v", self, reports)
+					}
+					continue
+				}
+				if len(reports) != 1 || reports[0].URI != "../"+other+"/index.m3u8" {
+					t.Fatalf("%s: rendition reports %+v, want one for ../%s/index.m3u8", self, reports, other)
+				}
+				// The other playlist ends at its segment in progress and its
+				// last part, or at its last segment.
+				o := lists[other]
+				lastMSN := o.MediaSequence + o.Skipped + uint64(len(o.Segments))
+				lastPart := len(o.Parts) - 1
+				if len(o.Parts) == 0 {
+					lastMSN--
+					lastPart = len(o.Segments[len(o.Segments)-1].Parts) - 1
+				}
+				if got := reports[0]; got.LastMSN != lastMSN || got.LastPart != lastPart {
+					t.Errorf("%s reports %s at msn %d part %d, its playlist ends at msn %d part %d",
+						self, other, got.LastMSN, got.LastPart, lastMSN, lastPart)
+				}
+			}
+		})
+	}
+}

@@ -38,3 +38,12 @@ func (s *liveHandlers) liveFile(ctx context.Context, stage, rendition, name stri
 	}
 	return s.live.RenditionFile(ctx, stage, rendition, name)
 }
+
+// livePlaylist answers a playlist request of the stage or of one of its
+// renditions, with its low-latency directives.
+func (s *liveHandlers) livePlaylist(ctx context.Context, stage, rendition string, q llQuery) ([]byte, int) {
+	if rendition == "" {
+		return s.live.Playlist(ctx, stage, q.msn, q.part, q.skip)
+	}
+	return s.live.RenditionPlaylist(ctx, stage, rendition, q.msn, q.part, q.skip)
+}

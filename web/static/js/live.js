@@ -1,5 +1,8 @@
 // The live page: polls the stage's state and (re)starts the player when the
-// stage goes live, so the page never needs a reload.
+// stage goes live, so the page never needs a reload. The player is hls.js in
+// low-latency mode (parts, blocking reloads), or Safari's own HLS, which does
+// Low-Latency HLS natively; under it, how far behind live the viewer is and a
+// "Go live" button when that is more than a few seconds.
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
 import { viewerId as newViewerId } from './lib/ids.js';
@@ -8,6 +11,8 @@ import { viewerId as newViewerId } from './lib/ids.js';
   var POLL_MS = 3000;
   var RETRY_MS = 2000;
   var OFFLINE = 'Offline — waiting for the stream';
+  var EDGE_MS = 500; // how often the distance to live is shown
+  var BEHIND_S = 3; // beyond this, offer "Go live"
 
   var main = document.getElementById('main');
   var stage = main.dataset.stage;
@@ -24,6 +29,10 @@ import { viewerId as newViewerId } from './lib/ids.js';
   var tech = document.getElementById('tech');
   var warnings = document.getElementById('warnings');
   var shareURL = document.getElementById('share-url');
+  var edgeBar = document.getElementById('live-edge');
+  var behindText = document.getElementById('behind-text');
+  var llTag = document.getElementById('ll-tag');
+  var goLive = document.getElementById('go-live');
 
   shareURL.value = playlist;
   shareURL.addEventListener('focus', function () { shareURL.select(); });
@@ -31,6 +40,11 @@ import { viewerId as newViewerId } from './lib/ids.js';
   var viewerId = newViewerId();
   var hls = null;
   var loadedRun = null; // "since" of the publish the player is showing
+  var edgeTimer = null;
+  var partsLoaded = 0; // parts hls.js fetched since the player started
+  // stalled is set while playback waits for data it did not choose to wait
+  // for (the start, a network stall); see the 'playing' listener.
+  var stalled = true;
 
   // A random id per tab, sent with playlist requests so that viewers behind
   // one address are counted apart.
@@ -60,7 +74,51 @@ import { viewerId as newViewerId } from './lib/ids.js';
     }
   }
 
+  // behindLive is how many seconds the picture is behind the live edge, or
+  // null when unknown. hls.js measures it against the playlist's edge
+  // (hls.latency), so a viewer's wrong clock does not matter; Safari's own
+  // player exposes the edge as the end of the seekable range.
+  function behindLive() {
+    if (hls) {
+      var l = hls.latency;
+      return typeof l === 'number' && isFinite(l) && l > 0 ? l : null;
+    }
+    var r = video.seekable;
+    if (r && r.length) return Math.max(0, r.end(r.length - 1) - video.currentTime);
+    return null;
+  }
+
+  function jumpToLive() {
+    if (hls && hls.liveSyncPosition != null) {
+      video.currentTime = hls.liveSyncPosition;
+    } else if (video.seekable && video.seekable.length) {
+      video.currentTime = Math.max(0, video.seekable.end(video.seekable.length - 1) - 1);
+    }
+    if (video.paused) tryPlay();
+  }
+
+  function showEdge() {
+    var b = behindLive();
+    if (b === null || loadedRun === null || video.readyState < 2) {
+      edgeBar.hidden = true;
+      return;
+    }
+    edgeBar.hidden = false;
+    var far = b > BEHIND_S;
+    behindText.textContent = b.toFixed(1) + ' s behind live';
+    edgeBar.classList.toggle('is-behind', far);
+    goLive.hidden = !far;
+    edgeBar.dataset.behind = b.toFixed(2);
+    edgeBar.dataset.parts = String(partsLoaded);
+  }
+
   function stopPlayer() {
+    if (edgeTimer) {
+      clearInterval(edgeTimer);
+      edgeTimer = null;
+    }
+    edgeBar.hidden = true;
+    llTag.hidden = true;
     if (hls) {
       hls.destroy();
       hls = null;
@@ -94,15 +152,30 @@ import { viewerId as newViewerId } from './lib/ids.js';
       return;
     }
     showOverlay('Connecting…');
-    if (window.Hls && Hls.isSupported()) {
+    partsLoaded = 0;
+    stalled = true;
+    edgeTimer = setInterval(showEdge, EDGE_MS);
+    // Safari plays Low-Latency HLS itself; elsewhere hls.js does.
+    var appleNative = /Apple/.test(navigator.vendor || '') && video.canPlayType('application/vnd.apple.mpegurl');
+    if (!appleNative && window.Hls && Hls.isSupported()) {
       hls = new Hls({
+        lowLatencyMode: true,
         backBufferLength: 30,
+        // After a stall, catch up with the edge by playing up to 1.5x
+        // instead of staying behind.
+        maxLiveSyncPlaybackRate: 1.5,
         xhrSetup: function (xhr, url) {
           if (url.indexOf('.m3u8') !== -1) xhr.setRequestHeader('X-Salon-Viewer', viewerId);
         }
       });
       hls.on(Hls.Events.ERROR, onHlsError);
       hls.on(Hls.Events.MANIFEST_PARSED, tryPlay);
+      hls.on(Hls.Events.FRAG_LOADED, function (event, data) {
+        if (data.part) partsLoaded++;
+      });
+      hls.on(Hls.Events.LEVEL_UPDATED, function (event, data) {
+        llTag.hidden = !(data.details && data.details.partList && data.details.partList.length);
+      });
       hls.loadSource(playlist);
       hls.attachMedia(video);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
@@ -156,9 +229,24 @@ import { viewerId as newViewerId } from './lib/ids.js';
       .finally(function () { setTimeout(poll, POLL_MS); });
   }
 
-  video.addEventListener('playing', function () { hideOverlay(); updateUnmute(); });
+  // Catching up: a small lag after a stall hls.js makes up by playing a
+  // little faster (maxLiveSyncPlaybackRate); a stall (or a slow start) that
+  // left the picture more than a few seconds behind jumps back to the edge
+  // when playback resumes. A viewer who paused stays where they are and
+  // gets the "Go live" button instead.
+  video.addEventListener('waiting', function () { if (!video.paused) stalled = true; });
+  video.addEventListener('playing', function () {
+    hideOverlay();
+    updateUnmute();
+    if (stalled) {
+      stalled = false;
+      var b = behindLive();
+      if (b !== null && b > BEHIND_S) jumpToLive();
+    }
+  });
   video.addEventListener('pause', updateUnmute);
   video.addEventListener('volumechange', updateUnmute);
+  goLive.addEventListener('click', jumpToLive);
   unmute.addEventListener('click', function () {
     video.muted = false;
     if (video.volume === 0) video.volume = 1;
