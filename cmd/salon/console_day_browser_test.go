@@ -193,7 +193,7 @@ func TestConsole_Day(t *testing.T) {
 	t.Logf("publisher pulled: the console flagged the stage after %s (issue 9: within 2 s)", time.Since(pulled).Round(time.Millisecond))
 
 	// Next talk: the first one ends, the next one is on stage.
-	consoleRun(t, ctx, "press Next talk", chromedp.Click(chromedp.CSS("#stage-main .stage-buttons .button:not(.button-go):not(.button-stop)")))
+	consolePress(t, ctx, "press Next talk", "#stage-main .stage-buttons .button:not(.button-go):not(.button-stop)")
 	consolePoll(t, ctx, "the next talk on stage", `!document.querySelector('#stage-main .now-box').hidden &&
 		document.querySelector('#stage-main .now-title').textContent === `+jsString(titleNext))
 	if code, m := api(t, a, "GET", "/api/talks/"+idOpen, ""); code != 200 || m["ended"] != true {

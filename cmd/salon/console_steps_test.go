@@ -35,6 +35,19 @@ func consolePoll(t *testing.T, ctx context.Context, what, expr string) {
 	}
 }
 
+// consolePress clicks the element sel through the DOM (its click()), for a
+// button that layout may move as it is pressed: a mouse click at the
+// coordinates chromedp measured lands beside the button when a banner
+// appears between the measure and the click (seen on a loaded machine).
+func consolePress(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.querySelector(`+jsString(sel)+`);
+		if (!b || b.disabled) return false; b.click(); return true; })()`))
+	if err != nil || !ok {
+		t.Fatalf("%s: no enabled %s to press (%v)", what, sel, err)
+	}
+}
+
 // consoleRun runs actions in ctx's tab or fails the test naming what.
 func consoleRun(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()

@@ -47,7 +47,8 @@ func TestRenditions_BrowserSwitches(t *testing.T) {
 			}
 		}
 	}()
-	segRE := regexp.MustCompile(`/live/main/(source|180p)/\d+\.m4s`)
+	// Whole segments, or parts of them (Low-Latency HLS is the default).
+	segRE := regexp.MustCompile(`/live/main/(source|180p)/\d+(\.\d+)?\.m4s`)
 	go func() {
 		for ev, err := range chromedp.Events(ctx, network.RequestWillBeSent) {
 			if err != nil {
@@ -64,13 +65,14 @@ func TestRenditions_BrowserSwitches(t *testing.T) {
 	count := func(r string) int { mu.Lock(); defer mu.Unlock(); return fetched[r] }
 	newest := func() string { mu.Lock(); defer mu.Unlock(); return last }
 
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	// A new variable: the event goroutines above read ctx.
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/live/main"))); err != nil {
+	if err := chromedp.Do(tctx, chromedp.Navigate(a.httpURL("/live/main"))); err != nil {
 		t.Fatalf("open the live page: %v", err)
 	}
 	currentTime := func() float64 {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById('video').currentTime`))
+		v, err := chromedp.Run(tctx, chromedp.Evaluate[float64](`document.getElementById('video').currentTime`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +99,7 @@ func TestRenditions_BrowserSwitches(t *testing.T) {
 
 	// Cap the download between the two variants.
 	capBits := min(src*0.6, low*3)
-	if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+	if _, err := chromedp.Call(tctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
 		MatchedNetworkConditions: []*network.Conditions{{DownloadThroughput: capBits / 8, UploadThroughput: -1, Latency: 20}},
 	}); err != nil {
 		t.Fatalf("throttle the network: %v", err)
