@@ -49,6 +49,7 @@ type viewer struct {
 	havePrev    bool
 	initURL     string // init segment already downloaded
 	startBuffer time.Duration
+	startAhead  time.Duration // media ahead of the play head when playback starts (0: all of startBuffer)
 	buffered    time.Duration // media downloaded before playback started
 	playing     bool
 	mediaEnd    time.Time
@@ -67,7 +68,11 @@ type viewerStats struct {
 	errors       map[string]int64
 	segLatency   []time.Duration
 	plLatency    []time.Duration
-	started      bool // playback started
+	parts        int64           // LL-HLS parts played, hinted ones included
+	hints        int64           // parts that came from a preload-hint request
+	partLatency  []time.Duration // parts requested once listed: request → last byte
+	hintLatency  []time.Duration // preload-hint requests: request → last byte, the server's hold included
+	started      bool            // playback started
 	startup      time.Duration
 }
 
@@ -76,6 +81,13 @@ func (v *viewer) countError(err error) {
 		v.stats.errors = make(map[string]int64)
 	}
 	v.stats.errors[errorKind(err)]++
+}
+
+func (v *viewer) countErrorKind(kind string) {
+	if v.stats.errors == nil {
+		v.stats.errors = make(map[string]int64)
+	}
+	v.stats.errors[kind]++
 }
 
 // run plays until ctx ends or the stream ends.
@@ -199,7 +211,11 @@ func (v *viewer) play(done time.Time, dur time.Duration) {
 		v.buffered += dur
 		if v.buffered >= v.startBuffer {
 			v.playing = true
-			v.mediaEnd = done.Add(v.buffered)
+			ahead := v.buffered
+			if v.startAhead > 0 {
+				ahead = min(v.startAhead, v.buffered)
+			}
+			v.mediaEnd = done.Add(ahead)
 			v.stats.started = true
 			v.stats.startup = done.Sub(v.startedAt)
 		}
@@ -223,8 +239,24 @@ func (v *viewer) finish() {
 }
 
 func (v *viewer) loadPlaylist(ctx context.Context) (*mediaPlaylist, error) {
+	return v.loadPlaylistQuery(ctx, nil)
+}
+
+// loadPlaylistQuery loads the playlist with query parameters added (the
+// LL-HLS blocking reload's _HLS_msn, _HLS_part, _HLS_skip).
+func (v *viewer) loadPlaylistQuery(ctx context.Context, query url.Values) (*mediaPlaylist, error) {
+	u := v.playlistURL
+	if len(query) > 0 {
+		c := *u
+		q := c.Query()
+		for k, vs := range query {
+			q[k] = vs
+		}
+		c.RawQuery = q.Encode()
+		u = &c
+	}
 	t0 := time.Now()
-	body, _, err := v.get(ctx, v.playlistURL, true)
+	body, _, err := v.get(ctx, u, true)
 	if err != nil {
 		return nil, err
 	}
@@ -254,6 +286,14 @@ func (v *viewer) resolve(ref string) (*url.URL, error) {
 // get downloads u to the end of its body; the body is returned when keep is
 // set. Every response byte counts in the viewer's bytes.
 func (v *viewer) get(ctx context.Context, u *url.URL, keep bool) ([]byte, int64, error) {
+	body, n, err := v.fetch(ctx, u, keep)
+	v.stats.bytes += n
+	return body, n, err
+}
+
+// fetch is get without the accounting: it reads only fields that never
+// change, so another goroutine (a preload-hint request) may call it.
+func (v *viewer) fetch(ctx context.Context, u *url.URL, keep bool) ([]byte, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -277,7 +317,6 @@ func (v *viewer) get(ctx context.Context, u *url.URL, keep bool) ([]byte, int64,
 	} else {
 		n, err = v.discard(resp.Body)
 	}
-	v.stats.bytes += n
 	if resp.StatusCode != http.StatusOK {
 		return nil, n, &statusError{code: resp.StatusCode, url: u.String()}
 	}

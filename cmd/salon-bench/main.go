@@ -89,7 +89,7 @@ var (
 
 // viewerFlags registers the flags shared by both commands on fs.
 func viewerFlags(fs *flag.FlagSet, v *bench.Viewers, defDuration, defRamp time.Duration) (jsonOut, verbose *bool) {
-	fs.StringVar(&v.URL, "url", "", "media playlist URL, e.g. http://127.0.0.1:8080/live/main/index.m3u8")
+	fs.StringVar(&v.URL, "url", "", "playlist URL, e.g. http://127.0.0.1:8080/live/main/index.m3u8 (a multivariant one plays its first variant, and its audio rendition when separate)")
 	fs.DurationVar(&v.Ramp, "ramp", defRamp, "spread the viewer starts over this time (must be < -duration)")
 	fs.DurationVar(&v.Duration, "duration", defDuration, "run time, ramp included; the run stops by itself")
 	fs.DurationVar(&v.Timeout, "timeout", 10*time.Second, "timeout of one request, body included")
@@ -98,6 +98,9 @@ func viewerFlags(fs *flag.FlagSet, v *bench.Viewers, defDuration, defRamp time.D
 	fs.IntVar(&v.PID, "pid", 0, "salon process id: report its CPU and memory (from /proc)")
 	fs.BoolVar(&v.AllowRemote, "allow-remote", false, "allow a URL outside loopback (only load servers that are yours)")
 	fs.StringVar(&v.ViewerIDPrefix, "id-prefix", "", "prefix of the X-Salon-Viewer header values (default: bench-RANDOM)")
+	fs.StringVar(&v.Mode, "mode", bench.ModeClassic, "player: classic (segments) or ll (LL-HLS: blocking reloads, parts, preload hints)")
+	fs.BoolVar(&v.Hints, "hints", true, "ll: request EXT-X-PRELOAD-HINT parts ahead (held by the server), as Apple's players do; false: request each part once listed, as hls.js does")
+	fs.BoolVar(&v.Skip, "skip", true, "ll: ask for delta playlists (_HLS_skip=YES) when the server offers them")
 	jsonOut = fs.Bool("json", false, "print the result as JSON")
 	verbose = fs.Bool("v", false, "log progress to stderr")
 	return jsonOut, verbose
