@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUT=${OUT:-bench-out}
+source bench/lib.sh
 IDLE=${IDLE:-120}                          # seconds of idle measurement
 STEPS=${STEPS-250,500,1000,1500,2000}      # viewer counts for the ramp; empty: no viewers
 STEP_DURATION=${STEP_DURATION:-60s}
@@ -21,26 +21,12 @@ HTTP=127.0.0.1:${HTTP_PORT:-18080}
 RTSP=127.0.0.1:${RTSP_PORT:-18554}
 KEY=bench-key-$$
 
-mkdir -p "$OUT"
-go build -o "$OUT/salon" ./cmd/salon
-go build -o "$OUT/salon-bench" ./cmd/salon-bench
-if [[ ! -s $OUT/bench.mp4 ]]; then
-  echo "encoding $OUT/bench.mp4 once (1080p30, 4 Mbit/s, 2 s GOP, 120 s)…"
-  ffmpeg -v error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 120 \
-    -c:v libx264 -preset veryfast -b:v 4M -maxrate 4M -bufsize 8M \
-    -g 60 -keyint_min 60 -sc_threshold 0 -pix_fmt yuv420p \
-    -c:a aac -b:a 128k "$OUT/bench.mp4"
-fi
+bench_build
+bench_media bench.mp4 1920x1080 4M 128k
 
 data=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
+tmps+=("$data")
+trap bench_cleanup EXIT
 
 # The load tool is one address standing for many viewers: like a venue's
 # NAT, it is named as shared so the per-address HTTP limits do not apply.
@@ -48,7 +34,7 @@ trap cleanup EXIT
   -log-level warn >"$OUT/salon.log" 2>&1 &
 SALON=$!
 pids+=("$SALON")
-for _ in $(seq 50); do curl -sf "http://$HTTP/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$HTTP"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }

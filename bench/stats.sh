@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OUT=${OUT:-bench-out}
+source bench/lib.sh
 N=${N:-2000}                 # live viewers
 REPLAY_N=${REPLAY_N:-200}    # replay viewers, alongside
 DURATION=${DURATION:-60s}
@@ -26,26 +26,11 @@ RTSP=127.0.0.1:${RTSP_PORT:-18564}
 KEY=bench-key-$$
 TOKEN=bench-admin-$$
 
-mkdir -p "$OUT"
-go build -o "$OUT/salon" ./cmd/salon
-go build -o "$OUT/salon-bench" ./cmd/salon-bench
-if [[ ! -s $OUT/bench-360p.mp4 ]]; then
-  echo "encoding $OUT/bench-360p.mp4 once (360p30, 0.5 Mbit/s, 2 s GOP, 120 s)…"
-  ffmpeg -v error -y -f lavfi -i testsrc2=size=640x360:rate=30 \
-    -f lavfi -i sine=frequency=440:sample_rate=48000 -t 120 \
-    -c:v libx264 -preset veryfast -b:v 500k -maxrate 500k -bufsize 1M \
-    -g 60 -keyint_min 60 -sc_threshold 0 -pix_fmt yuv420p \
-    -c:a aac -b:a 64k "$OUT/bench-360p.mp4"
-fi
+bench_build
+bench_media bench-360p.mp4 640x360 500k 64k
 
-pids=()
 data=""
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [[ -z $data ]] || rm -rf "$data"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 api() { curl -sS --fail-with-body -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" "$@"; }
 
@@ -53,13 +38,14 @@ round() { # $1: on|off → one line of JSON
   local mode=$1 stats=true
   [[ $mode == on ]] || stats=false
   data=$(mktemp -d)
+  tmps=("$data")
   # The load tool is one address standing for many viewers (a venue's NAT):
   # named as shared so that the per-address limits do not apply.
   "$OUT/salon" -http "$HTTP" -rtsp "$RTSP" -rtmp "" -data "$data" -publish-key "$KEY" -admin-token "$TOKEN" \
     -chat-shared-nets 127.0.0.0/8 -stats="$stats" -log-level warn >"$OUT/salon-stats-$mode.log" 2>&1 &
   local salon=$!
   pids=("$salon")
-  for _ in $(seq 100); do curl -sf "http://$HTTP/healthz" >/dev/null && break; sleep 0.1; done
+  wait_healthy "$HTTP"
   ffmpeg -v error -re -stream_loop -1 -i "$OUT/bench-360p.mp4" -c copy \
     -f rtsp -rtsp_transport tcp "rtsp://$RTSP/live/main?key=$KEY" 2>>"$OUT/ffmpeg.log" &
   pids+=("$!")

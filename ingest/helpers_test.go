@@ -278,3 +278,43 @@ func countLines(s, substr string) int {
 	}
 	return n
 }
+
+// gstAttempts bounds runGst's tries; gstAttemptWait bounds one try (a
+// publish of a few seconds, on a loaded machine).
+const (
+	gstAttempts    = 3
+	gstAttemptWait = 30 * time.Second
+)
+
+// runGst runs gst-launch-1.0 with args(stage) and returns the publish it
+// made, once salon has ended it (nil when it made none), and gst-launch's
+// output and error. The stage name of attempt n>1 is "{stage}-n".
+//
+// GStreamer's rtspclientsink sometimes stalls right after RECORD on a loaded
+// machine: it sends no media, salon frees the stage after its media timeout
+// and gst-launch waits forever. That is GStreamer's failure, not salon's, so
+// such an attempt (no units received) is logged and tried again.
+func runGst(t *testing.T, rec *recorder, stage string, args func(stage string) []string) (run *publishRun, out []byte, err error) {
+	t.Helper()
+	gst := needTool(t, "gst-launch-1.0")
+	for attempt := 1; ; attempt++ {
+		name := stage
+		if attempt > 1 {
+			name = fmt.Sprintf("%s-%d", stage, attempt)
+		}
+		before := len(runs(rec.snapshot()))
+		ctx, cancel := context.WithTimeout(context.Background(), gstAttemptWait)
+		out, err = exec.CommandContext(ctx, gst, args(name)...).CombinedOutput()
+		cancel()
+		run = nil
+		if rs := runs(rec.snapshot()); len(rs) > before {
+			evs := rec.waitFor(t, "the end of the publish", func(evs []stream.Event) bool { return runs(evs)[before].ended })
+			run = runs(evs)[before]
+		}
+		stalled := err != nil && run != nil && len(run.units) == 0
+		if !stalled || attempt == gstAttempts {
+			return run, out, err
+		}
+		t.Logf("gst-launch-1.0 attempt %d sent no media (%v), trying again:\n%s", attempt, err, out)
+	}
+}

@@ -1,15 +1,12 @@
 package ingest
 
 import (
-	"context"
 	"encoding/hex"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-
-	"github.com/salon/salon/ingest/stream"
 )
 
 func TestLatmConfig(t *testing.T) {
@@ -91,7 +88,6 @@ func FuzzFmtpBySection(f *testing.F) {
 // voaacenc encodes the same AAC LC 44.1 kHz mono; capssetter gives it
 // avenc_aac's config (gst-libav is not needed).
 func TestRTSPServer_LATMWithSBRExtension(t *testing.T) {
-	gst := needTool(t, "gst-launch-1.0")
 	for _, el := range []string{"voaacenc", "capssetter", "rtpmp4apay"} {
 		if exec.Command("gst-inspect-1.0", el).Run() != nil {
 			t.Skipf("GStreamer element %s is missing (gstreamer1.0-plugins-good/-bad)", el)
@@ -104,21 +100,22 @@ func TestRTSPServer_LATMWithSBRExtension(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	pipeline := []string{"-q",
-		"rtspclientsink", "name=s", "protocols=tcp", "location=" + rtspURL(srv, "gst", testKey),
-		"videotestsrc", "num-buffers=75", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
-		"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "h264parse", "!", "s.sink_0",
-		"audiotestsrc", "num-buffers=130", "is-live=true", "!", "audio/x-raw,rate=44100,channels=1", "!",
-		"voaacenc", "!", "capssetter", "caps=audio/mpeg,codec_data=(buffer)120856e500", "!", "s.sink_1",
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, gst, pipeline...).CombinedOutput()
+	run, out, err := runGst(t, rec, "gst", func(stage string) []string {
+		return []string{"-q",
+			"rtspclientsink", "name=s", "protocols=tcp", "location=" + rtspURL(srv, stage, testKey),
+			"videotestsrc", "num-buffers=75", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
+			"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "h264parse", "!", "s.sink_0",
+			"audiotestsrc", "num-buffers=130", "is-live=true", "!", "audio/x-raw,rate=44100,channels=1", "!",
+			"voaacenc", "!", "capssetter", "caps=audio/mpeg,codec_data=(buffer)120856e500", "!", "s.sink_1",
+		}
+	})
 	if err != nil {
 		t.Fatalf("gst-launch-1.0: %v\n%s", err, out)
 	}
-	evs := rec.waitFor(t, "the end of the publish", func(evs []stream.Event) bool { return count(evs, isEnd) > 0 })
-	checkRun(t, runs(evs)[0], "gst", "H264", "AAC")
+	if run == nil {
+		t.Fatalf("gst-launch-1.0 made no publish:\n%s", out)
+	}
+	checkRun(t, run, run.start.Stage, "H264", "AAC")
 	if strings.Contains(logs.String(), "cannot decode RTP packet") {
 		t.Errorf("salon could not decode the AAC:\n%s", logs.String())
 	}

@@ -1,9 +1,7 @@
 package ingest
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -208,23 +206,22 @@ func TestRTSPServer_SecondPublisher(t *testing.T) {
 }
 
 func TestRTSPServer_GStreamer(t *testing.T) {
-	gst := needTool(t, "gst-launch-1.0")
 	reg, rec := newTestRegistry(t)
 	srv := startRTSP(t, reg)
-	pipeline := []string{
-		"-q",
-		"rtspclientsink", "name=s", "protocols=tcp", "location=" + rtspURL(srv, "gst", testKey),
-		"videotestsrc", "num-buffers=75", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
-		"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "h264parse", "!", "s.sink_0",
-		"audiotestsrc", "num-buffers=150", "is-live=true", "!", "audio/x-raw,rate=48000,channels=2", "!",
-		"opusenc", "!", "s.sink_1",
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, gst, pipeline...).CombinedOutput()
+	run, out, err := runGst(t, rec, "gst", func(stage string) []string {
+		return []string{"-q",
+			"rtspclientsink", "name=s", "protocols=tcp", "location=" + rtspURL(srv, stage, testKey),
+			"videotestsrc", "num-buffers=75", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
+			"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "h264parse", "!", "s.sink_0",
+			"audiotestsrc", "num-buffers=150", "is-live=true", "!", "audio/x-raw,rate=48000,channels=2", "!",
+			"opusenc", "!", "s.sink_1",
+		}
+	})
 	if err != nil {
 		t.Fatalf("gst-launch-1.0: %v\n%s", err, out)
 	}
-	evs := rec.waitFor(t, "the end of the publish", func(evs []stream.Event) bool { return count(evs, isEnd) > 0 })
-	checkRun(t, runs(evs)[0], "gst", "H264", "Opus")
+	if run == nil {
+		t.Fatalf("gst-launch-1.0 made no publish:\n%s", out)
+	}
+	checkRun(t, run, run.start.Stage, "H264", "Opus")
 }

@@ -1,16 +1,12 @@
 package ingest
 
 import (
-	"context"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
-
-	"github.com/salon/salon/ingest/stream"
 )
 
 // TestRTSPServer_Transport: a SETUP for UDP is refused with a 461 that says
@@ -58,12 +54,9 @@ func TestRTSPServer_Transport(t *testing.T) {
 			name = "readme gstreamer pipeline publishes"
 		}
 		t.Run(name, func(t *testing.T) {
-			gst := needTool(t, "gst-launch-1.0")
 			reg, rec := newTestRegistry(t)
 			srv := startRTSP(t, reg)
-			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-			defer cancel()
-			out, err := exec.CommandContext(ctx, gst, readme(rtspURL(srv, "main", testKey), tcp)...).CombinedOutput()
+			run, out, err := runGst(t, rec, "main", func(stage string) []string { return readme(rtspURL(srv, stage, testKey), tcp) })
 			if !tcp {
 				if err == nil || !strings.Contains(string(out), "Could not setup transport") {
 					t.Fatalf("without protocols=tcp: %v\n%s", err, out)
@@ -77,8 +70,10 @@ func TestRTSPServer_Transport(t *testing.T) {
 			if err != nil && !strings.Contains(string(out), "Got EOS from element") {
 				t.Fatalf("gst-launch-1.0: %v\n%s", err, out)
 			}
-			evs := rec.waitFor(t, "the end of the publish", func(evs []stream.Event) bool { return count(evs, isEnd) > 0 })
-			checkRun(t, runs(evs)[0], "main", "H264")
+			if run == nil {
+				t.Fatalf("gst-launch-1.0 made no publish:\n%s", out)
+			}
+			checkRun(t, run, run.start.Stage, "H264")
 		})
 	}
 }

@@ -26,13 +26,15 @@ import (
 	"github.com/salon/salon/bench"
 )
 
-const usage = `usage: salon-bench viewers|ramp|latency|chat [flags]
+const usage = `usage: salon-bench viewers|ramp|latency|chat|consoles [flags]
 
   viewers   run N simulated HLS viewers for a bounded time and print one summary
   ramp      run viewers at increasing N (-steps) and print one row per step
   latency   read salon's /metrics and print ingest-to-playlist latency quantiles
   chat      connect N websocket viewers to one stage's chat, have some post, and
             report connect time, delivery latency, lost messages, server CPU and RSS
+  consoles  open N organiser consoles (/admin) in headless Chromium and report
+            salon's CPU and RSS while they are open (SALON_ADMIN_TOKEN: the token)
 
 Run "salon-bench COMMAND -h" for the flags.
 `
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runLatency(ctx, args[1:], stdout, stderr)
 	case "chat":
 		err = runChat(ctx, args[1:], stdout, stderr)
+	case "consoles":
+		err = runConsoles(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
