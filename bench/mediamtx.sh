@@ -24,6 +24,12 @@ write_config() { # file variant
   # WebRTC, SRT, MoQ, recording), so its CPU is the HLS path's.
   cat >"$1" <<YML
 logLevel: warn
+authMethod: internal
+authInternalUsers:
+  - user: any
+    permissions:
+      - action: publish
+      - action: read
 rtsp: yes
 rtspTransports: [tcp]
 rtspAddress: 127.0.0.1:${MTX_RTSP_PORT:-28554}

@@ -309,11 +309,7 @@ func (v *viewer) fetch(ctx context.Context, u *url.URL, keep bool) ([]byte, int6
 	var body []byte
 	var n int64
 	if keep {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxPlaylistBytes+1))
-		n = int64(len(body))
-		if err == nil && n > maxPlaylistBytes {
-			err = fmt.Errorf("playlist larger than %d bytes", maxPlaylistBytes)
-		}
+		body, n, err = readLimited(resp.Body)
 	} else {
 		n, err = v.discard(resp.Body)
 	}
@@ -324,6 +320,16 @@ func (v *viewer) fetch(ctx context.Context, u *url.URL, keep bool) ([]byte, int6
 		return nil, n, fmt.Errorf("read %s: %w", u, err)
 	}
 	return body, n, nil
+}
+
+// readLimited reads a playlist body, at most maxPlaylistBytes.
+func readLimited(r io.Reader) ([]byte, int64, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxPlaylistBytes+1))
+	n := int64(len(body))
+	if err == nil && n > maxPlaylistBytes {
+		err = fmt.Errorf("playlist larger than %d bytes", maxPlaylistBytes)
+	}
+	return body, n, err
 }
 
 // copyBufSize is the read size for segment bodies. Reads this large bypass the

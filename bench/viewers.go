@@ -180,38 +180,32 @@ func (b *Viewers) Run(parent context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	tracks, err := b.tracks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	b.Log.Info("starting viewers", "url", b.URL, "tracks", len(tracks), "mode", b.Mode, "n", b.N, "ramp", b.Ramp, "duration", b.Duration)
-	// A viewer is one player per track (a video and an audio playlist at
-	// MediaMTX, one playlist at salon), each in its own goroutine.
-	players := make([][]player, b.N)
+	b.Log.Info("starting viewers", "url", b.URL, "mode", b.Mode, "n", b.N, "ramp", b.Ramp, "duration", b.Duration)
+	sessions := make([]*session, b.N)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i := range players {
+	for i := range sessions {
+		s := &session{b: b, id: b.ViewerIDPrefix + "-" + strconv.Itoa(i)}
+		sessions[i] = s
 		offset := b.Ramp * time.Duration(i) / time.Duration(b.N)
-		for _, t := range tracks {
-			p := b.newPlayer(b.ViewerIDPrefix+"-"+strconv.Itoa(i), t)
-			players[i] = append(players[i], p)
-			wg.Go(func() {
-				if sleepUntil(ctx, start.Add(offset)) {
-					p.run(ctx)
-				}
-			})
-		}
+		wg.Go(func() {
+			if sleepUntil(ctx, start.Add(offset)) {
+				s.run(ctx)
+			}
+		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
 	stats := make([]*viewerStats, b.N)
-	for i, ps := range players {
-		stats[i] = mergeStats(ps)
+	for i, s := range sessions {
+		stats[i] = s.stats()
 	}
 	r := summarize(stats, elapsed)
 	r.Mode = b.Mode
-	r.Tracks = len(tracks)
+	for _, s := range sessions {
+		r.Tracks = max(r.Tracks, len(s.players))
+	}
 	r.URL = b.URL
 	r.RampSeconds = b.Ramp.Seconds()
 	r.Interrupted = parent.Err() != nil
@@ -237,94 +231,6 @@ const (
 	ModeClassic = "classic"
 	ModeLL      = "ll"
 )
-
-// player is one simulated player of one media playlist.
-type player interface {
-	run(ctx context.Context)
-	viewerStats() *viewerStats
-}
-
-func (v *viewer) viewerStats() *viewerStats { return &v.stats }
-
-func (b *Viewers) newPlayer(id string, track *url.URL) player {
-	v := viewer{
-		id:          id,
-		client:      b.client,
-		playlistURL: track,
-		allowRemote: b.AllowRemote,
-		timeout:     b.Timeout,
-		bufs:        b.bufs,
-	}
-	if b.Mode == ModeLL {
-		return &llViewer{viewer: v, hints: b.Hints, skip: b.Skip}
-	}
-	return &v
-}
-
-// tracks loads URL once before the run: a media playlist is the one track; a multivariant
-// playlist gives its first variant and that variant's audio rendition when
-// it has its own playlist (tracksOf).
-func (b *Viewers) tracks(ctx context.Context) ([]*url.URL, error) {
-	probe := viewer{client: b.client, timeout: b.Timeout, bufs: b.bufs, id: b.ViewerIDPrefix + "-probe",
-		playlistURL: b.playlistURL, allowRemote: b.AllowRemote}
-	body, _, err := probe.get(ctx, b.playlistURL, true)
-	if err != nil {
-		// Play it anyway: the viewers count what fails, as with a server
-		// that stops answering during the run.
-		b.Log.Warn("cannot load the playlist before the run; playing it as a media playlist", "url", b.URL, "err", err)
-		return []*url.URL{b.playlistURL}, nil
-	}
-	if !isMultivariant(body) {
-		return []*url.URL{b.playlistURL}, nil
-	}
-	uris, err := tracksOf(body)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.URL, err)
-	}
-	var out []*url.URL
-	for _, s := range uris {
-		u, err := probe.resolve(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.URL, err)
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
-
-// mergeStats adds up the players of one viewer: it played when every track
-// played, its startup is the slowest track's.
-func mergeStats(ps []player) *viewerStats {
-	if len(ps) == 1 {
-		return ps[0].viewerStats()
-	}
-	m := &viewerStats{started: true}
-	for _, p := range ps {
-		s := p.viewerStats()
-		m.playlists += s.playlists
-		m.segments += s.segments
-		m.initSegments += s.initSegments
-		m.bytes += s.bytes
-		m.stalls += s.stalls
-		m.stallTime += s.stallTime
-		m.missed += s.missed
-		m.parts += s.parts
-		m.hints += s.hints
-		m.segLatency = append(m.segLatency, s.segLatency...)
-		m.plLatency = append(m.plLatency, s.plLatency...)
-		m.partLatency = append(m.partLatency, s.partLatency...)
-		m.hintLatency = append(m.hintLatency, s.hintLatency...)
-		for k, n := range s.errors {
-			if m.errors == nil {
-				m.errors = make(map[string]int64)
-			}
-			m.errors[k] += n
-		}
-		m.started = m.started && s.started
-		m.startup = max(m.startup, s.startup)
-	}
-	return m
-}
 
 // checkURL parses the playlist URL and refuses hosts outside loopback unless
 // allowRemote is set. Host names other than "localhost" are refused because
