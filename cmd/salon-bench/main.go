@@ -26,11 +26,14 @@ import (
 	"github.com/salon/salon/bench"
 )
 
-const usage = `usage: salon-bench viewers|ramp|latency|chat|consoles [flags]
+const usage = `usage: salon-bench viewers|ramp|latency|browser-latency|chat|consoles [flags]
 
   viewers   run N simulated HLS viewers for a bounded time and print one summary
   ramp      run viewers at increasing N (-steps) and print one row per step
   latency   read salon's /metrics and print ingest-to-playlist latency quantiles
+  browser-latency
+            play streams in headless Chromium with hls.js and report how far
+            behind arrival the screen is (now − playingDate, p50/p95) and stalls
   chat      connect N websocket viewers to one stage's chat, have some post, and
             report connect time, delivery latency, lost messages, server CPU and RSS
   consoles  open N organiser consoles (/admin) in headless Chromium and report
@@ -62,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runChat(ctx, args[1:], stdout, stderr)
 	case "consoles":
 		err = runConsoles(ctx, args[1:], stdout, stderr)
+	case "browser-latency":
+		err = runBrowserLatency(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
