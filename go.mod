@@ -6,6 +6,7 @@ require (
 	github.com/abema/go-mp4 v1.7.1
 	github.com/arran4/golang-ical v0.3.4
 	github.com/axiomhq/hyperloglog v0.3.0
+	github.com/bluenviron/gohlslib/v2 v2.4.4
 	github.com/bluenviron/gortmplib v1.0.2
 	github.com/bluenviron/gortsplib/v4 v4.16.2
 	github.com/bluenviron/mediacommon/v2 v2.9.4

@@ -11,6 +11,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +87,10 @@ type Manager struct {
 	// Window is the duration of the live playlist (default 30 s, at least
 	// three target durations).
 	Window time.Duration
+	// PartDuration, when not 0, makes the playlist Low-Latency HLS: parts of
+	// about this duration (cut on the main track's samples), preload hints,
+	// blocking reloads and delta updates. 0 keeps classic HLS.
+	PartDuration time.Duration
 	// Sink, when set, receives every finished segment.
 	Sink SegmentSink
 	// Warnings, when set, shows per-stage warnings ("gop"); *stream.Registry
@@ -117,6 +123,10 @@ func (m *Manager) Initialize() error {
 	}
 	if m.Window < m.SegmentDuration {
 		return fmt.Errorf("hls window %s is shorter than the segment duration %s: use a window of at least three segments", m.Window, m.SegmentDuration)
+	}
+	if m.PartDuration < 0 || (m.PartDuration > 0 && (m.PartDuration < 50*time.Millisecond || m.PartDuration > m.SegmentDuration/2)) {
+		return fmt.Errorf("hls part duration %s: use 0 (no parts) or between 50ms and half the segment duration %s (200ms is usual)",
+			m.PartDuration, m.SegmentDuration)
 	}
 	if m.Log == nil {
 		m.Log = slog.New(slog.DiscardHandler)
@@ -205,46 +215,137 @@ func (m *Manager) stage(name string, create bool) *stage {
 	return st
 }
 
-// File returns one file of a stage's live HLS: PlaylistName, an init segment
-// or a media segment. ok is false for an unknown stage or file (404).
+// File returns one file of a stage's live HLS: PlaylistName (the full
+// playlist, as Playlist with no query), an init segment, a media segment or a
+// part ("{seq}.{n}.m4s"). ok is false for an unknown stage or file (404).
 //
 // For the playlist of a stage that is live but has no segment yet, File waits
 // until the first segment is ready, the publish ends or ctx ends, so that a
-// player's first request gets a playable playlist.
+// player's first request gets a playable playlist. A request for the part
+// the playlist hints at (EXT-X-PRELOAD-HINT), or one a little after it, waits
+// until it exists (at most three target durations).
 func (m *Manager) File(ctx context.Context, stageName, name string) (data []byte, contentType string, ok bool) {
-	m.mu.Lock()
-	st := m.stages[stageName]
-	done := m.done
-	m.mu.Unlock()
+	if name == PlaylistName {
+		data, status := m.Playlist(ctx, stageName, -1, -1, false)
+		return data, ContentTypePlaylist, status == http.StatusOK
+	}
+	st, done := m.lookup(stageName)
 	if st == nil {
 		return nil, "", false
 	}
-	if name == PlaylistName {
-		for {
-			idx, live, changed := st.served.playlist()
-			if idx != nil {
-				return idx, ContentTypePlaylist, true
-			}
-			if !live {
-				return nil, "", false
-			}
-			select {
-			case <-changed:
-			case <-ctx.Done():
-				return nil, "", false
-			case <-done:
-				return nil, "", false
-			}
+	ctype := ContentTypeInit
+	if strings.HasSuffix(name, ".m4s") {
+		ctype = ContentTypeSegment
+	}
+	var timer *time.Timer
+	for {
+		data, snap, changed := st.served.file(name)
+		if data != nil {
+			return data, ctype, true
+		}
+		if snap == nil || !snap.upcomingPart(name) {
+			return nil, "", false
+		}
+		if timer == nil {
+			timer = time.NewTimer(blockLimit(snap))
+			defer timer.Stop()
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return nil, "", false
+		case <-ctx.Done():
+			return nil, "", false
+		case <-done:
+			return nil, "", false
 		}
 	}
-	data = st.served.file(name)
-	if data == nil {
-		return nil, "", false
+}
+
+// Playlist answers a request for a stage's live playlist (RFC 8216bis
+// §6.2.5). msn and part are _HLS_msn and _HLS_part (-1 when absent; part
+// needs msn, which the caller checks), skip is _HLS_skip=YES (or v2).
+//
+// With msn, on a low-latency stage, Playlist blocks until the playlist holds
+// that segment, or that part of it, or anything later: at most three target
+// durations, then 503. A request more than two segments ahead of the one in
+// progress, or further ahead in parts than the Advance Part Limit, is 400 at
+// once. Without parts (classic), msn, part and skip are ignored. Status is
+// 200 with the body, 400, 404 (unknown stage, offline with no playlist) or 503.
+// Waiting costs the caller's goroutine only: it sleeps on the stage's change
+// channel.
+func (m *Manager) Playlist(ctx context.Context, stageName string, msn, part int64, skip bool) (data []byte, status int) {
+	st, done := m.lookup(stageName)
+	if st == nil {
+		return nil, http.StatusNotFound
 	}
-	if strings.HasSuffix(name, ".m4s") {
-		return data, ContentTypeSegment, true
+	var timer *time.Timer
+	for {
+		snap, live, changed := st.served.playlist()
+		var wait bool
+		switch {
+		case snap == nil:
+			if !live {
+				return nil, http.StatusNotFound
+			}
+			wait = true
+		case msn >= 0 && snap.lowLatency():
+			if snap.tooFar(uint64(msn), part) {
+				return nil, http.StatusBadRequest
+			}
+			if !snap.has(uint64(msn), int(min(part, math.MaxInt32))) {
+				wait = true
+				if timer == nil {
+					timer = time.NewTimer(blockLimit(snap))
+					defer timer.Stop()
+				}
+			}
+		}
+		if !wait {
+			return m.render(st, snap, skip)
+		}
+		var expired <-chan time.Time
+		if timer != nil {
+			expired = timer.C
+		}
+		select {
+		case <-changed:
+		case <-expired:
+			return nil, http.StatusServiceUnavailable
+		case <-ctx.Done():
+			if snap == nil {
+				return nil, http.StatusNotFound
+			}
+			return nil, http.StatusServiceUnavailable
+		case <-done:
+			return nil, http.StatusNotFound
+		}
 	}
-	return data, ContentTypeInit, true
+}
+
+// render returns the snapshot's playlist, full or delta, rendering it on
+// first use.
+func (m *Manager) render(st *stage, snap *snapshot, skip bool) ([]byte, int) {
+	form, delta := &snap.full, false
+	if skip && snap.lowLatency() && snap.skippable() > 0 {
+		form, delta = &snap.delta, true
+	}
+	body, err := form.get(func() ([]byte, error) { return snap.render(delta) })
+	if err != nil {
+		st.log.Error("cannot render the live playlist", "error", err)
+		return nil, http.StatusInternalServerError
+	}
+	return body, http.StatusOK
+}
+
+// blockLimit bounds a blocking request: three target durations
+// (RFC 8216bis §6.2.5.2).
+func blockLimit(s *snapshot) time.Duration { return 3 * secondsDuration(s.target) }
+
+func (m *Manager) lookup(stageName string) (*stage, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stages[stageName], m.done
 }
 
 // Stats describes what a stage's segmenter serves.

@@ -1,12 +1,10 @@
 package hls
 
 import (
-	"bytes"
-	"fmt"
 	"math"
 	"time"
 
-	"github.com/grafov/m3u8"
+	"github.com/salon/salon/hls/playlist"
 )
 
 // entry is one segment as the playlist knows it.
@@ -17,6 +15,7 @@ type entry struct {
 	dur      time.Duration
 	start    time.Time
 	disc     bool // EXT-X-DISCONTINUITY before it
+	parts    []partEntry
 	// keepUntil is the stage's total segment time after which a retired
 	// segment is no longer served.
 	keepUntil time.Duration
@@ -44,13 +43,48 @@ type window struct {
 	target int
 	// inits counts the segments (listed or retired) that use each init segment.
 	inits map[string]int
+
+	// Low-latency HLS, when partTarget > 0.
+	//
+	// partTarget is EXT-X-PART-INF's PART-TARGET: the configured part
+	// duration, grown (never shrunk) to the longest part cut so far.
+	partTarget time.Duration
+	open       []partEntry // parts of the segment in progress, nextSeq
+	nextSeq    uint64
+	// partsFrom is the first segment whose parts are listed: the segments
+	// within three target durations of the end (RFC 8216bis §4.4.4.9).
+	partsFrom uint64
+	// partFiles are the part file names of finished segments still served:
+	// those listed, and one segment more for requests in flight.
+	partFiles []segParts
 }
 
-func newWindow(size, segDur time.Duration) *window {
+// partEntry is one part (EXT-X-PART) of a segment.
+type partEntry struct {
+	name        string
+	dur         time.Duration
+	independent bool
+}
+
+type segParts struct {
+	seq   uint64
+	names []string
+}
+
+func newWindow(size, segDur, part time.Duration) *window {
 	return &window{
-		size:   size,
-		target: int(math.Ceil(segDur.Seconds())),
-		inits:  map[string]int{},
+		size:       size,
+		target:     int(math.Ceil(segDur.Seconds())),
+		inits:      map[string]int{},
+		partTarget: part,
+	}
+}
+
+// addPart lists a part of the segment in progress.
+func (w *window) addPart(p partEntry) {
+	w.open = append(w.open, p)
+	if p.dur > w.partTarget {
+		w.partTarget = p.dur
 	}
 }
 
@@ -68,6 +102,10 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	if t := roundSeconds(e.dur); t > w.target {
 		w.target = t
 	}
+	if w.partTarget > 0 {
+		e.parts, w.open = w.open, nil
+	}
+	w.nextSeq = e.seq + 1
 	w.entries = append(w.entries, e)
 	w.sum += e.dur
 	w.total += e.dur
@@ -90,6 +128,9 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 		remove = append(remove, old.name)
 		w.inits[old.initName]--
 	}
+	if w.partTarget > 0 {
+		remove = w.slideParts(e, remove)
+	}
 	for name, n := range w.inits {
 		if n <= 0 && name != currentInit {
 			delete(w.inits, name)
@@ -106,43 +147,81 @@ func (w *window) add(e entry, currentInit string) (remove []string) {
 	return remove
 }
 
-// independentSegments is the EXT-X-INDEPENDENT-SEGMENTS tag, which grafov/m3u8
-// writes only in master playlists. Every salon segment starts with a keyframe.
-type independentSegments struct{}
-
-func (independentSegments) TagName() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
-func (independentSegments) Encode() *bytes.Buffer {
-	return bytes.NewBufferString("#EXT-X-INDEPENDENT-SEGMENTS")
+// slideParts moves partsFrom after e was added and returns the part files
+// of segments more than one segment before it, appended to remove.
+func (w *window) slideParts(e entry, remove []string) []string {
+	var sum time.Duration
+	w.partsFrom = e.seq
+	for i := len(w.entries) - 1; i >= 0; i-- {
+		w.partsFrom = w.entries[i].seq
+		sum += w.entries[i].dur
+		// A millisecond of slack: durations are sums of rounded ticks.
+		if sum >= 3*secondsDuration(w.target)-time.Millisecond {
+			break
+		}
+	}
+	names := make([]string, len(e.parts))
+	for i, p := range e.parts {
+		names[i] = p.name
+	}
+	w.partFiles = append(w.partFiles, segParts{seq: e.seq, names: names})
+	for len(w.partFiles) > 0 && w.partFiles[0].seq+1 < w.partsFrom {
+		remove = append(remove, w.partFiles[0].names...)
+		w.partFiles = w.partFiles[1:]
+	}
+	return remove
 }
-func (independentSegments) String() string { return "#EXT-X-INDEPENDENT-SEGMENTS" }
 
-// render encodes the live playlist. The window must not be empty.
-func (w *window) render() ([]byte, error) {
-	p, err := m3u8.NewMediaPlaylist(0, uint(len(w.entries)))
-	if err != nil {
-		return nil, fmt.Errorf("new media playlist: %w", err)
+// render encodes the live playlist, full or as a delta update (skip, on a
+// low-latency stage whose playlist is long enough), through the playlist
+// package. The window must not be empty.
+func (s *snapshot) render(skip bool) ([]byte, error) {
+	m := playlist.Media{
+		Version:               7,
+		TargetDuration:        secondsDuration(s.target),
+		MediaSequence:         s.mediaSeq,
+		DiscontinuitySequence: s.discSeq,
+		// Every salon segment starts with a keyframe.
+		IndependentSegments: true,
 	}
-	p.SetVersion(7)
-	p.SetCustomTag(independentSegments{})
-	p.SeqNo = w.entries[0].seq
-	p.DiscontinuitySeq = w.discSeq
-	prevInit := ""
-	for i := range w.entries {
-		e := &w.entries[i]
-		seg := &m3u8.MediaSegment{
-			URI:             e.name,
-			Duration:        e.dur.Seconds(),
-			Discontinuity:   e.disc,
-			ProgramDateTime: e.start.UTC().Round(time.Millisecond),
+	first := 0
+	if s.lowLatency() {
+		m.ServerControl = &playlist.ServerControl{
+			CanBlockReload: true,
+			PartHoldBack:   3 * s.partTarget,
+			CanSkipUntil:   s.canSkip(),
 		}
-		if e.initName != prevInit {
-			seg.Map = &m3u8.Map{URI: e.initName}
-			prevInit = e.initName
+		m.PartTarget = s.partTarget
+		m.Parts = appendParts(nil, s.open)
+		if s.hint != "" {
+			m.PreloadHint = &playlist.PreloadHint{Type: playlist.HintPart, URI: s.hint}
 		}
-		if err := p.AppendSegment(seg); err != nil {
-			return nil, fmt.Errorf("append %s to playlist: %w", e.name, err)
+		if skip {
+			first = s.skippable()
+			m.Skipped = uint64(first)
 		}
 	}
-	p.TargetDuration = float64(w.target)
-	return bytes.Clone(p.Encode().Bytes()), nil
+	m.Segments = make([]playlist.Segment, 0, len(s.entries)-first)
+	for i := first; i < len(s.entries); i++ {
+		e := &s.entries[i]
+		seg := playlist.Segment{
+			URI:           e.name,
+			Duration:      e.dur,
+			Map:           e.initName,
+			Discontinuity: e.disc,
+			DateTime:      e.start,
+		}
+		if s.lowLatency() && e.seq >= s.partsFrom {
+			seg.Parts = appendParts(nil, e.parts)
+		}
+		m.Segments = append(m.Segments, seg)
+	}
+	return m.Marshal()
+}
+
+func appendParts(out []playlist.Part, ps []partEntry) []playlist.Part {
+	for _, p := range ps {
+		out = append(out, playlist.Part{URI: p.name, Duration: p.dur, Independent: p.independent})
+	}
+	return out
 }

@@ -41,6 +41,12 @@ type stage struct {
 	// discontinuity.
 	lastInit     []byte
 	lastInitName string
+	// fragSeq numbers the fragments (mfhd) of a stage with parts; without
+	// parts a segment's one fragment gets its media sequence number + 1.
+	fragSeq uint32
+	// segCap sizes the next segment's buffer: the last segment's size plus a
+	// margin, so that appending its parts rarely copies.
+	segCap int
 
 	run *run // nil while the stage is offline
 
@@ -77,6 +83,13 @@ type run struct {
 	cutEarly bool // cut the first segment at the next keyframe: nothing is served yet
 	waitKey  bool // units were dropped: wait for a keyframe
 
+	// The open segment's bytes: its parts' fragments, appended in place.
+	// Parts served before the segment is complete are slices of it.
+	segBuf    []byte
+	parts     int           // parts written into segBuf
+	partStart time.Duration // timeline time where the open part starts
+	fts       []fragTrack   // reused list of the tracks of one fragment
+
 	lastKey   time.Duration
 	hasKey    bool
 	gopWarned bool // logged for this run
@@ -89,7 +102,7 @@ func newStage(m *Manager, name string) *stage {
 		name:   name,
 		log:    m.Log.With("stage", name),
 		served: newServed(),
-		win:    newWindow(m.Window, m.SegmentDuration),
+		win:    newWindow(m.Window, m.SegmentDuration, m.PartDuration),
 	}
 	if m.mSegments != nil {
 		st.mSegments = m.mSegments.WithLabelValues(name)
@@ -122,7 +135,7 @@ func (st *stage) start(s *stream.Stream) {
 	r.disc = st.anySegment
 	r.cutEarly = len(st.win.entries) == 0
 	st.run = r
-	st.served.setLive(true, r.id)
+	st.served.setLive(true, r.id, st.win.snapshot(true))
 	st.log.Debug("hls run started", "run", r.id)
 }
 
@@ -151,7 +164,7 @@ func (st *stage) end(now time.Time) {
 		st.m.setWarning(st.name, "gop", "")
 	}
 	st.run = nil
-	st.served.setLive(false, "")
+	st.served.setLive(false, "", st.win.snapshot(false))
 	st.log.Debug("hls run ended", "run", r.id)
 	if st.m.Sink != nil {
 		st.m.Sink.RunEnded(st.name, r.id)
@@ -252,10 +265,15 @@ func (st *stage) unit(u *stream.Unit) {
 			r.segOpen = true
 			r.segStart = tl
 			r.segKey = ptl
+			r.partStart = tl
 		}
 	}
 	if !r.segOpen {
 		return
+	}
+	if isMain && t.hasPending && st.m.PartDuration > 0 && st.shouldCutPart(r, t, tl) {
+		t.finalize(tick)
+		st.writePart(tl)
 	}
 	if isMain {
 		r.lastMainDTS = u.DTS
@@ -275,6 +293,14 @@ func (st *stage) shouldCut(r *run, t *track, ptl time.Duration, newParams bool) 
 	d := ptl - r.segKey
 	target := st.m.SegmentDuration
 	return newParams || d >= target-cutTolerance(t, target) || (r.cutEarly && d >= target/4)
+}
+
+// shouldCutPart tells whether a unit of the main track at timeline time tl
+// ends the open part: the part has reached its target, give or take half a
+// frame (parts end on the main track's sample boundaries).
+func (st *stage) shouldCutPart(r *run, t *track, tl time.Duration) bool {
+	target := st.m.PartDuration
+	return tl-r.partStart >= target-cutTolerance(t, target)
 }
 
 // cutTolerance is half the main track's frame duration, between 1 ms and a
@@ -366,38 +392,72 @@ func (st *stage) closeOut(now time.Time) {
 	}
 }
 
+// writePart appends the tracks' finished samples to the open segment as one
+// fragment (a part) that ends at timeline time end. Without parts
+// (PartDuration 0) it is called once per segment, by flush.
+func (st *stage) writePart(end time.Duration) {
+	r := st.run
+	fts := r.fts[:0]
+	for _, t := range r.tracks {
+		if len(t.samples) > 0 {
+			fts = append(fts, t.fragment())
+		}
+	}
+	r.fts = fts
+	if len(fts) == 0 {
+		return
+	}
+	main := r.tracks[r.main]
+	independent := len(main.samples) > 0 && !main.samples[0].nonSync
+	seq := uint32(st.nextSeq + 1)
+	if st.m.PartDuration > 0 {
+		st.fragSeq++
+		seq = st.fragSeq
+	}
+	if r.segBuf == nil {
+		r.segBuf = make([]byte, 0, max(st.segCap, 64<<10))
+	}
+	off := len(r.segBuf)
+	buf, err := appendFragment(r.segBuf, seq, fts)
+	for _, t := range r.tracks {
+		if len(t.samples) > 0 {
+			if e := fromTicks(t.end, t.timescale); e > st.timeline {
+				st.timeline = e
+			}
+		}
+		t.release()
+	}
+	clear(r.fts)
+	if err != nil {
+		st.log.Error("cannot write a media fragment, skipping it", "run", r.id, "error", err)
+		return
+	}
+	r.segBuf = buf
+	dur := end - r.partStart
+	r.partStart = end
+	n := r.parts
+	r.parts++
+	if st.m.PartDuration > 0 {
+		st.addPart(partEntry{
+			name:        partName(st.nextSeq, n),
+			dur:         dur,
+			independent: independent,
+		}, buf[off:len(buf):len(buf)])
+	}
+}
+
 // flush writes the open segment, which ends at timeline time end, and
 // publishes it. closedAt is when the unit that closed it arrived.
 func (st *stage) flush(end time.Duration, closedAt time.Time) {
 	r := st.run
 	r.segOpen = false
-	part := fmp4.Part{SequenceNumber: uint32(st.nextSeq + 1)}
-	size, samples := 0, 0
-	for _, t := range r.tracks {
-		if len(t.samples) == 0 {
-			continue
-		}
-		for _, s := range t.samples {
-			size += len(s.Payload)
-		}
-		samples += len(t.samples)
-		part.Tracks = append(part.Tracks, &fmp4.PartTrack{ID: t.id, BaseTime: t.baseTick, Samples: t.takeSamples()})
-		if e := fromTicks(t.end, t.timescale); e > st.timeline {
-			st.timeline = e
-		}
-	}
-	if len(part.Tracks) == 0 {
+	st.writePart(end)
+	data := r.segBuf
+	r.segBuf, r.parts = nil, 0
+	if len(data) == 0 {
 		return
 	}
-	var buf seekablebuffer.Buffer
-	// Size the buffer once: payload, 16 bytes of trun entry per sample and
-	// the boxes around them. Growing a 1 MB segment by doubling would
-	// allocate and zero it twice over.
-	buf.Grow(size + 16*samples + 1024 + 64*len(part.Tracks))
-	if err := part.Marshal(&buf); err != nil {
-		st.log.Error("cannot write a media segment, skipping it", "run", r.id, "error", err)
-		return
-	}
+	st.segCap = len(data) + len(data)/4
 	seg := &Segment{
 		Stage:         st.name,
 		Run:           r.id,
@@ -405,7 +465,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 		Name:          strconv.FormatUint(st.nextSeq, 10) + ".m4s",
 		InitName:      r.initName,
 		Init:          r.init,
-		Data:          buf.Bytes(),
+		Data:          data[:len(data):len(data)],
 		Start:         r.firstReceived.Add(r.segStart - r.base),
 		Duration:      end - r.segStart,
 		Discontinuity: r.disc,
@@ -419,12 +479,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 		seq: seg.Seq, name: seg.Name, initName: seg.InitName,
 		dur: seg.Duration, start: seg.Start, disc: seg.Discontinuity,
 	}, r.initName)
-	index, err := st.win.render()
-	if err != nil {
-		st.log.Error("cannot render the live playlist", "run", r.id, "error", err)
-		return
-	}
-	st.served.publish(seg, index, remove, len(st.win.entries), st.win.target)
+	st.served.publish(seg, st.win.snapshot(st.run != nil), remove)
 	if st.m.mLatency != nil {
 		st.m.mLatency.Observe(max(time.Since(closedAt), 0).Seconds())
 		st.mSegments.Inc()
@@ -433,6 +488,17 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 	if st.m.Sink != nil {
 		st.m.Sink.SegmentReady(seg)
 	}
+}
+
+// addPart makes a part of the open segment fetchable and lists it.
+func (st *stage) addPart(p partEntry, data []byte) {
+	st.win.addPart(p)
+	st.served.publishPart(p.name, data, st.win.snapshot(true))
+}
+
+// partName is the file name of part n (from 0) of segment seq.
+func partName(seq uint64, n int) string {
+	return strconv.FormatUint(seq, 10) + "." + strconv.Itoa(n) + ".m4s"
 }
 
 // timestampJump tells whether the distance between two successive units of

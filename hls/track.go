@@ -8,7 +8,6 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/salon/salon/ingest/stream"
@@ -26,14 +25,14 @@ type track struct {
 	video     bool
 	h265      bool
 
-	pending     *fmp4.Sample
+	pending     sample
 	pendingTick uint64
 	hasPending  bool
 	lastDur     uint32
 
-	samples  []*fmp4.Sample // finished samples of the open segment
-	baseTick uint64         // tick of samples[0]
-	end      uint64         // tick just after the last finished sample
+	samples  []sample // finished samples not yet written to a fragment
+	baseTick uint64   // tick of samples[0]
+	end      uint64   // tick just after the last finished sample
 	// floor is the first tick a new sample may have after the segment was
 	// closed early (end of publish, dropped units): the timeline never goes back.
 	floor uint64
@@ -102,14 +101,14 @@ func (t *track) finalize(tick uint64) {
 	if d > math.MaxUint32 {
 		d = math.MaxUint32
 	}
-	t.pending.Duration = uint32(d)
+	t.pending.dur = uint32(d)
 	t.lastDur = uint32(d)
 	if len(t.samples) == 0 {
 		t.baseTick = t.pendingTick
 	}
 	t.samples = append(t.samples, t.pending)
 	t.end = t.pendingTick + d
-	t.pending = nil
+	t.pending = sample{}
 	t.hasPending = false
 }
 
@@ -127,32 +126,27 @@ func (t *track) finalizeGuess() {
 
 // push makes u the pending sample at tick, finishing the previous one.
 func (t *track) push(u *stream.Unit, tick uint64) error {
-	s := &fmp4.Sample{}
+	var s sample
 	if t.video {
 		off := int64(toTicks(absDur(u.PTS-u.DTS), t.timescale))
 		if u.PTS < u.DTS {
 			off = -off
 		}
 		off = max(min(off, math.MaxInt32), math.MinInt32)
-		au := stripAUD(u.AU, t.h265)
-		var err error
-		if t.h265 {
-			err = s.FillH265(int32(off), au)
-		} else {
-			err = s.FillH264(int32(off), au)
-		}
+		size, nonSync, err := videoSample(u.AU, t.h265)
 		if err != nil {
 			return fmt.Errorf("convert access unit: %w", err)
 		}
+		s = sample{ptsOffset: int32(off), nonSync: nonSync, size: size, au: u.AU}
 	} else {
-		if len(u.AU) == 1 {
-			s.Payload = u.AU[0]
-		} else {
-			s.Payload = bytes.Join(u.AU, nil)
+		size := 0
+		for _, b := range u.AU {
+			size += len(b)
 		}
-		if len(s.Payload) == 0 {
+		if size == 0 {
 			return fmt.Errorf("empty audio frame")
 		}
+		s = sample{size: size, au: u.AU}
 	}
 	if t.hasPending {
 		t.finalize(tick)
@@ -168,11 +162,17 @@ func absDur(d time.Duration) time.Duration {
 	return d
 }
 
-// takeSamples hands the finished samples to a segment and starts a new list.
-func (t *track) takeSamples() []*fmp4.Sample {
-	s := t.samples
-	t.samples = make([]*fmp4.Sample, 0, cap(s))
-	return s
+// fragment hands the finished samples to a fragment writer as ft and starts
+// a new list; release must be called once ft was written.
+func (t *track) fragment() fragTrack {
+	return fragTrack{id: t.id, baseTime: t.baseTick, samples: t.samples, video: t.video, h265: t.h265}
+}
+
+// release empties the sample list after a fragment was written, keeping its
+// array for the next fragment and dropping the references to the units.
+func (t *track) release() {
+	clear(t.samples)
+	t.samples = t.samples[:0]
 }
 
 func isAUD(nalu []byte, isH265 bool) bool {
@@ -183,28 +183,6 @@ func isAUD(nalu []byte, isH265 bool) bool {
 		return h265.NALUType((nalu[0]>>1)&0x3f) == h265.NALUType_AUD_NUT
 	}
 	return h264.NALUType(nalu[0]&0x1f) == h264.NALUTypeAccessUnitDelimiter
-}
-
-// stripAUD drops access unit delimiters, which have no place in MP4 samples.
-// It allocates only when there is one.
-func stripAUD(au [][]byte, isH265 bool) [][]byte {
-	found := false
-	for _, n := range au {
-		if isAUD(n, isH265) {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return au
-	}
-	out := make([][]byte, 0, len(au)-1)
-	for _, n := range au {
-		if !isAUD(n, isH265) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // changedParams returns the codec with the parameter sets carried in au when

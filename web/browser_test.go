@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,14 @@ func (d dirLive) File(ctx context.Context, stage, name string) ([]byte, string, 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+func (d dirLive) Playlist(ctx context.Context, stage string, msn, part int64, skip bool) ([]byte, int) {
+	b, _, ok := d.File(ctx, stage, "index.m3u8")
+	if !ok {
+		return nil, http.StatusNotFound
+	}
+	return b, http.StatusOK
 }
 
 // startFFmpegHLS writes a live fMP4 HLS stream with salon's file names into

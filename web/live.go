@@ -3,7 +3,11 @@ package web
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,7 +15,8 @@ import (
 )
 
 // fileKind classifies a live file name; kindInvalid for anything that is not
-// exactly "index.m3u8", "init-N.mp4" or "N.m4s" with N decimal digits.
+// exactly "index.m3u8", "init-N.mp4", "N.m4s" or "N.M.m4s" (part M of
+// segment N) with N and M decimal digits.
 type fileKind int
 
 const (
@@ -19,10 +24,15 @@ const (
 	kindPlaylist
 	kindInit
 	kindSegment
+	kindPart
 )
 
-// maxFileDigits bounds N in file names (uint64 fits in 20 digits).
-const maxFileDigits = 20
+// maxFileDigits bounds N in file names (uint64 fits in 20 digits);
+// maxPartDigits bounds a part's number within its segment.
+const (
+	maxFileDigits = 20
+	maxPartDigits = 6
+)
 
 func classifyFile(name string) fileKind {
 	if name == "index.m3u8" {
@@ -34,8 +44,15 @@ func classifyFile(name string) fileKind {
 		}
 		return kindInvalid
 	}
-	if d, ok := strings.CutSuffix(name, ".m4s"); ok && isDigits(d) {
+	d, ok := strings.CutSuffix(name, ".m4s")
+	if !ok {
+		return kindInvalid
+	}
+	if isDigits(d) {
 		return kindSegment
+	}
+	if seg, part, ok := strings.Cut(d, "."); ok && isDigits(seg) && isDigits(part) && len(part) <= maxPartDigits {
+		return kindPart
 	}
 	return kindInvalid
 }
@@ -77,6 +94,59 @@ func (s *Server) handleSegment(w http.ResponseWriter, r *http.Request) {
 	s.serveLive(w, r, r.PathValue("stage"), r.PathValue("file"))
 }
 
+// Cache lifetimes of live files. A playlist asked for without directives
+// changes every part: not cached. A blocking request's answer (_HLS_msn) is
+// valid for whoever asks for the same directives, so a short lifetime lets an
+// HTTP cache or CDN collapse the identical requests of many viewers into one.
+// Segments and parts never change.
+const (
+	cachePlaylist  = "no-cache"
+	cacheBlocking  = "public, max-age=2"
+	cacheImmutable = "public, max-age=31536000, immutable"
+)
+
+// llQuery holds the low-latency delivery directives of a playlist request
+// (RFC 8216bis §6.2.5): _HLS_msn, _HLS_part (-1 when absent), _HLS_skip.
+type llQuery struct {
+	msn, part int64
+	skip      bool
+}
+
+// parseLLQuery reads the delivery directives; a malformed one, or _HLS_part
+// without _HLS_msn, is a client error (400) with a message saying which.
+func parseLLQuery(q url.Values) (llQuery, error) {
+	out := llQuery{msn: -1, part: -1}
+	num := func(key string) (int64, error) {
+		v := q.Get(key)
+		if v == "" {
+			return -1, nil
+		}
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil || !isDigits(v) {
+			return 0, fmt.Errorf("%s=%q is not a decimal integer", key, v)
+		}
+		return int64(n), nil
+	}
+	var err error
+	if out.msn, err = num("_HLS_msn"); err != nil {
+		return out, err
+	}
+	if out.part, err = num("_HLS_part"); err != nil {
+		return out, err
+	}
+	if out.part >= 0 && out.msn < 0 {
+		return out, errors.New("_HLS_part needs _HLS_msn (RFC 8216bis 6.2.5.2)")
+	}
+	switch v := q.Get("_HLS_skip"); v {
+	case "":
+	case "YES", "v2":
+		out.skip = true
+	default:
+		return out, fmt.Errorf("_HLS_skip=%q: use YES or v2", v)
+	}
+	return out, nil
+}
+
 // serveLive answers GET and HEAD for one live file of a stage.
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name string) {
 	setCORS(w.Header())
@@ -86,8 +156,16 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 	}
 	kind := classifyFile(name)
 	if kind == kindInvalid {
-		s.jsonError(w, http.StatusNotFound, "no such file: live files are index.m3u8, init-N.mp4 and N.m4s")
+		s.jsonError(w, http.StatusNotFound, "no such file: live files are index.m3u8, init-N.mp4, N.m4s and N.M.m4s")
 		return
+	}
+	var q llQuery
+	if kind == kindPlaylist {
+		var err error
+		if q, err = parseLLQuery(r.URL.Query()); err != nil {
+			s.jsonError(w, http.StatusBadRequest, "bad playlist request: "+err.Error())
+			return
+		}
 	}
 	if !s.Stages.Known(stage) {
 		s.jsonError(w, http.StatusNotFound, "unknown stage "+stage+": nobody has published to it since the server started")
@@ -96,13 +174,36 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 
 	ctx, cancel := context.WithTimeout(r.Context(), fileWait)
 	defer cancel()
-	data, ctype, ok := s.Live.File(ctx, stage, name)
+	var (
+		data  []byte
+		ctype string
+		ok    bool
+	)
+	if kind == kindPlaylist {
+		var status int
+		data, status = s.Live.Playlist(ctx, stage, q.msn, q.part, q.skip)
+		switch status {
+		case http.StatusOK:
+			ok, ctype = true, defaultContentType(kind)
+		case http.StatusBadRequest:
+			s.jsonError(w, http.StatusBadRequest, "_HLS_msn/_HLS_part is too far ahead of the live edge: reload the playlist without them")
+			return
+		case http.StatusServiceUnavailable:
+			w.Header().Set("Cache-Control", "no-store")
+			s.jsonError(w, http.StatusServiceUnavailable, "the segment or part asked for did not come in time: is the publisher still sending? Reload the playlist")
+			return
+		}
+	} else {
+		data, ctype, ok = s.Live.File(ctx, stage, name)
+	}
 	if !ok {
 		switch {
 		case kind == kindPlaylist && !s.Stages.Live(stage):
 			s.jsonError(w, http.StatusNotFound, "stage "+stage+" is offline")
 		case kind == kindPlaylist:
 			s.jsonError(w, http.StatusNotFound, "stage "+stage+" has no segment yet; retry in a few seconds")
+		case kind == kindPart:
+			s.jsonError(w, http.StatusNotFound, "no such part: parts are kept for the last few segments only; fetch the whole segment")
 		default:
 			s.jsonError(w, http.StatusNotFound, "no such segment: it may have left the live window")
 		}
@@ -114,12 +215,19 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, stage, name s
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	metricKind := "segment"
-	if kind == kindPlaylist {
+	switch {
+	case kind == kindPlaylist:
 		metricKind = "playlist"
-		h.Set("Cache-Control", "no-cache")
+		h.Set("Cache-Control", cachePlaylist)
+		if q.msn >= 0 {
+			h.Set("Cache-Control", cacheBlocking)
+		}
 		s.touchViewer(stage, r)
-	} else {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	case kind == kindPart:
+		metricKind = "part"
+		h.Set("Cache-Control", cacheImmutable)
+	default:
+		h.Set("Cache-Control", cacheImmutable)
 	}
 	// ServeContent answers HEAD and Range requests (Safari's native player
 	// asks for ranges).

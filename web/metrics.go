@@ -53,6 +53,7 @@ func (s *Server) initMetrics() error {
 	// Pre-create the two kinds so dashboards see zeros before traffic.
 	m.bytes.WithLabelValues("playlist")
 	m.bytes.WithLabelValues("segment")
+	m.bytes.WithLabelValues("part")
 	s.metrics = m
 	for _, c := range []prometheus.Collector{m.requests, m.bytes, viewerCollector{s}} {
 		if err := s.Metrics.Register(c); err != nil {

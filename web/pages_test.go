@@ -180,7 +180,7 @@ func FuzzServer_LivePath(f *testing.F) {
 
 // FuzzClassifyFile checks classifyFile against the grammar of live names.
 func FuzzClassifyFile(f *testing.F) {
-	for _, s := range []string{"index.m3u8", "init-1.mp4", "0.m4s", "../x", "index.m3u8x", "init-.mp4", strings.Repeat("1", 30) + ".m4s"} {
+	for _, s := range []string{"index.m3u8", "init-1.mp4", "0.m4s", "../x", "index.m3u8x", "init-.mp4", strings.Repeat("1", 30) + ".m4s", "3.12.m4s", "3.1234567.m4s"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {

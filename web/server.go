@@ -26,11 +26,16 @@ import (
 	"github.com/salon/salon/ingest/stream"
 )
 
-// liveSource serves a stage's live HLS files. name is "index.m3u8",
-// "init-N.mp4" or "N.m4s"; File may block on index.m3u8 until the first
-// segment of a starting publish exists, and must return when ctx ends.
+// liveSource serves a stage's live HLS files. name is "init-N.mp4", "N.m4s"
+// or a part "N.M.m4s"; File may block on a part the playlist hints at until
+// it exists, and must return when ctx ends. Playlist answers index.m3u8 with
+// the low-latency delivery directives (msn and part -1 when absent, skip for
+// _HLS_skip): it may block until the asked segment or part exists or the
+// first segment of a starting publish does, and returns the HTTP status the
+// HLS spec gives (200, 400 too far ahead, 404, 503 not in time).
 type liveSource interface {
 	File(ctx context.Context, stage, name string) (data []byte, contentType string, ok bool)
+	Playlist(ctx context.Context, stage string, msn, part int64, skip bool) (data []byte, status int)
 }
 
 // healthSource names what threatens the recordings now (*archive.Recorder):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,6 +47,33 @@ func (f *fakeLive) File(ctx context.Context, stage, name string) ([]byte, string
 		ctype = "video/mp4"
 	}
 	return []byte(body), ctype, true
+}
+
+// Playlist serves index.m3u8 as File does; with directives it records them
+// in the call instead. _HLS_msn 999 does not come in time (503), 1000 and
+// more are too far ahead (400).
+func (f *fakeLive) Playlist(ctx context.Context, stage string, msn, part int64, skip bool) ([]byte, int) {
+	if msn < 0 && !skip {
+		b, _, ok := f.File(ctx, stage, "index.m3u8")
+		if !ok {
+			return nil, http.StatusNotFound
+		}
+		return b, http.StatusOK
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("%s/index.m3u8 msn=%d part=%d skip=%v", stage, msn, part, skip))
+	switch {
+	case msn >= 1000:
+		return nil, http.StatusBadRequest
+	case msn == 999:
+		return nil, http.StatusServiceUnavailable
+	}
+	body, ok := f.files[stage+"/index.m3u8"]
+	if !ok {
+		return nil, http.StatusNotFound
+	}
+	return []byte(body), http.StatusOK
 }
 
 func (f *fakeLive) takeCalls() []string {
@@ -94,6 +122,7 @@ func newFakes() (*fakeLive, *fakeStages) {
 		"main/index.m3u8": testPlaylist,
 		"main/init-1.mp4": "INIT",
 		"main/7.m4s":      "SEGMENT-7",
+		"main/7.2.m4s":    "PART-7-2",
 	}}
 	stages := &fakeStages{stages: []stream.StageInfo{
 		{Name: "attic", Live: false},
@@ -185,6 +214,19 @@ func TestServer_Live(t *testing.T) {
 		{"negative segment", "GET", "/live/main/-1.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
 		{"temp segment", "GET", "/live/main/1.m4s.tmp", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
 		{"hex segment", "GET", "/live/main/0x1.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"part", "GET", "/live/main/7.2.m4s", nil, 200, "video/iso.segment", immutable, "PART-7-2", "main/7.2.m4s"},
+		{"part gone", "GET", "/live/main/1.0.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", "main/1.0.m4s"},
+		{"part number too long", "GET", "/live/main/7.1234567.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"part of part", "GET", "/live/main/7.1.2.m4s", nil, 404, "application/json; charset=utf-8", "no-store", "", ""},
+		{"blocking playlist", "GET", "/live/main/index.m3u8?_HLS_msn=7&_HLS_part=2", nil, 200, "application/vnd.apple.mpegurl", "public, max-age=2", testPlaylist, "main/index.m3u8 msn=7 part=2 skip=false"},
+		{"delta playlist", "GET", "/live/main/index.m3u8?_HLS_msn=7&_HLS_skip=YES", nil, 200, "application/vnd.apple.mpegurl", "public, max-age=2", testPlaylist, "main/index.m3u8 msn=7 part=-1 skip=true"},
+		{"delta playlist v2", "GET", "/live/main/index.m3u8?_HLS_skip=v2", nil, 200, "application/vnd.apple.mpegurl", "no-cache", testPlaylist, "main/index.m3u8 msn=-1 part=-1 skip=true"},
+		{"msn too far", "GET", "/live/main/index.m3u8?_HLS_msn=1000", nil, 400, "application/json; charset=utf-8", "no-store", "", "main/index.m3u8 msn=1000 part=-1 skip=false"},
+		{"msn not in time", "GET", "/live/main/index.m3u8?_HLS_msn=999&_HLS_part=0", nil, 503, "application/json; charset=utf-8", "no-store", "", "main/index.m3u8 msn=999 part=0 skip=false"},
+		{"part without msn", "GET", "/live/main/index.m3u8?_HLS_part=1", nil, 400, "application/json; charset=utf-8", "no-store", "", ""},
+		{"msn not a number", "GET", "/live/main/index.m3u8?_HLS_msn=1e3", nil, 400, "application/json; charset=utf-8", "no-store", "", ""},
+		{"negative msn", "GET", "/live/main/index.m3u8?_HLS_msn=-1", nil, 400, "application/json; charset=utf-8", "no-store", "", ""},
+		{"skip no", "GET", "/live/main/index.m3u8?_HLS_skip=NO", nil, 400, "application/json; charset=utf-8", "no-store", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,10 +244,10 @@ func TestServer_Live(t *testing.T) {
 			if got := res.header.Get("Access-Control-Allow-Origin"); got != "*" {
 				t.Errorf("Access-Control-Allow-Origin %q, want *", got)
 			}
-			if tt.status == 404 {
+			if tt.status >= 400 {
 				var e struct{ Error string }
 				if err := json.Unmarshal([]byte(res.body), &e); err != nil || e.Error == "" {
-					t.Errorf("404 body %q is not a JSON error (%v)", res.body, err)
+					t.Errorf("%d body %q is not a JSON error (%v)", tt.status, res.body, err)
 				}
 			} else if res.body != tt.body {
 				t.Errorf("body %q, want %q", res.body, tt.body)
@@ -265,6 +307,14 @@ func (s slowLive) File(ctx context.Context, stage, name string) ([]byte, string,
 	<-ctx.Done()
 	s.ended <- ctx.Err()
 	return nil, "", false
+}
+
+func (s slowLive) Playlist(ctx context.Context, stage string, msn, part int64, skip bool) ([]byte, int) {
+	_, _, ok := s.File(ctx, stage, "index.m3u8")
+	if !ok {
+		return nil, http.StatusNotFound
+	}
+	return nil, http.StatusOK
 }
 
 // requestsServed sums salon_http_requests_total for one route: a request
@@ -569,7 +619,7 @@ func TestVendorVersions_MatchLock(t *testing.T) {
 	}
 }
 
-var liveNameRE = regexp.MustCompile(`^(index\.m3u8|init-[0-9]{1,20}\.mp4|[0-9]{1,20}\.m4s)$`)
+var liveNameRE = regexp.MustCompile(`^(index\.m3u8|init-[0-9]{1,20}\.mp4|[0-9]{1,20}\.m4s|[0-9]{1,20}\.[0-9]{1,6}\.m4s)$`)
 
 func TestClassifyFile(t *testing.T) {
 	tests := []struct {
@@ -581,6 +631,13 @@ func TestClassifyFile(t *testing.T) {
 		{"init-12.mp4", kindInit},
 		{"0.m4s", kindSegment},
 		{"123456.m4s", kindSegment},
+		{"12.0.m4s", kindPart},
+		{"12.345678.m4s", kindPart},
+		{"12.3456789.m4s", kindInvalid},
+		{"12..m4s", kindInvalid},
+		{".1.m4s", kindInvalid},
+		{"1.2.3.m4s", kindInvalid},
+		{"1.-2.m4s", kindInvalid},
 		{"", kindInvalid},
 		{"index.m3u8x", kindInvalid},
 		{"INDEX.M3U8", kindInvalid},

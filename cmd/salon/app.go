@@ -133,6 +133,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	hm := &hls.Manager{
 		Sink:            rec,
 		SegmentDuration: cfg.SegmentDuration,
+		PartDuration:    cfg.PartDuration,
 		Window:          cfg.Window,
 		Warnings:        a.reg,
 		Metrics:         a.metrics,

@@ -53,8 +53,10 @@ type Config struct {
 	Ingest ingest.Limits
 
 	SegmentDuration time.Duration
-	Window          time.Duration
-	LogLevel        string
+	// PartDuration is the LL-HLS part duration (-part); 0 serves classic HLS.
+	PartDuration time.Duration
+	Window       time.Duration
+	LogLevel     string
 	// MaxSpool is the local spool size that salon expects the disk to hold
 	// while the bucket is unreachable; at 90 % it warns loudly.
 	MaxSpool int64
@@ -99,6 +101,7 @@ func defaultConfig() Config {
 		RTMP:            ":1935",
 		Data:            "./salon-data",
 		SegmentDuration: 2 * time.Second,
+		PartDuration:    200 * time.Millisecond,
 		MaxSpool:        20 << 30,
 		MaxUpload:       200 << 20,
 		Window:          30 * time.Second,
@@ -153,6 +156,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		usage     string
 	}{
 		{"segment", "SALON_SEGMENT", &cfg.SegmentDuration, "target HLS segment duration (cut at the next keyframe)"},
+		{"part", "SALON_PART", &cfg.PartDuration, "Low-Latency HLS part duration (parts of each segment, blocking reloads); 0 serves classic HLS only"},
 		{"window", "SALON_WINDOW", &cfg.Window, "live playlist window"},
 		{"ingest-handshake-timeout", "SALON_INGEST_HANDSHAKE_TIMEOUT", &cfg.Ingest.HandshakeTimeout, "RTSP/RTMP: close a connection that has not started publishing within this time"},
 		{"ingest-media-timeout", "SALON_INGEST_MEDIA_TIMEOUT", &cfg.Ingest.MediaTimeout, "RTSP/RTMP/pull: end a publish that sends no audio or video for this long, freeing its stage"},
@@ -312,6 +316,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {
 		return fmt.Errorf("-segment %s: choose between 500ms and 20s", c.SegmentDuration)
+	}
+	if c.PartDuration != 0 && (c.PartDuration < 100*time.Millisecond || c.PartDuration > c.SegmentDuration/2) {
+		return fmt.Errorf("-part %s: choose 0 (classic HLS) or between 100ms and half of -segment (%s); 200ms is usual", c.PartDuration, c.SegmentDuration/2)
 	}
 	if c.Window < 3*c.SegmentDuration {
 		return fmt.Errorf("-window %s: must hold at least 3 segments (3 × -segment = %s)", c.Window, 3*c.SegmentDuration)

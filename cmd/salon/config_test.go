@@ -69,6 +69,23 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad http", args: []string{"-http", "8080"}, wantErr: "-http"},
 		{name: "bad segment env", env: map[string]string{"SALON_SEGMENT": "two"}, wantErr: "SALON_SEGMENT"},
 		{name: "tiny window", args: []string{"-window", "3s"}, wantErr: "-window"},
+		{name: "part default", check: func(t *testing.T, c Config) {
+			if c.PartDuration != 200*time.Millisecond {
+				t.Fatalf("PartDuration default %s, want 200ms", c.PartDuration)
+			}
+		}},
+		{name: "part off", env: map[string]string{"SALON_PART": "0"}, check: func(t *testing.T, c Config) {
+			if c.PartDuration != 0 {
+				t.Fatalf("PartDuration %s, want 0 (classic)", c.PartDuration)
+			}
+		}},
+		{name: "part flag", args: []string{"-part", "300ms"}, env: map[string]string{"SALON_PART": "0"}, check: func(t *testing.T, c Config) {
+			if c.PartDuration != 300*time.Millisecond {
+				t.Fatalf("PartDuration %s, want 300ms", c.PartDuration)
+			}
+		}},
+		{name: "part too long", args: []string{"-part", "1500ms"}, wantErr: "-part"},
+		{name: "part too short", args: []string{"-part", "10ms"}, wantErr: "-part"},
 		{name: "bad public url", args: []string{"-public-url", "salon.example.org"}, wantErr: "-public-url"},
 		{name: "chat origins", env: map[string]string{"SALON_CHAT_ORIGINS": "https://a.example.org, https://b.example.org:8443"},
 			check: func(t *testing.T, c Config) {
