@@ -1,31 +1,28 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/salon/salon/hls/playlist"
 )
 
-// mediaPlaylist is the part of an HLS media playlist (RFC 8216 §4.3) that a
-// live player needs. The parser is hand-written rather than grafov/m3u8 because
-// the load tool shares the machine with the server under test: 1,500 viewers
-// reload about once a second, and a line scan that keeps only these fields costs
-// a fraction of a general decoder.
+// mediaPlaylist is the part of an HLS media playlist (RFC 8216 §4.3, and the
+// Low-Latency tags of RFC 8216bis) that a live player needs, read by the
+// project's one playlist parser (hls/playlist.ParseMedia) and reduced to what
+// the simulated players use.
 type mediaPlaylist struct {
 	targetDuration time.Duration
 	// mediaSequence is the sequence number of segments[0]: EXT-X-MEDIA-SEQUENCE
 	// plus the segments a delta update skipped (EXT-X-SKIP).
 	mediaSequence uint64
-	mapURI        string // EXT-X-MAP URI; empty when the playlist has none
+	mapURI        string // EXT-X-MAP URI of the last segment; empty when none
 	segments      []segment
 	endList       bool
 
-	// Low-Latency HLS (RFC 8216bis §4.4.3.7–4.4.5.3); zero in a classic playlist.
+	// Low-Latency HLS; zero in a classic playlist.
 
 	partTarget     time.Duration // EXT-X-PART-INF PART-TARGET
 	canBlockReload bool          // EXT-X-SERVER-CONTROL CAN-BLOCK-RELOAD=YES
@@ -33,7 +30,7 @@ type mediaPlaylist struct {
 	canSkipUntil   time.Duration // EXT-X-SERVER-CONTROL CAN-SKIP-UNTIL
 	skipped        uint64        // EXT-X-SKIP SKIPPED-SEGMENTS (already in mediaSequence)
 	// trailing are the parts after the last complete segment: the first
-	// parts of segment lastSeq()+1, still being written.
+	// parts of segment edgeSeq(), still being written.
 	trailing []part
 	// preloadHint is the URI of EXT-X-PRELOAD-HINT TYPE=PART (the next part,
 	// which a client may request before it exists); empty when none.
@@ -54,6 +51,15 @@ type part struct {
 	independent bool
 }
 
+// lastSeq is the media sequence number of the last segment; ok is false when
+// the playlist has no segment yet.
+func (p *mediaPlaylist) lastSeq() (seq uint64, ok bool) {
+	if len(p.segments) == 0 {
+		return 0, false
+	}
+	return p.mediaSequence + uint64(len(p.segments)) - 1, true
+}
+
 // edgeSeq is the sequence number of the segment being written: the one after
 // the last complete segment, to which the trailing parts belong.
 func (p *mediaPlaylist) edgeSeq() uint64 {
@@ -64,15 +70,6 @@ func (p *mediaPlaylist) edgeSeq() uint64 {
 // (_HLS_msn, _HLS_part): the part after the last one listed.
 func (p *mediaPlaylist) nextPart() (msn uint64, part int) {
 	return p.edgeSeq(), len(p.trailing)
-}
-
-// lastSeq is the media sequence number of the last segment; ok is false when
-// the playlist has no segment yet.
-func (p *mediaPlaylist) lastSeq() (seq uint64, ok bool) {
-	if len(p.segments) == 0 {
-		return 0, false
-	}
-	return p.mediaSequence + uint64(len(p.segments)) - 1, true
 }
 
 // liveStartSeq is where a player joins the live stream: like hls.js
@@ -93,264 +90,96 @@ func (p *mediaPlaylist) liveStartSeq() uint64 {
 // playlist cannot make a viewer sleep past the end of the run by overflow.
 const maxTargetDuration = time.Hour
 
-// parseMediaPlaylist reads a media playlist. It refuses what a viewer of salon
-// cannot play: a multivariant playlist (the user gave the wrong URL), byte-range
-// segments, and a playlist without EXT-X-TARGETDURATION.
+// parseMediaPlaylist reads a media playlist with hls/playlist.ParseMedia and
+// refuses what a simulated viewer cannot play: a multivariant playlist
+// where a media playlist is expected, and a playlist without
+// EXT-X-TARGETDURATION (ParseMedia already refuses byte ranges).
 func parseMediaPlaylist(b []byte) (*mediaPlaylist, error) {
-	var p mediaPlaylist
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	first := true
-	haveTarget := false
-	var pending time.Duration
-	havePending := false
-	pendingGap := false
-	var parts []part
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if first {
-			if line != "#EXTM3U" {
-				return nil, errors.New("not an HLS playlist: the first line is not #EXTM3U")
-			}
-			first = false
-			continue
-		}
-		if line == "" {
-			continue
-		}
-		if !strings.HasPrefix(line, "#") {
-			if !havePending {
-				return nil, fmt.Errorf("segment %q has no #EXTINF before it", line)
-			}
-			p.segments = append(p.segments, segment{uri: line, duration: pending, gap: pendingGap, parts: parts})
-			havePending, pendingGap, parts = false, false, nil
-			continue
-		}
-		tag, value, _ := strings.Cut(line, ":")
-		switch tag {
-		case "#EXT-X-TARGETDURATION":
-			n, err := strconv.ParseUint(value, 10, 32)
-			if err != nil || n == 0 || time.Duration(n)*time.Second > maxTargetDuration {
-				return nil, fmt.Errorf("bad EXT-X-TARGETDURATION %q", value)
-			}
-			p.targetDuration = time.Duration(n) * time.Second
-			haveTarget = true
-		case "#EXT-X-MEDIA-SEQUENCE":
-			n, err := strconv.ParseUint(value, 10, 63)
-			if err != nil {
-				return nil, fmt.Errorf("bad EXT-X-MEDIA-SEQUENCE %q", value)
-			}
-			p.mediaSequence = n
-		case "#EXT-X-MAP":
-			uri, ok := attrString(value, "URI")
-			if !ok || uri == "" {
-				return nil, fmt.Errorf("EXT-X-MAP without URI: %q", value)
-			}
-			p.mapURI = uri
-		case "#EXTINF":
-			durStr, _, _ := strings.Cut(value, ",")
-			f, err := strconv.ParseFloat(strings.TrimSpace(durStr), 64)
-			if err != nil || f < 0 || math.IsNaN(f) || f > maxTargetDuration.Seconds() {
-				return nil, fmt.Errorf("bad EXTINF %q", value)
-			}
-			pending = time.Duration(f * float64(time.Second))
-			havePending = true
-		case "#EXT-X-ENDLIST":
-			p.endList = true
-		case "#EXT-X-GAP":
-			pendingGap = true
-		case "#EXT-X-PART":
-			pt, err := parsePart(value)
-			if err != nil {
-				return nil, err
-			}
-			parts = append(parts, pt)
-		case "#EXT-X-PART-INF":
-			d, err := attrSeconds(value, "PART-TARGET", true)
-			if err != nil || d == 0 {
-				return nil, fmt.Errorf("bad EXT-X-PART-INF %q", value)
-			}
-			p.partTarget = d
-		case "#EXT-X-SERVER-CONTROL":
-			v, _ := attrString(value, "CAN-BLOCK-RELOAD")
-			p.canBlockReload = v == "YES"
-			var err1, err2 error
-			p.partHoldBack, err1 = attrSeconds(value, "PART-HOLD-BACK", false)
-			p.canSkipUntil, err2 = attrSeconds(value, "CAN-SKIP-UNTIL", false)
-			if err := errors.Join(err1, err2); err != nil {
-				return nil, fmt.Errorf("bad EXT-X-SERVER-CONTROL %q: %w", value, err)
-			}
-		case "#EXT-X-SKIP":
-			v, _ := attrString(value, "SKIPPED-SEGMENTS")
-			n, err := strconv.ParseUint(v, 10, 32)
-			if err != nil || len(p.segments) > 0 || p.skipped > 0 {
-				return nil, fmt.Errorf("bad EXT-X-SKIP %q (it must come once, before the first segment)", value)
-			}
-			p.skipped = n
-		case "#EXT-X-PRELOAD-HINT":
-			typ, _ := attrString(value, "TYPE")
-			uri, _ := attrString(value, "URI")
-			_, ranged := attrString(value, "BYTERANGE-START")
-			if typ == "PART" && uri != "" && !ranged {
-				p.preloadHint = uri
-			}
-		case "#EXT-X-BYTERANGE":
-			return nil, errors.New("byte-range segments are not supported by this load tool")
-		case "#EXT-X-STREAM-INF":
-			return nil, errors.New("this is a multivariant playlist: give the media playlist URL (…/live/{stage}/index.m3u8)")
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read playlist: %w", err)
-	}
-	if first {
+	if len(b) == 0 {
 		return nil, errors.New("empty playlist")
 	}
-	if !haveTarget {
-		return nil, errors.New("media playlist has no EXT-X-TARGETDURATION")
+	if playlist.IsMultivariant(b) {
+		return nil, errors.New("this is a multivariant playlist: give the media playlist URL (…/live/{stage}/index.m3u8)")
 	}
-	if p.skipped > math.MaxInt64-p.mediaSequence {
-		return nil, errors.New("EXT-X-MEDIA-SEQUENCE + EXT-X-SKIP overflows")
+	m, err := playlist.ParseMedia(b)
+	if err != nil {
+		return nil, err
 	}
-	p.mediaSequence += p.skipped
-	if uint64(len(p.segments)) >= math.MaxInt64-p.mediaSequence {
+	if m.TargetDuration <= 0 || m.TargetDuration > maxTargetDuration {
+		return nil, fmt.Errorf("media playlist has no usable EXT-X-TARGETDURATION (%s)", m.TargetDuration)
+	}
+	if m.Skipped > math.MaxInt64-m.MediaSequence ||
+		uint64(len(m.Segments)) >= math.MaxInt64-m.MediaSequence-m.Skipped {
 		return nil, errors.New("EXT-X-MEDIA-SEQUENCE overflows")
 	}
-	if havePending {
-		return nil, errors.New("#EXTINF without a segment URI after it")
+	p := &mediaPlaylist{
+		targetDuration: m.TargetDuration,
+		mediaSequence:  m.MediaSequence + m.Skipped,
+		skipped:        m.Skipped,
+		endList:        m.Ended,
+		partTarget:     m.PartTarget,
+		segments:       make([]segment, len(m.Segments)),
+		trailing:       parts(m.Parts),
 	}
-	p.trailing = parts
-	return &p, nil
+	for i, s := range m.Segments {
+		p.segments[i] = segment{uri: s.URI, duration: s.Duration, gap: s.Gap, parts: parts(s.Parts)}
+		p.mapURI = s.Map
+	}
+	if sc := m.ServerControl; sc != nil {
+		p.canBlockReload = sc.CanBlockReload
+		p.partHoldBack = sc.PartHoldBack
+		p.canSkipUntil = sc.CanSkipUntil
+	}
+	if h := m.PreloadHint; h != nil && (h.Type == playlist.HintPart || h.Type == "") {
+		p.preloadHint = h.URI
+	}
+	return p, nil
 }
 
-// parsePart reads the attributes of EXT-X-PART.
-func parsePart(list string) (part, error) {
-	uri, _ := attrString(list, "URI")
-	if uri == "" {
-		return part{}, fmt.Errorf("EXT-X-PART without URI: %q", list)
+func parts(ps []playlist.Part) []part {
+	if len(ps) == 0 {
+		return nil
 	}
-	if _, ok := attrString(list, "BYTERANGE"); ok {
-		return part{}, errors.New("byte-range parts are not supported by this load tool")
+	out := make([]part, len(ps))
+	for i, p := range ps {
+		out[i] = part{uri: p.URI, duration: p.Duration, independent: p.Independent}
 	}
-	d, err := attrSeconds(list, "DURATION", true)
-	if err != nil {
-		return part{}, fmt.Errorf("bad EXT-X-PART %q: %w", list, err)
-	}
-	ind, _ := attrString(list, "INDEPENDENT")
-	return part{uri: uri, duration: d, independent: ind == "YES"}, nil
-}
-
-// attrSeconds reads a decimal-floating-point attribute in seconds; a missing
-// one is 0, or an error when required.
-func attrSeconds(list, name string, required bool) (time.Duration, error) {
-	v, ok := attrString(list, name)
-	if !ok {
-		if required {
-			return 0, fmt.Errorf("no %s", name)
-		}
-		return 0, nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || math.IsNaN(f) || f > maxTargetDuration.Seconds() {
-		return 0, fmt.Errorf("bad %s %q", name, v)
-	}
-	return time.Duration(f * float64(time.Second)), nil
-}
-
-// attrString returns the quoted-string attribute name from an attribute list
-// (RFC 8216 §4.2), e.g. URI="init.mp4",BYTERANGE="…".
-func attrString(list, name string) (string, bool) {
-	for list != "" {
-		key, rest, ok := strings.Cut(list, "=")
-		if !ok {
-			return "", false
-		}
-		key = strings.TrimSpace(key)
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			end := strings.IndexByte(rest[1:], '"')
-			if end < 0 {
-				return "", false
-			}
-			val = rest[1 : 1+end]
-			rest = strings.TrimPrefix(rest[2+end:], ",")
-		} else {
-			val, rest, _ = strings.Cut(rest, ",")
-		}
-		if key == name {
-			return val, true
-		}
-		list = rest
-	}
-	return "", false
+	return out
 }
 
 // isMultivariant reports whether b is a multivariant playlist (it lists
 // variant streams rather than segments).
-func isMultivariant(b []byte) bool {
-	return bytes.Contains(b, []byte("#EXT-X-STREAM-INF:"))
-}
+func isMultivariant(b []byte) bool { return playlist.IsMultivariant(b) }
 
 // tracksOf reads a multivariant playlist and returns what a player of its
 // first variant loads: the variant's media playlist and, when the variant's
 // AUDIO group has a rendition with its own URI (MediaMTX puts audio in a
-// separate playlist), the default one of that group. URIs are as written.
+// separate playlist), the default one of that group (else the first). URIs
+// are as written.
 func tracksOf(b []byte) ([]string, error) {
-	type rendition struct {
-		uri string
-		def bool
+	m, err := playlist.ParseMultivariant(b)
+	if err != nil {
+		return nil, err
 	}
-	audio := map[string][]rendition{}
-	addMedia := func(list string) {
-		typ, _ := attrString(list, "TYPE")
-		g, _ := attrString(list, "GROUP-ID")
-		uri, _ := attrString(list, "URI")
-		def, _ := attrString(list, "DEFAULT")
-		if typ == "AUDIO" && uri != "" {
-			audio[g] = append(audio[g], rendition{uri: uri, def: def == "YES"})
-		}
-	}
-	var variant, group string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	inStream := false
-	for variant == "" && sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "":
-		case strings.HasPrefix(line, "#EXT-X-MEDIA:"):
-			addMedia(strings.TrimPrefix(line, "#EXT-X-MEDIA:"))
-		case strings.HasPrefix(line, "#EXT-X-STREAM-INF:"):
-			inStream = true
-			group, _ = attrString(strings.TrimPrefix(line, "#EXT-X-STREAM-INF:"), "AUDIO")
-		case strings.HasPrefix(line, "#"):
-		case inStream:
-			variant = line
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read multivariant playlist: %w", err)
-	}
-	if variant == "" {
+	if len(m.Variants) == 0 || m.Variants[0].URI == "" {
 		return nil, errors.New("multivariant playlist without a variant URI")
 	}
-	// Renditions may follow the variant in the file; read the rest for them.
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if list, ok := strings.CutPrefix(line, "#EXT-X-MEDIA:"); ok {
-			addMedia(list)
+	v := m.Variants[0]
+	tracks := []string{v.URI}
+	if v.Audio == "" {
+		return tracks, nil
+	}
+	var pick *playlist.Rendition
+	for i, r := range m.Media {
+		if r.Type != playlist.MediaAudio || r.GroupID != v.Audio || r.URI == "" {
+			continue
+		}
+		if pick == nil || (r.Default && !pick.Default) {
+			pick = &m.Media[i]
 		}
 	}
-	tracks := []string{variant}
-	if rs := audio[group]; group != "" && len(rs) > 0 {
-		pick := rs[0]
-		for _, r := range rs {
-			if r.def {
-				pick = r
-				break
-			}
-		}
-		tracks = append(tracks, pick.uri)
+	if pick != nil {
+		tracks = append(tracks, pick.URI)
 	}
 	return tracks, nil
 }
