@@ -79,6 +79,9 @@ type LatencyResult struct {
 	// the live edge and its target, in seconds, at the end.
 	HLSLatency float64 `json:"hlsjs_latency_s"`
 	HLSTarget  float64 `json:"hlsjs_target_s"`
+	// Start is how playback began (first playlists and loads, first play),
+	// from hls.js's events: what to read when a latency looks wrong.
+	Start []string `json:"start,omitempty"`
 }
 
 // pageState is what the page keeps in window.bench.
@@ -210,6 +213,10 @@ func (b *BrowserLatency) measure(browser context.Context, page string, t Latency
 		errs, _ := chromedp.Run(tab, chromedp.Evaluate[[]string](`window.bench.errors`))
 		return nil, fmt.Errorf("not playing after %s (hls.js errors: %v)", b.Warmup, errs)
 	}
+	start, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`window.bench.log`))
+	if err != nil {
+		return nil, err
+	}
 	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.bench.reset(), true`)); err != nil {
 		return nil, err
 	}
@@ -223,7 +230,7 @@ func (b *BrowserLatency) measure(browser context.Context, page string, t Latency
 	r := &LatencyResult{Name: t.Name, URL: t.URL, LL: t.LL, Samples: len(st.Samples),
 		Stalls: st.Stalls, StallMs: st.StallMs + st.StallNow,
 		PartsLoaded: st.PartsLoaded, FragsLoaded: st.FragsLoaded, Errors: compactErrors(st.Errors),
-		HLSLatency: st.Edge.Latency, HLSTarget: st.Edge.Target}
+		HLSLatency: st.Edge.Latency, HLSTarget: st.Edge.Target, Start: start}
 	if len(st.Samples) > 0 {
 		s := slices.Clone(st.Samples)
 		slices.Sort(s)
