@@ -81,24 +81,25 @@ func (c *Consoles) Run(ctx context.Context) (*ConsolesResult, error) {
 			chromedp.Flag("disable-backgrounding-occluded-windows", true),
 			chromedp.WindowSize(1366, 768))
 		defer cancelAlloc()
-		first, cancel := chromedp.NewContext(actx)
+		browser, cancel := chromedp.NewContext(actx)
 		defer cancel()
-		// One login: the tabs share the browser's cookie jar, as a
-		// volunteer's tabs do.
-		if err := chromedp.Do(first,
-			chromedp.Navigate(base+"/admin/login"),
-			chromedp.SendKeys("#token", c.Token),
-			chromedp.Click("form.login-form button[type=submit]"),
-			chromedp.WaitVisible("#feed-status"),
-		); err != nil {
-			return nil, fmt.Errorf("log in to the console: %w (is the admin token right?)", err)
+		if err := chromedp.Do(browser); err != nil {
+			return nil, fmt.Errorf("start chromium %s: %w", c.Chromium, err)
 		}
-		tabs = append(tabs, first)
+		// Each console is its own browser context, as each volunteer's
+		// device is: its own cookie jar and its own connections (one
+		// browser caps HTTP/1.1 at six connections per host, and every
+		// console holds one for its event feed).
 		for len(tabs) < c.N {
-			tab, cancel := chromedp.NewContext(first)
+			tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 			defer cancel()
-			if err := chromedp.Do(tab, chromedp.Navigate(base+"/admin"), chromedp.WaitVisible("#feed-status")); err != nil {
-				return nil, fmt.Errorf("open console %d: %w", len(tabs)+1, err)
+			if err := chromedp.Do(tab,
+				chromedp.Navigate(base+"/admin/login"),
+				chromedp.SendKeys("#token", c.Token),
+				chromedp.Click("form.login-form button[type=submit]"),
+				chromedp.WaitVisible("#feed-status"),
+			); err != nil {
+				return nil, fmt.Errorf("open console %d: %w (is the admin token right?)", len(tabs)+1, err)
 			}
 			tabs = append(tabs, tab)
 		}
