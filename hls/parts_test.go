@@ -388,3 +388,38 @@ func TestManager_classicIgnoresQuery(t *testing.T) {
 	}
 	var _ fmp4.Parts
 }
+
+// TestManager_hintsComeTrue: every part a playlist hints at is written
+// before the hint moves on, including the last part of each segment and
+// across the end of a publish.
+func TestManager_hintsComeTrue(t *testing.T) {
+	m := newTestManager(t, &Manager{SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond})
+	f := &synthFeed{gop: 30, start: t0, video: true, aac: true}
+	m.HandleEvent(stream.Event{Stage: "main", Start: &stream.Stream{Stage: "main", Tracks: f.tracks(), Start: t0}})
+	prev, hints := "", 0
+	for _, u := range f.units(0, 30*6+7) {
+		m.HandleEvent(stream.Event{Stage: "main", Unit: u})
+		snap, _, _ := m.stages["main"].served.playlist()
+		if snap == nil || snap.hint == prev {
+			continue
+		}
+		if prev != "" {
+			hints++
+			if data, _, _ := m.stages["main"].served.file(prev); data == nil {
+				t.Fatalf("the playlist hinted at %s, then at %s, but %s was never written", prev, snap.hint, prev)
+			}
+		}
+		prev = snap.hint
+	}
+	if hints < 20 {
+		t.Fatalf("only %d hints moved on", hints)
+	}
+	m.HandleEvent(stream.Event{Stage: "main", End: true})
+	snap, _, _ := m.stages["main"].served.playlist()
+	if snap.hint != "" {
+		t.Errorf("an offline stage hints at %s", snap.hint)
+	}
+	if data, _, _ := m.stages["main"].served.file(prev); data == nil {
+		t.Errorf("the part hinted before the publish ended (%s) was not written", prev)
+	}
+}

@@ -74,12 +74,16 @@ func (s *served) addInit(name string, data []byte) {
 	s.files[name] = data
 }
 
-// publish makes a new segment and the playlist that lists it visible at once,
-// and forgets files that left the retention window.
-func (s *served) publish(seg *Segment, snap *snapshot, remove []string) {
+// publish makes a new segment, its last part (when it has parts) and the
+// playlist that lists them visible at once, and forgets files that left the
+// retention window.
+func (s *served) publish(seg *Segment, lastPart string, lastPartData []byte, snap *snapshot, remove []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.files[seg.Name] = seg.Data
+	if lastPart != "" {
+		s.files[lastPart] = lastPartData
+	}
 	for _, name := range remove {
 		delete(s.files, name)
 	}

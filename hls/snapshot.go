@@ -81,7 +81,8 @@ func (s *snapshot) has(msn uint64, part int) bool {
 func (s *snapshot) canSkip() time.Duration { return 6 * secondsDuration(s.target) }
 
 // skippable is the number of leading segments a delta update leaves out:
-// those that start more than CAN-SKIP-UNTIL before the end of the playlist.
+// those that end at least CAN-SKIP-UNTIL before the end of the playlist, so
+// that what is listed always covers the skip boundary (RFC 8216bis §6.2.5.1).
 func (s *snapshot) skippable() int {
 	var end time.Duration
 	for _, e := range s.entries {
@@ -94,7 +95,7 @@ func (s *snapshot) skippable() int {
 	var at time.Duration
 	n := 0
 	for _, e := range s.entries {
-		if end-at <= limit {
+		if end-(at+e.dur) < limit {
 			break
 		}
 		at += e.dur

@@ -89,6 +89,10 @@ type run struct {
 	parts     int           // parts written into segBuf
 	partStart time.Duration // timeline time where the open part starts
 	fts       []fragTrack   // reused list of the tracks of one fragment
+	// lastPart and lastPartData are the open segment's final part, written
+	// by flush and published with the segment.
+	lastPart     string
+	lastPartData []byte
 
 	lastKey   time.Duration
 	hasKey    bool
@@ -273,7 +277,7 @@ func (st *stage) unit(u *stream.Unit) {
 	}
 	if isMain && t.hasPending && st.m.PartDuration > 0 && st.shouldCutPart(r, t, tl) {
 		t.finalize(tick)
-		st.writePart(tl)
+		st.writePart(tl, false)
 	}
 	if isMain {
 		r.lastMainDTS = u.DTS
@@ -393,9 +397,11 @@ func (st *stage) closeOut(now time.Time) {
 }
 
 // writePart appends the tracks' finished samples to the open segment as one
-// fragment (a part) that ends at timeline time end. Without parts
-// (PartDuration 0) it is called once per segment, by flush.
-func (st *stage) writePart(end time.Duration) {
+// fragment (a part) that ends at timeline time end, and publishes it. Without
+// parts (PartDuration 0) it is called once per segment, by flush. The last
+// part of a segment (final) is only listed: flush publishes it with the
+// segment, so that no playlist hints at a part after the last one.
+func (st *stage) writePart(end time.Duration, final bool) {
 	r := st.run
 	fts := r.fts[:0]
 	for _, t := range r.tracks {
@@ -438,11 +444,14 @@ func (st *stage) writePart(end time.Duration) {
 	n := r.parts
 	r.parts++
 	if st.m.PartDuration > 0 {
-		st.addPart(partEntry{
-			name:        partName(st.nextSeq, n),
-			dur:         dur,
-			independent: independent,
-		}, buf[off:len(buf):len(buf)])
+		p := partEntry{name: partName(st.nextSeq, n), dur: dur, independent: independent}
+		data := buf[off:len(buf):len(buf)]
+		st.win.addPart(p)
+		if final {
+			r.lastPart, r.lastPartData = p.name, data
+			return
+		}
+		st.served.publishPart(p.name, data, st.win.snapshot(true))
 	}
 }
 
@@ -451,9 +460,10 @@ func (st *stage) writePart(end time.Duration) {
 func (st *stage) flush(end time.Duration, closedAt time.Time) {
 	r := st.run
 	r.segOpen = false
-	st.writePart(end)
+	st.writePart(end, true)
 	data := r.segBuf
-	r.segBuf, r.parts = nil, 0
+	lastPart, lastPartData := r.lastPart, r.lastPartData
+	r.segBuf, r.parts, r.lastPart, r.lastPartData = nil, 0, "", nil
 	if len(data) == 0 {
 		return
 	}
@@ -479,7 +489,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 		seq: seg.Seq, name: seg.Name, initName: seg.InitName,
 		dur: seg.Duration, start: seg.Start, disc: seg.Discontinuity,
 	}, r.initName)
-	st.served.publish(seg, st.win.snapshot(st.run != nil), remove)
+	st.served.publish(seg, lastPart, lastPartData, st.win.snapshot(st.run != nil), remove)
 	if st.m.mLatency != nil {
 		st.m.mLatency.Observe(max(time.Since(closedAt), 0).Seconds())
 		st.mSegments.Inc()
@@ -488,12 +498,6 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 	if st.m.Sink != nil {
 		st.m.Sink.SegmentReady(seg)
 	}
-}
-
-// addPart makes a part of the open segment fetchable and lists it.
-func (st *stage) addPart(p partEntry, data []byte) {
-	st.win.addPart(p)
-	st.served.publishPart(p.name, data, st.win.snapshot(true))
 }
 
 // partName is the file name of part n (from 0) of segment seq.
