@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -143,8 +144,20 @@ func runViewers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	jsonOut, verbose := viewerFlags(fs, &v, 60*time.Second, 10*time.Second)
 	fs.IntVar(&v.N, "n", 100, "number of viewers")
 	maxP99 := fs.Duration("max-p99", 200*time.Millisecond, "segment fetch p99 target; the exit status is 3 when the run misses it or anything stalled or failed")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	v.Log = logger(*verbose, stderr)
 	if err := v.Initialize(); err != nil {
