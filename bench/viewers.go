@@ -43,7 +43,7 @@ type Viewers struct {
 	// browser would).
 	MaxConnsPerHost int
 	// MaxIdleConnsPerHost is the keep-alive pool size (default N + 16, so no
-	// viewer has to dial again between requests).
+	// viewer has to dial again between requests; 4N + 16 in LL mode).
 	MaxIdleConnsPerHost int
 	// PID of the salon process to sample (0: none).
 	PID int
@@ -87,11 +87,17 @@ func (b *Viewers) Initialize() error {
 	if b.Timeout == 0 {
 		b.Timeout = 10 * time.Second
 	}
-	if b.MaxIdleConnsPerHost == 0 {
-		b.MaxIdleConnsPerHost = b.N + 16
-	}
 	if b.Mode == "" {
 		b.Mode = ModeClassic
+	}
+	if b.MaxIdleConnsPerHost == 0 {
+		b.MaxIdleConnsPerHost = b.N + 16
+		if b.Mode == ModeLL {
+			// Two requests in flight per track (the blocking reload and the
+			// hinted part) and up to two tracks (MediaMTX's audio playlist):
+			// keep them all alive rather than dial again for every part.
+			b.MaxIdleConnsPerHost = 4*b.N + 16
+		}
 	}
 	if b.Log == nil {
 		b.Log = slog.New(slog.DiscardHandler)

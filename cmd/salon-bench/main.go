@@ -104,7 +104,7 @@ func viewerFlags(fs *flag.FlagSet, v *bench.Viewers, defDuration, defRamp time.D
 	fs.DurationVar(&v.Duration, "duration", defDuration, "run time, ramp included; the run stops by itself")
 	fs.DurationVar(&v.Timeout, "timeout", 10*time.Second, "timeout of one request, body included")
 	fs.IntVar(&v.MaxConnsPerHost, "conns", 0, "limit of connections to the server (0: none; each viewer keeps about one alive)")
-	fs.IntVar(&v.MaxIdleConnsPerHost, "idle-conns", 0, "keep-alive pool size (0: viewers + 16)")
+	fs.IntVar(&v.MaxIdleConnsPerHost, "idle-conns", 0, "keep-alive pool size (0: viewers + 16; 4 × viewers + 16 in ll mode)")
 	fs.IntVar(&v.PID, "pid", 0, "salon process id: report its CPU and memory (from /proc)")
 	fs.BoolVar(&v.AllowRemote, "allow-remote", false, "allow a URL outside loopback (only load servers that are yours)")
 	fs.StringVar(&v.ViewerIDPrefix, "id-prefix", "", "prefix of the X-Salon-Viewer header values (default: bench-RANDOM)")
