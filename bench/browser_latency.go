@@ -82,6 +82,9 @@ type LatencyResult struct {
 	// Start is how playback began (first playlists and loads, first play),
 	// from hls.js's events: what to read when a latency looks wrong.
 	Start []string `json:"start,omitempty"`
+	// StallLog says where each stall began, what was buffered then and when
+	// playback resumed.
+	StallLog []string `json:"stall_log,omitempty"`
 }
 
 // pageState is what the page keeps in window.bench.
@@ -94,6 +97,7 @@ type pageState struct {
 	FragsLoaded int       `json:"fragsLoaded"`
 	Errors      []string  `json:"errors"`
 	Playing     bool      `json:"playing"`
+	StallLog    []string  `json:"stallLog"`
 	Edge        struct {
 		Latency float64 `json:"latency"`
 		Target  float64 `json:"target"`
@@ -230,7 +234,7 @@ func (b *BrowserLatency) measure(browser context.Context, page string, t Latency
 	r := &LatencyResult{Name: t.Name, URL: t.URL, LL: t.LL, Samples: len(st.Samples),
 		Stalls: st.Stalls, StallMs: st.StallMs + st.StallNow,
 		PartsLoaded: st.PartsLoaded, FragsLoaded: st.FragsLoaded, Errors: compactErrors(st.Errors),
-		HLSLatency: st.Edge.Latency, HLSTarget: st.Edge.Target, Start: start}
+		HLSLatency: st.Edge.Latency, HLSTarget: st.Edge.Target, Start: start, StallLog: st.StallLog}
 	if len(st.Samples) > 0 {
 		s := slices.Clone(st.Samples)
 		slices.Sort(s)

@@ -160,7 +160,10 @@ part_latency() {
   local args=()
   for u in "${urls[@]}"; do args+=(-target "$u"); done
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  "$OUT/salon-bench" browser-latency "${args[@]}" -duration "$LAT_DURATION" -rounds "${LAT_ROUNDS:-1}" || true
+  "$OUT/salon-bench" browser-latency "${args[@]}" -duration "$LAT_DURATION" -rounds "${LAT_ROUNDS:-1}" -json \
+    | tee "$OUT/latency.jsonl" | jq -r '[.name, .round, .samples, .p50_ms, .p95_ms, .min_ms, .max_ms, .stalls,
+        (.stall_ms | round), .parts_loaded, .fragments_loaded, .hlsjs_latency_s, (.errors // [] | join(" "))] | @tsv' || true
+  echo "(columns: target round samples p50 p95 min max stalls stalled_ms parts fragments hlsjs_latency_s errors; JSON with start and stall logs in $OUT/latency.jsonl)"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
