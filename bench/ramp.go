@@ -88,10 +88,11 @@ func (r *Ramp) Run(ctx context.Context, onStep func(*Result)) ([]*Result, error)
 // WriteRampHeader and WriteRampRow print the ramp table one row at a time, so
 // a person watching sees each step when it ends.
 func WriteRampHeader(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "%7s %7s %7s %7s %6s %6s %8s %8s %8s %8s %7s %9s %9s %9s %9s %4s\n",
-		"viewers", "playing", "stalls", "stalled", "missed", "errors",
-		"seg_p50", "seg_p99", "seg_max", "pl_p99", "Gbit/s",
+	_, err := fmt.Fprintf(w, "%7s %7s %7s %7s %6s %6s %6s %8s %8s %8s %8s %8s %8s %7s %9s %9s %9s %9s %4s\n",
+		"viewers", "playing", "stalls", "stalled", "stall%", "missed", "errors",
+		"seg_p50", "seg_p99", "seg_max", "pl_p99", "part_p99", "hint_p99", "Gbit/s",
 		"salon_cpu", "salon_rss", "tool_cpu", "tool_rss", "pass")
+	// The error kinds, when any, follow the last column.
 	return err
 }
 
@@ -107,9 +108,9 @@ func WriteRampRow(w io.Writer, res *Result, maxP99 time.Duration) error {
 	if res.Pass(maxP99) {
 		pass = "yes"
 	}
-	_, err := fmt.Fprintf(w, "%7d %7d %7d %7d %6d %6d %8.1f %8.1f %8.1f %8.1f %7.3f %9s %9s %9.1f %9.0f %4s\n",
-		res.Viewers, res.ViewersPlaying, res.Stalls, res.StalledViewers, res.MissedSegments, res.ErrorCount,
-		res.SegmentMs.P50, res.SegmentMs.P99, res.SegmentMs.Max, res.PlaylistMs.P99, res.Gbps,
-		salonCPU, salonRSS, res.Tool.CPUSecondsPerMinute, float64(res.Tool.RSSBytes)/(1<<20), pass)
+	_, err := fmt.Fprintf(w, "%7d %7d %7d %7d %6.1f %6d %6d %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %7.3f %9s %9s %9.1f %9.0f %4s%s\n",
+		res.Viewers, res.ViewersPlaying, res.Stalls, res.StalledViewers, res.StalledPercent, res.MissedSegments, res.ErrorCount,
+		res.SegmentMs.P50, res.SegmentMs.P99, res.SegmentMs.Max, res.PlaylistMs.P99, res.PartMs.P99, res.HintMs.P99, res.Gbps,
+		salonCPU, salonRSS, res.Tool.CPUSecondsPerMinute, float64(res.Tool.RSSBytes)/(1<<20), pass, errorList(res.Errors))
 	return err
 }

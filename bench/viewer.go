@@ -49,6 +49,7 @@ type viewer struct {
 	havePrev    bool
 	initURL     string // init segment already downloaded
 	startBuffer time.Duration
+	startAhead  time.Duration // media ahead of the play head when playback starts (0: all of startBuffer)
 	buffered    time.Duration // media downloaded before playback started
 	playing     bool
 	mediaEnd    time.Time
@@ -67,7 +68,11 @@ type viewerStats struct {
 	errors       map[string]int64
 	segLatency   []time.Duration
 	plLatency    []time.Duration
-	started      bool // playback started
+	parts        int64           // LL-HLS parts played, hinted ones included
+	hints        int64           // parts that came from a preload-hint request
+	partLatency  []time.Duration // parts requested once listed: request → last byte
+	hintLatency  []time.Duration // preload-hint requests: request → last byte, the server's hold included
+	started      bool            // playback started
 	startup      time.Duration
 }
 
@@ -76,6 +81,13 @@ func (v *viewer) countError(err error) {
 		v.stats.errors = make(map[string]int64)
 	}
 	v.stats.errors[errorKind(err)]++
+}
+
+func (v *viewer) countErrorKind(kind string) {
+	if v.stats.errors == nil {
+		v.stats.errors = make(map[string]int64)
+	}
+	v.stats.errors[kind]++
 }
 
 // run plays until ctx ends or the stream ends.
@@ -96,13 +108,13 @@ func (v *viewer) run(ctx context.Context) {
 			}
 			continue
 		}
-		retry = pl.TargetDuration / 2
+		retry = pl.targetDuration / 2
 		changed := v.follow(ctx, pl)
 		// RFC 8216 §6.3.4: reload one target duration after the previous load
 		// began when the playlist changed, half of it when it did not.
-		wait := pl.TargetDuration
+		wait := pl.targetDuration
 		if !changed {
-			wait = pl.TargetDuration / 2
+			wait = pl.targetDuration / 2
 		}
 		if !sleepUntil(ctx, loadStart.Add(wait)) {
 			return
@@ -128,20 +140,34 @@ func (v *viewer) follow(ctx context.Context, pl *mediaPlaylist) bool {
 	case last+1 < v.nextSeq:
 		// The sequence went back: the stage restarted. Join the new run.
 		v.join(pl)
-	case pl.firstSeq() > v.nextSeq:
+	case pl.mediaSequence > v.nextSeq:
 		// We fell behind and segments slid out of the playlist: resync to the
 		// live position like hls.js does.
 		start := pl.liveStartSeq()
 		v.stats.missed += int64(start - v.nextSeq)
 		v.nextSeq = start
 	}
-	for seq := v.nextSeq; seq <= last && ctx.Err() == nil; seq++ {
-		seg := pl.segment(seq)
-		if !v.fetchInit(ctx, seg.Map) {
-			return changed // without init nothing plays; try again on the next reload
+	if pl.mapURI != "" {
+		u, err := v.resolve(pl.mapURI)
+		if err != nil {
+			v.countError(err)
+			return changed
 		}
+		if u.String() != v.initURL {
+			if _, _, err := v.get(ctx, u, false); err != nil {
+				if ctx.Err() == nil {
+					v.countError(err)
+				}
+				return changed // without init nothing plays; try again on the next reload
+			}
+			v.stats.initSegments++
+			v.initURL = u.String()
+		}
+	}
+	for seq := v.nextSeq; seq <= last && ctx.Err() == nil; seq++ {
+		seg := pl.segments[seq-pl.mediaSequence]
 		v.nextSeq = seq + 1
-		u, err := v.resolve(seg.URI)
+		u, err := v.resolve(seg.uri)
 		if err != nil {
 			v.countError(err)
 			v.stats.missed++
@@ -160,9 +186,9 @@ func (v *viewer) follow(ctx context.Context, pl *mediaPlaylist) bool {
 		}
 		v.stats.segments++
 		v.stats.segLatency = append(v.stats.segLatency, done.Sub(t0))
-		v.play(done, seg.Duration)
+		v.play(done, seg.duration)
 	}
-	if pl.Ended && v.nextSeq > last {
+	if pl.endList && v.nextSeq > last {
 		v.ended = true
 	}
 	return changed
@@ -173,35 +199,10 @@ func (v *viewer) join(pl *mediaPlaylist) {
 	v.joined = true
 	v.nextSeq = pl.liveStartSeq()
 	var avail time.Duration
-	for _, s := range pl.Segments[v.nextSeq-pl.firstSeq():] {
-		avail += s.Duration
+	for _, s := range pl.segments[v.nextSeq-pl.mediaSequence:] {
+		avail += s.duration
 	}
-	v.startBuffer = min(pl.TargetDuration, avail)
-}
-
-// fetchInit fetches the init segment (EXT-X-MAP URI) of the next segment
-// when it is not the one fetched last; false when it could not be had.
-func (v *viewer) fetchInit(ctx context.Context, mapURI string) bool {
-	if mapURI == "" {
-		return true
-	}
-	u, err := v.resolve(mapURI)
-	if err != nil {
-		v.countError(err)
-		return false
-	}
-	if u.String() == v.initURL {
-		return true
-	}
-	if _, _, err := v.get(ctx, u, false); err != nil {
-		if ctx.Err() == nil {
-			v.countError(err)
-		}
-		return false
-	}
-	v.stats.initSegments++
-	v.initURL = u.String()
-	return true
+	v.startBuffer = min(pl.targetDuration, avail)
 }
 
 // play accounts a segment downloaded at done; see the model on viewer.
@@ -210,7 +211,11 @@ func (v *viewer) play(done time.Time, dur time.Duration) {
 		v.buffered += dur
 		if v.buffered >= v.startBuffer {
 			v.playing = true
-			v.mediaEnd = done.Add(v.buffered)
+			ahead := v.buffered
+			if v.startAhead > 0 {
+				ahead = min(v.startAhead, v.buffered)
+			}
+			v.mediaEnd = done.Add(ahead)
 			v.stats.started = true
 			v.stats.startup = done.Sub(v.startedAt)
 		}
@@ -234,8 +239,24 @@ func (v *viewer) finish() {
 }
 
 func (v *viewer) loadPlaylist(ctx context.Context) (*mediaPlaylist, error) {
+	return v.loadPlaylistQuery(ctx, nil)
+}
+
+// loadPlaylistQuery loads the playlist with query parameters added (the
+// LL-HLS blocking reload's _HLS_msn, _HLS_part, _HLS_skip).
+func (v *viewer) loadPlaylistQuery(ctx context.Context, query url.Values) (*mediaPlaylist, error) {
+	u := v.playlistURL
+	if len(query) > 0 {
+		c := *u
+		q := c.Query()
+		for k, vs := range query {
+			q[k] = vs
+		}
+		c.RawQuery = q.Encode()
+		u = &c
+	}
 	t0 := time.Now()
-	body, _, err := v.get(ctx, v.playlistURL, true)
+	body, _, err := v.get(ctx, u, true)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +286,14 @@ func (v *viewer) resolve(ref string) (*url.URL, error) {
 // get downloads u to the end of its body; the body is returned when keep is
 // set. Every response byte counts in the viewer's bytes.
 func (v *viewer) get(ctx context.Context, u *url.URL, keep bool) ([]byte, int64, error) {
+	body, n, err := v.fetch(ctx, u, keep)
+	v.stats.bytes += n
+	return body, n, err
+}
+
+// fetch is get without the accounting: it reads only fields that never
+// change, so another goroutine (a preload-hint request) may call it.
+func (v *viewer) fetch(ctx context.Context, u *url.URL, keep bool) ([]byte, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, v.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -280,15 +309,10 @@ func (v *viewer) get(ctx context.Context, u *url.URL, keep bool) ([]byte, int64,
 	var body []byte
 	var n int64
 	if keep {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxPlaylistBytes+1))
-		n = int64(len(body))
-		if err == nil && n > maxPlaylistBytes {
-			err = fmt.Errorf("playlist larger than %d bytes", maxPlaylistBytes)
-		}
+		body, n, err = readLimited(resp.Body)
 	} else {
 		n, err = v.discard(resp.Body)
 	}
-	v.stats.bytes += n
 	if resp.StatusCode != http.StatusOK {
 		return nil, n, &statusError{code: resp.StatusCode, url: u.String()}
 	}
@@ -296,6 +320,16 @@ func (v *viewer) get(ctx context.Context, u *url.URL, keep bool) ([]byte, int64,
 		return nil, n, fmt.Errorf("read %s: %w", u, err)
 	}
 	return body, n, nil
+}
+
+// readLimited reads a playlist body, at most maxPlaylistBytes.
+func readLimited(r io.Reader) ([]byte, int64, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxPlaylistBytes+1))
+	n := int64(len(body))
+	if err == nil && n > maxPlaylistBytes {
+		err = fmt.Errorf("playlist larger than %d bytes", maxPlaylistBytes)
+	}
+	return body, n, err
 }
 
 // copyBufSize is the read size for segment bodies. Reads this large bypass the

@@ -43,7 +43,7 @@ type Viewers struct {
 	// browser would).
 	MaxConnsPerHost int
 	// MaxIdleConnsPerHost is the keep-alive pool size (default N + 16, so no
-	// viewer has to dial again between requests).
+	// viewer has to dial again between requests; 4N + 16 in LL mode).
 	MaxIdleConnsPerHost int
 	// PID of the salon process to sample (0: none).
 	PID int
@@ -53,6 +53,17 @@ type Viewers struct {
 	// ViewerIDPrefix starts each X-Salon-Viewer value (default "bench-" and a
 	// random run id, so repeated runs count as new viewers).
 	ViewerIDPrefix string
+	// Mode is "classic" (default: segments, reloads at the target-duration
+	// rhythm) or "ll" (Low-Latency HLS: blocking reloads and parts; see
+	// llViewer).
+	Mode string
+	// Hints makes LL viewers request EXT-X-PRELOAD-HINT parts ahead (held by
+	// the server until the part exists), as Apple's players do; without it
+	// they request a part once a playlist lists it, as hls.js does.
+	Hints bool
+	// Skip makes LL viewers ask for delta playlists (_HLS_skip=YES) when the
+	// server offers them (CAN-SKIP-UNTIL).
+	Skip bool
 	// Log receives progress events (default: discard).
 	Log *slog.Logger
 
@@ -76,8 +87,17 @@ func (b *Viewers) Initialize() error {
 	if b.Timeout == 0 {
 		b.Timeout = 10 * time.Second
 	}
+	if b.Mode == "" {
+		b.Mode = ModeClassic
+	}
 	if b.MaxIdleConnsPerHost == 0 {
 		b.MaxIdleConnsPerHost = b.N + 16
+		if b.Mode == ModeLL {
+			// Two requests in flight per track (the blocking reload and the
+			// hinted part) and up to two tracks (MediaMTX's audio playlist):
+			// keep them all alive rather than dial again for every part.
+			b.MaxIdleConnsPerHost = 4*b.N + 16
+		}
 	}
 	if b.Log == nil {
 		b.Log = slog.New(slog.DiscardHandler)
@@ -96,6 +116,8 @@ func (b *Viewers) Initialize() error {
 		return fmt.Errorf("-timeout must be positive (got %s)", b.Timeout)
 	case b.MaxConnsPerHost < 0 || b.MaxIdleConnsPerHost < 0:
 		return errors.New("-conns must be 0 (no limit) or more")
+	case b.Mode != ModeClassic && b.Mode != ModeLL:
+		return fmt.Errorf("-mode must be %q or %q (got %q)", ModeClassic, ModeLL, b.Mode)
 	case b.PID < 0:
 		return fmt.Errorf("-pid must be a process id (got %d)", b.PID)
 	}
@@ -164,31 +186,32 @@ func (b *Viewers) Run(parent context.Context) (*Result, error) {
 		return nil, err
 	}
 
-	b.Log.Info("starting viewers", "url", b.URL, "n", b.N, "ramp", b.Ramp, "duration", b.Duration)
-	viewers := make([]*viewer, b.N)
+	b.Log.Info("starting viewers", "url", b.URL, "mode", b.Mode, "n", b.N, "ramp", b.Ramp, "duration", b.Duration)
+	sessions := make([]*session, b.N)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i := range viewers {
-		v := &viewer{
-			id:          b.ViewerIDPrefix + "-" + strconv.Itoa(i),
-			client:      b.client,
-			playlistURL: b.playlistURL,
-			allowRemote: b.AllowRemote,
-			timeout:     b.Timeout,
-			bufs:        b.bufs,
-		}
-		viewers[i] = v
+	for i := range sessions {
+		s := &session{b: b, id: b.ViewerIDPrefix + "-" + strconv.Itoa(i)}
+		sessions[i] = s
 		offset := b.Ramp * time.Duration(i) / time.Duration(b.N)
 		wg.Go(func() {
 			if sleepUntil(ctx, start.Add(offset)) {
-				v.run(ctx)
+				s.run(ctx)
 			}
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	r := summarize(viewers, elapsed)
+	stats := make([]*viewerStats, b.N)
+	for i, s := range sessions {
+		stats[i] = s.stats()
+	}
+	r := summarize(stats, elapsed)
+	r.Mode = b.Mode
+	for _, s := range sessions {
+		r.Tracks = max(r.Tracks, len(s.players))
+	}
 	r.URL = b.URL
 	r.RampSeconds = b.Ramp.Seconds()
 	r.Interrupted = parent.Err() != nil
@@ -208,6 +231,12 @@ func (b *Viewers) Run(parent context.Context) (*Result, error) {
 	b.Log.Info("viewers done", "segments", r.Segments, "stalls", r.Stalls, "errors", r.ErrorCount)
 	return r, nil
 }
+
+// Viewer modes.
+const (
+	ModeClassic = "classic"
+	ModeLL      = "ll"
+)
 
 // checkURL parses the playlist URL and refuses hosts outside loopback unless
 // allowRemote is set. Host names other than "localhost" are refused because

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,11 +27,14 @@ import (
 	"github.com/salon/salon/bench"
 )
 
-const usage = `usage: salon-bench viewers|ramp|latency|chat|consoles [flags]
+const usage = `usage: salon-bench viewers|ramp|latency|browser-latency|chat|consoles [flags]
 
   viewers   run N simulated HLS viewers for a bounded time and print one summary
   ramp      run viewers at increasing N (-steps) and print one row per step
   latency   read salon's /metrics and print ingest-to-playlist latency quantiles
+  browser-latency
+            play streams in headless Chromium with hls.js and report how far
+            behind arrival the screen is (now − playingDate, p50/p95) and stalls
   chat      connect N websocket viewers to one stage's chat, have some post, and
             report connect time, delivery latency, lost messages, server CPU and RSS
   consoles  open N organiser consoles (/admin) in headless Chromium and report
@@ -62,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runChat(ctx, args[1:], stdout, stderr)
 	case "consoles":
 		err = runConsoles(ctx, args[1:], stdout, stderr)
+	case "browser-latency":
+		err = runBrowserLatency(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -93,15 +99,18 @@ var (
 
 // viewerFlags registers the flags shared by both commands on fs.
 func viewerFlags(fs *flag.FlagSet, v *bench.Viewers, defDuration, defRamp time.Duration) (jsonOut, verbose *bool) {
-	fs.StringVar(&v.URL, "url", "", "media playlist URL, e.g. http://127.0.0.1:8080/live/main/index.m3u8")
+	fs.StringVar(&v.URL, "url", "", "playlist URL, e.g. http://127.0.0.1:8080/live/main/index.m3u8 (a multivariant one plays its first variant, and its audio rendition when separate)")
 	fs.DurationVar(&v.Ramp, "ramp", defRamp, "spread the viewer starts over this time (must be < -duration)")
 	fs.DurationVar(&v.Duration, "duration", defDuration, "run time, ramp included; the run stops by itself")
 	fs.DurationVar(&v.Timeout, "timeout", 10*time.Second, "timeout of one request, body included")
 	fs.IntVar(&v.MaxConnsPerHost, "conns", 0, "limit of connections to the server (0: none; each viewer keeps about one alive)")
-	fs.IntVar(&v.MaxIdleConnsPerHost, "idle-conns", 0, "keep-alive pool size (0: viewers + 16)")
+	fs.IntVar(&v.MaxIdleConnsPerHost, "idle-conns", 0, "keep-alive pool size (0: viewers + 16; 4 × viewers + 16 in ll mode)")
 	fs.IntVar(&v.PID, "pid", 0, "salon process id: report its CPU and memory (from /proc)")
 	fs.BoolVar(&v.AllowRemote, "allow-remote", false, "allow a URL outside loopback (only load servers that are yours)")
 	fs.StringVar(&v.ViewerIDPrefix, "id-prefix", "", "prefix of the X-Salon-Viewer header values (default: bench-RANDOM)")
+	fs.StringVar(&v.Mode, "mode", bench.ModeClassic, "player: classic (segments) or ll (LL-HLS: blocking reloads, parts, preload hints)")
+	fs.BoolVar(&v.Hints, "hints", true, "ll: request EXT-X-PRELOAD-HINT parts ahead (held by the server), as Apple's players do; false: request each part once listed, as hls.js does")
+	fs.BoolVar(&v.Skip, "skip", true, "ll: ask for delta playlists (_HLS_skip=YES) when the server offers them")
 	jsonOut = fs.Bool("json", false, "print the result as JSON")
 	verbose = fs.Bool("v", false, "log progress to stderr")
 	return jsonOut, verbose
@@ -135,8 +144,20 @@ func runViewers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	jsonOut, verbose := viewerFlags(fs, &v, 60*time.Second, 10*time.Second)
 	fs.IntVar(&v.N, "n", 100, "number of viewers")
 	maxP99 := fs.Duration("max-p99", 200*time.Millisecond, "segment fetch p99 target; the exit status is 3 when the run misses it or anything stalled or failed")
+	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	v.Log = logger(*verbose, stderr)
 	if err := v.Initialize(); err != nil {

@@ -24,6 +24,9 @@ func TestRun_Usage(t *testing.T) {
 		{"chat flag help", []string{"chat", "-h"}, 0, "-senders"},
 		{"chat remote refused", []string{"chat", "-url", "http://192.0.2.1:8080"}, 1, "not loopback"},
 		{"chat senders over addresses", []string{"chat", "-url", "http://127.0.0.1:1", "-n", "16", "-senders", "3"}, 1, "source addresses"},
+		{"bad mode", []string{"viewers", "-url", "http://127.0.0.1/x.m3u8", "-mode", "fast"}, 1, "-mode"},
+		{"browser-latency without targets", []string{"browser-latency"}, 2, "-target"},
+		{"browser-latency remote refused", []string{"browser-latency", "-target", "x=http://192.0.2.1/x.m3u8"}, 2, "loopback"},
 		{"zero step", []string{"ramp", "-url", "http://127.0.0.1/x.m3u8", "-steps", "0"}, 1, "not a viewer count"},
 	}
 	for _, tt := range tests {
