@@ -21,7 +21,7 @@ import (
 func TestLive_BrowserLowLatency(t *testing.T) {
 	needTools(t, "ffmpeg")
 	ctx := webtest.Browser(t)
-	a := testApp(t)
+	a := testApp(t, lowLatency)
 	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	waitSegments(t, a, "main", 2, 30*time.Second)
 

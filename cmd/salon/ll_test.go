@@ -15,14 +15,14 @@ import (
 	"github.com/salon/salon/hls/hlscheck"
 )
 
-// TestLive_LowLatencyReaders: an ffmpeg publish on a stage with parts (the
-// default) is read by gohlslib's client in its low-latency mode (preload
+// TestLive_LowLatencyReaders: an ffmpeg publish on a stage with parts
+// (-part 200ms) is read by gohlslib's client in its low-latency mode (preload
 // hints, parts, delta updates), and by ffprobe and ffmpeg as classic HLS.
 func TestLive_LowLatencyReaders(t *testing.T) {
 	needTools(t, "ffmpeg", "ffprobe")
-	a := testApp(t)
+	a := testApp(t, lowLatency)
 	if a.cfg.PartDuration == 0 {
-		t.Fatal("the test app has no parts: -part's default changed?")
+		t.Fatal("the test app has no parts")
 	}
 	startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))...)
 	pl := waitSegments(t, a, "main", 3, 30*time.Second)
@@ -146,7 +146,7 @@ func TestLive_BlockingReload(t *testing.T) {
 }
 
 func testBlockingReload(t *testing.T, second []string) *app {
-	a := testApp(t)
+	a := testApp(t, lowLatency)
 	args := ffmpegArgs("", srcVideo, srcAudio, encH264, encAAC, rtspOut(a.rtspURL("main", testKey)))
 	pub := startProc(t, "ffmpeg", args...)
 	waitSegments(t, a, "main", 3, 30*time.Second)
@@ -209,3 +209,6 @@ func testBlockingReload(t *testing.T, second []string) *app {
 		s.Steps, s.Blocked, s.PartsFetched, s.Deltas, s.Refusals, s.Offline, s.Joined)
 	return a
 }
+
+// lowLatency turns on Low-Latency HLS (-part 200ms), which is opt-in.
+func lowLatency(c *Config) { c.PartDuration = 200 * time.Millisecond }
