@@ -29,9 +29,15 @@ type collector struct {
 	mu     sync.Mutex
 	events []Event
 	block  chan struct{}
+	// entered, when set, is closed at the first event, before fn blocks.
+	entered   chan struct{}
+	enterOnce sync.Once
 }
 
 func (c *collector) fn(ev Event) {
+	if c.entered != nil {
+		c.enterOnce.Do(func() { close(c.entered) })
+	}
 	if c.block != nil {
 		<-c.block
 	}
@@ -288,7 +294,7 @@ func TestRegistry_SubscribePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
-	mainOnly := &collector{block: make(chan struct{})}
+	mainOnly := &collector{block: make(chan struct{}), entered: make(chan struct{})}
 	unsub := r.SubscribePath("main-only", "main", "", mainOnly.fn)
 	other, err := r.Publish(videoStream("other"))
 	if err != nil {
@@ -298,6 +304,9 @@ func TestRegistry_SubscribePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The reader holds main's Start in its callback: its queue is empty
+	// again, for the units below.
+	<-mainOnly.entered
 	rs := videoStream("main")
 	rs.Rendition = "480p"
 	rend, err := r.Publish(rs)

@@ -12,7 +12,7 @@ import { viewerId as newViewerId } from './lib/ids.js';
   var RETRY_MS = 2000;
   var OFFLINE = 'Offline — waiting for the stream';
   var EDGE_MS = 500; // how often the distance to live is shown
-  var BEHIND_S = 3; // beyond this, offer "Go live"
+  var BEHIND_S = 3; // this far past where the player aims to be, offer "Go live"
 
   var main = document.getElementById('main');
   var stage = main.dataset.stage;
@@ -88,6 +88,15 @@ import { viewerId as newViewerId } from './lib/ids.js';
     return null;
   }
 
+  // behindLimit is how far behind the edge counts as "behind": BEHIND_S past
+  // where the player means to be. hls.js aims ~0.6 s behind a Low-Latency
+  // playlist and ~6 s (three segments) behind a classic one
+  // (hls.targetLatency); a classic stage is not "behind" at 6 s.
+  function behindLimit() {
+    var t = hls && hls.targetLatency;
+    return typeof t === 'number' && isFinite(t) && t > 0 ? t + BEHIND_S : BEHIND_S;
+  }
+
   function jumpToLive() {
     if (hls && hls.liveSyncPosition != null) {
       video.currentTime = hls.liveSyncPosition;
@@ -104,7 +113,7 @@ import { viewerId as newViewerId } from './lib/ids.js';
       return;
     }
     edgeBar.hidden = false;
-    var far = b > BEHIND_S;
+    var far = b > behindLimit();
     behindText.textContent = b.toFixed(1) + ' s behind live';
     edgeBar.classList.toggle('is-behind', far);
     goLive.hidden = !far;
@@ -241,7 +250,7 @@ import { viewerId as newViewerId } from './lib/ids.js';
     if (stalled) {
       stalled = false;
       var b = behindLive();
-      if (b !== null && b > BEHIND_S) jumpToLive();
+      if (b !== null && b > behindLimit()) jumpToLive();
     }
   });
   video.addEventListener('pause', updateUnmute);
