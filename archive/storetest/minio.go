@@ -1,22 +1,20 @@
 package storetest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/salon/salon/internal/testkit"
 )
 
 // MinIOModule is what .ci/run installs; the skip message names it.
@@ -28,25 +26,7 @@ const minioReady = 20 * time.Second
 // MinIOBinary returns the MinIO server binary to test with: $SALON_MINIO,
 // else ${XDG_CACHE_HOME:-$HOME/.cache}/salon/bin/minio (where .ci/run installs
 // it), else minio on PATH; "" when there is none.
-func MinIOBinary() string {
-	if p := os.Getenv("SALON_MINIO"); p != "" {
-		return p
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			cache = filepath.Join(home, ".cache")
-		}
-	}
-	if cache != "" {
-		p := filepath.Join(cache, "salon", "bin", "minio")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	p, _ := exec.LookPath("minio")
-	return p
-}
+func MinIOBinary() string { return testkit.ServiceBinary("SALON_MINIO", "minio") }
 
 // MinIO starts a real MinIO server for the test on 127.0.0.1 with fresh
 // random root credentials and an empty temp data directory, waits until it
@@ -77,7 +57,7 @@ func MinIO(t testing.TB) (endpoint, accessKey, secretKey string, stop func(), st
 	// binds it; pick new ports and retry on that clash.
 	var err error
 	for range 5 {
-		m.port, m.console = freePort(t), freePort(t)
+		m.port, m.console = testkit.FreePort(t), testkit.FreePort(t)
 		if err = m.start(); err == nil || !errors.Is(err, errPortTaken) {
 			break
 		}
@@ -106,7 +86,7 @@ type minioServer struct {
 	mu                      sync.Mutex
 	cmd                     *exec.Cmd
 	exited                  chan struct{} // closed when cmd has exited
-	out                     *lockedBuffer
+	out                     *testkit.LogBuffer
 }
 
 func (m *minioServer) start() error {
@@ -125,7 +105,7 @@ func (m *minioServer) start() error {
 		"MINIO_BROWSER=off",
 		"MINIO_UPDATE=off",
 	)
-	out := &lockedBuffer{}
+	out := &testkit.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start MinIO %s: %w", m.bin, err)
@@ -186,40 +166,8 @@ func kill(cmd *exec.Cmd, exited chan struct{}) {
 	}
 }
 
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer collects MinIO's output for error messages; the process
-// writes it from exec's copying goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 64<<10 {
-		return len(p), nil // enough to diagnose; drop the rest
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -12,11 +12,8 @@ package natstest
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,25 +34,7 @@ const ready = 30 * time.Second
 // Binary returns the nats-server binary to test with: $SALON_NATS_SERVER,
 // else ${XDG_CACHE_HOME:-$HOME/.cache}/salon/bin/nats-server (where .ci/run
 // installs it), else nats-server on PATH; "" when there is none.
-func Binary() string {
-	if p := os.Getenv("SALON_NATS_SERVER"); p != "" {
-		return p
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			cache = filepath.Join(home, ".cache")
-		}
-	}
-	if cache != "" {
-		p := filepath.Join(cache, "salon", "bin", "nats-server")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	p, _ := exec.LookPath("nats-server")
-	return p
-}
+func Binary() string { return testkit.ServiceBinary("SALON_NATS_SERVER", "nats-server") }
 
 // Nodes is a running set of nats-server processes. Its methods may be
 // called from several goroutines.
@@ -94,9 +73,9 @@ func Cluster(t testing.TB, n int) *Nodes {
 		c.nodes = append(c.nodes, &node{
 			name:    "n" + strconv.Itoa(i+1),
 			store:   t.TempDir(),
-			client:  freePort(t),
-			cluster: freePort(t),
-			httpP:   freePort(t),
+			client:  testkit.FreePort(t),
+			cluster: testkit.FreePort(t),
+			httpP:   testkit.FreePort(t),
 		})
 	}
 	if n > 1 {
@@ -241,14 +220,4 @@ func (nd *node) stop(sig syscall.Signal) {
 		<-nd.exited
 	}
 	nd.cmd, nd.exited = nil, nil
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
