@@ -146,16 +146,27 @@ func TestRenditions_EndToEnd(t *testing.T) {
 			t.Errorf("variant %s does not play cleanly:\n%s", r, errs)
 		}
 	}
-	// The rendition's segments start where the source's do (same
-	// PROGRAM-DATE-TIME), so players switch at any boundary.
-	pdts := func(r string) []string {
+	// The rendition's segments start where the source's do (the same
+	// PROGRAM-DATE-TIME), so players switch at any boundary. Within a
+	// millisecond: the rendition comes over RTMP, whose timestamps are whole
+	// milliseconds, the source over RTSP's 90 kHz clock, and the playlists
+	// write milliseconds, so one rounds either side of the other.
+	pdts := func(r string) []time.Time {
 		_, body, _ := get(t, a.httpURL("/live/main/"+r+"/index.m3u8"))
-		return regexp.MustCompile(`#EXT-X-PROGRAM-DATE-TIME:(\S+)`).FindAllString(string(body), -1)
+		var out []time.Time
+		for _, m := range regexp.MustCompile(`#EXT-X-PROGRAM-DATE-TIME:(\S+)`).FindAllStringSubmatch(string(body), -1) {
+			at, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				t.Fatalf("PROGRAM-DATE-TIME %q: %v", m[1], err)
+			}
+			out = append(out, at)
+		}
+		return out
 	}
 	srcPDT, renPDT := pdts("source"), pdts("180p")
 	matched := 0
 	for _, p := range renPDT {
-		if slices.Contains(srcPDT, p) {
+		if slices.ContainsFunc(srcPDT, func(s time.Time) bool { d := p.Sub(s); return d >= -time.Millisecond && d <= time.Millisecond }) {
 			matched++
 		}
 	}
