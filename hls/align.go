@@ -42,14 +42,32 @@ import (
 func (g *group) snapWindow() time.Duration {
 	w := 400 * time.Millisecond
 	if n := len(g.srcKeys); n >= 2 {
-		w = max(w, min((g.srcKeys[n-1]-g.srcKeys[n-2])/2, 1500*time.Millisecond))
+		w = max(w, min((g.srcKeys[n-1]-g.srcKeys[n-2])/2, maxSnapWindow))
 	}
 	return w
 }
 
-// anchorTries is how many rendition keyframes may arrive before the source's
-// matching keyframe before the rendition anchors on the estimate alone.
+// maxSnapWindow is the most snapWindow can be.
+const maxSnapWindow = 1500 * time.Millisecond
+
+// anchorTries is how many rendition keyframes may find no source keyframe
+// near them before the rendition anchors on the estimate alone.
 const anchorTries = 4
+
+// maxHeld bounds how long a rendition holds its first units while the
+// source has not yet got to the keyframe it may be aligned with: past it,
+// the rendition anchors on the estimate alone.
+const maxHeld = 3 * time.Second
+
+// anchorDecision is what anchor decided for a rendition keyframe.
+type anchorDecision int
+
+const (
+	anchorDrop anchorDecision = iota // no timeline to anchor on: drop the units
+	anchorHold                       // the source has not got there yet: hold the units
+	anchorNext                       // no source keyframe near it: try the rendition's next keyframe
+	anchorDone                       // anchored: r.base and r.firstReceived are set
+)
 
 // aligner is one rendition's alignment state for one publish. Owned by the
 // segmenting goroutine.
@@ -59,7 +77,11 @@ type aligner struct {
 	// group.srcZero).
 	clock   time.Time
 	clockOK bool
-	tries   int
+	// held are the rendition's units from the keyframe it anchors at,
+	// while the source has not yet got there (a rendition can arrive
+	// before its source, over another connection).
+	held  []*stream.Unit
+	tries int // keyframes that found no source keyframe near them
 
 	epoch    int  // the group epoch the rendition is anchored on (0: none)
 	snapped  bool // the anchor matched a source keyframe
@@ -83,9 +105,9 @@ func (al *aligner) observe(u *stream.Unit) {
 }
 
 // anchor places the rendition's run on the source's timeline at keyframe u
-// of the main track, or tells the caller to wait for a later keyframe.
-// It sets r.base and r.firstReceived (r.startDTS is u.DTS).
-func (al *aligner) anchor(r *run, u *stream.Unit, tol time.Duration) bool {
+// of the main track, or tells the caller to hold the units from u until the
+// source gets there (force: decide now), or to drop them.
+func (al *aligner) anchor(r *run, u *stream.Unit, tol time.Duration, force bool) anchorDecision {
 	st, g := al.st, al.st.grp
 	if !g.srcLive || !g.srcZeroOK || !al.clockOK {
 		if !al.waitSet {
@@ -93,7 +115,7 @@ func (al *aligner) anchor(r *run, u *stream.Unit, tol time.Duration) bool {
 			st.m.setPathWarning(st, "align", fmt.Sprintf("waiting for the stage's source: a rendition is served beside the source only; publish the best output to live/%s too", g.name))
 			st.log.Warn("rendition waits for the stage's source: publish the best output to the stage's plain path", "publish_to", "live/"+g.name)
 		}
-		return false
+		return anchorDrop
 	}
 	if al.waitSet {
 		al.waitSet = false
@@ -110,23 +132,27 @@ func (al *aligner) anchor(r *run, u *stream.Unit, tol time.Duration) bool {
 		// An audio-only rendition can cut at any frame: the estimate is
 		// the best anchor, and it cuts where the source does.
 		snapped = true
+	} else if !force && (!g.srcLatestOK || g.srcLatest < est+maxSnapWindow) {
+		// The source may still present a keyframe near here, and its
+		// keyframe interval (which sets the window) may not be known yet.
+		return anchorHold
 	} else if k, ok := nearest(g.srcKeys, est); ok && absDur(k-est) <= window {
 		ptl, snapped = k, true
-	} else if reached, ok := g.sourceReached(); (!ok || reached < est-window) && al.tries < anchorTries {
-		al.tries++ // the source has not got here yet: try the next keyframe
-		return false
+	} else if !force && al.tries < anchorTries {
+		al.tries++
+		return anchorNext
 	}
 	if ptl < 0 {
-		return false
+		return anchorDrop
 	}
 	r.base = ptl - (u.PTS - u.DTS)
 	r.firstReceived = g.srcWall.Add(r.base - g.srcBase)
-	al.epoch, al.snapped, al.tries, al.segments = g.epoch, snapped, 0, 0
+	al.epoch, al.snapped, al.segments, al.tries = g.epoch, snapped, 0, 0
 	al.keys = al.keys[:0]
 	al.checkedTo = ptl - tol
 	st.log.Info("rendition anchored on the source's timeline", "run", r.id, "snapped_to_source_keyframe", snapped,
 		"offset_estimate_error", (ptl - est).String())
-	return true
+	return anchorDone
 }
 
 // stale tells whether the source anchored again since the rendition did.

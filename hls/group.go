@@ -39,6 +39,10 @@ type group struct {
 	// started (a subset of srcKeys).
 	srcKeys   []time.Duration
 	srcBounds []time.Duration
+	// srcLatest is the presentation time (timeline) of the source's latest
+	// main unit: how far it has got.
+	srcLatest   time.Duration
+	srcLatestOK bool
 
 	mu sync.Mutex
 	mv []byte // the multivariant playlist; nil while the stage has only its source
@@ -77,12 +81,16 @@ func (g *group) sourceAnchored(r *run) {
 	// The anchoring unit is the first measure of the source's clock.
 	g.srcZero, g.srcZeroOK = r.firstReceived.Add(-r.startDTS), true
 	g.srcKeys, g.srcBounds = g.srcKeys[:0], g.srcBounds[:0]
+	g.srcLatestOK = false
 }
 
 // sourceUnit follows the source's stream clock against the wall clock.
 func (g *group) sourceUnit(u *stream.Unit) {
 	if zero := u.Received.Add(-u.DTS); !g.srcZeroOK || zero.Before(g.srcZero) {
 		g.srcZero, g.srcZeroOK = zero, true
+	}
+	if ptl := g.srcBase + (u.PTS - g.srcStart); !g.srcLatestOK || ptl > g.srcLatest {
+		g.srcLatest, g.srcLatestOK = ptl, true
 	}
 }
 
@@ -125,7 +133,7 @@ func nearest(s []time.Duration, v time.Duration) (time.Duration, bool) {
 // sourceEnded pauses the renditions: they are served beside their source
 // only, and anchor again on its next publish.
 func (g *group) sourceEnded(now time.Time) {
-	g.srcLive = false
+	g.srcLive, g.srcLatestOK = false, false
 	g.srcKeys, g.srcBounds = g.srcKeys[:0], g.srcBounds[:0]
 	for _, st := range g.renditionList() {
 		st.pause(now)

@@ -100,10 +100,13 @@ func segmentStarts(t *testing.T, m *Manager, rendition string, pl *hlscheck.Play
 //
 // lag is how much later the rendition's frames arrive than the source's:
 // a few tens of milliseconds for one encoder's two outputs, most of a
-// second for a transcoder's output.
+// second for a transcoder's output; negative when the rendition comes over a
+// faster connection than the source (RTMP beside RTSP), so that its
+// keyframes arrive before the source's: it holds them until the source gets
+// there.
 func TestManager_renditionsAligned(t *testing.T) {
 	src, ren := renditionPair(t, "12", "50", "50")
-	for _, lag := range []time.Duration{35 * time.Millisecond, 700 * time.Millisecond} {
+	for _, lag := range []time.Duration{35 * time.Millisecond, 700 * time.Millisecond, -30 * time.Millisecond, -600 * time.Millisecond} {
 		t.Run(lag.String(), func(t *testing.T) { testRenditionsAligned(t, src, ren, lag) })
 	}
 }

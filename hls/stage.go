@@ -217,20 +217,19 @@ func (st *stage) unit(u *stream.Unit) {
 		st.observe(u)
 	}
 	if !r.started {
+		if st.al != nil {
+			st.anchorRendition(r, u, isMain && key)
+			return
+		}
 		if !isMain || !key {
 			return
 		}
-		if st.al != nil && !st.al.anchor(r, u, cutTolerance(t, st.m.SegmentDuration)) {
-			return // a rendition waits for the source's timeline
-		}
 		r.started = true
 		r.startDTS = u.DTS
-		if st.al == nil {
-			r.base = st.timeline
-			r.firstReceived = u.Received
-			if r.firstReceived.IsZero() {
-				r.firstReceived = time.Now()
-			}
+		r.base = st.timeline
+		r.firstReceived = u.Received
+		if r.firstReceived.IsZero() {
+			r.firstReceived = time.Now()
 		}
 		st.anchored(r)
 	}

@@ -1,6 +1,7 @@
 package hls
 
 import (
+	"slices"
 	"time"
 
 	"github.com/salon/salon/ingest/stream"
@@ -17,6 +18,46 @@ func (st *stage) observe(u *stream.Unit) {
 		st.al.observe(u)
 	} else if st.run != nil && st.run.started {
 		st.grp.sourceUnit(u)
+	}
+}
+
+// anchorRendition starts a rendition's run on the source's timeline. From
+// a keyframe of its main track (mainKey) on, it holds the rendition's units
+// while the source has not yet got there, then segments them all once the
+// anchor is decided.
+func (st *stage) anchorRendition(r *run, u *stream.Unit, mainKey bool) {
+	al := st.al
+	if len(al.held) == 0 && !mainKey {
+		return
+	}
+	al.held = append(al.held, u)
+	tol := cutTolerance(r.tracks[r.main], st.m.SegmentDuration)
+	for len(al.held) > 0 {
+		first := al.held[0]
+		switch al.anchor(r, first, tol, u.DTS-first.DTS >= maxHeld) {
+		case anchorHold:
+			return
+		case anchorDrop:
+			al.held = al.held[:0]
+			return
+		case anchorNext:
+			next := slices.IndexFunc(al.held[1:], func(h *stream.Unit) bool { return h.Track == r.main && h.RandomAccess })
+			if next < 0 {
+				al.held = al.held[:0]
+				return
+			}
+			al.held = al.held[next+1:]
+			continue
+		}
+		held := al.held
+		al.held = nil
+		r.started = true
+		r.startDTS = first.DTS
+		st.anchored(r)
+		for _, h := range held {
+			st.unit(h)
+		}
+		return
 	}
 }
 
@@ -73,6 +114,7 @@ func (st *stage) pause(now time.Time) {
 	}
 	st.closeOut(now)
 	r.started = false
+	st.al.held = nil
 	st.al.epoch = 0
 	st.log.Info("rendition paused: the stage's source left; it goes on when the source is back", "run", r.id)
 }

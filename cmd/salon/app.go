@@ -246,16 +246,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	if certs != nil {
 		ws.TLS = certs.config
 	}
-	if err := ws.Initialize(); err != nil {
-		return nil, err
-	}
-	a.web = ws
-	if cfg.TLS.Redirect != "" {
-		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
-			return nil, err
-		}
-	}
-
+	// The ingest listeners are up before /healthz answers, so that a
+	// health check that passes means publishers can connect too.
 	if cfg.RTSP != "" {
 		a.rtsp = &ingest.RTSPServer{Address: cfg.RTSP, Key: a.publishKey, Registry: a.reg, Limits: cfg.Ingest, Metrics: a.metrics, Log: log}
 		if err := a.rtsp.Initialize(); err != nil {
@@ -284,6 +276,16 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
+	if err := ws.Initialize(); err != nil {
+		return nil, err
+	}
+	a.web = ws
+	if cfg.TLS.Redirect != "" {
+		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+	}
+
 	if cfg.Transcode.On() {
 		// The renditions come back through salon's own ingest, exactly as
 		// an encoder's renditions would.
