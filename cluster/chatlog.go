@@ -111,6 +111,12 @@ func (l *ChatLog) handle(msg jetstream.Msg) {
 // Append publishes rec with id as its Nats-Msg-Id, again until the stream
 // acknowledges it or ctx ends (a retry of a record that was stored is not
 // stored twice), then waits until this node has delivered it.
+//
+// The acknowledgement is the commit: once the stream has the record, every
+// node applies it. If this node's consumer is being recreated (the server
+// it read from was lost: ~10 s while the cluster elects new leaders) and
+// does not deliver the record before ctx ends, Append still succeeds: the
+// record is applied here when the consumer is back.
 func (l *ChatLog) Append(ctx context.Context, id string, rec []byte) error {
 	var ack *jetstream.PubAck
 	for {
@@ -128,7 +134,10 @@ func (l *ChatLog) Append(ctx context.Context, id string, rec []byte) error {
 			return fmt.Errorf("publish to %s: %w", l.subject, err)
 		}
 	}
-	return l.waitDelivered(ctx, ack.Sequence)
+	if err := l.waitDelivered(ctx, ack.Sequence); err != nil {
+		l.node.Log.Warn("chat record stored but not yet applied on this node; it will be when its consumer is back", "stage", l.stage, "seq", ack.Sequence, "err", err)
+	}
+	return nil
 }
 
 // waitDelivered waits until the record at stream sequence seq (or a later
