@@ -57,7 +57,8 @@ type app struct {
 	rtsps       *ingest.RTSPServer
 	debug       *debugServer
 	transcoder  *transcode.Transcoder
-	cluster     *cluster.Node // nil without -nats
+	cluster     *cluster.Node   // nil without -nats
+	leases      *cluster.Leases // with cluster
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
@@ -399,6 +400,9 @@ func (a *app) Close() {
 	}
 	if a.rooms != nil {
 		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
+	}
+	if a.leases != nil {
+		a.leases.Close() // after ingest: ended publishes have released theirs
 	}
 	if a.cluster != nil {
 		a.cluster.Close() // after the rooms: their logs stop first

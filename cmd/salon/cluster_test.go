@@ -288,3 +288,38 @@ func TestCluster_chatSurvivesAServerLoss(t *testing.T) {
 		t.Errorf("two nodes saw different orders:\n%s\n%s", orders[0], orders[1])
 	}
 }
+
+// Which node ingests a stage is known through NATS: while ffmpeg publishes
+// stage main to node A, a second publisher to node B is refused; when A's
+// publisher leaves, B takes the stage.
+func TestCluster_secondPublisherRefusedOnEveryNode(t *testing.T) {
+	needTools(t, "ffmpeg")
+	servers := natstest.Cluster(t, 3)
+	apps, _ := clusterApps(t, servers, 2)
+	a, b := apps[0], apps[1]
+	first := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, rtmpOut(a.rtmpURL("main", testKey)))...)
+	waitSegments(t, a, "main", 1, 30*time.Second)
+
+	second := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, rtmpOut(b.rtmpURL("main", testKey)))...)
+	if err := second.wait(t, 30*time.Second); err == nil {
+		t.Fatalf("a second publisher on node B was taken while node A ingests the stage:\n%s", second.stderr.String())
+	}
+	if b.reg.Live("main") {
+		t.Fatal("node B has stage main live")
+	}
+	first.kill()
+	// A's lease is released when its publish ends (a lost node's would
+	// expire): B now takes the stage.
+	third := startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, rtmpOut(b.rtmpURL("main", testKey)))...)
+	deadline := time.After(30 * time.Second)
+	for !b.reg.Live("main") {
+		select {
+		case <-third.done:
+			// Refused: A had not released the stage yet. Publishers retry.
+			third = startProc(t, "ffmpeg", ffmpegArgs("", srcVideo, encH264, rtmpOut(b.rtmpURL("main", testKey)))...)
+		case <-b.reg.Changed():
+		case <-deadline:
+			t.Fatalf("node B did not take stage main after A's publisher left:\n%s", third.stderr.String())
+		}
+	}
+}
