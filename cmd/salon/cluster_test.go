@@ -177,6 +177,7 @@ func TestCluster_chatAcrossNodes(t *testing.T) {
 	// and a second vote by the same viewer counts nothing.
 	bob.send(map[string]string{"type": "question", "text": "为什么用 NATS？"})
 	q := cy.until("chat", textIs("为什么用 NATS？"))
+	ada.until("chat", textIs("为什么用 NATS？")) // a viewer votes for what it has seen
 	for _, v := range []*viewer{ada, bob, cy, ada} {
 		v.send(map[string]string{"type": "vote", "id": q["id"].(string)})
 	}
