@@ -138,6 +138,8 @@ func (h *Hub) applyLocked(rec *logRecord) {
 			h.onScreen = id
 			h.tellLocked(h.onScreenFrameLocked())
 		}
+	case rec.Talk != nil:
+		h.applyTalkLocked(rec.Talk)
 	}
 }
 
