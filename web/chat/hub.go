@@ -80,7 +80,7 @@ type Hub struct {
 	// another node.
 	TalksFromLog bool
 	JournalPath  string
-	FlushEvery  time.Duration
+	FlushEvery   time.Duration
 	// BanFor is how long a ban restored from the journal lasts after it was
 	// made ("the rest of the day"), default 24 h. Bans made since start last
 	// for the hub's life.
@@ -126,7 +126,7 @@ type Hub struct {
 	viewerOf      map[string]string              // client id → viewer key, for the same
 	slowMode      time.Duration
 	lastViewers   int
-	onScreen      string // id of the question on the room's screen; "" for none
+	onScreen      string          // id of the question on the room's screen; "" for none
 	talkID        string          // with TalksFromLog: the live talk, "" for none
 	talkView      json.RawMessage // with TalksFromLog: what pages get of it
 }
