@@ -52,8 +52,10 @@ type ChatLog struct {
 
 // Timing of a chat log.
 const (
-	// openTimeout bounds the replay of a stage's log when its room opens.
-	openTimeout = time.Minute
+	// openTimeout bounds the replay of a stage's log when its room opens
+	// (chat.Rooms holds its table's lock meanwhile, so it is short; a
+	// day's chat replays in a second or two).
+	openTimeout = 20 * time.Second
 	// publishAttempt bounds one publish: a publish sent to a server that
 	// just died gets no answer, and is sent again with the same id.
 	publishAttempt = 2 * time.Second
