@@ -20,8 +20,8 @@ type metrics struct {
 	// The kinds of bytes, resolved once: a live request must not hash its
 	// label at every part.
 	bytesPlaylist, bytesSegment, bytesPart prometheus.Counter
-	viewers  *prometheus.Desc
-	handler  http.Handler
+	viewers                                *prometheus.Desc
+	handler                                http.Handler
 }
 
 func (s *Server) initMetrics() error {
