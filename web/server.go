@@ -130,6 +130,9 @@ type Server struct {
 	Sponsors sponsorLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// Transcode, optional, is the state of -transcode's ffmpeg children,
+	// shown per stage in /api/stages/{stage} (*transcode.Transcoder).
+	Transcode transcodeStates
 	// Health, optional, makes /healthz report problems as "degraded".
 	Health healthSource
 	// Schedule imports and exports the day's schedule; optional (the
@@ -276,7 +279,7 @@ func (s *Server) routes() {
 	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme,
 		zone: zone, viewers: s.viewers, resp: resp, log: s.Log}
 
-	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, responder: resp}
+	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode, responder: resp}
 	sponsors := &sponsorHandlers{sponsors: s.Sponsors, log: s.Log, responder: resp, renderer: page, auth: adm, eventZone: zone}
 	rooms := &roomHandlers{talks: s.Talks, sponsors: sponsors, responder: resp, renderer: page, eventZone: zone}
 	groups := []interface{ register(*router) }{

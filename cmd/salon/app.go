@@ -276,16 +276,6 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
-	if err := ws.Initialize(); err != nil {
-		return nil, err
-	}
-	a.web = ws
-	if cfg.TLS.Redirect != "" {
-		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
-			return nil, err
-		}
-	}
-
 	if cfg.Transcode.On() {
 		// The renditions come back through salon's own ingest, exactly as
 		// an encoder's renditions would.
@@ -314,7 +304,18 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 		a.transcoder = tc
+		ws.Transcode = tc
 	}
+	if err := ws.Initialize(); err != nil {
+		return nil, err
+	}
+	a.web = ws
+	if cfg.TLS.Redirect != "" {
+		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+	}
+
 	for _, p := range cfg.Pulls {
 		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, MediaTimeout: cfg.Ingest.MediaTimeout, Log: log}
 		if err := pl.Initialize(); err != nil {
