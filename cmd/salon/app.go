@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/cluster"
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/ingest"
 	"github.com/salon/salon/ingest/demo"
@@ -56,6 +57,8 @@ type app struct {
 	rtsps       *ingest.RTSPServer
 	debug       *debugServer
 	transcoder  *transcode.Transcoder
+	cluster     *cluster.Node   // nil without -nats
+	leases      *cluster.Leases // with cluster
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
@@ -147,6 +150,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.hls = hm
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
+	// With -nats, the chat's log is the cluster's replicated stream.
+	if err := a.startCluster(); err != nil {
+		return nil, err
+	}
+
 	// The day: the chat rooms and the programme need each other (a room
 	// exists for a stage the programme knows; the programme tells rooms
 	// which talk is on and archives their chat), so both are made before
@@ -158,6 +166,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		// web checks the page's origin (-chat-origins) before it hands a
 		// websocket over.
 		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	if a.cluster != nil {
+		rooms.Logs = chatLogs{a.cluster}
 	}
 	prog := &programme.Programme{
 		Talks:  lib,
@@ -390,6 +401,12 @@ func (a *app) Close() {
 	}
 	if a.rooms != nil {
 		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
+	}
+	if a.leases != nil {
+		a.leases.Close() // after ingest: ended publishes have released theirs
+	}
+	if a.cluster != nil {
+		a.cluster.Close() // after the rooms: their logs stop first
 	}
 	if a.debug != nil {
 		a.debug.Close()
