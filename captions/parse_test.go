@@ -113,7 +113,7 @@ func TestWrite_RoundTrip(t *testing.T) {
 func TestAppendSegment(t *testing.T) {
 	cues := []Cue{{ms(500), ms(1500), "a"}, {ms(1800), ms(2600), "b"}, {ms(4000), ms(5000), "c"}}
 	got := string(AppendSegment(nil, cues, ms(2000), ms(2000), 180000))
-	want := "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:180000,LOCAL:00:00:00.000\n\n00:00:00.000 --> 00:00:00.600\nb\n"
+	want := "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:180000,LOCAL:00:00:02.000\n\n00:00:01.800 --> 00:00:02.600\nb\n"
 	if got != want {
 		t.Fatalf("segment = %q, want %q", got, want)
 	}

@@ -15,21 +15,25 @@ func Write(cues []Cue) []byte {
 }
 
 // AppendSegment appends one WebVTT segment of an HLS subtitle rendition: the
-// cues that overlap [from, from+dur) of the media timeline, with times
-// relative to from, and an X-TIMESTAMP-MAP that puts from at mpegts, the
+// cues that overlap [from, from+dur) of the media timeline, a cue that spans
+// segments in each. Cue times stay on the media timeline (what players that
+// ignore X-TIMESTAMP-MAP, such as ffmpeg, compare with the video's
+// timestamps), and the X-TIMESTAMP-MAP puts LOCAL from at mpegts, the
 // segment's start on the video's timeline in 90 kHz units (its fMP4 tfdt;
-// RFC 8216 §3.5). A cue that spans segments is written in each.
+// RFC 8216 §3.5), for players that follow it (hls.js, Safari).
 func AppendSegment(b []byte, cues []Cue, from, dur time.Duration, mpegts uint64) []byte {
 	b = append(b, "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:"...)
 	b = strconv.AppendUint(b, mpegts%(1<<33), 10)
-	b = append(b, ",LOCAL:00:00:00.000\n"...)
+	b = append(b, ",LOCAL:"...)
+	b = appendTime(b, from)
+	b = append(b, '\n')
 	var in []Cue
 	for _, c := range cues {
 		if c.End > from && c.Start < from+dur {
 			in = append(in, c)
 		}
 	}
-	return appendCues(b, in, from)
+	return appendCues(b, in, 0)
 }
 
 // appendCues writes cues shifted back by offset (times below 0 become 0).

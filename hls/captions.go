@@ -110,13 +110,16 @@ func (m *Manager) SubtitleSegment(stageName, lang string, seq uint64) ([]byte, b
 		return nil, false
 	}
 	e := &snap.entries[seq-snap.mediaSeq]
-	// Cue times as the playlist writes the date-time: milliseconds.
+	// Cue times on the stage's timeline: the wall clock mapped through the
+	// segment's date-time (as the playlist writes it: milliseconds) to its
+	// start on the timeline.
 	start := e.start.Round(time.Millisecond)
+	ptl := max(e.ptl, 0)
 	timed := m.Captions.Span(stageName, lang, start, start.Add(e.dur))
 	cues := make([]captions.Cue, 0, len(timed))
 	for _, c := range timed {
-		cues = append(cues, captions.Cue{Start: c.Start.Sub(start), End: c.End.Sub(start), Text: c.Text})
+		cues = append(cues, captions.Cue{Start: max(ptl+c.Start.Sub(start), 0), End: ptl + c.End.Sub(start), Text: c.Text})
 	}
-	mpegts := uint64(max(e.ptl, 0)) * 9 / 100_000 // 90 kHz
-	return captions.AppendSegment(nil, cues, 0, e.dur, mpegts), true
+	mpegts := uint64(ptl) * 9 / 100_000 // 90 kHz
+	return captions.AppendSegment(nil, cues, ptl, e.dur, mpegts), true
 }
