@@ -109,6 +109,9 @@ type Manager struct {
 	// Warnings, when set, shows per-stage warnings ("gop"); *stream.Registry
 	// satisfies it.
 	Warnings warningSetter
+	// Captions, when set, are the cues posted live (*captions.Live): a
+	// stage with some is served with a subtitle rendition (captions.go).
+	Captions captionSource
 	// Metrics, when set, receives the segmenter's metrics.
 	Metrics prometheus.Registerer
 	Log     *slog.Logger
@@ -359,6 +362,9 @@ func (m *Manager) Playlist(ctx context.Context, stageName string, msn, part int6
 	g := m.groups[stageName]
 	m.mu.Unlock()
 	if g != nil && msn < 0 && !skip {
+		if mv := m.captionsMultivariant(g); mv != nil {
+			return mv, http.StatusOK
+		}
 		if mv := g.multivariant(); mv != nil {
 			return mv, http.StatusOK
 		}

@@ -128,6 +128,12 @@ type Server struct {
 	// Sponsors keeps the sponsors' logos for the room screen and the live
 	// page; optional (the sponsor routes answer 503 without it).
 	Sponsors sponsorLibrary
+	// LiveCaptions keeps the cues posted live (*captions.Live); optional
+	// (POST /api/stages/{stage}/captions answers 503 without it).
+	LiveCaptions liveCaptions
+	// Subtitles serves the live subtitle rendition of those cues
+	// (*hls.Manager); optional.
+	Subtitles liveSubtitles
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
 	// Transcode, optional, is the state of -transcode's ffmpeg children,
@@ -282,6 +288,8 @@ func (s *Server) routes() {
 	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode, responder: resp}
 	sponsors := &sponsorHandlers{sponsors: s.Sponsors, log: s.Log, responder: resp, renderer: page, auth: adm, eventZone: zone}
 	rooms := &roomHandlers{talks: s.Talks, sponsors: sponsors, responder: resp, renderer: page, eventZone: zone}
+	slides := &slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
+		chatHubs: hubs, responder: resp, renderer: page, auth: adm}
 	groups := []interface{ register(*router) }{
 		&siteHandlers{health: s.Health, assets: s.assets, responder: resp, renderer: page},
 		&liveHandlers{live: s.Live, stages: s.Stages, metrics: s.metrics, responder: resp, audience: aud},
@@ -294,8 +302,8 @@ func (s *Server) routes() {
 		&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
 			chatHubs: hubs, responder: resp, auth: adm},
 		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
-		&slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
-			chatHubs: hubs, responder: resp, renderer: page, auth: adm},
+		slides,
+		newCaptionHandlers(s.Talks, s.LiveCaptions, s.Subtitles, slides, s.Log, resp, adm, hidden),
 		&scheduleHandlers{schedule: s.Schedule, talks: s.Talks, feed: s.feed, log: s.Log,
 			responder: resp, renderer: page, auth: adm, eventZone: zone},
 		&statsHandlers{stats: s.Stats, talks: s.Talks, log: s.Log, chatHistory: history,
