@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -42,45 +45,18 @@ func (s *archiveHandlers) handleTalkDownload(w http.ResponseWriter, r *http.Requ
 		s.jsonError(w, http.StatusNotFound, "talk "+id+" has no recording yet")
 		return
 	}
-	ctx := r.Context()
-	init, err := s.readObject(ctx, sel.Parts[0].Init)
+	dl, err := planMP4(r.Context(), s.archive, sel)
 	if err != nil {
-		s.jsonError(w, http.StatusBadGateway, "cannot read the recording from the archive: "+err.Error())
-		return
-	}
-	var keys []string
-	var dur time.Duration
-	skipped := 0
-	for i, p := range sel.Parts {
-		if i > 0 && p.Init != sel.Parts[0].Init {
-			other, err := s.readObject(ctx, p.Init)
-			if err != nil || !bytes.Equal(other, init) {
-				skipped++
-				continue
-			}
-		}
-		for _, seg := range p.Segments {
-			keys = append(keys, seg.Key)
-			dur += seg.Duration
-		}
-	}
-	joiner := &archive.MP4Joiner{Init: init, Duration: dur}
-	header, err := joiner.Header()
-	if err == nil {
-		err = joiner.Initialize()
-	}
-	if err != nil {
-		s.log.Error("cannot build the MP4 download from a stored init segment", "talk", id, "key", sel.Parts[0].Init, "error", err)
-		s.jsonError(w, http.StatusInternalServerError, "the stored recording cannot be made into an MP4 file; the replay still plays")
+		s.mp4Error(w, s.log, id, sel, err)
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
 	h.Set("Content-Disposition", `attachment; filename="`+id+`.mp4"`)
 	h.Set("Cache-Control", "no-cache")
-	if skipped > 0 {
-		h.Set("X-Salon-Parts-Skipped", strconv.Itoa(skipped))
-		s.log.Warn("download leaves out parts recorded with other codec parameters", "talk", id, "parts", skipped)
+	if dl.skipped > 0 {
+		h.Set("X-Salon-Parts-Skipped", strconv.Itoa(dl.skipped))
+		s.log.Warn("download leaves out parts recorded with other codec parameters", "talk", id, "parts", dl.skipped)
 	}
 	if r.Method == http.MethodHead {
 		return
@@ -88,44 +64,108 @@ func (s *archiveHandlers) handleTalkDownload(w http.ResponseWriter, r *http.Requ
 	if s.stats != nil {
 		s.stats.MP4Download(id, s.clientKey(r))
 	}
-	if _, err := w.Write(header); err != nil {
-		return
-	}
-
-	// Read each segment into one reused buffer, rebase it in place and write
-	// it: on this machine (MinIO, salon and the client on 2 cores) a
-	// prefetching goroutine that buffers whole segments was slower (51 % of
-	// GetObject) than copying (62 %), because the relay is bound by CPU, not
-	// by request latency.
-	var buf bytes.Buffer
-	for _, k := range keys {
-		buf.Reset()
-		if err := s.readObjectInto(ctx, k, &buf); err != nil {
-			s.log.Warn("download interrupted: archive read failed", "talk", id, "error", err)
-			return
-		}
-		if err := joiner.Fragment(buf.Bytes()); err != nil {
-			s.log.Warn("download interrupted: a stored segment cannot be read", "talk", id, "key", k, "error", err)
-			return
-		}
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return
-		}
+	if err := dl.writeTo(r.Context(), w, s.archive); err != nil && !errors.Is(err, errClientGone) {
+		s.log.Warn("download interrupted", "talk", id, "error", err)
 	}
 }
 
-// readObject reads a whole (small) object: a segment or an init segment.
-func (s *archiveHandlers) readObject(ctx context.Context, key string) ([]byte, error) {
+// errClientGone is a write to the client that failed: the client went away.
+var errClientGone = errors.New("the client stopped reading")
+
+// errMP4Header is a stored init segment that cannot be made an MP4 header.
+var errMP4Header = errors.New("the stored init segment cannot be made into an MP4 header")
+
+// mp4Download is a talk's recording planned as one MP4 file: its header and
+// the segments whose fragments follow it. The download and the bundle
+// (talk_bundle.go) both stream it.
+type mp4Download struct {
+	joiner  *archive.MP4Joiner
+	header  []byte
+	keys    []string // media segments, in order
+	skipped int      // parts left out: recorded with other codec parameters
+}
+
+// planMP4 reads the first part's init segment (and each later part's, to
+// compare) and lists the segments of the MP4 made from sel.
+func planMP4(ctx context.Context, store objectGetter, sel archive.Selection) (*mp4Download, error) {
+	init, err := readObject(ctx, store, sel.Parts[0].Init)
+	if err != nil {
+		return nil, err
+	}
+	dl := &mp4Download{}
+	var dur time.Duration
+	for i, p := range sel.Parts {
+		if i > 0 && p.Init != sel.Parts[0].Init {
+			other, err := readObject(ctx, store, p.Init)
+			if err != nil || !bytes.Equal(other, init) {
+				dl.skipped++
+				continue
+			}
+		}
+		for _, seg := range p.Segments {
+			dl.keys = append(dl.keys, seg.Key)
+			dur += seg.Duration
+		}
+	}
+	dl.joiner = &archive.MP4Joiner{Init: init, Duration: dur}
+	dl.header, err = dl.joiner.Header()
+	if err == nil {
+		err = dl.joiner.Initialize()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errMP4Header, err)
+	}
+	return dl, nil
+}
+
+// mp4Error answers a failed planMP4.
+func (s *responder) mp4Error(w http.ResponseWriter, log *slog.Logger, id string, sel archive.Selection, err error) {
+	if errors.Is(err, errMP4Header) {
+		log.Error("cannot build the MP4 download from a stored init segment", "talk", id, "key", sel.Parts[0].Init, "error", err)
+		s.jsonError(w, http.StatusInternalServerError, "the stored recording cannot be made into an MP4 file; the replay still plays")
+		return
+	}
+	s.jsonError(w, http.StatusBadGateway, "cannot read the recording from the archive: "+err.Error())
+}
+
+// writeTo writes the MP4 to w: the header, then each segment read into one
+// reused buffer, its decode times moved in place. On this machine (MinIO,
+// salon and the client on 2 cores) a prefetching goroutine that buffers
+// whole segments was slower (51 % of GetObject) than copying (62 %), because
+// the relay is bound by CPU, not by request latency. A failed write to w is
+// errClientGone; any other error is the archive's or a stored segment's.
+func (dl *mp4Download) writeTo(ctx context.Context, w io.Writer, store objectGetter) error {
+	if _, err := w.Write(dl.header); err != nil {
+		return errors.Join(errClientGone, err)
+	}
 	var buf bytes.Buffer
-	if err := s.readObjectInto(ctx, key, &buf); err != nil {
+	for _, k := range dl.keys {
+		buf.Reset()
+		if err := readObjectInto(ctx, store, k, &buf); err != nil {
+			return fmt.Errorf("archive read failed: %w", err)
+		}
+		if err := dl.joiner.Fragment(buf.Bytes()); err != nil {
+			return fmt.Errorf("stored segment %s cannot be read: %w", k, err)
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return errors.Join(errClientGone, err)
+		}
+	}
+	return nil
+}
+
+// readObject reads a whole (small) object: a segment or an init segment.
+func readObject(ctx context.Context, store objectGetter, key string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := readObjectInto(ctx, store, key, &buf); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
 // readObjectInto appends a whole (small) object to buf.
-func (s *archiveHandlers) readObjectInto(ctx context.Context, key string, buf *bytes.Buffer) error {
-	rc, info, err := s.archive.Get(ctx, key, 0, -1)
+func readObjectInto(ctx context.Context, store objectGetter, key string, buf *bytes.Buffer) error {
+	rc, info, err := store.Get(ctx, key, 0, -1)
 	if err != nil {
 		return err
 	}
