@@ -130,6 +130,10 @@ type Server struct {
 	Sponsors sponsorLibrary
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// MaxBundleSize caps a talk's bundle (/talks/{id}/bundle.zip): the sum
+	// of its files' sizes, in bytes; a larger one is refused with 413.
+	// Default DefaultMaxBundle.
+	MaxBundleSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
 	Health healthSource
 	// Schedule imports and exports the day's schedule; optional (the
@@ -194,6 +198,9 @@ func (s *Server) Initialize() error {
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
+	}
+	if s.MaxBundleSize <= 0 {
+		s.MaxBundleSize = DefaultMaxBundle
 	}
 	if s.DefaultLocation == nil {
 		s.DefaultLocation = time.Local
@@ -290,6 +297,8 @@ func (s *Server) routes() {
 			responder: resp, hiddenTalks: hidden, audience: aud},
 		&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
 			chatHubs: hubs, responder: resp, auth: adm},
+		&replayHandlers{archive: s.Archive, talks: s.Talks, stats: s.Stats, maxBundle: s.MaxBundleSize, log: s.Log,
+			chatHistory: history, responder: resp, hiddenTalks: hidden, audience: aud},
 		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
 		&slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
 			chatHubs: hubs, responder: resp, renderer: page, auth: adm},
