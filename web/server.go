@@ -139,6 +139,10 @@ type Server struct {
 	// Transcode, optional, is the state of -transcode's ffmpeg children,
 	// shown per stage in /api/stages/{stage} (*transcode.Transcoder).
 	Transcode transcodeStates
+	// MaxBundleSize caps a talk's bundle (/talks/{id}/bundle.zip): the sum
+	// of its files' sizes, in bytes; a larger one is refused with 413.
+	// Default DefaultMaxBundle.
+	MaxBundleSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
 	Health healthSource
 	// Schedule imports and exports the day's schedule; optional (the
@@ -203,6 +207,9 @@ func (s *Server) Initialize() error {
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
+	}
+	if s.MaxBundleSize <= 0 {
+		s.MaxBundleSize = DefaultMaxBundle
 	}
 	if s.DefaultLocation == nil {
 		s.DefaultLocation = time.Local
@@ -301,6 +308,8 @@ func (s *Server) routes() {
 			responder: resp, hiddenTalks: hidden, audience: aud},
 		&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
 			chatHubs: hubs, responder: resp, auth: adm},
+		&replayHandlers{archive: s.Archive, talks: s.Talks, stats: s.Stats, maxBundle: s.MaxBundleSize, log: s.Log,
+			chatHistory: history, responder: resp, hiddenTalks: hidden, audience: aud},
 		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
 		slides,
 		newCaptionHandlers(s.Talks, s.LiveCaptions, s.Subtitles, slides, s.Log, resp, adm, hidden),
