@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/captions"
 	"github.com/salon/salon/cluster"
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/ingest"
@@ -59,6 +60,7 @@ type app struct {
 	transcoder  *transcode.Transcoder
 	cluster     *cluster.Node   // nil without -nats
 	leases      *cluster.Leases // with cluster
+	captions    *captions.Live
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
@@ -135,7 +137,13 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.recorder = rec
 	log.Info("archive ready", "archive", desc, "talks", len(lib.List()))
 
+	liveCaps := &captions.Live{Dir: filepath.Join(cfg.Data, "captions"), Log: log.With("component", "captions")}
+	if err := liveCaps.Initialize(); err != nil {
+		return nil, err
+	}
+	a.captions = liveCaps
 	hm := &hls.Manager{
+		Captions:        liveCaps,
 		Sink:            rec,
 		SegmentDuration: cfg.SegmentDuration,
 		PartDuration:    cfg.PartDuration,
@@ -175,8 +183,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Rooms:  rooms,
 		Stages: a.reg,
 		View:   web.TalkView(cfg.PublicURL),
-		Dir:    filepath.Join(cfg.Data, "programme"),
-		Log:    log.With("component", "programme"),
+		// The cues posted live are archived with their talk.
+		Captions:      liveCaps,
+		CaptionTracks: lib,
+		Dir:           filepath.Join(cfg.Data, "programme"),
+		Log:           log.With("component", "programme"),
 	}
 	rooms.Stages = prog
 	if err := rooms.Initialize(); err != nil {
@@ -243,6 +254,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		ChatOrigins:     cfg.ChatOrigins,
 		Programme:       prog,
 		Slides:          lib,
+		LiveCaptions:    liveCaps,
+		Subtitles:       a.hls,
 		Health:          rec,
 		Schedule:        sched,
 		Sponsors:        sponsors,
@@ -287,16 +300,6 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
-	if err := ws.Initialize(); err != nil {
-		return nil, err
-	}
-	a.web = ws
-	if cfg.TLS.Redirect != "" {
-		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
-			return nil, err
-		}
-	}
-
 	if cfg.Transcode.On() {
 		// The renditions come back through salon's own ingest, exactly as
 		// an encoder's renditions would.
@@ -325,7 +328,18 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 		a.transcoder = tc
+		ws.Transcode = tc
 	}
+	if err := ws.Initialize(); err != nil {
+		return nil, err
+	}
+	a.web = ws
+	if cfg.TLS.Redirect != "" {
+		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+	}
+
 	for _, p := range cfg.Pulls {
 		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, MediaTimeout: cfg.Ingest.MediaTimeout, Log: log}
 		if err := pl.Initialize(); err != nil {
@@ -397,6 +411,9 @@ func (a *app) Close() {
 	}
 	if a.programme != nil {
 		a.programme.Close() // jobs not done stay in DATA/programme/jobs
+	}
+	if a.captions != nil {
+		a.captions.Close() // after the programme: its jobs read the live cues
 	}
 	if a.rooms != nil {
 		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
