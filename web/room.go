@@ -127,8 +127,8 @@ func (s *roomHandlers) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.render(w, http.StatusOK, "room.html", pageData{
-		Title:     "Room · " + name,
+	s.render(w, r, http.StatusOK, "room.html", pageData{
+		Title:     s.tr(r).T("room.title", "Stage", name),
 		StageName: name,
 		Admin:     adminData{Zone: s.zoneName()}, // for the clock; no session
 		Extras:    extrasData{Room: s.room(r, name)},
