@@ -32,7 +32,7 @@ function fill(s, params) {
 }
 
 // t: the message key with its placeholders filled from params, e.g.
-// t('chat.tooLong', {Max: 500}). A missing key shows as itself.
+// t('error.status', {Status: 404}). A missing key shows as itself.
 export function t(key, params) {
   const m = catalog.messages[key];
   if (m === undefined) return key;
