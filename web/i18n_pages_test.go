@@ -15,13 +15,14 @@ import (
 )
 
 // Where catalog keys are used: templates ({{t "k"}}, {{tn "k" n}}), scripts
-// (t('k'), tn('k', n) from lib/i18n.js) and Go (l.T("k"), l.N("k", n),
+// (t('k'), tn('k', n) from lib/i18n.js, imported as tr and trn where t
+// names a talk) and Go (l.T("k"), l.N("k", n),
 // pageError and renderLogin, whose messages are keys).
 var (
 	tmplActionRE = regexp.MustCompile(`\{\{[^}]*\}\}`)
 	tmplKeyRE    = regexp.MustCompile(`(?:^|[\s(])tn? "([^"]+)"`)
-	jsKeyRE      = regexp.MustCompile(`\btn?\(\s*['"]([^'"]+)['"]`)
-	jsDynamicRE  = regexp.MustCompile(`\btn?\(\s*[^'"\s)]`)
+	jsKeyRE      = regexp.MustCompile(`\b(?:t|tn|tr|trn)\(\s*['"]([^'"]+)['"]`)
+	jsDynamicRE  = regexp.MustCompile(`\b(?:t|tn|tr|trn)\(\s*[^'"\s)]`)
 	goKeyRE      = regexp.MustCompile(`\.(?:T|N)\("([^"]+)"`)
 	goPageErrRE  = regexp.MustCompile(`pageError\(w, r, [^,]+, "([^"]+)", "([^"]+)"`)
 	goLoginRE    = regexp.MustCompile(`renderLogin\(w, r, [^,]+, "([^"]+)"`)
