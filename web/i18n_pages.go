@@ -120,7 +120,8 @@ func (s *renderer) tr(r *http.Request) *i18n.Localizer {
 }
 
 // pageLang fills the page's language: the switcher links keep the page's
-// address and its other query parameters.
+// address and its other query parameters, except a speaker's token, which
+// the page never repeats (js/lib/i18n.js adds it back in the browser).
 func (s *renderer) pageLang(r *http.Request, tag string) pageLang {
 	pl := pageLang{Lang: tag, Catalog: s.assets.url(i18nAsset(tag))}
 	if s.zone != nil {
@@ -132,6 +133,7 @@ func (s *renderer) pageLang(r *http.Request, tag string) pageLang {
 		if r != nil {
 			u.Path = r.URL.Path
 			q := r.URL.Query()
+			q.Del("token")
 			q.Set("lang", l.Tag)
 			u.RawQuery = q.Encode()
 		} else {

@@ -21,6 +21,17 @@ try {
   console.error('salon: the message catalog did not load (' + e.message + '); showing message keys');
 }
 
+// The switcher's links leave out a speaker's ?token= (the server never
+// repeats it in a page): the speaker page keeps it when switching language.
+const token = new URLSearchParams(location.search).get('token');
+if (token) {
+  for (const a of document.querySelectorAll('.lang-switch a[href]')) {
+    const u = new URL(a.href, location.href);
+    u.searchParams.set('token', token);
+    a.href = u.pathname + u.search;
+  }
+}
+
 // intl is the locale dates and numbers are written in ("en-GB", "zh-CN").
 export const intl = catalog.intl;
 
