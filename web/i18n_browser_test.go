@@ -166,8 +166,8 @@ func TestPages_LanguagesBrowser(t *testing.T) {
 			if browser != want || !strings.HasSuffix(server, " · "+want) {
 				t.Errorf("server wrote %q, browser %q; want both %q (Asia/Shanghai)", server, browser, want)
 			}
-			for _, style := range []i18n.DateStyle{i18n.Time, i18n.Day, i18n.DayTime, i18n.LongDay} {
-				name := map[i18n.DateStyle]string{i18n.Time: "time", i18n.Day: "day", i18n.DayTime: "dayTime", i18n.LongDay: "longDay"}[style]
+			for _, style := range []i18n.DateStyle{i18n.Time, i18n.Day, i18n.DayTime, i18n.LongDay, i18n.DayShort} {
+				name := map[i18n.DateStyle]string{i18n.Time: "time", i18n.Day: "day", i18n.DayTime: "dayTime", i18n.LongDay: "longDay", i18n.DayShort: "dayShort"}[style]
 				at := time.Date(2026, 3, 29, 23, 59, 0, 0, time.UTC)
 				b, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import('/static/js/lib/i18n.js').then(m => m.formatDate(`+jsonString(at.Format(time.RFC3339))+`, '`+name+`'))`, chromedp.EvalAwaitPromise))
 				if err != nil {

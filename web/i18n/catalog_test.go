@@ -80,6 +80,8 @@ func TestLocalizer_Date(t *testing.T) {
 		{"en", Day, "Wed, 2 Dec 2026"},
 		{"en", DayTime, "Wed 2 Dec, 14:05"},
 		{"en", LongDay, "Wednesday, 2 December 2026"},
+		{"en", DayShort, "Wed 2 Dec"},
+		{"zh-CN", DayShort, "12月2日周三"},
 		{"zh-CN", Time, "14:05"},
 		{"zh-CN", Day, "2026年12月2日周三"},
 		{"zh-CN", DayTime, "12月2日周三 14:05"},

@@ -66,6 +66,8 @@ const (
 	DayTime
 	// LongDay: "Wednesday, 2 December 2026" · "2026年12月2日星期三".
 	LongDay
+	// DayShort: "Wed 2 Dec" · "12月2日周三".
+	DayShort
 )
 
 var (
@@ -92,6 +94,8 @@ func (l *Localizer) Date(t time.Time, loc *time.Location, style DateStyle) strin
 			return md + zhShortWeekday[wd] + " " + t.Format("15:04")
 		case LongDay:
 			return strconv.Itoa(t.Year()) + "年" + md + zhLongWeekday[wd]
+		case DayShort:
+			return md + zhShortWeekday[wd]
 		}
 		return t.Format("15:04")
 	}
@@ -102,6 +106,8 @@ func (l *Localizer) Date(t time.Time, loc *time.Location, style DateStyle) strin
 		return t.Format("Mon 2 Jan, 15:04")
 	case LongDay:
 		return t.Format("Monday, 2 January 2006")
+	case DayShort:
+		return t.Format("Mon 2 Jan")
 	}
 	return t.Format("15:04")
 }

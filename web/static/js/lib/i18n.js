@@ -65,7 +65,8 @@ const styles = {
   time: { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
   day: { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' },
   dayTime: { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
-  longDay: { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }
+  longDay: { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' },
+  dayShort: { weekday: 'short', day: 'numeric', month: 'short' }
 };
 
 // A zone name the browser does not know falls back to the browser's own.
@@ -82,7 +83,7 @@ function zoneOpt(zone) {
 const formatters = new Map();
 
 // formatDate writes d (a Date, ISO string or ms) in style ('time', 'day',
-// 'dayTime', 'longDay') in zone (default: the event's, from the page).
+// 'dayTime', 'longDay', 'dayShort') in zone (default: the event's, from the page).
 export function formatDate(d, style, zone) {
   if (d === undefined || d === null || d === '') return '';
   const z = zone === undefined ? metaContent('salon-zone') : zone;
