@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/web/i18n"
 )
 
@@ -63,9 +64,11 @@ func langFuncs(l *i18n.Localizer, zone *eventZone) template.FuncMap {
 		"t":  l.T,
 		"tn": func(id string, n any, kv ...any) string { return l.N(id, toInt(n), kv...) },
 		// when: a talk's day and time in the event's zone, "" for none.
-		"when":     func(t time.Time) string { return l.Date(t, loc(), i18n.DayTime) },
-		"clock":    func(t time.Time) string { return l.Date(t, loc(), i18n.Time) },
-		"duration": func(secs float64) string { return formatDuration(l, secs) },
+		"when":       func(t time.Time) string { return l.Date(t, loc(), i18n.DayTime) },
+		"clock":      func(t time.Time) string { return l.Date(t, loc(), i18n.Time) },
+		"duration":   func(secs float64) string { return formatDuration(l, secs) },
+		"trackLine":  func(tracks []stream.TrackInfo) string { return trackLine(l, tracks) },
+		"slideLabel": func(mediaType string) string { return slideLabel(l, mediaType) },
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web/i18n"
 )
 
 // pageHandlers serve the public pages: home, a stage's live and questions
@@ -36,12 +37,10 @@ func (s *pageHandlers) register(rt *router) {
 func parsePages(a *assets, lang template.FuncMap) (*template.Template, error) {
 	funcs := template.FuncMap{
 		"asset":      a.url,
-		"trackLine":  trackLine,
 		"bitrate":    formatBitrate,
 		"speakers":   speakerNames,
 		"bytes":      formatBytes,
 		"slideURL":   func(id, name string) string { return "/archive/" + archive.SlideKey(id, url.PathEscape(name)) },
-		"slideLabel": slideLabel,
 	}
 	for k, v := range lang {
 		funcs[k] = v
@@ -222,8 +221,9 @@ func (s *pageHandlers) handleQuestionsPage(w http.ResponseWriter, r *http.Reques
 }
 
 // trackLine describes a stage's tracks in one line, e.g.
-// "H264 1280×720 30 fps · AAC 48 kHz stereo · 2.6 Mbit/s".
-func trackLine(tracks []stream.TrackInfo) string {
+// "H264 1280×720 30 fps · AAC 48 kHz stereo · 2.6 Mbit/s" (the channel words
+// in l's language; lib/format.js writes the same).
+func trackLine(l *i18n.Localizer, tracks []stream.TrackInfo) string {
 	var parts []string
 	var total int64
 	for _, t := range tracks {
@@ -244,11 +244,11 @@ func trackLine(tracks []stream.TrackInfo) string {
 			switch t.Channels {
 			case 0:
 			case 1:
-				p += " mono"
+				p += " " + l.T("track.mono")
 			case 2:
-				p += " stereo"
+				p += " " + l.T("track.stereo")
 			default:
-				p += fmt.Sprintf(" %d ch", t.Channels)
+				p += " " + l.T("track.channels", "N", t.Channels)
 			}
 		}
 		parts = append(parts, p)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/web/i18n"
 )
 
 // handleSpeakPage is the speaker's upload page, /speak/{id}?token=…. The
@@ -52,11 +53,14 @@ func formatBytes(n int64) string {
 }
 
 // slideLabel names a slide file's type for people.
-func slideLabel(mediaType string) string {
+func slideLabel(l *i18n.Localizer, mediaType string) string {
+	if mediaType == archive.SlideODP.MediaType {
+		return l.T("slides.odp")
+	}
 	for _, st := range []archive.SlideType{archive.SlidePDF, archive.SlidePPTX, archive.SlideODP, archive.SlideKeynote} {
 		if st.MediaType == mediaType {
 			return st.Label
 		}
 	}
-	return "File"
+	return l.T("slides.file")
 }

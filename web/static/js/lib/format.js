@@ -30,17 +30,17 @@ function sig3(n) {
 export function trackLine(tracks) {
   const parts = [];
   let total = 0;
-  for (const t of tracks || []) {
-    total += t.bitrate || 0;
-    let p = t.codec;
-    if (t.kind === 'video') {
-      if (t.width > 0 && t.height > 0) p += ' ' + t.width + '×' + t.height;
-      if (t.frame_rate > 0) p += ' ' + sig3(t.frame_rate) + ' fps';
-    } else if (t.kind === 'audio') {
-      if (t.sample_rate > 0) p += ' ' + sig3(t.sample_rate / 1000) + ' kHz';
-      if (t.channels === 1) p += ' mono';
-      else if (t.channels === 2) p += ' stereo';
-      else if (t.channels > 2) p += ' ' + t.channels + ' ch';
+  for (const tk of tracks || []) {
+    total += tk.bitrate || 0;
+    let p = tk.codec;
+    if (tk.kind === 'video') {
+      if (tk.width > 0 && tk.height > 0) p += ' ' + tk.width + '×' + tk.height;
+      if (tk.frame_rate > 0) p += ' ' + sig3(tk.frame_rate) + ' fps';
+    } else if (tk.kind === 'audio') {
+      if (tk.sample_rate > 0) p += ' ' + sig3(tk.sample_rate / 1000) + ' kHz';
+      if (tk.channels === 1) p += ' ' + t('track.mono');
+      else if (tk.channels === 2) p += ' ' + t('track.stereo');
+      else if (tk.channels > 2) p += ' ' + t('track.channels', { N: tk.channels });
     }
     parts.push(p);
   }
