@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/web/i18n"
 )
@@ -67,6 +68,7 @@ func langFuncs(l *i18n.Localizer, zone *eventZone) template.FuncMap {
 		"when":       func(t time.Time) string { return l.Date(t, loc(), i18n.DayTime) },
 		"clock":      func(t time.Time) string { return l.Date(t, loc(), i18n.Time) },
 		"duration":   func(secs float64) string { return formatDuration(l, secs) },
+		"speakers":   func(sp []archive.Speaker) string { return speakerNames(sp, l.T("list.sep")) },
 		"trackLine":  func(tracks []stream.TrackInfo) string { return trackLine(l, tracks) },
 		"slideLabel": func(mediaType string) string { return slideLabel(l, mediaType) },
 	}

@@ -104,7 +104,7 @@ func (s *roomHandlers) room(r *http.Request, stage string) roomJSON {
 // roomTalk is t for the room screen, its times in the event's zone and the
 // request's language (room.json answers in the page's language too).
 func (s *roomHandlers) roomTalk(r *http.Request, t archive.Talk, now time.Time) *roomTalk {
-	rt := &roomTalk{ID: t.ID, Title: t.Title, Speakers: speakerNames(t.Speakers)}
+	rt := &roomTalk{ID: t.ID, Title: t.Title, Speakers: speakerNames(t.Speakers, s.tr(r).T("list.sep"))}
 	// The event's zone: -timezone, else the schedule's, else the machine's
 	// (Server.Location alone is nil without -timezone).
 	loc := s.location()

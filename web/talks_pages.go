@@ -48,12 +48,14 @@ func (s *pageHandlers) homeTalks(l *i18n.Localizer) (live, upcoming []talkJSON, 
 	return live, upcoming, replays
 }
 
-func speakerNames(sp []archive.Speaker) string {
+// speakerNames lists a talk's speakers, joined the way sep's language joins
+// names (", " · "、").
+func speakerNames(sp []archive.Speaker, sep string) string {
 	names := make([]string, 0, len(sp))
 	for _, s := range sp {
 		names = append(names, s.Name)
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, sep)
 }
 
 // formatDuration writes a talk's length for people: "45 s", "28 min",

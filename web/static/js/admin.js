@@ -196,7 +196,7 @@ function render() {
   if (!names.length) {
     stagesBox.replaceChildren(el('div', { class: 'empty' },
       el('h2', {}, tr('console.noStages')),
-      el('p', {}, tr('console.noStages.help1') + ' ',
+      el('p', {}, tr('console.noStages.help1'),
         el('a', { href: '/admin/schedule' }, tr('console.noStages.link')), tr('console.noStages.help2'))));
   }
   renderUnassigned(state.talks.filter((t) => !t.stage));
