@@ -154,6 +154,7 @@ func TestServer_Language(t *testing.T) {
 		{name: "script", path: "/?lang=%3Cscript%3Ealert(1)%3C/script%3E", lang: "en"},
 		{name: "invalid", path: "/?lang=xx-INVALID", header: map[string]string{"Accept-Language": "zh"}, lang: "zh-CN"},
 		{name: "error page", path: "/live/Bad_Name?lang=zh-CN", lang: "zh-CN", cookie: "zh-CN", want: []string{"没有这个舞台", "错误 404"}},
+		{name: "login page", path: "/admin?lang=zh-CN", lang: "zh-CN", cookie: "zh-CN", want: []string{"组织者控制台", "管理员令牌"}},
 		{name: "not found", path: "/nothing-here", header: map[string]string{"Accept-Language": "zh-CN"}, lang: "zh-CN", want: []string{"页面不存在"}},
 	}
 	for _, tc := range cases {
