@@ -36,10 +36,10 @@ func (s *pageHandlers) register(rt *router) {
 // i18n_pages.go) besides the shared ones.
 func parsePages(a *assets, lang template.FuncMap) (*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset":      a.url,
-		"bitrate":    formatBitrate,
-		"bytes":      formatBytes,
-		"slideURL":   func(id, name string) string { return "/archive/" + archive.SlideKey(id, url.PathEscape(name)) },
+		"asset":    a.url,
+		"bitrate":  formatBitrate,
+		"bytes":    formatBytes,
+		"slideURL": func(id, name string) string { return "/archive/" + archive.SlideKey(id, url.PathEscape(name)) },
 	}
 	for k, v := range lang {
 		funcs[k] = v
