@@ -142,7 +142,7 @@ function lists(box, r, dry) {
 function renderRooms() {
   const box = $('sched-rooms');
   if (!state.rooms.length) {
-    box.replaceChildren(el('p', { class: 'cx-hint' }, 'The schedule has no rooms.'));
+    box.replaceChildren(el('p', { class: 'cx-hint' }, tr('sched.noRooms')));
     return;
   }
   box.replaceChildren(...state.rooms.map((r, i) => {
