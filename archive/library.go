@@ -511,6 +511,7 @@ func (t Talk) clone() Talk {
 	c.Speakers = slices.Clone(t.Speakers)
 	c.Slides = slices.Clone(t.Slides)
 	c.SlideChanges = slices.Clone(t.SlideChanges)
+	c.Captions = slices.Clone(t.Captions)
 	if t.Recording != nil {
 		w := *t.Recording
 		if w.End != nil {
@@ -547,6 +548,9 @@ func normalize(t Talk) Talk {
 	}
 	for i := range t.SlideChanges {
 		t.SlideChanges[i].At = t.SlideChanges[i].At.UTC()
+	}
+	for i := range t.Captions {
+		t.Captions[i].UpdatedAt = t.Captions[i].UpdatedAt.UTC()
 	}
 	if t.Recording != nil {
 		t.Recording.Start = t.Recording.Start.UTC()

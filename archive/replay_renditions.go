@@ -96,7 +96,7 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 			cuts = append(cuts, cut{renditionCutKey(t.ID, r), rs})
 			variants = append(variants, v)
 		}
-		if len(variants) > 0 {
+		if len(variants) > 0 || len(t.Captions) > 0 {
 			src, err := l.replayVariant(ctx, sel, path.Base(renditionCutKey(t.ID, "")))
 			if err != nil {
 				l.Log.Warn("replay without its renditions: the source's recording cannot be described", "talk", t.ID, "error", err)
@@ -122,8 +122,12 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 	if err != nil {
 		return false, err
 	}
-	if len(variants) > 1 {
-		if body, err = hls.RenderMultivariant(variants); err != nil {
+	if len(variants) > 1 || (len(variants) == 1 && len(t.Captions) > 0) {
+		subs, err := l.writeCaptionPlaylists(ctx, t, sel)
+		if err != nil {
+			return false, err
+		}
+		if body, err = hls.RenderMultivariantSubs(variants, subs); err != nil {
 			return false, err
 		}
 	}

@@ -51,6 +51,9 @@ type Talk struct {
 	// wall-clock time; talks/{id}/slides.vtt is rendered from them over the
 	// replay.
 	SlideChanges []SlideChange `json:"slide_changes,omitempty"`
+	// Captions are the caption tracks below talks/{id}/captions/, one per
+	// language (captions.go).
+	Captions []Caption `json:"captions,omitempty"`
 
 	Extra map[string]json.RawMessage `json:"-"`
 }

@@ -26,7 +26,7 @@ const (
 )
 
 // talkJSONFields are the keys Talk knows; every other key goes to Extra.
-var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides", "slide_changes", "guid", "slug", "track", "language", "do_not_record", "hidden"}
+var talkJSONFields = [...]string{"version", "id", "title", "speakers", "stage", "starts_at", "ends_at", "abstract", "recording", "slides", "slide_changes", "captions", "guid", "slug", "track", "language", "do_not_record", "hidden"}
 
 // talkJSON has Talk's fields without its methods, so that encoding/json
 // does not recurse into MarshalJSON.
@@ -180,6 +180,9 @@ func (t *Talk) Validate() error {
 		return err
 	}
 	if err := validSlides(t.Slides); err != nil {
+		return err
+	}
+	if err := validCaptions(t.Captions); err != nil {
 		return err
 	}
 	if len(t.SlideChanges) > MaxSlideChanges {

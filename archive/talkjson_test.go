@@ -98,12 +98,12 @@ func TestTalk_JSON(t *testing.T) {
 	}{
 		{
 			name: "unknown fields kept",
-			in:   `{"version":1,"id":"a","title":"T","speakers":[{"name":"S","pronouns":"she"}],"stage":"main","starts_at":"2019-04-21T01:30:00Z","ends_at":"2019-04-21T02:00:00Z","captions":[{"lang":"de"}],"zzz":null}`,
+			in:   `{"version":1,"id":"a","title":"T","speakers":[{"name":"S","pronouns":"she"}],"stage":"main","starts_at":"2019-04-21T01:30:00Z","ends_at":"2019-04-21T02:00:00Z","translations":[{"lang":"de"}],"zzz":null}`,
 			check: func(t *testing.T, tk Talk, out string) {
-				if string(tk.Extra["captions"]) != `[{"lang":"de"}]` || string(tk.Extra["zzz"]) != "null" {
+				if string(tk.Extra["translations"]) != `[{"lang":"de"}]` || string(tk.Extra["zzz"]) != "null" {
 					t.Fatalf("Extra %v", tk.Extra)
 				}
-				if !strings.HasSuffix(out, `,"captions":[{"lang":"de"}],"zzz":null}`) {
+				if !strings.HasSuffix(out, `,"translations":[{"lang":"de"}],"zzz":null}`) {
 					t.Fatalf("out %s", out)
 				}
 			},

@@ -46,6 +46,10 @@ type group struct {
 
 	mu sync.Mutex
 	mv []byte // the multivariant playlist; nil while the stage has only its source
+	// vs are the variants now on offer (the source alone, or with its
+	// renditions): with live captions the playlist is multivariant even
+	// over the source alone (captions.go).
+	vs []playlist.Variant
 	// listed are the paths mv lists, for the renditions' reports of each
 	// other (EXT-X-RENDITION-REPORT).
 	listed []listedPath
@@ -155,7 +159,8 @@ func (g *group) renditionList() []*stage {
 func (g *group) update() {
 	var mv []byte
 	var listed []listedPath
-	if vs, paths := g.variants(); len(vs) > 1 {
+	vs, paths := g.variants()
+	if len(vs) > 1 {
 		for _, st := range paths {
 			listed = append(listed, listedPath{name: stream.RenditionName(st.rendition), served: st.served})
 		}
@@ -167,7 +172,7 @@ func (g *group) update() {
 		}
 	}
 	g.mu.Lock()
-	g.mv, g.listed = mv, listed
+	g.mv, g.listed, g.vs = mv, listed, vs
 	g.mu.Unlock()
 }
 

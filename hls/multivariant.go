@@ -3,6 +3,7 @@ package hls
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/codecparams"
@@ -12,6 +13,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
+	"github.com/salon/salon/captions"
 	"github.com/salon/salon/hls/playlist"
 	"github.com/salon/salon/ingest/stream"
 )
@@ -129,11 +131,37 @@ func videoSize(c mp4codecs.Codec) (w, h int, fps float64) {
 // players start with the first variant (the source) unless their own
 // bandwidth estimate says otherwise.
 func RenderMultivariant(vs []playlist.Variant) ([]byte, error) {
+	return RenderMultivariantSubs(vs, nil)
+}
+
+// SubtitleGroup is the GROUP-ID of the caption renditions.
+const SubtitleGroup = "subs"
+
+// Subtitles lists caption tracks as SUBTITLES renditions of SubtitleGroup,
+// named in their own language; uri gives a language's subtitle playlist.
+func Subtitles(langs []string, uri func(lang string) string) []playlist.Rendition {
+	out := make([]playlist.Rendition, 0, len(langs))
+	for _, l := range langs {
+		out = append(out, playlist.Rendition{Type: playlist.MediaSubtitles, GroupID: SubtitleGroup,
+			Name: captions.LangName(l), Language: l, URI: uri(l), AutoSelect: true})
+	}
+	return out
+}
+
+// RenderMultivariantSubs is RenderMultivariant with subtitle renditions
+// (Subtitles): every variant then names their group.
+func RenderMultivariantSubs(vs []playlist.Variant, subs []playlist.Rendition) ([]byte, error) {
 	for _, v := range vs {
 		if v.Bandwidth <= 0 {
 			return nil, fmt.Errorf("variant %s has no measured bandwidth yet", v.URI)
 		}
 	}
-	mv := playlist.Multivariant{Version: 7, IndependentSegments: true, Variants: vs}
+	if len(subs) > 0 {
+		vs = slices.Clone(vs)
+		for i := range vs {
+			vs[i].Subtitles = SubtitleGroup
+		}
+	}
+	mv := playlist.Multivariant{Version: 7, IndependentSegments: true, Media: subs, Variants: vs}
 	return mv.Marshal()
 }

@@ -14,8 +14,11 @@ type entry struct {
 	initName string
 	dur      time.Duration
 	start    time.Time
-	disc     bool // EXT-X-DISCONTINUITY before it
-	parts    []partEntry
+	// ptl is the segment's start on the stage's timeline (its tfdt), for
+	// the subtitle segments' X-TIMESTAMP-MAP.
+	ptl   time.Duration
+	disc  bool // EXT-X-DISCONTINUITY before it
+	parts []partEntry
 	// keepUntil is the stage's total segment time after which a retired
 	// segment is no longer served.
 	keepUntil time.Duration

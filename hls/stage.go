@@ -531,7 +531,7 @@ func (st *stage) flush(end time.Duration, closedAt time.Time) {
 
 	remove := st.win.add(entry{
 		seq: seg.Seq, name: seg.Name, initName: seg.InitName,
-		dur: seg.Duration, start: seg.Start, disc: seg.Discontinuity,
+		dur: seg.Duration, start: seg.Start, disc: seg.Discontinuity, ptl: r.segStart,
 	}, r.initName)
 	st.served.publish(seg, lastPart, lastPartData, st.win.snapshot(st.run != nil), remove)
 	if st.m.mLatency != nil {

@@ -62,6 +62,7 @@ type jobState struct {
 	next      time.Time // earliest next attempt
 	chatDone  bool
 	slides    bool
+	captions  bool
 }
 
 func (q *jobQueue) init() {
@@ -303,6 +304,12 @@ func (p *Programme) runJob(js *jobState) error {
 			}
 			js.slides = true
 		}
+	}
+	if !js.captions {
+		if err := p.archiveCaptions(ctx, t); err != nil {
+			return err
+		}
+		js.captions = true
 	}
 	final, err := p.Talks.RecutFinal(ctx, t.ID)
 	if err != nil {

@@ -74,6 +74,11 @@ type Programme struct {
 	// Rooms are the stages' chats: the talk frame goes there, and a stopped
 	// talk's chat and slide changes come from there. Optional.
 	Rooms chatRooms
+	// Captions are the cues posted live on the stages and CaptionTracks
+	// where a talk's are archived when it ends (job_captions.go); optional,
+	// both or neither.
+	Captions      liveCaptionSource
+	CaptionTracks captionArchive
 	// Stages tells which stages have been published to since start, for
 	// HasStage. Optional.
 	Stages publishedStages

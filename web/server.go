@@ -129,8 +129,21 @@ type Server struct {
 	// Sponsors keeps the sponsors' logos for the room screen and the live
 	// page; optional (the sponsor routes answer 503 without it).
 	Sponsors sponsorLibrary
+	// LiveCaptions keeps the cues posted live (*captions.Live); optional
+	// (POST /api/stages/{stage}/captions answers 503 without it).
+	LiveCaptions liveCaptions
+	// Subtitles serves the live subtitle rendition of those cues
+	// (*hls.Manager); optional.
+	Subtitles liveSubtitles
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// Transcode, optional, is the state of -transcode's ffmpeg children,
+	// shown per stage in /api/stages/{stage} (*transcode.Transcoder).
+	Transcode transcodeStates
+	// MaxBundleSize caps a talk's bundle (/talks/{id}/bundle.zip): the sum
+	// of its files' sizes, in bytes; a larger one is refused with 413.
+	// Default DefaultMaxBundle.
+	MaxBundleSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
 	Health healthSource
 	// Schedule imports and exports the day's schedule; optional (the
@@ -197,6 +210,9 @@ func (s *Server) Initialize() error {
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
+	}
+	if s.MaxBundleSize <= 0 {
+		s.MaxBundleSize = DefaultMaxBundle
 	}
 	if s.DefaultLocation == nil {
 		s.DefaultLocation = time.Local
@@ -285,9 +301,11 @@ func (s *Server) routes() {
 	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme,
 		zone: zone, viewers: s.viewers, resp: resp, log: s.Log}
 
-	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, responder: resp}
+	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode, responder: resp}
 	sponsors := &sponsorHandlers{sponsors: s.Sponsors, log: s.Log, responder: resp, renderer: page, auth: adm, eventZone: zone}
 	rooms := &roomHandlers{talks: s.Talks, sponsors: sponsors, responder: resp, renderer: page, eventZone: zone}
+	slides := &slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
+		chatHubs: hubs, responder: resp, renderer: page, auth: adm}
 	groups := []interface{ register(*router) }{
 		&siteHandlers{health: s.Health, assets: s.assets, responder: resp, renderer: page},
 		&liveHandlers{live: s.Live, stages: s.Stages, metrics: s.metrics, responder: resp, audience: aud},
@@ -299,9 +317,11 @@ func (s *Server) routes() {
 			responder: resp, hiddenTalks: hidden, audience: aud},
 		&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
 			chatHubs: hubs, responder: resp, auth: adm},
+		&replayHandlers{archive: s.Archive, talks: s.Talks, stats: s.Stats, maxBundle: s.MaxBundleSize, log: s.Log,
+			chatHistory: history, responder: resp, hiddenTalks: hidden, audience: aud},
 		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
-		&slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
-			chatHubs: hubs, responder: resp, renderer: page, auth: adm},
+		slides,
+		newCaptionHandlers(s.Talks, s.LiveCaptions, s.Subtitles, slides, s.Log, resp, adm, hidden),
 		&scheduleHandlers{schedule: s.Schedule, talks: s.Talks, feed: s.feed, log: s.Log,
 			responder: resp, renderer: page, auth: adm, eventZone: zone},
 		&statsHandlers{stats: s.Stats, talks: s.Talks, log: s.Log, chatHistory: history,

@@ -91,5 +91,5 @@ func (s *pageHandlers) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 	if tj.Ended {
 		panel.Mode = "replay"
 	}
-	s.render(w, r, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel})
+	s.render(w, r, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel, Nav: parseDeepLink(r.URL.Query())})
 }

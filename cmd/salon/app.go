@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/captions"
+	"github.com/salon/salon/cluster"
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/ingest"
 	"github.com/salon/salon/ingest/demo"
@@ -56,6 +58,9 @@ type app struct {
 	rtsps       *ingest.RTSPServer
 	debug       *debugServer
 	transcoder  *transcode.Transcoder
+	cluster     *cluster.Node   // nil without -nats
+	leases      *cluster.Leases // with cluster
+	captions    *captions.Live
 }
 
 // startApp starts every component of cfg, or nothing: on error, what was
@@ -132,7 +137,13 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.recorder = rec
 	log.Info("archive ready", "archive", desc, "talks", len(lib.List()))
 
+	liveCaps := &captions.Live{Dir: filepath.Join(cfg.Data, "captions"), Log: log.With("component", "captions")}
+	if err := liveCaps.Initialize(); err != nil {
+		return nil, err
+	}
+	a.captions = liveCaps
 	hm := &hls.Manager{
+		Captions:        liveCaps,
 		Sink:            rec,
 		SegmentDuration: cfg.SegmentDuration,
 		PartDuration:    cfg.PartDuration,
@@ -147,6 +158,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.hls = hm
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
+	// With -nats, the chat's log is the cluster's replicated stream.
+	if err := a.startCluster(); err != nil {
+		return nil, err
+	}
+
 	// The day: the chat rooms and the programme need each other (a room
 	// exists for a stage the programme knows; the programme tells rooms
 	// which talk is on and archives their chat), so both are made before
@@ -159,13 +175,19 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		// websocket over.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
+	if a.cluster != nil {
+		rooms.Logs = chatLogs{a.cluster}
+	}
 	prog := &programme.Programme{
 		Talks:  lib,
 		Rooms:  rooms,
 		Stages: a.reg,
 		View:   web.TalkView(cfg.PublicURL),
-		Dir:    filepath.Join(cfg.Data, "programme"),
-		Log:    log.With("component", "programme"),
+		// The cues posted live are archived with their talk.
+		Captions:      liveCaps,
+		CaptionTracks: lib,
+		Dir:           filepath.Join(cfg.Data, "programme"),
+		Log:           log.With("component", "programme"),
 	}
 	rooms.Stages = prog
 	if err := rooms.Initialize(); err != nil {
@@ -232,6 +254,8 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		ChatOrigins:     cfg.ChatOrigins,
 		Programme:       prog,
 		Slides:          lib,
+		LiveCaptions:    liveCaps,
+		Subtitles:       a.hls,
 		Health:          rec,
 		Schedule:        sched,
 		Sponsors:        sponsors,
@@ -276,16 +300,6 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
-	if err := ws.Initialize(); err != nil {
-		return nil, err
-	}
-	a.web = ws
-	if cfg.TLS.Redirect != "" {
-		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
-			return nil, err
-		}
-	}
-
 	if cfg.Transcode.On() {
 		// The renditions come back through salon's own ingest, exactly as
 		// an encoder's renditions would.
@@ -314,7 +328,18 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 		a.transcoder = tc
+		ws.Transcode = tc
 	}
+	if err := ws.Initialize(); err != nil {
+		return nil, err
+	}
+	a.web = ws
+	if cfg.TLS.Redirect != "" {
+		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+	}
+
 	for _, p := range cfg.Pulls {
 		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, MediaTimeout: cfg.Ingest.MediaTimeout, Log: log}
 		if err := pl.Initialize(); err != nil {
@@ -387,8 +412,17 @@ func (a *app) Close() {
 	if a.programme != nil {
 		a.programme.Close() // jobs not done stay in DATA/programme/jobs
 	}
+	if a.captions != nil {
+		a.captions.Close() // after the programme: its jobs read the live cues
+	}
 	if a.rooms != nil {
 		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
+	}
+	if a.leases != nil {
+		a.leases.Close() // after ingest: ended publishes have released theirs
+	}
+	if a.cluster != nil {
+		a.cluster.Close() // after the rooms: their logs stop first
 	}
 	if a.debug != nil {
 		a.debug.Close()

@@ -88,6 +88,8 @@ var routes = map[string]routeCase{
 	"GET /ws/chat/{stage}":                                 {auth: public},
 	"GET /talks/{id}/chat.json":                            {auth: public},
 	"GET /talks/{id}/download.mp4":                         {auth: public},
+	"GET /talks/{id}/bundle.zip":                           {auth: public},
+	"GET /talks/{id}/chapters.vtt":                         {auth: public},
 	"GET /schedule.json":                                   {auth: public},
 	"GET /schedule.ics":                                    {auth: public},
 	"GET /static/{path...}":                                {auth: public},
@@ -114,7 +116,13 @@ var routes = map[string]routeCase{
 	"POST /api/talks/{id}/slides":                          {auth: speaker, method: "POST", path: "/api/talks/talk/slides"}, // body: a PDF, see refusalRequest
 	"DELETE /api/talks/{id}/slides/{name}":                 {auth: speaker, method: "DELETE", path: "/api/talks/talk/slides/deck.pdf"},
 	"POST /api/talks/{id}/slide":                           {auth: speaker, method: "POST", path: "/api/talks/talk/slide", body: `{"page":2}`},
-	"GET /speak/{id}":                                      {auth: speakerPage, method: "GET", path: "/speak/talk"},
+	"PUT /api/talks/{id}/captions/{lang}": {auth: speaker, method: "PUT", path: "/api/talks/talk/captions/en",
+		body: "WEBVTT\n\n00:01.000 --> 00:02.000\nintruder\n", ctype: "text/vtt"},
+	"DELETE /api/talks/{id}/captions/{lang}":   {auth: speaker, method: "DELETE", path: "/api/talks/talk/captions/en"},
+	"GET /api/talks/{id}/captions/{lang}":      {auth: public},
+	"POST /api/stages/{stage}/captions":        {auth: speakerLive, method: "POST", path: "/api/stages/main/captions", body: `{"text":"intruder","lang":"en"}`},
+	"GET /live/{stage}/captions/{lang}/{file}": {auth: public},
+	"GET /speak/{id}":                          {auth: speakerPage, method: "GET", path: "/speak/talk"},
 
 	// The organiser's console.
 	"GET /admin/login":                        {auth: public},
@@ -454,7 +462,9 @@ func TestServer_Refusals(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		// (deck.pdf is gone by then: the speaker deleted it above.)
-		if resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 && pattern != "DELETE /api/talks/{id}/slides/{name}" {
+		// (The captions' delete comes before their upload: nothing to delete yet.)
+		if resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 && pattern != "DELETE /api/talks/{id}/slides/{name}" &&
+			pattern != "DELETE /api/talks/{id}/captions/{lang}" {
 			t.Errorf("%s with the right credentials: %d %s", pattern, resp.StatusCode, b)
 		}
 	}

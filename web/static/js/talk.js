@@ -33,6 +33,9 @@ import { t } from './lib/i18n.js';
       const id = viewerId();
       hls = new Hls({
         startPosition: -1,
+        // The talk's captions are <track> elements (captions.js): the
+        // replay's subtitle renditions are for other players.
+        enableWebVTT: false,
         xhrSetup: function (xhr, u) {
           if (u.indexOf('.m3u8') !== -1) xhr.setRequestHeader('X-Salon-Viewer', id);
         }

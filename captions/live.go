@@ -1,0 +1,286 @@
+package captions
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Live keeps the cues posted live on each stage (POST
+// /api/stages/{stage}/captions), in wall-clock time: the live HLS serves
+// them as a subtitle rendition, and the programme archives a talk's cues
+// with it when it ends. Each cue is appended to Dir/{stage}.jsonl and
+// fsynced before Add returns, so a restart loses none that was
+// acknowledged; Initialize reads the journals back.
+//
+// One mutex guards the cues and the open journals.
+type Live struct {
+	// Dir holds the journals; "" keeps the cues in memory only.
+	Dir string
+	// CueDuration is how long a cue shows when no later cue in its language
+	// ends it sooner. Default 4 s.
+	CueDuration time.Duration
+	// Keep is how long cues stay in memory (the journal keeps them all).
+	// Default 24 h.
+	Keep time.Duration
+	Log  *slog.Logger
+	Now  func() time.Time // default time.Now
+
+	mu     sync.Mutex
+	stages map[string]*liveStage
+}
+
+type liveStage struct {
+	langs   map[string][]LiveCue // by language, in time order
+	journal *os.File
+}
+
+// LiveCue is one cue as posted: its language, when it was posted (it shows
+// from then) and its text (clean WebVTT cue text).
+type LiveCue struct {
+	Lang string    `json:"lang"`
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
+
+// Timed is a cue in wall-clock time.
+type Timed struct {
+	Start, End time.Time
+	Text       string
+}
+
+// Limits of live cues.
+const (
+	MaxLiveText     = 500    // bytes of one posted cue
+	maxLiveCues     = 50_000 // per stage and language in memory; the oldest half goes beyond
+	maxLiveLangs    = 20     // per stage
+	liveJournalName = ".jsonl"
+)
+
+// ErrLive is returned (wrapped) for a cue that is refused: 400.
+var ErrLive = errors.New("bad live caption")
+
+// Initialize fills defaults and reads the journals back.
+func (l *Live) Initialize() error {
+	if l.CueDuration <= 0 {
+		l.CueDuration = 4 * time.Second
+	}
+	if l.Keep <= 0 {
+		l.Keep = 24 * time.Hour
+	}
+	if l.Log == nil {
+		l.Log = slog.New(slog.DiscardHandler)
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	l.stages = map[string]*liveStage{}
+	if l.Dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+		return fmt.Errorf("captions: make the live captions directory: %w", err)
+	}
+	entries, err := os.ReadDir(l.Dir)
+	if err != nil {
+		return fmt.Errorf("captions: read %s: %w", l.Dir, err)
+	}
+	since := l.Now().Add(-l.Keep)
+	for _, e := range entries {
+		stage, ok := strings.CutSuffix(e.Name(), liveJournalName)
+		if !ok || !validStage(stage) {
+			continue
+		}
+		if err := l.load(stage, since); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Live) load(stage string, since time.Time) error {
+	path := filepath.Join(l.Dir, stage+liveJournalName)
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("captions: read the live journal: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	st := l.stage(stage)
+	bad := 0
+	for sc.Scan() {
+		var c LiveCue
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil || c.Lang == "" || c.At.IsZero() {
+			bad++ // a line cut short by a crash
+			continue
+		}
+		if c.At.Before(since) {
+			continue
+		}
+		st.langs[c.Lang] = appendCue(st.langs[c.Lang], c)
+	}
+	if bad > 0 {
+		l.Log.Warn("live captions journal has lines that do not read; they are skipped", "file", path, "lines", bad)
+	}
+	return sc.Err()
+}
+
+// Close closes the journals.
+func (l *Live) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for _, st := range l.stages {
+		if st.journal != nil {
+			errs = append(errs, st.journal.Close())
+			st.journal = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Live) stage(name string) *liveStage {
+	st := l.stages[name]
+	if st == nil {
+		st = &liveStage{langs: map[string][]LiveCue{}}
+		l.stages[name] = st
+	}
+	return st
+}
+
+func appendCue(cs []LiveCue, c LiveCue) []LiveCue {
+	if len(cs) >= maxLiveCues {
+		cs = append(cs[:0], cs[len(cs)/2:]...)
+	}
+	return append(cs, c)
+}
+
+// Add posts a cue in lang on stage now: it shows from now until the next
+// cue in its language, at most CueDuration. lang must be a BCP 47 tag; the
+// text, 1–MaxLiveText bytes, is cleaned as an uploaded cue's is (WebVTT
+// markup kept, other tags dropped). Errors wrap ErrLive when the cue is
+// refused.
+func (l *Live) Add(stage, lang, text string) (LiveCue, error) {
+	if !validStage(stage) {
+		return LiveCue{}, fmt.Errorf("stage %q must be 1–64 of a-z, 0-9 and -: %w", truncate(stage, 80), ErrLive)
+	}
+	lang, err := CanonicalLang(lang)
+	if err != nil {
+		return LiveCue{}, fmt.Errorf("%v: %w", err, ErrLive)
+	}
+	if !utf8.ValidString(text) {
+		return LiveCue{}, fmt.Errorf("text is not UTF-8: %w", ErrLive)
+	}
+	clean, _ := cleanText(strings.ReplaceAll(text, "-->", "->"))
+	if strings.TrimSpace(PlainText(clean)) == "" {
+		return LiveCue{}, fmt.Errorf("text is empty: send the words to show: %w", ErrLive)
+	}
+	if len(clean) > MaxLiveText {
+		return LiveCue{}, fmt.Errorf("text is %d bytes, more than %d: post shorter cues, one line at a time: %w", len(clean), MaxLiveText, ErrLive)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stage(stage)
+	cs := st.langs[lang]
+	if cs == nil && len(st.langs) >= maxLiveLangs {
+		return LiveCue{}, fmt.Errorf("stage %s has live captions in %d languages already: %w", stage, maxLiveLangs, ErrLive)
+	}
+	at := l.Now().UTC().Round(time.Millisecond)
+	if n := len(cs); n > 0 && !at.After(cs[n-1].At) {
+		at = cs[n-1].At.Add(time.Millisecond) // keep them in order
+	}
+	c := LiveCue{Lang: lang, At: at, Text: clean}
+	if err := l.journal(stage, st, c); err != nil {
+		return LiveCue{}, err
+	}
+	st.langs[lang] = appendCue(cs, c)
+	return c, nil
+}
+
+// journal appends c to the stage's journal and syncs it; lock held.
+func (l *Live) journal(stage string, st *liveStage, c LiveCue) error {
+	if l.Dir == "" {
+		return nil
+	}
+	if st.journal == nil {
+		f, err := os.OpenFile(filepath.Join(l.Dir, stage+liveJournalName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open the live captions journal: %w; check the data directory's disk", err)
+		}
+		st.journal = f
+	}
+	line, _ := json.Marshal(c)
+	if _, err := st.journal.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("write the live captions journal: %w; check the data directory's disk", err)
+	}
+	if err := st.journal.Sync(); err != nil {
+		return fmt.Errorf("sync the live captions journal: %w; check the data directory's disk", err)
+	}
+	return nil
+}
+
+// Langs lists the languages a stage has live cues in, sorted.
+func (l *Live) Langs(stage string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stages[stage]
+	if st == nil {
+		return nil
+	}
+	out := make([]string, 0, len(st.langs))
+	for lang := range st.langs {
+		out = append(out, lang)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Span returns the cues in lang on stage that show at some time in
+// [from, to), in order.
+func (l *Live) Span(stage, lang string, from, to time.Time) []Timed {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.stages[stage]
+	if st == nil {
+		return nil
+	}
+	cs := st.langs[lang]
+	// The first cue that may still show at from.
+	i, _ := slices.BinarySearchFunc(cs, from.Add(-l.CueDuration), func(c LiveCue, t time.Time) int { return c.At.Compare(t) })
+	var out []Timed
+	for ; i < len(cs) && cs[i].At.Before(to); i++ {
+		end := cs[i].At.Add(l.CueDuration)
+		if i+1 < len(cs) && cs[i+1].At.Before(end) {
+			end = cs[i+1].At
+		}
+		if end.After(from) {
+			out = append(out, Timed{Start: cs[i].At, End: end, Text: cs[i].Text})
+		}
+	}
+	return out
+}
+
+// validStage is ingest's rule for stage names (1–64 of a-z 0-9 -), which
+// journal file names rely on.
+func validStage(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
