@@ -69,6 +69,7 @@ func langFuncs(l *i18n.Localizer, zone *eventZone) template.FuncMap {
 		"clock":      func(t time.Time) string { return l.Date(t, loc(), i18n.Time) },
 		"duration":   func(secs float64) string { return formatDuration(l, secs) },
 		"speakers":   func(sp []archive.Speaker) string { return speakerNames(sp, l.T("list.sep")) },
+		"bytes":      func(n int64) string { return formatBytes(l, n) },
 		"trackLine":  func(tracks []stream.TrackInfo) string { return trackLine(l, tracks) },
 		"slideLabel": func(mediaType string) string { return slideLabel(l, mediaType) },
 	}

@@ -38,7 +38,6 @@ func parsePages(a *assets, lang template.FuncMap) (*template.Template, error) {
 	funcs := template.FuncMap{
 		"asset":    a.url,
 		"bitrate":  formatBitrate,
-		"bytes":    formatBytes,
 		"slideURL": func(id, name string) string { return "/archive/" + archive.SlideKey(id, url.PathEscape(name)) },
 	}
 	for k, v := range lang {

@@ -39,7 +39,7 @@ func (s *slideHandlers) handleSpeakPage(w http.ResponseWriter, r *http.Request) 
 }
 
 // formatBytes writes a file size for people: "812 kB", "14.2 MB".
-func formatBytes(n int64) string {
+func formatBytes(l *i18n.Localizer, n int64) string {
 	switch {
 	case n >= 1e9:
 		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
@@ -48,7 +48,7 @@ func formatBytes(n int64) string {
 	case n >= 1e3:
 		return fmt.Sprintf("%d kB", n/1e3)
 	default:
-		return fmt.Sprintf("%d bytes", n)
+		return l.N("size.bytes", int(n))
 	}
 }
 

@@ -10,7 +10,7 @@ export function formatBytes(n) {
   if (n >= 1e9) return (n / 1e9).toFixed(1) + ' GB';
   if (n >= 1e6) return (n / 1e6).toFixed(1) + ' MB';
   if (n >= 1e3) return Math.floor(n / 1e3) + ' kB';
-  return n + ' bytes';
+  return tn('size.bytes', n);
 }
 
 // formatBitrate: 2600000 → "2.6 Mbit/s" (mirrors formatBitrate in pages.go).
