@@ -298,7 +298,7 @@ func (s *Server) routes() {
 	hidden := &hiddenTalks{talks: s.Talks, auth: adm, resp: resp}
 	hubs := &chatHubs{rooms: s.Chat, resp: resp}
 	history := &chatHistory{archive: s.Archive, rooms: s.Chat}
-	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme,
+	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme, transcode: s.Transcode,
 		zone: zone, viewers: s.viewers, resp: resp, log: s.Log}
 
 	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode, responder: resp}
