@@ -48,8 +48,10 @@ type bundle struct {
 // deflated: video does not compress), its slides and slide track, the chat as
 // JSON and as a WebVTT track, the captions, talk.json and a README.txt that
 // lists what is in and what is left out. The zip is written straight into the
-// response (archive/zip; Zip64 when a file passes 4 GiB): no temporary file,
-// no object held whole but the small ones. Hidden and do_not_record talks
+// response (archive/zip; Zip64 when a file passes 4 GiB): no temporary file;
+// what is held whole is the recording's first segment (it sets the MP4's
+// time origin) and the chat, which is rebuilt from chat.jsonl (at most
+// maxChatLog); every other object streams through. Hidden and do_not_record talks
 // answer as the MP4 download does (404). A bundle whose known size passes
 // MaxBundleSize is refused with 413 before anything is sent. A part missing
 // from the bucket is left out and named in README.txt; a failure once the
