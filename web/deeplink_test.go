@@ -3,7 +3,10 @@ package web
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/salon/salon/archive"
 )
 
 var mediaTimeCases = []struct {
@@ -94,4 +97,24 @@ func FuzzDeepLink_ParseMediaTime(f *testing.F) {
 			t.Fatalf("parseMediaTime(%q) = %d", s, n)
 		}
 	})
+}
+
+// TestDeepLink_TalkPage: the talk page carries only the parsed numbers of
+// ?t= and ?slide=; a bad value changes nothing and shows nothing.
+func TestDeepLink_TalkPage(t *testing.T) {
+	lib, base := startTalkServer(t, nil)
+	lib.talks["talk"] = archive.Talk{ID: "talk", Title: "Talk", Stage: "main"}
+	for _, c := range []struct {
+		query, want, not string
+	}{
+		{"?t=12m30s", `data-start="750"`, "data-slide"},
+		{"?slide=12", `data-slide="12"`, "data-start"},
+		{"?t=%3Cscript%3E&slide=%22%3E", `id="replay-nav"`, "data-start"},
+		{"?t=9999999999999", `id="replay-nav"`, "data-start"},
+	} {
+		r := send(t, "GET", base+"/talks/talk"+c.query, "", "", "")
+		if r.status != 200 || !strings.Contains(r.body, c.want) || strings.Contains(r.body, c.not) || strings.Contains(r.body, "<script>") {
+			t.Errorf("GET /talks/talk%s: %d; want %q and no %q", c.query, r.status, c.want, c.not)
+		}
+	}
 }

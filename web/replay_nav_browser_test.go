@@ -94,7 +94,9 @@ func TestReplayNav_DeepLinksInBrowser(t *testing.T) {
 		document.querySelectorAll('#marks .mark-question.is-answered').length === 1 &&
 		document.querySelectorAll('#marks .mark-slide')[1].title === 'Slide 2' &&
 		document.querySelectorAll('#chapter-list button').length === 3 && document.querySelectorAll('#asked-list button').length === 1 &&
-		document.querySelector('track[kind="chapters"]').getAttribute('src') === '/talks/recorded/chapters.vtt'`)
+		document.querySelector('track[kind="chapters"]').getAttribute('src') === '/talks/recorded/chapters.vtt' &&
+		document.getElementById('bundle').getAttribute('href') === '/talks/recorded/bundle.zip'`)
+	screenshot(ctx, t, "-replay-nav")
 	// The keyboard: open the chapters, go to "Slide 3", press Enter.
 	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS("#chapters summary")), chromedp.KeyEvent(kb.Enter)); err != nil {
 		t.Fatal(err)

@@ -48,8 +48,10 @@ type bundle struct {
 // deflated: video does not compress), its slides and slide track, the chat as
 // JSON and as a WebVTT track, the captions, talk.json and a README.txt that
 // lists what is in and what is left out. The zip is written straight into the
-// response (archive/zip; Zip64 when a file passes 4 GiB): no temporary file,
-// no object held whole but the small ones. Hidden and do_not_record talks
+// response (archive/zip; Zip64 when a file passes 4 GiB): no temporary file;
+// what is held whole is the recording's first segment (it sets the MP4's
+// time origin) and the chat, which is rebuilt from chat.jsonl (at most
+// maxChatLog); every other object streams through. Hidden and do_not_record talks
 // answer as the MP4 download does (404). A bundle whose known size passes
 // MaxBundleSize is refused with 413 before anything is sent. A part missing
 // from the bucket is left out and named in README.txt; a failure once the
@@ -98,7 +100,7 @@ func (s *replayHandlers) handleBundle(w http.ResponseWriter, r *http.Request) {
 		s.stats.MP4Download(id, s.clientKey(r))
 	}
 	started := time.Now()
-	if err := s.writeBundle(ctx, w, b); err != nil {
+	if err := s.writeBundle(ctx, w, b, s.archive); err != nil {
 		if errors.Is(err, errClientGone) {
 			s.log.Info("bundle download stopped: the client went away", "talk", id)
 			return
@@ -250,12 +252,12 @@ func (s *replayHandlers) planChat(ctx context.Context, b *bundle, sel archive.Se
 // part gone from the bucket since it was listed is left out and named in
 // README.txt, which comes last. Errors: errClientGone when the client
 // stopped reading, else what failed.
-func (s *replayHandlers) writeBundle(ctx context.Context, w io.Writer, b *bundle) error {
+func (s *replayHandlers) writeBundle(ctx context.Context, w io.Writer, b *bundle, store objectGetter) error {
 	cw := &clientWriter{w: w}
 	zw := zip.NewWriter(cw)
 	var included []bundlePart
 	for _, p := range b.parts {
-		err := s.writePart(ctx, zw, b.folder, p)
+		err := writePart(ctx, zw, b.folder, p, store)
 		if cw.err != nil {
 			return errors.Join(errClientGone, cw.err)
 		}
@@ -284,12 +286,12 @@ func (s *replayHandlers) writeBundle(ctx context.Context, w io.Writer, b *bundle
 // errPartGone is an object listed by planBundle and gone when read.
 var errPartGone = errors.New("the object is gone")
 
-func (s *replayHandlers) writePart(ctx context.Context, zw *zip.Writer, folder string, p bundlePart) error {
+func writePart(ctx context.Context, zw *zip.Writer, folder string, p bundlePart, store objectGetter) error {
 	var src io.ReadCloser
 	if p.key != "" {
 		// Opened before the zip entry, so that a part gone since the
 		// listing leaves no empty file behind.
-		rc, _, err := s.archive.Get(ctx, p.key, 0, -1)
+		rc, _, err := store.Get(ctx, p.key, 0, -1)
 		if errors.Is(err, archive.ErrNotFound) {
 			return errPartGone
 		}
@@ -309,7 +311,7 @@ func (s *replayHandlers) writePart(ctx context.Context, zw *zip.Writer, folder s
 	}
 	switch {
 	case p.mp4 != nil:
-		return p.mp4.writeTo(ctx, f, s.archive)
+		return p.mp4.writeTo(ctx, f, store)
 	case src != nil:
 		n, err := io.Copy(f, src)
 		if err == nil && n != p.size {

@@ -149,12 +149,31 @@ func (dl *mp4Download) writeTo(ctx context.Context, w io.Writer, store objectGet
 	cw := &clientWriter{w: w}
 	var head bytes.Buffer
 	copyBuf := make([]byte, 256<<10)
+	ctx, cancel := context.WithCancel(ctx)
+	// next is the following segment's read, opened ahead; whatever way the
+	// loop ends, a read opened and not used is cancelled and closed.
+	var next <-chan opened
+	defer func() {
+		cancel()
+		drain(next)
+	}()
 	for i, k := range dl.keys {
 		var err error
 		if i == 0 {
 			err = dl.writeWhole(ctx, cw, store, k, &head)
 		} else {
-			err = dl.writeStreamed(ctx, cw, store, k, &head, copyBuf)
+			o := <-next
+			next = nil
+			if err = o.err; err == nil {
+				if i+1 < len(dl.keys) {
+					next = openAhead(ctx, store, dl.keys[i+1])
+				}
+				err = dl.writeStreamed(cw, k, o.rc, &head, copyBuf)
+				o.rc.Close()
+			}
+		}
+		if i == 0 && err == nil && len(dl.keys) > 1 {
+			next = openAhead(ctx, store, dl.keys[1])
 		}
 		if cw.err != nil {
 			return errors.Join(errClientGone, cw.err)
@@ -164,6 +183,59 @@ func (dl *mp4Download) writeTo(ctx context.Context, w io.Writer, store objectGet
 		}
 	}
 	return nil
+}
+
+// copyFull copies src to w in writes of len(buf) (the last one shorter):
+// a socket read returns what has arrived, often a few kB, and each write
+// would be a chunk and a system call of its own.
+func copyFull(w io.Writer, src io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		m, err := io.ReadFull(src, buf)
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return n, werr
+			}
+			n += int64(m)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// opened is a segment's read, opened ahead.
+type opened struct {
+	rc  io.ReadCloser
+	err error
+}
+
+// openAhead opens the read of the next segment while the current one is
+// written: the bucket's answer and the start of its body wait in the socket
+// instead of after the current segment, so reading and writing overlap.
+func openAhead(ctx context.Context, store objectGetter, key string) <-chan opened {
+	ch := make(chan opened, 1)
+	go func() {
+		rc, _, err := store.Get(ctx, key, 0, -1)
+		if err != nil {
+			err = fmt.Errorf("archive read failed: %w", err)
+		}
+		ch <- opened{rc, err}
+	}()
+	return ch
+}
+
+// drain closes a read opened ahead and not used.
+func drain(next <-chan opened) {
+	if next == nil {
+		return
+	}
+	if o := <-next; o.rc != nil {
+		o.rc.Close()
+	}
 }
 
 // writeWhole reads segment k into buf, rebases it and writes it.
@@ -183,14 +255,9 @@ func (dl *mp4Download) writeWhole(ctx context.Context, w io.Writer, store object
 // fragment of 60 fps video with audio is a few kB).
 const maxFragmentHead = 4 << 20
 
-// writeStreamed streams segment k: the boxes before each mdat are gathered
+// writeStreamed streams segment k from rc: the boxes before each mdat are gathered
 // in head, rebased and written, the mdat copied through copyBuf.
-func (dl *mp4Download) writeStreamed(ctx context.Context, w io.Writer, store objectGetter, k string, head *bytes.Buffer, copyBuf []byte) error {
-	rc, _, err := store.Get(ctx, k, 0, -1)
-	if err != nil {
-		return fmt.Errorf("archive read failed: %w", err)
-	}
-	defer rc.Close()
+func (dl *mp4Download) writeStreamed(w io.Writer, k string, rc io.Reader, head *bytes.Buffer, copyBuf []byte) error {
 	br := bufio.NewReaderSize(rc, 64<<10)
 	head.Reset()
 	bad := func(why string) error { return fmt.Errorf("stored segment %s cannot be read: %s", k, why) }
@@ -235,7 +302,7 @@ func (dl *mp4Download) writeStreamed(ctx context.Context, w io.Writer, store obj
 			}
 			src = io.LimitReader(br, int64(size))
 		}
-		n, err := io.CopyBuffer(w, src, copyBuf)
+		n, err := copyFull(w, src, copyBuf)
 		if err != nil {
 			return err
 		}
