@@ -223,12 +223,15 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	if !strings.Contains(en, "live cue") || strings.Contains(en, "<img") {
 		t.Errorf("archived en.vtt:\n%s", en)
 	}
+	// Its subtitle playlist follows (with the re-cut that lists it).
+	waitArchived(t, a.httpURL("/archive/talks/subs/captions/en.m3u8"), 30*time.Second)
 	objs, err := a.store.List(context.Background(), "talks/subs/captions/")
 	if err != nil || len(objs) != 4 {
 		t.Errorf("talks/subs/captions/ in MinIO: %v %v, want en and zh-CN, .vtt and .m3u8", objs, err)
 	}
-	if out := probeSubtitles(t, a.httpURL("/archive/talks/subs/index.m3u8")); strings.Count(out, "codec_name=webvtt") != 2 {
-		t.Errorf("ffprobe of the replay lists no two webvtt streams:\n%s", out)
+	if out := probeSubtitles(t, a.httpURL("/archive/talks/subs/index.m3u8")); !strings.Contains(out, "codec_name=webvtt") ||
+		!strings.Contains(out, "tag:language=zh-CN") || !strings.Contains(out, "tag:language=en") {
+		t.Errorf("ffprobe of the replay lists no webvtt streams in zh-CN and en:\n%s", out)
 	}
 
 	// The talk page: the tracks, the transcript, search, click and Enter.
@@ -237,7 +240,14 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	}
 	poll("the uploaded captions in Chromium's text track", `Array.from(document.getElementById('video').textTracks).some(function (t) {
 		return t.language === 'zh-CN' && t.cues && t.cues.length === 3 && t.cues[1].startTime === 4 && t.cues[1].text.indexOf('second line') > 0 })`)
-	poll("the transcript's lines", `!document.getElementById('transcript').hidden && document.querySelectorAll('#transcript-lines .transcript-line').length === 3`)
+	// The transcript follows the track CC shows (English, chosen on the live
+	// page and remembered); the viewer picks the uploaded Chinese one.
+	poll("the transcript's language choice", `!document.getElementById('transcript').hidden && !document.getElementById('transcript-lang').hidden`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { var s = document.getElementById('transcript-lang');
+		s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("the transcript's lines", `document.querySelectorAll('#transcript-lines .transcript-line').length === 3`)
 	if err := chromedp.Do(ctx, chromedp.SendKeys("#transcript-search", "SECOND")); err != nil {
 		t.Fatal(err)
 	}
