@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/salon/salon/hls/hlscheck"
 	"github.com/salon/salon/web/webtest"
 )
 
@@ -145,8 +146,15 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 		!strings.Contains(string(mv), `SUBTITLES="subs"`) {
 		t.Fatalf("live playlist with captions: %d\n%s", code, mv)
 	}
-	if code, seg, _ := get(t, a.httpURL("/live/main/captions/en/index.m3u8")); code != 200 || !strings.Contains(string(seg), ".vtt") {
-		t.Fatalf("subtitle playlist: %d\n%s", code, seg)
+	_, srcBody, _ := get(t, a.httpURL("/live/main/source/index.m3u8"))
+	code, subBody, _ := get(t, a.httpURL("/live/main/captions/en/index.m3u8"))
+	video, verr := hlscheck.CheckMediaPlaylist(srcBody)
+	subs, serr := hlscheck.CheckMediaPlaylist(subBody)
+	if code != 200 || verr != nil || serr != nil {
+		t.Fatalf("subtitle playlist: %d %v %v\n%s", code, verr, serr, subBody)
+	}
+	if err := hlscheck.CheckSubtitles(video, subs); err != nil {
+		t.Errorf("the subtitle playlist does not follow the video's: %v", err)
 	}
 	if out := probeSubtitles(t, a.httpURL("/live/main/index.m3u8")); !strings.Contains(out, "codec_name=webvtt") || !strings.Contains(out, "codec_name=h264") {
 		t.Errorf("ffprobe of the live stage lists no webvtt stream:\n%s", out)
