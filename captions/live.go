@@ -213,11 +213,14 @@ func (l *Live) journal(stage string, st *liveStage, c LiveCue) error {
 		return nil
 	}
 	if st.journal == nil {
-		f, err := os.OpenFile(filepath.Join(l.Dir, stage+liveJournalName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(filepath.Join(l.Dir, stage+liveJournalName), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("open the live captions journal: %w; check the data directory's disk", err)
 		}
 		st.journal = f
+		if err := endLine(f); err != nil {
+			return fmt.Errorf("repair the live captions journal: %w; check the data directory's disk", err)
+		}
 	}
 	line, _ := json.Marshal(c)
 	if _, err := st.journal.Write(append(line, '\n')); err != nil {
@@ -283,4 +286,22 @@ func validStage(s string) bool {
 		}
 	}
 	return true
+}
+
+// endLine ends the file with a newline if a crash cut its last line short,
+// so that the next cue starts a line of its own.
+func endLine(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, info.Size()-1); err != nil {
+		return nil // opened write-only on some systems: leave it
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err = f.Write([]byte{'\n'})
+	return err
 }
