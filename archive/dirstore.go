@@ -114,6 +114,53 @@ func (s *DirStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 	return nil
 }
 
+// PutFile stores the file at path, which must not change afterwards, as
+// key: a hard link to it when both are on one file system (the recorder's
+// spool and a directory archive usually are), so that its bytes are not
+// written a second time; a copy otherwise. The file must already be
+// durable (the spool fsyncs what it writes); the link is made atomically
+// under a temp name, renamed over the key and the directory fsynced, like
+// Put.
+func (s *DirStore) PutFile(ctx context.Context, key, path string, size int64) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != size {
+		return s.putCopy(ctx, key, path, size)
+	}
+	dir := filepath.Dir(p)
+	if err := s.mkdirs(dir); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	tmp := filepath.Join(dir, tmpPrefix+"link-"+filepath.Base(p))
+	_ = os.Remove(tmp) // left by a crash
+	if err := os.Link(path, tmp); err != nil {
+		// Another file system, or one without hard links.
+		return s.putCopy(ctx, key, path, size)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *DirStore) putCopy(ctx context.Context, key, path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer f.Close()
+	return s.Put(ctx, key, f, size, "")
+}
+
 // writeFile copies r into f (exactly size bytes when size >= 0), then makes
 // the content durable and closes f.
 func writeFile(ctx context.Context, f *os.File, r io.Reader, size int64) error {

@@ -150,6 +150,12 @@ func (r *Recorder) put(t *uploadTask) error {
 	if t.item.data != nil {
 		return r.Store.Put(ctx, key, bytes.NewReader(t.item.data), t.item.size, ContentTypeFor(key))
 	}
+	if fst, ok := r.Store.(fileStore); ok {
+		if _, err := os.Stat(t.item.path); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: %s", errSpoolGone, t.item.path)
+		}
+		return fst.PutFile(ctx, key, t.item.path, t.item.size)
+	}
 	f, err := os.Open(t.item.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", errSpoolGone, t.item.path)
@@ -159,6 +165,12 @@ func (r *Recorder) put(t *uploadTask) error {
 	}
 	defer f.Close()
 	return r.Store.Put(ctx, key, io.Reader(f), t.item.size, ContentTypeFor(key))
+}
+
+// fileStore is a Store that can take a spool file as it is (*DirStore: a
+// hard link instead of a second write of the same bytes).
+type fileStore interface {
+	PutFile(ctx context.Context, key, path string, size int64) error
 }
 
 // stored records a successful upload: the spool file goes, the run's

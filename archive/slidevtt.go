@@ -49,13 +49,14 @@ func SlidesVTT(sel *Selection, changes []SlideChange) []byte {
 			continue
 		}
 		n++
-		fmt.Fprintf(&b, "\n%d\n%s --> %s\nSlide %d\n", n, vttTime(start), vttTime(stop), c.Page)
+		fmt.Fprintf(&b, "\n%d\n%s --> %s\nSlide %d\n", n, VTTTime(start), VTTTime(stop), c.Page)
 	}
 	return b.Bytes()
 }
 
-// vttTime writes d as a WebVTT timestamp, hh:mm:ss.ttt.
-func vttTime(d time.Duration) string {
+// VTTTime writes d as a WebVTT timestamp, hh:mm:ss.ttt (the slide track,
+// the chapters and web's chat track).
+func VTTTime(d time.Duration) string {
 	d = d.Round(time.Millisecond)
 	h := d / time.Hour
 	d -= h * time.Hour

@@ -44,8 +44,8 @@ Slide 4
 	if got := string(SlidesVTT(&Selection{}, nil)); got != "WEBVTT\n" {
 		t.Errorf("empty = %q", got)
 	}
-	if got := vttTime(3*time.Hour + 4*time.Minute + 5*time.Second + 6*time.Millisecond); got != "03:04:05.006" {
-		t.Errorf("vttTime = %s", got)
+	if got := VTTTime(3*time.Hour + 4*time.Minute + 5*time.Second + 6*time.Millisecond); got != "03:04:05.006" {
+		t.Errorf("VTTTime = %s", got)
 	}
 }
 

@@ -39,6 +39,10 @@ type viewer struct {
 	allowRemote bool
 	timeout     time.Duration
 	bufs        *sync.Pool // of *[]byte, copyBufSize long, shared by all viewers
+	// plConn and mediaConn, when set (LL players), carry the playlist
+	// reloads and the media requests to the playlist's host instead of
+	// client (rawconn.go).
+	plConn, mediaConn *rawConn
 
 	stats viewerStats
 
@@ -256,7 +260,8 @@ func (v *viewer) loadPlaylistQuery(ctx context.Context, query url.Values) (*medi
 		u = &c
 	}
 	t0 := time.Now()
-	body, _, err := v.get(ctx, u, true)
+	body, n, err := v.fetchVia(ctx, v.plConn, u, true)
+	v.stats.bytes += n
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +299,21 @@ func (v *viewer) get(ctx context.Context, u *url.URL, keep bool) ([]byte, int64,
 // fetch is get without the accounting: it reads only fields that never
 // change, so another goroutine (a preload-hint request) may call it.
 func (v *viewer) fetch(ctx context.Context, u *url.URL, keep bool) ([]byte, int64, error) {
+	return v.fetchVia(ctx, v.mediaConn, u, keep)
+}
+
+// fetchVia is fetch on rc when it is set and goes to u's host, through the
+// shared client otherwise.
+func (v *viewer) fetchVia(ctx context.Context, rc *rawConn, u *url.URL, keep bool) ([]byte, int64, error) {
+	if rc != nil && u.Host == rc.host && u.Scheme == "http" {
+		var buf []byte
+		if !keep {
+			bp := v.bufs.Get().(*[]byte)
+			defer v.bufs.Put(bp)
+			buf = *bp
+		}
+		return rc.get(ctx, u, keep, buf, v.timeout)
+	}
 	ctx, cancel := context.WithTimeout(ctx, v.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

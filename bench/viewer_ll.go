@@ -53,6 +53,7 @@ type hintResult struct {
 func (v *llViewer) run(ctx context.Context) {
 	v.startedAt = time.Now()
 	defer v.finish()
+	defer v.closeConns()
 	var pl *mediaPlaylist
 	retry := time.Second
 	for ctx.Err() == nil && !v.ended {
@@ -90,6 +91,16 @@ func (v *llViewer) run(ctx context.Context) {
 			if !sleepUntil(ctx, loadStart.Add(retry)) {
 				return
 			}
+		}
+	}
+}
+
+// closeConns closes the player's own connections, if it has them, once
+// nothing uses them any more (the hint request is always waited for).
+func (v *llViewer) closeConns() {
+	for _, rc := range []*rawConn{v.plConn, v.mediaConn} {
+		if rc != nil {
+			rc.close()
 		}
 	}
 }

@@ -53,6 +53,9 @@ func (s *session) run(ctx context.Context) {
 	for _, t := range tracks {
 		v := s.b.viewerOf(s.id, t)
 		if s.b.Mode == ModeLL {
+			if !s.b.NetHTTP && t.Scheme == "http" {
+				v.plConn, v.mediaConn = newRawConn(t, s.id), newRawConn(t, s.id)
+			}
 			s.players = append(s.players, &llViewer{viewer: v, hints: s.b.Hints, skip: s.b.Skip})
 		} else {
 			s.players = append(s.players, &v)

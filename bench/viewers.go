@@ -64,6 +64,10 @@ type Viewers struct {
 	// Skip makes LL viewers ask for delta playlists (_HLS_skip=YES) when the
 	// server offers them (CAN-SKIP-UNTIL).
 	Skip bool
+	// NetHTTP makes LL viewers use Go's net/http client (the shared
+	// transport) instead of two lean HTTP/1.1 connections each (rawconn.go),
+	// to compare what the tool itself costs.
+	NetHTTP bool
 	// Log receives progress events (default: discard).
 	Log *slog.Logger
 

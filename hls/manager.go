@@ -353,12 +353,15 @@ func (m *Manager) pathFile(ctx context.Context, key, name string) (data []byte, 
 //
 // While the stage has renditions beside its source, its playlist is the
 // multivariant playlist, and the directives belong to the renditions' media
-// playlists (RenditionPlaylist).
+// playlists (RenditionPlaylist). A request with directives comes from a
+// player that loaded this URL as a media playlist, before the stage had
+// renditions: it gets the source's media playlist, so that it plays on
+// (a multivariant playlist in its place would stop it).
 func (m *Manager) Playlist(ctx context.Context, stageName string, msn, part int64, skip bool) (data []byte, status int) {
 	m.mu.Lock()
 	g := m.groups[stageName]
 	m.mu.Unlock()
-	if g != nil {
+	if g != nil && msn < 0 && !skip {
 		if mv := m.captionsMultivariant(g); mv != nil {
 			return mv, http.StatusOK
 		}

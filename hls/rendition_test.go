@@ -401,3 +401,36 @@ func TestManager_renditionReports(t *testing.T) {
 		})
 	}
 }
+
+// TestManager_renditionAfterMediaPlaylist: a player that loaded the stage's
+// playlist while it was a media playlist (no rendition yet) and reloads it
+// with LL directives once a rendition made it multivariant keeps getting the
+// source's media playlist; a plain request gets the multivariant one.
+func TestManager_renditionAfterMediaPlaylist(t *testing.T) {
+	src, ren := renditionPair(t, "8", "50", "50")
+	m := newTestManager(t, &Manager{PartDuration: 200 * time.Millisecond, Warnings: &warningRecorder{}})
+	publishPair(m, src, ren, 35*time.Millisecond, false)
+	tests := []struct {
+		name      string
+		msn, part int64
+		skip      bool
+		wantMedia bool
+	}{
+		{"plain: multivariant", -1, -1, false, false},
+		{"blocking reload: media", 0, -1, false, true},
+		{"blocking reload of a part: media", 0, 0, false, true},
+		{"delta update: media", -1, -1, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, status := m.Playlist(t.Context(), "main", tt.msn, tt.part, tt.skip)
+			if status != 200 {
+				t.Fatalf("status %d", status)
+			}
+			_, err := playlist.ParseMedia(body)
+			if isMedia := err == nil && !strings.Contains(string(body), "#EXT-X-STREAM-INF"); isMedia != tt.wantMedia {
+				t.Errorf("media playlist %v (%v), want %v:\n%s", isMedia, err, tt.wantMedia, body)
+			}
+		})
+	}
+}

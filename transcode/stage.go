@@ -41,6 +41,10 @@ type stageWorker struct {
 	lastExitAt time.Time
 	nextStart  time.Time
 	note       string // why nothing runs while the source is live
+	// dropped counts the source's units the registry dropped before the
+	// feed (ffmpeg did not keep up); each drop makes the feed wait for the
+	// next keyframe.
+	dropped uint64
 }
 
 func newStageWorker(t *Transcoder, stage string) *stageWorker {
@@ -84,6 +88,9 @@ func (w *stageWorker) handle(ev stream.Event) {
 	}
 	w.mu.Lock()
 	p, src := w.cur, w.src
+	if ev.Dropped > 0 && p != nil {
+		w.dropped += uint64(ev.Dropped)
+	}
 	w.mu.Unlock()
 	if p == nil || src == nil {
 		return
@@ -307,6 +314,7 @@ func (w *stageWorker) state() StageState {
 		Restarts:   w.restarts,
 		LastExit:   w.lastExit,
 		Note:       w.note,
+		Dropped:    w.dropped,
 	}
 	if !w.lastExitAt.IsZero() {
 		t := w.lastExitAt.UTC()

@@ -297,6 +297,10 @@ type StageState struct {
 	NextStart *time.Time `json:"next_start,omitempty"`
 	// Note says why some or all renditions are not made (a source too small).
 	Note string `json:"note,omitempty"`
+	// Dropped counts the source's units ffmpeg did not take in time since
+	// the stage appeared (dropped before the feed; the renditions skip to
+	// the next keyframe, the source is not affected).
+	Dropped uint64 `json:"units_dropped"`
 }
 
 // State returns one stage's state; false when the stage was never live.

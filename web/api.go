@@ -8,13 +8,21 @@ import (
 	"time"
 
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/transcode"
 )
 
 // stageHandlers serve the stages API; the pages reuse its views.
 type stageHandlers struct {
-	stages  stageSource
-	viewers *viewers
+	stages    stageSource
+	viewers   *viewers
+	transcode transcodeStates // optional
 	*responder
+}
+
+// transcodeStates is the state of the ffmpeg child making a stage's
+// renditions (-transcode); *transcode.Transcoder satisfies it.
+type transcodeStates interface {
+	State(stage string) (transcode.StageState, bool)
 }
 
 func (s *stageHandlers) register(rt *router) {
@@ -99,7 +107,21 @@ func (s *stageHandlers) handleStage(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusNotFound, "unknown stage "+name+": nobody has published to it since the server started")
 		return
 	}
-	s.writeJSON(w, http.StatusOK, s.stageJSON(info))
+	out := stageDetailJSON{stageJSON: s.stageJSON(info)}
+	if s.transcode != nil {
+		if st, ok := s.transcode.State(name); ok {
+			out.Transcode = &st
+		}
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+// stageDetailJSON is one stage as /api/stages/{stage} shows it: the list's
+// entry, plus the state of the renditions salon makes (-transcode: running
+// or restarting with back-off, last exit, units dropped), when it makes any.
+type stageDetailJSON struct {
+	stageJSON
+	Transcode *transcode.StageState `json:"transcode,omitempty"`
 }
 
 func (s *siteHandlers) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -16,6 +16,7 @@ import (
 type archiveReader interface {
 	objectGetter
 	archiveStater
+	objectLister
 }
 
 // objectGetter reads an object, or a range of it.

@@ -91,7 +91,10 @@ func (s *chatHandlers) handleChatSlowMode(w http.ResponseWriter, r *http.Request
 			s.jsonError(w, http.StatusBadRequest, `send {"seconds": N} with N from 0 (off) to 3600`)
 			return
 		}
-		h.SetSlowMode(time.Duration(*in.Seconds) * time.Second)
+		if err := h.SetSlowMode(time.Duration(*in.Seconds) * time.Second); err != nil {
+			s.chatError(w, err)
+			return
+		}
 		s.writeJSON(w, http.StatusOK, map[string]int{"seconds": *in.Seconds})
 	})
 }
@@ -128,6 +131,11 @@ func (s *chatHandlers) handleChatAnswered(w http.ResponseWriter, r *http.Request
 func (s *chatHandlers) chatError(w http.ResponseWriter, err error) {
 	if errors.Is(err, chat.ErrNotFound) {
 		s.jsonError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if errors.Is(err, chat.ErrUnavailable) {
+		// The cluster is electing a leader or lost its majority.
+		s.jsonError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	s.jsonError(w, http.StatusInternalServerError, err.Error())

@@ -46,6 +46,8 @@ func TestServer_groupsWithoutDependency(t *testing.T) {
 		{"programme", "POST", "/api/stages/main/next", noProgramme},
 		{"archive", "GET", "/archive/talks/t1/index.m3u8", noArchive},
 		{"archive", "GET", "/talks/t1/download.mp4", noTalks},
+		{"replay", "GET", "/talks/t1/chapters.vtt", noTalks},
+		{"replay", "GET", "/talks/t1/bundle.zip", noArchive},
 		{"talk chat", "GET", "/api/talks/t1/chat", noTalks},
 		{"talk chat", "GET", "/talks/t1/chat.json", noTalks},
 		{"chat", "DELETE", "/api/stages/main/chat/messages/m1", chatOff},

@@ -235,11 +235,30 @@ func (s *liveHandlers) serveLive(w http.ResponseWriter, r *http.Request, stage, 
 	default:
 		h.Set("Cache-Control", cacheImmutable)
 	}
-	// ServeContent answers HEAD and Range requests (Safari's native player
-	// asks for ranges).
-	rec := &recorder{ResponseWriter: w}
-	http.ServeContent(rec, r, "", time.Time{}, bytes.NewReader(data))
-	s.metrics.bytes.WithLabelValues(metricKind).Add(float64(rec.bytes))
+	n := serveBytes(w, r, data)
+	s.metrics.liveBytes(metricKind).Add(float64(n))
+}
+
+// serveBytes answers a request for data and returns the body bytes written.
+// A plain GET, what every player sends for a live file but Safari's ranges,
+// gets the body in one write: at each new part, every LL viewer's held
+// requests return at once, and http.ServeContent would copy each part
+// through a 32 KiB buffer in as many writes. HEAD, Range and conditional
+// requests go through http.ServeContent.
+func serveBytes(w http.ResponseWriter, r *http.Request, data []byte) int64 {
+	rh := r.Header
+	if r.Method != http.MethodGet || rh["Range"] != nil || rh["If-Range"] != nil ||
+		rh["If-Match"] != nil || rh["If-None-Match"] != nil || rh["If-Unmodified-Since"] != nil {
+		rec := &recorder{ResponseWriter: w}
+		http.ServeContent(rec, r, "", time.Time{}, bytes.NewReader(data))
+		return rec.bytes
+	}
+	h := w.Header()
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	n, _ := w.Write(data)
+	return int64(n)
 }
 
 // handlePreflight answers CORS preflight for the live files.

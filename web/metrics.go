@@ -16,9 +16,12 @@ import (
 // metrics holds web's own collectors.
 type metrics struct {
 	requests *prometheus.CounterVec // route, code
-	bytes    *prometheus.CounterVec // kind: playlist, segment
-	viewers  *prometheus.Desc
-	handler  http.Handler
+	bytes    *prometheus.CounterVec // kind: playlist, segment, part
+	// The kinds of bytes, resolved once: a live request must not hash its
+	// label at every part.
+	bytesPlaylist, bytesSegment, bytesPart prometheus.Counter
+	viewers                                *prometheus.Desc
+	handler                                http.Handler
 }
 
 func (s *Server) initMetrics() error {
@@ -51,9 +54,9 @@ func (s *Server) initMetrics() error {
 		handler: promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}),
 	}
 	// Pre-create the two kinds so dashboards see zeros before traffic.
-	m.bytes.WithLabelValues("playlist")
-	m.bytes.WithLabelValues("segment")
-	m.bytes.WithLabelValues("part")
+	m.bytesPlaylist = m.bytes.WithLabelValues("playlist")
+	m.bytesSegment = m.bytes.WithLabelValues("segment")
+	m.bytesPart = m.bytes.WithLabelValues("part")
 	s.metrics = m
 	for _, c := range []prometheus.Collector{m.requests, m.bytes, viewerCollector{m.viewers, s.viewers, s.Stages}} {
 		if err := s.Metrics.Register(c); err != nil {
@@ -61,6 +64,18 @@ func (s *Server) initMetrics() error {
 		}
 	}
 	return nil
+}
+
+// liveBytes is the counter of live bytes of one kind.
+func (m *metrics) liveBytes(kind string) prometheus.Counter {
+	switch kind {
+	case "playlist":
+		return m.bytesPlaylist
+	case "part":
+		return m.bytesPart
+	default:
+		return m.bytesSegment
+	}
 }
 
 // viewerCollector reports salon_viewers for every stage the registry knows

@@ -76,6 +76,9 @@ type pageData struct {
 	// live and talk: the chat panel; questions: its stage
 	Chat chatPanel
 
+	// talk: where a deep link (?t=, ?slide=) opens the replay
+	Nav deepLink
+
 	// speak: the upload cap in MB
 	MaxUploadMB int64
 

@@ -139,6 +139,13 @@ type Server struct {
 	Subtitles liveSubtitles
 	// MaxUploadSize caps one slide file, in bytes. Default DefaultMaxUpload.
 	MaxUploadSize int64
+	// Transcode, optional, is the state of -transcode's ffmpeg children,
+	// shown per stage in /api/stages/{stage} (*transcode.Transcoder).
+	Transcode transcodeStates
+	// MaxBundleSize caps a talk's bundle (/talks/{id}/bundle.zip): the sum
+	// of its files' sizes, in bytes; a larger one is refused with 413.
+	// Default DefaultMaxBundle.
+	MaxBundleSize int64
 	// Health, optional, makes /healthz report problems as "degraded".
 	Health healthSource
 	// Schedule imports and exports the day's schedule; optional (the
@@ -203,6 +210,9 @@ func (s *Server) Initialize() error {
 	s.PublicURL = strings.TrimRight(s.PublicURL, "/")
 	if s.MaxUploadSize <= 0 {
 		s.MaxUploadSize = DefaultMaxUpload
+	}
+	if s.MaxBundleSize <= 0 {
+		s.MaxBundleSize = DefaultMaxBundle
 	}
 	if s.DefaultLocation == nil {
 		s.DefaultLocation = time.Local
@@ -285,7 +295,7 @@ func (s *Server) routes() {
 	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme,
 		zone: zone, viewers: s.viewers, resp: resp, log: s.Log}
 
-	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, responder: resp}
+	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode, responder: resp}
 	sponsors := &sponsorHandlers{sponsors: s.Sponsors, log: s.Log, responder: resp, renderer: page, auth: adm, eventZone: zone}
 	rooms := &roomHandlers{talks: s.Talks, sponsors: sponsors, responder: resp, renderer: page, eventZone: zone}
 	slides := &slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
@@ -301,6 +311,8 @@ func (s *Server) routes() {
 			responder: resp, hiddenTalks: hidden, audience: aud},
 		&chatHandlers{origins: s.ChatOrigins, publicURL: s.PublicURL, log: s.Log, slides: s.Slides, talks: s.Talks,
 			chatHubs: hubs, responder: resp, auth: adm},
+		&replayHandlers{archive: s.Archive, talks: s.Talks, stats: s.Stats, maxBundle: s.MaxBundleSize, log: s.Log,
+			chatHistory: history, responder: resp, hiddenTalks: hidden, audience: aud},
 		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
 		slides,
 		&captionHandlers{talks: s.Captions, live: s.LiveCaptions, subs: s.Subtitles, speakers: slides, log: s.Log,

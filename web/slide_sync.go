@@ -36,7 +36,10 @@ func (s *slideHandlers) handleSlideChange(w http.ResponseWriter, r *http.Request
 		return
 	}
 	s.useHub(w, t.Stage, func(h *chat.Hub) {
-		h.SetSlide(t.ID, *in.Page)
+		if err := h.SetSlide(t.ID, *in.Page); err != nil {
+			s.jsonError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
 		s.writeJSON(w, http.StatusOK, map[string]any{"talk": t.ID, "page": *in.Page})
 	})
 }

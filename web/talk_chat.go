@@ -86,6 +86,12 @@ func (s *talkChatHandlers) talkChat(ctx context.Context, t archive.Talk) ([]talk
 			return nil, err
 		}
 	}
+	return mediaTimed(msgs, &sel), nil
+}
+
+// mediaTimed is msgs placed on the replay's timeline (At, through sel's
+// program date-times).
+func mediaTimed(msgs []chat.Message, sel *archive.Selection) []talkChatMessage {
 	out := make([]talkChatMessage, 0, len(msgs))
 	for _, m := range msgs {
 		out = append(out, talkChatMessage{
@@ -100,7 +106,7 @@ func (s *talkChatHandlers) talkChat(ctx context.Context, t archive.Talk) ([]talk
 			Deleted:  m.Deleted,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // talkMessages is a talk's chat as stored: archived once it ended, else

@@ -96,5 +96,5 @@ func (s *pageHandlers) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 	if tj.Ended {
 		panel.Mode = "replay"
 	}
-	s.render(w, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel})
+	s.render(w, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel, Nav: parseDeepLink(r.URL.Query())})
 }

@@ -110,6 +110,7 @@ func viewerFlags(fs *flag.FlagSet, v *bench.Viewers, defDuration, defRamp time.D
 	fs.StringVar(&v.ViewerIDPrefix, "id-prefix", "", "prefix of the X-Salon-Viewer header values (default: bench-RANDOM)")
 	fs.StringVar(&v.Mode, "mode", bench.ModeClassic, "player: classic (segments) or ll (LL-HLS: blocking reloads, parts, preload hints)")
 	fs.BoolVar(&v.Hints, "hints", true, "ll: request EXT-X-PRELOAD-HINT parts ahead (held by the server), as Apple's players do; false: request each part once listed, as hls.js does")
+	fs.BoolVar(&v.NetHTTP, "nethttp", false, "ll: use Go's net/http client instead of the tool's two lean HTTP/1.1 keep-alive connections per viewer (costs the tool about twice the CPU)")
 	fs.BoolVar(&v.Skip, "skip", true, "ll: ask for delta playlists (_HLS_skip=YES) when the server offers them")
 	jsonOut = fs.Bool("json", false, "print the result as JSON")
 	verbose = fs.Bool("v", false, "log progress to stderr")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/captions"
+	"github.com/salon/salon/cluster"
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/ingest"
 	"github.com/salon/salon/ingest/demo"
@@ -57,6 +58,8 @@ type app struct {
 	rtsps       *ingest.RTSPServer
 	debug       *debugServer
 	transcoder  *transcode.Transcoder
+	cluster     *cluster.Node   // nil without -nats
+	leases      *cluster.Leases // with cluster
 	captions    *captions.Live
 }
 
@@ -155,6 +158,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.hls = hm
 	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
 
+	// With -nats, the chat's log is the cluster's replicated stream.
+	if err := a.startCluster(); err != nil {
+		return nil, err
+	}
+
 	// The day: the chat rooms and the programme need each other (a room
 	// exists for a stage the programme knows; the programme tells rooms
 	// which talk is on and archives their chat), so both are made before
@@ -166,6 +174,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		// web checks the page's origin (-chat-origins) before it hands a
 		// websocket over.
 		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	if a.cluster != nil {
+		rooms.Logs = chatLogs{a.cluster}
 	}
 	prog := &programme.Programme{
 		Talks:  lib,
@@ -290,16 +301,6 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, fmt.Errorf("%w; change -rtmps, or set it empty to disable RTMPS", err)
 		}
 	}
-	if err := ws.Initialize(); err != nil {
-		return nil, err
-	}
-	a.web = ws
-	if cfg.TLS.Redirect != "" {
-		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
-			return nil, err
-		}
-	}
-
 	if cfg.Transcode.On() {
 		// The renditions come back through salon's own ingest, exactly as
 		// an encoder's renditions would.
@@ -328,7 +329,18 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 			return nil, err
 		}
 		a.transcoder = tc
+		ws.Transcode = tc
 	}
+	if err := ws.Initialize(); err != nil {
+		return nil, err
+	}
+	a.web = ws
+	if cfg.TLS.Redirect != "" {
+		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
+			return nil, err
+		}
+	}
+
 	for _, p := range cfg.Pulls {
 		pl := &ingest.Puller{Stage: p.Stage, URL: p.URL, Registry: a.reg, MediaTimeout: cfg.Ingest.MediaTimeout, Log: log}
 		if err := pl.Initialize(); err != nil {
@@ -406,6 +418,12 @@ func (a *app) Close() {
 	}
 	if a.rooms != nil {
 		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
+	}
+	if a.leases != nil {
+		a.leases.Close() // after ingest: ended publishes have released theirs
+	}
+	if a.cluster != nil {
+		a.cluster.Close() // after the rooms: their logs stop first
 	}
 	if a.debug != nil {
 		a.debug.Close()

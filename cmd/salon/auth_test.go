@@ -88,6 +88,8 @@ var routes = map[string]routeCase{
 	"GET /ws/chat/{stage}":                                 {auth: public},
 	"GET /talks/{id}/chat.json":                            {auth: public},
 	"GET /talks/{id}/download.mp4":                         {auth: public},
+	"GET /talks/{id}/bundle.zip":                           {auth: public},
+	"GET /talks/{id}/chapters.vtt":                         {auth: public},
 	"GET /schedule.json":                                   {auth: public},
 	"GET /schedule.ics":                                    {auth: public},
 	"GET /static/{path...}":                                {auth: public},

@@ -77,6 +77,9 @@ type Config struct {
 	// Transcode makes renditions with an ffmpeg child (config_transcode.go).
 	Transcode TranscodeConfig
 
+	// Cluster joins salon nodes over NATS (config_cluster.go).
+	Cluster ClusterConfig
+
 	// Debug, when set, serves Go's profiler (/debug/pprof/) on its own
 	// listener; keep it on loopback.
 	Debug string
@@ -252,11 +255,15 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&cfg.Stats, "stats", cfg.Stats, "count viewers, replays and downloads for /api/stats, in DATA/stats, without keeping addresses or ids ($SALON_STATS)")
 	tlsDone := tlsFlags(fs, &cfg.TLS, getenv)
 	transcodeDone := transcodeFlags(fs, &cfg.Transcode, getenv)
+	clusterDone := clusterFlags(fs, &cfg.Cluster, getenv)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	tlsDone()
 	if err := transcodeDone(); err != nil {
+		return cfg, err
+	}
+	if err := clusterDone(); err != nil {
 		return cfg, err
 	}
 	cfg.MaxSpool = spoolGB << 30

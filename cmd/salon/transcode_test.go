@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -109,6 +110,20 @@ func TestTranscode_EndToEnd(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	waitRenditionSegments(t, a, "480p", 3)
+	// The API shows the restart: running again, one restart, the exit.
+	_, body, _ = get(t, a.httpURL("/api/stages/main"))
+	var api struct {
+		Transcode *struct {
+			Running  bool   `json:"running"`
+			Restarts int    `json:"restarts"`
+			LastExit string `json:"last_exit"`
+		} `json:"transcode"`
+	}
+	if err := json.Unmarshal(body, &api); err != nil || api.Transcode == nil {
+		t.Errorf("/api/stages/main has no transcode state: %v, %s", err, body)
+	} else if tc := api.Transcode; !tc.Running || tc.Restarts != 1 || tc.LastExit == "" {
+		t.Errorf("/api/stages/main transcode %+v, want running after 1 restart with the last exit", *tc)
+	}
 	_, body, _ = get(t, a.httpURL("/live/main/source/index.m3u8"))
 	if after := lastSegment(t, string(body)); after <= srcBefore {
 		t.Errorf("the source's playlist did not grow while the child restarted: %d then %d", srcBefore, after)

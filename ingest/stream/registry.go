@@ -35,6 +35,11 @@ type Registry struct {
 	// QueueSize bounds each reader's queue of units (default 1024, ~10 s of 1080p30 + audio).
 	QueueSize int
 	Log       *slog.Logger
+	// Owners, when salon runs on several nodes, says which node ingests a
+	// stage: a publish here claims the stage first, so a second publisher
+	// on another node is refused as one on this node is. Nil: this node
+	// alone.
+	Owners stageOwners
 
 	mu      sync.Mutex
 	stages  map[string]*stage
@@ -187,6 +192,21 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	if s.Start.IsZero() {
 		s.Start = time.Now()
 	}
+	// The claim is a network round trip: made before the lock, released
+	// again if the publish is refused here.
+	if r.Owners != nil {
+		if err := r.Owners.Claim(s.Stage); err != nil {
+			return nil, fmt.Errorf("stage %q: %w", s.Stage, err)
+		}
+	}
+	p, err := r.publish(s)
+	if err != nil && r.Owners != nil {
+		r.Owners.Release(s.Stage)
+	}
+	return p, err
+}
+
+func (r *Registry) publish(s *Stream) (*Publisher, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -397,10 +417,17 @@ func (p *Publisher) WriteUnit(u *Unit) {
 
 // Close ends the publish and frees the stage. It is safe to call twice.
 func (p *Publisher) Close() {
+	if p.close() && p.reg.Owners != nil {
+		p.reg.Owners.Release(p.stream.Stage)
+	}
+}
+
+// close ends the publish; false if it had ended already.
+func (p *Publisher) close() bool {
 	p.reg.mu.Lock()
 	defer p.reg.mu.Unlock()
 	if p.closed {
-		return
+		return false
 	}
 	p.closed = true
 	if p.pa.pub == p {
@@ -418,4 +445,5 @@ func (p *Publisher) Close() {
 	}
 	p.reg.Log.Info("publish ended", "stage", p.stream.Stage, "rendition", RenditionName(p.stream.Rendition), "source", p.stream.Source, "remote", p.stream.Remote,
 		"duration", time.Since(p.stream.Start).Round(time.Second).String())
+	return true
 }

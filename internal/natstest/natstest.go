@@ -183,7 +183,10 @@ func (nd *node) waitHealthy() error {
 	exited, out := nd.exited, nd.out
 	nd.mu.Unlock()
 	url := "http://127.0.0.1:" + nd.httpP + "/healthz"
-	client := &http.Client{Timeout: 2 * time.Second}
+	// No keep-alive: an idle connection held to the monitor port would keep
+	// the killed server's end of it in FIN_WAIT_2, and the port could not
+	// be bound again by Start.
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(ready)
 	for {
 		resp, err := client.Get(url)

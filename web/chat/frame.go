@@ -16,6 +16,9 @@ const (
 	CodeTooLong     = "too_long"
 	CodeBadRequest  = "bad_request"
 	CodeBanned      = "banned"
+	// CodeUnavailable: the room's log did not take the message (a cluster
+	// without a majority); it was not sent and may be sent again.
+	CodeUnavailable = "unavailable"
 )
 
 // Message is one chat message as the hub keeps it and as the archive stores it

@@ -68,9 +68,12 @@ type Hub struct {
 	WriteTimeout time.Duration // default 10 s
 	MaxQuestions int           // recent questions sent on join, default 200
 
-	// JournalPath is the stage's chat journal on local disk (journal.go);
-	// empty keeps the chat in memory only. FlushEvery is its batch
-	// interval, default 500 ms: what a crash can lose.
+	// Logs, when set, opens the stage's log (roomlog.go): a replicated one
+	// shared by the nodes of a cluster. Else JournalPath is the stage's
+	// chat journal on local disk (journal.go); with neither, the chat is
+	// kept in memory only. FlushEvery is the journal's batch interval,
+	// default 500 ms: what a crash can lose.
+	Logs        RoomLogs
 	JournalPath string
 	FlushEvery  time.Duration
 	// BanFor is how long a ban restored from the journal lasts after it was
@@ -104,7 +107,10 @@ type Hub struct {
 	bannedIDs     map[string]struct{}
 	bannedViewers map[string]struct{}
 	bannedIPs     map[string]struct{}
-	journal       *journal   // nil without JournalPath
+	roomLog       RoomLog    // set once by Initialize; its deliveries change the state below
+	replayed      int        // records delivered while opening the log
+	badRecords    int        // records that did not decode, while opening the log
+	opened        bool       // the log's replay is done
 	history       []*Message // newest last, deleted ones removed, at most History
 	questions     []*Message // newest last, at most MaxQuestions
 	slides        []Slide    // page changes, oldest first, at most MaxLog
@@ -178,15 +184,11 @@ func (h *Hub) Initialize() error {
 	h.clientIPs = make(map[string]string)
 	h.viewerOf = make(map[string]string)
 	h.viewersC = make(chan struct{}, 1)
-	if h.JournalPath != "" {
-		j, recs, err := openJournal(h.JournalPath, h.FlushEvery, h.Log)
-		if err != nil {
-			return fmt.Errorf("chat hub %s: %w", h.Stage, err)
-		}
-		h.journal = j
-		h.restore(recs)
-	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if err := h.openLog(); err != nil {
+		h.cancel()
+		return fmt.Errorf("chat hub %s: %w", h.Stage, err)
+	}
 
 	h.wg.Add(1)
 	go h.runViewers()
@@ -207,10 +209,8 @@ func (h *Hub) Close() {
 	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
-	if h.journal != nil {
-		if err := h.journal.close(); err != nil {
-			h.Log.Error("chat journal not fully written at shutdown", "err", err)
-		}
+	if err := h.roomLog.Close(); err != nil {
+		h.Log.Error("chat log not fully written at shutdown", "err", err)
 	}
 }
 

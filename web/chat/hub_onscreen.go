@@ -4,11 +4,11 @@ import "fmt"
 
 // The question on screen: during Q&A the organiser puts one question on the
 // room's projector (/live/{stage}/room) in large type. It is the hub's state
-// like answered: journaled (it survives a restart), in every welcome frame,
+// like answered: in the room's log (it survives a restart and reaches every node), in every welcome frame,
 // and broadcast when it changes, so the room screen, the console and every
 // viewer's page agree.
 
-// onScreenRecord is the journal's record of a change; ID "" clears it.
+// onScreenRecord is the log's record of a change; ID "" clears it.
 type onScreenRecord struct {
 	ID string `json:"id"`
 }
@@ -25,26 +25,23 @@ type onScreenFrame struct {
 // ErrNotFound and changes nothing. Setting what is already shown is a no-op.
 func (h *Hub) SetOnScreen(id string) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if id != "" {
 		m := h.byID[id]
 		if m == nil || m.Deleted || !m.Question {
+			h.mu.Unlock()
 			return fmt.Errorf("put question %q on screen on stage %s: %w", id, h.Stage, ErrNotFound)
 		}
 	}
-	if h.onScreen == id {
+	same := h.onScreen == id
+	h.mu.Unlock()
+	if same {
 		return nil
 	}
-	h.setOnScreenLocked(id)
+	if err := h.commit("", logRecord{OnScreen: &onScreenRecord{ID: id}}); err != nil {
+		return err
+	}
 	h.Log.Info("chat question on screen", "id", id)
 	return nil
-}
-
-// setOnScreenLocked records, journals and broadcasts the change.
-func (h *Hub) setOnScreenLocked(id string) {
-	h.onScreen = id
-	h.journalLocked(journalRecord{OnScreen: &onScreenRecord{ID: id}})
-	h.broadcastLocked(h.prepare(h.onScreenFrameLocked()))
 }
 
 // onScreenFrameLocked describes what is on screen now.

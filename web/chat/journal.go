@@ -3,7 +3,7 @@ package chat
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// A journal is a stage's chat on local disk: every message, every change to
-// one (deleted, votes, answered) and every ban, appended as one JSON line.
+// A journal is a stage's chat on local disk, the RoomLog of a salon that
+// runs alone: every message, every change to one (deleted, votes,
+// answered) and every ban, appended as one JSON line (record.go).
 // Appends only fill a buffer; a flusher writes and fsyncs it at most
 // flushEvery apart, so posting never waits on the disk and a crash loses at
 // most the last batch. On start the hub replays the journal, so history,
@@ -33,41 +34,16 @@ const maxJournalBuffer = 16 << 20
 // characters, so anything near this is corruption.
 const maxJournalLine = 64 << 10
 
-// journalRecord is one line: exactly one of its fields is set.
-type journalRecord struct {
-	Msg *Message `json:"msg,omitempty"`
-	// The author's address and viewer key, with a message's first record,
-	// so that banning its author works after a restart.
-	IP     string `json:"ip,omitempty"`
-	Viewer string `json:"viewer,omitempty"`
-	// Voters, with the record of a vote, are the voter's hashed keys
-	// (votes.go), so one viewer's vote stays one vote after a restart.
-	Voters []string    `json:"voters,omitempty"`
-	Ban    *banRecord  `json:"ban,omitempty"`
-	Slow   *slowRecord `json:"slow_mode,omitempty"`
-	Slide  *Slide      `json:"slide,omitempty"`
-	// OnScreen is the question the organiser put on the room's screen
-	// (hub_onscreen.go).
-	OnScreen *onScreenRecord `json:"onscreen,omitempty"`
-}
-
-// banRecord is a ban as the journal keeps it.
-type banRecord struct {
-	Client string    `json:"client,omitempty"`
-	Viewer string    `json:"viewer,omitempty"`
-	IP     string    `json:"ip,omitempty"`
-	Time   time.Time `json:"ts"`
-}
-
-// slowRecord is a slow-mode change.
-type slowRecord struct {
-	Seconds float64 `json:"seconds"`
-}
-
+// journal is the RoomLog of a salon on one node.
 type journal struct {
-	path  string
-	every time.Duration
-	log   *slog.Logger
+	path    string
+	every   time.Duration
+	log     *slog.Logger
+	deliver func([]byte)
+
+	// order is held across delivering a record and buffering it, so the
+	// file's order is the order the hub applied.
+	order sync.Mutex
 
 	f        *os.File
 	mu       sync.Mutex // guards buf, failing
@@ -79,20 +55,20 @@ type journal struct {
 	closeErr error
 }
 
-// openJournal opens (creating) the journal at path and returns what it
+// openJournal opens (creating) the journal at path and delivers what it
 // holds, oldest first. A torn last line, as a crash leaves, is skipped.
-func openJournal(path string, every time.Duration, log *slog.Logger) (*journal, []journalRecord, error) {
+func openJournal(path string, every time.Duration, log *slog.Logger, deliver func([]byte)) (*journal, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, nil, fmt.Errorf("chat journal: create %s: %w (check -data is writable)", filepath.Dir(path), err)
+		return nil, fmt.Errorf("chat journal: create %s: %w (check -data is writable)", filepath.Dir(path), err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
-		return nil, nil, fmt.Errorf("chat journal: open %s: %w (check -data is writable)", path, err)
+		return nil, fmt.Errorf("chat journal: open %s: %w (check -data is writable)", path, err)
 	}
-	recs, bad, err := readJournal(f)
+	lines, bad, err := readJournal(f)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("chat journal: read %s: %w", path, err)
+		return nil, fmt.Errorf("chat journal: read %s: %w", path, err)
 	}
 	if bad > 0 {
 		log.Warn("chat journal has unreadable lines; skipped them", "path", path, "lines", bad)
@@ -101,25 +77,29 @@ func openJournal(path string, every time.Duration, log *slog.Logger) (*journal, 
 		every = defaultFlushEvery
 	}
 	j := &journal{
-		path:  path,
-		every: every,
-		log:   log,
-		f:     f,
-		done:  make(chan struct{}),
-		quit:  make(chan struct{}),
+		path:    path,
+		every:   every,
+		log:     log,
+		deliver: deliver,
+		f:       f,
+		done:    make(chan struct{}),
+		quit:    make(chan struct{}),
+	}
+	for _, line := range lines {
+		deliver(line)
 	}
 	go j.run()
-	return j, recs, nil
+	return j, nil
 }
 
-// readJournal reads every record; lines that do not decode are counted.
-// A torn last line (no newline) is dropped; the next append starts a fresh
-// line so it cannot glue onto it.
-func readJournal(f *os.File) ([]journalRecord, int, error) {
+// readJournal reads every record's line (the hub decodes them); overlong
+// lines are skipped and counted. A torn last line (no newline) is dropped
+// and counted; the next append starts a fresh line so it cannot glue onto it.
+func readJournal(f *os.File) ([][]byte, int, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, 0, err
 	}
-	var recs []journalRecord
+	var recs [][]byte
 	bad := 0
 	r := bufio.NewReaderSize(f, 64<<10)
 	for {
@@ -146,37 +126,26 @@ func readJournal(f *os.File) ([]journalRecord, int, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var rec journalRecord
-		if len(line) > maxJournalLine || json.Unmarshal(line, &rec) != nil || !rec.valid() {
+		if len(line) > maxJournalLine {
 			bad++
 			continue
 		}
-		recs = append(recs, rec)
+		recs = append(recs, bytes.Clone(bytes.TrimSpace(line)))
 	}
 }
 
-func (r *journalRecord) valid() bool {
-	switch {
-	case r.OnScreen != nil:
-		return r.Msg == nil && r.Ban == nil && r.Slow == nil && r.Slide == nil && len(r.OnScreen.ID) <= maxIDLen
-	case r.Msg != nil:
-		return r.Msg.ID != "" && r.Ban == nil && r.Slow == nil && r.Slide == nil
-	case r.Ban != nil:
-		return r.Slow == nil && r.Slide == nil
-	case r.Slow != nil:
-		return r.Slow.Seconds >= 0 && r.Slide == nil
-	default:
-		return r.Slide != nil && r.Slide.Page >= 1 && r.Slide.Talk != ""
-	}
+// Append delivers rec to the hub and queues it for the disk; it never
+// blocks on the disk. A crash loses at most the last FlushEvery.
+func (j *journal) Append(_ context.Context, _ string, rec []byte) error {
+	j.order.Lock()
+	defer j.order.Unlock()
+	j.deliver(rec)
+	j.append(rec)
+	return nil
 }
 
-// append queues one record; it never blocks on the disk.
-func (j *journal) append(rec journalRecord) {
-	line, err := json.Marshal(rec)
-	if err != nil {
-		j.log.Error("chat journal: encode record", "err", err)
-		return
-	}
+// append queues one encoded record.
+func (j *journal) append(line []byte) {
 	j.mu.Lock()
 	if len(j.buf) == 0 {
 		// A crash may have left a torn line at the end of the file: start
@@ -243,9 +212,9 @@ func (j *journal) flush() {
 	}
 }
 
-// close flushes what is left and closes the file; later calls return the
+// Close flushes what is left and closes the file; later calls return the
 // first call's result.
-func (j *journal) close() error {
+func (j *journal) Close() error {
 	j.once.Do(func() {
 		close(j.quit)
 		<-j.done

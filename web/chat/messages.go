@@ -7,25 +7,29 @@ import (
 	"time"
 )
 
-// post stores and broadcasts a message from c, or says why not.
+// post commits a message from c, or says why not.
 func (h *Hub) post(c *client, text string, question bool) *frameError {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
+		h.mu.Unlock()
 		return nil
 	}
 	if h.isBannedLocked(c) {
+		h.mu.Unlock()
 		return &frameError{CodeBanned, "you are banned from this chat"}
 	}
 	now := h.Now().UTC()
 	if h.slowMode > 0 && !c.lastPost.IsZero() && now.Sub(c.lastPost) < h.slowMode {
 		wait := h.slowMode - now.Sub(c.lastPost)
+		h.mu.Unlock()
 		return &frameError{CodeRateLimited, fmt.Sprintf("slow mode: one message every %v; wait %v", h.slowMode, wait.Round(time.Second))}
 	}
 	if !c.lim.AllowN(now, 1) {
+		h.mu.Unlock()
 		return &frameError{CodeRateLimited, "too many messages; wait a moment"}
 	}
 	if st := h.ips[c.ip]; st != nil && !h.shared(c.ip) && !st.limiter.AllowN(now, 1) {
+		h.mu.Unlock()
 		return &frameError{CodeRateLimited, "too many messages from your network; wait a moment"}
 	}
 	c.lastPost = now
@@ -42,18 +46,10 @@ func (h *Hub) post(c *client, text string, question bool) *frameError {
 			m.Talk = id
 		}
 	}
-	h.appendLocked(m)
-	h.journalLocked(journalRecord{Msg: m, IP: c.ip, Viewer: c.viewer})
-	h.broadcastLocked(h.prepare(newChatFrame(m)))
-	return nil
-}
-
-// journalLocked appends rec to the journal, if there is one. Records are
-// encoded at once, so a message is logged as it is now.
-func (h *Hub) journalLocked(rec journalRecord) {
-	if h.journal != nil {
-		h.journal.append(rec)
-	}
+	rec := logRecord{Msg: m, IP: c.ip, Viewer: c.viewer}
+	h.mu.Unlock()
+	// Applied, and broadcast to everyone (c included), as the log delivers it.
+	return unavailable(h.commit(m.ID, rec))
 }
 
 func (h *Hub) appendLocked(m *Message) {
@@ -81,78 +77,26 @@ func (h *Hub) appendLocked(m *Message) {
 	}
 }
 
-// restore rebuilds the hub's state from its journal: messages in the order
-// they were first posted, each as its last record left it; bans younger than
-// BanFor; the last slow mode.
-func (h *Hub) restore(recs []journalRecord) {
-	now := h.Now()
-	var msgs []*Message
-	seen := make(map[string]*Message)
-	for _, rec := range recs {
-		switch {
-		case rec.Msg != nil:
-			if len(rec.Voters) > 0 {
-				h.addVotersLocked(rec.Msg.ID, rec.Voters)
-			}
-			if m := seen[rec.Msg.ID]; m != nil {
-				*m = *rec.Msg
-				continue
-			}
-			m := rec.Msg
-			seen[m.ID] = m
-			msgs = append(msgs, m)
-			if m.ClientID != "" {
-				if rec.IP != "" {
-					h.clientIPs[m.ClientID] = rec.IP
-				}
-				if rec.Viewer != "" {
-					h.viewerOf[m.ClientID] = rec.Viewer
-				}
-			}
-		case rec.Ban != nil:
-			if now.Sub(rec.Ban.Time) < h.BanFor {
-				h.addBanLocked(rec.Ban)
-			}
-		case rec.Slow != nil:
-			h.slowMode = time.Duration(rec.Slow.Seconds * float64(time.Second))
-		case rec.Slide != nil:
-			h.appendSlideLocked(*rec.Slide)
-		case rec.OnScreen != nil:
-			h.onScreen = rec.OnScreen.ID
-		}
-	}
-	for _, m := range msgs {
-		h.appendLocked(m)
-	}
-	if m := h.byID[h.onScreen]; m == nil || m.Deleted {
-		h.onScreen = ""
-	}
-	if len(recs) > 0 {
-		h.Log.Info("chat restored from journal", "messages", len(h.log), "banned", len(h.bannedIDs), "slow_mode", h.slowMode)
-	}
-}
-
-// vote records c's vote for a question; a second vote by the same viewer
+// vote commits c's vote for a question; a second vote by the same viewer
 // (votes.go) is a no-op.
 func (h *Hub) vote(c *client, id string) *frameError {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.isBannedLocked(c) {
+		h.mu.Unlock()
 		return &frameError{CodeBanned, "you are banned from this chat"}
 	}
 	m := h.byID[id]
 	if m == nil || m.Deleted || !m.Question {
+		h.mu.Unlock()
 		return &frameError{CodeBadRequest, "no such question"}
 	}
 	keys := h.voteKeys(c) // votes.go: one vote per viewer, not per connection
-	if h.votedLocked(id, keys) {
+	voted := h.votedLocked(id, keys)
+	h.mu.Unlock()
+	if voted {
 		return nil
 	}
-	h.addVotersLocked(id, keys)
-	m.Votes++
-	h.journalLocked(journalRecord{Msg: m, Voters: keys})
-	h.broadcastLocked(h.prepare(votesFrame{Type: "votes", ID: id, Count: m.Votes}))
-	return nil
+	return unavailable(h.commit("", logRecord{Vote: id, Voters: keys}))
 }
 
 // hello sets c's display name and, when the page sent one, its viewer key;

@@ -22,26 +22,23 @@ func (h *Hub) isBannedLocked(c *client) bool {
 }
 
 // Delete removes message id from everyone's view ({"type":"delete","id"}) and
-// from the history; the log keeps it marked Deleted.
+// from the history, on every node; the log keeps it marked Deleted.
 func (h *Hub) Delete(id string) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	m := h.byID[id]
 	if m == nil {
+		h.mu.Unlock()
 		return fmt.Errorf("delete chat message %q on stage %s: %w", id, h.Stage, ErrNotFound)
 	}
-	if m.Deleted {
+	deleted, client := m.Deleted, m.ClientID
+	h.mu.Unlock()
+	if deleted {
 		return nil
 	}
-	m.Deleted = true
-	h.history = removeMessage(h.history, m)
-	h.questions = removeMessage(h.questions, m)
-	h.journalLocked(journalRecord{Msg: m})
-	h.broadcastLocked(h.prepare(idFrame{Type: "delete", ID: id}))
-	if h.onScreen == id {
-		h.setOnScreenLocked("")
+	if err := h.commit("", logRecord{Delete: id}); err != nil {
+		return err
 	}
-	h.Log.Info("chat message deleted", "id", id, "client", m.ClientID)
+	h.Log.Info("chat message deleted", "id", id, "client", client)
 	return nil
 }
 
@@ -63,9 +60,9 @@ const (
 // disconnected; matching new connections are refused the same way.
 func (h *Hub) Ban(clientID string, scope BanScope) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	ip, ok := h.clientIPs[clientID]
 	if !ok {
+		h.mu.Unlock()
 		return fmt.Errorf("ban chat client %q on stage %s: %w", clientID, h.Stage, ErrNotFound)
 	}
 	b := &banRecord{Client: clientID, Time: h.Now().UTC()}
@@ -77,12 +74,10 @@ func (h *Hub) Ban(clientID string, scope BanScope) error {
 	if scope == BanIP && !h.shared(ip) {
 		b.IP = ip
 	}
-	h.addBanLocked(b)
-	h.journalLocked(journalRecord{Ban: b})
-	for _, c := range h.clients {
-		if h.isBannedLocked(c) {
-			h.disconnectBannedLocked(c)
-		}
+	h.mu.Unlock()
+	// Applied on every node: matching viewers there are disconnected too.
+	if err := h.commit("", logRecord{Ban: b}); err != nil {
+		return err
 	}
 	h.Log.Info("chat client banned", "client", clientID, "viewer", b.Viewer, "ip", b.IP)
 	return nil
@@ -129,18 +124,17 @@ func (h *Hub) disconnectBannedLocked(c *client) {
 // Answer marks a question answered ({"type":"answered","id"} to everyone).
 func (h *Hub) Answer(id string) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	m := h.byID[id]
 	if m == nil || m.Deleted || !m.Question {
+		h.mu.Unlock()
 		return fmt.Errorf("mark question %q answered on stage %s: %w", id, h.Stage, ErrNotFound)
 	}
-	if m.Answered {
+	answered := m.Answered
+	h.mu.Unlock()
+	if answered {
 		return nil
 	}
-	m.Answered = true
-	h.journalLocked(journalRecord{Msg: m})
-	h.broadcastLocked(h.prepare(idFrame{Type: "answered", ID: id}))
-	return nil
+	return h.commit("", logRecord{Answered: id})
 }
 
 func removeMessage(list []*Message, m *Message) []*Message {
@@ -152,19 +146,18 @@ func removeMessage(list []*Message, m *Message) []*Message {
 	return list
 }
 
-// SetSlowMode sets the minimum time between one viewer's messages; 0 turns it off.
-func (h *Hub) SetSlowMode(d time.Duration) {
-	if d < 0 {
-		d = 0
+// SetSlowMode sets the minimum time between one viewer's messages, on
+// every node; 0 turns it off.
+func (h *Hub) SetSlowMode(d time.Duration) error {
+	d = max(d, 0)
+	if err := h.commit("", logRecord{Slow: &slowRecord{Seconds: d.Seconds()}}); err != nil {
+		return err
 	}
-	h.mu.Lock()
-	h.slowMode = d
-	h.journalLocked(journalRecord{Slow: &slowRecord{Seconds: d.Seconds()}})
-	h.mu.Unlock()
 	h.Log.Info("chat slow mode", "interval", d)
+	return nil
 }
 
-// CurrentSlowMode is the slow mode now (SetSlowMode, or the journal's).
+// CurrentSlowMode is the slow mode now (the last SetSlowMode, from any node).
 func (h *Hub) CurrentSlowMode() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -44,6 +44,9 @@ type Rooms struct {
 	// Dir holds each stage's chat journal ({stage}.jsonl). Empty keeps
 	// chat in memory only.
 	Dir string
+	// Logs, when set, holds each stage's chat log instead of Dir: the
+	// replicated log that the nodes of a cluster share (package cluster).
+	Logs RoomLogs
 	// Stages says which stages may have a room and which talk is on each.
 	// Nil lets every stage name have one, with no talk (tests).
 	Stages stageSource
@@ -198,8 +201,8 @@ func (r *Rooms) acquire(stage string, create bool) (*room, error) {
 	// Opening replays the journal under mu: rooms open rarely (a stage's
 	// first viewer, the programme after a restart), and this keeps two
 	// hubs from ever sharing one journal.
-	h := &Hub{Stage: stage, Talks: roomTalks{r}, Log: r.Log, CheckOrigin: r.CheckOrigin, SharedNets: r.SharedNets}
-	if r.Dir != "" {
+	h := &Hub{Stage: stage, Talks: roomTalks{r}, Log: r.Log, CheckOrigin: r.CheckOrigin, SharedNets: r.SharedNets, Logs: r.Logs}
+	if r.Dir != "" && r.Logs == nil {
 		h.JournalPath = filepath.Join(r.Dir, stage+".jsonl")
 	}
 	if r.Configure != nil {

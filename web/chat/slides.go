@@ -12,13 +12,9 @@ type Slide struct {
 // SetSlide records that the presenter of talk turned to page and tells
 // everyone ({"type":"slide","talk","page"}); viewers who join later get it
 // in their welcome frame.
-func (h *Hub) SetSlide(talk string, page int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *Hub) SetSlide(talk string, page int) error {
 	sl := Slide{Talk: talk, Page: page, Time: h.Now().UTC()}
-	h.appendSlideLocked(sl)
-	h.journalLocked(journalRecord{Slide: &sl})
-	h.broadcastLocked(h.prepare(slideFrame{Type: "slide", Talk: talk, Page: page}))
+	return h.commit("", logRecord{Slide: &sl})
 }
 
 func (h *Hub) appendSlideLocked(sl Slide) {
