@@ -277,3 +277,52 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	}
 	poll("the video at the third line (7 s) after Enter", `Math.abs(document.getElementById('video').currentTime - 7) < 1`)
 }
+
+// TestCaptions_API: the captions routes' answers besides the happy path:
+// the body's type, an empty file, reading back as WebVTT, deleting, hidden
+// talks, and the live rendition's file names.
+func TestCaptions_API(t *testing.T) {
+	a := testApp(t)
+	if code, m := api(t, a, "POST", "/api/talks", `{"id":"capi","title":"Captions API","stage":"main"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	tok, _ := speakerLink(t, a, "capi")
+	u := a.httpURL("/api/talks/capi/captions/")
+	if code, m := apiBody(t, u+"en", tok, "PUT", "image/png", "WEBVTT\n"); code != 415 {
+		t.Errorf("a PNG: %d %v, want 415", code, m)
+	}
+	if code, m := apiBody(t, u+"en", tok, "PUT", "text/vtt", "WEBVTT\n\nNOTE nothing\n"); code != 400 || !strings.Contains(fmt.Sprint(m["error"]), "no cue") {
+		t.Errorf("no cue: %d %v, want 400", code, m)
+	}
+	if code, _, _ := get(t, u+"en"); code != 404 {
+		t.Errorf("GET before an upload: %d, want 404", code)
+	}
+	if code, m := apiBody(t, u+"EN", tok, "PUT", "application/x-subrip", "1\n00:00:01,000 --> 00:00:02,000\n<b>Hi</b> & bye\n"); code != 201 || m["lang"] != "en" || m["source"] != "upload" || m["uploaded_by"] != "speaker" {
+		t.Fatalf("upload: %d %v", code, m)
+	}
+	code, body, h := get(t, u+"en")
+	if code != 200 || h.Get("Content-Type") != "text/vtt; charset=utf-8" || string(body) != "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<b>Hi</b> &amp; bye\n" {
+		t.Errorf("GET: %d %s %q", code, h.Get("Content-Type"), body)
+	}
+	if code, m := api(t, a, "GET", "/api/talks/capi", ""); code != 200 || fmt.Sprint(m["captions"]) == "<nil>" {
+		t.Errorf("the talk lists no captions: %v", m)
+	}
+	if code, m := api(t, a, "PATCH", "/api/talks/capi", `{"hidden":true}`); code != 200 {
+		t.Fatalf("hide: %d %v", code, m)
+	}
+	if code, _, _ := get(t, u+"en"); code != 404 {
+		t.Errorf("GET of a hidden talk's captions: %d, want 404", code)
+	}
+	if code, m := apiBody(t, u+"en", tok, "DELETE", "", ""); code != 204 {
+		t.Errorf("delete: %d %v", code, m)
+	}
+	if code, m := apiBody(t, u+"en", tok, "DELETE", "", ""); code != 404 {
+		t.Errorf("second delete: %d %v, want 404", code, m)
+	}
+	for _, p := range []string{"/live/main/captions/en/index.m3u8", "/live/main/captions/EN/index.m3u8", "/live/main/captions/en/x.vtt",
+		"/live/main/captions/en/1.m4s", "/live/main/captions/%3Cscript%3E/index.m3u8"} {
+		if code, _, _ := get(t, a.httpURL(p)); code != 404 {
+			t.Errorf("GET %s: %d, want 404", p, code)
+		}
+	}
+}
