@@ -49,6 +49,11 @@ type Library struct {
 	talks   map[string]Talk
 	broken  map[string]bool // ids with a talk.json that did not load: taken, deletable
 	pending map[string]bool // talks whose replay is not final: re-cut by RunUpdated
+	// origins (the first segment's decode time, by its key) and
+	// captionStamps (what each replay caption copy was made from) spare a
+	// re-cut the bucket reads: writeMu guards them (captions_replay.go).
+	origins       map[string]time.Duration
+	captionStamps map[string]string
 	// speakers holds the SHA-256 of each talk's speaker token (speaker.json).
 	speakers map[string][32]byte
 	// uploading holds the slide keys being uploaded now (AddSlide).

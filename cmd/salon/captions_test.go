@@ -234,8 +234,13 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	// Its subtitle playlist follows (with the re-cut that lists it).
 	waitArchived(t, a.httpURL("/archive/talks/subs/captions/en.m3u8"), 30*time.Second)
 	objs, err := a.store.List(context.Background(), "talks/subs/captions/")
-	if err != nil || len(objs) != 4 {
-		t.Errorf("talks/subs/captions/ in MinIO: %v %v, want en and zh-CN, .vtt and .m3u8", objs, err)
+	if err != nil || len(objs) != 6 {
+		t.Errorf("talks/subs/captions/ in MinIO: %v %v, want en and zh-CN: .vtt, .m3u8 and hls/.vtt", objs, err)
+	}
+	// The replay's subtitle segment maps its cues onto the video's timeline.
+	if seg := string(waitArchived(t, a.httpURL("/archive/talks/subs/captions/hls/zh-CN.vtt"), 10*time.Second)); !strings.Contains(seg, "X-TIMESTAMP-MAP=MPEGTS:") ||
+		strings.Contains(seg, "MPEGTS:0,") || !strings.Contains(seg, "第二行") {
+		t.Errorf("the replay's zh-CN subtitle segment:\n%s", seg)
 	}
 	if out := probeSubtitles(t, a.httpURL("/archive/talks/subs/index.m3u8")); !strings.Contains(out, "codec_name=webvtt") ||
 		!strings.Contains(out, "tag:language=zh-CN") || !strings.Contains(out, "tag:language=en") {
