@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -140,4 +141,23 @@ func (l *Library) cutOrigin(ctx context.Context, sel *Selection) (time.Duration,
 	}
 	l.origins[first] = o
 	return o, nil
+}
+
+// deleteCaptionCuts deletes what the replay made of the talk's captions
+// (the subtitle playlists and their segments), keeping the tracks: a
+// do_not_record talk has no replay.
+func (l *Library) deleteCaptionCuts(ctx context.Context, id string) error {
+	objs, err := l.Store.List(ctx, "talks/"+id+"/captions/")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if path.Ext(o.Key) == ".m3u8" || path.Base(path.Dir(o.Key)) == "hls" {
+			if err := l.Store.Delete(ctx, o.Key); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			delete(l.captionStamps, o.Key)
+		}
+	}
+	return nil
 }

@@ -138,6 +138,16 @@ func TestLibrary_PutCaptions(t *testing.T) {
 	if body := string(recGet(t, store, TalkPlaylistKey(tk.ID))); strings.Contains(body, "zh-CN") || !strings.Contains(body, `LANGUAGE="en"`) {
 		t.Errorf("replay after delete:\n%s", body)
 	}
+
+	// do_not_record: no replay, so no subtitle playlists; the track stays.
+	dnr := true
+	if _, err := l.Update(ctx, tk.ID, TalkPatch{DoNotRecord: &dnr}); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := store.List(ctx, "talks/"+tk.ID+"/captions/")
+	if err != nil || len(objs) != 1 || objs[0].Key != CaptionKey(tk.ID, "en") {
+		t.Errorf("captions of a do_not_record talk: %v %v, want en.vtt alone", objs, err)
+	}
 }
 
 func vttClock(d time.Duration) string {

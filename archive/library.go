@@ -413,6 +413,9 @@ func (l *Library) unpublish(ctx context.Context, id string) error {
 	if err := l.deleteRenditionCuts(ctx, id); err != nil {
 		return fmt.Errorf("talk %q is do_not_record, but its renditions' replays could not be deleted: %w; try again", id, err)
 	}
+	if err := l.deleteCaptionCuts(ctx, id); err != nil {
+		return fmt.Errorf("talk %q is do_not_record, but its captions' playlists could not be deleted: %w; try again", id, err)
+	}
 	return nil
 }
 
