@@ -3,6 +3,7 @@ module github.com/salon/salon
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/abema/go-mp4 v1.7.1
 	github.com/arran4/golang-ical v0.3.4
 	github.com/axiomhq/hyperloglog v0.3.0
@@ -15,6 +16,7 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/nats-io/nats.go v1.55.0
+	github.com/nicksnyder/go-i18n/v2 v2.7.0
 	github.com/pion/rtp v1.8.21
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3

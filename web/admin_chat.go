@@ -21,8 +21,8 @@ func (s *consoleHandlers) handleAdminChat(w http.ResponseWriter, r *http.Request
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, http.StatusOK, "admin_chat.html", pageData{
-		Title:     "Chat · " + name + " · console",
+	s.render(w, r, http.StatusOK, "admin_chat.html", pageData{
+		Title:     s.tr(r).T("console.chat.title", "Stage", name),
 		StageName: name,
 		Admin:     adminData{CSRF: sess.csrf, Zone: s.zoneName()},
 	})

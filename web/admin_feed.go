@@ -13,6 +13,7 @@ import (
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/programme"
+	"github.com/salon/salon/transcode"
 )
 
 // recorderHealth is the recorder as the console needs it; *archive.Recorder
@@ -58,6 +59,9 @@ type consoleStage struct {
 	// and stops the stage's talks, and the id of the talk Next would start.
 	Auto *bool  `json:"auto,omitempty"`
 	Next string `json:"next,omitempty"`
+	// Transcode is the state of -transcode's ffmpeg child for the stage
+	// (running, restarting with back-off, last exit, units dropped).
+	Transcode *transcode.StageState `json:"transcode,omitempty"`
 }
 
 // stageHistory is what the feed remembers of a stage between snapshots.
@@ -75,9 +79,10 @@ type stageHistory struct {
 type consoleFeed struct {
 	// What the snapshots read: set before start, read-only.
 	stages    stageSource
-	lib       talkLister     // optional; may tell its changes (changeNotifier)
-	recorder  recorderHealth // optional
-	programme stageDays      // optional
+	lib       talkLister      // optional; may tell its changes (changeNotifier)
+	recorder  recorderHealth  // optional
+	programme stageDays       // optional
+	transcode transcodeStates // optional
 	zone      *eventZone
 	viewers   *viewers
 	resp      *responder // talkJSON
@@ -267,7 +272,13 @@ func (f *consoleFeed) stage(info stream.StageInfo, now time.Time, day string) co
 		h.peak, h.peakDay = 0, day
 	}
 	h.peak = max(h.peak, viewers)
-	return consoleStage{StageInfo: info, Viewers: viewers, ViewersPeak: h.peak, Bitrate: append([]int64(nil), h.bitrate...)}
+	cs := consoleStage{StageInfo: info, Viewers: viewers, ViewersPeak: h.peak, Bitrate: append([]int64(nil), h.bitrate...)}
+	if f.transcode != nil {
+		if st, ok := f.transcode.State(info.Name); ok {
+			cs.Transcode = &st
+		}
+	}
+	return cs
 }
 
 // talksJSON is every talk as the API shows it, by start time.

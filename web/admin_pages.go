@@ -125,8 +125,8 @@ func (s *consoleHandlers) handleAdmin(w http.ResponseWriter, r *http.Request) {
 		b = []byte(`{}`)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, http.StatusOK, "admin.html", pageData{
-		Title: "Organiser console",
+	s.render(w, r, http.StatusOK, "admin.html", pageData{
+		Title: s.tr(r).T("console.title"),
 		Admin: adminData{Console: true, CSRF: sess.csrf, Zone: s.zoneName(), Initial: template.JS(b)},
 	})
 }
@@ -139,7 +139,7 @@ func (s *consoleHandlers) handleLoginPage(w http.ResponseWriter, r *http.Request
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.renderLogin(w, http.StatusOK, "")
+	s.renderLogin(w, r, http.StatusOK, "")
 }
 
 // snapshotNow is the latest health as the feed last built it, for the

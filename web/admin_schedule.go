@@ -28,8 +28,8 @@ func (s *scheduleHandlers) handleAdminSchedule(w http.ResponseWriter, r *http.Re
 		b = []byte(`{}`)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, http.StatusOK, "admin_schedule.html", pageData{
-		Title: "Import the schedule · console",
+	s.render(w, r, http.StatusOK, "admin_schedule.html", pageData{
+		Title: s.tr(r).T("console.schedule.title"),
 		Admin: adminData{CSRF: sess.csrf, Zone: s.zoneName(), Initial: template.JS(b)},
 	})
 }

@@ -297,32 +297,31 @@ func (s *consoleHandlers) handleLogin(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	if wait := s.sessions.loginBlocked(addr, now); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		s.renderLogin(w, http.StatusTooManyRequests, "Too many wrong tokens from this address. Wait "+
-			formatWait(wait)+", then try again.")
+		s.renderLogin(w, r, http.StatusTooManyRequests, "login.tooMany", "Minutes", waitMinutes(wait))
 		return
 	}
 	if !s.sameOrigin(r) {
-		s.renderLogin(w, http.StatusForbidden, "This login form was sent from another site. Open /admin on this server and log in there.")
+		s.renderLogin(w, r, http.StatusForbidden, "login.otherSite")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		s.renderLogin(w, http.StatusBadRequest, "The login form could not be read. Try again.")
+		s.renderLogin(w, r, http.StatusBadRequest, "login.unreadable")
 		return
 	}
 	if r.URL.Query().Has("token") {
 		// A token in the URL ends up in logs and histories: refuse it.
-		s.renderLogin(w, http.StatusBadRequest, "Do not put the token in the address. Type it into the form below.")
+		s.renderLogin(w, r, http.StatusBadRequest, "login.tokenInURL")
 		return
 	}
 	tok := strings.TrimSpace(r.PostForm.Get("token"))
 	if tok == "" {
-		s.renderLogin(w, http.StatusBadRequest, "Type the admin token (salon prints it at start, and keeps it in DATA/admin-token).")
+		s.renderLogin(w, r, http.StatusBadRequest, "login.empty")
 		return
 	}
 	if !s.isAdmin(tok) {
 		s.sessions.loginFailed(addr, now)
 		s.log.Warn("console login refused: wrong token", "remote", addr)
-		s.renderLogin(w, http.StatusUnauthorized, "That is not the admin token. Check DATA/admin-token on the server, or what salon printed when it started.")
+		s.renderLogin(w, r, http.StatusUnauthorized, "login.wrong")
 		return
 	}
 	s.sessions.loginSucceeded(addr)
@@ -340,7 +339,7 @@ func (s *consoleHandlers) handleLogout(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.adminSession(r)
 	if err != nil || !ok {
 		http.SetCookie(w, s.sessionCookie(r, "", -1))
-		s.renderLogin(w, http.StatusOK, "You are logged out.")
+		s.renderLogin(w, r, http.StatusOK, "login.loggedOut")
 		return
 	}
 	tok := r.Header.Get(csrfHeader)
@@ -350,14 +349,13 @@ func (s *consoleHandlers) handleLogout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if tok == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(sess.csrf)) != 1 || !s.sameOrigin(r) {
-		s.pageError(w, r, http.StatusForbidden, "Logout refused",
-			"The request did not carry this session's CSRF token. Go back to /admin, reload, and press Log out there.")
+		s.pageError(w, r, http.StatusForbidden, "err.logout", "err.logout.help")
 		return
 	}
 	s.sessions.end(c.Value)
 	http.SetCookie(w, s.sessionCookie(r, "", -1))
 	s.log.Info("console logout", "remote", remoteHost(r))
-	s.renderLogin(w, http.StatusOK, "You are logged out.")
+	s.renderLogin(w, r, http.StatusOK, "login.loggedOut")
 }
 
 // requireSessionPage lets a console page through with a session (or the
@@ -371,19 +369,22 @@ func (s *auth) requireSessionPage(w http.ResponseWriter, r *http.Request) (sessi
 		return session{}, true
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.renderLogin(w, http.StatusUnauthorized, "")
+	s.renderLogin(w, r, http.StatusUnauthorized, "")
 	return session{}, false
 }
 
-func (s *auth) renderLogin(w http.ResponseWriter, status int, msg string) {
-	s.page.render(w, status, "admin_login.html", pageData{Title: "Organiser login", Message: msg, Status: status,
+// renderLogin is the login form with the message msg (a catalog key; ""
+// for none; kv fills its placeholders).
+func (s *auth) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg string, kv ...any) {
+	l := s.page.tr(r)
+	if msg != "" {
+		msg = l.T(msg, kv...)
+	}
+	s.page.render(w, r, status, "admin_login.html", pageData{Title: l.T("login.title"), Message: msg, Status: status,
 		Admin: adminData{Console: true}})
 }
 
-func formatWait(d time.Duration) string {
-	m := int(d.Round(time.Minute).Minutes())
-	if m <= 1 {
-		return "a minute"
-	}
-	return strconv.Itoa(m) + " minutes"
+// waitMinutes is a login block's wait in whole minutes, at least 1.
+func waitMinutes(d time.Duration) int {
+	return max(1, int(d.Round(time.Minute).Minutes()))
 }

@@ -119,12 +119,12 @@ func (s *adminTalkHandlers) handleAdminTalk(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	if s.talks == nil {
-		s.pageError(w, r, http.StatusServiceUnavailable, "No replay library", "This salon has no replay library configured.")
+		s.pageError(w, r, http.StatusServiceUnavailable, "err.noLibrary", "err.noLibrary.help")
 		return
 	}
 	t, err := s.talks.Get(r.PathValue("id"))
 	if err != nil {
-		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk with this id. The console's day view lists them.")
+		s.pageError(w, r, http.StatusNotFound, "err.noTalk", "err.noTalk.console")
 		return
 	}
 	tj := s.talkJSON(t)
@@ -147,8 +147,8 @@ func (s *adminTalkHandlers) handleAdminTalk(w http.ResponseWriter, r *http.Reque
 	}
 	d.Initial = template.JS(init)
 	w.Header().Set("Cache-Control", "no-store") // it may hold the speaker link
-	s.render(w, http.StatusOK, "admin_talk.html", pageData{
-		Title:  t.Title + " · console",
+	s.render(w, r, http.StatusOK, "admin_talk.html", pageData{
+		Title:  s.tr(r).T("console.talk.title", "Title", t.Title),
 		Talk:   tj,
 		Admin:  adminData{CSRF: sess.csrf, Zone: s.zoneName()},
 		Extras: extrasData{Talk: d},

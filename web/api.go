@@ -146,7 +146,7 @@ func (s *siteHandlers) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, http.StatusNotFound, "not found")
 		return
 	}
-	s.pageError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	s.pageError(w, r, http.StatusNotFound, "err.notFound", "err.notFound.help")
 }
 
 // writeJSON writes v as JSON with status. API answers are never cached:

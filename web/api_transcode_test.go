@@ -78,3 +78,21 @@ func TestStageHandlers_handleStage_transcode(t *testing.T) {
 		}
 	}
 }
+
+func TestConsoleFeed_snapshot_transcode(t *testing.T) {
+	_, stages := newFakes()
+	f := &consoleFeed{stages: stages, zone: &eventZone{fixed: time.UTC}, viewers: newViewers(viewerWindow),
+		transcode: fakeTranscode{"main": {Stage: "main", Live: true, Running: true, PID: 42, Restarts: 1, Dropped: 3}},
+		history:   map[string]*stageHistory{}}
+	snap := f.snapshot(time.Now())
+	got := map[string]*transcode.StageState{}
+	for _, st := range snap.Stages {
+		got[st.Name] = st.Transcode
+	}
+	if st := got["main"]; st == nil || !st.Running || st.PID != 42 || st.Restarts != 1 || st.Dropped != 3 {
+		t.Errorf("main's transcode state in the console feed: %+v", st)
+	}
+	if st, ok := got["attic"]; !ok || st != nil {
+		t.Errorf("attic (no -transcode state): listed %v, state %+v; want listed without state", ok, st)
+	}
+}

@@ -91,9 +91,18 @@ func contentTypeOf(p string) string {
 		return "image/x-icon"
 	case ".woff2":
 		return "font/woff2"
+	case ".json":
+		return "application/json"
 	default:
 		return "text/plain; charset=utf-8"
 	}
+}
+
+// add serves data as static/rel too (made at start, like the browser's
+// message catalogs: i18n_pages.go).
+func (a *assets) add(rel string, data []byte) {
+	sum := sha256.Sum256(data)
+	a.files[rel] = &asset{data: data, hash: hex.EncodeToString(sum[:6]), ctype: contentTypeOf(rel)}
 }
 
 // url is the cache-busting URL of a static file, for templates.

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/salon/salon/web/i18n"
 )
 
 // web's handlers live in small per-area groups (liveHandlers, talkHandlers,
@@ -71,8 +73,11 @@ type responder struct {
 type renderer struct {
 	log       *slog.Logger
 	publicURL string
+	tls       bool // the port serves HTTPS (the language cookie gets Secure)
 	assets    *assets
-	pages     *template.Template
+	pages     map[string]*template.Template // by language (i18n_pages.go)
+	catalog   *i18n.Catalog
+	zone      *eventZone // pages show times in it
 }
 
 // auth tells the organiser and the console's sessions apart from everyone

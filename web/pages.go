@@ -10,6 +10,7 @@ import (
 
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web/i18n"
 )
 
 // pageHandlers serve the public pages: home, a stage's live and questions
@@ -31,19 +32,16 @@ func (s *pageHandlers) register(rt *router) {
 	rt.handle("GET /talks/{id}", s.handleTalkPage)
 }
 
-func parsePages(a *assets) (*template.Template, error) {
+// parsePages parses the templates with lang's functions (t, tn, when, …:
+// i18n_pages.go) besides the shared ones.
+func parsePages(a *assets, lang template.FuncMap) (*template.Template, error) {
 	funcs := template.FuncMap{
-		"asset":      a.url,
-		"trackLine":  trackLine,
-		"bitrate":    formatBitrate,
-		"liveLabel":  liveLabel,
-		"viewerText": viewerText,
-		"speakers":   speakerNames,
-		"duration":   formatDuration,
-		"when":       formatWhen,
-		"bytes":      formatBytes,
-		"slideURL":   func(id, name string) string { return "/archive/" + archive.SlideKey(id, url.PathEscape(name)) },
-		"slideLabel": slideLabel,
+		"asset":    a.url,
+		"bitrate":  formatBitrate,
+		"slideURL": func(id, name string) string { return "/archive/" + archive.SlideKey(id, url.PathEscape(name)) },
+	}
+	for k, v := range lang {
+		funcs[k] = v
 	}
 	return template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 }
@@ -87,6 +85,9 @@ type pageData struct {
 	// the console's talk page and the room screen (room.go)
 	Extras extrasData
 
+	// the page's language, its switcher and the event's zone (i18n_pages.go)
+	I18n pageLang
+
 	// error
 	Status  int
 	Heading string
@@ -127,7 +128,10 @@ func (s *renderer) csp() string {
 	}, "; ")
 }
 
-func (s *renderer) render(w http.ResponseWriter, status int, name string, d pageData) {
+// render writes page name in the request's language (i18n_pages.go).
+func (s *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	tag := s.lang(w, r)
+	d.I18n = s.pageLang(r, tag)
 	d.PublicURL = s.publicURL
 	d.HasHLS = s.assets.hasHLS
 	d.HLSURL = s.assets.url(hlsAsset)
@@ -135,13 +139,14 @@ func (s *renderer) render(w http.ResponseWriter, status int, name string, d page
 	d.PDFJSURL = s.assets.url(pdfjsAsset)
 	d.PDFJSWorkerURL = s.assets.url(pdfjsWorkerAsset)
 	var buf bytes.Buffer
-	if err := s.pages.ExecuteTemplate(&buf, name, d); err != nil {
+	if err := s.pages[tag].ExecuteTemplate(&buf, name, d); err != nil {
 		s.log.Error("render page", "page", name, "error", err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Add("Vary", "Accept-Language, Cookie")
 	h.Set("Content-Security-Policy", s.csp())
 	if h.Get("Cache-Control") == "" { // a handler may ask for less caching
 		h.Set("Cache-Control", "no-cache")
@@ -150,13 +155,17 @@ func (s *renderer) render(w http.ResponseWriter, status int, name string, d page
 	w.Write(buf.Bytes())
 }
 
-func (s *renderer) pageError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
-	s.render(w, status, "error.html", pageData{Title: heading, Status: status, Heading: heading, Message: msg})
+// pageError is the error page; heading and msg are catalog keys (kv fills
+// their placeholders).
+func (s *renderer) pageError(w http.ResponseWriter, r *http.Request, status int, heading, msg string, kv ...any) {
+	l := s.tr(r)
+	h := l.T(heading, kv...)
+	s.render(w, r, status, "error.html", pageData{Title: h, Status: status, Heading: h, Message: l.T(msg, kv...)})
 }
 
 func (s *pageHandlers) handleHome(w http.ResponseWriter, r *http.Request) {
-	live, upcoming, replays := s.homeTalks()
-	s.render(w, http.StatusOK, "home.html", pageData{Title: "Live now", Stages: s.stages.stageList(),
+	live, upcoming, replays := s.homeTalks(s.tr(r))
+	s.render(w, r, http.StatusOK, "home.html", pageData{Title: s.tr(r).T("home.title"), Stages: s.stages.stageList(),
 		LiveTalks: live, Upcoming: upcoming, Replays: replays})
 }
 
@@ -164,8 +173,7 @@ func (s *pageHandlers) handleHome(w http.ResponseWriter, r *http.Request) {
 func (s *renderer) stagePage(w http.ResponseWriter, r *http.Request) (string, bool) {
 	name := r.PathValue("stage")
 	if !stream.ValidStage(name) {
-		s.pageError(w, r, http.StatusNotFound, "No such stage",
-			"Stage names are 1 to 64 characters of a-z, 0-9 and -.")
+		s.pageError(w, r, http.StatusNotFound, "err.noStage", "err.noStage.help")
 		return "", false
 	}
 	return name, true
@@ -182,7 +190,7 @@ func (s *pageHandlers) handleLivePage(w http.ResponseWriter, r *http.Request) {
 	if !known {
 		info = stream.StageInfo{Name: name}
 	}
-	s.render(w, http.StatusOK, "live.html", pageData{
+	s.render(w, r, http.StatusOK, "live.html", pageData{
 		Title:     name,
 		Stage:     s.stages.stageJSON(info),
 		StageName: name,
@@ -202,7 +210,7 @@ func (s *pageHandlers) handleQuestionsPage(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	d := pageData{
-		Title:     "Questions · " + name,
+		Title:     s.tr(r).T("questions.title", "Stage", name),
 		StageName: name,
 		Chat:      chatPanel{Stage: name, Mode: "live"},
 	}
@@ -212,12 +220,13 @@ func (s *pageHandlers) handleQuestionsPage(w http.ResponseWriter, r *http.Reques
 		d.Admin.CSRF = sess.csrf
 		w.Header().Set("Cache-Control", "no-store")
 	}
-	s.render(w, http.StatusOK, "questions.html", d)
+	s.render(w, r, http.StatusOK, "questions.html", d)
 }
 
 // trackLine describes a stage's tracks in one line, e.g.
-// "H264 1280×720 30 fps · AAC 48 kHz stereo · 2.6 Mbit/s".
-func trackLine(tracks []stream.TrackInfo) string {
+// "H264 1280×720 30 fps · AAC 48 kHz stereo · 2.6 Mbit/s" (the channel words
+// in l's language; lib/format.js writes the same).
+func trackLine(l *i18n.Localizer, tracks []stream.TrackInfo) string {
 	var parts []string
 	var total int64
 	for _, t := range tracks {
@@ -238,11 +247,11 @@ func trackLine(tracks []stream.TrackInfo) string {
 			switch t.Channels {
 			case 0:
 			case 1:
-				p += " mono"
+				p += " " + l.T("track.mono")
 			case 2:
-				p += " stereo"
+				p += " " + l.T("track.stereo")
 			default:
-				p += fmt.Sprintf(" %d ch", t.Channels)
+				p += " " + l.T("track.channels", "N", t.Channels)
 			}
 		}
 		parts = append(parts, p)
@@ -262,18 +271,4 @@ func formatBitrate(bps int64) string {
 	default:
 		return fmt.Sprintf("%d bit/s", bps)
 	}
-}
-
-func liveLabel(live bool) string {
-	if live {
-		return "Live"
-	}
-	return "Offline"
-}
-
-func viewerText(n int) string {
-	if n == 1 {
-		return "1 watching"
-	}
-	return fmt.Sprintf("%d watching", n)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web/i18n"
 )
 
 // roomHandlers serve the room's projector screen, its state and its QR
@@ -81,7 +82,7 @@ func (s *roomHandlers) room(r *http.Request, stage string) roomJSON {
 			continue
 		}
 		if t.Live() {
-			out.Now = s.roomTalk(t, now)
+			out.Now = s.roomTalk(r, t, now)
 			if !t.Hidden {
 				out.JoinURL = s.absURL(r, "/talks/"+t.ID)
 			}
@@ -95,13 +96,15 @@ func (s *roomHandlers) room(r *http.Request, stage string) roomJSON {
 		}
 	}
 	if next != nil {
-		out.Next = s.roomTalk(*next, now)
+		out.Next = s.roomTalk(r, *next, now)
 	}
 	return out
 }
 
-func (s *roomHandlers) roomTalk(t archive.Talk, now time.Time) *roomTalk {
-	rt := &roomTalk{ID: t.ID, Title: t.Title, Speakers: speakerNames(t.Speakers)}
+// roomTalk is t for the room screen, its times in the event's zone and the
+// request's language (room.json answers in the page's language too).
+func (s *roomHandlers) roomTalk(r *http.Request, t archive.Talk, now time.Time) *roomTalk {
+	rt := &roomTalk{ID: t.ID, Title: t.Title, Speakers: speakerNames(t.Speakers, s.tr(r).T("list.sep"))}
 	// The event's zone: -timezone, else the schedule's, else the machine's
 	// (Server.Location alone is nil without -timezone).
 	loc := s.location()
@@ -109,7 +112,7 @@ func (s *roomHandlers) roomTalk(t archive.Talk, now time.Time) *roomTalk {
 		st := t.StartsAt.In(loc)
 		rt.Starts = st.Format("15:04")
 		if y, m, d := st.Date(); y != now.In(loc).Year() || m != now.In(loc).Month() || d != now.In(loc).Day() {
-			rt.Day = st.Format("Mon 2 Jan")
+			rt.Day = s.tr(r).Date(t.StartsAt, loc, i18n.DayShort)
 		}
 	}
 	if !t.EndsAt.IsZero() {
@@ -127,8 +130,8 @@ func (s *roomHandlers) handleRoomPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.render(w, http.StatusOK, "room.html", pageData{
-		Title:     "Room · " + name,
+	s.render(w, r, http.StatusOK, "room.html", pageData{
+		Title:     s.tr(r).T("room.title", "Stage", name),
 		StageName: name,
 		Admin:     adminData{Zone: s.zoneName()}, // for the clock; no session
 		Extras:    extrasData{Room: s.room(r, name)},
@@ -140,6 +143,7 @@ func (s *roomHandlers) handleRoomJSON(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	w.Header().Add("Vary", "Accept-Language, Cookie") // "day" is in the reader's language
 	s.writeJSON(w, http.StatusOK, s.room(r, name))
 }
 

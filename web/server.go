@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web/i18n"
 )
 
 // liveSource serves a stage's live HLS files. name is "init-N.mp4", "N.m4s"
@@ -178,6 +179,8 @@ type Server struct {
 	resp  *responder
 	pages *renderer
 	auth  *auth
+	// zone is the event's time zone the pages show times in.
+	zone *eventZone
 	// sessions are the organiser console's logins (admin_session.go).
 	sessions *sessions
 	// feed pushes the console's health snapshots (admin_feed.go).
@@ -234,12 +237,18 @@ func (s *Server) Initialize() error {
 	if !s.assets.hasHLS {
 		s.Log.Warn("hls.js is not vendored: the live page cannot play; run go generate ./web and rebuild")
 	}
-	tmpl, err := parsePages(s.assets)
+	catalog, err := i18n.New()
+	if err != nil {
+		return fmt.Errorf("web: load the message catalogs: %w", err)
+	}
+	s.zone = &eventZone{fixed: s.Location, fallback: s.DefaultLocation, schedule: s.Schedule, zones: newZoneCache()}
+	tmpl, err := parsePagesByLang(s.assets, catalog, s.zone)
 	if err != nil {
 		return fmt.Errorf("web: parse page templates: %w", err)
 	}
 	s.resp = &responder{log: s.Log, publicURL: s.PublicURL}
-	s.pages = &renderer{log: s.Log, publicURL: s.PublicURL, assets: s.assets, pages: tmpl}
+	s.pages = &renderer{log: s.Log, publicURL: s.PublicURL, tls: s.TLS != nil, assets: s.assets, pages: tmpl,
+		catalog: catalog, zone: s.zone}
 	s.auth = &auth{adminToken: s.AdminToken, publicURL: s.PublicURL, tls: s.TLS != nil, sessions: s.sessions,
 		resp: s.resp, page: s.pages}
 	s.routes()
@@ -287,12 +296,12 @@ func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	rt := &router{mux: s.mux, resp: s.resp}
 	resp, page, adm := s.resp, s.pages, s.auth
-	zone := &eventZone{fixed: s.Location, fallback: s.DefaultLocation, schedule: s.Schedule, zones: newZoneCache()}
+	zone := s.zone
 	aud := &audience{viewers: s.viewers, sharedNets: s.SharedNets, perAddr: s.limits.ViewerIDsPerAddr, seed: maphash.MakeSeed()}
 	hidden := &hiddenTalks{talks: s.Talks, auth: adm, resp: resp}
 	hubs := &chatHubs{rooms: s.Chat, resp: resp}
 	history := &chatHistory{archive: s.Archive, rooms: s.Chat}
-	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme,
+	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme, transcode: s.Transcode,
 		zone: zone, viewers: s.viewers, resp: resp, log: s.Log}
 
 	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode, responder: resp}

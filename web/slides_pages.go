@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/web/i18n"
 )
 
 // handleSpeakPage is the speaker's upload page, /speak/{id}?token=…. The
@@ -16,31 +17,29 @@ func (s *slideHandlers) handleSpeakPage(w http.ResponseWriter, r *http.Request) 
 	w.Header().Set("Cache-Control", "no-store")
 	id := r.PathValue("id")
 	if s.talks == nil || s.slides == nil {
-		s.pageError(w, r, http.StatusNotFound, "No replay library", "This salon has no replay library configured.")
+		s.pageError(w, r, http.StatusNotFound, "err.noLibrary", "err.noLibrary.help")
 		return
 	}
 	t, err := s.talks.Get(id)
 	if err != nil {
-		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. Ask the organiser for a new speaker link.")
+		s.pageError(w, r, http.StatusNotFound, "err.noTalk", "err.noTalk.speaker")
 		return
 	}
 	tok := r.URL.Query().Get("token")
 	tid, ok := s.slides.SpeakerTalk(tok)
 	switch {
 	case tok == "" || !ok:
-		s.pageError(w, r, http.StatusUnauthorized, "This speaker link does not work",
-			"It was revoked, replaced by a newer one, or mistyped. Ask the organiser for a new speaker link.")
+		s.pageError(w, r, http.StatusUnauthorized, "err.badLink", "err.badLink.help")
 		return
 	case tid != id:
-		s.pageError(w, r, http.StatusForbidden, "This speaker link is for another talk",
-			"Use the link the organiser sent you for this talk.")
+		s.pageError(w, r, http.StatusForbidden, "err.otherTalk", "err.otherTalk.help")
 		return
 	}
-	s.render(w, http.StatusOK, "speak.html", pageData{Title: "Slides for " + t.Title, Talk: s.talkJSON(t), MaxUploadMB: s.maxUpload >> 20})
+	s.render(w, r, http.StatusOK, "speak.html", pageData{Title: s.tr(r).T("speak.title", "Title", t.Title), Talk: s.talkJSON(t), MaxUploadMB: s.maxUpload >> 20})
 }
 
 // formatBytes writes a file size for people: "812 kB", "14.2 MB".
-func formatBytes(n int64) string {
+func formatBytes(l *i18n.Localizer, n int64) string {
 	switch {
 	case n >= 1e9:
 		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
@@ -49,16 +48,19 @@ func formatBytes(n int64) string {
 	case n >= 1e3:
 		return fmt.Sprintf("%d kB", n/1e3)
 	default:
-		return fmt.Sprintf("%d bytes", n)
+		return l.N("size.bytes", int(n))
 	}
 }
 
 // slideLabel names a slide file's type for people.
-func slideLabel(mediaType string) string {
+func slideLabel(l *i18n.Localizer, mediaType string) string {
+	if mediaType == archive.SlideODP.MediaType {
+		return l.T("slides.odp")
+	}
 	for _, st := range []archive.SlideType{archive.SlidePDF, archive.SlidePPTX, archive.SlideODP, archive.SlideKeynote} {
 		if st.MediaType == mediaType {
 			return st.Label
 		}
 	}
-	return "File"
+	return l.T("slides.file")
 }

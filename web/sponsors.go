@@ -178,8 +178,8 @@ func (s *sponsorHandlers) handleAdminSponsors(w http.ResponseWriter, r *http.Req
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, http.StatusOK, "admin_sponsors.html", pageData{
-		Title:  "Sponsors · console",
+	s.render(w, r, http.StatusOK, "admin_sponsors.html", pageData{
+		Title:  s.tr(r).T("console.sponsors.title"),
 		Admin:  adminData{CSRF: sess.csrf, Zone: s.zoneName()},
 		Extras: extrasData{Room: roomJSON{Sponsors: s.sponsorList()}},
 	})

@@ -13,8 +13,8 @@ func (s *statsHandlers) handleStatsPage(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, http.StatusOK, "stats.html", pageData{
-		Title: "How the day went",
+	s.render(w, r, http.StatusOK, "stats.html", pageData{
+		Title: s.tr(r).T("stats.title"),
 		Admin: adminData{Console: true, CSRF: sess.csrf, Zone: s.zoneName()},
 	})
 }

@@ -345,7 +345,7 @@ func bundleReadme(b *bundle, included []bundlePart) string {
 	var sb strings.Builder
 	t := b.talk
 	sb.WriteString(t.Title + "\n")
-	if sp := speakerNames(t.Speakers); sp != "" {
+	if sp := speakerNames(t.Speakers, ", "); sp != "" {
 		sb.WriteString(sp + "\n")
 	}
 	sb.WriteString("\nTalk " + t.ID + " on stage " + t.Stage)

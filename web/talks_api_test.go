@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/salon/salon/web/i18n"
 	"io"
 	"log/slog"
 	"net/http"
@@ -239,9 +240,18 @@ func (f *fakeTalks) Selection(ctx context.Context, id string) (archive.Selection
 }
 
 func TestFormatDuration(t *testing.T) {
-	for secs, want := range map[float64]string{8: "8 s", 59: "59 s", 60: "1 min", 28*60 + 20: "28 min", 3900: "1 h 05 min", 7200: "2 h 00 min"} {
-		if got := formatDuration(secs); got != want {
-			t.Errorf("formatDuration(%v) = %q, want %q", secs, got, want)
+	c, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, cases := range map[string]map[float64]string{
+		"en":    {8: "8 s", 59: "59 s", 60: "1 min", 28*60 + 20: "28 min", 3900: "1 h 05 min", 7200: "2 h 00 min"},
+		"zh-CN": {8: "8 秒", 60: "1 分钟", 3900: "1 小时 05 分钟"},
+	} {
+		for secs, want := range cases {
+			if got := formatDuration(c.Localizer(lang), secs); got != want {
+				t.Errorf("%s: formatDuration(%v) = %q, want %q", lang, secs, got, want)
+			}
 		}
 	}
 }

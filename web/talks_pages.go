@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/web/i18n"
 )
 
 // talkDay is one event day of the replay library on the home page.
@@ -20,7 +20,7 @@ type talkDay struct {
 // homeTalks splits the programme for the home page: live now, upcoming
 // (scheduled, not yet recorded, soonest first) and replays by event day
 // (newest day first).
-func (s *pageHandlers) homeTalks() (live, upcoming []talkJSON, replays []talkDay) {
+func (s *pageHandlers) homeTalks(l *i18n.Localizer) (live, upcoming []talkJSON, replays []talkDay) {
 	if s.talks == nil {
 		return nil, nil, nil
 	}
@@ -33,7 +33,7 @@ func (s *pageHandlers) homeTalks() (live, upcoming []talkJSON, replays []talkDay
 		case tj.Ended && t.DoNotRecord:
 			// never published: no replay to list
 		case tj.Ended:
-			day := t.Recording.Start.UTC().Format("Monday 2 January 2006")
+			day := l.Date(t.Recording.Start, s.zone.location(), i18n.LongDay)
 			byDay[day] = append(byDay[day], tj)
 		default:
 			upcoming = append(upcoming, tj)
@@ -48,45 +48,40 @@ func (s *pageHandlers) homeTalks() (live, upcoming []talkJSON, replays []talkDay
 	return live, upcoming, replays
 }
 
-func speakerNames(sp []archive.Speaker) string {
+// speakerNames lists a talk's speakers, joined the way sep's language joins
+// names (", " · "、").
+func speakerNames(sp []archive.Speaker, sep string) string {
 	names := make([]string, 0, len(sp))
 	for _, s := range sp {
 		names = append(names, s.Name)
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, sep)
 }
 
 // formatDuration writes a talk's length for people: "45 s", "28 min",
-// "1 h 05 min".
-func formatDuration(secs float64) string {
+// "1 h 05 min" ("45 秒", "28 分钟", "1 小时 05 分钟").
+func formatDuration(l *i18n.Localizer, secs float64) string {
 	d := time.Duration(secs) * time.Second
 	switch {
 	case d < time.Minute:
-		return strconv.Itoa(int(d.Seconds())) + " s"
+		return l.T("dur.seconds", "S", int(d.Seconds()))
 	case d < time.Hour:
-		return strconv.Itoa(int(d.Round(time.Minute).Minutes())) + " min"
+		return l.T("dur.minutes", "M", int(d.Round(time.Minute).Minutes()))
 	default:
 		m := int(d.Round(time.Minute).Minutes())
-		return fmt.Sprintf("%d h %02d min", m/60, m%60)
+		return l.T("dur.hours", "H", m/60, "M", fmt.Sprintf("%02d", m%60))
 	}
-}
-
-func formatWhen(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("Mon 2 Jan 15:04 UTC")
 }
 
 func (s *pageHandlers) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if s.talks == nil {
-		s.pageError(w, r, http.StatusNotFound, "No replay library", "This salon has no replay library configured.")
+		s.pageError(w, r, http.StatusNotFound, "err.noLibrary", "err.noLibrary.help")
 		return
 	}
 	t, err := s.talks.Get(id)
 	if err != nil || s.hiddenFrom(r, id) {
-		s.pageError(w, r, http.StatusNotFound, "No such talk", "There is no talk at this address. It may have been renamed or removed.")
+		s.pageError(w, r, http.StatusNotFound, "err.noTalk", "err.noTalk.help")
 		return
 	}
 	tj := s.talkJSON(t)
@@ -96,5 +91,5 @@ func (s *pageHandlers) handleTalkPage(w http.ResponseWriter, r *http.Request) {
 	if tj.Ended {
 		panel.Mode = "replay"
 	}
-	s.render(w, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel, Nav: parseDeepLink(r.URL.Query())})
+	s.render(w, r, http.StatusOK, "talk.html", pageData{Title: t.Title, Talk: tj, Chat: panel, Nav: parseDeepLink(r.URL.Query())})
 }

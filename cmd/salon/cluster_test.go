@@ -152,7 +152,8 @@ func idIs(id any) func(map[string]any) bool {
 	return func(f map[string]any) bool { return f["id"] == id }
 }
 
-// Three salons share one chat over a NATS cluster: a message sent on A
+// Three salons share one chat over a NATS cluster: a talk started on C is
+// announced on A and B and stamps their messages; a message sent on A
 // reaches B and C in order; a question's votes from viewers on three nodes
 // count together; a deletion and a ban made on A take effect on B and C;
 // slow mode set on B holds on C; a node that starts later rebuilds the room
@@ -163,11 +164,25 @@ func TestCluster_chatAcrossNodes(t *testing.T) {
 	a, b, c := apps[0], apps[1], apps[2]
 	ada, bob, cy := dialViewer(t, a, "ada"), dialViewer(t, b, "bob"), dialViewer(t, c, "cy")
 
+	// The talk started through C's API: viewers on A and B are told, and
+	// messages sent anywhere are stamped with it (its chat archive has them).
+	if code, m := api(t, c, "POST", "/api/talks/opening/start", ""); code != 200 {
+		t.Fatalf("start on C: %d %v", code, m)
+	}
+	isOpening := func(f map[string]any) bool {
+		talk, _ := f["talk"].(map[string]any)
+		return talk != nil && talk["id"] == "opening"
+	}
+	ada.until("talk", isOpening)
+	bob.until("talk", isOpening)
+
 	for _, s := range []string{"你好", "one", "two"} {
 		ada.send(map[string]string{"type": "chat", "text": s})
 	}
 	for _, v := range []*viewer{bob, cy} {
-		v.until("chat", textIs("two"))
+		if f := v.until("chat", textIs("two")); f["talk"] != "opening" {
+			t.Errorf("%s: message from A stamped with talk %v, want opening", v.name, f["talk"])
+		}
 		if got := strings.Join(v.chats(), "|"); got != "你好|one|two" {
 			t.Errorf("%s got %q, want 你好|one|two in order", v.name, got)
 		}
@@ -177,6 +192,7 @@ func TestCluster_chatAcrossNodes(t *testing.T) {
 	// and a second vote by the same viewer counts nothing.
 	bob.send(map[string]string{"type": "question", "text": "为什么用 NATS？"})
 	q := cy.until("chat", textIs("为什么用 NATS？"))
+	ada.until("chat", textIs("为什么用 NATS？")) // a viewer votes for what it has seen
 	for _, v := range []*viewer{ada, bob, cy, ada} {
 		v.send(map[string]string{"type": "vote", "id": q["id"].(string)})
 	}
@@ -229,6 +245,9 @@ func TestCluster_chatAcrossNodes(t *testing.T) {
 	}
 	if qs := dan.all()[0]["questions"].([]any); len(qs) != 1 || qs[0].(map[string]any)["votes"] != 3.0 {
 		t.Errorf("questions on a new node = %v, want the question with 3 votes", qs)
+	}
+	if !isOpening(dan.all()[0]) {
+		t.Errorf("welcome on a new node: talk %v, want opening", dan.all()[0]["talk"])
 	}
 	back := dialViewer(t, d, "troll") // the troll's browser, on the new node
 	back.until("error", func(f map[string]any) bool { return f["code"] == "banned" })

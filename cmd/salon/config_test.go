@@ -143,15 +143,9 @@ func TestParseConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := parseConfig(tc.args, envOf(tc.env))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one naming %q", err, tc.wantErr)
-				}
+			c, ok := parseCase(t, tc.args, tc.env, tc.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			tc.check(t, c)
 		})
@@ -225,4 +219,22 @@ func TestFitLimits(t *testing.T) {
 				tc.nofile, got.MaxConns, got.ReserveConns, lowered, tc.maxConns, tc.reserv, tc.lowered)
 		}
 	}
+}
+
+// parseCase parses a table case's flags and environment. With wantErr it
+// checks that parsing failed with an error naming it and returns false;
+// otherwise it fails the test on an error and returns the config.
+func parseCase(t *testing.T, args []string, env map[string]string, wantErr string) (Config, bool) {
+	t.Helper()
+	c, err := parseConfig(args, envOf(env))
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one naming %q", err, wantErr)
+		}
+		return c, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, true
 }

@@ -213,13 +213,13 @@ func TestSlides_API(t *testing.T) {
 
 // TestSlides_SpeakPage: the speaker page opens with the right token only.
 func TestSlides_SpeakPage(t *testing.T) {
-	a := testApp(t)
+	a := testApp(t, func(c *Config) { c.Timezone = "Asia/Shanghai" }) // the page shows times in the event's zone
 	api(t, a, "POST", "/api/talks", `{"id":"a","title":"Talk <A>","stage":"main","starts_at":"2026-11-25T10:00:00Z"}`)
 	api(t, a, "POST", "/api/talks", `{"id":"b","title":"Talk B","stage":"main"}`)
 	tok, link := speakerLink(t, a, "a")
 	tokB, _ := speakerLink(t, a, "b")
 	code, body, hdr := get(t, link)
-	if code != 200 || !strings.Contains(string(body), "Talk &lt;A&gt;") || !strings.Contains(string(body), "Wed 25 Nov 10:00 UTC") {
+	if code != 200 || !strings.Contains(string(body), "Talk &lt;A&gt;") || !strings.Contains(string(body), "Wed 25 Nov, 18:00") {
 		t.Fatalf("speaker page: %d\n%s", code, body)
 	}
 	if hdr.Get("Referrer-Policy") != "no-referrer" || hdr.Get("Cache-Control") != "no-store" {

@@ -69,6 +69,35 @@ func Cluster(t testing.TB, n int) *Nodes {
 			" (or set SALON_NATS_SERVER to a nats-server binary)")
 	}
 	c := &Nodes{t: t, bin: bin}
+	t.Cleanup(func() {
+		for _, nd := range c.nodes {
+			nd.stop(syscall.SIGTERM)
+		}
+	})
+	// A port FreePort found free may be taken by another process before
+	// the server binds it (go test runs packages in parallel): then the
+	// whole cluster starts again on new ports.
+	for attempt := 1; ; attempt++ {
+		err := c.startAll(n)
+		if err == nil {
+			break
+		}
+		for _, nd := range c.nodes {
+			nd.stop(syscall.SIGKILL)
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("nats-server: %d-node cluster did not start (a port was taken meanwhile); again on new ports", n)
+	}
+	return c
+}
+
+// startAll picks ports for n nodes, starts them and waits until each is
+// healthy.
+func (c *Nodes) startAll(n int) error {
+	t := c.t
+	c.nodes = nil
 	for i := range n {
 		c.nodes = append(c.nodes, &node{
 			name:    "n" + strconv.Itoa(i+1),
@@ -87,24 +116,19 @@ func Cluster(t testing.TB, n int) *Nodes {
 			}
 		}
 	}
-	t.Cleanup(func() {
-		for _, nd := range c.nodes {
-			nd.stop(syscall.SIGTERM)
-		}
-	})
 	// A cluster node is healthy only once a JetStream meta leader is
 	// elected, which needs a majority: start them all, then wait.
 	for _, nd := range c.nodes {
-		if err := nd.start(bin); err != nil {
-			t.Fatal(err)
+		if err := nd.start(c.bin); err != nil {
+			return err
 		}
 	}
 	for _, nd := range c.nodes {
 		if err := nd.waitHealthy(); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
-	return c
+	return nil
 }
 
 // URL is node i's client URL, nats://127.0.0.1:PORT.

@@ -73,9 +73,14 @@ type Hub struct {
 	// chat journal on local disk (journal.go); with neither, the chat is
 	// kept in memory only. FlushEvery is the journal's batch interval,
 	// default 500 ms: what a crash can lose.
-	Logs        RoomLogs
-	JournalPath string
-	FlushEvery  time.Duration
+	Logs RoomLogs
+	// TalksFromLog makes the talk live on the stage what the log says
+	// (TalkChanged commits it; hub_talk.go) rather than what Talks says
+	// here: on a cluster, the programme that started the talk may run on
+	// another node.
+	TalksFromLog bool
+	JournalPath  string
+	FlushEvery   time.Duration
 	// BanFor is how long a ban restored from the journal lasts after it was
 	// made ("the rest of the day"), default 24 h. Bans made since start last
 	// for the hub's life.
@@ -121,7 +126,9 @@ type Hub struct {
 	viewerOf      map[string]string              // client id → viewer key, for the same
 	slowMode      time.Duration
 	lastViewers   int
-	onScreen      string // id of the question on the room's screen; "" for none
+	onScreen      string          // id of the question on the room's screen; "" for none
+	talkID        string          // with TalksFromLog: the live talk, "" for none
+	talkView      json.RawMessage // with TalksFromLog: what pages get of it
 }
 
 type ipState struct {
@@ -331,10 +338,8 @@ func (h *Hub) welcomeLocked(c *client) outFrame {
 		}
 	}
 	var talk any
-	if h.Talks != nil {
-		if _, t, ok := h.Talks.LiveOn(h.Stage); ok {
-			talk = t
-		}
+	if _, t, ok := h.liveTalkLocked(); ok {
+		talk = t
 	}
 	return h.prepare(welcomeFrame{
 		Type:      "welcome",
@@ -414,12 +419,6 @@ func (h *Hub) runViewers() {
 		case <-t.C:
 		}
 	}
-}
-
-// TalkChanged tells every viewer the live talk changed ({"type":"talk","talk":talk});
-// talk nil means no talk is live. New messages are stamped through Talks.
-func (h *Hub) TalkChanged(talk any) {
-	h.broadcast(talkFrame{Type: "talk", Talk: talk})
 }
 
 // Viewers is the number of connected viewers.

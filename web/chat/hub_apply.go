@@ -138,20 +138,25 @@ func (h *Hub) applyLocked(rec *logRecord) {
 			h.onScreen = id
 			h.tellLocked(h.onScreenFrameLocked())
 		}
+	case rec.Talk != nil:
+		h.applyTalkLocked(rec.Talk)
 	}
 }
 
-// applyMessageLocked adds a new message, or (journals written before
-// clustering) takes a later record of a known message as its new state.
+// applyMessageLocked adds a new message. A record of a message already
+// known is a journal written before records said what happened (it held a
+// message's later state as the whole message again), or a record written
+// twice (a batch the journal retried): both only ever move a message
+// forward, so its votes take the larger count and deleted and answered
+// stay once set.
 func (h *Hub) applyMessageLocked(rec *logRecord) {
 	if len(rec.Voters) > 0 {
 		h.addVotersLocked(rec.Msg.ID, rec.Voters)
 	}
 	if m := h.byID[rec.Msg.ID]; m != nil {
-		wasDeleted := m.Deleted
-		*m = *rec.Msg
-		if m.Deleted && !wasDeleted {
-			m.Deleted = false
+		m.Votes = max(m.Votes, rec.Msg.Votes)
+		m.Answered = m.Answered || rec.Msg.Answered
+		if rec.Msg.Deleted && !m.Deleted {
 			h.deleteLocked(m)
 		}
 		return

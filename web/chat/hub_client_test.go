@@ -104,7 +104,7 @@ func TestHub_writePump_behindGetsAllInOrder(t *testing.T) {
 	// Not reading: queue frames faster than one write each.
 	const n = 40
 	for i := range n {
-		e.hub.TalkChanged(map[string]any{"n": i})
+		e.hub.TalkChanged("t", map[string]any{"n": i})
 	}
 	for i := range n {
 		f := slow.until(func(f frame) bool { return f.str("type") == "talk" })
@@ -213,7 +213,7 @@ func TestHub_flusher_handsBlockedViewerToPump(t *testing.T) {
 	const n = 40
 	pad := strings.Repeat("z", 256<<10)
 	for i := range n {
-		e.hub.TalkChanged(map[string]any{"n": i, "pad": pad})
+		e.hub.TalkChanged("t", map[string]any{"n": i, "pad": pad})
 	}
 	for i := range n {
 		f := slow.until(func(f frame) bool { return f.str("type") == "talk" })

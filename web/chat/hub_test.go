@@ -263,12 +263,12 @@ func TestHub_TalkChanged(t *testing.T) {
 	if v, ok := a.welcome["talk"]; !ok || v != nil {
 		t.Errorf("welcome talk = %v, want null", v)
 	}
-	e.hub.TalkChanged(map[string]string{"id": "keynote", "title": "Keynote"})
+	e.hub.TalkChanged("keynote", map[string]string{"id": "keynote", "title": "Keynote"})
 	f := a.until(isType("talk"))
 	if f["talk"].(map[string]any)["title"] != "Keynote" {
 		t.Errorf("talk frame = %v", f)
 	}
-	e.hub.TalkChanged(nil)
+	e.hub.TalkChanged("", nil)
 	f = a.until(isType("talk"))
 	if v, ok := f["talk"]; !ok || v != nil {
 		t.Errorf("talk frame = %v, want talk null", f)
@@ -579,7 +579,7 @@ func TestHub_broadcast_dropsSlowClient(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("slow client still connected after %d large frames", i)
 		}
-		e.hub.TalkChanged(map[string]any{"n": i, "pad": big})
+		e.hub.TalkChanged("t", map[string]any{"n": i, "pad": big})
 		if f := nextTalk(); f["talk"].(map[string]any)["n"] != float64(i) {
 			t.Fatalf("good client got talk %v, want %d", f["talk"].(map[string]any)["n"], i)
 		}

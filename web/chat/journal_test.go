@@ -298,3 +298,33 @@ func TestHub_SharedNets(t *testing.T) {
 		t.Errorf("third connection from one address: %v %v, want 429", err, resp)
 	}
 }
+
+// Journals written before records said what happened hold a message's later
+// state as the whole message again; a batch the journal retried holds
+// records twice. Both replay to the latest state: votes are not lost to an
+// older copy, and a deleted message stays deleted.
+func TestHub_journal_oldFormatAndRepeats(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "main.jsonl")
+	q := `{"id":"q1","client":"c1","name":"ann","text":"Why?","ts":"2025-04-21T10:00:00Z","question":true`
+	m := `{"id":"m1","client":"c2","name":"bob","text":"spam","ts":"2025-04-21T10:00:01Z"`
+	lines := []string{
+		`{"msg":` + q + `},"ip":"10.0.0.1"}`,
+		`{"msg":` + m + `},"ip":"10.0.0.2"}`,
+		`{"msg":` + q + `,"votes":2},"voters":["k1","k2"]}`,
+		`{"msg":` + m + `,"deleted":true}}`,
+		`{"msg":` + q + `},"ip":"10.0.0.1"}`, // the first record again, from a retried batch
+		`{"vote":"q1","voters":["k1"]}`,      // already counted
+		`{"vote":"q1","voters":["k3"]}`,
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(h *Hub) { h.JournalPath = path })
+	got := e.hub.Messages(time.Time{}, time.Time{})
+	if len(got) != 2 || got[0].Votes != 3 || got[0].Deleted || !got[1].Deleted {
+		t.Fatalf("replayed %+v, want the question with 3 votes and the deleted message", got)
+	}
+	if h := e.dial(t, "").welcome["history"].([]any); len(h) != 1 {
+		t.Errorf("history = %v, want only the question", h)
+	}
+}

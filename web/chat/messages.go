@@ -41,10 +41,8 @@ func (h *Hub) post(c *client, text string, question bool) *frameError {
 		Time:     now,
 		Question: question,
 	}
-	if h.Talks != nil {
-		if id, _, ok := h.Talks.LiveOn(h.Stage); ok {
-			m.Talk = id
-		}
+	if id, _, ok := h.liveTalkLocked(); ok {
+		m.Talk = id
 	}
 	rec := logRecord{Msg: m, IP: c.ip, Viewer: c.viewer}
 	h.mu.Unlock()

@@ -36,6 +36,9 @@ type logRecord struct {
 	// OnScreen is the question the organiser put on the room's screen
 	// (hub_onscreen.go).
 	OnScreen *onScreenRecord `json:"onscreen,omitempty"`
+	// Talk is the talk live on the stage from now on, as the node whose
+	// programme changed it saw it (hub_talk.go); only in a cluster's log.
+	Talk *talkRecord `json:"talk,omitempty"`
 }
 
 // banRecord is a ban as the log keeps it.
@@ -68,7 +71,7 @@ func decodeRecord(data []byte) (logRecord, bool) {
 func (r *logRecord) valid() bool {
 	kinds := 0
 	for _, set := range []bool{r.Msg != nil, r.Vote != "", r.Delete != "", r.Answered != "",
-		r.Ban != nil, r.Slow != nil, r.Slide != nil, r.OnScreen != nil} {
+		r.Ban != nil, r.Slow != nil, r.Slide != nil, r.OnScreen != nil, r.Talk != nil} {
 		if set {
 			kinds++
 		}
@@ -91,6 +94,8 @@ func (r *logRecord) valid() bool {
 		return r.Slide.Page >= 1 && r.Slide.Talk != ""
 	case r.OnScreen != nil:
 		return len(r.OnScreen.ID) <= maxIDLen
+	case r.Talk != nil:
+		return len(r.Talk.ID) <= maxIDLen && (r.Talk.ID == "") == (len(r.Talk.View) == 0)
 	}
 	return true // a ban
 }

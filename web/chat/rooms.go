@@ -144,19 +144,26 @@ func (r *Rooms) Len() int {
 // TalkChanged tells the viewers of the stage's room, if it is open, which
 // talk is live now ({"type":"talk"}); a room opened later says so in its
 // welcome frame.
+//
+// With Logs (a cluster), the room is opened if need be and the change goes
+// through its log, so the viewers on every node are told and every node
+// stamps messages with the talk.
 func (r *Rooms) TalkChanged(stage string) {
-	rm, err := r.acquire(stage, false)
+	rm, err := r.acquire(stage, r.Logs != nil)
 	if err != nil {
 		return
 	}
 	defer r.release(rm)
+	var id string
 	var talk any
 	if r.Stages != nil {
-		if _, t, ok := r.Stages.OnStage(stage); ok {
-			talk = t
+		if i, t, ok := r.Stages.OnStage(stage); ok {
+			id, talk = i, t
 		}
 	}
-	rm.hub.TalkChanged(talk)
+	if err := rm.hub.TalkChanged(id, talk); err != nil {
+		r.Log.Error("the stage's viewers on other nodes were not told of the talk change", "stage", stage, "err", err)
+	}
 }
 
 // TalkLog returns what the stage's chat holds of a talk: its messages since
@@ -201,7 +208,8 @@ func (r *Rooms) acquire(stage string, create bool) (*room, error) {
 	// Opening replays the journal under mu: rooms open rarely (a stage's
 	// first viewer, the programme after a restart), and this keeps two
 	// hubs from ever sharing one journal.
-	h := &Hub{Stage: stage, Talks: roomTalks{r}, Log: r.Log, CheckOrigin: r.CheckOrigin, SharedNets: r.SharedNets, Logs: r.Logs}
+	h := &Hub{Stage: stage, Talks: roomTalks{r}, Log: r.Log, CheckOrigin: r.CheckOrigin, SharedNets: r.SharedNets,
+		Logs: r.Logs, TalksFromLog: r.Logs != nil}
 	if r.Dir != "" && r.Logs == nil {
 		h.JournalPath = filepath.Join(r.Dir, stage+".jsonl")
 	}

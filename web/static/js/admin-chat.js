@@ -6,6 +6,8 @@ import { api } from './lib/api.js';
 import { el, meta } from './lib/dom.js';
 import { formatTime } from './lib/format.js';
 import { connectChat } from './lib/chat.js';
+import { refusal } from './lib/chat-ui.js';
+import { t as tr, tn as trn } from './lib/i18n.js';
 
 const main = document.getElementById('main');
 const stage = main.dataset.stage;
@@ -43,7 +45,7 @@ function del(id, button) {
   run(button, () => api('DELETE', msgPath(id)));
 }
 function ban(m, button) {
-  if (!confirm('Ban ' + m.name + ' from this chat for 24 hours? Their message is deleted too.')) return;
+  if (!confirm(tr('console.chat.confirmBan', { Name: m.name }))) return;
   run(button, () => api('POST', msgPath(m.id) + '/ban'));
 }
 
@@ -53,13 +55,13 @@ function addMessage(m) {
   const atEnd = messagesEl.scrollHeight - messagesEl.scrollTop - messagesEl.clientHeight < 40;
   const li = el('li', { class: 'cx-msg' + (m.question ? ' is-question' : ''), dataset: { id: m.id } },
     el('div', { class: 'cx-msg-top' },
-      el('span', { class: 'cx-who', text: m.name }),
+      el('span', { class: 'cx-who', text: m.name, dir: 'auto' }),
       el('time', { class: 'cx-meta', datetime: m.ts, text: formatTime(m.ts, zone) }),
-      m.question ? el('span', { class: 'cx-tag', text: 'Question' }) : null),
-    el('p', { class: 'cx-text', text: m.text }),
+      m.question ? el('span', { class: 'cx-tag', text: tr('chat.ask') }) : null),
+    el('p', { class: 'cx-text', text: m.text, dir: 'auto' }),
     el('div', { class: 'cx-msg-actions' },
-      el('button', { class: 'cx-btn cx-btn-small', type: 'button', onclick: (ev) => del(m.id, ev.currentTarget) }, 'Delete'),
-      el('button', { class: 'cx-btn cx-btn-small cx-btn-danger', type: 'button', onclick: (ev) => ban(m, ev.currentTarget) }, 'Ban')));
+      el('button', { class: 'cx-btn cx-btn-small', type: 'button', onclick: (ev) => del(m.id, ev.currentTarget) }, tr('speak.delete')),
+      el('button', { class: 'cx-btn cx-btn-small cx-btn-danger', type: 'button', onclick: (ev) => ban(m, ev.currentTarget) }, tr('console.chat.ban'))));
   messagesEl.append(li);
   messages.set(m.id, { m, li });
   while (messages.size > MAX_MESSAGES) {
@@ -73,19 +75,19 @@ function addMessage(m) {
 // The questions: open ones by votes (then oldest first), answered last.
 function addQuestion(m) {
   if (!m.question || questions.has(m.id)) return;
-  const votes = el('span', { class: 'cx-votes', title: 'votes' });
+  const votes = el('span', { class: 'cx-votes', title: tr('q.votes') });
   const state = el('span', { class: 'cx-tag' });
   const screen = el('button', { class: 'cx-btn cx-btn-small', type: 'button', dataset: { onscreen: m.id } });
   screen.addEventListener('click', () => run(screen, () =>
     api('PUT', base + '/onscreen', { id: onScreen === m.id ? null : m.id })));
-  const answer = el('button', { class: 'cx-btn cx-btn-small cx-btn-quiet', type: 'button', dataset: { answer: m.id } }, 'Answered');
+  const answer = el('button', { class: 'cx-btn cx-btn-small cx-btn-quiet', type: 'button', dataset: { answer: m.id } }, tr('q.answered'));
   answer.addEventListener('click', () => run(answer, () => api('POST', msgPath(m.id) + '/answered')));
   const li = el('li', { class: 'cx-q', dataset: { id: m.id } }, votes,
     el('div', { class: 'cx-q-body' },
-      el('p', { class: 'cx-text', text: m.text }),
-      el('span', { class: 'cx-who', text: m.name }), ' ', state),
+      el('p', { class: 'cx-text', text: m.text, dir: 'auto' }),
+      el('span', { class: 'cx-who', text: m.name, dir: 'auto' }), ' ', state),
     el('div', { class: 'cx-q-actions' }, screen, answer,
-      el('button', { class: 'cx-btn cx-btn-small cx-btn-danger', type: 'button', onclick: (ev) => del(m.id, ev.currentTarget) }, 'Delete')));
+      el('button', { class: 'cx-btn cx-btn-small cx-btn-danger', type: 'button', onclick: (ev) => del(m.id, ev.currentTarget) }, tr('speak.delete'))));
   questions.set(m.id, { m, li, parts: { votes, state, screen, answer } });
   paintQuestions();
 }
@@ -101,14 +103,14 @@ function paintQuestions() {
     const shown = q.m.id === onScreen;
     q.li.className = 'cx-q' + (q.m.answered ? ' is-answered' : '') + (shown ? ' is-onscreen' : '');
     q.parts.votes.textContent = String(q.m.votes || 0);
-    q.parts.state.textContent = q.m.answered ? 'Answered' : '';
-    q.parts.screen.textContent = shown ? 'Take off screen' : 'On screen';
+    q.parts.state.textContent = q.m.answered ? tr('q.answered') : '';
+    q.parts.screen.textContent = shown ? tr('console.chat.offscreen') : tr('console.chat.onscreenButton');
     q.parts.screen.setAttribute('aria-pressed', shown ? 'true' : 'false');
     q.parts.answer.hidden = !!q.m.answered;
     questionsEl.append(q.li);
   }
   const open = list.filter((q) => !q.m.answered).length;
-  qCount.textContent = list.length ? '(' + open + ' open)' : '';
+  qCount.textContent = list.length ? tr('console.chat.open', { Count: open }) : '';
   qEmpty.hidden = list.length > 0;
 }
 
@@ -127,7 +129,7 @@ function remove(id) {
 }
 
 function showTalk(t) {
-  talkEl.textContent = t && t.title ? t.title : 'No talk on stage';
+  talkEl.textContent = t && t.title ? t.title : tr('console.chat.noTalk');
 }
 
 document.getElementById('onscreen-clear').addEventListener('click', (ev) =>
@@ -149,7 +151,7 @@ async function loadModeration() {
 
 connectChat(stage, {
   onState(state) {
-    connEl.textContent = state === 'open' ? 'Connected' : state === 'banned' ? 'Banned' : 'Reconnecting…';
+    connEl.textContent = state === 'open' ? tr('console.chat.connected') : state === 'banned' ? tr('console.chat.banned') : tr('room.reconnecting');
     connEl.classList.toggle('cx-chip-warn', state !== 'open');
     if (state === 'open') loadModeration();
   },
@@ -162,7 +164,7 @@ connectChat(stage, {
         questionsEl.textContent = '';
         for (const m of f.history || []) addMessage(m);
         for (const q of f.questions || []) addQuestion(q);
-        viewersEl.textContent = (f.viewers || 0) + ' in chat';
+        viewersEl.textContent = trn('console.chat.inChat', f.viewers || 0);
         showTalk(f.talk);
         setOnScreen(f.onscreen || null);
         messagesEl.scrollTop = messagesEl.scrollHeight;
@@ -180,9 +182,9 @@ connectChat(stage, {
       }
       case 'onscreen': setOnScreen(f.question || null); break;
       case 'delete': remove(f.id); break;
-      case 'viewers': viewersEl.textContent = f.count + ' in chat'; break;
+      case 'viewers': viewersEl.textContent = trn('console.chat.inChat', f.count || 0); break;
       case 'talk': showTalk(f.talk); break;
-      case 'error': showError(f.message || f.code); break;
+      case 'error': showError(refusal(f.code)); break;
     }
   }
 });

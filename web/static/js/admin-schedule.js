@@ -5,6 +5,7 @@
 // the same file with the same mapping and shows the report.
 import { api } from './lib/api.js';
 import { el } from './lib/dom.js';
+import { t as tr, tn as trn } from './lib/i18n.js';
 
 const $ = (id) => document.getElementById(id);
 const errorBox = $('cx-error');
@@ -60,7 +61,7 @@ function setBusy(busy) {
 async function check() {
   if (!state.file) return;
   if (state.file.size > MAX_SIZE) {
-    showError('Salon cannot import ' + state.file.name + ': the schedule is over 10 MB; nothing was imported.');
+    showError(tr('sched.err.tooBig', { Name: state.file.name }));
     planBox.hidden = true;
     return;
   }
@@ -75,7 +76,7 @@ async function check() {
     renderPlan(plan);
   } catch (e) {
     if (seq !== state.seq) return;
-    showError('Salon cannot import ' + state.file.name + ': ' + e.message);
+    showError(tr('sched.err.cannot', { Name: state.file.name, Error: e.message }));
     if (!state.rooms.length) planBox.hidden = true;
   } finally {
     if (seq === state.seq) setBusy(false);
@@ -93,14 +94,17 @@ function list(report) {
 }
 
 function summary(box, r, verb) {
-  const chip = (n, label, cls) => el('span', { class: 'cx-chip' + (n && cls ? ' ' + cls : ''), dataset: { kind: label } },
+  // kind names the chip for scripts and tests, label for people.
+  const chip = (n, kind, label, cls) => el('span', { class: 'cx-chip' + (n && cls ? ' ' + cls : ''), dataset: { kind } },
     el('strong', {}, String(n)), ' ' + label);
+  const w = r.warnings.length;
   box.replaceChildren(
-    chip(r.created.length, verb ? 'created' : 'new', 'cx-chip-new'),
-    chip(r.updated.length, 'updated', 'cx-chip-upd'),
-    chip(r.unchanged.length, 'unchanged'),
-    chip(r.removed.length, 'gone from the file', 'cx-chip-warn'),
-    chip(r.warnings.length, r.warnings.length === 1 ? 'warning' : 'warnings', 'cx-chip-warn'));
+    verb ? chip(r.created.length, 'created', tr('sched.chip.created'), 'cx-chip-new')
+      : chip(r.created.length, 'new', tr('sched.chip.new'), 'cx-chip-new'),
+    chip(r.updated.length, 'updated', tr('sched.chip.updated'), 'cx-chip-upd'),
+    chip(r.unchanged.length, 'unchanged', tr('sched.chip.unchanged')),
+    chip(r.removed.length, 'gone from the file', tr('sched.chip.gone'), 'cx-chip-warn'),
+    chip(w, w === 1 ? 'warning' : 'warnings', trn('sched.chip.warnings', w), 'cx-chip-warn'));
 }
 
 // item is one talk of a report, linked to its console page once it exists.
@@ -123,22 +127,22 @@ function lists(box, r, dry) {
   };
   if (r.warnings.length) {
     parts.push(el('div', { class: 'notice cx-warnings', dataset: { list: 'warnings' } },
-      el('strong', {}, 'Warnings'),
+      el('strong', {}, tr('sched.warnings')),
       el('ul', {}, r.warnings.map((w) => el('li', {}, w)))));
   }
-  section('created', dry ? 'New talks' : 'Created', '', r.created.map((t) => item(t, '', dry)), true);
-  section('updated', dry ? 'Talks that would change' : 'Updated', '',
+  section('created', dry ? tr('sched.list.new') : tr('sched.list.created'), '', r.created.map((t) => item(t, '', dry)), true);
+  section('updated', dry ? tr('sched.list.wouldChange') : tr('sched.list.updated'), '',
     r.updated.map((t) => item(t, (t.fields || []).join(', '))), true);
-  section('removed', 'Gone from the file', 'These talks have a guid the file no longer has. Salon keeps them, with their recordings; hide one on its talk page if it was cancelled.',
+  section('removed', tr('sched.list.gone'), tr('sched.list.gone.hint'),
     r.removed.map((t) => item(t)), true);
-  section('unchanged', 'Unchanged', '', r.unchanged.map((t) => item(t)), false);
+  section('unchanged', tr('sched.list.unchanged'), '', r.unchanged.map((t) => item(t)), false);
   box.replaceChildren(...parts);
 }
 
 function renderRooms() {
   const box = $('sched-rooms');
   if (!state.rooms.length) {
-    box.replaceChildren(el('p', { class: 'cx-hint' }, 'The schedule has no rooms.'));
+    box.replaceChildren(el('p', { class: 'cx-hint' }, tr('sched.noRooms')));
     return;
   }
   box.replaceChildren(...state.rooms.map((r, i) => {
@@ -157,12 +161,12 @@ function renderRooms() {
       cur.derived = false;
       const ok = STAGE.test(v);
       input.classList.toggle('is-bad', !ok);
-      hint.textContent = ok ? '' : 'Use 1–64 of a-z, 0-9 and - (no capitals or spaces).';
+      hint.textContent = ok ? '' : tr('sched.room.bad');
       setBusy(state.busy);
       clearTimeout(timer);
       if (ok) timer = setTimeout(check, 500);
     });
-    const hint = el('span', { class: 'cx-meta', id: id + '-hint' }, r.derived ? 'named from the room; change it to use another stage' : '');
+    const hint = el('span', { class: 'cx-meta', id: id + '-hint' }, r.derived ? tr('sched.room.derived') : '');
     return el('div', { class: 'cx-room' },
       el('label', { for: id, lang: '' }, r.room),
       el('span', { class: 'cx-arrow', 'aria-hidden': 'true' }, '→'),
@@ -186,8 +190,8 @@ function renderPlan(plan) {
   planBox.dataset.mapping = state.rooms.map((x) => x.room + '=' + x.stage).join(';');
   planBox.hidden = false;
   importBtn.textContent = r.created.length + r.updated.length
-    ? 'Import: create ' + r.created.length + ', update ' + r.updated.length
-    : 'Import (nothing changes)';
+    ? tr('sched.importButton', { Create: r.created.length, Update: r.updated.length })
+    : tr('sched.importNothing');
 }
 
 async function doImport() {
@@ -202,11 +206,11 @@ async function doImport() {
     reportBox.hidden = false;
     summary($('sched-report-summary'), r, true);
     lists($('sched-report-lists'), r, false);
-    showNote('Imported ' + state.file.name + ': ' + r.created.length + ' created, ' + r.updated.length + ' updated, ' +
-      r.unchanged.length + ' unchanged' + (r.removed.length ? ', ' + r.removed.length + ' gone from the file (kept)' : '') + '.');
+    const counts = { Name: state.file.name, Created: r.created.length, Updated: r.updated.length, Unchanged: r.unchanged.length, Gone: r.removed.length };
+    showNote(r.removed.length ? tr('sched.done.gone', counts) : tr('sched.done', counts));
     reportBox.scrollIntoView({ block: 'start', behavior: 'smooth' });
   } catch (e) {
-    showError('The import failed: ' + e.message);
+    showError(tr('sched.err.failed', { Error: e.message }));
   } finally {
     if (seq === state.seq) setBusy(false);
   }
@@ -229,7 +233,7 @@ $('sched-recheck').addEventListener('click', check);
 importBtn.addEventListener('click', doImport);
 
 if (!init.configured) {
-  showError('The programme is not configured on this server (salon runs without a talk library), so a schedule cannot be imported.');
+  showError(tr('sched.err.noProgramme'));
   $('sched-check').disabled = true;
 }
 // The listeners are on: a file chosen from now on is checked (tests wait

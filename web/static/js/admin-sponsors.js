@@ -1,6 +1,7 @@
 // The console's sponsors page: add a logo, remove one. The page is
 // rendered by the server; it reloads after each change.
 import { api } from './lib/api.js';
+import { t } from './lib/i18n.js';
 
 const errorEl = document.getElementById('cx-error');
 
@@ -28,7 +29,7 @@ document.getElementById('sponsor-form').addEventListener('submit', (ev) => {
 
 for (const b of document.querySelectorAll('[data-delete-sponsor]')) {
   b.addEventListener('click', () => {
-    if (!confirm('Remove ' + b.dataset.name + '?')) return;
+    if (!confirm(t('sponsors.confirmRemove', { Name: b.dataset.name }))) return;
     const id = b.dataset.deleteSponsor.split('/').pop();
     act(b, () => api('DELETE', '/api/sponsors/' + encodeURIComponent(id)));
   });

@@ -6,6 +6,7 @@ import { el, liveBadge, setBadge, sparkline } from './lib/dom.js';
 import {
   formatBitrate, formatDuration, formatMinutes, formatTime, trackLine
 } from './lib/format.js';
+import { t as tr, tn as trn } from './lib/i18n.js';
 
 // The talk on stage turns amber this many seconds before its end.
 const AMBER_SECONDS = 5 * 60;
@@ -51,11 +52,11 @@ export class StageCard {
       el('h2', { id: 'stage-h-' + n }, n),
       this.badge,
       el('span', { class: 'stage-panel-links' },
-        el('label', { class: 'auto', for: 'auto-' + n, title: 'Start and stop talks at their scheduled times; a press of Start or Stop always wins' },
-          this.autoBox, el('span', {}, 'Auto')),
-        el('a', { href: '/admin/stages/' + encodeURIComponent(n) + '/chat', class: 'link-chat' }, 'Chat'),
-        el('a', { href: '/live/' + encodeURIComponent(n) + '/room', target: '_blank', rel: 'noopener', class: 'link-room' }, 'Room screen'),
-        el('a', { href: '/live/' + encodeURIComponent(n), target: '_blank', rel: 'noopener' }, 'Live page')));
+        el('label', { class: 'auto', for: 'auto-' + n, title: tr('stage.auto.title') },
+          this.autoBox, el('span', {}, tr('stage.auto'))),
+        el('a', { href: '/admin/stages/' + encodeURIComponent(n) + '/chat', class: 'link-chat' }, tr('chat.title')),
+        el('a', { href: '/live/' + encodeURIComponent(n) + '/room', target: '_blank', rel: 'noopener', class: 'link-room' }, tr('console.roomScreen')),
+        el('a', { href: '/live/' + encodeURIComponent(n), target: '_blank', rel: 'noopener' }, tr('console.livePage'))));
 
     this.banner = el('p', { class: 'stage-banner', role: 'alert', hidden: true });
 
@@ -64,20 +65,20 @@ export class StageCard {
     this.nowSpeakers = el('p', { class: 'now-speakers' });
     this.elapsed = el('span', { class: 'clock-value' });
     this.remaining = el('span', { class: 'clock-value' });
-    this.remainingLabel = el('span', { class: 'clock-label' }, 'Remaining');
+    this.remainingLabel = el('span', { class: 'clock-label' }, tr('stage.remaining'));
     this.progress = el('div', { class: 'progress-bar' });
     this.clock = el('div', { class: 'clock' },
-      el('div', {}, el('span', { class: 'clock-label' }, 'Elapsed'), this.elapsed),
+      el('div', {}, el('span', { class: 'clock-label' }, tr('stage.elapsed')), this.elapsed),
       el('div', {}, this.remainingLabel, this.remaining));
     this.nowBox = el('div', { class: 'now-box' },
-      el('p', { class: 'eyebrow' }, 'On stage'), this.nowTitle, this.nowSpeakers, this.clock,
+      el('p', { class: 'eyebrow' }, tr('stage.onStage')), this.nowTitle, this.nowSpeakers, this.clock,
       el('div', { class: 'progress' }, this.progress));
-    this.idle = el('p', { class: 'now-idle' }, 'No talk is running.');
+    this.idle = el('p', { class: 'now-idle' }, tr('stage.idle'));
     this.nextLine = el('p', { class: 'next-line' });
 
-    this.btnStart = el('button', { class: 'button button-go', type: 'button', onclick: () => this.press('start') }, 'Start');
-    this.btnStop = el('button', { class: 'button button-stop', type: 'button', onclick: () => this.press('stop') }, 'Stop');
-    this.btnNext = el('button', { class: 'button', type: 'button', onclick: () => this.press('next') }, 'Next talk');
+    this.btnStart = el('button', { class: 'button button-go', type: 'button', onclick: () => this.press('start') }, tr('stage.start'));
+    this.btnStop = el('button', { class: 'button button-stop', type: 'button', onclick: () => this.press('stop') }, tr('stage.stop'));
+    this.btnNext = el('button', { class: 'button', type: 'button', onclick: () => this.press('next') }, tr('stage.next'));
     const buttons = el('div', { class: 'stage-buttons' }, this.btnStart, this.btnStop, this.btnNext);
 
     const onStage = el('div', { class: 'stage-now' }, this.nowBox, this.idle, this.nextLine, buttons);
@@ -98,9 +99,9 @@ export class StageCard {
     };
     this.health = el('div', { class: 'stage-health' },
       el('dl', { class: 'health-list' },
-        row('Publisher', this.hPublisher), row('Video', this.hVideo, true), row('Audio', this.hAudio, true),
-        row('Bitrate', this.hBitrate, true), row('Keyframes', this.hKeyframe, true), row('Dropped', this.hDropped, true),
-        row('Viewers', this.hViewers)),
+        row(tr('stage.h.publisher'), this.hPublisher), row(tr('stage.h.video'), this.hVideo, true), row(tr('stage.h.audio'), this.hAudio, true),
+        row(tr('stage.h.bitrate'), this.hBitrate, true), row(tr('stage.h.keyframes'), this.hKeyframe, true), row(tr('stage.h.dropped'), this.hDropped, true),
+        row(tr('stage.h.viewers'), this.hViewers)),
       this.hWarnings);
     const health = this.health;
 
@@ -133,12 +134,12 @@ export class StageCard {
     this.updateNow(now);
     if (this.next) {
       const when = this.next.starts_at ? formatTime(this.next.starts_at, zone) + ' · ' : '';
-      this.nextLine.replaceChildren(el('span', { class: 'eyebrow' }, 'Next '), when + this.next.title);
+      this.nextLine.replaceChildren(el('span', { class: 'eyebrow' }, tr('room.next') + ' '), when + this.next.title);
     } else {
-      this.nextLine.textContent = 'No talk is waiting on this stage.';
+      this.nextLine.textContent = tr('stage.noneWaiting');
     }
     this.btnStart.disabled = !this.next || !!this.current;
-    this.btnStart.title = this.next ? 'Start "' + this.next.title + '"' : 'No talk to start';
+    this.btnStart.title = this.next ? tr('stage.start.title', { Title: this.next.title }) : tr('stage.start.none');
     this.btnStop.disabled = !this.current;
     this.btnNext.disabled = !this.next && !this.current;
 
@@ -147,9 +148,9 @@ export class StageCard {
     this.root.classList.toggle('is-down', down);
     this.banner.hidden = !down;
     if (down) {
-      this.banner.textContent = 'No publisher on ' + this.name + ' since ' +
-        formatTime(info.last_seen, zone) + ' (' + formatMinutes((now - ms(info.last_seen)) / 1000) +
-        ')' + (this.current ? ': "' + this.current.title + '" is still recording — check OBS and the venue\'s network.' : '.');
+      const p = { Stage: this.name, Time: formatTime(info.last_seen, zone), For: formatMinutes((now - ms(info.last_seen)) / 1000) };
+      this.banner.textContent = this.current ? tr('stage.down.recording', Object.assign({ Title: this.current.title }, p))
+        : tr('stage.down', p);
     }
 
     // The server's auto state, unless a switch is on its way.
@@ -185,11 +186,11 @@ export class StageCard {
       const left = planned - elapsed;
       over = left < 0;
       amber = !over && left <= AMBER_SECONDS;
-      this.remainingLabel.textContent = over ? 'Over time' : 'Remaining';
+      this.remainingLabel.textContent = over ? tr('stage.overTime') : tr('stage.remaining');
       this.remaining.textContent = over ? '+' + formatDuration(-left) : formatDuration(left);
       this.progress.style.width = Math.min(100, (elapsed / planned) * 100).toFixed(1) + '%';
     } else {
-      this.remainingLabel.textContent = 'Remaining';
+      this.remainingLabel.textContent = tr('stage.remaining');
       this.remaining.textContent = '—';
       this.progress.style.width = '0';
     }
@@ -201,12 +202,12 @@ export class StageCard {
     const zone = this.ctx.zone;
     if (!info) info = { tracks: [], bitrate: [], viewers: 0, viewers_peak: 0 };
     if (info.live) {
-      this.hPublisher.textContent = 'Connected since ' + formatTime(info.since, zone) +
-        ' (' + formatMinutes((now - ms(info.since)) / 1000) + ')' + (info.source ? ' · ' + info.source.toUpperCase() : '');
+      this.hPublisher.textContent = tr('stage.connectedSince', { Time: formatTime(info.since, zone), For: formatMinutes((now - ms(info.since)) / 1000) }) +
+        (info.source ? ' · ' + info.source.toUpperCase() : '');
     } else if (info.last_seen) {
-      this.hPublisher.textContent = 'Lost at ' + formatTime(info.last_seen, zone);
+      this.hPublisher.textContent = tr('stage.lostAt', { Time: formatTime(info.last_seen, zone) });
     } else {
-      this.hPublisher.textContent = 'Not connected yet';
+      this.hPublisher.textContent = tr('stage.notYet');
     }
     this.hPublisher.className = info.live ? 'ok' : (info.last_seen ? 'bad' : '');
     this.health.classList.toggle('is-empty', !info.live && !info.last_seen);
@@ -217,18 +218,18 @@ export class StageCard {
 
     const total = (info.tracks || []).reduce((a, t) => a + (t.bitrate || 0), 0);
     const hist = info.bitrate || [];
-    const label = 'Bitrate over the last ' + formatMinutes(hist.length) + ', up to ' + formatBitrate(Math.max(0, ...hist));
+    const label = tr('stage.bitrateChart', { For: formatMinutes(hist.length), Max: formatBitrate(Math.max(0, ...hist)) });
     const chart = hist.some((v) => v > 0) ? sparkline(hist, 120, 28, label) : null;
     this.hBitrate.replaceChildren(el('span', {}, info.live ? formatBitrate(total) : '—'), chart || '');
     this.hBitrate.title = label;
 
     const kf = video.length ? video[0].keyframe_interval : 0;
     const gop = (info.warnings || []).some((w) => /keyframe/i.test(w));
-    this.hKeyframe.textContent = kf ? 'every ' + (Math.round(kf * 10) / 10) + ' s' + (gop ? ' — too far apart' : '') : '—';
+    this.hKeyframe.textContent = kf ? (gop ? tr('stage.keyframes.far', { S: Math.round(kf * 10) / 10 }) : tr('stage.keyframes', { S: Math.round(kf * 10) / 10 })) : '—';
     this.hKeyframe.classList.toggle('warn', gop);
-    this.hDropped.textContent = (info.dropped_units || 0) + ' units';
+    this.hDropped.textContent = trn('stage.units', info.dropped_units || 0);
     this.hDropped.classList.toggle('warn', info.dropped_units > 0);
-    this.hViewers.textContent = (info.viewers || 0) + ' now · peak ' + (info.viewers_peak || 0);
+    this.hViewers.textContent = tr('stage.viewers', { Now: info.viewers || 0, Peak: info.viewers_peak || 0 });
     this.hWarnings.replaceChildren(...(info.warnings || []).map((w) => el('li', {}, w)));
   }
 
@@ -252,10 +253,10 @@ export class StageCard {
       }, el('span', {}, t.title)));
     }
     if (now >= axis.start && now <= axis.end) {
-      items.push(el('span', { class: 'now-line', style: { left: pct(now) }, title: 'Now' }));
+      items.push(el('span', { class: 'now-line', style: { left: pct(now) }, title: tr('room.now') }));
     }
     this.timeline.style.minWidth = Math.round((span / 3600e3) * 180) + 'px';
-    this.timeline.setAttribute('aria-label', 'Timeline of ' + this.name);
+    this.timeline.setAttribute('aria-label', tr('stage.timeline', { Stage: this.name }));
     this.timeline.replaceChildren(...items);
     if (this.scrolledWidth !== this.timelineWrap.clientWidth && now >= axis.start && now <= axis.end) {
       this.scrolledWidth = this.timelineWrap.clientWidth; // again after a resize
@@ -270,22 +271,22 @@ export class StageCard {
     const zone = this.ctx.zone;
     this.list.replaceChildren(...talks.map((t) => {
       const state = talkState(t);
-      const time = t.starts_at ? formatTime(t.starts_at, zone) + (t.ends_at ? '–' + formatTime(t.ends_at, zone) : '') : 'No time';
-      const status = state === 'live' ? el('span', { class: 'badge badge-live' }, 'Live')
-        : state === 'ended' ? el('span', { class: 'badge badge-offline' }, 'Ended') : null;
+      const time = t.starts_at ? formatTime(t.starts_at, zone) + (t.ends_at ? '–' + formatTime(t.ends_at, zone) : '') : tr('console.noTime');
+      const status = state === 'live' ? el('span', { class: 'badge badge-live' }, tr('badge.live'))
+        : state === 'ended' ? el('span', { class: 'badge badge-offline' }, tr('badge.ended')) : null;
       return el('li', { class: 'admin-talk is-' + state, dataset: { talk: t.id } },
         el('span', { class: 'admin-talk-time' }, time),
         el('span', { class: 'admin-talk-main' },
           el('a', { href: '/admin/talks/' + encodeURIComponent(t.id), class: 'admin-talk-title' }, t.title),
           el('span', { class: 'admin-talk-speakers' }, speakerLine(t)),
-          t.do_not_record ? el('span', { class: 'chip' }, 'Not recorded') : null),
+          t.do_not_record ? el('span', { class: 'chip' }, tr('stage.notRecorded')) : null),
         el('span', { class: 'admin-talk-actions' }, status,
           // Out of order: start this one (refused while another is live).
           state === 'planned' ? el('button', {
-            type: 'button', class: 'button button-small button-quiet', title: 'Start this talk now',
+            type: 'button', class: 'button button-small button-quiet', title: tr('stage.startNow'),
             onclick: () => this.ctx.act('start', this.name, t)
-          }, 'Start') : null,
-          el('button', { type: 'button', class: 'button button-small button-quiet', onclick: () => this.ctx.edit(t) }, 'Edit')));
+          }, tr('stage.start')) : null,
+          el('button', { type: 'button', class: 'button button-small button-quiet', onclick: () => this.ctx.edit(t) }, tr('console.edit'))));
     }));
   }
 }

@@ -2,6 +2,7 @@
 // (PATCH /api/talks/{id}). Times are typed in the event's time zone.
 import { api } from './lib/api.js';
 import { dayKey, inputDate, inputTime, zonedToDate } from './lib/format.js';
+import { t as tr } from './lib/i18n.js';
 
 // speakersFrom: "Ada, 王小明\n李雷、韩梅梅" → [{name:"Ada"}, …].
 export function speakersFrom(text) {
@@ -23,14 +24,14 @@ export class TalkForm {
       e.preventDefault();
       this.save();
     });
-    document.getElementById('tf-zone').textContent = 'Times are in ' + (zone || 'this browser\'s time zone') + '.';
+    document.getElementById('tf-zone').textContent = zone ? tr('form.zone', { Zone: zone }) : tr('form.zone.browser');
   }
 
   // open shows the form for talk (undefined: a new talk); stages fill the
   // stage suggestions, day is the day shown by the console.
   open(talk, stages, day) {
     this.talk = talk || null;
-    this.heading.textContent = talk ? 'Edit "' + talk.title + '"' : 'Add a talk';
+    this.heading.textContent = talk ? tr('form.edit', { Title: talk.title }) : tr('console.addTalk');
     this.error.hidden = true;
     document.getElementById('tf-stages').replaceChildren(...stages.map((s) => {
       const o = document.createElement('option');
@@ -59,7 +60,7 @@ export class TalkForm {
       stage: this.f('stage').value.trim(),
       abstract: this.f('abstract').value.trim()
     };
-    if ((start || end) && !day) throw new Error('Choose the day of the talk, or leave both times empty.');
+    if ((start || end) && !day) throw new Error(tr('form.err.day'));
     if (start) b.starts_at = zonedToDate(day, start, this.zone).toISOString();
     if (end) {
       let e = zonedToDate(day, end, this.zone);
@@ -69,7 +70,7 @@ export class TalkForm {
       }
       b.ends_at = e.toISOString();
     }
-    if (!b.title) throw new Error('Give the talk a title.');
+    if (!b.title) throw new Error(tr('form.err.title'));
     return b;
   }
 

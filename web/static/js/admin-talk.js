@@ -6,6 +6,7 @@
 import { api } from './lib/api.js';
 import { meta } from './lib/dom.js';
 import { formatDuration, zonedParts } from './lib/format.js';
+import { t as tr } from './lib/i18n.js';
 
 const main = document.getElementById('main');
 const id = main.dataset.id;
@@ -49,23 +50,23 @@ function on(elId, event, fn) {
 // Speaker link.
 on('make-link', 'click', (ev) => {
   if (document.getElementById('revoke-link') &&
-      !confirm('Make a new speaker link? The current one stops working at once.')) return;
+      !confirm(tr('talk.confirmNewLink'))) return;
   act(ev.currentTarget, () => api('POST', talkPath + '/speaker-link'));
 });
 on('revoke-link', 'click', (ev) => {
-  if (!confirm('Revoke the speaker link? The speaker can no longer change the slides with it.')) return;
+  if (!confirm(tr('talk.confirmRevoke'))) return;
   act(ev.currentTarget, () => api('DELETE', talkPath + '/speaker-link'));
 });
 on('copy-link', 'click', async () => {
   const input = document.getElementById('speaker-url');
   try {
     await navigator.clipboard.writeText(input.value);
-    showNote('The speaker link is copied.');
+    showNote(tr('talk.copied'));
   } catch (e) {
     // Clipboard refused (plain http on another host): select it for Ctrl+C.
     input.focus();
     input.select();
-    showNote('Press Ctrl+C (or ⌘C) to copy the selected link.');
+    showNote(tr('talk.pressCopy'));
   }
 });
 
@@ -76,13 +77,13 @@ on('slide-form', 'submit', (ev) => {
   if (!file) return;
   const fd = new FormData();
   fd.append('file', file);
-  showNote('Uploading ' + file.name + '…');
+  showNote(tr('speak.uploading', { Name: file.name }));
   act(document.getElementById('slide-upload'), () => api('POST', talkPath + '/slides', fd));
 });
 for (const b of document.querySelectorAll('[data-delete-slide]')) {
   b.addEventListener('click', () => {
     const name = b.dataset.deleteSlide;
-    if (!confirm('Remove ' + name + '?')) return;
+    if (!confirm(tr('sponsors.confirmRemove', { Name: name }))) return;
     act(b, () => api('DELETE', talkPath + '/slides/' + encodeURIComponent(name)));
   });
 }
@@ -143,8 +144,9 @@ function trim(video, rec) {
     outAt.textContent = clock(toWall(b));
     const changed = Math.abs(toWall(a) - saved.start) > 500 || Math.abs(toWall(b) - saved.end) > 500;
     const bad = b - a < 1;
-    lengthEl.textContent = bad ? 'Out must come after in.' :
-      'Replay length ' + formatDuration(b - a) + (changed ? ' (not saved)' : '');
+    lengthEl.textContent = bad ? tr('talk.trim.bad')
+      : changed ? tr('talk.trim.lengthUnsaved', { Length: formatDuration(b - a) })
+        : tr('talk.trim.length', { Length: formatDuration(b - a) });
     save.disabled = !changed || bad;
     reset.disabled = !changed;
   }
@@ -158,7 +160,7 @@ function trim(video, rec) {
     const first = !frags.length;
     frags = fragments.filter((f) => f.programDateTime).map((f) => ({ start: f.start, dur: f.duration, pdt: f.programDateTime }));
     if (!frags.length) {
-      showError('The recording has no wall-clock times (EXT-X-PROGRAM-DATE-TIME): it cannot be trimmed here.');
+      showError(tr('talk.trim.noPDT'));
       return;
     }
     const last = frags[frags.length - 1];
@@ -184,7 +186,7 @@ function trim(video, rec) {
     const t = await api('PATCH', talkPath, { recording: { start, end } });
     saved = { start: Date.parse(t.recording.start), end: Date.parse(t.recording.end) };
     paint();
-    showNote('Saved: the replay now runs ' + clock(saved.start) + '–' + clock(saved.end) + '.');
+    showNote(tr('talk.trim.saved', { Start: clock(saved.start), End: clock(saved.end) }));
   }, true));
 
   const src = new URL(initial.preview_url, location.href).href;
@@ -194,6 +196,6 @@ function trim(video, rec) {
     hls.loadSource(src);
     hls.attachMedia(video);
   } else {
-    showError('This browser cannot play the replay here (hls.js is missing or unsupported), so the handles are off.');
+    showError(tr('talk.trim.noPlayer'));
   }
 }

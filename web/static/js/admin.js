@@ -7,6 +7,7 @@ import { el } from './lib/dom.js';
 import { dayKey, formatBytes, formatDay, formatMinutes, formatTime } from './lib/format.js';
 import { StageCard, talkState } from './admin-stage.js';
 import { TalkForm } from './admin-talk-form.js';
+import { t as tr } from './lib/i18n.js';
 
 const main = document.getElementById('main');
 const zone = main.dataset.zone || undefined;
@@ -64,11 +65,14 @@ const ctx = {
         mergeTalk(answer.started);
         done = answer.started;
       }
-      const what = kind === 'start' ? 'Started' : kind === 'stop' ? 'Stopped' : 'Next talk on ' + stage + ':';
-      showNote(what + ' ' + (done && done.title ? '"' + done.title + '"' : (talk ? '"' + talk.title + '"' : '')));
+      const title = done && done.title ? done.title : (talk ? talk.title : '');
+      showNote(kind === 'start' ? tr('console.started', { Title: title })
+        : kind === 'stop' ? tr('console.stopped', { Title: title })
+          : tr('console.nextDone', { Stage: stage, Title: title }));
     } catch (e) {
-      const label = kind === 'next' ? 'Next talk' : kind === 'start' ? 'Start' : 'Stop';
-      showError(label + ' on ' + stage + ' failed: ' + e.message);
+      showError(kind === 'next' ? tr('console.nextFailed', { Stage: stage, Error: e.message })
+        : kind === 'start' ? tr('console.startFailed', { Stage: stage, Error: e.message })
+          : tr('console.stopFailed', { Stage: stage, Error: e.message }));
     } finally {
       card.root.classList.remove('is-busy');
       render();
@@ -83,10 +87,11 @@ const ctx = {
       const info = state.health.stages.find((s) => s.name === stage);
       if (info) info.auto = auto;
       showError('');
-      showNote('Auto ' + (auto ? 'on: salon starts and stops talks on ' + stage + ' at their scheduled times.' : 'off for ' + stage + '.'));
+      showNote(auto ? tr('console.autoOn', { Stage: stage }) : tr('console.autoOff', { Stage: stage }));
     } catch (e) {
       box.checked = !on;
-      showError('Auto on ' + stage + ' could not be switched ' + (on ? 'on' : 'off') + ': ' + e.message);
+      showError(on ? tr('console.autoOnFailed', { Stage: stage, Error: e.message })
+        : tr('console.autoOffFailed', { Stage: stage, Error: e.message }));
     } finally {
       box.disabled = false;
     }
@@ -99,7 +104,7 @@ const ctx = {
 const form = new TalkForm(zone, (talk, created) => {
   mergeTalk(talk);
   showError('');
-  showNote((created ? 'Added' : 'Saved') + ' "' + talk.title + '".');
+  showNote(created ? tr('console.added', { Title: talk.title }) : tr('console.saved', { Title: talk.title }));
   render();
 });
 document.getElementById('add-talk').addEventListener('click', () => ctx.edit(undefined));
@@ -158,7 +163,8 @@ function render() {
   const n = now();
   const day = shownDay();
   document.getElementById('admin-day').textContent =
-    (day === dayKey(n, zone) ? 'Today, ' : 'No talks today · showing ') + formatDay(Date.parse(day + 'T12:00:00Z'), 'UTC');
+    (day === dayKey(n, zone) ? tr('console.today', { Day: formatDay(Date.parse(day + 'T12:00:00Z'), 'UTC') })
+      : tr('console.otherDay', { Day: formatDay(Date.parse(day + 'T12:00:00Z'), 'UTC') }));
   document.getElementById('admin-clock').textContent = formatTime(n, zone) + ' ';
   document.getElementById('admin-zone').textContent = zone ? '(' + zone + ')' : '';
 
@@ -189,9 +195,9 @@ function render() {
   }
   if (!names.length) {
     stagesBox.replaceChildren(el('div', { class: 'empty' },
-      el('h2', {}, 'No stages yet'),
-      el('p', {}, 'A stage appears when OBS publishes to it, when you add a talk on it, or when you ',
-        el('a', { href: '/admin/schedule' }, 'import the schedule'), '.')));
+      el('h2', {}, tr('console.noStages')),
+      el('p', {}, tr('console.noStages.help1'),
+        el('a', { href: '/admin/schedule' }, tr('console.noStages.link')), tr('console.noStages.help2'))));
   }
   renderUnassigned(state.talks.filter((t) => !t.stage));
   renderAlerts(n);
@@ -212,11 +218,11 @@ function renderUnassigned(talks) {
   if (!state.talksChanged) return;
   document.getElementById('unassigned-list').replaceChildren(...talks.map((t) =>
     el('li', { class: 'admin-talk is-' + talkState(t) },
-      el('span', { class: 'admin-talk-time' }, t.starts_at ? formatTime(t.starts_at, zone) : 'No time'),
+      el('span', { class: 'admin-talk-time' }, t.starts_at ? formatTime(t.starts_at, zone) : tr('console.noTime')),
       el('span', { class: 'admin-talk-main' },
         el('a', { class: 'admin-talk-title', href: '/admin/talks/' + encodeURIComponent(t.id) }, t.title)),
       el('span', { class: 'admin-talk-actions' },
-        el('button', { type: 'button', class: 'button button-small button-quiet', onclick: () => ctx.edit(t) }, 'Edit')))));
+        el('button', { type: 'button', class: 'button button-small button-quiet', onclick: () => ctx.edit(t) }, tr('console.edit'))))));
 }
 
 // renderAlerts: a red banner on top for every stage whose publisher dropped.
@@ -226,8 +232,8 @@ function renderAlerts(n) {
     if (s.live || !s.last_seen) continue;
     const lost = new Date(s.last_seen).getTime();
     items.push(el('p', { class: 'alert-down', dataset: { stage: s.name } },
-      el('strong', {}, s.name + ': publisher lost'),
-      ' at ' + formatTime(lost, zone) + ' (' + formatMinutes((n - lost) / 1000) + ' ago). Viewers see "offline" until OBS reconnects.'));
+      el('strong', {}, tr('console.lost', { Stage: s.name })),
+      ' ' + tr('console.lost.help', { Time: formatTime(lost, zone), Ago: formatMinutes((n - lost) / 1000) })));
   }
   const key = items.map((i) => i.textContent).join('|');
   if (alerts.dataset.key !== key) {
@@ -239,18 +245,19 @@ function renderAlerts(n) {
 function renderArchive() {
   const a = state.health.archive;
   if (!a) {
-    archiveStatus.textContent = 'Archive: not configured';
+    archiveStatus.textContent = tr('console.archive.none');
     archiveStatus.className = 'chip';
     return;
   }
-  const spool = formatBytes(a.spool_bytes) + (a.spool_max ? ' of ' + formatBytes(a.spool_max) : '');
+  const spool = a.spool_max ? tr('console.spoolOf', { Used: formatBytes(a.spool_bytes), Max: formatBytes(a.spool_max) })
+    : formatBytes(a.spool_bytes);
   let text;
   let cls = 'chip chip-ok';
   if (!a.bucket_reachable) {
-    text = 'Bucket unreachable since ' + formatTime(a.failing_since, zone) + ' · spool ' + spool;
+    text = tr('console.bucketDown', { Time: formatTime(a.failing_since, zone), Spool: spool });
     cls = 'chip chip-bad';
   } else {
-    text = 'Bucket OK · spool ' + spool + ' · upload lag ' + (a.upload_lag ? formatMinutes(a.upload_lag) : '0 s');
+    text = tr('console.bucketOK', { Spool: spool, Lag: formatMinutes(a.upload_lag || 0) });
     if (a.upload_lag > 30 || (a.spool_max && a.spool_bytes > 0.9 * a.spool_max)) cls = 'chip chip-warn';
   }
   archiveStatus.textContent = text;
@@ -262,15 +269,15 @@ function renderArchive() {
 function connect() {
   const es = new EventSource('/admin/events');
   es.addEventListener('open', () => {
-    feedStatus.textContent = 'Live updates';
+    feedStatus.textContent = tr('console.feed.live');
     feedStatus.className = 'chip chip-conn chip-ok';
   });
   es.addEventListener('error', () => {
-    feedStatus.textContent = 'Reconnecting…';
+    feedStatus.textContent = tr('room.reconnecting');
     feedStatus.className = 'chip chip-conn chip-bad';
     if (es.readyState === EventSource.CLOSED) {
       // A refusal (the session ended) closes for good: log in again.
-      showError('The console lost its connection to salon and could not reconnect. Reload the page (you may need to log in again).');
+      showError(tr('console.feed.lost'));
     }
   });
   es.addEventListener('talks', (e) => {
@@ -296,7 +303,7 @@ try {
     state.skew = new Date(init.health.now).getTime() - Date.now();
   }
 } catch (e) {
-  showError('The page came without its data: reload it.');
+  showError(tr('console.noData'));
 }
 render();
 connect();

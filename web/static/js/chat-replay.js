@@ -5,6 +5,7 @@
 // was live switches to this when the talk ends.
 import { publish, subscribe } from './lib/bus.js';
 import { message, questionList } from './lib/chat-ui.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var root = document.getElementById('chat');
@@ -50,7 +51,7 @@ import { message, questionList } from './lib/chat-ui.js';
     root.dataset.mode = 'replay';
     document.getElementById('chat-form').hidden = true;
     publish('chat-close', true);
-    status.textContent = 'Loading the chat…';
+    status.textContent = t('chat.loading');
     status.hidden = false;
     fetch(root.dataset.replay, { cache: 'no-store' }).then(function (r) {
       if (!r.ok) throw new Error('HTTP ' + r.status);
@@ -61,12 +62,12 @@ import { message, questionList } from './lib/chat-ui.js';
         onCount: function (n) { qCount.textContent = n ? '(' + n + ')' : ''; }
       });
       msgs.forEach(questions.add);
-      status.textContent = msgs.length ? 'Chat replay: messages appear as the video reaches them.' : 'Nobody chatted during this talk.';
+      status.textContent = msgs.length ? t('chat.replay') : t('chat.replay.empty');
       shown = -1;
       update();
       ['timeupdate', 'seeked', 'seeking', 'loadedmetadata'].forEach(function (ev) { video.addEventListener(ev, update); });
     }).catch(function () {
-      status.textContent = 'The chat of this talk could not be loaded; reload the page to try again.';
+      status.textContent = t('chat.replay.failed');
       started = false;
     });
   }

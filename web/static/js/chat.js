@@ -4,7 +4,9 @@
 // replay publishes it when the talk ends, and shows the replayed chat).
 import { publish, subscribe } from './lib/bus.js';
 import { connectChat, viewerKey } from './lib/chat.js';
-import { message, questionList, tabs } from './lib/chat-ui.js';
+import { message, questionList, refusal, tabs } from './lib/chat-ui.js';
+import { t } from './lib/i18n.js';
+import { viewerText } from './lib/format.js';
 
 (function () {
   var root = document.getElementById('chat');
@@ -57,7 +59,7 @@ import { message, questionList, tabs } from './lib/chat-ui.js';
     if (sponsors) sponsors.hidden = !!(talk && talk.title);
     if (talk && talk.title) {
       // The talk's page has its slides, following the speaker.
-      now.textContent = 'Now on stage: ';
+      now.textContent = t('chat.nowOnStage') + ' ';
       var link = document.createElement(talk.page_url ? 'a' : 'span');
       if (talk.page_url) link.href = talk.page_url;
       link.textContent = talk.title;
@@ -69,7 +71,7 @@ import { message, questionList, tabs } from './lib/chat-ui.js';
   }
 
   function showViewers(n) {
-    viewers.textContent = n === 1 ? '1 watching' : n + ' watching'; // as viewerText in lib/format.js
+    viewers.textContent = viewerText(n);
     viewers.hidden = false;
   }
 
@@ -102,7 +104,8 @@ import { message, questionList, tabs } from './lib/chat-ui.js';
     hello: helloFields,
     onState: function (state) {
       if (state === 'open') setStatus('');
-      else setStatus(state === 'closed' ? 'Chat disconnected — reconnecting…' : status.textContent || 'Chat closed');
+      else if (state === 'banned') setStatus(refusal('banned'));
+      else setStatus(state === 'closed' ? t('chat.reconnecting') : status.textContent || t('chat.closed'));
     },
     onFrame: function (m) {
       switch (m.type) {
@@ -126,7 +129,7 @@ import { message, questionList, tabs } from './lib/chat-ui.js';
         case 'answered': questions.answered(m.id); break;
         case 'viewers': showViewers(m.count); break;
         case 'talk': showTalk(m.talk); break;
-        case 'error': setStatus(m.message || m.code); break;
+        case 'error': setStatus(refusal(m.code)); break;
       }
     }
   });

@@ -1,6 +1,7 @@
 // The home page: keeps the stage list current without a reload.
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var POLL_MS = 5000;
@@ -27,7 +28,7 @@ import { trackLine, viewerText } from './lib/format.js';
       var line = trackLine(st.tracks);
       meta.textContent = viewerText(st.viewers) + (line ? ' · ' + line : '');
     } else {
-      meta.textContent = 'Not streaming';
+      meta.textContent = t('home.notStreaming');
     }
     a.append(top, meta);
 

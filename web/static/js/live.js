@@ -6,11 +6,12 @@
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
 import { viewerId as newViewerId } from './lib/ids.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var POLL_MS = 3000;
   var RETRY_MS = 2000;
-  var OFFLINE = 'Offline — waiting for the stream';
+  var OFFLINE = t('live.waiting');
   var EDGE_MS = 500; // how often the distance to live is shown
   var BEHIND_S = 3; // this far past where the player aims to be, offer "Go live"
 
@@ -69,7 +70,7 @@ import { viewerId as newViewerId } from './lib/ids.js';
       p.catch(function () {
         // Autoplay with sound was refused: retry muted.
         video.muted = true;
-        video.play().catch(function () { showOverlay('Press play to start the stream'); });
+        video.play().catch(function () { showOverlay(t('live.pressPlay')); });
       });
     }
   }
@@ -114,7 +115,7 @@ import { viewerId as newViewerId } from './lib/ids.js';
     }
     edgeBar.hidden = false;
     var far = b > behindLimit();
-    behindText.textContent = b.toFixed(1) + ' s behind live';
+    behindText.textContent = t('live.behind', { Seconds: b.toFixed(1) });
     edgeBar.classList.toggle('is-behind', far);
     goLive.hidden = !far;
     edgeBar.dataset.behind = b.toFixed(2);
@@ -150,17 +151,17 @@ import { viewerId as newViewerId } from './lib/ids.js';
       // Unrecoverable: the next poll starts a fresh player.
       stopPlayer();
       loadedRun = null;
-      showOverlay('Reconnecting…');
+      showOverlay(t('room.reconnecting'));
     }
   }
 
   function startPlayer() {
     stopPlayer();
     if (!hasLib) {
-      showOverlay('The player library is missing from this build: run go generate ./web and rebuild salon.');
+      showOverlay(t('player.missing'));
       return;
     }
-    showOverlay('Connecting…');
+    showOverlay(t('live.connecting'));
     partsLoaded = 0;
     stalled = true;
     edgeTimer = setInterval(showEdge, EDGE_MS);
@@ -193,7 +194,7 @@ import { viewerId as newViewerId } from './lib/ids.js';
       video.src = u.href;
       tryPlay();
     } else {
-      showOverlay('This browser cannot play HLS video. Try a current Firefox, Chrome or Safari.');
+      showOverlay(t('player.noHLS'));
     }
   }
 

@@ -3,6 +3,8 @@
 // keys, Page Up/Down and Space — what presentation clickers send — and Home
 // and End work anywhere on the page.
 import { subscribe } from './lib/bus.js';
+import { errorText } from './lib/api.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var main = document.getElementById('main');
@@ -24,9 +26,9 @@ import { subscribe } from './lib/bus.js';
       headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
       body: JSON.stringify({ page: page })
     }).then(function (r) {
-      if (r.ok) { say('Viewers see page ' + page + '.'); return null; }
-      return r.json().then(function (b) { say(b && b.error ? b.error : 'The server answered ' + r.status, true); });
-    }).catch(function () { say('Could not reach salon: check the network.', true); });
+      if (r.ok) { say(t('speak.viewersSee', { Page: page })); return null; }
+      return r.json().catch(function () { return null; }).then(function (b) { say(errorText(r.status, b && b.error), true); });
+    }).catch(function () { say(t('http.unreachable'), true); });
   }
 
   subscribe('slides', function (api) {

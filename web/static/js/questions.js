@@ -5,6 +5,7 @@
 // question gets a button that marks it answered for everyone.
 import { connectChat } from './lib/chat.js';
 import { questionList } from './lib/chat-ui.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var main = document.getElementById('main');
@@ -42,16 +43,15 @@ import { questionList } from './lib/chat-ui.js';
       headers: token ? { Authorization: 'Bearer ' + token } : { 'X-CSRF-Token': csrf }
     }).then(function (r) {
       if (r.status === 401 || r.status === 403) {
-        status.textContent = token ? 'The token was refused: open this page again with the right #token='
-          : 'The console session has ended: log in again at /admin, then reload this page';
+        status.textContent = token ? t('questions.tokenRefused') : t('questions.sessionEnded');
       } else if (!r.ok) {
-        status.textContent = 'Could not mark it answered (HTTP ' + r.status + ')';
+        status.textContent = t('questions.answerFailed', { Status: r.status });
       }
-    }).catch(function () { status.textContent = 'Could not reach salon'; });
+    }).catch(function () { status.textContent = t('http.unreachable'); });
   }
 
   function showTalk(talk) {
-    title.textContent = talk && talk.title ? talk.title : 'Audience questions';
+    title.textContent = talk && talk.title ? talk.title : t('questions.heading');
   }
 
   connectChat(main.dataset.stage, {
@@ -70,6 +70,6 @@ import { questionList } from './lib/chat-ui.js';
         case 'error': status.textContent = f.message || f.code; break;
       }
     },
-    onState: function (state) { if (state === 'closed') status.textContent = 'Disconnected — reconnecting…'; }
+    onState: function (state) { if (state === 'closed') status.textContent = t('chat.reconnecting'); }
   });
 })();

@@ -14,6 +14,7 @@ import { el } from './lib/dom.js';
 import { formatDuration } from './lib/format.js';
 import { linkAt } from './lib/deeplink.js';
 import { parseVTT } from './lib/vtt.js';
+import { t } from './lib/i18n.js';
 
 const root = document.getElementById('replay-nav');
 const video = document.getElementById('video');
@@ -79,7 +80,7 @@ if (root && video) {
     for (const q of state.questions) {
       marks.append(el('span', {
         class: 'mark mark-question' + (q.answered ? ' is-answered' : ''),
-        title: (q.answered ? 'Question (answered): ' : 'Question: ') + q.text,
+        title: (q.answered ? t('nav.q.answered', { Text: q.text }) : t('nav.q', { Text: q.text })),
         dataset: { at: q.at }, style: { left: pct(q.at) }, onclick: () => seek(q.at),
       }));
     }
@@ -97,7 +98,7 @@ if (root && video) {
     askedList.replaceChildren(...state.questions.map((q) => el('li', {}, el('button', {
       type: 'button', dataset: { at: q.at }, onclick: () => seek(q.at),
     }, el('span', { class: 'replay-at' }, formatDuration(q.at)), q.name + ': ' + q.text,
-    q.answered ? el('span', { class: 'replay-answered' }, 'answered') : null))));
+    q.answered ? el('span', { class: 'replay-answered' }, t('nav.answered')) : null))));
     document.getElementById('asked-count').textContent = String(state.questions.length);
     askedBox.hidden = state.questions.length === 0;
   }
@@ -164,7 +165,7 @@ if (root && video) {
     }
     root.dataset.shared = url;
     status.textContent = '';
-    status.textContent = copied ? 'Link copied: ' + url : 'Copy this link: ' + url;
+    status.textContent = copied ? t('nav.copied', { URL: url }) : t('nav.copyThis', { URL: url });
   }
 
   function start() {

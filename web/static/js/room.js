@@ -6,6 +6,7 @@
 import { el, meta } from './lib/dom.js';
 import { formatTime } from './lib/format.js';
 import { connectChat } from './lib/chat.js';
+import { t, tn } from './lib/i18n.js';
 
 const body = document.body;
 const stage = body.dataset.stage;
@@ -33,8 +34,8 @@ function paint() {
   const next = state.next;
   const shown = now || next;
   body.classList.toggle('is-between', !now);
-  $('room-now-label').textContent = now ? 'Now' : (next ? 'Up next' : '');
-  $('room-title').textContent = shown ? shown.title : 'Welcome';
+  $('room-now-label').textContent = now ? t('room.now') : (next ? t('room.upNext') : '');
+  $('room-title').textContent = shown ? shown.title : t('room.welcome');
   $('room-speakers').textContent = shown ? shown.speakers : '';
   $('room-when').textContent = now ? when(now) : when(next);
   $('room-next').hidden = !(now && next);
@@ -61,7 +62,7 @@ function paintQuestion() {
   $('room-q-text').textContent = question.text;
   $('room-q-name').textContent = question.name;
   const v = question.votes || 0;
-  $('room-q-votes').textContent = v === 1 ? '1 vote' : v + ' votes';
+  $('room-q-votes').textContent = tn('chat.votes', v);
 }
 
 async function refresh() {

@@ -4,6 +4,7 @@
 // replay, from the talk's slide track (slides.vtt), as the video plays and
 // seeks. Turning pages by hand stops following; the button resumes it.
 import { subscribe } from './lib/bus.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var panel = document.getElementById('slides');
@@ -19,7 +20,7 @@ import { subscribe } from './lib/bus.js';
   function paint() {
     btn.hidden = !speakerPage;
     btn.setAttribute('aria-pressed', follow ? 'true' : 'false');
-    btn.textContent = follow ? 'Following the speaker' : 'Follow the speaker';
+    btn.textContent = follow ? t('slides.following') : t('slides.follow');
   }
 
   function apply() {

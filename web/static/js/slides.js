@@ -13,6 +13,7 @@
 
 import { publish } from './lib/bus.js';
 import { formatBytes } from './lib/format.js';
+import { t } from './lib/i18n.js';
 
 const POLL_MS = 15000;
 const panel = document.getElementById('slides');
@@ -48,10 +49,10 @@ function label(type) {
   switch (type) {
     case 'application/pdf': return 'PDF';
     case 'application/vnd.openxmlformats-officedocument.presentationml.presentation': return 'PowerPoint';
-    case 'application/vnd.oasis.opendocument.presentation': return 'OpenDocument presentation';
+    case 'application/vnd.oasis.opendocument.presentation': return t('slides.odp');
     case 'application/vnd.apple.keynote': return 'Keynote';
   }
-  return 'File';
+  return t('slides.file');
 }
 
 
@@ -116,7 +117,7 @@ async function draw() {
     }
   } catch (e) {
     if (!e || e.name !== 'RenderingCancelledException') {
-      setNote('This page of the slides could not be shown. Download the file below.');
+      setNote(t('slides.pageFailed'));
     }
   } finally {
     state.rendering = null;
@@ -164,7 +165,7 @@ async function loadPDF(entry) {
     show(keep, 'load');
   } catch (e) {
     state.pdf = null;
-    setNote('The slides could not be shown here. Download the file below.');
+    setNote(t('slides.failed'));
   }
 }
 

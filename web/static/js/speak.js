@@ -3,6 +3,8 @@
 // the page's URL goes with every API call as a bearer token. Text from the
 // server is set with textContent only.
 import { formatBytes } from './lib/format.js';
+import { errorText as httpErrorText } from './lib/api.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var main = document.getElementById('main');
@@ -37,8 +39,7 @@ import { formatBytes } from './lib/format.js';
   }
 
   function errorText(xhrOrResp, body) {
-    var msg = body && body.error ? body.error : 'the server answered ' + xhrOrResp.status;
-    return msg.charAt(0).toUpperCase() + msg.slice(1) + '.';
+    return httpErrorText(xhrOrResp.status, body && body.error);
   }
 
   function setEnded(ended) {
@@ -63,7 +64,7 @@ import { formatBytes } from './lib/format.js';
       var replace = document.createElement('button');
       replace.type = 'button';
       replace.className = 'link-button';
-      replace.textContent = 'Replace';
+      replace.textContent = t('speak.replace');
       replace.addEventListener('click', function () {
         replacing = s.name;
         input.click();
@@ -71,7 +72,7 @@ import { formatBytes } from './lib/format.js';
       var del = document.createElement('button');
       del.type = 'button';
       del.className = 'link-button';
-      del.textContent = 'Delete';
+      del.textContent = t('speak.delete');
       del.addEventListener('click', function () { remove(s.name); });
       li.append(a, ' ', meta, ' ', replace, ' ', del);
       list.append(li);
@@ -95,11 +96,11 @@ import { formatBytes } from './lib/format.js';
       headers: { Authorization: 'Bearer ' + token },
     }).then(function (r) {
       if (r.status === 204) {
-        say('Deleted ' + name + '.');
+        say(t('speak.deleted', { Name: name }));
         return refresh();
       }
       return r.json().catch(function () { return null; }).then(function (b) { say(errorText(r, b), true); });
-    }).catch(function () { say('The server could not be reached; try again.', true); });
+    }).catch(function () { say(t('http.unreachable'), true); });
   }
 
   function upload(file) {
@@ -114,7 +115,7 @@ import { formatBytes } from './lib/format.js';
     uploader.dataset.state = 'uploading';
     box.hidden = false;
     setProgress(0);
-    say('Uploading ' + file.name + '…');
+    say(t('speak.uploading', { Name: file.name }));
     var form = new FormData();
     form.append('file', file, file.name);
     var xhr = new XMLHttpRequest();
@@ -130,7 +131,7 @@ import { formatBytes } from './lib/format.js';
       if (xhr.status === 201 && body) {
         setProgress(100);
         uploader.dataset.state = 'done';
-        say('Uploaded ' + body.name + ' (' + formatBytes(body.size) + '). It is on the talk\'s page now.');
+        say(t('speak.uploaded', { Name: body.name, Size: formatBytes(body.size) }));
         var after = old && old !== body.name ? remove(old) : Promise.resolve();
         after.then(refresh);
       } else {
@@ -141,7 +142,7 @@ import { formatBytes } from './lib/format.js';
     xhr.addEventListener('error', function () {
       busy = false;
       uploader.dataset.state = 'error';
-      say('The upload broke off (network error or the file is too large); try again.', true);
+      say(t('speak.uploadBroke'), true);
     });
     xhr.send(form);
   }

@@ -4,6 +4,7 @@
 import { api } from './lib/api.js';
 import { el, svgEl, meta } from './lib/dom.js';
 import { formatTime } from './lib/format.js';
+import { intl, t as tr, tn as trn } from './lib/i18n.js';
 
 const REFRESH_MS = 30000;
 
@@ -11,7 +12,7 @@ const main = document.getElementById('main');
 const path = main.dataset.api;
 const zone = main.dataset.zone || meta('salon-zone');
 const $ = (id) => document.getElementById(id);
-const nf = new Intl.NumberFormat('en');
+const nf = new Intl.NumberFormat(intl);
 const hm = (d) => formatTime(d, zone);
 
 let current = null; // the data shown
@@ -22,37 +23,38 @@ export function about(n) {
   if (n < 100) return nf.format(n);
   const step = Math.pow(10, Math.floor(Math.log10(n)) - 1);
   const floor = Math.floor(n / step) * step;
-  return floor === n ? nf.format(n) : 'over ' + nf.format(floor);
-}
-
-function plural(n, one, many) {
-  return nf.format(n) + ' ' + (n === 1 ? one : many);
+  return floor === n ? nf.format(n) : tr('stats.over', { N: nf.format(floor) });
 }
 
 // summary is the line an organiser pastes in a report.
 export function summary(d, room) {
   const parts = [];
-  if (room > 0) parts.push(nf.format(room) + ' in the room');
-  parts.push(about(d.live_viewers_unique) + ' watching online' +
-    (d.live_viewers_peak ? ' (' + nf.format(d.live_viewers_peak) + ' at once at the peak)' : ''));
-  if (d.replay_viewers_unique) parts.push(about(d.replay_viewers_unique) + ' on replay');
-  let s = parts.join(', ');
+  if (room > 0) parts.push(tr('stats.sum.room', { N: nf.format(room) }));
+  parts.push(d.live_viewers_peak
+    ? tr('stats.sum.onlinePeak', { N: about(d.live_viewers_unique), Peak: nf.format(d.live_viewers_peak) })
+    : tr('stats.sum.online', { N: about(d.live_viewers_unique) }));
+  if (d.replay_viewers_unique) parts.push(tr('stats.sum.replay', { N: about(d.replay_viewers_unique) }));
+  let s = parts.join(tr('stats.sep'));
   const extra = [];
-  if (d.chat_messages) extra.push(plural(d.chat_messages, 'chat message', 'chat messages'));
-  if (d.questions) extra.push(plural(d.questions, 'question', 'questions') + (d.questions_answered ? ' (' + nf.format(d.questions_answered) + ' answered)' : ''));
-  if (d.downloads) extra.push(plural(d.downloads, 'download', 'downloads'));
-  if (extra.length) s += '; ' + extra.join(', ');
-  return s + '.';
+  if (d.chat_messages) extra.push(trn('stats.sum.chat', d.chat_messages, { N: nf.format(d.chat_messages) }));
+  if (d.questions) {
+    extra.push(d.questions_answered
+      ? trn('stats.sum.questionsAnswered', d.questions, { N: nf.format(d.questions), Answered: nf.format(d.questions_answered) })
+      : trn('stats.sum.questions', d.questions, { N: nf.format(d.questions) }));
+  }
+  if (d.downloads) extra.push(trn('stats.sum.downloads', d.downloads, { N: nf.format(d.downloads) }));
+  if (extra.length) s += tr('stats.sepMajor') + extra.join(tr('stats.sep'));
+  return s + tr('stats.end');
 }
 
 function renderCards(d) {
-  const peakAt = d.live_viewers_peak_at ? 'at ' + hm(d.live_viewers_peak_at) : '';
+  const peakAt = d.live_viewers_peak_at ? tr('stats.card.peakAt', { Time: hm(d.live_viewers_peak_at) }) : '';
   const cards = [
-    ['Watched live', nf.format(d.live_viewers_unique), 'distinct viewers'],
-    ['Peak at once', nf.format(d.live_viewers_peak), peakAt],
-    ['On replay', nf.format(d.replay_viewers_unique), 'distinct viewers'],
-    ['Chat', nf.format(d.chat_messages), plural(d.questions, 'question', 'questions') + ', ' + nf.format(d.questions_answered) + ' answered'],
-    ['Downloads', nf.format(d.downloads), nf.format(d.downloads_slides) + ' slides · ' + nf.format(d.downloads_mp4) + ' MP4'],
+    [tr('stats.card.live'), nf.format(d.live_viewers_unique), tr('stats.card.distinct')],
+    [tr('stats.card.peak'), nf.format(d.live_viewers_peak), peakAt],
+    [tr('stats.card.replay'), nf.format(d.replay_viewers_unique), tr('stats.card.distinct')],
+    [tr('chat.title'), nf.format(d.chat_messages), trn('stats.card.questions', d.questions || 0, { N: nf.format(d.questions || 0), Answered: nf.format(d.questions_answered || 0) })],
+    [tr('stats.col.downloads'), nf.format(d.downloads), tr('stats.card.downloads', { Slides: nf.format(d.downloads_slides), MP4: nf.format(d.downloads_mp4) })],
   ];
   $('stats-cards').replaceChildren(...cards.map(([label, value, note]) =>
     el('li', { class: 'stats-card' }, el('span', { class: 'stats-card-label' }, label),
@@ -81,10 +83,10 @@ export function chart(series, opts = {}) {
   const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, class: small ? 'spark' : 'chart', role: 'img', preserveAspectRatio: 'none' });
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) {
-    svg.setAttribute('aria-label', 'nobody watched live');
+    svg.setAttribute('aria-label', tr('stats.chart.nobody'));
     if (!small) {
       const t = svgEl('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-empty' });
-      t.textContent = 'Nobody has watched live yet.';
+      t.textContent = tr('stats.chart.nobodyYet');
       svg.append(t);
     } else {
       svg.append(svgEl('line', { x1: 0, x2: W, y1: H - 2, y2: H - 2, class: 'spark-base' }));
@@ -123,14 +125,14 @@ export function chart(series, opts = {}) {
     }
     svg.append(svgEl('polyline', { points: pts.join(' '), stroke: s.color, class: 'line', 'vector-effect': 'non-scaling-stroke' }));
     const peak = Math.max(...s.points.map((p) => p.count));
-    labels.push(s.name + ': up to ' + nf.format(peak) + ' at once');
+    labels.push(tr('stats.chart.series', { Name: s.name, Peak: nf.format(peak) }));
   }
   svg.setAttribute('aria-label', labels.join('; '));
   return svg;
 }
 
 function renderChart(d) {
-  const series = [{ name: 'All stages', color: COLORS[0], points: d.viewers, fill: true }];
+  const series = [{ name: tr('stats.chart.all'), color: COLORS[0], points: d.viewers, fill: true }];
   if (d.stages.length > 1) {
     d.stages.forEach((s, i) => series.push({ name: s.stage, color: COLORS[(i + 1) % COLORS.length], points: s.viewers }));
   }
@@ -149,19 +151,19 @@ function renderTalks(d) {
     const when = t.start ? hm(t.start) + (t.end ? '–' + hm(t.end) : '') : '';
     const title = el('td', { class: 'talk-cell' },
       el('a', { href: '/talks/' + encodeURIComponent(t.id) }, t.title || t.id),
-      el('span', { class: 'talk-meta' }, [t.stage, when, t.live ? 'live now' : ''].filter(Boolean).join(' · ')));
+      el('span', { class: 'talk-meta' }, [t.stage, when, t.live ? tr('stats.liveNow') : ''].filter(Boolean).join(' · ')));
     const q = nf.format(t.questions) + (t.questions ? ' (' + nf.format(t.questions_answered) + ' ✓)' : '');
     return el('tr', {}, title,
-      cell('Live', nf.format(t.live_viewers_unique), 'num'),
-      cell('Peak', nf.format(t.live_viewers_peak), 'num'),
-      cell('Replay', nf.format(t.replay_viewers_unique), 'num'),
-      cell('Chat', t.chat_unavailable ? '?' : nf.format(t.chat_messages), 'num'),
-      cell('Questions', t.chat_unavailable ? '?' : q, 'num'),
-      cell('Downloads', nf.format(t.downloads), 'num'),
-      cell('Viewers', chart([{ name: t.title || t.id, color: COLORS[1], points: t.viewers, fill: true }], { small: true }), 'spark-cell'));
+      cell(tr('stats.col.live'), nf.format(t.live_viewers_unique), 'num'),
+      cell(tr('stats.col.peak'), nf.format(t.live_viewers_peak), 'num'),
+      cell(tr('badge.replay'), nf.format(t.replay_viewers_unique), 'num'),
+      cell(tr('chat.title'), t.chat_unavailable ? '?' : nf.format(t.chat_messages), 'num'),
+      cell(tr('chat.tab.questions'), t.chat_unavailable ? '?' : q, 'num'),
+      cell(tr('stats.col.downloads'), nf.format(t.downloads), 'num'),
+      cell(tr('stage.h.viewers'), chart([{ name: t.title || t.id, color: COLORS[1], points: t.viewers, fill: true }], { small: true }), 'spark-cell'));
   });
   if (rows.length === 0) {
-    rows.push(el('tr', {}, el('td', { colspan: '8', class: 'empty-row' }, 'No talk that day.')));
+    rows.push(el('tr', {}, el('td', { colspan: '8', class: 'empty-row' }, tr('stats.noTalk'))));
   }
   $('stats-talks').tBodies[0].replaceChildren(...rows);
 }
@@ -233,15 +235,15 @@ $('stats-copy').addEventListener('click', async () => {
   const btn = $('stats-copy');
   try {
     await navigator.clipboard.writeText(text);
-    btn.textContent = 'Copied';
+    btn.textContent = tr('stats.copied');
   } catch (e) {
     const r = document.createRange();
     r.selectNodeContents($('stats-summary'));
     getSelection().removeAllRanges();
     getSelection().addRange(r);
-    btn.textContent = 'Selected: press Ctrl+C';
+    btn.textContent = tr('stats.selected');
   }
-  setTimeout(() => { btn.textContent = 'Copy summary'; }, 2000);
+  setTimeout(() => { btn.textContent = tr('stats.copy'); }, 2000);
 });
 
 // Redraw the chart at its new width when the window changes size.

@@ -4,6 +4,8 @@
 import { publish } from './lib/bus.js';
 import { setBadge } from './lib/dom.js';
 import { viewerId } from './lib/ids.js';
+import { formatMinutes } from './lib/format.js';
+import { t } from './lib/i18n.js';
 
 (function () {
   var POLL_MS = 5000;
@@ -45,23 +47,23 @@ import { viewerId } from './lib/ids.js';
     }
   }
 
-  function render(t) {
-    if (t.live) {
+  function render(talk) {
+    if (talk.live) {
       setBadge(badge, true);
-    } else if (t.ended) {
-      setBadge(badge, false, 'Replay');
-      durationEl.textContent = t.duration < 60 ? Math.round(t.duration) + ' s' : Math.round(t.duration / 60) + ' min';
+    } else if (talk.ended) {
+      setBadge(badge, false, t('badge.replay'));
+      durationEl.textContent = formatMinutes(talk.duration);
       download.hidden = false;
-      download.href = t.download_url;
+      download.href = talk.download_url;
     }
-    if (t.playlist_url) {
+    if (talk.playlist_url) {
       // A talk that just ended keeps its player: hls.js sees ENDLIST on the
       // next reload and the replay becomes seekable to the end.
-      load(new URL(t.playlist_url, location.href).href);
+      load(new URL(talk.playlist_url, location.href).href);
     }
-    ended = t.ended;
+    ended = talk.ended;
     // The chat panel listens: when the talk ends, it turns into the replay.
-    publish('talk', t);
+    publish('talk', talk);
   }
 
   function poll() {

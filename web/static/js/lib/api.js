@@ -3,6 +3,7 @@
 // <meta name="csrf-token">, and every failure becomes an Error whose
 // message a person can act on.
 import { meta } from './dom.js';
+import { t } from './i18n.js';
 
 export class APIError extends Error {
   constructor(message, status) {
@@ -16,6 +17,25 @@ function sentence(s) {
   if (!s) return s;
   s = s.charAt(0).toUpperCase() + s.slice(1);
   return /[.!?。！？]$/.test(s) ? s : s + '.';
+}
+
+// errorText is what a person reads when a request failed with status: a
+// sentence in the page's language by status, with the server's own detail
+// (English: API errors are for programs) where only it says what to fix.
+export function errorText(status, detail) {
+  detail = sentence(detail);
+  switch (status) {
+    case 0: return t('http.unreachable');
+    case 401: return t('http.401');
+    case 403: return t('http.403');
+    case 404: return t('http.404');
+    case 409: return t('http.409', { Detail: detail || '' });
+    case 413: return t('http.413');
+    case 415: return t('http.415');
+    case 429: return t('http.429');
+  }
+  if (status >= 500) return t('http.5xx', { Status: status });
+  return detail ? t('http.refused', { Detail: detail }) : t('http.other', { Status: status });
 }
 
 // api(method, path, body?) → the decoded JSON answer (null for 204). body is
@@ -41,7 +61,7 @@ export async function api(method, path, body) {
   try {
     res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
   } catch (e) {
-    throw new APIError('Salon did not answer (' + e.message + '). Check the network and try again.', 0);
+    throw new APIError(errorText(0), 0);
   }
   if (res.status === 204) return null;
   let data = null;
@@ -52,13 +72,12 @@ export async function api(method, path, body) {
     data = null;
   }
   if (!res.ok) {
-    let msg = data && data.error ? sentence(data.error) : '';
-    if (!msg) {
-      if (res.status === 404) msg = 'Salon does not know ' + method + ' ' + path + ' (404): this server may be older than the console.';
-      else if (res.status === 405) msg = 'Salon does not allow ' + method + ' ' + path + ' (405): this server may be older than the console.';
-      else msg = 'Salon answered ' + res.status + ' ' + res.statusText + ' to ' + method + ' ' + path + '.';
+    let msg;
+    if ((res.status === 404 || res.status === 405) && !(data && data.error)) {
+      msg = t('http.tooOld', { Request: method + ' ' + path, Status: res.status });
+    } else {
+      msg = errorText(res.status, data && data.error);
     }
-    if (res.status === 401) msg += ' Your session may have ended: reload the page to log in again.';
     throw new APIError(msg, res.status);
   }
   return data;

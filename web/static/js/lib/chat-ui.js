@@ -2,6 +2,18 @@
 // questions view: the panel's tabs, the list of questions (most votes first)
 // and one chat line. Everything people typed is set with textContent, never
 // parsed as HTML. The websocket itself is lib/chat.js.
+import { t } from './i18n.js';
+
+// refusal is what a viewer reads when the chat refused a frame
+// ({"type":"error","code"}; the frame's message is English, for programs).
+export function refusal(code) {
+  switch (code) {
+    case 'rate_limited': return t('chat.err.rateLimited');
+    case 'too_long': return t('chat.err.tooLong');
+    case 'banned': return t('chat.err.banned');
+    default: return t('chat.err.badRequest');
+  }
+}
 
 // tabs switches the panel between its chat log and its questions.
 export function tabs(root) {
@@ -43,7 +55,7 @@ export function questionList(ol, opts) {
     it.votes.textContent = String(it.m.votes || 0);
     if (it.vote) it.vote.disabled = !!voted[it.m.id] || !!it.m.answered;
     if (it.answer) it.answer.hidden = !!it.m.answered;
-    it.state.textContent = it.m.answered ? 'Answered' : '';
+    it.state.textContent = it.m.answered ? t('q.answered') : '';
   }
   function add(m) {
     if (!m.question || items[m.id]) return;
@@ -51,11 +63,12 @@ export function questionList(ol, opts) {
     it.li.dataset.id = m.id;
     it.votes = document.createElement('span');
     it.votes.className = 'q-votes';
-    it.votes.title = 'votes';
+    it.votes.title = t('q.votes');
     var body = document.createElement('div');
     body.className = 'q-body';
     var text = document.createElement('p');
     text.className = 'q-text';
+    text.dir = 'auto';
     text.textContent = m.text;
     var who = document.createElement('span');
     who.className = 'chat-who';
@@ -71,7 +84,7 @@ export function questionList(ol, opts) {
       it.vote = document.createElement('button');
       it.vote.type = 'button';
       it.vote.className = 'q-vote';
-      it.vote.textContent = '▲ Vote';
+      it.vote.textContent = '▲ ' + t('q.vote');
       it.vote.addEventListener('click', function () {
         voted[m.id] = true;
         opts.onVote(m.id);
@@ -83,7 +96,7 @@ export function questionList(ol, opts) {
       it.answer = document.createElement('button');
       it.answer.type = 'button';
       it.answer.className = 'button q-answer';
-      it.answer.textContent = 'Mark answered';
+      it.answer.textContent = t('q.markAnswered');
       it.answer.addEventListener('click', function () { opts.onAnswer(m.id); });
       it.li.appendChild(it.answer);
     }
@@ -107,9 +120,11 @@ export function message(m) {
   li.dataset.id = m.id;
   var who = document.createElement('span');
   who.className = 'chat-who';
+  who.dir = 'auto';
   who.textContent = m.name;
   var text = document.createElement('span');
   text.className = 'chat-body';
+  text.dir = 'auto';
   text.textContent = m.text;
   li.appendChild(who);
   li.appendChild(text);

@@ -1,5 +1,6 @@
 // Small DOM helpers shared by every page. Text from the server is set with
 // textContent only, never parsed as HTML.
+import { t } from './i18n.js';
 
 // el('button', {class: 'x', onclick: fn, dataset: {id: 1}, style: {left: '5%'}}, 'text', child…)
 // style is an object set through CSSOM: the CSP forbids style attributes.
@@ -35,7 +36,7 @@ export function svgEl(tag, attrs, ...children) {
 // setBadge makes el the "Live" badge, or the quiet one reading offLabel
 // ("Offline" by default; a talk page says "Replay").
 export function setBadge(el, live, offLabel) {
-  el.textContent = live ? 'Live' : (offLabel || 'Offline');
+  el.textContent = live ? t('badge.live') : (offLabel || t('badge.offline'));
   el.className = 'badge ' + (live ? 'badge-live' : 'badge-offline');
 }
 

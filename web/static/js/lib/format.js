@@ -1,5 +1,8 @@
 // Formatting shared by every page: sizes, bitrates, durations, stage
-// descriptions and times in the event's time zone. Pure functions only.
+// descriptions and times in the event's time zone, in the page's language
+// (lib/i18n.js). Pure functions only.
+
+import { t, tn, formatDate } from './i18n.js';
 
 // formatBytes: 1234567 → "1.2 MB".
 export function formatBytes(n) {
@@ -7,7 +10,7 @@ export function formatBytes(n) {
   if (n >= 1e9) return (n / 1e9).toFixed(1) + ' GB';
   if (n >= 1e6) return (n / 1e6).toFixed(1) + ' MB';
   if (n >= 1e3) return Math.floor(n / 1e3) + ' kB';
-  return n + ' bytes';
+  return tn('size.bytes', n);
 }
 
 // formatBitrate: 2600000 → "2.6 Mbit/s" (mirrors formatBitrate in pages.go).
@@ -27,17 +30,17 @@ function sig3(n) {
 export function trackLine(tracks) {
   const parts = [];
   let total = 0;
-  for (const t of tracks || []) {
-    total += t.bitrate || 0;
-    let p = t.codec;
-    if (t.kind === 'video') {
-      if (t.width > 0 && t.height > 0) p += ' ' + t.width + '×' + t.height;
-      if (t.frame_rate > 0) p += ' ' + sig3(t.frame_rate) + ' fps';
-    } else if (t.kind === 'audio') {
-      if (t.sample_rate > 0) p += ' ' + sig3(t.sample_rate / 1000) + ' kHz';
-      if (t.channels === 1) p += ' mono';
-      else if (t.channels === 2) p += ' stereo';
-      else if (t.channels > 2) p += ' ' + t.channels + ' ch';
+  for (const tk of tracks || []) {
+    total += tk.bitrate || 0;
+    let p = tk.codec;
+    if (tk.kind === 'video') {
+      if (tk.width > 0 && tk.height > 0) p += ' ' + tk.width + '×' + tk.height;
+      if (tk.frame_rate > 0) p += ' ' + sig3(tk.frame_rate) + ' fps';
+    } else if (tk.kind === 'audio') {
+      if (tk.sample_rate > 0) p += ' ' + sig3(tk.sample_rate / 1000) + ' kHz';
+      if (tk.channels === 1) p += ' ' + t('track.mono');
+      else if (tk.channels === 2) p += ' ' + t('track.stereo');
+      else if (tk.channels > 2) p += ' ' + t('track.channels', { N: tk.channels });
     }
     parts.push(p);
   }
@@ -47,7 +50,7 @@ export function trackLine(tracks) {
 
 // viewerText: 1 → "1 watching".
 export function viewerText(n) {
-  return n === 1 ? '1 watching' : (n || 0) + ' watching';
+  return tn('stage.watching', n || 0);
 }
 
 // formatDuration: seconds → "1:02:03" or "12:34" (negative: "-0:42").
@@ -62,15 +65,18 @@ export function formatDuration(sec) {
   return sign + (h > 0 ? h + ':' : '') + mm + ':' + String(s).padStart(2, '0');
 }
 
-// formatMinutes: seconds → "25 min", "1 h 5 min", "40 s".
+// formatMinutes: seconds → "25 min", "1 h 05 min", "40 s" (as the server's
+// formatDuration).
 export function formatMinutes(sec) {
   sec = Math.abs(Math.round(Number(sec) || 0));
-  if (sec < 60) return sec + ' s';
+  if (sec < 60) return t('dur.seconds', { S: sec });
   const m = Math.round(sec / 60);
-  if (m < 60) return m + ' min';
-  return Math.floor(m / 60) + ' h' + (m % 60 ? ' ' + (m % 60) + ' min' : '');
+  if (m < 60) return t('dur.minutes', { M: m });
+  return t('dur.hours', { H: Math.floor(m / 60), M: String(m % 60).padStart(2, '0') });
 }
 
+// The wall-clock fields below are read in a fixed locale (en-GB); what
+// people read goes through formatDate in their language.
 // A zone name the browser does not know falls back to the browser's own.
 function zoneOpt(zone) {
   if (!zone) return undefined;
@@ -96,13 +102,20 @@ function formatter(zone, opts) {
 // formatTime: a Date or ISO string → "14:05" in zone.
 export function formatTime(d, zone) {
   if (!d) return '';
-  return formatter(zone, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(d));
+  return formatDate(d, 'time', zone || '');
 }
 
-// formatDay: → "Wed 2 Dec 2026" in zone.
+// formatDay: → "Wed, 2 Dec 2026" (2026年12月2日周三) in zone.
 export function formatDay(d, zone) {
   if (!d) return '';
-  return formatter(zone, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }).format(new Date(d));
+  return formatDate(d, 'day', zone || '');
+}
+
+// formatWhen: → "Wed 2 Dec, 14:05" (12月2日周三 14:05) in zone, as the
+// pages' "when".
+export function formatWhen(d, zone) {
+  if (!d) return '';
+  return formatDate(d, 'dayTime', zone || '');
 }
 
 // zonedParts: the wall-clock fields of d in zone (month 1-12).
