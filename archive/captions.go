@@ -41,6 +41,11 @@ func CaptionPlaylistKey(id, lang string) string {
 	return "talks/" + id + "/captions/" + lang + ".m3u8"
 }
 
+// CaptionHLSKey is the copy of CaptionKey that the subtitle playlist
+// lists: the same cues on the stored timeline, with an X-TIMESTAMP-MAP
+// (captions_replay.go). Rewritten when the track or the cut's start changes.
+func CaptionHLSKey(id, lang string) string { return "talks/" + id + "/captions/hls/" + lang + ".vtt" }
+
 // validCaptions checks talk.json's captions (untrusted when read back).
 func validCaptions(cs []Caption) error {
 	if len(cs) > MaxCaptionTracks {
@@ -149,7 +154,7 @@ func (l *Library) DeleteCaptions(ctx context.Context, id, lang string, check fun
 	if _, err := l.save(ctx, t, t.Recording != nil); err != nil {
 		return err
 	}
-	for _, key := range []string{CaptionKey(id, lang), CaptionPlaylistKey(id, lang)} {
+	for _, key := range []string{CaptionKey(id, lang), CaptionPlaylistKey(id, lang), CaptionHLSKey(id, lang)} {
 		if err := l.Store.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("the %s captions are no longer listed, but %s remains in the archive: %w; delete it by hand", lang, key, err)
 		}

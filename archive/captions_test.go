@@ -2,6 +2,7 @@ package archive
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -77,8 +78,24 @@ func TestLibrary_PutCaptions(t *testing.T) {
 		len(mv.Variants) != 1 || mv.Variants[0].Subtitles != "subs" || mv.Variants[0].URI != "index-source.m3u8" {
 		t.Fatalf("replay playlist:\n%s", body)
 	}
-	if _, err := hlscheck.CheckMediaPlaylist(recGet(t, store, CaptionPlaylistKey(tk.ID, "zh-CN"))); err != nil {
-		t.Errorf("subtitle playlist: %v", err)
+	subs, err := hlscheck.CheckMediaPlaylist(recGet(t, store, CaptionPlaylistKey(tk.ID, "zh-CN")))
+	if err != nil || len(subs.Segments) != 1 || subs.Segments[0].URI != "hls/zh-CN.vtt" {
+		t.Fatalf("subtitle playlist: %v %+v", err, subs)
+	}
+	// The segment: the cues on the stored timeline from the cut's first
+	// segment's decode time, which the map puts at its MPEG-TS time.
+	sel, err := l.Selection(ctx, tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, err := l.cutOrigin(ctx, &sel)
+	if err != nil || origin < 0 { // the fixture's media starts at decode time 0
+		t.Fatalf("cut origin %v, %v", origin, err)
+	}
+	wantSeg := fmt.Sprintf("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:%d,LOCAL:%s\n\n%s --> %s\nx你好\n", uint64(origin)*9/100_000,
+		vttClock(origin), vttClock(origin+500*time.Millisecond), vttClock(origin+2*time.Second))
+	if got := string(recGet(t, store, CaptionHLSKey(tk.ID, "zh-CN"))); got != wantSeg {
+		t.Errorf("the replay's subtitle segment:\n%s\nwant:\n%s", got, wantSeg)
 	}
 	{
 		ffprobe := testkit.Tool(t, "ffprobe")
@@ -113,7 +130,7 @@ func TestLibrary_PutCaptions(t *testing.T) {
 	if err := l.DeleteCaptions(ctx, tk.ID, "zh-CN", nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second delete: %v, want ErrNotFound", err)
 	}
-	for _, key := range []string{CaptionKey(tk.ID, "zh-CN"), CaptionPlaylistKey(tk.ID, "zh-CN")} {
+	for _, key := range []string{CaptionKey(tk.ID, "zh-CN"), CaptionPlaylistKey(tk.ID, "zh-CN"), CaptionHLSKey(tk.ID, "zh-CN")} {
 		if _, err := store.Stat(ctx, key); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s after delete: %v", key, err)
 		}
@@ -121,4 +138,19 @@ func TestLibrary_PutCaptions(t *testing.T) {
 	if body := string(recGet(t, store, TalkPlaylistKey(tk.ID))); strings.Contains(body, "zh-CN") || !strings.Contains(body, `LANGUAGE="en"`) {
 		t.Errorf("replay after delete:\n%s", body)
 	}
+
+	// do_not_record: no replay, so no subtitle playlists; the track stays.
+	dnr := true
+	if _, err := l.Update(ctx, tk.ID, TalkPatch{DoNotRecord: &dnr}); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := store.List(ctx, "talks/"+tk.ID+"/captions/")
+	if err != nil || len(objs) != 1 || objs[0].Key != CaptionKey(tk.ID, "en") {
+		t.Errorf("captions of a do_not_record talk: %v %v, want en.vtt alone", objs, err)
+	}
+}
+
+func vttClock(d time.Duration) string {
+	ms := d.Milliseconds()
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
 }

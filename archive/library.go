@@ -49,6 +49,11 @@ type Library struct {
 	talks   map[string]Talk
 	broken  map[string]bool // ids with a talk.json that did not load: taken, deletable
 	pending map[string]bool // talks whose replay is not final: re-cut by RunUpdated
+	// origins (the first segment's decode time, by its key) and
+	// captionStamps (what each replay caption copy was made from) spare a
+	// re-cut the bucket reads: writeMu guards them (captions_replay.go).
+	origins       map[string]time.Duration
+	captionStamps map[string]string
 	// speakers holds the SHA-256 of each talk's speaker token (speaker.json).
 	speakers map[string][32]byte
 	// uploading holds the slide keys being uploaded now (AddSlide).
@@ -407,6 +412,9 @@ func (l *Library) unpublish(ctx context.Context, id string) error {
 	}
 	if err := l.deleteRenditionCuts(ctx, id); err != nil {
 		return fmt.Errorf("talk %q is do_not_record, but its renditions' replays could not be deleted: %w; try again", id, err)
+	}
+	if err := l.deleteCaptionCuts(ctx, id); err != nil {
+		return fmt.Errorf("talk %q is do_not_record, but its captions' playlists could not be deleted: %w; try again", id, err)
 	}
 	return nil
 }

@@ -200,6 +200,18 @@ func (j *MP4Joiner) Fragment(seg []byte) error {
 	return nil
 }
 
+// Origin is where the file's time 0 lies on the stored timeline, in
+// seconds: the earliest track's decode time in the first fragment given to
+// Fragment (ok false before).
+func (j *MP4Joiner) Origin() (time.Duration, bool) {
+	if !j.started || j.originScale == 0 {
+		return 0, false
+	}
+	sec := j.originTick / uint64(j.originScale)
+	frac := j.originTick % uint64(j.originScale)
+	return time.Duration(sec)*time.Second + time.Duration(frac*uint64(time.Second)/uint64(j.originScale)), true
+}
+
 // rebase writes tick, of a scale Hz clock, moved back by the origin, at
 // seg[at:] as a 64-bit (v1) or 32-bit field.
 func (j *MP4Joiner) rebase(seg []byte, tick uint64, scale uint32, at uint64, v1 bool) {

@@ -41,6 +41,7 @@ type Live struct {
 
 type liveStage struct {
 	langs   map[string][]LiveCue // by language, in time order
+	sorted  []string             // the keys of langs, sorted; replaced, never changed
 	journal *os.File
 }
 
@@ -127,6 +128,9 @@ func (l *Live) load(stage string, since time.Time) error {
 		if c.At.Before(since) {
 			continue
 		}
+		if st.langs[c.Lang] == nil {
+			st.addLang(c.Lang)
+		}
 		st.langs[c.Lang] = appendCue(st.langs[c.Lang], c)
 	}
 	if bad > 0 {
@@ -203,6 +207,9 @@ func (l *Live) Add(stage, lang, text string) (LiveCue, error) {
 	if err := l.journal(stage, st, c); err != nil {
 		return LiveCue{}, err
 	}
+	if cs == nil {
+		st.addLang(lang)
+	}
 	st.langs[lang] = appendCue(cs, c)
 	return c, nil
 }
@@ -213,11 +220,14 @@ func (l *Live) journal(stage string, st *liveStage, c LiveCue) error {
 		return nil
 	}
 	if st.journal == nil {
-		f, err := os.OpenFile(filepath.Join(l.Dir, stage+liveJournalName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(filepath.Join(l.Dir, stage+liveJournalName), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("open the live captions journal: %w; check the data directory's disk", err)
 		}
 		st.journal = f
+		if err := endLine(f); err != nil {
+			return fmt.Errorf("repair the live captions journal: %w; check the data directory's disk", err)
+		}
 	}
 	line, _ := json.Marshal(c)
 	if _, err := st.journal.Write(append(line, '\n')); err != nil {
@@ -229,20 +239,22 @@ func (l *Live) journal(stage string, st *liveStage, c LiveCue) error {
 	return nil
 }
 
-// Langs lists the languages a stage has live cues in, sorted.
+// addLang lists a new language; lock held.
+func (st *liveStage) addLang(lang string) {
+	s := append(slices.Clone(st.sorted), lang)
+	slices.Sort(s)
+	st.sorted = s
+}
+
+// Langs lists the languages a stage has live cues in, sorted. The slice is
+// shared (every live playlist request asks): do not modify it.
 func (l *Live) Langs(stage string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := l.stages[stage]
-	if st == nil {
-		return nil
+	if st := l.stages[stage]; st != nil {
+		return st.sorted
 	}
-	out := make([]string, 0, len(st.langs))
-	for lang := range st.langs {
-		out = append(out, lang)
-	}
-	slices.Sort(out)
-	return out
+	return nil
 }
 
 // Span returns the cues in lang on stage that show at some time in
@@ -283,4 +295,22 @@ func validStage(s string) bool {
 		}
 	}
 	return true
+}
+
+// endLine ends the file with a newline if a crash cut its last line short,
+// so that the next cue starts a line of its own.
+func endLine(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, info.Size()-1); err != nil {
+		return nil // opened write-only on some systems: leave it
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	_, err = f.Write([]byte{'\n'})
+	return err
 }

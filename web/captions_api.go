@@ -29,15 +29,6 @@ type captionHandlers struct {
 	*hiddenTalks
 }
 
-func newCaptionHandlers(talks talkLibrary, live liveCaptions, subs liveSubtitles, speakers *slideHandlers, log *slog.Logger,
-	resp *responder, adm *auth, hidden *hiddenTalks) *captionHandlers {
-	h := &captionHandlers{live: live, subs: subs, speakers: speakers, log: log, responder: resp, auth: adm, hiddenTalks: hidden}
-	if lib, ok := talks.(captionLibrary); ok && talks != nil {
-		h.talks = lib
-	}
-	return h
-}
-
 // captionLibrary is what the captions API needs from the replay library;
 // *archive.Library satisfies it.
 type captionLibrary interface {

@@ -116,7 +116,9 @@ func (s *renderer) csp() string {
 		"script-src 'self'",
 		"style-src 'self'",
 		"img-src 'self' data:",
-		"media-src 'self' blob:" + origin,
+		// data: for hls.js's subtitle <track> elements (src "data:,WEBVTT";
+		// it adds their cues itself).
+		"media-src 'self' blob: data:" + origin,
 		"worker-src 'self' blob:",
 		"connect-src 'self'" + origin,
 		"object-src 'none'",

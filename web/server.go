@@ -129,6 +129,9 @@ type Server struct {
 	// Sponsors keeps the sponsors' logos for the room screen and the live
 	// page; optional (the sponsor routes answer 503 without it).
 	Sponsors sponsorLibrary
+	// Captions keeps the talks' caption tracks; optional (the caption
+	// routes answer 503 without it). cmd passes the same library as Talks.
+	Captions captionLibrary
 	// LiveCaptions keeps the cues posted live (*captions.Live); optional
 	// (POST /api/stages/{stage}/captions answers 503 without it).
 	LiveCaptions liveCaptions
@@ -321,7 +324,8 @@ func (s *Server) routes() {
 			chatHistory: history, responder: resp, hiddenTalks: hidden, audience: aud},
 		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
 		slides,
-		newCaptionHandlers(s.Talks, s.LiveCaptions, s.Subtitles, slides, s.Log, resp, adm, hidden),
+		&captionHandlers{talks: s.Captions, live: s.LiveCaptions, subs: s.Subtitles, speakers: slides, log: s.Log,
+			responder: resp, auth: adm, hiddenTalks: hidden},
 		&scheduleHandlers{schedule: s.Schedule, talks: s.Talks, feed: s.feed, log: s.Log,
 			responder: resp, renderer: page, auth: adm, eventZone: zone},
 		&statsHandlers{stats: s.Stats, talks: s.Talks, log: s.Log, chatHistory: history,

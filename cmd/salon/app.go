@@ -254,6 +254,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		ChatOrigins:     cfg.ChatOrigins,
 		Programme:       prog,
 		Slides:          lib,
+		Captions:        lib,
 		LiveCaptions:    liveCaps,
 		Subtitles:       a.hls,
 		Health:          rec,

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/salon/salon/hls/hlscheck"
 	"github.com/salon/salon/web/webtest"
 )
 
@@ -145,8 +146,15 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 		!strings.Contains(string(mv), `SUBTITLES="subs"`) {
 		t.Fatalf("live playlist with captions: %d\n%s", code, mv)
 	}
-	if code, seg, _ := get(t, a.httpURL("/live/main/captions/en/index.m3u8")); code != 200 || !strings.Contains(string(seg), ".vtt") {
-		t.Fatalf("subtitle playlist: %d\n%s", code, seg)
+	_, srcBody, _ := get(t, a.httpURL("/live/main/source/index.m3u8"))
+	code, subBody, _ := get(t, a.httpURL("/live/main/captions/en/index.m3u8"))
+	video, verr := hlscheck.CheckMediaPlaylist(srcBody)
+	subs, serr := hlscheck.CheckMediaPlaylist(subBody)
+	if code != 200 || verr != nil || serr != nil {
+		t.Fatalf("subtitle playlist: %d %v %v\n%s", code, verr, serr, subBody)
+	}
+	if err := hlscheck.CheckSubtitles(video, subs); err != nil {
+		t.Errorf("the subtitle playlist does not follow the video's: %v", err)
 	}
 	if out := probeSubtitles(t, a.httpURL("/live/main/index.m3u8")); !strings.Contains(out, "codec_name=webvtt") || !strings.Contains(out, "codec_name=h264") {
 		t.Errorf("ffprobe of the live stage lists no webvtt stream:\n%s", out)
@@ -223,12 +231,20 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	if !strings.Contains(en, "live cue") || strings.Contains(en, "<img") {
 		t.Errorf("archived en.vtt:\n%s", en)
 	}
+	// Its subtitle playlist follows (with the re-cut that lists it).
+	waitArchived(t, a.httpURL("/archive/talks/subs/captions/en.m3u8"), 30*time.Second)
 	objs, err := a.store.List(context.Background(), "talks/subs/captions/")
-	if err != nil || len(objs) != 4 {
-		t.Errorf("talks/subs/captions/ in MinIO: %v %v, want en and zh-CN, .vtt and .m3u8", objs, err)
+	if err != nil || len(objs) != 6 {
+		t.Errorf("talks/subs/captions/ in MinIO: %v %v, want en and zh-CN: .vtt, .m3u8 and hls/.vtt", objs, err)
 	}
-	if out := probeSubtitles(t, a.httpURL("/archive/talks/subs/index.m3u8")); strings.Count(out, "codec_name=webvtt") != 2 {
-		t.Errorf("ffprobe of the replay lists no two webvtt streams:\n%s", out)
+	// The replay's subtitle segment maps its cues onto the video's timeline.
+	if seg := string(waitArchived(t, a.httpURL("/archive/talks/subs/captions/hls/zh-CN.vtt"), 10*time.Second)); !strings.Contains(seg, "X-TIMESTAMP-MAP=MPEGTS:") ||
+		strings.Contains(seg, "MPEGTS:0,") || !strings.Contains(seg, "第二行") {
+		t.Errorf("the replay's zh-CN subtitle segment:\n%s", seg)
+	}
+	if out := probeSubtitles(t, a.httpURL("/archive/talks/subs/index.m3u8")); !strings.Contains(out, "codec_name=webvtt") ||
+		!strings.Contains(out, "tag:language=zh-CN") || !strings.Contains(out, "tag:language=en") {
+		t.Errorf("ffprobe of the replay lists no webvtt streams in zh-CN and en:\n%s", out)
 	}
 
 	// The talk page: the tracks, the transcript, search, click and Enter.
@@ -237,7 +253,14 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	}
 	poll("the uploaded captions in Chromium's text track", `Array.from(document.getElementById('video').textTracks).some(function (t) {
 		return t.language === 'zh-CN' && t.cues && t.cues.length === 3 && t.cues[1].startTime === 4 && t.cues[1].text.indexOf('second line') > 0 })`)
-	poll("the transcript's lines", `!document.getElementById('transcript').hidden && document.querySelectorAll('#transcript-lines .transcript-line').length === 3`)
+	// The transcript follows the track CC shows (English, chosen on the live
+	// page and remembered); the viewer picks the uploaded Chinese one.
+	poll("the transcript's language choice", `!document.getElementById('transcript').hidden && !document.getElementById('transcript-lang').hidden`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { var s = document.getElementById('transcript-lang');
+		s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("the transcript's lines", `document.querySelectorAll('#transcript-lines .transcript-line').length === 3`)
 	if err := chromedp.Do(ctx, chromedp.SendKeys("#transcript-search", "SECOND")); err != nil {
 		t.Fatal(err)
 	}
@@ -258,4 +281,53 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("the video at the third line (7 s) after Enter", `Math.abs(document.getElementById('video').currentTime - 7) < 1`)
+}
+
+// TestCaptions_API: the captions routes' answers besides the happy path:
+// the body's type, an empty file, reading back as WebVTT, deleting, hidden
+// talks, and the live rendition's file names.
+func TestCaptions_API(t *testing.T) {
+	a := testApp(t)
+	if code, m := api(t, a, "POST", "/api/talks", `{"id":"capi","title":"Captions API","stage":"main"}`); code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	tok, _ := speakerLink(t, a, "capi")
+	u := a.httpURL("/api/talks/capi/captions/")
+	if code, m := apiBody(t, u+"en", tok, "PUT", "image/png", "WEBVTT\n"); code != 415 {
+		t.Errorf("a PNG: %d %v, want 415", code, m)
+	}
+	if code, m := apiBody(t, u+"en", tok, "PUT", "text/vtt", "WEBVTT\n\nNOTE nothing\n"); code != 400 || !strings.Contains(fmt.Sprint(m["error"]), "no cue") {
+		t.Errorf("no cue: %d %v, want 400", code, m)
+	}
+	if code, _, _ := get(t, u+"en"); code != 404 {
+		t.Errorf("GET before an upload: %d, want 404", code)
+	}
+	if code, m := apiBody(t, u+"EN", tok, "PUT", "application/x-subrip", "1\n00:00:01,000 --> 00:00:02,000\n<b>Hi</b> & bye\n"); code != 201 || m["lang"] != "en" || m["source"] != "upload" || m["uploaded_by"] != "speaker" {
+		t.Fatalf("upload: %d %v", code, m)
+	}
+	code, body, h := get(t, u+"en")
+	if code != 200 || h.Get("Content-Type") != "text/vtt; charset=utf-8" || string(body) != "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<b>Hi</b> &amp; bye\n" {
+		t.Errorf("GET: %d %s %q", code, h.Get("Content-Type"), body)
+	}
+	if code, m := api(t, a, "GET", "/api/talks/capi", ""); code != 200 || fmt.Sprint(m["captions"]) == "<nil>" {
+		t.Errorf("the talk lists no captions: %v", m)
+	}
+	if code, m := api(t, a, "PATCH", "/api/talks/capi", `{"hidden":true}`); code != 200 {
+		t.Fatalf("hide: %d %v", code, m)
+	}
+	if code, _, _ := get(t, u+"en"); code != 404 {
+		t.Errorf("GET of a hidden talk's captions: %d, want 404", code)
+	}
+	if code, m := apiBody(t, u+"en", tok, "DELETE", "", ""); code != 204 {
+		t.Errorf("delete: %d %v", code, m)
+	}
+	if code, m := apiBody(t, u+"en", tok, "DELETE", "", ""); code != 404 {
+		t.Errorf("second delete: %d %v, want 404", code, m)
+	}
+	for _, p := range []string{"/live/main/captions/en/index.m3u8", "/live/main/captions/EN/index.m3u8", "/live/main/captions/en/x.vtt",
+		"/live/main/captions/en/1.m4s", "/live/main/captions/%3Cscript%3E/index.m3u8"} {
+		if code, _, _ := get(t, a.httpURL(p)); code != 404 {
+			t.Errorf("GET %s: %d, want 404", p, code)
+		}
+	}
 }
