@@ -6,6 +6,7 @@
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
 import { viewerId as newViewerId } from './lib/ids.js';
+import { theater } from './lib/theater.js';
 
 (function () {
   var POLL_MS = 3000;
@@ -15,6 +16,7 @@ import { viewerId as newViewerId } from './lib/ids.js';
   var BEHIND_S = 3; // this far past where the player aims to be, offer "Go live"
 
   var main = document.getElementById('main');
+  theater(main, document.getElementById('theater'));
   var stage = main.dataset.stage;
   var api = main.dataset.api;
   var playlist = new URL(main.dataset.playlist, location.href).href;

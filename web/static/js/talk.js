@@ -4,10 +4,12 @@
 import { publish } from './lib/bus.js';
 import { setBadge } from './lib/dom.js';
 import { viewerId } from './lib/ids.js';
+import { theater } from './lib/theater.js';
 
 (function () {
   var POLL_MS = 5000;
   var main = document.getElementById('main');
+  theater(main, document.getElementById('theater'));
   var api = main.dataset.api;
   var hasLib = main.dataset.player === 'ready';
   var video = document.getElementById('video');
