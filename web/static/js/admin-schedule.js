@@ -4,7 +4,7 @@
 // gone from the file, warnings); a changed stage checks again; Import sends
 // the same file with the same mapping and shows the report.
 import { api } from './lib/api.js';
-import { el } from './lib/dom.js';
+import { el, scrollSmoothly } from './lib/dom.js';
 
 const $ = (id) => document.getElementById(id);
 const errorBox = $('cx-error');
@@ -33,7 +33,7 @@ const state = {
 function showError(msg) {
   errorBox.textContent = msg || '';
   errorBox.hidden = !msg;
-  if (msg) errorBox.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  if (msg) errorBox.scrollIntoView({ block: 'nearest', behavior: scrollSmoothly() });
 }
 
 function showNote(msg) {
@@ -204,7 +204,7 @@ async function doImport() {
     lists($('sched-report-lists'), r, false);
     showNote('Imported ' + state.file.name + ': ' + r.created.length + ' created, ' + r.updated.length + ' updated, ' +
       r.unchanged.length + ' unchanged' + (r.removed.length ? ', ' + r.removed.length + ' gone from the file (kept)' : '') + '.');
-    reportBox.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    reportBox.scrollIntoView({ block: 'start', behavior: scrollSmoothly() });
   } catch (e) {
     showError('The import failed: ' + e.message);
   } finally {

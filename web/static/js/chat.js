@@ -4,7 +4,7 @@
 // replay publishes it when the talk ends, and shows the replayed chat).
 import { publish, subscribe } from './lib/bus.js';
 import { connectChat, viewerKey } from './lib/chat.js';
-import { message, questionList, tabs } from './lib/chat-ui.js';
+import { announcer, message, questionList, tabs } from './lib/chat-ui.js';
 
 (function () {
   var root = document.getElementById('chat');
@@ -21,6 +21,7 @@ import { message, questionList, tabs } from './lib/chat-ui.js';
   var now = document.getElementById('chat-now');
   var viewers = document.getElementById('chat-viewers');
   var qCount = document.getElementById('q-count');
+  var announce = announcer(document.getElementById('chat-announce'));
   var MAX_SHOWN = 300;
   var byId = {};
   var conn = null;
@@ -117,7 +118,7 @@ import { message, questionList, tabs } from './lib/chat-ui.js';
           if (m.slide) slide(m.slide);
           break;
         case 'slide': slide(m); break;
-        case 'chat': add(m); break;
+        case 'chat': add(m); announce(m); break;
         case 'delete':
           if (byId[m.id]) { byId[m.id].remove(); delete byId[m.id]; }
           questions.remove(m.id);

@@ -6,6 +6,7 @@
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
 import { viewerId as newViewerId } from './lib/ids.js';
+import { seekKeys } from './lib/player-keys.js';
 import { theater } from './lib/theater.js';
 
 (function () {
@@ -17,6 +18,7 @@ import { theater } from './lib/theater.js';
 
   var main = document.getElementById('main');
   theater(main, document.getElementById('theater'));
+  seekKeys(document.getElementById('player'), document.getElementById('video'));
   var stage = main.dataset.stage;
   var api = main.dataset.api;
   var playlist = new URL(main.dataset.playlist, location.href).href;

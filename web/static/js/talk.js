@@ -4,12 +4,14 @@
 import { publish } from './lib/bus.js';
 import { setBadge } from './lib/dom.js';
 import { viewerId } from './lib/ids.js';
+import { seekKeys } from './lib/player-keys.js';
 import { theater } from './lib/theater.js';
 
 (function () {
   var POLL_MS = 5000;
   var main = document.getElementById('main');
   theater(main, document.getElementById('theater'));
+  seekKeys(document.getElementById('player'), document.getElementById('video'));
   var api = main.dataset.api;
   var hasLib = main.dataset.player === 'ready';
   var video = document.getElementById('video');

@@ -3,22 +3,46 @@
 // and one chat line. Everything people typed is set with textContent, never
 // parsed as HTML. The websocket itself is lib/chat.js.
 
-// tabs switches the panel between its chat log and its questions.
+// tabs switches the panel between its chat log and its questions: a click,
+// or the arrow keys, Home and End on the tabs (the ARIA tabs pattern: only
+// the selected tab is in the Tab order).
 export function tabs(root) {
   var pairs = [
-    [root.querySelector('#tab-chat'), root.querySelector('#chat-log')],
-    [root.querySelector('#tab-questions'), root.querySelector('#chat-questions')]
-  ];
-  pairs.forEach(function (p) {
-    if (!p[0]) return;
-    p[0].addEventListener('click', function () {
-      pairs.forEach(function (q) {
-        var on = q === p;
-        q[0].setAttribute('aria-selected', on ? 'true' : 'false');
-        q[1].hidden = !on;
-      });
+    [root.querySelector('#tab-chat'), root.querySelector('#chat-pane-log') || root.querySelector('#chat-log')],
+    [root.querySelector('#tab-questions'), root.querySelector('#chat-pane-questions') || root.querySelector('#chat-questions')]
+  ].filter(function (p) { return p[0] && p[1]; });
+  function select(p, focus) {
+    pairs.forEach(function (q) {
+      var on = q === p;
+      q[0].setAttribute('aria-selected', on ? 'true' : 'false');
+      q[0].tabIndex = on ? 0 : -1;
+      q[1].hidden = !on;
+    });
+    if (focus) p[0].focus();
+  }
+  pairs.forEach(function (p, i) {
+    p[0].addEventListener('click', function () { select(p, false); });
+    p[0].addEventListener('keydown', function (e) {
+      var j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: pairs.length - 1 }[e.key];
+      if (j === undefined) return;
+      e.preventDefault();
+      select(pairs[(j + pairs.length) % pairs.length], true);
     });
   });
+}
+
+// announcer tells screen readers about new messages through el, a polite
+// live region that holds only the last few: the log itself is not live, so
+// a reconnect that redraws the history is not read out again.
+export function announcer(el) {
+  var KEEP = 5;
+  return function (m) {
+    if (!el) return;
+    var p = document.createElement('p');
+    p.textContent = (m.question ? 'Question from ' : '') + m.name + ': ' + m.text;
+    el.appendChild(p);
+    while (el.children.length > KEEP) el.removeChild(el.firstChild);
+  };
 }
 
 // questionList keeps ol sorted: open questions by votes (most first, then
@@ -41,6 +65,7 @@ export function questionList(ol, opts) {
   function paint(it) {
     it.li.className = 'q-item' + (it.m.answered ? ' is-answered' : '');
     it.votes.textContent = String(it.m.votes || 0);
+    it.votesLabel.textContent = ' votes';
     if (it.vote) it.vote.disabled = !!voted[it.m.id] || !!it.m.answered;
     if (it.answer) it.answer.hidden = !!it.m.answered;
     it.state.textContent = it.m.answered ? 'Answered' : '';
@@ -52,10 +77,13 @@ export function questionList(ol, opts) {
     it.votes = document.createElement('span');
     it.votes.className = 'q-votes';
     it.votes.title = 'votes';
+    it.votesLabel = document.createElement('span');
+    it.votesLabel.className = 'sr-only';
     var body = document.createElement('div');
     body.className = 'q-body';
     var text = document.createElement('p');
     text.className = 'q-text';
+    text.id = 'q-text-' + m.id;
     text.textContent = m.text;
     var who = document.createElement('span');
     who.className = 'chat-who';
@@ -66,12 +94,17 @@ export function questionList(ol, opts) {
     body.appendChild(who);
     body.appendChild(it.state);
     it.li.appendChild(it.votes);
+    it.li.appendChild(it.votesLabel);
     it.li.appendChild(body);
     if (opts.onVote) {
       it.vote = document.createElement('button');
       it.vote.type = 'button';
       it.vote.className = 'q-vote';
-      it.vote.textContent = '▲ Vote';
+      var arrow = document.createElement('span');
+      arrow.setAttribute('aria-hidden', 'true');
+      arrow.textContent = '▲ ';
+      it.vote.append(arrow, 'Vote');
+      it.vote.setAttribute('aria-describedby', text.id);
       it.vote.addEventListener('click', function () {
         voted[m.id] = true;
         opts.onVote(m.id);
