@@ -164,6 +164,17 @@ func checkWatchLayout(t *testing.T, ctx context.Context, vp webtest.Viewport) {
 		if video.Width < float64(vp.Width)/2 {
 			t.Errorf("at %s the video is only %.0f px wide:%s", vp.Name, video.Width, describe())
 		}
+		// A talk's slides: beside the player on the wide screen, below it
+		// on the laptop.
+		sl, err := webtest.Boxes(ctx, "#slides:not([hidden])")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := sl["#slides:not([hidden])"]; s.Found {
+			if beside := s.Left >= video.Right-1; beside != (vp.Name == "wide") {
+				t.Errorf("at %s the slides %v are beside the video %v: %v", vp.Name, s, video, beside)
+			}
+		}
 		return
 	}
 	// The phone: the video above the chat, the screen's width, and still on
