@@ -268,5 +268,12 @@ import { theater } from './lib/theater.js';
   });
 
   video.muted = true;
+  // A stage that was live when the page was made starts playing at once,
+  // without waiting for the first poll (a round trip on a slow phone); the
+  // poll then finds the same publish (since, as the API's JSON writes it).
+  if (main.dataset.since && hasLib) {
+    loadedRun = main.dataset.since;
+    startPlayer();
+  }
   poll();
 })();
