@@ -99,38 +99,62 @@ func (d *a11yDay) pages() []a11yPage {
 }
 
 // TestPages_LayoutAndAxe opens every page at 1366×768, 1920×1080 and
-// 390×844: on the watch pages the video, the chat's messages and its input
-// are in view without scrolling on the laptop sizes, and on the phone the
-// video is on top and stays there; no page is wider than the screen; axe-core
-// finds no violation. SALON_SCREENSHOT_DIR=dir keeps a screenshot of each.
+// 390×844 in English, and again in Simplified Chinese at 1366×768 (the
+// tightest of the laptop layouts; every viewport in both languages would
+// double the test's minutes): on the watch pages the video, the chat's
+// messages and its input are in view without scrolling on the laptop sizes,
+// and on the phone the video is on top and stays there; no page is wider
+// than the screen; axe-core finds no violation. SALON_SCREENSHOT_DIR=dir
+// keeps a screenshot of each.
 func TestPages_LayoutAndAxe(t *testing.T) {
 	d := newA11yDay(t)
 	ctx := webtest.Browser(t)
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
 	loggedIn := false
-	for _, p := range d.pages() {
-		for _, vp := range webtest.Viewports {
-			t.Run(p.name+"/"+vp.Name, func(t *testing.T) {
-				if p.console && !loggedIn {
-					consoleLogIn(t, ctx, d.a)
-					loggedIn = true
-				}
-				if err := chromedp.Do(ctx, vp.Emulate(), chromedp.Navigate(d.a.httpURL(p.path))); err != nil {
-					t.Fatalf("open %s: %v", p.path, err)
-				}
-				a11yPoll(t, ctx, p.name+" to settle", p.ready)
-				webtest.Screenshot(t, ctx, p.name+"-"+vp.Name)
-				if over, err := webtest.HorizontalOverflow(ctx); err != nil || over > 1 {
-					t.Errorf("%s at %s: the page is %.0f px wider than the screen (%v)", p.path, vp.Name, over, err)
-				}
-				if p.watch {
-					checkWatchLayout(t, ctx, vp)
-				}
-				webtest.CheckAxe(t, ctx, p.path+" at "+vp.Name)
-			})
+	langs := []struct {
+		tag       string
+		viewports []webtest.Viewport
+	}{
+		{"en", webtest.Viewports},
+		{"zh-CN", webtest.Viewports[:1]},
+	}
+	for _, l := range langs {
+		for _, p := range d.pages() {
+			for _, vp := range l.viewports {
+				t.Run(l.tag+"/"+p.name+"/"+vp.Name, func(t *testing.T) {
+					if p.console && !loggedIn {
+						consoleLogIn(t, ctx, d.a)
+						loggedIn = true
+					}
+					// ?lang= on every page: it also sets the cookie, and the
+					// page's own links and scripts must keep the language.
+					path := withLang(p.path, l.tag)
+					if err := chromedp.Do(ctx, vp.Emulate(), chromedp.Navigate(d.a.httpURL(path))); err != nil {
+						t.Fatalf("open %s: %v", path, err)
+					}
+					a11yPoll(t, ctx, p.name+" to settle", p.ready)
+					a11yPoll(t, ctx, p.name+" in "+l.tag, `document.documentElement.lang === '`+l.tag+`'`)
+					webtest.Screenshot(t, ctx, p.name+"-"+vp.Name+"-"+l.tag)
+					if over, err := webtest.HorizontalOverflow(ctx); err != nil || over > 1 {
+						t.Errorf("%s at %s: the page is %.0f px wider than the screen (%v)", path, vp.Name, over, err)
+					}
+					if p.watch {
+						checkWatchLayout(t, ctx, vp)
+					}
+					webtest.CheckAxe(t, ctx, path+" at "+vp.Name)
+				})
+			}
 		}
 	}
+}
+
+// withLang is path with ?lang=tag added.
+func withLang(path, tag string) string {
+	if strings.Contains(path, "?") {
+		return path + "&lang=" + tag
+	}
+	return path + "?lang=" + tag
 }
 
 // checkWatchLayout: the player and the chat in view.
