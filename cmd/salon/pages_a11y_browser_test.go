@@ -119,8 +119,10 @@ func TestPages_LayoutAndAxe(t *testing.T) {
 		{"en", webtest.Viewports},
 		{"zh-CN", webtest.Viewports[:1]},
 	}
-	for _, l := range langs {
-		for _, p := range d.pages() {
+	// Page by page, both languages: the login page must come before the
+	// console session (logged in, it sends to /admin).
+	for _, p := range d.pages() {
+		for _, l := range langs {
 			for _, vp := range l.viewports {
 				t.Run(l.tag+"/"+p.name+"/"+vp.Name, func(t *testing.T) {
 					if p.console && !loggedIn {
