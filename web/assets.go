@@ -52,6 +52,7 @@ type asset struct {
 	data  []byte
 	hash  string // first 12 hex digits of the SHA-256
 	ctype string
+	gzip  gzipped // the gzip encoding, made on first use (assets_gzip.go)
 }
 
 func newAssets() (*assets, error) {
@@ -123,11 +124,19 @@ func (s *siteHandlers) handleStatic(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", f.ctype)
-	h.Set("ETag", `"`+f.hash+`"`)
+	data, etag := f.data, `"`+f.hash+`"`
+	if z := f.gz(); z != nil {
+		h.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			data, etag = z, `"`+f.hash+`-gz"`
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", etag)
 	if strings.HasPrefix(p, "vendor/") || r.URL.Query().Get("v") == f.hash {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }

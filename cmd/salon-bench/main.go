@@ -27,7 +27,7 @@ import (
 	"github.com/salon/salon/bench"
 )
 
-const usage = `usage: salon-bench viewers|ramp|latency|browser-latency|chat|consoles [flags]
+const usage = `usage: salon-bench viewers|ramp|latency|browser-latency|chat|consoles|page-load [flags]
 
   viewers   run N simulated HLS viewers for a bounded time and print one summary
   ramp      run viewers at increasing N (-steps) and print one row per step
@@ -39,6 +39,9 @@ const usage = `usage: salon-bench viewers|ramp|latency|browser-latency|chat|cons
             report connect time, delivery latency, lost messages, server CPU and RSS
   consoles  open N organiser consoles (/admin) in headless Chromium and report
             salon's CPU and RSS while they are open (SALON_ADMIN_TOKEN: the token)
+  page-load open a live page in headless Chromium on an emulated Regular 3G
+            connection, cache off, and report its weight and the time to the
+            first video frame
 
 Run "salon-bench COMMAND -h" for the flags.
 `
@@ -68,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runConsoles(ctx, args[1:], stdout, stderr)
 	case "browser-latency":
 		err = runBrowserLatency(ctx, args[1:], stdout, stderr)
+	case "page-load":
+		err = runPageLoad(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -4,7 +4,7 @@
 // gone from the file, warnings); a changed stage checks again; Import sends
 // the same file with the same mapping and shows the report.
 import { api } from './lib/api.js';
-import { el } from './lib/dom.js';
+import { el, scrollSmoothly } from './lib/dom.js';
 import { t as tr, tn as trn } from './lib/i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -34,7 +34,7 @@ const state = {
 function showError(msg) {
   errorBox.textContent = msg || '';
   errorBox.hidden = !msg;
-  if (msg) errorBox.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  if (msg) errorBox.scrollIntoView({ block: 'nearest', behavior: scrollSmoothly() });
 }
 
 function showNote(msg) {
@@ -208,7 +208,7 @@ async function doImport() {
     lists($('sched-report-lists'), r, false);
     const counts = { Name: state.file.name, Created: r.created.length, Updated: r.updated.length, Unchanged: r.unchanged.length, Gone: r.removed.length };
     showNote(r.removed.length ? tr('sched.done.gone', counts) : tr('sched.done', counts));
-    reportBox.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    reportBox.scrollIntoView({ block: 'start', behavior: scrollSmoothly() });
   } catch (e) {
     showError(tr('sched.err.failed', { Error: e.message }));
   } finally {

@@ -106,7 +106,7 @@ export class StageCard {
     const health = this.health;
 
     this.timeline = el('div', { class: 'timeline', role: 'img' });
-    this.timelineWrap = el('div', { class: 'timeline-scroll' }, this.timeline);
+    this.timelineWrap = el('div', { class: 'timeline-scroll', tabindex: '0', role: 'region', 'aria-label': tr('stage.timeline.region', { Stage: this.name }) }, this.timeline);
     this.list = el('ol', { class: 'admin-talks' });
 
     this.root.append(head, this.banner,

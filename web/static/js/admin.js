@@ -3,7 +3,7 @@
 // (GET /admin/events: "talks" when they change, "health" every second and
 // at once when a publisher comes or goes).
 import { api } from './lib/api.js';
-import { el } from './lib/dom.js';
+import { el, scrollSmoothly } from './lib/dom.js';
 import { dayKey, formatBytes, formatDay, formatMinutes, formatTime } from './lib/format.js';
 import { StageCard, talkState } from './admin-stage.js';
 import { TalkForm } from './admin-talk-form.js';
@@ -33,7 +33,7 @@ function now() {
 function showError(msg) {
   errorBox.textContent = msg;
   errorBox.hidden = !msg;
-  if (msg) errorBox.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  if (msg) errorBox.scrollIntoView({ block: 'nearest', behavior: scrollSmoothly() });
 }
 
 let noteTimer;

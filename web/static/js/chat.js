@@ -4,7 +4,7 @@
 // replay publishes it when the talk ends, and shows the replayed chat).
 import { publish, subscribe } from './lib/bus.js';
 import { connectChat, viewerKey } from './lib/chat.js';
-import { message, questionList, refusal, tabs } from './lib/chat-ui.js';
+import { announcer, message, questionList, refusal, tabs } from './lib/chat-ui.js';
 import { t } from './lib/i18n.js';
 import { viewerText } from './lib/format.js';
 
@@ -23,6 +23,7 @@ import { viewerText } from './lib/format.js';
   var now = document.getElementById('chat-now');
   var viewers = document.getElementById('chat-viewers');
   var qCount = document.getElementById('q-count');
+  var announce = announcer(document.getElementById('chat-announce'));
   var MAX_SHOWN = 300;
   var byId = {};
   var conn = null;
@@ -120,7 +121,7 @@ import { viewerText } from './lib/format.js';
           if (m.slide) slide(m.slide);
           break;
         case 'slide': slide(m); break;
-        case 'chat': add(m); break;
+        case 'chat': add(m); announce(m); break;
         case 'delete':
           if (byId[m.id]) { byId[m.id].remove(); delete byId[m.id]; }
           questions.remove(m.id);

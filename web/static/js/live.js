@@ -7,6 +7,8 @@ import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
 import { viewerId as newViewerId } from './lib/ids.js';
 import { t } from './lib/i18n.js';
+import { seekKeys } from './lib/player-keys.js';
+import { theater } from './lib/theater.js';
 
 (function () {
   var POLL_MS = 3000;
@@ -16,6 +18,8 @@ import { t } from './lib/i18n.js';
   var BEHIND_S = 3; // this far past where the player aims to be, offer "Go live"
 
   var main = document.getElementById('main');
+  theater(main, document.getElementById('theater'));
+  seekKeys(document.getElementById('player'), document.getElementById('video'));
   var stage = main.dataset.stage;
   var api = main.dataset.api;
   var playlist = new URL(main.dataset.playlist, location.href).href;
@@ -265,5 +269,12 @@ import { t } from './lib/i18n.js';
   });
 
   video.muted = true;
+  // A stage that was live when the page was made starts playing at once,
+  // without waiting for the first poll (a round trip on a slow phone); the
+  // poll then finds the same publish (since, as the API's JSON writes it).
+  if (main.dataset.since && hasLib) {
+    loadedRun = main.dataset.since;
+    startPlayer();
+  }
   poll();
 })();

@@ -27,6 +27,7 @@ const pagesEl = document.getElementById('slides-pages');
 const prev = document.getElementById('slides-prev');
 const next = document.getElementById('slides-next');
 const files = document.getElementById('slides-files');
+const status = document.getElementById('slides-status');
 
 const state = {
   pdf: null,        // the deck shown: {name, sha256} of its slide entry
@@ -137,6 +138,8 @@ function show(n, source) {
   state.page = n;
   updateNav();
   if (changed || panel.dataset.rendered !== String(n)) draw();
+  // Screen readers hear the page change (the canvas itself says nothing).
+  if (changed && status && source !== 'load') status.textContent = t('slides.status', { Page: state.page, Pages: state.pages });
   if (changed) {
     state.listeners.forEach(function (fn) {
       try { fn(state.page, state.pages, source || 'api'); } catch (e) { console.error(e); }

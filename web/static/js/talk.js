@@ -6,10 +6,14 @@ import { setBadge } from './lib/dom.js';
 import { viewerId } from './lib/ids.js';
 import { formatMinutes } from './lib/format.js';
 import { t } from './lib/i18n.js';
+import { seekKeys } from './lib/player-keys.js';
+import { theater } from './lib/theater.js';
 
 (function () {
   var POLL_MS = 5000;
   var main = document.getElementById('main');
+  theater(main, document.getElementById('theater'));
+  seekKeys(document.getElementById('player'), document.getElementById('video'));
   var api = main.dataset.api;
   var hasLib = main.dataset.player === 'ready';
   var video = document.getElementById('video');

@@ -2,7 +2,7 @@
 // questions view: the panel's tabs, the list of questions (most votes first)
 // and one chat line. Everything people typed is set with textContent, never
 // parsed as HTML. The websocket itself is lib/chat.js.
-import { t } from './i18n.js';
+import { t, tn } from './i18n.js';
 
 // refusal is what a viewer reads when the chat refused a frame
 // ({"type":"error","code"}; the frame's message is English, for programs).
@@ -15,22 +15,47 @@ export function refusal(code) {
   }
 }
 
-// tabs switches the panel between its chat log and its questions.
+// tabs switches the panel between its chat log and its questions: a click,
+// or the arrow keys, Home and End on the tabs (the ARIA tabs pattern: only
+// the selected tab is in the Tab order).
 export function tabs(root) {
   var pairs = [
-    [root.querySelector('#tab-chat'), root.querySelector('#chat-log')],
-    [root.querySelector('#tab-questions'), root.querySelector('#chat-questions')]
-  ];
-  pairs.forEach(function (p) {
-    if (!p[0]) return;
-    p[0].addEventListener('click', function () {
-      pairs.forEach(function (q) {
-        var on = q === p;
-        q[0].setAttribute('aria-selected', on ? 'true' : 'false');
-        q[1].hidden = !on;
-      });
+    [root.querySelector('#tab-chat'), root.querySelector('#chat-pane-log') || root.querySelector('#chat-log')],
+    [root.querySelector('#tab-questions'), root.querySelector('#chat-pane-questions') || root.querySelector('#chat-questions')]
+  ].filter(function (p) { return p[0] && p[1]; });
+  function select(p, focus) {
+    pairs.forEach(function (q) {
+      var on = q === p;
+      q[0].setAttribute('aria-selected', on ? 'true' : 'false');
+      q[0].tabIndex = on ? 0 : -1;
+      q[1].hidden = !on;
+    });
+    if (focus) p[0].focus();
+  }
+  pairs.forEach(function (p, i) {
+    p[0].addEventListener('click', function () { select(p, false); });
+    p[0].addEventListener('keydown', function (e) {
+      var j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: pairs.length - 1 }[e.key];
+      if (j === undefined) return;
+      e.preventDefault();
+      select(pairs[(j + pairs.length) % pairs.length], true);
     });
   });
+}
+
+// announcer tells screen readers about new messages through el, a polite
+// live region that holds only the last few: the log itself is not live, so
+// a reconnect that redraws the history is not read out again.
+export function announcer(el) {
+  var KEEP = 5;
+  return function (m) {
+    if (!el) return;
+    var p = document.createElement('p');
+    var who = { Name: m.name, Text: m.text };
+    p.textContent = m.question ? t('chat.announce.question', who) : t('chat.announce', who);
+    el.appendChild(p);
+    while (el.children.length > KEEP) el.removeChild(el.firstChild);
+  };
 }
 
 // questionList keeps ol sorted: open questions by votes (most first, then
@@ -53,6 +78,7 @@ export function questionList(ol, opts) {
   function paint(it) {
     it.li.className = 'q-item' + (it.m.answered ? ' is-answered' : '');
     it.votes.textContent = String(it.m.votes || 0);
+    it.votesLabel.textContent = tn('chat.votes', it.m.votes || 0);
     if (it.vote) it.vote.disabled = !!voted[it.m.id] || !!it.m.answered;
     if (it.answer) it.answer.hidden = !!it.m.answered;
     it.state.textContent = it.m.answered ? t('q.answered') : '';
@@ -64,11 +90,17 @@ export function questionList(ol, opts) {
     it.votes = document.createElement('span');
     it.votes.className = 'q-votes';
     it.votes.title = t('q.votes');
+    // The number is for the eyes; screen readers read the label with its
+    // plural ("3 votes", "3 票") instead.
+    it.votes.setAttribute('aria-hidden', 'true');
+    it.votesLabel = document.createElement('span');
+    it.votesLabel.className = 'sr-only';
     var body = document.createElement('div');
     body.className = 'q-body';
     var text = document.createElement('p');
     text.className = 'q-text';
     text.dir = 'auto';
+    text.id = 'q-text-' + m.id;
     text.textContent = m.text;
     var who = document.createElement('span');
     who.className = 'chat-who';
@@ -79,12 +111,17 @@ export function questionList(ol, opts) {
     body.appendChild(who);
     body.appendChild(it.state);
     it.li.appendChild(it.votes);
+    it.li.appendChild(it.votesLabel);
     it.li.appendChild(body);
     if (opts.onVote) {
       it.vote = document.createElement('button');
       it.vote.type = 'button';
       it.vote.className = 'q-vote';
-      it.vote.textContent = '▲ ' + t('q.vote');
+      var arrow = document.createElement('span');
+      arrow.setAttribute('aria-hidden', 'true');
+      arrow.textContent = '▲ ';
+      it.vote.append(arrow, t('q.vote'));
+      it.vote.setAttribute('aria-describedby', text.id);
       it.vote.addEventListener('click', function () {
         voted[m.id] = true;
         opts.onVote(m.id);

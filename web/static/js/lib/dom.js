@@ -71,3 +71,10 @@ export function sparkline(values, width, height, label) {
   }
   return svg;
 }
+
+// scrollSmoothly is the scrollIntoView behaviour that honours the viewer's
+// prefers-reduced-motion: no animated scroll for those who asked for less
+// motion.
+export function scrollSmoothly() {
+  return window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth';
+}
