@@ -180,7 +180,7 @@ func TestStatsPage_Browser(t *testing.T) {
 	}
 	poll("the console's link to the statistics", `location.pathname === '/admin' && !!document.querySelector('a[href="/admin/stats"]')`)
 	shot := func(name string, w, h int64) {
-		dir := os.Getenv("SALON_SCREENSHOTS")
+		dir := webtest.ScreenshotDir(t)
 		if dir == "" {
 			return
 		}

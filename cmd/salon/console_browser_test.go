@@ -101,7 +101,7 @@ func TestConsole_Browser(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("the refusal", `!!document.querySelector('.notice-error') && /not the admin token/.test(document.querySelector('.notice-error').textContent)`, 20*time.Second)
-	if dir := os.Getenv("SALON_SCREENSHOTS"); dir != "" {
+	if dir := webtest.ScreenshotDir(t); dir != "" {
 		screenshot(t, ctx, filepath.Join(dir, "console-login-390.png"), 390, 844)
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 768)); err != nil {
 			t.Fatal(err)
@@ -189,7 +189,7 @@ func TestConsole_Browser(t *testing.T) {
 	}
 	poll("the elapsed clock to run", `/^0:0[1-9]$|^0:[1-5][0-9]$/.test(document.querySelector('#stage-main .clock-value').textContent)`, 20*time.Second)
 
-	if dir := os.Getenv("SALON_SCREENSHOTS"); dir != "" {
+	if dir := webtest.ScreenshotDir(t); dir != "" {
 		screenshot(t, ctx, filepath.Join(dir, "console-1366.png"), 1366, 768)
 		screenshot(t, ctx, filepath.Join(dir, "console-390.png"), 390, 844)
 		screenshot(t, ctx, filepath.Join(dir, "console-820.png"), 820, 1180)
@@ -213,7 +213,7 @@ func TestConsole_Browser(t *testing.T) {
 	shown := time.Since(pulled)
 	t.Logf("publisher pulled: salon noticed after %s, the console showed it after %s (issue 9: within 2 s)",
 		noticed.Round(time.Millisecond), shown.Round(time.Millisecond))
-	if dir := os.Getenv("SALON_SCREENSHOTS"); dir != "" {
+	if dir := webtest.ScreenshotDir(t); dir != "" {
 		screenshot(t, ctx, filepath.Join(dir, "console-down-1366.png"), 1366, 768)
 	}
 

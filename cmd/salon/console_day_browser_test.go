@@ -225,12 +225,9 @@ func TestConsole_Day(t *testing.T) {
 // page) into $SALON_SCREENSHOTS, small enough for the README's docs/img/.
 func readmeShot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("SALON_SCREENSHOTS")
+	dir := webtest.ScreenshotDir(t)
 	if dir == "" {
 		return
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 768)); err != nil {
 		t.Fatal(err)

@@ -144,12 +144,9 @@ func waitRunsEnded(t *testing.T, a *app, stage string) {
 // w×h into $SALON_SCREENSHOTS, when it is set: for people to look at.
 func shot(t *testing.T, ctx context.Context, a *app, name string, w, h int64, path string) {
 	t.Helper()
-	dir := os.Getenv("SALON_SCREENSHOTS")
+	dir := webtest.ScreenshotDir(t)
 	if dir == "" {
 		return
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
 	}
 	steps := []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(w, h)}
 	if w < 500 {

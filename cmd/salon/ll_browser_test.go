@@ -81,10 +81,10 @@ func TestLive_BrowserLowLatency(t *testing.T) {
 	screenshotLL(ctx, t, "phone")
 }
 
-// screenshotLL saves the page as PNG into $SALON_SCREENSHOT_DIR when set.
+// screenshotLL saves the whole page as PNG into webtest.ScreenshotDir, when set.
 func screenshotLL(ctx context.Context, t *testing.T, name string) {
 	t.Helper()
-	dir := os.Getenv("SALON_SCREENSHOT_DIR")
+	dir := webtest.ScreenshotDir(t)
 	if dir == "" {
 		return
 	}

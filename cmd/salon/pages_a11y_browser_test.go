@@ -104,7 +104,7 @@ func (d *a11yDay) pages() []a11yPage {
 // double the test's minutes): on the watch pages the video, the chat's
 // messages and its input are in view without scrolling on the laptop sizes,
 // and on the phone the video is on top and stays there; no page is wider
-// than the screen; axe-core finds no violation. SALON_SCREENSHOT_DIR=dir
+// than the screen; axe-core finds no violation. SALON_SCREENSHOTS=dir
 // keeps a screenshot of each.
 func TestPages_LayoutAndAxe(t *testing.T) {
 	d := newA11yDay(t)

@@ -85,11 +85,25 @@ func HorizontalOverflow(ctx context.Context) (float64, error) {
 	return chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth)`))
 }
 
-// Screenshot saves the viewport as DIR/name.png when SALON_SCREENSHOT_DIR
-// names a directory, to look at the pages by eye; otherwise it does nothing.
+// ScreenshotDir is the directory the browser tests save screenshots into,
+// for people to look at the pages by eye: $SALON_SCREENSHOTS, created when
+// missing; "" when it is not set (then tests take no screenshots).
+func ScreenshotDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("SALON_SCREENSHOTS")
+	if dir == "" {
+		return ""
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshots: %v (check SALON_SCREENSHOTS)", err)
+	}
+	return dir
+}
+
+// Screenshot saves the viewport as name.png in ScreenshotDir, when set.
 func Screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("SALON_SCREENSHOT_DIR")
+	dir := ScreenshotDir(t)
 	if dir == "" {
 		return
 	}

@@ -253,7 +253,7 @@ export class StageCard {
       }, el('span', {}, t.title)));
     }
     if (now >= axis.start && now <= axis.end) {
-      items.push(el('span', { class: 'now-line', style: { left: pct(now) }, title: tr('room.now') }));
+      items.push(el('span', { class: 'now-line', style: { left: pct(now) }, title: tr('room.now'), 'data-label': tr('room.now') }));
     }
     this.timeline.style.minWidth = Math.round((span / 3600e3) * 180) + 'px';
     this.timeline.setAttribute('aria-label', tr('stage.timeline', { Stage: this.name }));
