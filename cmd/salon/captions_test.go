@@ -30,6 +30,12 @@ func apiBody(t *testing.T, url, token, method, ctype, body string) (int, map[str
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", ctype)
+	if len(body) > 1<<20 {
+		// A body over a limit is refused from its Content-Length before it
+		// is read: ask before sending it, as curl does, or the refusal can
+		// reach a client still writing as a reset connection.
+		req.Header.Set("Expect", "100-continue")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
