@@ -217,11 +217,15 @@ func TestRTSPServer_GStreamer(t *testing.T) {
 			"opusenc", "!", "s.sink_1",
 		}
 	})
-	if err != nil {
-		t.Fatalf("gst-launch-1.0: %v\n%s", err, out)
-	}
 	if run == nil {
-		t.Fatalf("gst-launch-1.0 made no publish:\n%s", out)
+		t.Fatalf("gst-launch-1.0 made no publish (%v):\n%s", err, out)
+	}
+	if err != nil {
+		// rtspclientsink sometimes waits for an EOS reply forever after its
+		// sources ended (salon then frees the stage after 10 s without
+		// media) and is killed at the helper's timeout; the publish it made
+		// is what this test checks.
+		t.Logf("gst-launch-1.0 did not exit by itself: %v", err)
 	}
 	checkRun(t, run, run.start.Stage, "H264", "Opus")
 }
