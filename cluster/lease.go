@@ -11,7 +11,7 @@ import (
 )
 
 // IngestBucket is the key-value bucket of ingest leases: key = stage,
-// value = the name of the node that ingests it.
+// value = the node that ingests it and its URL (Owner, lease_value.go).
 const IngestBucket = "SALON_INGEST"
 
 // DefaultLeaseTTL is how long a lease outlives its node: a stage whose
@@ -26,7 +26,8 @@ const leaseTimeout = 5 * time.Second
 // another node's claim of a leased stage is refused. When the node is lost,
 // its lease expires after TTL and another node may take the stage.
 //
-// mu guards held; each held stage has a renewing goroutine.
+// mu guards held and url; each held stage has a renewing goroutine. The
+// watched owners of every stage have their own lock (lease_owners.go).
 type Leases struct {
 	// parameters
 	TTL time.Duration // default DefaultLeaseTTL
@@ -39,12 +40,29 @@ type Leases struct {
 
 	mu   sync.Mutex
 	held map[string]*lease
+	url  string // this node's URL in the values it writes (SetURL)
+
+	owners owners
 }
 
 type lease struct {
-	refs int    // claims of this node not yet released
-	rev  uint64 // revision of our value in the bucket
-	stop chan struct{}
+	refs  int       // claims of this node not yet released
+	rev   uint64    // revision of our value in the bucket
+	since time.Time // when this node took the stage: in the value
+	stop  chan struct{}
+}
+
+// value is what this node writes for le; l.mu is held.
+func (l *Leases) value(le *lease) []byte {
+	return Owner{Node: l.node.Name, URL: l.url, Since: le.since}.encode()
+}
+
+// SetURL sets this node's internal HTTP URL, written in its leases from
+// their next claim or renewal (cmd knows it once the HTTP port listens).
+func (l *Leases) SetURL(url string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.url = url
 }
 
 // ErrLeased wraps a claim refused because another node holds the stage.
@@ -73,6 +91,9 @@ func (n *Node) IngestLeases(ctx context.Context, ttl time.Duration) (*Leases, er
 	}
 	l := &Leases{TTL: ttl, node: n, kv: kv, held: make(map[string]*lease)}
 	l.ctx, l.stop = context.WithCancel(context.Background())
+	l.owners.init()
+	l.wg.Add(1)
+	go l.watchOwners()
 	return l, nil
 }
 
@@ -87,20 +108,22 @@ func (l *Leases) Claim(stage string) error {
 	}
 	ctx, cancel := context.WithTimeout(l.ctx, leaseTimeout)
 	defer cancel()
-	rev, err := l.kv.Create(ctx, stage, []byte(l.node.Name))
+	le := &lease{refs: 1, since: time.Now().UTC(), stop: make(chan struct{})}
+	value := l.value(le)
+	rev, err := l.kv.Create(ctx, stage, value)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		var e jetstream.KeyValueEntry
 		e, err = l.kv.Get(ctx, stage)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			// Expired or released in between: try once more.
-			rev, err = l.kv.Create(ctx, stage, []byte(l.node.Name))
+			rev, err = l.kv.Create(ctx, stage, value)
 		case err != nil:
-		case string(e.Value()) == l.node.Name:
+		case ParseOwner(e.Value()).Node == l.node.Name:
 			// Ours from before a restart of this node: take it back.
-			rev, err = l.kv.Update(ctx, stage, []byte(l.node.Name), e.Revision())
+			rev, err = l.kv.Update(ctx, stage, value, e.Revision())
 		default:
-			return fmt.Errorf("%w %q (a second publisher is refused on every node)", ErrLeased, string(e.Value()))
+			return fmt.Errorf("%w %q (a second publisher is refused on every node)", ErrLeased, ParseOwner(e.Value()).Node)
 		}
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
@@ -109,7 +132,7 @@ func (l *Leases) Claim(stage string) error {
 	if err != nil {
 		return fmt.Errorf("claim the stage in NATS (%s): %w; check the NATS servers", IngestBucket, err)
 	}
-	le := &lease{refs: 1, rev: rev, stop: make(chan struct{})}
+	le.rev = rev
 	l.held[stage] = le
 	l.wg.Add(1)
 	go l.renew(stage, le)
@@ -142,7 +165,7 @@ func (l *Leases) Holder(ctx context.Context, stage string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(e.Value()), nil
+	return ParseOwner(e.Value()).Node, nil
 }
 
 // renew keeps the lease alive every TTL/3 until it is released, then
@@ -176,8 +199,11 @@ func (l *Leases) renew(stage string, le *lease) {
 			return
 		case <-t.C:
 		}
+		l.mu.Lock()
+		value := l.value(le)
+		l.mu.Unlock()
 		ctx, cancel := context.WithTimeout(l.ctx, leaseTimeout)
-		r, err := l.kv.Update(ctx, stage, []byte(l.node.Name), rev)
+		r, err := l.kv.Update(ctx, stage, value, rev)
 		cancel()
 		if err == nil {
 			rev = r
@@ -189,7 +215,7 @@ func (l *Leases) renew(stage string, le *lease) {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			if e, gerr := l.kv.Get(l.ctx, stage); gerr == nil && string(e.Value()) == l.node.Name {
+			if e, gerr := l.kv.Get(l.ctx, stage); gerr == nil && ParseOwner(e.Value()).Node == l.node.Name {
 				rev = e.Revision()
 			}
 		}

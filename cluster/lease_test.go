@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ func TestLeases_Claim(t *testing.T) {
 	// Renewed: two updates by a, which outlive the TTL, and b is still refused.
 	for range 2 {
 		e := <-w.Updates()
-		if e == nil || e.Operation() != jetstream.KeyValuePut || string(e.Value()) != "a" {
+		if e == nil || e.Operation() != jetstream.KeyValuePut || ParseOwner(e.Value()).Node != "a" {
 			t.Fatalf("watch: %v, want a renewal by a", e)
 		}
 	}
@@ -106,4 +107,90 @@ func TestLeases_nodeLost(t *testing.T) {
 		time.Sleep(ttl / 10)
 	}
 	t.Logf("the stage was free %v after the node was lost (TTL %v)", time.Since(start).Round(100*time.Millisecond), ttl)
+}
+
+// A lease's value names the node and its URL; every node sees the current
+// owners without asking NATS, including a value an older salon wrote (the
+// node's name alone).
+func TestLeases_Owner(t *testing.T) {
+	c := natstest.Cluster(t, 3)
+	a, b := testNode(t, "a", c.URL(0)), testNode(t, "b", c.URL(1))
+	la, lb := testLeases(t, a, 3*time.Second), testLeases(t, b, 3*time.Second)
+	la.SetURL("http://10.0.0.1:8080")
+	before := time.Now().UTC()
+	if err := la.Claim("main"); err != nil {
+		t.Fatal(err)
+	}
+	o := waitOwner(t, lb, "main", func(o Owner) bool { return o.Node == "a" })
+	if o.URL != "http://10.0.0.1:8080" || o.Since.Before(before.Add(-time.Second)) {
+		t.Fatalf("owner of main seen on b = %+v, want node a at http://10.0.0.1:8080 since the claim", o)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := lb.kv.Put(ctx, "hall", []byte("old-node")); err != nil {
+		t.Fatal(err)
+	}
+	if o := waitOwner(t, la, "hall", func(o Owner) bool { return true }); o != (Owner{Node: "old-node"}) {
+		t.Fatalf("owner of a plain-name lease = %+v, want old-node without URL", o)
+	}
+	if err := la.Claim("hall"); !errors.Is(err, ErrLeased) || !strings.Contains(err.Error(), `"old-node"`) {
+		t.Fatalf("claim of a stage an older salon holds = %v, want ErrLeased naming old-node", err)
+	}
+	if got := lb.Owners(); len(got) != 2 || got[0].Stage != "hall" || got[1].Stage != "main" {
+		t.Fatalf("Owners = %+v, want hall and main", got)
+	}
+
+	la.Release("main")
+	for {
+		if _, ok := lb.Owner("main"); !ok {
+			break
+		}
+		select {
+		case <-lb.OwnersChanged():
+		case <-ctx.Done():
+			t.Fatal("b still sees a's released lease")
+		}
+	}
+}
+
+// waitOwner waits until l sees stage's lease and ok accepts it.
+func waitOwner(t *testing.T, l *Leases, stage string, ok func(Owner) bool) Owner {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		ch := l.OwnersChanged()
+		if o, found := l.Owner(stage); found && ok(o) {
+			return o
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			o, _ := l.Owner(stage)
+			t.Fatalf("lease of %s not seen: %+v", stage, o)
+		}
+	}
+}
+
+func TestParseOwner(t *testing.T) {
+	since := time.Date(2026, 12, 2, 9, 30, 0, 0, time.UTC)
+	cases := []struct {
+		in   string
+		want Owner
+	}{
+		{"node-a", Owner{Node: "node-a"}},
+		{`{"node":"b","url":"http://10.0.0.2:8080","since":"2026-12-02T09:30:00Z"}`, Owner{Node: "b", URL: "http://10.0.0.2:8080", Since: since}},
+		{`{"node":"c"}`, Owner{Node: "c"}},
+		{`{"url":"http://x"}`, Owner{Node: `{"url":"http://x"}`}}, // no node: kept whole, never matches a node
+		{`{broken`, Owner{Node: `{broken`}},
+	}
+	for _, tc := range cases {
+		if got := ParseOwner([]byte(tc.in)); got != tc.want {
+			t.Errorf("ParseOwner(%s) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+	o := Owner{Node: "b", URL: "http://10.0.0.2:8080", Since: since}
+	if got := ParseOwner(o.encode()); got != o {
+		t.Errorf("round trip: %+v, want %+v", got, o)
+	}
 }

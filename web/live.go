@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/salon/salon/cluster/relay"
 	"github.com/salon/salon/ingest/stream"
 )
 
@@ -173,6 +174,10 @@ func (s *liveHandlers) serveLive(w http.ResponseWriter, r *http.Request, stage, 
 			return
 		}
 	}
+	if s.relayed(r, stage) {
+		s.serveRelayed(w, r, stage, rendition, name, kind, q)
+		return
+	}
 	if !s.stages.Known(stage) {
 		s.jsonError(w, http.StatusNotFound, "unknown stage "+stage+": nobody has published to it since the server started")
 		return
@@ -228,7 +233,9 @@ func (s *liveHandlers) serveLive(w http.ResponseWriter, r *http.Request, stage, 
 		if q.msn >= 0 {
 			h.Set("Cache-Control", cacheBlocking)
 		}
-		s.touchViewer(stage, r)
+		if r.Header.Get(relay.Header) == "" { // another node's viewers count there
+			s.touchViewer(stage, r)
+		}
 	case kind == kindPart:
 		metricKind = "part"
 		h.Set("Cache-Control", cacheImmutable)

@@ -2,10 +2,12 @@ package web
 
 // liveHandlers serve the stages' live HLS (live.go): the playlist, the
 // segments, a stage's renditions' files (live_rendition.go) and their CORS
-// preflight. A playlist fetch counts its viewer.
+// preflight; with -nats, the files of stages another node ingests, fetched
+// from it (live_relay.go). A playlist fetch counts its viewer.
 type liveHandlers struct {
 	live    liveSource
 	stages  stageSource
+	relay   relaySource // optional: other nodes' stages (live_relay.go)
 	metrics *metrics
 	*responder
 	*audience

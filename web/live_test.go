@@ -44,6 +44,11 @@ func TestParseLLQuery(t *testing.T) {
 			if got.msn != tt.msn || got.part != tt.part || got.skip != tt.skip {
 				t.Errorf("got %+v, want msn %d part %d skip %v", got, tt.msn, tt.part, tt.skip)
 			}
+			// What a relay sends on: the same directives, nothing else.
+			back, _ := url.ParseQuery(got.encode())
+			if again, err := parseLLQuery(back); err != nil || again != got || len(back) > 3 {
+				t.Errorf("encode() = %q reads back as %+v, %v", got.encode(), again, err)
+			}
 		})
 	}
 }

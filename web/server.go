@@ -85,6 +85,10 @@ type Server struct {
 	Live liveSource
 	// Stages describes the stages. Required.
 	Stages stageSource
+	// Relay, optional (-nats), serves the live files of stages another
+	// node ingests, fetched from that node (*relay.Relay). Stages then
+	// lists those stages too (cmd merges the leases into it).
+	Relay relaySource
 	// Gatherer is exposed on /metrics. Default: Metrics when it is a
 	// Gatherer, else a private registry.
 	Gatherer prometheus.Gatherer
@@ -311,7 +315,7 @@ func (s *Server) routes() {
 		chatHubs: hubs, responder: resp, renderer: page, auth: adm}
 	groups := []interface{ register(*router) }{
 		&siteHandlers{health: s.Health, assets: s.assets, responder: resp, renderer: page},
-		&liveHandlers{live: s.Live, stages: s.Stages, metrics: s.metrics, responder: resp, audience: aud},
+		&liveHandlers{live: s.Live, stages: s.Stages, relay: s.Relay, metrics: s.metrics, responder: resp, audience: aud},
 		stages,
 		&pageHandlers{talks: s.Talks, stages: stages, rooms: rooms, responder: resp, renderer: page, auth: adm, hiddenTalks: hidden},
 		&talkHandlers{talks: s.Talks, responder: resp, auth: adm, hiddenTalks: hidden},

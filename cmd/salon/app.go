@@ -15,6 +15,7 @@ import (
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/captions"
 	"github.com/salon/salon/cluster"
+	"github.com/salon/salon/cluster/relay"
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/ingest"
 	"github.com/salon/salon/ingest/demo"
@@ -60,6 +61,7 @@ type app struct {
 	transcoder  *transcode.Transcoder
 	cluster     *cluster.Node   // nil without -nats
 	leases      *cluster.Leases // with cluster
+	relay       *relay.Relay    // with cluster: other nodes' live files
 	captions    *captions.Live
 }
 
@@ -331,10 +333,17 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		a.transcoder = tc
 		ws.Transcode = tc
 	}
+	if err := a.clusterWeb(ws); err != nil {
+		return nil, err
+	}
 	if err := ws.Initialize(); err != nil {
 		return nil, err
 	}
 	a.web = ws
+	if a.leases != nil {
+		// From now on the leases say where this node serves its stages.
+		a.leases.SetURL(cfg.Cluster.nodeURL(ws.Addr(), certs != nil))
+	}
 	if cfg.TLS.Redirect != "" {
 		if a.redirect, err = startRedirect(cfg.TLS.Redirect, ws.Addr(), cfg.PublicURL, certs, log.With("component", "web")); err != nil {
 			return nil, err

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/salon/salon/cluster"
+	"github.com/salon/salon/cluster/relay"
 	"github.com/salon/salon/ingest/stream"
+	"github.com/salon/salon/web"
 	"github.com/salon/salon/web/chat"
 )
 
@@ -36,8 +39,89 @@ func (a *app) startCluster() error {
 		return err
 	}
 	a.reg.Owners = stageOwners{a.leases}
+	if c.NodeURL != "" {
+		a.leases.SetURL(c.NodeURL) // before any publish can claim a stage
+	}
 	return nil
 }
+
+// clusterWeb lets ws serve every node's stages: it lists the stages other
+// nodes ingest beside this one's, and relays their live files.
+func (a *app) clusterWeb(ws *web.Server) error {
+	if a.leases == nil {
+		return nil
+	}
+	r := &relay.Relay{
+		Self:    a.cluster.Name,
+		Owners:  relayOwners{a.leases},
+		Local:   a.reg,
+		Metrics: a.metrics,
+		Log:     a.log.With("component", "relay"),
+	}
+	if err := r.Initialize(); err != nil {
+		return err
+	}
+	a.relay = r
+	ws.Relay = r
+	ws.Stages = clusterStages{reg: a.reg, leases: a.leases, self: a.cluster.Name}
+	return nil
+}
+
+// relayOwners gives the relay the ingest leases.
+type relayOwners struct{ l *cluster.Leases }
+
+func (o relayOwners) Owner(stage string) (node, url, claim string, ok bool) {
+	own, ok := o.l.Owner(stage)
+	return own.Node, own.URL, own.Since.Format(time.RFC3339Nano), ok
+}
+
+// clusterStages are the stream registry's stages and those other nodes
+// ingest (their leases): every node lists every live stage, with the node
+// that ingests it. A stage another node ingests shows only its name, that
+// node and since when; its tracks and bitrates are on that node's API.
+type clusterStages struct {
+	reg    *stream.Registry
+	leases *cluster.Leases
+	self   string
+}
+
+func (c clusterStages) Stages() []stream.StageInfo {
+	infos := c.reg.Stages()
+	at := make(map[string]int, len(infos))
+	for i := range infos {
+		if infos[i].Live {
+			infos[i].Node = c.self
+		}
+		at[infos[i].Name] = i
+	}
+	for _, o := range c.leases.Owners() {
+		if o.Node == c.self {
+			continue
+		}
+		since := o.Since
+		info := stream.StageInfo{Name: o.Stage, Live: true, Node: o.Node}
+		if !since.IsZero() {
+			info.Since = &since
+		}
+		i, ok := at[o.Stage]
+		switch {
+		case !ok:
+			infos = append(infos, info)
+		case !infos[i].Live: // published here before, elsewhere now
+			infos[i] = info
+		}
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	return infos
+}
+
+func (c clusterStages) remote(stage string) bool {
+	o, ok := c.leases.Owner(stage)
+	return ok && o.Node != c.self
+}
+
+func (c clusterStages) Known(stage string) bool { return c.reg.Known(stage) || c.remote(stage) }
+func (c clusterStages) Live(stage string) bool  { return c.reg.Live(stage) || c.remote(stage) }
 
 // stageOwners gives the stream registry the cluster's ingest leases.
 type stageOwners struct{ l *cluster.Leases }

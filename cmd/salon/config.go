@@ -333,6 +333,9 @@ func (c *Config) Validate() error {
 	if err := c.TLS.validate(); err != nil {
 		return err
 	}
+	if err := c.Cluster.validateNodeURL(c.HTTP); err != nil {
+		return err
+	}
 	if c.SegmentDuration < 500*time.Millisecond || c.SegmentDuration > 20*time.Second {
 		return fmt.Errorf("-segment %s: choose between 500ms and 20s", c.SegmentDuration)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -16,6 +18,11 @@ type ClusterConfig struct {
 	NATS     string // -nats: comma-separated nats:// URLs of the NATS servers
 	Node     string // -node: this node's name, default the hostname
 	Replicas int    // -nats-replicas: the chat stream's replicas; 0 picks up to 3
+	// NodeURL (-node-url) is where the other nodes reach this one's HTTP
+	// port, e.g. http://10.0.0.2:8080: they fetch the live files of the
+	// stages it ingests from there. Empty: derived from -http once it
+	// listens, which needs -http to name an address (validateNodeURL).
+	NodeURL string
 }
 
 // On reports whether salon joins a cluster.
@@ -32,12 +39,16 @@ func clusterFlags(fs *flag.FlagSet, c *ClusterConfig, getenv func(string) string
 	if v, ok := lookup(getenv, "SALON_NODE"); ok {
 		c.Node = v
 	}
+	if v, ok := lookup(getenv, "SALON_NODE_URL"); ok {
+		c.NodeURL = v
+	}
 	replicas := ""
 	if v, ok := lookup(getenv, "SALON_NATS_REPLICAS"); ok {
 		replicas = v
 	}
 	fs.StringVar(&c.NATS, "nats", c.NATS, "join salon nodes into one deployment: the NATS servers (with JetStream), nats://HOST:PORT[,…]; the chat is shared through them (off when empty: one node alone) ($SALON_NATS)")
 	fs.StringVar(&c.Node, "node", c.Node, "this node's name in the deployment (default: the hostname) ($SALON_NODE)")
+	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "where the other nodes reach this node's HTTP port, http(s)://HOST:PORT; they fetch the live HLS of the stages it ingests from there (default: from -http when it names an address) ($SALON_NODE_URL)")
 	fs.StringVar(&replicas, "nats-replicas", replicas, "replicas of the chat stream when it is created or changed: 1, 3 or 5 (default: up to 3, as many as the NATS cluster can place) ($SALON_NATS_REPLICAS)")
 	return func() error {
 		if replicas != "" {
@@ -50,6 +61,9 @@ func clusterFlags(fs *flag.FlagSet, c *ClusterConfig, getenv func(string) string
 		if !c.On() {
 			if c.Replicas != 0 {
 				return fmt.Errorf("-nats-replicas needs -nats (the NATS servers)")
+			}
+			if c.NodeURL != "" {
+				return fmt.Errorf("-node-url needs -nats (the NATS servers)")
 			}
 			return nil
 		}
@@ -76,4 +90,43 @@ func clusterFlags(fs *flag.FlagSet, c *ClusterConfig, getenv func(string) string
 		}
 		return nil
 	}
+}
+
+// validateNodeURL checks -node-url, or that it can be derived from the
+// -http address: a node listening on every address (":8080", "0.0.0.0:8080")
+// cannot tell which of them the others reach, so it must be told.
+func (c *ClusterConfig) validateNodeURL(httpAddr string) error {
+	if !c.On() {
+		return nil
+	}
+	if c.NodeURL == "" {
+		host, _, err := net.SplitHostPort(httpAddr)
+		if err != nil {
+			return nil // -http's own check names the problem
+		}
+		if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+			return fmt.Errorf("-node-url: -http %q listens on every address, so which one the other nodes reach is unknown; give it, e.g. -node-url http://10.0.0.2%s", httpAddr, httpAddr[strings.LastIndex(httpAddr, ":"):])
+		}
+		return nil
+	}
+	u, err := url.Parse(c.NodeURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("-node-url %q: want http(s)://HOST[:PORT], the address the other nodes reach this one's -http at", c.NodeURL)
+	}
+	c.NodeURL = strings.TrimRight(c.NodeURL, "/")
+	return nil
+}
+
+// nodeURL is this node's URL for the others: -node-url, else -http's
+// address as it listens (its port chosen when -http said 0).
+func (c ClusterConfig) nodeURL(listening string, tls bool) string {
+	if c.NodeURL != "" {
+		return c.NodeURL
+	}
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	return scheme + listening
 }

@@ -13,12 +13,15 @@ import (
 
 // StageInfo is a snapshot of one stage for the API and the pages.
 type StageInfo struct {
-	Name     string      `json:"name"`
-	Live     bool        `json:"live"`
-	Since    *time.Time  `json:"since,omitempty"`
-	LastSeen *time.Time  `json:"last_seen,omitempty"`
-	Source   string      `json:"source,omitempty"`
-	Remote   string      `json:"-"`
+	Name     string     `json:"name"`
+	Live     bool       `json:"live"`
+	Since    *time.Time `json:"since,omitempty"`
+	LastSeen *time.Time `json:"last_seen,omitempty"`
+	Source   string     `json:"source,omitempty"`
+	Remote   string     `json:"-"`
+	// Node is the node that ingests the stage (-nats); empty on one node.
+	// The registry leaves it empty: cmd fills it from the ingest leases.
+	Node     string      `json:"node,omitempty"`
 	Tracks   []TrackInfo `json:"tracks"`
 	Warnings []string    `json:"warnings,omitempty"`
 	// DroppedUnits counts the units of this publish that slow readers (the
