@@ -183,7 +183,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	prog := &programme.Programme{
 		Talks:  lib,
 		Rooms:  rooms,
-		Stages: a.reg,
+		Stages: a.stageView(), // with -nats, other nodes' stages have a room here too
 		View:   web.TalkView(cfg.PublicURL),
 		// The cues posted live are archived with their talk.
 		Captions:      liveCaps,
@@ -241,7 +241,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	ws := &web.Server{
 		Address:         cfg.HTTP,
 		Live:            a.hls,
-		Stages:          a.reg,
+		Stages:          a.stageView(),
 		Gatherer:        a.metrics,
 		Metrics:         a.metrics,
 		PublicURL:       cfg.PublicURL,

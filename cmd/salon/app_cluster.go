@@ -63,8 +63,23 @@ func (a *app) clusterWeb(ws *web.Server) error {
 	}
 	a.relay = r
 	ws.Relay = r
-	ws.Stages = clusterStages{reg: a.reg, leases: a.leases, self: a.cluster.Name}
 	return nil
+}
+
+// stageView is what web and the programme see of the stages: the stream
+// registry's, and with -nats the stages other nodes ingest too (so that
+// they are listed, served and have a chat room on every node).
+type stageView interface {
+	Stages() []stream.StageInfo
+	Known(stage string) bool
+	Live(stage string) bool
+}
+
+func (a *app) stageView() stageView {
+	if a.leases == nil {
+		return a.reg
+	}
+	return clusterStages{reg: a.reg, leases: a.leases, self: a.cluster.Name}
 }
 
 // relayOwners gives the relay the ingest leases.
