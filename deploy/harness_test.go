@@ -155,6 +155,7 @@ func waitHealthy(nd *node) error {
 // proxy is the shipped nginx configuration running in front of nodes.
 type proxy struct {
 	addr      string // 127.0.0.1:PORT
+	pid       int    // the master's
 	accessLog string
 	log       testkit.LogBuffer
 }
@@ -215,6 +216,7 @@ func startNginx(t testing.TB, nodes []*node) *proxy {
 			{"nginx.conf", fmt.Sprintf(`%s
 daemon off;
 worker_processes 2;
+worker_rlimit_nofile 20000;
 pid %[2]s/nginx.pid;
 error_log stderr warn;
 events { worker_connections 8192; }
@@ -250,6 +252,7 @@ http {
 			cancel()
 			t.Fatal(err)
 		}
+		p.pid = cmd.Process.Pid
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
 		up := false

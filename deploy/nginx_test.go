@@ -101,7 +101,7 @@ func TestNginx_threeNodes(t *testing.T) {
 }
 
 // waitLive waits until the stage API at u says the stage is live.
-func waitLive(t *testing.T, u string) {
+func waitLive(t testing.TB, u string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	var last string
