@@ -82,6 +82,9 @@ func BenchmarkNginx_viewers(b *testing.B) {
 	after := cpuTimes(b, nodes, px)
 
 	counts := px.originCounts(b)
+	if lines := px.logLinesOfRepeats(b, counts); lines != "" {
+		fmt.Fprintf(os.Stderr, "objects nginx sent to the nodes more than once:\n%s\n", lines)
+	}
 	var segs, segReqs, parts, partReqs, playlistReqs, maxPer int
 	for uri, c := range counts {
 		switch {
@@ -109,7 +112,7 @@ func BenchmarkNginx_viewers(b *testing.B) {
 		b.Logf("CPU %s: %.0f %% of one core", name, 100*(t-before[name])/elapsed.Seconds())
 	}
 	// What went wrong, if anything: nginx's errors, the nodes' warnings.
-	fmt.Fprintf(os.Stderr, "nginx's log:\n%s\n", tail(px.log.String(), 20))
+	fmt.Fprintf(os.Stderr, "nginx's errors:\n%s\n", errorKinds(px.log.String()))
 	for _, nd := range nodes {
 		fmt.Fprintf(os.Stderr, "%s's log:\n%s\n", nd.name, tail(nd.log.String(), 20))
 	}
@@ -195,4 +198,33 @@ func envDuration(b *testing.B, key string, def time.Duration) time.Duration {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// errorKinds counts nginx's error lines by what they say (the text between
+// the connection number and ", client:").
+func errorKinds(log string) string {
+	kinds := map[string]int{}
+	var order []string
+	for _, l := range strings.Split(log, "\n") {
+		i := strings.Index(l, "] ")
+		if i < 0 {
+			continue
+		}
+		k := l[i+2:]
+		if j := strings.Index(k, ": "); j >= 0 && strings.HasPrefix(k, "*") {
+			k = k[j+2:]
+		}
+		if j := strings.Index(k, ", client:"); j >= 0 {
+			k = k[:j]
+		}
+		if kinds[k] == 0 {
+			order = append(order, k)
+		}
+		kinds[k]++
+	}
+	var b strings.Builder
+	for _, k := range order {
+		fmt.Fprintf(&b, "%6d  %s\n", kinds[k], k)
+	}
+	return b.String()
 }

@@ -188,7 +188,7 @@ func startNginx(t testing.TB, nodes []*node) *proxy {
 	}
 	var servers strings.Builder
 	for _, nd := range nodes {
-		fmt.Fprintf(&servers, "    server %s max_fails=1 fail_timeout=5s;\n", nd.http)
+		fmt.Fprintf(&servers, "    server %s max_fails=3 fail_timeout=5s;\n", nd.http)
 	}
 	if len(upstreamServers.FindAll(up, -1)) == 0 {
 		t.Fatal("nginx/salon-upstream.conf: no server 10.0.0.N:8080 lines to replace")
@@ -324,4 +324,22 @@ func httpGet(u string) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
+}
+
+// logLinesOfRepeats is the access log's lines for the segments, parts and
+// init segments that reached the nodes more than once (at most 50 lines).
+func (p *proxy) logLinesOfRepeats(t testing.TB, counts map[string]int) string {
+	t.Helper()
+	b, err := os.ReadFile(p.accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		uri, _, _ := strings.Cut(line, " ")
+		if counts[uri] > 1 && liveFile.MatchString(uri) && len(out) < 50 {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
