@@ -78,14 +78,26 @@ func (n *Node) IngestLeases(ctx context.Context, ttl time.Duration) (*Leases, er
 	if n.chat != nil {
 		replicas = n.chat.CachedInfo().Config.Replicas
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	cfg := jetstream.KeyValueConfig{
 		Bucket:      IngestBucket,
 		Description: "salon: which node ingests each stage (leases)",
 		TTL:         ttl,
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
-	})
+	}
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, cfg)
+	for noPeers(err) {
+		// A cluster that just formed may not have placed every server yet
+		// ("peer offline"): try again until ctx ends.
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+			kv, err = n.js.CreateOrUpdateKeyValue(ctx, cfg)
+			continue
+		}
+		break
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open the NATS ingest lease bucket %s: %w", IngestBucket, err)
 	}
@@ -95,6 +107,12 @@ func (n *Node) IngestLeases(ctx context.Context, ttl time.Duration) (*Leases, er
 	l.wg.Add(1)
 	go l.watchOwners()
 	return l, nil
+}
+
+// noPeers reports JetStream's "no suitable peers for placement" (10005).
+func noPeers(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10005
 }
 
 // Claim takes stage for this node (a count: each Claim needs a Release), or
