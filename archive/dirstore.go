@@ -37,10 +37,11 @@ const tmpPrefix = ".salon-tmp-"
 // Temp files left by a crash are harmless (never listed); they can be removed
 // by hand.
 //
-// PutIf checks the condition and writes under a lock of the key's stripe:
-// conditional writes are atomic among the users of one DirStore (one
-// process). Processes sharing a directory have no such guarantee; a
-// cluster of salons shares a bucket.
+// PutIf checks the condition and writes holding a lock of the key's stripe
+// and an flock(2) of the key's directory: conditional writes are atomic
+// among every DirStore on the same directory of one machine (salons
+// sharing a directory over a network file system have no such guarantee;
+// a cluster of salons shares a bucket).
 type DirStore struct {
 	// Root is the directory that holds the objects; Initialize creates it.
 	Root string
@@ -138,6 +139,15 @@ func (s *DirStore) PutIf(ctx context.Context, key string, data []byte, contentTy
 	mu := &s.condMu[h.Sum32()%uint32(len(s.condMu))]
 	mu.Lock()
 	defer mu.Unlock()
+	p, _ := s.path(key)
+	if err := s.mkdirs(filepath.Dir(p)); err != nil {
+		return "", fmt.Errorf("put %s: %w", key, err)
+	}
+	unlock, err := lockDir(filepath.Dir(p))
+	if err != nil {
+		return "", fmt.Errorf("put %s: lock its directory: %w", key, err)
+	}
+	defer unlock()
 	if cond.IfMatch != "" || cond.IfNoneMatch {
 		info, err := s.Stat(ctx, key)
 		switch {
