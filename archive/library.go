@@ -42,6 +42,11 @@ type Library struct {
 	// Zone is the event's time zone, for ids made from a start time
 	// ("main-1030"). Default UTC.
 	Zone *time.Location
+	// Notices, when set, is told of each talk this library wrote (saved,
+	// deleted, its speaker link issued or revoked), after the write: on a
+	// cluster it tells the other nodes, which Reload the talk. It must not
+	// block (it is called with the write lock held).
+	Notices ChangeNotices
 
 	writeMu sync.Mutex
 
@@ -478,6 +483,7 @@ func (l *Library) Delete(ctx context.Context, id string) error {
 	if err := l.Store.Delete(ctx, TalkKey(id)); err != nil {
 		return fmt.Errorf("delete talk %q: %w", id, err)
 	}
+	l.notice(id)
 	l.mu.Lock()
 	delete(l.talks, id)
 	delete(l.broken, id)
@@ -525,6 +531,7 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 	if err != nil {
 		return Talk{}, fmt.Errorf("save talk %q: %w", t.ID, err)
 	}
+	l.notice(t.ID)
 	l.mu.Lock()
 	l.talks[t.ID] = t.clone()
 	l.etags[t.ID] = tag

@@ -26,6 +26,17 @@ import (
 // Reload and ReloadAll bring a node's memory up to date when another node
 // says it changed a talk, or after missed notices.
 
+// ChangeNotices is told of each talk a Library wrote (Library.Notices).
+type ChangeNotices interface {
+	Changed(id string)
+}
+
+func (l *Library) notice(id string) {
+	if l.Notices != nil {
+		l.Notices.Changed(id)
+	}
+}
+
 // maxWriteRetries bounds how often one change is run again because another
 // node wrote the same object in between.
 const maxWriteRetries = 10
