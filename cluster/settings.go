@@ -29,10 +29,10 @@ type Settings struct {
 	wg      sync.WaitGroup
 }
 
-// ProgrammeSettings opens (creating) the settings bucket. initial gets
-// every flag that is on before ProgrammeSettings returns; changed gets
-// each later change, in order. Close it before the Node.
-func (n *Node) ProgrammeSettings(ctx context.Context, initial func(on map[string]bool), changed func(key string, on bool)) (*Settings, error) {
+// ProgrammeSettings opens (creating) the settings bucket and returns it
+// with every flag that is on; Watch then delivers each later change, in
+// order. Close it before the Node.
+func (n *Node) ProgrammeSettings(ctx context.Context) (*Settings, map[string]bool, error) {
 	replicas := 1
 	if n.chat != nil {
 		replicas = n.chat.CachedInfo().Config.Replicas
@@ -45,12 +45,12 @@ func (n *Node) ProgrammeSettings(ctx context.Context, initial func(on map[string
 		Replicas:    replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open the NATS settings bucket %s: %w", SettingsBucket, err)
+		return nil, nil, fmt.Errorf("open the NATS settings bucket %s: %w", SettingsBucket, err)
 	}
 	// The watcher outlives ctx (a start-up deadline): it runs until Close.
 	w, err := kv.WatchAll(context.WithoutCancel(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("watch the NATS settings bucket %s: %w", SettingsBucket, err)
+		return nil, nil, fmt.Errorf("watch the NATS settings bucket %s: %w", SettingsBucket, err)
 	}
 	s := &Settings{node: n, kv: kv, watcher: w}
 	on := map[string]bool{}
@@ -58,7 +58,7 @@ func (n *Node) ProgrammeSettings(ctx context.Context, initial func(on map[string
 		select {
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, errors.New("the NATS settings watcher stopped at start")
+				return nil, nil, errors.New("the NATS settings watcher stopped at start")
 			}
 			if e != nil {
 				on[e.Key()] = e.Operation() == jetstream.KeyValuePut
@@ -70,15 +70,19 @@ func (n *Node) ProgrammeSettings(ctx context.Context, initial func(on map[string
 					delete(on, k)
 				}
 			}
-			initial(on)
-			s.wg.Add(1)
-			go s.run(changed)
-			return s, nil
+			return s, on, nil
 		case <-ctx.Done():
 			_ = w.Stop()
-			return nil, fmt.Errorf("read the NATS settings bucket %s: %w", SettingsBucket, ctx.Err())
+			return nil, nil, fmt.Errorf("read the NATS settings bucket %s: %w", SettingsBucket, ctx.Err())
 		}
 	}
+}
+
+// Watch calls changed with each change after the state ProgrammeSettings
+// returned (this node's own included), on one goroutine, until Close.
+func (s *Settings) Watch(changed func(key string, on bool)) {
+	s.wg.Add(1)
+	go s.run(changed)
 }
 
 func (s *Settings) run(changed func(string, bool)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +41,7 @@ type TalkSync struct {
 	// parameters
 	ResyncEvery time.Duration // default DefaultResyncEvery
 
-	// callbacks, called on the sync goroutine, one at a time
+	// callbacks (set by Start), called on the sync goroutine, one at a time
 	// Reload reads talk id again (it changed on another node).
 	Reload func(ctx context.Context, id string) error
 	// ReloadAll reads every talk again.
@@ -63,21 +64,28 @@ type TalkSync struct {
 // reloadTimeout bounds one reload of a talk or of the library.
 const reloadTimeout = 30 * time.Second
 
-// TalkSync subscribes to the other nodes' talk notices; reload and
-// reloadAll are the TalkSync's callbacks. Close it before the Node.
-func (n *Node) TalkSync(resyncEvery time.Duration, reload func(context.Context, string) error, reloadAll func(context.Context) error) (*TalkSync, error) {
-	if reload == nil || reloadAll == nil {
-		return nil, errors.New("cluster: talk sync needs its reload callbacks")
-	}
+// TalkSync makes this node's talk sync: Changed works at once; Start
+// subscribes to the other nodes' notices. Close it before the Node.
+func (n *Node) TalkSync(resyncEvery time.Duration) *TalkSync {
 	if resyncEvery <= 0 {
 		resyncEvery = DefaultResyncEvery
 	}
-	s := &TalkSync{ResyncEvery: resyncEvery, Reload: reload, ReloadAll: reloadAll, node: n,
-		wakeC: make(chan struct{}, 1), pending: map[string]bool{}}
+	s := &TalkSync{ResyncEvery: resyncEvery, node: n, wakeC: make(chan struct{}, 1), pending: map[string]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Start subscribes to the other nodes' talk notices, with the callbacks
+// Reload and ReloadAll.
+func (s *TalkSync) Start(reload func(context.Context, string) error, reloadAll func(context.Context) error) error {
+	if reload == nil || reloadAll == nil {
+		return errors.New("cluster: talk sync needs its reload callbacks")
+	}
+	s.Reload, s.ReloadAll = reload, reloadAll
+	n := s.node
 	sub, err := n.nc.Subscribe(TalkSubject("*"), s.receive)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("subscribe to the talk notices: %w", err)
 	}
 	s.sub = sub
 	// Status changes come on their own channel: a reconnection means
@@ -85,7 +93,7 @@ func (n *Node) TalkSync(resyncEvery time.Duration, reload func(context.Context, 
 	s.status = n.nc.StatusChanged(nats.CONNECTED)
 	s.wg.Add(1)
 	go s.run(s.status)
-	return s, nil
+	return nil
 }
 
 // Changed tells the other nodes that this node wrote talk id (its
