@@ -86,7 +86,9 @@ func (a *app) closeProgrammeSync() {
 
 // leaderRef gives the programme the cluster's leadership, which starts
 // after the programme (nil until then: not leading).
-type leaderRef struct{ l atomic.Pointer[cluster.Leader] }
+type leaderRef struct {
+	l atomic.Pointer[cluster.Leader]
+}
 
 func (r *leaderRef) Leading() bool {
 	l := r.l.Load()

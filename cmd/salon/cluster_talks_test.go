@@ -95,7 +95,10 @@ func TestCluster_talksAcrossNodes(t *testing.T) {
 	}
 	isOpening := func(talk map[string]any) bool { return talk["id"] == "opening" }
 	for _, v := range []*viewer{ada, bob} {
-		v.until("talk", func(f map[string]any) bool { talk, _ := f["talk"].(map[string]any); return talk != nil && isOpening(talk) })
+		v.until("talk", func(f map[string]any) bool {
+			talk, _ := f["talk"].(map[string]any)
+			return talk != nil && isOpening(talk)
+		})
 	}
 	for _, n := range []*app{a, b} {
 		waitTalk(t, n, "started on C", "opening", func(tk archive.Talk, _ error) bool { return tk.Live() })
@@ -115,7 +118,10 @@ func TestCluster_talksAcrossNodes(t *testing.T) {
 	for _, n := range []*app{b, c} {
 		waitTalk(t, n, "edited on A", "opening", func(tk archive.Talk, _ error) bool { return tk.Title == "开幕式" })
 	}
-	bob.until("talk", func(f map[string]any) bool { talk, _ := f["talk"].(map[string]any); return talk != nil && talk["title"] == "开幕式" })
+	bob.until("talk", func(f map[string]any) bool {
+		talk, _ := f["talk"].(map[string]any)
+		return talk != nil && talk["title"] == "开幕式"
+	})
 	// A message sent after the nodes read the edit comes after any talk
 	// frame those reads could have caused.
 	bob.send(map[string]string{"type": "chat", "text": "after the edit"})
@@ -170,7 +176,10 @@ func TestCluster_talksAcrossNodes(t *testing.T) {
 	if code, m := api(t, c, "PUT", "/api/stages/hall/auto", `{"on":true}`); code != 200 {
 		t.Fatalf("auto on at C: %d %v", code, m)
 	}
-	hall.until("talk", func(f map[string]any) bool { talk, _ := f["talk"].(map[string]any); return talk != nil && talk["id"] == "hall-talk" })
+	hall.until("talk", func(f map[string]any) bool {
+		talk, _ := f["talk"].(map[string]any)
+		return talk != nil && talk["id"] == "hall-talk"
+	})
 	var starts []string
 	for _, n := range apps {
 		waitTalk(t, n, "auto start", "hall-talk", func(tk archive.Talk, _ error) bool { return tk.Live() })
