@@ -10,12 +10,22 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TalkSubject is the subject of the notices that talk id changed.
 func TalkSubject(id string) string { return talkSubjectPrefix + id }
 
 const talkSubjectPrefix = "salon.talks."
+
+// TalkStream keeps the talk notices for a few minutes (the last one of each
+// talk), so that a node receives every notice sent after its consumer
+// started, whichever server it is on, and those sent while its connection
+// was being moved to another server.
+const TalkStream = "SALON_TALKS"
+
+// talkNoticeAge is how long the stream keeps a notice.
+const talkNoticeAge = 10 * time.Minute
 
 // DefaultResyncEvery is how often a node reads the whole library again,
 // whatever notices it got: the bound on how long a notice lost without a
@@ -29,11 +39,14 @@ type talkNotice struct {
 
 // TalkSync tells the other nodes when this node changed a talk, and has
 // this node read again the talks the others changed. The bucket holds the
-// talks; a notice is only a hint to read one again, so it goes over core
-// NATS (at most once, no stream). What a node may have missed — its NATS
-// connection was lost, a notice was dropped — it catches up on by reading
-// the whole library again: when its connection comes back, and every
-// ResyncEvery.
+// talks; a notice is only a hint to read one again: it is published without
+// waiting for an acknowledgement, kept by the stream TalkStream and read by
+// an ordered consumer of each node from the moment it starts (a plain
+// subscription would miss notices until its interest reached every server
+// of the cluster). What a node may still have missed — a notice published
+// while the stream had no leader, a consumer recreated too late — it
+// catches up on by reading the whole library again: when its connection
+// comes back, and every ResyncEvery.
 //
 // Notices are applied on one goroutine, never on NATS's: several notices of
 // one talk that arrive while it is busy are applied once.
@@ -49,7 +62,7 @@ type TalkSync struct {
 
 	// private
 	node   *Node
-	sub    *nats.Subscription
+	cc     jetstream.ConsumeContext
 	status chan nats.Status
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -83,11 +96,34 @@ func (s *TalkSync) Start(reload func(context.Context, string) error, reloadAll f
 	}
 	s.Reload, s.ReloadAll = reload, reloadAll
 	n := s.node
-	sub, err := n.nc.Subscribe(TalkSubject("*"), s.receive)
-	if err != nil {
-		return fmt.Errorf("subscribe to the talk notices: %w", err)
+	ctx, cancel := context.WithTimeout(s.ctx, reloadTimeout)
+	defer cancel()
+	replicas := 1
+	if n.chat != nil {
+		replicas = n.chat.CachedInfo().Config.Replicas
 	}
-	s.sub = sub
+	stream, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              TalkStream,
+		Description:       "salon: notices that a node changed a talk (read it again from the bucket)",
+		Subjects:          []string{TalkSubject("*")},
+		Storage:           jetstream.FileStorage,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            talkNoticeAge,
+		MaxMsgsPerSubject: 1,
+		MaxMsgSize:        1 << 10,
+		Replicas:          replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("open the NATS talk notice stream %s: %w", TalkStream, err)
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return fmt.Errorf("read the NATS talk notice stream %s: %w", TalkStream, err)
+	}
+	if s.cc, err = cons.Consume(func(m jetstream.Msg) { s.receive(m.Subject(), m.Data()) }); err != nil {
+		return fmt.Errorf("read the NATS talk notice stream %s: %w", TalkStream, err)
+	}
 	// Status changes come on their own channel: a reconnection means
 	// notices may have been missed meanwhile.
 	s.status = n.nc.StatusChanged(nats.CONNECTED)
@@ -107,10 +143,10 @@ func (s *TalkSync) Changed(id string) {
 	}
 }
 
-func (s *TalkSync) receive(m *nats.Msg) {
-	id, ok := strings.CutPrefix(m.Subject, talkSubjectPrefix)
+func (s *TalkSync) receive(subject string, data []byte) {
+	id, ok := strings.CutPrefix(subject, talkSubjectPrefix)
 	var n talkNotice
-	if !ok || json.Unmarshal(m.Data, &n) != nil || n.Node == s.node.Name {
+	if !ok || json.Unmarshal(data, &n) != nil || n.Node == s.node.Name {
 		return // ours, or not a notice
 	}
 	s.mu.Lock()
@@ -172,8 +208,8 @@ func (s *TalkSync) run(status chan nats.Status) {
 
 // Close stops receiving notices.
 func (s *TalkSync) Close() {
-	if s.sub != nil {
-		_ = s.sub.Unsubscribe()
+	if s.cc != nil {
+		s.cc.Stop()
 	}
 	s.cancel()
 	s.wg.Wait()
