@@ -80,6 +80,10 @@ type Options struct {
 	NATSServers int // nats-server cluster size, default 3
 	// Args are extra flags for every node.
 	Args []string
+	// Cuttable: each node reaches NATS only through a proxy to one server
+	// (node i to server i % NATSServers), which Node.CutNATS cuts; the
+	// servers do not tell clients about each other.
+	Cuttable bool
 	// Setup runs once the first node is healthy, before the others start
 	// (a talk created there is in the library the others load at start).
 	Setup func(first *Node)
@@ -113,7 +117,11 @@ func Start(t testing.TB, o Options) *Deployment {
 		t.Fatalf("nodetest: no salon binary: call nodetest.Main from the package's TestMain (or set %s)", BinaryEnv)
 	}
 	d := &Deployment{t: t, bin: bin}
-	d.NATS = natstest.Cluster(t, o.NATSServers)
+	if o.Cuttable {
+		d.NATS = natstest.Cluster(t, o.NATSServers, natstest.NoAdvertise())
+	} else {
+		d.NATS = natstest.Cluster(t, o.NATSServers)
+	}
 	endpoint, access, secret, _, _ := storetest.MinIO(t)
 	d.Archive = "s3:http://" + endpoint + "/salon"
 	d.env = []string{"AWS_ACCESS_KEY_ID=" + access, "AWS_SECRET_ACCESS_KEY=" + secret}
@@ -144,7 +152,11 @@ func Start(t testing.TB, o Options) *Deployment {
 		}
 	})
 	for i := range o.Nodes {
-		n := &Node{Name: fmt.Sprintf("node-%c", 'a'+i), Data: t.TempDir(), d: d, args: o.Args}
+		n := &Node{Name: fmt.Sprintf("node-%c", 'a'+i), Data: t.TempDir(), d: d, args: o.Args, nats: d.NATS.URLs()}
+		if o.Cuttable {
+			n.proxy = startProxy(t, strings.TrimPrefix(d.NATS.URL(i%o.NATSServers), "nats://"))
+			n.nats = "nats://" + n.proxy.addr()
+		}
 		d.nodes = append(d.nodes, n)
 		n.Start()
 		if i == 0 && o.Setup != nil {
@@ -171,6 +183,8 @@ type Node struct {
 
 	d      *Deployment
 	args   []string
+	nats   string // its -nats
+	proxy  *proxy // with Options.Cuttable
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -220,7 +234,7 @@ func (n *Node) start() error {
 	args := append([]string{
 		"-http", n.HTTP, "-rtmp", n.RTMP, "-rtsp", n.RTSP,
 		"-data", n.Data, "-archive", n.d.Archive,
-		"-nats", n.d.NATS.URLs(), "-node", n.Name,
+		"-nats", n.nats, "-node", n.Name,
 		"-admin-token", AdminToken, "-publish-key", PublishKey,
 		// The tests' viewers all come from 127.0.0.1.
 		"-chat-shared-nets", "127.0.0.0/8",
@@ -260,6 +274,18 @@ func (n *Node) start() error {
 	}
 }
 
+// CutNATS cuts the node off from NATS (Options.Cuttable): its connection
+// is closed and new ones are refused until RestoreNATS.
+func (n *Node) CutNATS() {
+	if n.proxy == nil {
+		n.d.t.Fatal("CutNATS needs Options.Cuttable")
+	}
+	n.proxy.setCut(true)
+}
+
+// RestoreNATS ends the cut.
+func (n *Node) RestoreNATS() { n.proxy.setCut(false) }
+
 // Kill ends the node with SIGKILL, as a machine lost would.
 func (n *Node) Kill() { n.stop(syscall.SIGKILL) }
 
@@ -297,6 +323,23 @@ func (n *Node) WaitLog(s string, limit time.Duration) {
 	if out == nil || !out.WaitFor(s, limit) {
 		n.d.t.Fatalf("node %s did not log %q within %s:\n%s", n.Name, s, limit, tail(n.Log(), 32<<10))
 	}
+}
+
+// Logged is closed once the node's current run has logged a line
+// containing s; it is watched for at most limit.
+func (n *Node) Logged(s string, limit time.Duration) <-chan struct{} {
+	n.mu.Lock()
+	out := n.out
+	n.mu.Unlock()
+	c := make(chan struct{})
+	if out != nil {
+		go func() {
+			if out.WaitFor(s, limit) {
+				close(c)
+			}
+		}()
+	}
+	return c
 }
 
 func (n *Node) stop(sig syscall.Signal) {
