@@ -83,36 +83,53 @@ func TestNodes_ingestNodeKilled(t *testing.T) {
 	replay := waitReplay(t, d.Bucket, "keynote")
 	second.Cmd.Process.Kill()
 
-	// Both runs, a discontinuity where the second begins, the time away
-	// missing and little else.
+	// Both runs, a discontinuity where the second begins; each run without
+	// holes (by its program date-times), the first reaching the kill, the
+	// hole between them no longer than the time away, the second reaching
+	// the stop.
+	const slack = 3 * time.Second // a segment in progress, an upload, a keyframe
 	var covered time.Duration
-	var runsSeen []string
-	discontinuities := 0
-	for i, s := range replay.Segments {
+	var runs []string
+	var runEnd []time.Time // per run, where its last segment ends
+	var holeStart, holeEnd time.Time
+	for _, s := range replay.Segments {
 		covered += s.Duration
-		run := path.Dir(s.URI)
-		if i > 0 && s.Discontinuity {
-			discontinuities++
+		if s.DateTime.IsZero() {
+			t.Fatalf("segment %s has no EXT-X-PROGRAM-DATE-TIME", s.URI)
 		}
-		if len(runsSeen) == 0 || runsSeen[len(runsSeen)-1] != run {
-			if i > 0 && !s.Discontinuity {
+		run := path.Dir(s.URI)
+		switch {
+		case len(runs) == 0:
+			runs = append(runs, run)
+			runEnd = append(runEnd, time.Time{})
+		case runs[len(runs)-1] != run:
+			if !s.Discontinuity {
 				t.Errorf("segment %s starts run %s without EXT-X-DISCONTINUITY", s.URI, run)
 			}
-			runsSeen = append(runsSeen, run)
+			holeStart, holeEnd = runEnd[len(runEnd)-1], s.DateTime
+			runs = append(runs, run)
+			runEnd = append(runEnd, time.Time{})
+		default:
+			if d := s.DateTime.Sub(runEnd[len(runEnd)-1]); d > 500*time.Millisecond || d < -500*time.Millisecond {
+				t.Errorf("segment %s starts %v after the one before it ends, in one run", s.URI, d)
+			}
 		}
+		runEnd[len(runEnd)-1] = s.DateTime.Add(s.Duration)
 	}
-	if len(runsSeen) != 2 || discontinuities == 0 {
-		t.Fatalf("replay: runs %v, %d discontinuities; want the run of node A then node B's, with a discontinuity", runsSeen, discontinuities)
+	if len(runs) != 2 {
+		t.Fatalf("replay of runs %v; want node A's run, then node B's", runs)
 	}
-	window := talkEnd.Sub(talkStart)
-	// Lost besides the time away: the segment node A was cutting when it
-	// died, the first keyframe on B, the edges of the window.
-	const slack = 4 * time.Second
-	if covered < window-away-slack || covered > window+slack {
-		t.Errorf("replay covers %v of a %v talk whose publisher was away %v; want %v ± %v",
-			covered.Round(time.Millisecond), window.Round(time.Millisecond), away.Round(time.Millisecond), (window - away).Round(time.Millisecond), slack)
+	if hole := holeEnd.Sub(holeStart); hole < 0 || hole > away+slack {
+		t.Errorf("the replay misses %v between the runs; the publisher was away %v", hole, away)
 	}
-	t.Logf("replay: %d segments, %v of a %v talk, publisher away %v", len(replay.Segments), covered.Round(time.Millisecond), window.Round(time.Millisecond), away.Round(time.Millisecond))
+	if runEnd[0].Before(killed.Add(-slack)) {
+		t.Errorf("node A's run ends %v before node A was killed", killed.Sub(runEnd[0]))
+	}
+	if runEnd[1].Before(talkEnd.Add(-slack)) {
+		t.Errorf("the replay ends %v before the talk was stopped", talkEnd.Sub(runEnd[1]))
+	}
+	t.Logf("replay: %d segments, %v of a %v talk; %v missing between the runs, the publisher away %v", len(replay.Segments),
+		covered.Round(time.Millisecond), talkEnd.Sub(talkStart).Round(time.Millisecond), holeEnd.Sub(holeStart).Round(time.Millisecond), away.Round(time.Millisecond))
 
 	// ffprobe reads the replay through node B's archive window.
 	out, err := exec.Command(ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
