@@ -27,8 +27,11 @@ type reader struct {
 	totalDropped int
 	lastLog      time.Time
 	closing      bool
-	wake         chan struct{}
-	done         chan struct{}
+	// deferredSince is when the oldest unit queued without a wake-up
+	// arrived (zero: none waits).
+	deferredSince time.Time
+	wake          chan struct{}
+	done          chan struct{}
 }
 
 func newReader(name string, size int, fn func(Event), log *slog.Logger) *reader {
@@ -46,9 +49,18 @@ func (rd *reader) wants(stage, rendition string) bool {
 	return !rd.filtered || (rd.stage == stage && rd.rendition == rendition)
 }
 
+// maxDeferral bounds how long a unit pushed with lazy set waits in the
+// queue for a wake-up: audio whose video stopped still flows.
+const maxDeferral = 100 * time.Millisecond
+
 // push enqueues ev. control events always fit; units are dropped when full
-// (push then returns false).
-func (rd *reader) push(ev Event, control bool) bool {
+// (push then returns false). A unit pushed lazy does not wake the reader's
+// goroutine: it is read with the next unit that does (the next video frame,
+// at most a frame interval later), unless the queue fills to a quarter or
+// the oldest such unit waits maxDeferral. Each wake-up costs a goroutine
+// hand-off and, on an idle server, a thread woken from sleep; audio
+// frames (~47 a second of AAC at 48 kHz) then share the video frames'.
+func (rd *reader) push(ev Event, control, lazy bool) bool {
 	rd.mu.Lock()
 	if rd.closing {
 		rd.mu.Unlock()
@@ -70,10 +82,22 @@ func (rd *reader) push(ev Event, control bool) bool {
 	if ev.Unit != nil {
 		rd.units++
 	}
+	wake := control || !lazy || ev.Unit == nil || rd.units >= rd.size/4
+	if !wake {
+		if rd.deferredSince.IsZero() {
+			rd.deferredSince = ev.Unit.Received
+		}
+		wake = ev.Unit.Received.Sub(rd.deferredSince) >= maxDeferral
+	}
+	if wake {
+		rd.deferredSince = time.Time{}
+	}
 	rd.mu.Unlock()
-	select {
-	case rd.wake <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case rd.wake <- struct{}{}:
+		default:
+		}
 	}
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -157,7 +158,7 @@ func (r *Registry) subscribe(rd *reader) func() {
 	for _, st := range r.stages {
 		for _, pa := range st.paths {
 			if pa.pub != nil && !pa.pub.closed && rd.wants(st.name, pa.rendition) {
-				rd.push(Event{Stage: st.name, Rendition: pa.rendition, Start: pa.pub.stream}, true)
+				rd.push(Event{Stage: st.name, Rendition: pa.rendition, Start: pa.pub.stream}, true, false)
 			}
 		}
 	}
@@ -233,7 +234,7 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 		return nil, fmt.Errorf("stage %q: %w (from %s since %s)", s.Stage, ErrStageBusy,
 			pa.pub.stream.Remote, pa.pub.stream.Start.UTC().Format(time.RFC3339))
 	}
-	p := &Publisher{reg: r, pa: pa, stream: s}
+	p := &Publisher{reg: r, pa: pa, stream: s, lazy: lazyTracks(s.Tracks)}
 	pa.pub = p
 	pa.stats = newStats(s)
 	pa.silence = newSilence(s)
@@ -242,7 +243,7 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 	r.changedLocked()
 	for _, rd := range r.readers {
 		if rd.wants(s.Stage, s.Rendition) {
-			rd.push(Event{Stage: s.Stage, Rendition: s.Rendition, Start: s}, true)
+			rd.push(Event{Stage: s.Stage, Rendition: s.Rendition, Start: s}, true, false)
 		}
 	}
 	r.Log.Info("publish started", "stage", s.Stage, "rendition", RenditionName(s.Rendition), "source", s.Source, "remote", s.Remote, "tracks", trackNames(s.Tracks))
@@ -385,7 +386,21 @@ type Publisher struct {
 	reg    *Registry
 	pa     *path
 	stream *Stream
+	// lazy marks the tracks whose units do not wake readers by themselves
+	// (reader.push): the audio of a publish with video.
+	lazy   []bool
 	closed bool // guarded by reg.mu
+}
+
+// lazyTracks marks the tracks other than video when there is video.
+func lazyTracks(tracks []*Track) []bool {
+	lazy := make([]bool, len(tracks))
+	if slices.ContainsFunc(tracks, (*Track).IsVideo) {
+		for i, t := range tracks {
+			lazy[i] = !t.IsVideo()
+		}
+	}
+	return lazy
 }
 
 // Stream returns the publish this publisher writes.
@@ -409,7 +424,7 @@ func (p *Publisher) WriteUnit(u *Unit) {
 		if !rd.wants(p.stream.Stage, p.stream.Rendition) {
 			continue
 		}
-		if !rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, Unit: u}, false) {
+		if !rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, Unit: u}, false, p.lazy[u.Track]) {
 			p.pa.dropped++
 		}
 	}
@@ -440,7 +455,7 @@ func (p *Publisher) close() bool {
 	}
 	for _, rd := range p.reg.readers {
 		if rd.wants(p.stream.Stage, p.stream.Rendition) {
-			rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, End: true}, true)
+			rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, End: true}, true, false)
 		}
 	}
 	p.reg.Log.Info("publish ended", "stage", p.stream.Stage, "rendition", RenditionName(p.stream.Rendition), "source", p.stream.Source, "remote", p.stream.Remote,
