@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,4 +100,87 @@ func TestRegistry_audioWithVideo(t *testing.T) {
 		last := evs[len(evs)-1]
 		return last.Stage == "radio" && last.Unit != nil
 	})
+}
+
+// TestRegistry_inline checks an inline reader: each event is handed to fn
+// before the call that wrote it returns (a unit of video, Start, End), the
+// audio of a publish with video with the next video frame, and fn sees one
+// event at a time, each path's in order, while publishers write at once.
+func TestRegistry_inline(t *testing.T) {
+	r := newTestRegistry(t, 1024)
+	var busy atomic.Int32
+	c := &collector{}
+	unsub := r.SubscribeInline("c", func(ev Event) {
+		if busy.Add(1) != 1 {
+			t.Error("fn ran on two goroutines at once")
+		}
+		c.fn(ev)
+		busy.Add(-1)
+	})
+	av := videoStream("av")
+	av.Tracks = append(av.Tracks, &Track{Codec: &mp4codecs.MPEG4Audio{}})
+	p, err := r.Publish(av)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.snapshot()); n != 1 {
+		t.Fatalf("after Publish: %d events; want Start", n)
+	}
+	p.WriteUnit(&Unit{Track: 0, DTS: 1, RandomAccess: true, AU: [][]byte{{1}}})
+	if n := len(c.snapshot()); n != 2 {
+		t.Fatalf("after a video unit: %d events; want 2", n)
+	}
+	p.WriteUnit(&Unit{Track: 1, DTS: 2, AU: [][]byte{{2}}})
+	if n := len(c.snapshot()); n != 2 {
+		t.Fatalf("after an audio unit: %d events; want it to wait for the video", n)
+	}
+	p.WriteUnit(&Unit{Track: 0, DTS: 3, AU: [][]byte{{3}}})
+	p.Close()
+	ev := c.snapshot()
+	if len(ev) != 5 || ev[0].Start == nil || !ev[4].End {
+		t.Fatalf("events %+v; want Start, three units, End", ev)
+	}
+	for i, e := range ev[1:4] {
+		if e.Unit == nil || e.Unit.DTS != time.Duration(i+1) {
+			t.Fatalf("event %d: %+v; want the unit of DTS %d", i+1, e, i+1)
+		}
+	}
+
+	// Publishers at once: each path's units arrive in order, whole.
+	const units = 500
+	var wg sync.WaitGroup
+	for _, name := range []string{"a", "b", "c"} {
+		p, err := r.Publish(videoStream(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range units {
+				p.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i), AU: [][]byte{{1}}})
+			}
+			p.Close()
+		}()
+	}
+	wg.Wait()
+	unsub()
+	next := map[string]time.Duration{}
+	ended := map[string]bool{}
+	for _, e := range c.snapshot()[5:] {
+		switch {
+		case e.Unit != nil:
+			if ended[e.Stage] || e.Unit.DTS != next[e.Stage] {
+				t.Fatalf("stage %s: unit %v after %v (ended %v)", e.Stage, e.Unit.DTS, next[e.Stage], ended[e.Stage])
+			}
+			next[e.Stage]++
+		case e.End:
+			ended[e.Stage] = true
+		}
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if next[name] != units || !ended[name] {
+			t.Errorf("stage %s: %d units, ended %v; want %d, ended", name, next[name], ended[name], units)
+		}
+	}
 }

@@ -45,7 +45,11 @@ type Registry struct {
 	mu      sync.Mutex
 	stages  map[string]*stage
 	readers []*reader
-	closed  bool
+	// inline are the readers of readers that have no goroutine
+	// (SubscribeInline); replaced, never changed in place, so that a copy
+	// of the slice taken under mu can be drained after it.
+	inline []*reader
+	closed bool
 	// changed is closed and replaced when a publish starts or ends or a
 	// warning changes (Changed).
 	changed chan struct{}
@@ -129,7 +133,7 @@ func (r *Registry) Close() {
 	r.mu.Lock()
 	r.closed = true
 	rs := r.readers
-	r.readers = nil
+	r.readers, r.inline = nil, nil
 	r.mu.Unlock()
 	for _, rd := range rs {
 		rd.close()
@@ -147,6 +151,26 @@ func (r *Registry) Subscribe(name string, fn func(Event)) func() {
 // stage's source (rendition "") or one of its renditions. Its queue holds that
 // path's units alone, so a reader that falls behind drops only that path's
 // units (and counts them against it).
+// SubscribeInline is Subscribe for a reader whose fn never blocks (no I/O,
+// no waiting on other goroutines, short critical sections only): fn runs on
+// the goroutine that writes the event — the publisher's, for its units —
+// right after the write, one event at a time and in order as with
+// Subscribe, and no goroutine is woken per unit. Units are still queued
+// first (and dropped when the queue is full, should fn be slow), and the
+// audio of a publish with video waits for the next video frame. fn must not
+// unsubscribe itself.
+func (r *Registry) SubscribeInline(name string, fn func(Event)) func() {
+	return r.subscribe(newInlineReader(name, r.QueueSize, fn, r.Log))
+}
+
+// drainInline drains the inline readers that have events due, on the
+// calling goroutine; call it without mu, after queueing events.
+func drainInline(rs []*reader) {
+	for _, rd := range rs {
+		rd.drain()
+	}
+}
+
 func (r *Registry) SubscribePath(name, stage, rendition string, fn func(Event)) func() {
 	rd := newReader(name, r.QueueSize, fn, r.Log)
 	rd.filtered, rd.stage, rd.rendition = true, stage, rendition
@@ -163,15 +187,16 @@ func (r *Registry) subscribe(rd *reader) func() {
 		}
 	}
 	r.readers = append(r.readers, rd)
+	if rd.inline {
+		r.inline = append(r.inline[:len(r.inline):len(r.inline)], rd)
+	}
+	inline := r.inline
 	r.mu.Unlock()
+	drainInline(inline)
 	return func() {
 		r.mu.Lock()
-		for i, x := range r.readers {
-			if x == rd {
-				r.readers = append(r.readers[:i:i], r.readers[i+1:]...)
-				break
-			}
-		}
+		r.readers = slices.DeleteFunc(slices.Clone(r.readers), func(x *reader) bool { return x == rd })
+		r.inline = slices.DeleteFunc(slices.Clone(r.inline), func(x *reader) bool { return x == rd })
 		r.mu.Unlock()
 		rd.close()
 	}
@@ -203,6 +228,12 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	p, err := r.publish(s)
 	if err != nil && r.Owners != nil {
 		r.Owners.Release(s.Stage)
+	}
+	if err == nil {
+		r.mu.Lock()
+		inline := r.inline
+		r.mu.Unlock()
+		drainInline(inline)
 	}
 	return p, err
 }
@@ -414,10 +445,12 @@ func (p *Publisher) WriteUnit(u *Unit) {
 		u.Received = time.Now()
 	}
 	p.reg.mu.Lock()
-	defer p.reg.mu.Unlock()
 	if p.closed {
+		p.reg.mu.Unlock()
 		return
 	}
+	defer drainInline(p.reg.inline) // read under mu, run after it
+	defer p.reg.mu.Unlock()
 	p.pa.stats.add(u, p.stream.Tracks[u.Track])
 	p.pa.silence.unit(u.Track, u.Received, p.pa, p.stream.Tracks, p.reg.Log)
 	for _, rd := range p.reg.readers {
@@ -432,7 +465,12 @@ func (p *Publisher) WriteUnit(u *Unit) {
 
 // Close ends the publish and frees the stage. It is safe to call twice.
 func (p *Publisher) Close() {
-	if p.close() && p.reg.Owners != nil {
+	closed := p.close()
+	p.reg.mu.Lock()
+	inline := p.reg.inline
+	p.reg.mu.Unlock()
+	drainInline(inline)
+	if closed && p.reg.Owners != nil {
 		p.reg.Owners.Release(p.stream.Stage)
 	}
 }
