@@ -24,12 +24,24 @@ const (
 	adminToken = "deploy-test-admin"
 )
 
-// buildSalon builds cmd/salon once per test binary.
-var buildSalon = sync.OnceValues(func() (string, error) {
+// buildDir holds the salon binary of this test run; TestMain removes it.
+var buildDir string
+
+func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "salon-deploy-")
 	if err != nil {
-		return "", err
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
+	buildDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildSalon builds cmd/salon once per test binary.
+var buildSalon = sync.OnceValues(func() (string, error) {
+	dir := buildDir
 	if m, _ := filepath.Glob("../web/static/vendor/hls.js-*/hls.min.js"); len(m) == 0 {
 		return "", fmt.Errorf("hls.js is not vendored, so salon's live page cannot play: run go generate ./web first")
 	}
