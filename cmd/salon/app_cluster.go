@@ -37,6 +37,10 @@ func (a *app) startCluster() error {
 	if a.leases, err = n.IngestLeases(ctx, 0); err != nil {
 		return err
 	}
+	// A stage this node lost (cut off from NATS past the lease's TTL, or
+	// taken by another node meanwhile) ends its publish here, so that the
+	// encoder reconnects to the node that holds it.
+	a.leases.Lost = a.reg.EndStage
 	a.reg.Owners = stageOwners{a.leases}
 	// Talks written here are announced to the other nodes (they read them
 	// again from the bucket); the programme's shared flags are read now,

@@ -233,7 +233,7 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 		return nil, fmt.Errorf("stage %q: %w (from %s since %s)", s.Stage, ErrStageBusy,
 			pa.pub.stream.Remote, pa.pub.stream.Start.UTC().Format(time.RFC3339))
 	}
-	p := &Publisher{reg: r, pa: pa, stream: s}
+	p := &Publisher{reg: r, pa: pa, stream: s, ended: make(chan struct{})}
 	pa.pub = p
 	pa.stats = newStats(s)
 	pa.silence = newSilence(s)
@@ -311,6 +311,30 @@ func (r *Registry) PathLive(stageName, rendition string) bool {
 	return pa != nil && pa.pub != nil
 }
 
+// EndStage ends every publish of the stage on this node (its source and
+// renditions) because of why: this node lost the stage to another one (its
+// ingest lease). Each publisher's connection is closed by its ingest server
+// (Publisher.Ended), so that the encoder reconnects, through the load
+// balancer, to the node that holds the stage now.
+func (r *Registry) EndStage(stageName string, why error) {
+	r.mu.Lock()
+	var pubs []*Publisher
+	if st := r.stages[stageName]; st != nil {
+		for _, pa := range st.paths {
+			if pa.pub != nil {
+				pa.pub.endErr = why
+				pubs = append(pubs, pa.pub)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range pubs {
+		r.Log.Warn("publish ended by this node: it lost the stage", "stage", stageName, "rendition", RenditionName(p.stream.Rendition),
+			"remote", p.stream.Remote, "reason", why.Error(), "hint", "the encoder reconnects to the node that holds the stage")
+		p.Close()
+	}
+}
+
 // Known tells whether the stage has ever been published since start.
 func (r *Registry) Known(stageName string) bool {
 	r.mu.Lock()
@@ -385,7 +409,21 @@ type Publisher struct {
 	reg    *Registry
 	pa     *path
 	stream *Stream
-	closed bool // guarded by reg.mu
+	ended  chan struct{} // closed when the publish ends
+	// guarded by reg.mu
+	closed bool
+	endErr error // why EndStage ended it
+}
+
+// Ended is closed when the publish has ended, whoever ended it.
+func (p *Publisher) Ended() <-chan struct{} { return p.ended }
+
+// EndReason says why the registry ended the publish (EndStage); nil when
+// it is running or its connection ended it.
+func (p *Publisher) EndReason() error {
+	p.reg.mu.Lock()
+	defer p.reg.mu.Unlock()
+	return p.endErr
 }
 
 // Stream returns the publish this publisher writes.
@@ -430,6 +468,7 @@ func (p *Publisher) close() bool {
 		return false
 	}
 	p.closed = true
+	close(p.ended)
 	if p.pa.pub == p {
 		p.pa.pub = nil
 		p.pa.lastSeen = time.Now()
