@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // Library is the programme: every talk's metadata (talks/{id}/talk.json),
