@@ -27,7 +27,10 @@ import (
 // (id taken, another talk live on the stage) through the storage writes to
 // publishing the result, so checks and writes form one step and a re-cut
 // never races a PATCH or a delete. Storage writes come before the in-memory
-// change, so a failed write leaves both as they were.
+// change, so a failed write leaves both as they were. Across salons sharing
+// the bucket (a cluster), talk.json and the replay are written conditionally
+// and a change another node made meanwhile is read and kept
+// (library_sync.go).
 //
 // Call Initialize before any other method.
 type Library struct {
