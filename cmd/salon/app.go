@@ -160,7 +160,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, fmt.Errorf("hls: %w", err)
 	}
 	a.hls = hm
-	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
+	a.unsub = a.reg.SubscribeInline("hls", a.hls.HandleEvent)
 
 	// With -nats, the chat's log is the cluster's replicated stream.
 	if err := a.startCluster(); err != nil {
