@@ -6,7 +6,7 @@
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
 import { viewerId as newViewerId } from './lib/ids.js';
-import { t } from './lib/i18n.js';
+import { t, warningText } from './lib/i18n.js';
 import { seekKeys } from './lib/player-keys.js';
 import { theater } from './lib/theater.js';
 
@@ -209,9 +209,9 @@ import { theater } from './lib/theater.js';
     viewerCount.parentNode.hidden = !live;
     tech.textContent = info ? trackLine(info.tracks) : '';
     warnings.replaceChildren();
-    ((info && info.warnings) || []).forEach(function (w) {
+    ((info && info.warning_codes) || []).forEach(function (w) {
       var li = document.createElement('li');
-      li.textContent = w;
+      li.textContent = warningText(w);
       warnings.appendChild(li);
     });
     document.title = (live ? '● ' : '') + stage + ' · salon';
