@@ -181,7 +181,7 @@ func (l *Live) Close() error {
 func (l *Live) stage(name string) *liveStage {
 	st := l.stages[name]
 	if st == nil {
-		st = &liveStage{langs: map[string][]LiveCue{}}
+		st = &liveStage{langs: map[string][]LiveCue{}, compactAt: l.CompactAt}
 		l.stages[name] = st
 	}
 	return st

@@ -43,10 +43,21 @@ func TestLive_Compact(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Morning: 10 cues, about 900 bytes: under CompactAt.
+	// Morning: 10 cues, about 900 bytes: under CompactAt, so the journal
+	// is only appended to (the same file throughout).
+	var first os.FileInfo
 	for i := range 10 {
 		now = t0.Add(time.Duration(i) * time.Second)
 		add("en", "morning cue number "+string(rune('a'+i)))
+		fi, err := os.Stat(journal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = fi
+		} else if !os.SameFile(first, fi) {
+			t.Fatalf("the journal was rewritten at cue %d, below CompactAt", i+1)
+		}
 	}
 	if n := len(lines()); n != 10 {
 		t.Fatalf("journal has %d lines before any compaction, want 10", n)
