@@ -196,10 +196,18 @@ func TestPages_LanguagesBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 			pollJS(ctx, t, "the live page's warnings in "+lang, `!!document.getElementById('overlay-text').textContent && [...document.querySelectorAll('#warnings li')].map(li => li.textContent).join('\n') === `+wantJS)
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('warnings').scrollIntoView({block: 'center'}), true`)); err != nil {
+				t.Fatal(err)
+			}
+			webtest.Screenshot(t, ctx, "warnings-live-"+lang)
 			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/admin?lang="+lang)); err != nil {
 				t.Fatal(err)
 			}
 			pollJS(ctx, t, "the console's warnings in "+lang, `[...document.querySelectorAll('ul.warnings li')].map(li => li.textContent).join('\n') === `+wantJS)
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('ul.warnings li').scrollIntoView({block: 'center'}), true`)); err != nil {
+				t.Fatal(err)
+			}
+			webtest.Screenshot(t, ctx, "warnings-console-"+lang)
 			if lang == "zh-CN" && !strings.Contains(want[0], "关键帧间隔 4.0 秒") {
 				t.Errorf("the Chinese warning is %q", want[0])
 			}

@@ -193,6 +193,7 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	const activeLiveCue = `Array.from(document.getElementById('video').textTracks).some(function (t) {
 		return t.mode === 'showing' && t.activeCues && Array.from(t.activeCues).some(function (c) { return /^live cue \d+ <b>现场<\/b>$/.test(c.text) }) })`
 	poll("a live cue showing as the player reaches it", activeLiveCue)
+	webtest.Screenshot(t, ctx, "live-cues-live-page")
 
 	// The talk's page while it is live: the replay playlist has no
 	// subtitles yet, the page's own track has the stage's cues since the
@@ -211,6 +212,7 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	poll("a live cue showing on the live talk's page", activeLiveCue)
 	poll("live cues in the transcript", `Array.from(document.querySelectorAll('#transcript-lines .transcript-text')).some(function (e) { return /^live cue \d+ 现场$/.test(e.textContent) })
 		&& !document.getElementById('transcript').hidden && !document.querySelector('#transcript-lines img')`)
+	webtest.Screenshot(t, ctx, "live-cues-talk-page")
 
 	// The speaker uploads captions while the talk is live; hostile files first.
 	hostile := []struct {
