@@ -93,6 +93,11 @@ func (l *Library) PutCaptions(ctx context.Context, id string, tr CaptionTrack) (
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	return retrying(ctx, l, func() (Caption, error) { return l.putCaptions(ctx, id, lang, tr) })
+}
+
+// putCaptions is PutCaptions, writeMu held.
+func (l *Library) putCaptions(ctx context.Context, id, lang string, tr CaptionTrack) (Caption, error) {
 	t, err := l.current(id)
 	if err != nil {
 		return Caption{}, err
@@ -137,6 +142,13 @@ func (l *Library) PutCaptions(ctx context.Context, id string, tr CaptionTrack) (
 func (l *Library) DeleteCaptions(ctx context.Context, id, lang string, check func(Talk) error) error {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	_, err := retrying(ctx, l, func() (struct{}, error) { return struct{}{}, l.deleteCaptions(ctx, id, lang, check) })
+	return err
+}
+
+// deleteCaptions is DeleteCaptions, writeMu held.
+
+func (l *Library) deleteCaptions(ctx context.Context, id, lang string, check func(Talk) error) error {
 	t, err := l.current(id)
 	if err != nil {
 		return err

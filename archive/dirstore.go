@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/salon/salon/internal/durable"
@@ -23,7 +26,7 @@ const tmpPrefix = ".salon-tmp-"
 
 // DirStore keeps objects as files below Root: key "a/b/c.m4s" is the file
 // Root/a/b/c.m4s, so the directory can be served as-is by any static web
-// server. It is safe for concurrent use and holds no state besides Root.
+// server. It is safe for concurrent use; it must not be copied after first use.
 //
 // Content types are not stored: every object reports ContentTypeFor(key).
 // ETags are derived from size, modification time and inode (see etag). A file and a directory cannot share a name, so keys
@@ -33,9 +36,18 @@ const tmpPrefix = ".salon-tmp-"
 // directory, fsyncs it, renames it over the key and fsyncs the directory.
 // Temp files left by a crash are harmless (never listed); they can be removed
 // by hand.
+//
+// PutIf checks the condition and writes holding a lock of the key's stripe
+// and an flock(2) of the key's directory: conditional writes are atomic
+// among every DirStore on the same directory of one machine (salons
+// sharing a directory over a network file system have no such guarantee;
+// a cluster of salons shares a bucket).
 type DirStore struct {
 	// Root is the directory that holds the objects; Initialize creates it.
 	Root string
+
+	// condMu serialises PutIf per key (a key hashes to one stripe).
+	condMu [32]sync.Mutex
 }
 
 var _ Store = (*DirStore)(nil)
@@ -112,6 +124,51 @@ func (s *DirStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// PutIf implements Store. The ETag compared is the one Stat and Get report
+// (size, modification time and inode): every Put renames a new file over
+// the key, so it changes with every write, and checking it costs a stat,
+// not a hash of the content.
+func (s *DirStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (string, error) {
+	if _, err := s.path(key); err != nil {
+		return "", err
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	mu := &s.condMu[h.Sum32()%uint32(len(s.condMu))]
+	mu.Lock()
+	defer mu.Unlock()
+	p, _ := s.path(key)
+	if err := s.mkdirs(filepath.Dir(p)); err != nil {
+		return "", fmt.Errorf("put %s: %w", key, err)
+	}
+	unlock, err := lockDir(filepath.Dir(p))
+	if err != nil {
+		return "", fmt.Errorf("put %s: lock its directory: %w", key, err)
+	}
+	defer unlock()
+	if cond.IfMatch != "" || cond.IfNoneMatch {
+		info, err := s.Stat(ctx, key)
+		switch {
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return "", err
+		case err != nil && cond.IfMatch != "":
+			return "", fmt.Errorf("put %s: it does not exist: %w", key, ErrPreconditionFailed)
+		case err == nil && cond.IfNoneMatch:
+			return "", fmt.Errorf("put %s: it exists: %w", key, ErrPreconditionFailed)
+		case err == nil && cond.IfMatch != "" && info.ETag != cond.IfMatch:
+			return "", fmt.Errorf("put %s: ETag %s, not %s: %w", key, info.ETag, cond.IfMatch, ErrPreconditionFailed)
+		}
+	}
+	if err := s.Put(ctx, key, bytes.NewReader(data), int64(len(data)), contentType); err != nil {
+		return "", err
+	}
+	info, err := s.Stat(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return info.ETag, nil
 }
 
 // PutFile stores the file at path, which must not change afterwards, as

@@ -1,9 +1,12 @@
 package archive_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/salon/salon/archive"
@@ -80,5 +83,44 @@ func TestDirStore_List_tempFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.Root, "a", "1.m4s")); err != nil {
 		t.Fatalf("object is not a plain file below Root: %v", err)
+	}
+}
+
+// TestDirStore_PutIfTwoStores: conditional writes through two DirStores on
+// one directory (two salons on one machine) are atomic too: of writers that
+// read the same ETag, exactly one wins.
+func TestDirStore_PutIfTwoStores(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	stores := []*archive.DirStore{{Root: root}, {Root: root}}
+	for _, s := range stores {
+		if err := s.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := t.Context()
+	for round := range 20 {
+		tag, err := stores[0].PutIf(ctx, "talks/x/talk.json", []byte("base"), "", archive.Condition{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var won atomic.Int32
+		for i := range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := stores[i%2].PutIf(ctx, "talks/x/talk.json", []byte{byte('a' + i)}, "", archive.Condition{IfMatch: tag})
+				if err == nil {
+					won.Add(1)
+				} else if !errors.Is(err, archive.ErrPreconditionFailed) {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := won.Load(); n != 1 {
+			t.Fatalf("round %d: %d writers from one ETag won, want 1", round, n)
+		}
 	}
 }

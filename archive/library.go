@@ -42,6 +42,11 @@ type Library struct {
 	// Zone is the event's time zone, for ids made from a start time
 	// ("main-1030"). Default UTC.
 	Zone *time.Location
+	// Notices, when set, is told of each talk this library wrote (saved,
+	// deleted, its speaker link issued or revoked), after the write: on a
+	// cluster it tells the other nodes, which Reload the talk. It must not
+	// block (it is called with the write lock held).
+	Notices ChangeNotices
 
 	writeMu sync.Mutex
 
@@ -61,6 +66,14 @@ type Library struct {
 	// changed is closed and replaced when a talk is saved or deleted
 	// (Changed); nil until the first call of Changed.
 	changed chan struct{}
+	// etags holds the ETag of each talk's talk.json as this library last
+	// read or wrote it: saves are conditional on it, so a change another
+	// node made meanwhile is read and kept, never overwritten
+	// (library_sync.go). "" is a store without ETags: written blindly.
+	etags map[string]string
+	// cutTags holds what this library knows of each talk's replay
+	// playlist in the store (library_sync.go); writeMu guards it.
+	cutTags map[string]cutTag
 }
 
 // Changed returns a channel that is closed at the next change of any talk
@@ -105,7 +118,7 @@ func (l *Library) Initialize(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
 	}
-	talks, broken, pending := map[string]Talk{}, map[string]bool{}, map[string]bool{}
+	talks, broken, pending, etags := map[string]Talk{}, map[string]bool{}, map[string]bool{}, map[string]string{}
 	speakers := map[string][32]byte{}
 	now := l.Now()
 	var speakerIDs []string
@@ -118,13 +131,13 @@ func (l *Library) Initialize(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		t, err := l.load(ctx, id)
+		t, tag, err := l.load(ctx, id)
 		if err != nil {
 			l.Log.Warn("skipping a talk that does not load; fix or delete its talk.json", "key", o.Key, "error", err)
 			broken[id] = true
 			continue
 		}
-		talks[id] = t
+		talks[id], etags[id] = t, tag
 		switch {
 		case t.DoNotRecord:
 			// never cut
@@ -150,8 +163,9 @@ func (l *Library) Initialize(ctx context.Context) error {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	l.mu.Lock()
-	l.talks, l.broken, l.pending, l.speakers = talks, broken, pending, speakers
+	l.talks, l.broken, l.pending, l.speakers, l.etags = talks, broken, pending, speakers, etags
 	l.uploading = map[string]bool{}
+	l.cutTags = map[string]cutTag{}
 	l.mu.Unlock()
 	l.Log.Info("talk library loaded", "talks", len(talks), "skipped", len(broken))
 	return nil
@@ -167,22 +181,23 @@ func talkIDOfKey(key string) (string, bool) {
 	return id, ok && ValidTalkID(id)
 }
 
-func (l *Library) load(ctx context.Context, id string) (Talk, error) {
-	data, err := readSmall(ctx, l.Store, TalkKey(id), maxTalkJSONSize)
+// load reads talks/{id}/talk.json and its ETag.
+func (l *Library) load(ctx context.Context, id string) (Talk, string, error) {
+	data, info, err := readSmallInfo(ctx, l.Store, TalkKey(id), maxTalkJSONSize)
 	if err != nil {
-		return Talk{}, err
+		return Talk{}, "", err
 	}
 	var t Talk
 	if err := json.Unmarshal(data, &t); err != nil {
-		return Talk{}, fmt.Errorf("parse: %w", err)
+		return Talk{}, "", fmt.Errorf("parse: %w", err)
 	}
 	if err := t.Validate(); err != nil {
-		return Talk{}, err
+		return Talk{}, "", err
 	}
 	if t.ID != id {
-		return Talk{}, fmt.Errorf("talk.json says id %q, but it is stored under %q", t.ID, id)
+		return Talk{}, "", fmt.Errorf("talk.json says id %q, but it is stored under %q", t.ID, id)
 	}
-	return normalize(t), nil
+	return normalize(t), info.ETag, nil
 }
 
 // replayFinal reports whether the talk's replay playlist exists and ended.
@@ -195,19 +210,26 @@ func (l *Library) replayFinal(ctx context.Context, id string) bool {
 }
 
 func readSmall(ctx context.Context, store Store, key string, limit int64) ([]byte, error) {
-	rc, _, err := store.Get(ctx, key, 0, -1)
+	data, _, err := readSmallInfo(ctx, store, key, limit)
+	return data, err
+}
+
+// readSmallInfo is readSmall with the object's info (its ETag is the one
+// of the bytes read).
+func readSmallInfo(ctx context.Context, store Store, key string, limit int64) ([]byte, ObjectInfo, error) {
+	rc, info, err := store.Get(ctx, key, 0, -1)
 	if err != nil {
-		return nil, err
+		return nil, ObjectInfo{}, err
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
+		return nil, ObjectInfo{}, fmt.Errorf("read %s: %w", key, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", key, limit)
+		return nil, ObjectInfo{}, fmt.Errorf("%s is larger than %d bytes", key, limit)
 	}
-	return data, nil
+	return data, info, nil
 }
 
 // List returns every talk, sorted by StartsAt, then ID.
@@ -294,6 +316,12 @@ func (l *Library) Create(ctx context.Context, t Talk) (Talk, error) {
 	t = normalize(t.clone())
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	return retrying(ctx, l, func() (Talk, error) { return l.create(ctx, t) })
+}
+
+// create is Create, writeMu held. Another node creating the same id at
+// once makes the save fail (If-None-Match); the retry then finds it taken.
+func (l *Library) create(ctx context.Context, t Talk) (Talk, error) {
 	if t.ID == "" {
 		t.ID = l.freeID(TalkIDFor(t, l.Zone))
 	} else if err := checkID(t.ID); err != nil {
@@ -341,6 +369,12 @@ func (l *Library) freeID(base string) string {
 func (l *Library) Update(ctx context.Context, id string, p TalkPatch) (Talk, error) {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	return retrying(ctx, l, func() (Talk, error) { return l.update(ctx, id, p) })
+}
+
+// update is Update, writeMu held.
+
+func (l *Library) update(ctx context.Context, id string, p TalkPatch) (Talk, error) {
 	old, err := l.current(id)
 	if err != nil {
 		return Talk{}, err
@@ -411,6 +445,7 @@ func (l *Library) Update(ctx context.Context, id string, p TalkPatch) (Talk, err
 // unpublish deletes a talk's replay, slide track and chat log (a talk marked
 // do_not_record); its talk.json and slides stay.
 func (l *Library) unpublish(ctx context.Context, id string) error {
+	delete(l.cutTags, id) // the next cut reads the playlist's state again
 	for _, key := range []string{TalkPlaylistKey(id), SlidesVTTKey(id), ChatKey(id)} {
 		if err := l.Store.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("talk %q is do_not_record, but its %s could not be deleted: %w; try again", id, key, err)
@@ -454,12 +489,15 @@ func (l *Library) Delete(ctx context.Context, id string) error {
 	if err := l.Store.Delete(ctx, TalkKey(id)); err != nil {
 		return fmt.Errorf("delete talk %q: %w", id, err)
 	}
+	l.notice(id)
 	l.mu.Lock()
 	delete(l.talks, id)
 	delete(l.broken, id)
 	delete(l.pending, id)
+	delete(l.etags, id)
 	l.notifyLocked()
 	l.mu.Unlock()
+	delete(l.cutTags, id)
 	prefix := "talks/" + id + "/"
 	objs, err := l.Store.List(ctx, prefix)
 	if err != nil {
@@ -492,11 +530,17 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 	if err != nil {
 		return Talk{}, fmt.Errorf("encode talk %q: %w", t.ID, err)
 	}
-	if err := putBytes(ctx, l.Store, TalkKey(t.ID), append(data, '\n')); err != nil {
+	tag, err := l.Store.PutIf(ctx, TalkKey(t.ID), append(data, '\n'), "", l.saveCondition(t.ID))
+	if errors.Is(err, ErrPreconditionFailed) {
+		return Talk{}, &staleError{id: t.ID, err: err}
+	}
+	if err != nil {
 		return Talk{}, fmt.Errorf("save talk %q: %w", t.ID, err)
 	}
+	l.notice(t.ID)
 	l.mu.Lock()
 	l.talks[t.ID] = t.clone()
+	l.etags[t.ID] = tag
 	delete(l.broken, t.ID)
 	if recut {
 		l.pending[t.ID] = true // until the playlist below is written
@@ -507,12 +551,9 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 	l.notifyLocked()
 	l.mu.Unlock()
 	if recut {
-		final, err := l.writeReplay(ctx, t, &sel)
+		final, err := l.writeCut(ctx, t, &sel)
 		if err != nil {
-			return Talk{}, fmt.Errorf("talk %q is saved, but its replay playlist is not: %w; repeat the request to retry", t.ID, err)
-		}
-		if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {
-			return Talk{}, fmt.Errorf("talk %q is saved, but %w; repeat the request to retry", t.ID, err)
+			return Talk{}, fmt.Errorf("talk %q is saved, but its replay is not: %w; repeat the request to retry", t.ID, err)
 		}
 		l.setPending(t.ID, !final)
 	}

@@ -17,6 +17,12 @@ func (l *Library) Start(ctx context.Context, id string, at time.Time) (Talk, err
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	return retrying(ctx, l, func() (Talk, error) { return l.start(ctx, id, at) })
+}
+
+// start is Start, writeMu held.
+
+func (l *Library) start(ctx context.Context, id string, at time.Time) (Talk, error) {
 	t, err := l.current(id)
 	if err != nil {
 		return Talk{}, err
@@ -42,9 +48,15 @@ func (l *Library) Stop(ctx context.Context, id string, at time.Time) (Talk, erro
 	if at.IsZero() {
 		at = l.Now()
 	}
-	at = at.UTC()
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	return retrying(ctx, l, func() (Talk, error) { return l.stop(ctx, id, at) })
+}
+
+// stop is Stop, writeMu held.
+
+func (l *Library) stop(ctx context.Context, id string, at time.Time) (Talk, error) {
+	at = at.UTC()
 	t, err := l.current(id)
 	if err != nil {
 		return Talk{}, err
@@ -139,11 +151,8 @@ func (l *Library) cut(ctx context.Context, t Talk) error {
 	if err != nil {
 		return err
 	}
-	final, err := l.writeReplay(ctx, t, &sel)
+	final, err := l.writeCut(ctx, t, &sel)
 	if err != nil {
-		return fmt.Errorf("cut talk %q: %w", t.ID, err)
-	}
-	if err := l.writeSlidesVTT(ctx, t, &sel); err != nil {
 		return fmt.Errorf("cut talk %q: %w", t.ID, err)
 	}
 	l.setPending(t.ID, !final)

@@ -70,6 +70,7 @@ func (l *Library) IssueSpeakerToken(ctx context.Context, id string) (string, err
 	l.mu.Lock()
 	l.speakers[id] = h
 	l.mu.Unlock()
+	l.notice(id)
 	return token, nil
 }
 
@@ -92,6 +93,7 @@ func (l *Library) revokeSpeaker(ctx context.Context, id string) error {
 	l.mu.Lock()
 	delete(l.speakers, id)
 	l.mu.Unlock()
+	l.notice(id) // another node may hold the link this one did not know
 	return nil
 }
 

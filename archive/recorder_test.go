@@ -162,6 +162,12 @@ func (s *flakyStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	return nil
 }
 
+// PutIf writes unconditionally: this store keeps no ETags (the recorder
+// makes no conditional writes).
+func (s *flakyStore) PutIf(ctx context.Context, key string, data []byte, contentType string, _ Condition) (string, error) {
+	return "", s.Put(ctx, key, bytes.NewReader(data), int64(len(data)), contentType)
+}
+
 func (s *flakyStore) setFail(fail func(int) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -131,7 +131,7 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 			return false, err
 		}
 	}
-	if err := putBytes(ctx, l.Store, TalkPlaylistKey(t.ID), body); err != nil {
+	if err := l.putReplay(ctx, t.ID, body); err != nil {
 		return false, err
 	}
 	return final, nil

@@ -256,6 +256,13 @@ func (l *Library) unlistedUpload(ctx context.Context, id, name, key string, list
 func (l *Library) listSlide(ctx context.Context, id string, s Slide) error {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	_, err := retrying(ctx, l, func() (struct{}, error) { return struct{}{}, l.listSlideLocked(ctx, id, s) })
+	return err
+}
+
+// listSlideLocked is listSlide, writeMu held.
+
+func (l *Library) listSlideLocked(ctx context.Context, id string, s Slide) error {
 	t, err := l.current(id)
 	if err != nil {
 		return fmt.Errorf("talk %q was deleted during the upload: %w", id, err)
@@ -276,6 +283,13 @@ func (l *Library) listSlide(ctx context.Context, id string, s Slide) error {
 func (l *Library) DeleteSlide(ctx context.Context, id, name string, check func(Talk) error) error {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	_, err := retrying(ctx, l, func() (struct{}, error) { return struct{}{}, l.deleteSlide(ctx, id, name, check) })
+	return err
+}
+
+// deleteSlide is DeleteSlide, writeMu held.
+
+func (l *Library) deleteSlide(ctx context.Context, id, name string, check func(Talk) error) error {
 	t, err := l.current(id)
 	if err != nil {
 		return err

@@ -26,6 +26,13 @@ func (s *talkJSONFailStore) Put(ctx context.Context, key string, r io.Reader, si
 	return s.DirStore.Put(ctx, key, r, size, contentType)
 }
 
+func (s *talkJSONFailStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (string, error) {
+	if s.fail.Load() && strings.HasSuffix(key, "/talk.json") {
+		return "", errors.New("bucket refused talk.json (test)")
+	}
+	return s.DirStore.PutIf(ctx, key, data, contentType, cond)
+}
+
 // TestLibrary_AddSlideListingFails: when talk.json cannot be saved after an
 // upload, a new file is removed again (nothing unlisted is left), and a
 // replacing one is kept, since talk.json still lists that name: deleting it

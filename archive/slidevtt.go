@@ -84,6 +84,12 @@ func (l *Library) writeSlidesVTT(ctx context.Context, t Talk, sel *Selection) er
 func (l *Library) SaveSlideChanges(ctx context.Context, id string, changes []SlideChange) (Talk, error) {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	return retrying(ctx, l, func() (Talk, error) { return l.saveSlideChanges(ctx, id, changes) })
+}
+
+// saveSlideChanges is SaveSlideChanges, writeMu held.
+
+func (l *Library) saveSlideChanges(ctx context.Context, id string, changes []SlideChange) (Talk, error) {
 	old, err := l.current(id)
 	if err != nil {
 		return Talk{}, err

@@ -18,6 +18,21 @@ var ErrNotFound = errors.New("object not found")
 // the object, a negative offset, or a length below -1.
 var ErrInvalidRange = errors.New("invalid range")
 
+// ErrPreconditionFailed is returned (wrapped) by PutIf when the object is
+// not as the condition says: its ETag is not IfMatch (or it is missing), or
+// it exists when IfNoneMatch asked that it does not. Nothing is written; the
+// caller reads the object again and decides.
+var ErrPreconditionFailed = errors.New("precondition failed: the object changed since it was read")
+
+// Condition is the precondition of a conditional write (PutIf), as HTTP's
+// If-Match and If-None-Match: * on an object's ETag.
+type Condition struct {
+	// IfMatch writes only over an object whose ETag is this one.
+	IfMatch string
+	// IfNoneMatch writes only when no object has the key (a create).
+	IfNoneMatch bool
+}
+
 // ObjectInfo describes one stored object.
 type ObjectInfo struct {
 	Key         string
@@ -50,4 +65,13 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 	// Delete removes the object; deleting a missing object is not an error.
 	Delete(ctx context.Context, key string) error
+	// PutIf stores data (a small object: talk.json, a playlist) only when
+	// cond holds, atomically with the check, and returns the new object's
+	// ETag; ErrPreconditionFailed when cond does not hold. It is how nodes
+	// sharing a bucket update one object without losing each other's
+	// writes: read (ETag), change, PutIf(IfMatch), and on
+	// ErrPreconditionFailed read again and retry. A Condition with neither
+	// field set writes unconditionally. contentType "" means
+	// ContentTypeFor(key).
+	PutIf(ctx context.Context, key string, data []byte, contentType string, cond Condition) (etag string, err error)
 }

@@ -30,6 +30,9 @@ type Chat struct {
 
 	// URL is salon's base URL (http://127.0.0.1:8080, the chat is then
 	// /ws/chat/{Stage}) or the chat's ws:// URL itself. Loopback only.
+	// Several nodes of one deployment: their URLs, comma-separated; the
+	// viewers of each source address go to one node, in turn, and the
+	// delivery latency is told apart within a node and across nodes.
 	URL   string
 	Stage string // default "main"
 	// N is the number of viewers; Senders of them post, Rate messages per
@@ -53,14 +56,21 @@ type Chat struct {
 	PerIP int
 	// Source is the first loopback source address (default 127.1.0.1).
 	Source string
-	// PID of the salon process to sample (0: none).
-	PID int
+	// PID of the salon process to sample (0: none); PIDs, of each node
+	// when URL names several.
+	PID  int
+	PIDs []int
+	// Reconnect: a viewer whose connection ends while sending (its node
+	// was lost) dials the next node, as a browser behind a load balancer
+	// would; the result says how soon it was back.
+	Reconnect bool
 	// Log receives progress events (default: discard).
 	Log *slog.Logger
 
 	// private
 
 	wsURL   string
+	wsURLs  []string // one per node
 	source  net.IP
 	senders []int // viewer indexes
 }
@@ -107,11 +117,17 @@ func (b *Chat) Initialize() error {
 	case b.PID < 0:
 		return fmt.Errorf("-pid must be a process id (got %d)", b.PID)
 	}
-	ws, err := chatURL(b.URL, b.Stage)
-	if err != nil {
-		return err
+	for _, u := range strings.Split(b.URL, ",") {
+		ws, err := chatURL(strings.TrimSpace(u), b.Stage)
+		if err != nil {
+			return err
+		}
+		b.wsURLs = append(b.wsURLs, ws)
 	}
-	b.wsURL = ws
+	b.wsURL = strings.Join(b.wsURLs, ",")
+	if b.PID != 0 && len(b.PIDs) == 0 {
+		b.PIDs = []int{b.PID}
+	}
 	b.source = net.ParseIP(b.Source).To4()
 	if b.source == nil || !b.source.IsLoopback() {
 		return fmt.Errorf("-source %q is not an IPv4 loopback address (127.x.y.z)", b.Source)
@@ -176,11 +192,19 @@ func sourceAddr(base net.IP, i int) net.IP {
 }
 
 // chatViewer is one connection. Fields written by its reader goroutine are
-// read by Run only after that goroutine ended.
+// read by Run only after that goroutine ended; connMu guards conn while a
+// reconnection replaces it (the sending loop reads it meanwhile).
 type chatViewer struct {
+	connMu  sync.Mutex
 	conn    *wsConn
 	stalled bool
 	sender  bool
+	node    int    // index of its node's URL
+	src     net.IP // its source address
+	route   *atomic.Pointer[chatRoute]
+
+	same, cross latencyHist     // deliveries of messages sent on its node, on another
+	back        []time.Duration // reconnections: connection end → welcome on another node
 
 	connectErr string
 	connect    time.Duration
@@ -195,18 +219,29 @@ type chatViewer struct {
 	errFrames  int64 // other error frames
 }
 
+// chatRoute says which node each message was sent on: message id was
+// sent on nodes[id % len(nodes)] (the senders post in turn).
+type chatRoute struct{ nodes []int }
+
 // Run connects, idles, sends, waits for deliveries and reports. An error
 // means the run could not be measured at all.
 func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
-	pid := strconv.Itoa(b.PID)
-	var salon [4]procSample
+	salon := make([][4]procSample, len(b.PIDs))
 	sample := func(i int) error {
-		if b.PID == 0 {
-			return nil
+		for k, pid := range b.PIDs {
+			s, err := sampleProc(strconv.Itoa(pid))
+			switch {
+			case err == nil:
+				salon[k][i] = s
+			case i > 0 && len(b.PIDs) > 1:
+				// A node killed during the run: its last reading stands.
+				salon[k][i] = salon[k][i-1]
+				salon[k][i].at = time.Now()
+			default:
+				return err
+			}
 		}
-		s, err := sampleProc(pid)
-		salon[i] = s
-		return err
+		return nil
 	}
 	if err := sample(0); err != nil {
 		return nil, err
@@ -226,8 +261,10 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 		isSender[i] = true
 	}
 	stalledN := 0
+	route := &atomic.Pointer[chatRoute]{}
 	for i := range viewers {
-		v := &chatViewer{sender: isSender[i], recv: newBitset(maxMsgs)}
+		v := &chatViewer{sender: isSender[i], recv: newBitset(maxMsgs), route: route,
+			node: i / b.PerIP % len(b.wsURLs), src: sourceAddr(b.source, i/b.PerIP)}
 		// Spread the stalled viewers evenly over the non-senders.
 		if !v.sender && int(float64(i+1)*b.Stalled) > int(float64(i)*b.Stalled) {
 			v.stalled = true
@@ -239,8 +276,14 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	// Connect. Readers are read by a few epoll loops, one per CPU.
 	b.Log.Info("connecting", "url", b.wsURL, "n", b.N, "concurrency", b.Concurrency)
 	var finishing atomic.Bool
-	handle := func(v *chatViewer, data []byte, now int64, err error) { v.handle(data, now, err, &finishing) }
 	loops := make([]*epollLoop, runtime.GOMAXPROCS(0))
+	var reconnecting sync.WaitGroup
+	handle := func(v *chatViewer, data []byte, now int64, err error) {
+		v.handle(data, now, err, &finishing)
+		if b.Reconnect && v.left == now && v.conn.ended && !finishing.Load() {
+			reconnecting.Go(func() { b.reconnect(ctx, v, loops, stamp, &finishing) })
+		}
+	}
 	for i := range loops {
 		l, err := newEpollLoop(stamp, handle)
 		if err != nil {
@@ -262,7 +305,7 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 		sem <- struct{}{}
 		connecting.Go(func() {
 			defer func() { <-sem }()
-			b.connect(ctx, v, sourceAddr(b.source, i/b.PerIP), stamp)
+			b.connect(ctx, v, v.node, stamp)
 			if v.conn == nil || v.stalled {
 				return
 			}
@@ -297,11 +340,20 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	}
 	machine[0] = readMachineCPU()
 
-	// Send.
-	b.Log.Info("sending", "senders", len(b.senders), "rate", b.Rate, "duration", b.Duration)
+	// Send, in turn from the senders that connected.
+	var senders []*chatViewer
+	r0 := &chatRoute{}
+	for _, i := range b.senders {
+		if v := viewers[i]; v.conn != nil {
+			senders = append(senders, v)
+			r0.nodes = append(r0.nodes, v.node)
+		}
+	}
+	route.Store(r0)
+	b.Log.Info("sending", "senders", len(senders), "rate", b.Rate, "duration", b.Duration)
 	sent := make([]int64, 0, maxMsgs)
 	var sendErrs int64
-	if b.Rate > 0 {
+	if b.Rate > 0 && len(senders) > 0 {
 		interval := time.Duration(float64(time.Second) / b.Rate)
 		sendStart := time.Now()
 		for j := 0; ; j++ {
@@ -309,16 +361,15 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 			if at.Sub(sendStart) >= b.Duration || len(sent) >= maxMsgs || !sleepUntil(ctx, at) {
 				break
 			}
-			v := viewers[b.senders[j%len(b.senders)]]
-			if v.conn == nil {
-				sendErrs++
-				continue
-			}
+			v := senders[j%len(senders)]
 			id := uint64(len(sent))
 			st := stamp()
 			sent = append(sent, st)
 			msg := `{"type":"chat","text":"` + stampText(id, st) + `"}`
-			if err := v.conn.sendText([]byte(msg)); err != nil {
+			v.connMu.Lock()
+			c := v.conn
+			v.connMu.Unlock()
+			if err := c.sendText([]byte(msg)); err != nil {
 				sendErrs++
 			}
 		}
@@ -340,6 +391,7 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	// viewers then drain what the server queued for them to learn whether it
 	// dropped them.
 	finishing.Store(true)
+	reconnecting.Wait()
 	b.Log.Info("finishing")
 	var stalledDropped atomic.Int64
 	var drains sync.WaitGroup
@@ -378,8 +430,11 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	r.StalledDropped = int(stalledDropped.Load())
 	r.ConnectTotalSeconds = connectTotal.Seconds()
 	r.Interrupted = ctx.Err() != nil
-	if b.PID != 0 {
-		r.Salon = chatProc(b.PID, salon, r.Connected)
+	for k, pid := range b.PIDs {
+		r.SalonNodes = append(r.SalonNodes, chatProc(pid, salon[k], r.Connected/len(b.PIDs)))
+	}
+	if len(r.SalonNodes) == 1 {
+		r.Salon, r.SalonNodes = r.SalonNodes[0], nil
 	}
 	r.Tool = usageBetween(os.Getpid(), self0, self1)
 	r.MachineBusyPercentLoad = machine[1].busyPercentSince(machine[0])
@@ -387,12 +442,13 @@ func (b *Chat) Run(ctx context.Context) (*ChatResult, error) {
 	return r, nil
 }
 
-// connect dials from src and waits for the welcome frame.
-func (b *Chat) connect(ctx context.Context, v *chatViewer, src net.IP, stamp func() int64) {
+// connect dials node from the viewer's address and waits for the welcome
+// frame.
+func (b *Chat) connect(ctx context.Context, v *chatViewer, node int, stamp func() int64) {
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	conn, rest, err := dialWS(cctx, b.wsURL, src)
+	conn, rest, err := dialWS(cctx, b.wsURLs[node], v.src)
 	if err != nil {
 		v.connectErr = err.Error()
 		var hs errHTTPStatus
@@ -412,7 +468,33 @@ func (b *Chat) connect(ctx context.Context, v *chatViewer, src net.IP, stamp fun
 	}
 	v.connect = time.Since(start)
 	v.joined = stamp()
+	v.connMu.Lock()
 	v.conn = conn
+	v.connMu.Unlock()
+}
+
+// reconnect dials the nodes after the viewer's, in turn, until one
+// welcomes it, and reads it again. Called on its own goroutine once the
+// viewer's reading loop has forgotten its old connection.
+func (b *Chat) reconnect(ctx context.Context, v *chatViewer, loops []*epollLoop, stamp func() int64, finishing *atomic.Bool) {
+	old, left := v.conn, v.left
+	_ = old.Close()
+	for k := 1; !finishing.Load() && ctx.Err() == nil; k++ {
+		node := (v.node + k) % len(b.wsURLs)
+		conn := v.conn
+		b.connect(ctx, v, node, stamp)
+		if v.conn != conn {
+			v.node = node
+			v.back = append(v.back, time.Duration(v.joined-left))
+			v.left, v.leftErr = 0, ""
+			v.handle(nil, stamp(), nil, finishing)
+			if err := loops[int(v.src.To4()[3])%len(loops)].add(v); err != nil {
+				b.Log.Warn("reconnected viewer not read", "err", err)
+			}
+			return
+		}
+		sleepCtx(ctx, 100*time.Millisecond) // a browser's reconnect delay
+	}
 }
 
 // handle takes the bytes of one read of the viewer's socket, received at
@@ -466,7 +548,15 @@ func (v *chatViewer) message(m []byte, now int64) {
 	switch frameKind(m) {
 	case "chat":
 		if id, st, ok := parseStamp(m); ok {
-			v.hist.add(time.Duration(now - st))
+			d := time.Duration(now - st)
+			v.hist.add(d)
+			if r := v.route.Load(); r != nil && len(r.nodes) > 1 {
+				if r.nodes[id%uint64(len(r.nodes))] == v.node {
+					v.same.add(d)
+				} else {
+					v.cross.add(d)
+				}
+			}
 			if v.recv.set(id) {
 				v.dups++
 			}

@@ -31,6 +31,14 @@ type ChatResult struct {
 	Duplicates int64 `json:"duplicates"`
 
 	LatencyMs Percentiles `json:"latency_ms"` // send → receipt, over every delivery to a reading viewer
+	// With several nodes: deliveries to viewers of the sender's node, and
+	// to viewers of the other nodes.
+	Nodes              int          `json:"nodes,omitempty"`
+	LatencySameNodeMs  *Percentiles `json:"latency_same_node_ms,omitempty"`
+	LatencyCrossNodeMs *Percentiles `json:"latency_cross_node_ms,omitempty"`
+	Reconnected        int          `json:"reconnected,omitempty"`          // viewers back on another node after theirs was lost
+	ReconnectMs        *Percentiles `json:"reconnect_ms,omitempty"`         // connection end → welcome on another node
+	LostAfterReconnect int64        `json:"lost_after_reconnect,omitempty"` // messages sent after a viewer was back and not received
 
 	// Reading viewers that stayed connected: messages they owed (accepted,
 	// sent after they joined) and missed.
@@ -44,8 +52,9 @@ type ChatResult struct {
 	// Stalled viewers the server had disconnected by the end.
 	StalledDropped int `json:"stalled_dropped"`
 
-	Salon *ChatProc `json:"salon,omitempty"`
-	Tool  ProcUsage `json:"tool"`
+	Salon      *ChatProc   `json:"salon,omitempty"`
+	SalonNodes []*ChatProc `json:"salon_nodes,omitempty"` // one per -pids, in order
+	Tool       ProcUsage   `json:"tool"`
 	// MachineBusyPercentLoad is how busy all cores were while sending (100:
 	// all of them), other people's processes included; Cores is their number.
 	MachineBusyPercentLoad float64 `json:"machine_busy_percent_load"`
@@ -96,8 +105,8 @@ func (b *Chat) summarize(viewers []*chatViewer, sent []int64, sendEnd int64) *Ch
 		Sent:            int64(len(sent)),
 	}
 	accepted := newBitset(len(sent))
-	var connect []time.Duration
-	var hist latencyHist
+	var connect, back []time.Duration
+	var hist, same, cross latencyHist
 	for _, v := range viewers {
 		if v.conn == nil {
 			if v.connectErr != "" {
@@ -112,6 +121,9 @@ func (b *Chat) summarize(viewers []*chatViewer, sent []int64, sendEnd int64) *Ch
 		connect = append(connect, v.connect)
 		accepted.or(v.recv)
 		hist.merge(&v.hist)
+		same.merge(&v.same)
+		cross.merge(&v.cross)
+		back = append(back, v.back...)
 		r.Frames += v.frames
 		r.Duplicates += v.dups
 		r.Refused += v.refused
@@ -124,6 +136,15 @@ func (b *Chat) summarize(viewers []*chatViewer, sent []int64, sendEnd int64) *Ch
 	}
 	for _, v := range viewers {
 		if v.conn == nil || v.stalled {
+			continue
+		}
+		if len(v.back) > 0 && v.left == 0 {
+			// Back on another node: it owes what was sent after its
+			// last welcome (what it missed meanwhile is in that welcome's
+			// history, which the tool does not read).
+			r.Reconnected++
+			_, lost := lossFor(v.recv, accepted, sent, v.joined, sendEnd+1)
+			r.LostAfterReconnect += lost
 			continue
 		}
 		if v.left > 0 {
@@ -142,6 +163,15 @@ func (b *Chat) summarize(viewers []*chatViewer, sent []int64, sendEnd int64) *Ch
 	}
 	r.ConnectMs = percentiles(connect)
 	r.LatencyMs = hist.percentiles()
+	if len(b.wsURLs) > 1 {
+		r.Nodes = len(b.wsURLs)
+		s, c := same.percentiles(), cross.percentiles()
+		r.LatencySameNodeMs, r.LatencyCrossNodeMs = &s, &c
+	}
+	if len(back) > 0 {
+		p := percentiles(back)
+		r.ReconnectMs = &p
+	}
 	return r
 }
 
@@ -166,9 +196,20 @@ func (r *ChatResult) WriteTable(w io.Writer) error {
 	row("sending", "%d senders, %g msg/s for %.0f s%s", r.Senders, r.Rate, r.DurationSeconds, interrupted)
 	row("messages", "%d sent, %d broadcast, %d refused (rate limit), %d send errors, %d other error frames", r.Sent, r.Accepted, r.Refused, r.SendErrors, r.ErrFrames)
 	row("delivery latency", "p50 %.1f  p90 %.1f  p99 %.1f  max %.1f ms (%d deliveries)", r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max, r.LatencyMs.Count)
+	if r.LatencySameNodeMs != nil {
+		row("  within a node", "p50 %.1f  p99 %.1f  max %.1f ms (%d)", r.LatencySameNodeMs.P50, r.LatencySameNodeMs.P99, r.LatencySameNodeMs.Max, r.LatencySameNodeMs.Count)
+		row("  across nodes", "p50 %.1f  p99 %.1f  max %.1f ms (%d)", r.LatencyCrossNodeMs.P50, r.LatencyCrossNodeMs.P99, r.LatencyCrossNodeMs.Max, r.LatencyCrossNodeMs.Count)
+	}
 	row("lost", "%d of %d owed to reading viewers (%d duplicates)", r.Lost, r.Expected, r.Duplicates)
+	if r.ReconnectMs != nil {
+		row("reconnected", "%d viewers back on another node: p50 %.0f  p99 %.0f  max %.0f ms after their connection ended; %d messages lost after",
+			r.Reconnected, r.ReconnectMs.P50, r.ReconnectMs.P99, r.ReconnectMs.Max, r.LostAfterReconnect)
+	}
 	row("readers dropped", "%d%s, %d messages missed before", r.ReadersDropped, errorList(r.ReadersDroppedWhy), r.LostBeforeDrop)
 	row("stalled dropped", "%d of %d", r.StalledDropped, r.Stalled)
+	for i, p := range r.SalonNodes {
+		row(fmt.Sprintf("salon node %d CPU", i+1), "load %.1f s (%.0f%% of a core); RSS end %s", p.CPUSecondsLoad, p.CPUPercentLoad, humanBytes(p.RSSEnd))
+	}
 	if p := r.Salon; p != nil {
 		row("salon CPU", "connect %.1f s, idle %.1f s, load %.1f s (%.0f%% of a core)", p.CPUSecondsConnect, p.CPUSecondsIdle, p.CPUSecondsLoad, p.CPUPercentLoad)
 		row("salon RSS", "baseline %s, idle %s, end %s, peak %s; %.1f KiB per idle connection",

@@ -7,8 +7,13 @@
 # that whatever else the machine does weighs on all three alike. Several
 # rounds, each with fresh processes.
 #
+# BASE_ARGS are the base's extra flags (e.g. "-part 200ms" for a base that
+# has parts). MTX=ll (or fmp4) adds MediaMTX (bench/mediamtx.sh, built
+# outside the repository) with that HLS variant as a fourth process.
+#
 #   bench/ll_idle.sh                     # 3 rounds of 60 s
 #   ROUNDS=5 IDLE=120 BASE=abc123 bench/ll_idle.sh
+#   MTX=ll BASE_ARGS="-part 200ms" BASE=abc123 bench/ll_idle.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +22,8 @@ IDLE=${IDLE:-60}
 ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-15}
 BASE=${BASE:-main}
+read -r -a base_args <<<"${BASE_ARGS:-}"
+MTX=${MTX:-}
 KEY=bench-key-$$
 
 mkdir -p "$OUT"
@@ -49,6 +56,10 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
 names=(base part0 part200)
+if [[ -n $MTX ]]; then
+  mtx=$(bench/mediamtx.sh)
+  names+=(mtx)
+fi
 declare -A total
 for ((r = 1; r <= ROUNDS; r++)); do
   declare -A pid
@@ -59,7 +70,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     dirs+=("$data")
     bin=$OUT/salon args=()
     case $name in
-      base) bin=$OUT/salon-base ;;
+      base) bin=$OUT/salon-base args=("${base_args[@]}") ;;
       part0) args=(-part 0) ;;
       part200) args=(-part 200ms) ;;
     esac
@@ -72,6 +83,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
       -f rtsp -rtsp_transport tcp "rtsp://$rtsp/live/main?key=$KEY" 2>"$OUT/ffmpeg-$name.log" &
     pids+=("$!")
   done
+  if [[ -n $MTX ]]; then
+    "$mtx" "$(dirname "$mtx")/mediamtx-$MTX.yml" >"$OUT/mediamtx.log" 2>&1 &
+    pid[mtx]=$!
+    pids+=("$!")
+    for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/28554) 2>/dev/null && break; sleep 0.1; done
+    ffmpeg -v error -re -stream_loop -1 -i "$OUT/bench.mp4" -c copy \
+      -f rtsp -rtsp_transport tcp "rtsp://127.0.0.1:28554/live/main" 2>"$OUT/ffmpeg-mtx.log" &
+    pids+=("$!")
+    until curl -sf -o /dev/null --max-time 20 "http://127.0.0.1:28888/live/main/index.m3u8"; do sleep 0.1; done
+  fi
   for i in 0 1 2; do
     until curl -sf -o /dev/null --max-time 20 "http://127.0.0.1:$((18180 + i))/live/main/index.m3u8"; do sleep 0.1; done
   done

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -26,10 +27,19 @@ const leaseTimeout = 5 * time.Second
 // another node's claim of a leased stage is refused. When the node is lost,
 // its lease expires after TTL and another node may take the stage.
 //
+// A node that cannot renew its lease for TTL (cut off from NATS), or finds
+// that another node holds it, has lost the stage: Lost is called, and the
+// node ends its publish there so that the publisher reconnects to the node
+// that holds the stage. Until this node's claims of the lost lease are all
+// released, the stage is refused here.
+//
 // mu guards held; each held stage has a renewing goroutine.
 type Leases struct {
 	// parameters
 	TTL time.Duration // default DefaultLeaseTTL
+	// Lost is called, on the lease's goroutine, when this node lost a
+	// stage it holds; err says why. Set before the first Claim.
+	Lost func(stage string, err error)
 
 	node *Node
 	kv   jetstream.KeyValue
@@ -44,6 +54,7 @@ type Leases struct {
 type lease struct {
 	refs int    // claims of this node not yet released
 	rev  uint64 // revision of our value in the bucket
+	lost bool   // no longer ours: the claims end, none is added
 	stop chan struct{}
 }
 
@@ -82,8 +93,14 @@ func (l *Leases) Claim(stage string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if le := l.held[stage]; le != nil {
+		if le.lost {
+			return fmt.Errorf("%w: this node lost its lease of the stage a moment ago and is ending its publish; publish again in a few seconds", ErrLeased)
+		}
 		le.refs++
 		return nil
+	}
+	if st := l.node.nc.Status(); st != nats.CONNECTED {
+		return fmt.Errorf("cannot take the stage: this node is not connected to NATS (%s), so it cannot know whether another node ingests it; publish to another node, or check the NATS servers", st)
 	}
 	ctx, cancel := context.WithTimeout(l.ctx, leaseTimeout)
 	defer cancel()
@@ -130,7 +147,9 @@ func (l *Leases) Release(stage string) {
 		return
 	}
 	delete(l.held, stage)
-	close(le.stop)
+	if !le.lost {
+		close(le.stop)
+	}
 }
 
 // Holder is the node that holds stage's lease; "" when none does.
@@ -146,12 +165,19 @@ func (l *Leases) Holder(ctx context.Context, stage string) (string, error) {
 }
 
 // renew keeps the lease alive every TTL/3 until it is released, then
-// deletes it if it is still ours.
+// deletes it if it is still ours. A lease not renewed for TTL, or taken by
+// another node, is lost.
 func (l *Leases) renew(stage string, le *lease) {
 	defer l.wg.Done()
 	t := time.NewTicker(l.TTL / 3)
 	defer t.Stop()
 	rev := le.rev
+	// The server's TTL started a little after renewed: a lease this node
+	// counts as expired has not expired there yet.
+	renewed := time.Now()
+	expiry := time.NewTimer(l.TTL)
+	defer expiry.Stop()
+	var lastErr error
 	release := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), leaseTimeout)
 		defer cancel()
@@ -160,6 +186,10 @@ func (l *Leases) renew(stage string, le *lease) {
 			return
 		}
 		l.node.Log.Info("ingest lease released", "stage", stage)
+	}
+	took := func(r uint64) {
+		rev, renewed, lastErr = r, time.Now(), nil
+		expiry.Reset(l.TTL)
 	}
 	for {
 		select {
@@ -174,25 +204,73 @@ func (l *Leases) renew(stage string, le *lease) {
 				// Held while the node closes: it expires after TTL.
 			}
 			return
+		case <-expiry.C:
+			l.lose(stage, le, fmt.Errorf("its lease could not be renewed for %s, so another node may take the stage (last error: %v)", l.TTL, lastErr))
+			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(l.ctx, leaseTimeout)
+		// An attempt ends by the time the lease would expire.
+		expires := renewed.Add(l.TTL)
+		deadline := time.Now().Add(leaseTimeout)
+		if expires.Before(deadline) {
+			deadline = expires
+		}
+		ctx, cancel := context.WithDeadline(l.ctx, deadline)
 		r, err := l.kv.Update(ctx, stage, []byte(l.node.Name), rev)
 		cancel()
 		if err == nil {
-			rev = r
+			took(r)
 			continue
 		}
-		// Another node took the stage after our lease expired (this node
-		// was cut off longer than TTL), or NATS is unreachable now.
-		l.node.Log.Error("ingest lease not renewed: another node may take the stage", "stage", stage, "err", err)
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			if e, gerr := l.kv.Get(l.ctx, stage); gerr == nil && string(e.Value()) == l.node.Name {
-				rev = e.Revision()
-			}
+		lastErr = err
+		if l.ctx.Err() != nil || !time.Now().Before(expires) {
+			continue // closing, or lost (the expiry timer fires)
 		}
+		holder, r, herr := l.holder(stage, expires)
+		switch {
+		case herr == nil && holder == l.node.Name:
+			rev = r // ours: written by an attempt whose answer was lost
+			continue
+		case herr == nil && holder != "":
+			l.lose(stage, le, fmt.Errorf("node %q holds it now (this node could not renew its lease in time: %w)", holder, err))
+			return
+		}
+		// NATS unreachable for now, or expired with nobody else holding it.
+		l.node.Log.Warn("ingest lease not renewed; trying again", "stage", stage, "expires_in", time.Until(expires).Round(time.Millisecond), "err", err)
+		if herr == nil && holder == "" {
+			ctx, cancel := context.WithDeadline(l.ctx, expires)
+			if r, err := l.kv.Create(ctx, stage, []byte(l.node.Name)); err == nil {
+				took(r)
+			}
+			cancel()
+		}
+	}
+}
+
+// holder reads who holds stage ("" when nobody) and its revision, giving
+// up at before.
+func (l *Leases) holder(stage string, before time.Time) (string, uint64, error) {
+	ctx, cancel := context.WithDeadline(l.ctx, before)
+	defer cancel()
+	e, err := l.kv.Get(ctx, stage)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", 0, nil
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	return string(e.Value()), e.Revision(), nil
+}
+
+// lose marks the lease lost and tells Lost.
+func (l *Leases) lose(stage string, le *lease, why error) {
+	l.mu.Lock()
+	le.lost = true
+	l.mu.Unlock()
+	l.node.Log.Error("ingest lease lost: this node ends its publish of the stage so that the publisher reconnects to the node that holds it",
+		"stage", stage, "reason", why.Error())
+	if l.Lost != nil {
+		l.Lost(stage, fmt.Errorf("this node lost the stage: %w", why))
 	}
 }
 

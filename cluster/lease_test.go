@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,87 @@ func TestLeases_nodeLost(t *testing.T) {
 		time.Sleep(ttl / 10)
 	}
 	t.Logf("the stage was free %v after the node was lost (TTL %v)", time.Since(start).Round(100*time.Millisecond), ttl)
+}
+
+// A node loses a stage it holds when another node's value replaces its
+// lease, or when it cannot renew the lease for TTL (cut off from NATS):
+// Lost says so, with why, and the node refuses the stage until its claims
+// are released. Cut off from NATS, it refuses to take any stage at once.
+func TestLeases_lost(t *testing.T) {
+	c := natstest.Cluster(t, 3)
+	a, b := testNode(t, "a", c.URL(0)), testNode(t, "b", c.URL(1))
+	const ttl = 2 * time.Second
+	type loss struct {
+		stage string
+		err   error
+	}
+	lost := make(chan loss, 4)
+	la, lb := testLeases(t, a, ttl), testLeases(t, b, ttl)
+	la.Lost = func(stage string, err error) { lost <- loss{stage, err} }
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// Taken over: b writes the lease of "side" (as a node would that took
+	// it after a's lease expired).
+	if err := la.Claim("side"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lb.kv.Put(ctx, "side", []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case l := <-lost:
+		if l.stage != "side" || !strings.Contains(l.err.Error(), `node "b" holds it now`) {
+			t.Fatalf("lost %s: %v, want side, held by b", l.stage, l.err)
+		}
+	case <-time.After(10 * ttl):
+		t.Fatal("a did not see that b took stage side")
+	}
+	if err := la.Claim("side"); !errors.Is(err, ErrLeased) {
+		t.Fatalf("claim of a lost stage before its release = %v, want ErrLeased", err)
+	}
+	la.Release("side")
+
+	// Cut off: a's connection to NATS ends (killing its server would not
+	// do: the client knows the cluster's other servers and moves to one).
+	if err := la.Claim("main"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	a.nc.Close()
+	select {
+	case l := <-lost:
+		took := time.Since(start)
+		if l.stage != "main" || !strings.Contains(l.err.Error(), "could not be renewed") {
+			t.Fatalf("lost %s: %v, want main, not renewed", l.stage, l.err)
+		}
+		if took > ttl+ttl/4 {
+			t.Errorf("the loss was seen %v after the cut, want within the TTL (%v)", took, ttl)
+		}
+		t.Logf("lease lost %v after the cut: %v", took.Round(10*time.Millisecond), l.err)
+	case <-time.After(10 * ttl):
+		t.Fatal("a did not see that it lost stage main")
+	}
+	claimStart := time.Now()
+	err := la.Claim("other")
+	if err == nil || errors.Is(err, ErrLeased) || !strings.Contains(err.Error(), "not connected to NATS") {
+		// (Closed here; a node cut off is reconnecting: the same refusal.)
+		t.Fatalf("claim while cut off from NATS = %v, want a refusal saying NATS is unreachable", err)
+	}
+	if d := time.Since(claimStart); d > time.Second {
+		t.Errorf("the refusal took %v, want at once", d)
+	}
+	la.Release("main")
+	// Nothing announces an expiry: b claims again until it works.
+	for {
+		err := lb.Claim("main")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrLeased) || time.Since(start) > 10*ttl {
+			t.Fatalf("claim by b %v after a was cut off: %v", time.Since(start), err)
+		}
+		time.Sleep(ttl / 10)
+	}
+	lb.Release("main")
 }

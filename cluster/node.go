@@ -84,6 +84,11 @@ func (n *Node) Initialize(ctx context.Context) error {
 		nats.Timeout(5*time.Second),
 		nats.MaxReconnects(-1), // a node lost is normal: keep trying the others
 		nats.ReconnectWait(250*time.Millisecond),
+		// Nothing is buffered while disconnected: a publish then fails at
+		// once and is retried by its caller with the same id, or reported
+		// as not made. A buffered one would be sent when the connection
+		// came back, after its caller had told the viewer it failed.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				n.Log.Warn("NATS connection lost; reconnecting", "err", err)

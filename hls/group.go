@@ -14,8 +14,8 @@ import (
 // the renditions' segments aligned with the source's (align.go), and the
 // multivariant playlist over them (multivariant.go).
 //
-// Everything but mv is owned by the segmenting goroutine (the one that calls
-// Manager.HandleEvent); mu guards mv, read by File.
+// Everything but mv is owned by the caller of Manager.HandleEvent (one at a
+// time); mu guards mv, read by File.
 type group struct {
 	m          *Manager
 	name       string

@@ -69,8 +69,8 @@ type Segment struct {
 }
 
 // SegmentSink receives every finished segment and the end of every run.
-// Both are called synchronously from the segmenting goroutine (or from
-// Manager.Close): they must not block. RunEnded follows the run's last
+// Both are called synchronously by the caller of HandleEvent (in salon, a
+// publisher's goroutine) or by Manager.Close: they must not block. RunEnded follows the run's last
 // SegmentReady; it is called when the publish ends, when a new publish
 // replaces it, and by Manager.Close for runs still open.
 type SegmentSink interface {
@@ -90,8 +90,10 @@ type warningSetter interface {
 // which aligns the renditions' segments with the source's and serves the
 // multivariant playlist over them.
 //
-// Concurrency: HandleEvent is called from one goroutine, which owns every
-// segmenter's building state. What File serves lives in each stage's served
+// Concurrency: HandleEvent is called one event at a time (by one goroutine
+// at a time: salon subscribes it inline, so the publishers' goroutines take
+// turns), and that caller owns every segmenter's building state; it never
+// blocks (no I/O, finished segments go to the Sink's queue). What File serves lives in each stage's served
 // struct, guarded by its own mutex; mu guards only the stages and groups maps.
 type Manager struct {
 	// SegmentDuration is the target segment length (default 2 s). Segments are

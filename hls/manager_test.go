@@ -313,8 +313,10 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
-// TestManager_registry runs the segmenter as cmd wires it: a reader of a real
-// stream.Registry, which also shows its warnings.
+// TestManager_registry runs the segmenter as cmd wires it: an inline reader
+// of a real stream.Registry (HandleEvent runs on the publisher's goroutine),
+// which also shows its warnings (SetRenditionWarning takes the registry's
+// lock from inside HandleEvent: it must not be held there).
 func TestManager_registry(t *testing.T) {
 	requireFFmpeg(t)
 	md := load(t, encode(t, "av.mp4", append(append(videoIn("5"), audioIn()...), "-t", "5", "-c:v", "libx264", "-g", "90", "-c:a", "aac")...))
@@ -324,7 +326,7 @@ func TestManager_registry(t *testing.T) {
 	}
 	defer reg.Close()
 	m := newTestManager(t, &Manager{Warnings: reg})
-	unsubscribe := reg.Subscribe("hls", m.HandleEvent)
+	unsubscribe := reg.SubscribeInline("hls", m.HandleEvent)
 
 	pub, err := reg.Publish(&stream.Stream{Stage: "main", Tracks: md.tracks, Source: "test"})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -307,10 +308,16 @@ type guardedConn struct {
 
 	elem      *list.Element // in l.waiting while not publishing; guarded by l.mu
 	closeOnce sync.Once
+
+	// rb buffers the reads of a publisher (readbuf.go); buffered is set by
+	// promote.
+	buffered atomic.Bool
+	rb       readBuffer
 }
 
 // promote marks the connection as a publisher: no limit closes it anymore.
 func (c *guardedConn) promote() {
+	c.buffered.Store(true)
 	c.l.mu.Lock()
 	c.l.releaseLocked(c)
 	c.l.mu.Unlock()

@@ -42,6 +42,11 @@ type publication struct {
 	// must not block nor call back into the publication (it typically asks
 	// the connection to close).
 	refused func(error)
+	// ended, when set, is called once on its own goroutine when the
+	// registry ends the publish from outside (Registry.EndStage: the node
+	// lost the stage); it closes the connection.
+	ended func(error)
+	done  chan struct{} // closed by close
 
 	// lastMedia is when the last audio or video packet arrived (Unix ns),
 	// for the media watchdog.
@@ -76,7 +81,7 @@ type trackConv struct {
 const maxPendingNALUs = 16
 
 func newPublication(reg publishRegistry, log *slog.Logger, s *stream.Stream, codecs []mp4codecs.Codec) *publication {
-	p := &publication{reg: reg, log: log, stream: s}
+	p := &publication{reg: reg, log: log, stream: s, done: make(chan struct{})}
 	for i, c := range codecs {
 		t := &trackConv{index: i, codec: c}
 		switch c := c.(type) {
@@ -131,7 +136,36 @@ func (p *publication) startLocked() error {
 		return err
 	}
 	p.pub = pub
+	if p.ended != nil {
+		p.watchEndLocked()
+	}
 	return nil
+}
+
+// whenEnded calls f (once, on its own goroutine, without locks held) if
+// the registry ends the publish from outside: the node lost the stage to
+// another node, and f closes the connection so that the encoder reconnects.
+func (p *publication) whenEnded(f func(error)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ended = f
+	if p.pub != nil {
+		p.watchEndLocked()
+	}
+}
+
+// watchEndLocked waits for the publish to end. Called with mu held.
+func (p *publication) watchEndLocked() {
+	pub, f, done := p.pub, p.ended, p.done
+	go func() {
+		select {
+		case <-pub.Ended():
+			if err := pub.EndReason(); err != nil {
+				f(err)
+			}
+		case <-done:
+		}
+	}()
 }
 
 // started tells whether the stage has been claimed.
@@ -176,6 +210,9 @@ func (p *publication) watchMedia(timeout time.Duration, onStall func(idle time.D
 func (p *publication) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.closed {
+		close(p.done)
+	}
 	p.closed = true
 	if p.watchdog != nil {
 		p.watchdog.Stop()

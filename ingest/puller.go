@@ -209,6 +209,12 @@ func (p *Puller) pullOnce(ctx context.Context) (time.Duration, error) {
 	if err := pub.start(); err != nil {
 		return 0, fmt.Errorf("publish: %w", err)
 	}
+	pub.whenEnded(func(err error) {
+		select {
+		case refused <- err:
+		default:
+		}
+	})
 	pub.watchMedia(p.MediaTimeout, func(idle time.Duration) {
 		select {
 		case refused <- fmt.Errorf("no media for %s while the session stayed open", idle.Round(time.Millisecond)):

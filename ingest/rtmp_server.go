@@ -261,6 +261,7 @@ func (s *RTMPServer) serve(c net.Conn) {
 		s.counters.refuse(reasonNoMedia)
 		c.Close()
 	})
+	pub.whenEnded(func(error) { c.Close() }) // the registry logged why
 	for i, tr := range r.Tracks() {
 		onRTMPData(r, tr, indexes[i], pub)
 	}

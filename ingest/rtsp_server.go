@@ -378,6 +378,7 @@ func (h *rtspHandler) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.R
 		h.s.counters.refuse(reasonNoMedia)
 		session.Close()
 	})
+	st.pub.whenEnded(func(error) { session.Close() }) // the registry logged why
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 

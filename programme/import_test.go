@@ -358,6 +358,11 @@ func (c *importCountingStore) Put(ctx context.Context, key string, r io.Reader, 
 	return c.Store.Put(ctx, key, r, size, contentType)
 }
 
+func (c *importCountingStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond archive.Condition) (string, error) {
+	c.puts.Add(1)
+	return c.Store.PutIf(ctx, key, data, contentType, cond)
+}
+
 // With the real talk library on a directory: the import creates valid
 // talk.json files, and a re-import puts nothing in the bucket.
 func TestImportSchedule_Library(t *testing.T) {

@@ -31,6 +31,10 @@ type talkStore interface {
 	RecutFinal(ctx context.Context, id string) (bool, error)
 	// Changed is closed at the next change of any talk.
 	Changed() <-chan struct{}
+	// Reload reads talk id again from the store; ReloadAll every talk
+	// (a cluster: another node changed them).
+	Reload(ctx context.Context, id string) error
+	ReloadAll(ctx context.Context) error
 }
 
 // chatRooms are the stages' chats; *chat.Rooms satisfies it.
@@ -97,7 +101,13 @@ type Programme struct {
 	// for the recording to cover its end (the segments still uploading);
 	// after that the library's own re-cuts finish it. Default 10 min.
 	FinalWait time.Duration
-	Log       *slog.Logger
+	// Leader, on a cluster, says whether this node runs the schedule
+	// (cluster.go); nil: it does. Shared, on a cluster, keeps the auto
+	// flags and the talks the schedule started where every node reads
+	// them; nil: Dir/settings.json only.
+	Leader leadership
+	Shared sharedFlags
+	Log    *slog.Logger
 
 	// private
 	ctx    context.Context
@@ -258,6 +268,7 @@ func (p *Programme) start(ctx context.Context, id string, bySchedule bool) (arch
 	}
 	by := "hand"
 	p.mu.Lock()
+	wasAuto := p.autoStarted[id]
 	if bySchedule {
 		p.autoStarted[id] = true
 		by = "schedule"
@@ -265,8 +276,9 @@ func (p *Programme) start(ctx context.Context, id string, bySchedule bool) (arch
 		delete(p.autoStarted, id)
 	}
 	p.mu.Unlock()
-	if bySchedule {
+	if bySchedule || wasAuto {
 		p.saveSettings()
+		p.share(startedFlag+id, bySchedule)
 	}
 	p.Log.Info("talk started", "talk", id, "stage", t.Stage, "by", by, "do_not_record", t.DoNotRecord)
 	return t, nil
@@ -300,6 +312,7 @@ func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, erro
 	p.mu.Unlock()
 	if wasAuto {
 		p.saveSettings()
+		p.share(startedFlag+id, false)
 	}
 	p.Log.Info("talk stopped", "talk", id, "stage", t.Stage, "by", by)
 	p.jobs.add(job)
@@ -354,6 +367,9 @@ func (p *Programme) SetAuto(stage string, on bool) error {
 	p.mu.Unlock()
 	if err := p.saveSettings(); err != nil {
 		return err
+	}
+	if err := p.share(autoFlag+stage, on); err != nil {
+		return fmt.Errorf("auto mode of stage %s is set on this node only: %w", stage, err)
 	}
 	p.Log.Info("stage auto mode", "stage", stage, "on", on)
 	p.wake()

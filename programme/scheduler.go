@@ -107,6 +107,9 @@ func (p *Programme) pass() time.Time {
 	}
 	now := p.Clock.Now()
 	var wake time.Time
+	if !p.leading() {
+		return wake // another node runs the schedule
+	}
 	for stage, ts := range by {
 		if !p.Auto(stage) {
 			continue

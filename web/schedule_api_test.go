@@ -31,6 +31,11 @@ func (c *scheduleCountingStore) Put(ctx context.Context, key string, r io.Reader
 	return c.Store.Put(ctx, key, r, size, contentType)
 }
 
+func (c *scheduleCountingStore) PutIf(ctx context.Context, key string, data []byte, contentType string, cond archive.Condition) (string, error) {
+	c.puts.Add(1)
+	return c.Store.PutIf(ctx, key, data, contentType, cond)
+}
+
 // startScheduleServer runs the schedule routes over the real talk library
 // on a directory and the real import service.
 func startScheduleServer(t *testing.T) (*archive.Library, *scheduleCountingStore, string) {

@@ -225,3 +225,68 @@ func testConcurrent(t *testing.T, s archive.Store) {
 		}
 	}
 }
+
+// testConditional: PutIf writes only when its condition holds, and two
+// writers racing from the same ETag cannot both win.
+func testConditional(t *testing.T, s archive.Store) {
+	const key = "c/talk.json"
+	c := ctx(t)
+	tag1, err := s.PutIf(c, key, []byte(`{"v":1}`), "", archive.Condition{IfNoneMatch: true})
+	if err != nil || tag1 == "" {
+		t.Fatalf("create with If-None-Match: %q, %v", tag1, err)
+	}
+	if _, err := s.PutIf(c, key, []byte(`{"v":0}`), "", archive.Condition{IfNoneMatch: true}); !errors.Is(err, archive.ErrPreconditionFailed) {
+		t.Fatalf("second create = %v, want ErrPreconditionFailed", err)
+	}
+	if st, err := s.Stat(c, key); err != nil || st.ETag != tag1 {
+		t.Fatalf("Stat ETag %q, %v; PutIf returned %q", st.ETag, err, tag1)
+	}
+	tag2, err := s.PutIf(c, key, []byte(`{"v":2}`), "", archive.Condition{IfMatch: tag1})
+	if err != nil || tag2 == "" || tag2 == tag1 {
+		t.Fatalf("update with If-Match: %q, %v (first ETag %q)", tag2, err, tag1)
+	}
+	if _, err := s.PutIf(c, key, []byte(`{"v":3}`), "", archive.Condition{IfMatch: tag1}); !errors.Is(err, archive.ErrPreconditionFailed) {
+		t.Fatalf("update with a stale ETag = %v, want ErrPreconditionFailed", err)
+	}
+	if _, err := s.PutIf(c, "c/missing.json", []byte(`{}`), "", archive.Condition{IfMatch: tag2}); !errors.Is(err, archive.ErrPreconditionFailed) {
+		t.Fatalf("If-Match on a missing object = %v, want ErrPreconditionFailed", err)
+	}
+	if _, err := s.Stat(c, "c/missing.json"); !errors.Is(err, archive.ErrNotFound) {
+		t.Fatalf("a refused conditional write stored the object: %v", err)
+	}
+	if b, info := get(t, s, key, 0, -1); string(b) != `{"v":2}` || info.ETag != tag2 {
+		t.Fatalf("after a refused write: %q (ETag %q), want {\"v\":2} (ETag %q)", b, info.ETag, tag2)
+	}
+	if tag, err := s.PutIf(c, key, []byte(`{"v":4}`), "", archive.Condition{}); err != nil || tag == tag2 {
+		t.Fatalf("unconditional PutIf: %q, %v", tag, err)
+	}
+
+	// Writers that all read the same ETag: exactly one wins.
+	info, err := s.Stat(c, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.PutIf(c, key, fmt.Appendf(nil, `{"w":%d}`, i), "", archive.Condition{IfMatch: info.ETag})
+			switch {
+			case err == nil:
+				mu.Lock()
+				won++
+				mu.Unlock()
+			case !errors.Is(err, archive.ErrPreconditionFailed):
+				t.Errorf("racing writer %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d of %d writers from one ETag succeeded, want exactly 1", won, writers)
+	}
+}

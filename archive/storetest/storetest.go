@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archive.Store) {
 		{"Delete", testDelete},
 		{"InvalidKey", testInvalidKey},
 		{"Concurrent", testConcurrent},
+		{"Conditional", testConditional},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

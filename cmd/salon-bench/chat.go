@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/salon/salon/bench"
@@ -16,7 +18,7 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("salon-bench chat", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c bench.Chat
-	fs.StringVar(&c.URL, "url", "", "salon's base URL (http://127.0.0.1:8080) or the chat's ws:// URL; loopback only")
+	fs.StringVar(&c.URL, "url", "", "salon's base URL (http://127.0.0.1:8080) or the chat's ws:// URL; loopback only; several nodes of one deployment comma-separated")
 	fs.StringVar(&c.Stage, "stage", "main", "stage whose chat to load (with an http:// -url)")
 	fs.IntVar(&c.N, "n", 1000, "number of viewers")
 	fs.IntVar(&c.Senders, "senders", 100, "viewers that post (one per source address)")
@@ -29,6 +31,8 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&c.PerIP, "per-ip", 8, "viewers per loopback source address (salon allows 20 connections per address)")
 	fs.StringVar(&c.Source, "source", "127.1.0.1", "first loopback source address; the following ones are used in order")
 	fs.IntVar(&c.PID, "pid", 0, "salon process id: report its CPU and memory (from /proc)")
+	pids := fs.String("pids", "", "with several -url nodes: their process ids, comma-separated in the same order, to report each one's CPU and memory")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "a viewer whose connection ends while sending dials the next -url node (kill a node during the run to measure how soon its viewers are back)")
 	maxP99 := fs.Duration("max-p99", 0, "delivery p99 target; when set, the exit status is 3 if the run misses it, loses a message or drops a reading viewer")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	verbose := fs.Bool("v", false, "log progress to stderr")
@@ -46,6 +50,15 @@ func runChat(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *pids != "" {
+		for _, f := range strings.Split(*pids, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("-pids %q: process ids, comma-separated", *pids)
+			}
+			c.PIDs = append(c.PIDs, n)
+		}
 	}
 	c.Log = logger(*verbose, stderr)
 	if err := c.Initialize(); err != nil {

@@ -60,6 +60,10 @@ type app struct {
 	transcoder  *transcode.Transcoder
 	cluster     *cluster.Node   // nil without -nats
 	leases      *cluster.Leases // with cluster
+	talkSync    *cluster.TalkSync
+	settings    *cluster.Settings
+	sharedFlags map[string]bool // the settings' flags at start
+	leader      leaderRef
 	captions    *captions.Live
 }
 
@@ -156,7 +160,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, fmt.Errorf("hls: %w", err)
 	}
 	a.hls = hm
-	a.unsub = a.reg.Subscribe("hls", a.hls.HandleEvent)
+	a.unsub = a.reg.SubscribeInline("hls", a.hls.HandleEvent)
 
 	// With -nats, the chat's log is the cluster's replicated stream.
 	if err := a.startCluster(); err != nil {
@@ -189,6 +193,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		Dir:           filepath.Join(cfg.Data, "programme"),
 		Log:           log.With("component", "programme"),
 	}
+	if a.cluster != nil {
+		prog.Shared, prog.Leader = a.settings, &a.leader
+	}
 	rooms.Stages = prog
 	if err := rooms.Initialize(); err != nil {
 		return nil, fmt.Errorf("chat: %w", err)
@@ -198,6 +205,9 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.programme = prog
+	if err := a.syncProgramme(prog); err != nil {
+		return nil, err
+	}
 	sched := &programme.ImportService{Library: lib, Dir: filepath.Join(cfg.Data, "programme"), TimeZone: explicitLocation(cfg.Timezone),
 		Log: log.With("component", "schedule")}
 	if err := sched.Initialize(); err != nil {
@@ -413,6 +423,7 @@ func (a *app) Close() {
 	if a.programme != nil {
 		a.programme.Close() // jobs not done stay in DATA/programme/jobs
 	}
+	a.closeProgrammeSync() // after the programme: it no longer writes
 	if a.captions != nil {
 		a.captions.Close() // after the programme: its jobs read the live cues
 	}

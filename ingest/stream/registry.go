@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -44,7 +45,11 @@ type Registry struct {
 	mu      sync.Mutex
 	stages  map[string]*stage
 	readers []*reader
-	closed  bool
+	// inline are the readers of readers that have no goroutine
+	// (SubscribeInline); replaced, never changed in place, so that a copy
+	// of the slice taken under mu can be drained after it.
+	inline []*reader
+	closed bool
 	// changed is closed and replaced when a publish starts or ends or a
 	// warning changes (Changed).
 	changed chan struct{}
@@ -128,7 +133,7 @@ func (r *Registry) Close() {
 	r.mu.Lock()
 	r.closed = true
 	rs := r.readers
-	r.readers = nil
+	r.readers, r.inline = nil, nil
 	r.mu.Unlock()
 	for _, rd := range rs {
 		rd.close()
@@ -146,6 +151,26 @@ func (r *Registry) Subscribe(name string, fn func(Event)) func() {
 // stage's source (rendition "") or one of its renditions. Its queue holds that
 // path's units alone, so a reader that falls behind drops only that path's
 // units (and counts them against it).
+// SubscribeInline is Subscribe for a reader whose fn never blocks (no I/O,
+// no waiting on other goroutines, short critical sections only): fn runs on
+// the goroutine that writes the event — the publisher's, for its units —
+// right after the write, one event at a time and in order as with
+// Subscribe, and no goroutine is woken per unit. Units are still queued
+// first (and dropped when the queue is full, should fn be slow), and the
+// audio of a publish with video waits for the next video frame. fn must not
+// unsubscribe itself.
+func (r *Registry) SubscribeInline(name string, fn func(Event)) func() {
+	return r.subscribe(newInlineReader(name, r.QueueSize, fn, r.Log))
+}
+
+// drainInline drains the inline readers that have events due, on the
+// calling goroutine; call it without mu, after queueing events.
+func drainInline(rs []*reader) {
+	for _, rd := range rs {
+		rd.drain()
+	}
+}
+
 func (r *Registry) SubscribePath(name, stage, rendition string, fn func(Event)) func() {
 	rd := newReader(name, r.QueueSize, fn, r.Log)
 	rd.filtered, rd.stage, rd.rendition = true, stage, rendition
@@ -157,20 +182,21 @@ func (r *Registry) subscribe(rd *reader) func() {
 	for _, st := range r.stages {
 		for _, pa := range st.paths {
 			if pa.pub != nil && !pa.pub.closed && rd.wants(st.name, pa.rendition) {
-				rd.push(Event{Stage: st.name, Rendition: pa.rendition, Start: pa.pub.stream}, true)
+				rd.push(Event{Stage: st.name, Rendition: pa.rendition, Start: pa.pub.stream}, true, false)
 			}
 		}
 	}
 	r.readers = append(r.readers, rd)
+	if rd.inline {
+		r.inline = append(r.inline[:len(r.inline):len(r.inline)], rd)
+	}
+	inline := r.inline
 	r.mu.Unlock()
+	drainInline(inline)
 	return func() {
 		r.mu.Lock()
-		for i, x := range r.readers {
-			if x == rd {
-				r.readers = append(r.readers[:i:i], r.readers[i+1:]...)
-				break
-			}
-		}
+		r.readers = slices.DeleteFunc(slices.Clone(r.readers), func(x *reader) bool { return x == rd })
+		r.inline = slices.DeleteFunc(slices.Clone(r.inline), func(x *reader) bool { return x == rd })
 		r.mu.Unlock()
 		rd.close()
 	}
@@ -203,6 +229,12 @@ func (r *Registry) Publish(s *Stream) (*Publisher, error) {
 	if err != nil && r.Owners != nil {
 		r.Owners.Release(s.Stage)
 	}
+	if err == nil {
+		r.mu.Lock()
+		inline := r.inline
+		r.mu.Unlock()
+		drainInline(inline)
+	}
 	return p, err
 }
 
@@ -233,7 +265,7 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 		return nil, fmt.Errorf("stage %q: %w (from %s since %s)", s.Stage, ErrStageBusy,
 			pa.pub.stream.Remote, pa.pub.stream.Start.UTC().Format(time.RFC3339))
 	}
-	p := &Publisher{reg: r, pa: pa, stream: s}
+	p := &Publisher{reg: r, pa: pa, stream: s, ended: make(chan struct{}), lazy: lazyTracks(s.Tracks)}
 	pa.pub = p
 	pa.stats = newStats(s)
 	pa.silence = newSilence(s)
@@ -242,7 +274,7 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 	r.changedLocked()
 	for _, rd := range r.readers {
 		if rd.wants(s.Stage, s.Rendition) {
-			rd.push(Event{Stage: s.Stage, Rendition: s.Rendition, Start: s}, true)
+			rd.push(Event{Stage: s.Stage, Rendition: s.Rendition, Start: s}, true, false)
 		}
 	}
 	r.Log.Info("publish started", "stage", s.Stage, "rendition", RenditionName(s.Rendition), "source", s.Source, "remote", s.Remote, "tracks", trackNames(s.Tracks))
@@ -318,6 +350,30 @@ func (r *Registry) PathLive(stageName, rendition string) bool {
 	return pa != nil && pa.pub != nil
 }
 
+// EndStage ends every publish of the stage on this node (its source and
+// renditions) because of why: this node lost the stage to another one (its
+// ingest lease). Each publisher's connection is closed by its ingest server
+// (Publisher.Ended), so that the encoder reconnects, through the load
+// balancer, to the node that holds the stage now.
+func (r *Registry) EndStage(stageName string, why error) {
+	r.mu.Lock()
+	var pubs []*Publisher
+	if st := r.stages[stageName]; st != nil {
+		for _, pa := range st.paths {
+			if pa.pub != nil {
+				pa.pub.endErr = why
+				pubs = append(pubs, pa.pub)
+			}
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range pubs {
+		r.Log.Warn("publish ended by this node: it lost the stage", "stage", stageName, "rendition", RenditionName(p.stream.Rendition),
+			"remote", p.stream.Remote, "reason", why.Error(), "hint", "the encoder reconnects to the node that holds the stage")
+		p.Close()
+	}
+}
+
 // Known tells whether the stage has ever been published since start.
 func (r *Registry) Known(stageName string) bool {
 	r.mu.Lock()
@@ -390,7 +446,35 @@ type Publisher struct {
 	reg    *Registry
 	pa     *path
 	stream *Stream
-	closed bool // guarded by reg.mu
+	ended  chan struct{} // closed when the publish ends
+	// lazy marks the tracks whose units do not wake readers by themselves
+	// (reader.push): the audio of a publish with video.
+	lazy []bool
+	// guarded by reg.mu
+	closed bool
+	endErr error // why EndStage ended it
+}
+
+// Ended is closed when the publish has ended, whoever ended it.
+func (p *Publisher) Ended() <-chan struct{} { return p.ended }
+
+// EndReason says why the registry ended the publish (EndStage); nil when
+// it is running or its connection ended it.
+func (p *Publisher) EndReason() error {
+	p.reg.mu.Lock()
+	defer p.reg.mu.Unlock()
+	return p.endErr
+}
+
+// lazyTracks marks the tracks other than video when there is video.
+func lazyTracks(tracks []*Track) []bool {
+	lazy := make([]bool, len(tracks))
+	if slices.ContainsFunc(tracks, (*Track).IsVideo) {
+		for i, t := range tracks {
+			lazy[i] = !t.IsVideo()
+		}
+	}
+	return lazy
 }
 
 // Stream returns the publish this publisher writes.
@@ -404,17 +488,19 @@ func (p *Publisher) WriteUnit(u *Unit) {
 		u.Received = time.Now()
 	}
 	p.reg.mu.Lock()
-	defer p.reg.mu.Unlock()
 	if p.closed {
+		p.reg.mu.Unlock()
 		return
 	}
+	defer drainInline(p.reg.inline) // read under mu, run after it
+	defer p.reg.mu.Unlock()
 	p.pa.stats.add(u, p.stream.Tracks[u.Track])
 	p.pa.silence.unit(u.Track, u.Received, p.pa, p.stream.Tracks, p.reg.Log)
 	for _, rd := range p.reg.readers {
 		if !rd.wants(p.stream.Stage, p.stream.Rendition) {
 			continue
 		}
-		if !rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, Unit: u}, false) {
+		if !rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, Unit: u}, false, p.lazy[u.Track]) {
 			p.pa.dropped++
 		}
 	}
@@ -422,7 +508,12 @@ func (p *Publisher) WriteUnit(u *Unit) {
 
 // Close ends the publish and frees the stage. It is safe to call twice.
 func (p *Publisher) Close() {
-	if p.close() && p.reg.Owners != nil {
+	closed := p.close()
+	p.reg.mu.Lock()
+	inline := p.reg.inline
+	p.reg.mu.Unlock()
+	drainInline(inline)
+	if closed && p.reg.Owners != nil {
 		p.reg.Owners.Release(p.stream.Stage)
 	}
 }
@@ -435,6 +526,7 @@ func (p *Publisher) close() bool {
 		return false
 	}
 	p.closed = true
+	close(p.ended)
 	if p.pa.pub == p {
 		p.pa.pub = nil
 		p.pa.lastSeen = time.Now()
@@ -445,7 +537,7 @@ func (p *Publisher) close() bool {
 	}
 	for _, rd := range p.reg.readers {
 		if rd.wants(p.stream.Stage, p.stream.Rendition) {
-			rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, End: true}, true)
+			rd.push(Event{Stage: p.stream.Stage, Rendition: p.stream.Rendition, End: true}, true, false)
 		}
 	}
 	p.reg.Log.Info("publish ended", "stage", p.stream.Stage, "rendition", RenditionName(p.stream.Rendition), "source", p.stream.Source, "remote", p.stream.Remote,

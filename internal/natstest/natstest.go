@@ -41,8 +41,19 @@ func Binary() string { return testkit.ServiceBinary("SALON_NATS_SERVER", "nats-s
 type Nodes struct {
 	t     testing.TB
 	bin   string
+	opts  options
 	nodes []*node
 }
+
+// An Option changes how the servers run.
+type Option func(*options)
+
+type options struct{ noAdvertise bool }
+
+// NoAdvertise keeps the servers from telling clients the cluster's other
+// servers: a client knows only the URLs it was given, so a test can cut
+// one client off (through a proxy) while the others still reach it.
+func NoAdvertise() Option { return func(o *options) { o.noAdvertise = true } }
 
 // node is one nats-server and how to start it again. mu guards cmd and
 // exited.
@@ -61,7 +72,7 @@ type node struct {
 // ("salon-test") with routes to each other. It waits until every node is
 // healthy and stops them on t.Cleanup. The test is skipped when nats-server
 // is not installed.
-func Cluster(t testing.TB, n int) *Nodes {
+func Cluster(t testing.TB, n int, opts ...Option) *Nodes {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
@@ -69,6 +80,9 @@ func Cluster(t testing.TB, n int) *Nodes {
 			" (or set SALON_NATS_SERVER to a nats-server binary)")
 	}
 	c := &Nodes{t: t, bin: bin}
+	for _, o := range opts {
+		o(&c.opts)
+	}
 	t.Cleanup(func() {
 		for _, nd := range c.nodes {
 			nd.stop(syscall.SIGTERM)
@@ -119,7 +133,7 @@ func (c *Nodes) startAll(n int) error {
 	// A cluster node is healthy only once a JetStream meta leader is
 	// elected, which needs a majority: start them all, then wait.
 	for _, nd := range c.nodes {
-		if err := nd.start(c.bin); err != nil {
+		if err := nd.start(c.bin, c.opts); err != nil {
 			return err
 		}
 	}
@@ -152,7 +166,7 @@ func (c *Nodes) Kill(i int) { c.nodes[i].stop(syscall.SIGKILL) }
 func (c *Nodes) Start(i int) {
 	c.t.Helper()
 	nd := c.nodes[i]
-	if err := nd.start(c.bin); err != nil {
+	if err := nd.start(c.bin, c.opts); err != nil {
 		c.t.Fatal(err)
 	}
 	if err := nd.waitHealthy(); err != nil {
@@ -171,7 +185,7 @@ func (c *Nodes) Log(i int) string {
 	return nd.out.String()
 }
 
-func (nd *node) start(bin string) error {
+func (nd *node) start(bin string, o options) error {
 	nd.mu.Lock()
 	defer nd.mu.Unlock()
 	if nd.cmd != nil {
@@ -187,6 +201,9 @@ func (nd *node) start(bin string) error {
 		args = append(args, "--cluster_name", "salon-test",
 			"--cluster", "nats://127.0.0.1:"+nd.cluster,
 			"--routes", strings.Join(nd.routes, ","))
+	}
+	if o.noAdvertise {
+		args = append(args, "--no_advertise")
 	}
 	cmd := exec.Command(bin, args...)
 	out := &testkit.LogBuffer{}

@@ -1,0 +1,326 @@
+package archive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Several salons may share one bucket (a cluster: DESIGN.md "Contract: more
+// than one node"). Each keeps the talks in memory; the bucket is the truth.
+// What two nodes can race on is written conditionally:
+//
+//   - talk.json: save writes it If-Match the ETag this library read (or
+//     If-None-Match: * for a new talk). When another node wrote it meanwhile
+//     the write fails with ErrPreconditionFailed; retrying reads the talk
+//     again and runs the whole change again on it (its checks included), so
+//     neither node's change is lost.
+//   - the replay playlist (talks/{id}/index.m3u8): putReplay writes it
+//     If-Match the ETag of this library's last write. When another node
+//     wrote it since, writeCut reads the talk again (that node saved
+//     talk.json before it cut) and cuts that, so a node holding a stale
+//     recording window never overwrites a newer cut.
+//
+// Reload and ReloadAll bring a node's memory up to date when another node
+// says it changed a talk, or after missed notices.
+
+// ChangeNotices is told of each talk a Library wrote (Library.Notices).
+type ChangeNotices interface {
+	Changed(id string)
+}
+
+func (l *Library) notice(id string) {
+	if l.Notices != nil {
+		l.Notices.Changed(id)
+	}
+}
+
+// maxWriteRetries bounds how often one change is run again because another
+// node wrote the same object in between.
+const maxWriteRetries = 10
+
+// staleError is a save refused because talk.json changed in the store since
+// this library read it; it wraps ErrPreconditionFailed.
+type staleError struct {
+	id  string
+	err error
+}
+
+func (e *staleError) Error() string {
+	return fmt.Sprintf("talk %q was changed elsewhere meanwhile: %v", e.id, e.err)
+}
+
+func (e *staleError) Unwrap() error { return e.err }
+
+// cutTag is what this library knows of a talk's replay playlist in the
+// store: its ETag after this library's last write, or that it is absent.
+type cutTag struct {
+	etag   string
+	absent bool
+}
+
+// retrying runs change, writeMu held. When its save found talk.json changed
+// by another node, the talk is read again and change runs again on it.
+func retrying[T any](ctx context.Context, l *Library, change func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := change()
+		var stale *staleError
+		if !errors.As(err, &stale) {
+			return v, err
+		}
+		if attempt == maxWriteRetries {
+			return v, fmt.Errorf("%w; it kept changing for %d attempts: try again", err, attempt)
+		}
+		l.Log.Info("talk.json was changed on another node since this one read it; reading it again", "talk", stale.id, "attempt", attempt)
+		if err := l.refresh(ctx, stale.id); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+}
+
+// saveCondition is the condition of the next save of talk id's talk.json.
+func (l *Library) saveCondition(id string) Condition {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if _, ok := l.talks[id]; !ok {
+		return Condition{IfNoneMatch: true}
+	}
+	return Condition{IfMatch: l.etags[id]} // "": a store without ETags, written blindly
+}
+
+// Reload reads talk id again from the store: its talk.json (gone: the talk
+// is removed) and its speaker link. A node calls it when another node says
+// it changed the talk.
+func (l *Library) Reload(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if err := l.refresh(ctx, id); err != nil {
+		return err
+	}
+	return l.refreshSpeaker(ctx, id)
+}
+
+// ReloadAll brings every talk up to date with the store: talks whose
+// talk.json changed (by ETag) are read again, talks gone are removed, and
+// every speaker link is read again. A node calls it when it may have missed
+// other nodes' notices (after its NATS connection came back).
+func (l *Library) ReloadAll(ctx context.Context) error {
+	objs, err := l.Store.List(ctx, "talks/")
+	if err != nil {
+		return fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	seen := map[string]bool{}
+	var speakerIDs []string
+	var errs []error
+	for _, o := range objs {
+		if IsSpeakerKey(o.Key) {
+			speakerIDs = append(speakerIDs, strings.TrimSuffix(strings.TrimPrefix(o.Key, "talks/"), "/speaker.json"))
+			continue
+		}
+		id, ok := talkIDOfKey(o.Key)
+		if !ok {
+			continue
+		}
+		seen[id] = true
+		l.mu.RLock()
+		tag, known := l.etags[id]
+		l.mu.RUnlock()
+		if known && tag != "" && tag == o.ETag {
+			continue
+		}
+		errs = append(errs, l.refresh(ctx, id))
+	}
+	l.mu.RLock()
+	var gone []string
+	for id := range l.talks {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	l.mu.RUnlock()
+	for _, id := range gone {
+		errs = append(errs, l.refresh(ctx, id))
+	}
+	speakers := map[string]bool{}
+	for _, id := range speakerIDs {
+		speakers[id] = true
+		errs = append(errs, l.refreshSpeaker(ctx, id))
+	}
+	l.mu.Lock()
+	for id := range l.speakers {
+		if !speakers[id] {
+			delete(l.speakers, id)
+		}
+	}
+	l.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// refresh reads talk id's talk.json again into memory; writeMu held. A
+// talk read again whose recording is recent is marked for a re-cut, so the
+// node that records its stage grows (or finishes) its replay.
+func (l *Library) refresh(ctx context.Context, id string) error {
+	t, tag, err := l.load(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		l.mu.Lock()
+		_, had := l.talks[id]
+		delete(l.talks, id)
+		delete(l.broken, id)
+		delete(l.pending, id)
+		delete(l.etags, id)
+		delete(l.speakers, id)
+		if had {
+			l.notifyLocked()
+		}
+		l.mu.Unlock()
+		delete(l.cutTags, id)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read talk %q again from the archive: %w", id, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old, had := l.talks[id]
+	l.talks[id], l.etags[id] = t, tag
+	delete(l.broken, id)
+	switch {
+	case t.DoNotRecord || t.Recording == nil:
+		delete(l.pending, id)
+	case t.Live() || l.Now().Sub(*t.Recording.End) < recentlyEnded:
+		if !had || !sameWindow(old.Recording, t.Recording) || old.Stage != t.Stage {
+			l.pending[id] = true
+		}
+	}
+	if !had || fingerprintChanged(old, t) {
+		l.notifyLocked()
+	}
+	return nil
+}
+
+// fingerprintChanged reports whether a talk read again differs from the
+// one in memory (a reload of an unchanged talk wakes nobody).
+func fingerprintChanged(a, b Talk) bool {
+	ja, err1 := jsonOf(a)
+	jb, err2 := jsonOf(b)
+	return err1 != nil || err2 != nil || ja != jb
+}
+
+// refreshSpeaker reads talk id's speaker link again; writeMu held.
+func (l *Library) refreshSpeaker(ctx context.Context, id string) error {
+	h, err := l.loadSpeaker(ctx, id)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case errors.Is(err, ErrNotFound):
+		delete(l.speakers, id)
+	case err != nil:
+		return fmt.Errorf("read the speaker link of talk %q again: %w", id, err)
+	default:
+		if _, ok := l.talks[id]; ok {
+			l.speakers[id] = h
+		}
+	}
+	return nil
+}
+
+// writeCut writes t's replay from sel (writeReplay) and its slide track;
+// writeMu held. The replay playlist is written only over the version this
+// library wrote last: when another node wrote it since (or this library
+// has not seen it yet), the playlist's ETag is noted, the talk is read
+// again, and the talk as it is now is cut.
+func (l *Library) writeCut(ctx context.Context, t Talk, sel *Selection) (final bool, err error) {
+	for attempt := 1; ; attempt++ {
+		if _, known := l.cutTags[t.ID]; !known {
+			if t, sel, err = l.recheckCut(ctx, t, sel); err != nil {
+				return false, err
+			}
+			if t.DoNotRecord || t.Recording == nil {
+				return true, nil // nothing to cut any more
+			}
+		}
+		final, err = l.writeReplay(ctx, t, sel)
+		if err == nil {
+			if err := l.writeSlidesVTT(ctx, t, sel); err != nil {
+				return false, err
+			}
+			return final, nil
+		}
+		if !errors.Is(err, ErrPreconditionFailed) || attempt == maxWriteRetries {
+			return false, err
+		}
+		l.Log.Info("the replay was written by another node since this one cut it; cutting the talk as it is now", "talk", t.ID, "attempt", attempt)
+	}
+}
+
+// recheckCut notes the replay playlist's ETag, then reads the talk again
+// and, if it changed, selects its recording again; writeMu held. The order
+// matters: a node saves talk.json before it cuts, so a cut made from the
+// talk read after the ETag was noted is at least as new as the playlist.
+func (l *Library) recheckCut(ctx context.Context, t Talk, sel *Selection) (Talk, *Selection, error) {
+	info, err := l.Store.Stat(ctx, TalkPlaylistKey(t.ID))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		l.cutTags[t.ID] = cutTag{absent: true}
+	case err != nil:
+		return t, sel, err
+	default:
+		l.cutTags[t.ID] = cutTag{etag: info.ETag}
+	}
+	l.mu.RLock()
+	before := l.etags[t.ID]
+	l.mu.RUnlock()
+	if err := l.refresh(ctx, t.ID); err != nil {
+		return t, sel, err
+	}
+	l.mu.RLock()
+	after := l.etags[t.ID]
+	l.mu.RUnlock()
+	if before == after && before != "" {
+		return t, sel, nil
+	}
+	nt, err := l.current(t.ID)
+	if err != nil {
+		return t, sel, err
+	}
+	if nt.DoNotRecord || nt.Recording == nil || sameWindow(nt.Recording, t.Recording) && nt.Stage == t.Stage {
+		return nt, sel, nil
+	}
+	s, err := Select(ctx, l.Store, nt)
+	if err != nil {
+		return t, sel, err
+	}
+	return nt, &s, nil
+}
+
+// putReplay writes talk id's replay playlist over the version this library
+// wrote last (cutTags); writeMu held. ErrPreconditionFailed when it is not
+// known or another node wrote it since.
+func (l *Library) putReplay(ctx context.Context, id string, body []byte) error {
+	ct, known := l.cutTags[id]
+	if !known {
+		return fmt.Errorf("replay of talk %q not read yet: %w", id, ErrPreconditionFailed)
+	}
+	tag, err := l.Store.PutIf(ctx, TalkPlaylistKey(id), body, "", Condition{IfMatch: ct.etag, IfNoneMatch: ct.absent})
+	if err != nil {
+		if errors.Is(err, ErrPreconditionFailed) {
+			delete(l.cutTags, id)
+		}
+		return fmt.Errorf("write %s: %w", TalkPlaylistKey(id), err)
+	}
+	l.cutTags[id] = cutTag{etag: tag}
+	return nil
+}
+
+func jsonOf(t Talk) (string, error) {
+	b, err := json.Marshal(t)
+	return string(b), err
+}
