@@ -427,6 +427,12 @@ func (l *Library) update(ctx context.Context, id string, p TalkPatch) (Talk, err
 		return Talk{}, err
 	}
 	recut := t.Recording != nil && (t.Stage != old.Stage || !sameWindow(t.Recording, old.Recording) || old.DoNotRecord && !t.DoNotRecord)
+	if recut && !sameWindow(t.Recording, old.Recording) {
+		// The live caption tracks follow the window (the trim's In and Out).
+		if err := l.retimeLiveCaptions(ctx, &t); err != nil {
+			return Talk{}, err
+		}
+	}
 	if t.DoNotRecord && !old.DoNotRecord {
 		// Never published: what was cut before the speaker's wish was known goes.
 		if err := l.unpublish(ctx, t.ID); err != nil {
