@@ -144,7 +144,7 @@ func Start(t testing.TB, o Options) *Deployment {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, _, err := archive.Open(ctx, d.Archive, getenv, slog.New(slog.DiscardHandler))
+	store, _, err := archive.Open(ctx, d.Archive, "", getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open the test bucket: %v", err)
 	}
