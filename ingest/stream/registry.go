@@ -45,9 +45,9 @@ type Registry struct {
 	mu      sync.Mutex
 	stages  map[string]*stage
 	readers []*reader
-	// inline are the readers of readers that have no goroutine
-	// (SubscribeInline); replaced, never changed in place, so that a copy
-	// of the slice taken under mu can be drained after it.
+	// inline holds those of readers that have no goroutine
+	// (SubscribeInline); replaced, never changed in place, so that the
+	// slice read under mu can be drained after mu is released.
 	inline []*reader
 	closed bool
 	// changed is closed and replaced when a publish starts or ends or a
@@ -147,10 +147,6 @@ func (r *Registry) Subscribe(name string, fn func(Event)) func() {
 	return r.subscribe(newReader(name, r.QueueSize, fn, r.Log))
 }
 
-// SubscribePath is Subscribe for the events of one publish path only: a
-// stage's source (rendition "") or one of its renditions. Its queue holds that
-// path's units alone, so a reader that falls behind drops only that path's
-// units (and counts them against it).
 // SubscribeInline is Subscribe for a reader whose fn never blocks (no I/O,
 // no waiting on other goroutines, short critical sections only): fn runs on
 // the goroutine that writes the event — the publisher's, for its units —
@@ -171,6 +167,10 @@ func drainInline(rs []*reader) {
 	}
 }
 
+// SubscribePath is Subscribe for the events of one publish path only: a
+// stage's source (rendition "") or one of its renditions. Its queue holds that
+// path's units alone, so a reader that falls behind drops only that path's
+// units (and counts them against it).
 func (r *Registry) SubscribePath(name, stage, rendition string, fn func(Event)) func() {
 	rd := newReader(name, r.QueueSize, fn, r.Log)
 	rd.filtered, rd.stage, rd.rendition = true, stage, rendition
