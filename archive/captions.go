@@ -166,7 +166,7 @@ func (l *Library) deleteCaptions(ctx context.Context, id, lang string, check fun
 	if _, err := l.save(ctx, t, t.Recording != nil); err != nil {
 		return err
 	}
-	for _, key := range []string{CaptionKey(id, lang), CaptionPlaylistKey(id, lang), CaptionHLSKey(id, lang)} {
+	for _, key := range []string{CaptionKey(id, lang), CaptionPlaylistKey(id, lang), CaptionHLSKey(id, lang), CaptionLiveKey(id, lang)} {
 		if err := l.Store.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("the %s captions are no longer listed, but %s remains in the archive: %w; delete it by hand", lang, key, err)
 		}
@@ -189,46 +189,4 @@ func (l *Library) CaptionFile(ctx context.Context, id, lang string) ([]byte, err
 	}
 	defer rc.Close()
 	return io.ReadAll(io.LimitReader(rc, captions.DefaultMaxBytes*2))
-}
-
-// LiveCaption is a cue posted live, in wall-clock time.
-type LiveCaption struct {
-	Start, End time.Time
-	Text       string
-}
-
-// SaveLiveCaptions archives the cues posted live during a talk as its
-// caption track in lang, unless one was uploaded: their wall-clock times are
-// mapped onto the replay through its EXT-X-PROGRAM-DATE-TIMEs (as the chat's
-// are). Cues outside the recording are left out. Repeating it writes the
-// same file.
-func (l *Library) SaveLiveCaptions(ctx context.Context, id, lang string, live []LiveCaption) error {
-	t, err := l.Get(id)
-	if err != nil {
-		return err
-	}
-	if t.DoNotRecord || t.Recording == nil || len(live) == 0 {
-		return nil
-	}
-	sel, err := l.Selection(ctx, id)
-	if err != nil {
-		return err
-	}
-	cues := make([]captions.Cue, 0, len(live))
-	for _, c := range live {
-		if c.Start.Before(t.Recording.Start) || (t.Recording.End != nil && !c.Start.Before(*t.Recording.End)) {
-			continue
-		}
-		s, e := sel.MediaTime(c.Start), sel.MediaTime(c.End)
-		if e <= s {
-			continue // fell in a gap of the recording
-		}
-		cues = append(cues, captions.Cue{Start: s, End: e, Text: c.Text})
-	}
-	if len(cues) == 0 {
-		return nil
-	}
-	captions.Sort(cues)
-	_, err = l.PutCaptions(ctx, id, CaptionTrack{Lang: lang, Cues: cues, Source: CaptionLive, KeepUpload: true})
-	return err
 }

@@ -145,8 +145,8 @@ func TestLibrary_PutCaptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs, err := store.List(ctx, "talks/"+tk.ID+"/captions/")
-	if err != nil || len(objs) != 1 || objs[0].Key != CaptionKey(tk.ID, "en") {
-		t.Errorf("captions of a do_not_record talk: %v %v, want en.vtt alone", objs, err)
+	if err != nil || len(objs) != 2 || objs[0].Key != CaptionLiveKey(tk.ID, "en") || objs[1].Key != CaptionKey(tk.ID, "en") {
+		t.Errorf("captions of a do_not_record talk: %v %v, want en.live.json and en.vtt alone", objs, err)
 	}
 }
 

@@ -9,14 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/salon/salon/internal/textclean"
 )
 
 // Library is the programme: every talk's metadata (talks/{id}/talk.json),
@@ -30,7 +27,10 @@ import (
 // (id taken, another talk live on the stage) through the storage writes to
 // publishing the result, so checks and writes form one step and a re-cut
 // never races a PATCH or a delete. Storage writes come before the in-memory
-// change, so a failed write leaves both as they were.
+// change, so a failed write leaves both as they were. Across salons sharing
+// the bucket (a cluster), talk.json and the replay are written conditionally
+// and a change another node made meanwhile is read and kept
+// (library_sync.go).
 //
 // Call Initialize before any other method.
 type Library struct {
@@ -427,6 +427,12 @@ func (l *Library) update(ctx context.Context, id string, p TalkPatch) (Talk, err
 		return Talk{}, err
 	}
 	recut := t.Recording != nil && (t.Stage != old.Stage || !sameWindow(t.Recording, old.Recording) || old.DoNotRecord && !t.DoNotRecord)
+	if recut && !sameWindow(t.Recording, old.Recording) {
+		// The live caption tracks follow the window (the trim's In and Out).
+		if err := l.retimeLiveCaptions(ctx, &t); err != nil {
+			return Talk{}, err
+		}
+	}
 	if t.DoNotRecord && !old.DoNotRecord {
 		// Never published: what was cut before the speaker's wish was known goes.
 		if err := l.unpublish(ctx, t.ID); err != nil {
@@ -552,61 +558,4 @@ func (l *Library) save(ctx context.Context, t Talk, recut bool) (Talk, error) {
 		l.setPending(t.ID, !final)
 	}
 	return t.clone(), nil
-}
-
-// clone copies t deeply, so that callers cannot change the library's copy.
-func (t Talk) clone() Talk {
-	c := t
-	c.Speakers = slices.Clone(t.Speakers)
-	c.Slides = slices.Clone(t.Slides)
-	c.SlideChanges = slices.Clone(t.SlideChanges)
-	c.Captions = slices.Clone(t.Captions)
-	if t.Recording != nil {
-		w := *t.Recording
-		if w.End != nil {
-			e := *w.End
-			w.End = &e
-		}
-		c.Recording = &w
-	}
-	if t.Extra != nil {
-		c.Extra = maps.Clone(t.Extra)
-		for k, v := range c.Extra {
-			c.Extra[k] = slices.Clone(v)
-		}
-	}
-	return c
-}
-
-// normalize keeps times in UTC without monotonic readings, so that they
-// compare and encode the same before and after a round trip, and passes every
-// field a person reads through salon's one text rule (internal/textclean),
-// whether it came from the API, a schedule or an older talk.json.
-func normalize(t Talk) Talk {
-	t.Title = textclean.Line(t.Title)
-	for i := range t.Speakers {
-		t.Speakers[i].Name = textclean.Line(t.Speakers[i].Name)
-	}
-	t.Abstract = textclean.Block(t.Abstract)
-	t.Track = textclean.Line(t.Track)
-	t.Slug = textclean.Line(t.Slug)
-	t.Language = textclean.Line(t.Language)
-	t.StartsAt, t.EndsAt = t.StartsAt.UTC(), t.EndsAt.UTC()
-	for i := range t.Slides {
-		t.Slides[i].UploadedAt = t.Slides[i].UploadedAt.UTC()
-	}
-	for i := range t.SlideChanges {
-		t.SlideChanges[i].At = t.SlideChanges[i].At.UTC()
-	}
-	for i := range t.Captions {
-		t.Captions[i].UpdatedAt = t.Captions[i].UpdatedAt.UTC()
-	}
-	if t.Recording != nil {
-		t.Recording.Start = t.Recording.Start.UTC()
-		if t.Recording.End != nil {
-			e := t.Recording.End.UTC()
-			t.Recording.End = &e
-		}
-	}
-	return t
 }

@@ -219,6 +219,7 @@ func (l *Library) refreshSpeaker(ctx context.Context, id string) error {
 	h, err := l.loadSpeaker(ctx, id)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	old, had := l.speakers[id]
 	switch {
 	case errors.Is(err, ErrNotFound):
 		delete(l.speakers, id)
@@ -228,6 +229,9 @@ func (l *Library) refreshSpeaker(ctx context.Context, id string) error {
 		if _, ok := l.talks[id]; ok {
 			l.speakers[id] = h
 		}
+	}
+	if now, has := l.speakers[id]; has != had || now != old {
+		l.notifyLocked()
 	}
 	return nil
 }

@@ -100,8 +100,9 @@ func redact(spec string) string {
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and AWS_REGION (default
 // "us-east-1"), read through getenv. It creates a missing directory or
 // bucket and fails with what to check when the storage is unusable. The
-// string describes the store for logs; it holds no secret.
-func Open(ctx context.Context, spec string, getenv func(string) string, log *slog.Logger) (Store, string, error) {
+// string describes the store for logs; it holds no secret. node names this
+// salon among several sharing the bucket (S3Store.Node), "" for one alone.
+func Open(ctx context.Context, spec, node string, getenv func(string) string, log *slog.Logger) (Store, string, error) {
 	dir, s3, err := parseSpec(spec)
 	if err != nil {
 		return nil, "", err
@@ -125,6 +126,7 @@ func Open(ctx context.Context, spec string, getenv func(string) string, log *slo
 		AccessKey: getenv("AWS_ACCESS_KEY_ID"),
 		SecretKey: getenv("AWS_SECRET_ACCESS_KEY"),
 		Region:    getenv("AWS_REGION"),
+		Node:      node,
 		Log:       log,
 	}
 	if s.AccessKey == "" || s.SecretKey == "" {
@@ -133,8 +135,8 @@ func Open(ctx context.Context, spec string, getenv func(string) string, log *slo
 	if err := s.Initialize(ctx); err != nil {
 		return nil, "", err
 	}
-	// One salon per bucket: an upload still open at start was cut off by
-	// a crash and would hold its parts in the bucket for ever.
+	// An upload this node left open was cut off by a crash and would hold
+	// its parts in the bucket for ever (other nodes' wait a day).
 	if _, err := s.AbortStaleUploads(ctx, 0); err != nil {
 		log.Warn("could not clean up incomplete uploads left by an earlier run; they use space in the bucket until aborted", "error", err)
 	}

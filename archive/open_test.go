@@ -97,20 +97,20 @@ func FuzzOpen_parseSpec(f *testing.F) {
 func TestOpen(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	dir := filepath.Join(t.TempDir(), "archive")
-	s, desc, err := Open(t.Context(), dir, env(nil), nil)
+	s, desc, err := Open(t.Context(), dir, "", env(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.(*DirStore); !ok || !strings.Contains(desc, dir) {
 		t.Fatalf("Open(%q) = %T, %q", dir, s, desc)
 	}
-	if _, _, err := Open(t.Context(), "s3:http://127.0.0.1:1/b-1", env(nil), nil); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+	if _, _, err := Open(t.Context(), "s3:http://127.0.0.1:1/b-1", "", env(nil), nil); err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
 		t.Fatalf("Open without credentials = %v, want an error naming AWS_ACCESS_KEY_ID", err)
 	}
 	// Port 1 on loopback is closed: a clear error, bounded by the context.
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
-	_, _, err = Open(ctx, "s3:http://127.0.0.1:1/b-1", env(map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "topsecret"}), nil)
+	_, _, err = Open(ctx, "s3:http://127.0.0.1:1/b-1", "", env(map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "topsecret"}), nil)
 	if err == nil || !strings.Contains(err.Error(), "cannot reach the bucket at http://127.0.0.1:1/b-1") || strings.Contains(err.Error(), "topsecret") {
 		t.Fatalf("Open of an unreachable bucket = %v", err)
 	}

@@ -14,11 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/hls"
+	"github.com/salon/salon/ingest/stream"
 )
 
-// warningSetter is the part of *stream.Registry that shows stage warnings.
+// warningSetter is the part of *stream.Registry that shows stage warnings
+// (a zero Warning clears one).
 type warningSetter interface {
-	SetWarning(stage, key, msg string)
+	SetWarning(stage, key string, w stream.Warning)
 }
 
 // pathDir is the directory below stages/ that holds a publish path's runs:
@@ -114,11 +116,11 @@ type Recorder struct {
 	upWake      chan struct{}
 	outage      outage
 	full        bool
-	warned      map[string]string // stage → spool warning shown
-	memBytes    int64             // held in memory: the spool disk refused them
-	diskFailing bool              // the last spool write failed
-	lowDisk     bool              // free space below MinFree
-	free        int64             // free bytes at the last check
+	warned      map[string]stream.Warning // stage → spool warning shown
+	memBytes    int64                     // held in memory: the spool disk refused them
+	diskFailing bool                      // the last spool write failed
+	lowDisk     bool                      // free space below MinFree
+	free        int64                     // free bytes at the last check
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -215,7 +217,7 @@ func (r *Recorder) Initialize() error {
 	}
 	r.sp = spool{dir: r.SpoolDir}
 	r.runs = map[runKey]*runState{}
-	r.warned = map[string]string{}
+	r.warned = map[string]stream.Warning{}
 	r.changed = make(chan struct{})
 	r.upWake = make(chan struct{}, 1)
 	r.qWake = make(chan struct{}, 1)

@@ -2,7 +2,10 @@ package archive
 
 import (
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/salon/salon/ingest/stream"
 )
 
 // The Recorder when the spool's disk fills up: it watches the free space and
@@ -97,6 +100,18 @@ func (r *Recorder) diskWarning() string {
 		return fmt.Sprintf("the spool disk has only %d MB free: free disk space, or recordings will be lost if the bucket goes down", r.free>>20)
 	}
 	return ""
+}
+
+// diskWarningCode is diskWarning as a stage warning (zero for none); the
+// caller holds mu.
+func (r *Recorder) diskWarningCode() stream.Warning {
+	switch {
+	case r.diskFailing:
+		return stream.Warn("archive.disk_refuses", "Held", strconv.FormatInt(r.memBytes>>20, 10))
+	case r.lowDisk:
+		return stream.Warn("archive.disk_low", "Free", strconv.FormatInt(r.free>>20, 10))
+	}
+	return stream.Warning{}
 }
 
 // Problems lists what threatens the recordings now, for /healthz: empty

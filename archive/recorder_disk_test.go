@@ -45,7 +45,7 @@ func TestRecorder_diskFullBucketDown(t *testing.T) {
 	r.RunEnded("main", "", "20260301T100000Z")
 	recWaitFor(t, "the stage warned that segments are held in memory", func() bool {
 		last, _ := warn.get("main/spool")
-		return strings.Contains(last, "refuses writes")
+		return strings.HasPrefix(last, "archive.disk_refuses Held=")
 	})
 	if p := r.Problems(); len(p) == 0 || !strings.Contains(strings.Join(p, "; "), "refuses writes") {
 		t.Errorf("Problems() = %q, want the disk named", p)
@@ -100,7 +100,7 @@ func TestRecorder_lowDisk(t *testing.T) {
 	}
 	recFlush(t, r)
 	r.checkDisk()
-	if last, _ := warn.get("main/spool"); !strings.Contains(last, "only 100 MB free") {
+	if last, _ := warn.get("main/spool"); last != "archive.disk_low Free=100" {
 		t.Errorf("stage warning %q, want the free space named", last)
 	}
 	if p := r.Problems(); len(p) != 1 {

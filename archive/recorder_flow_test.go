@@ -144,7 +144,7 @@ func TestRecorder_storeDown(t *testing.T) {
 		}
 	}
 	last, calls := warn.get("main/spool")
-	if last != "" || len(calls) != 2 || !strings.Contains(calls[0], "failing") {
+	if last != "" || len(calls) != 2 || !strings.HasSuffix(calls[0], "=archive.upload_failing") {
 		t.Errorf("spool recWarnings: %q (last %q), want set once while failing, then cleared", calls, last)
 	}
 	out := logs.String()
@@ -193,7 +193,7 @@ func TestRecorder_spoolFull(t *testing.T) {
 		r.SegmentReady(s)
 	}
 	recWaitFor(t, "segments spooled", func() bool { n, _ := r.Pending(); return n == len(md.segs) })
-	recWaitFor(t, "spool warning", func() bool { last, _ := warn.get("main/spool"); return strings.Contains(last, "nearly full") })
+	recWaitFor(t, "spool warning", func() bool { last, _ := warn.get("main/spool"); return last == "archive.spool_full" })
 	if n := strings.Count(logs.String(), "archive spool nearly full"); n != 1 {
 		t.Errorf("nearly full logged %d times:\n%s", n, logs.String())
 	}

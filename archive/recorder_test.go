@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/salon/salon/hls"
 	"github.com/salon/salon/hls/hlscheck"
+	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/internal/testkit"
 )
 
@@ -223,7 +225,13 @@ type recWarnings struct {
 	last map[string]string
 }
 
-func (w *recWarnings) SetWarning(stage, key, msg string) {
+// SetWarning records sw as its code and sorted parameters
+// ("archive.disk_low Free=100"), "" when cleared.
+func (w *recWarnings) SetWarning(stage, key string, sw stream.Warning) {
+	msg := sw.Code
+	for _, k := range slices.Sorted(maps.Keys(sw.Params)) {
+		msg += " " + k + "=" + sw.Params[k]
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.last == nil {

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/salon/salon/ingest/stream"
 )
 
 // putTimeout bounds one upload attempt, so that a hung connection is
@@ -353,7 +355,10 @@ func (r *Recorder) spoolSizeChanged() {
 	}
 }
 
-type warningChange struct{ stage, msg string }
+type warningChange struct {
+	stage string
+	w     stream.Warning
+}
 
 // warningChanges works out the "spool" warning of every stage and returns
 // those that changed; the caller holds mu and applies them after unlocking.
@@ -361,32 +366,32 @@ func (r *Recorder) warningChanges() []warningChange {
 	if r.Warnings == nil {
 		return nil
 	}
-	msg := r.diskWarning()
+	w := r.diskWarningCode()
 	switch {
-	case msg != "":
+	case !w.IsZero():
 	case r.full:
-		msg = "the archive spool is nearly full: recordings are not reaching the bucket fast enough"
+		w = stream.Warn("archive.spool_full")
 	case !r.outage.since.IsZero():
-		msg = "archive uploads are failing: recordings wait in the local spool until the bucket is back"
+		w = stream.Warn("archive.upload_failing")
 	case len(r.up) > 0 && !r.up[0].ready.IsZero() && time.Since(r.up[0].ready) > lagWarning:
-		msg = "archive uploads lag behind: recordings wait in the local spool"
+		w = stream.Warn("archive.upload_lag")
 	}
-	want := map[string]string{}
+	want := map[string]stream.Warning{}
 	for _, rs := range r.runs {
-		want[stageOfDir(rs.stage)] = msg
+		want[stageOfDir(rs.stage)] = w
 	}
 	for stage := range r.warned {
 		if _, ok := want[stage]; !ok {
-			want[stage] = ""
+			want[stage] = stream.Warning{}
 		}
 	}
 	var out []warningChange
 	for stage, m := range want {
-		if r.warned[stage] == m {
+		if r.warned[stage].Equal(m) {
 			continue
 		}
 		out = append(out, warningChange{stage, m})
-		if m == "" {
+		if m.IsZero() {
 			delete(r.warned, stage)
 		} else {
 			r.warned[stage] = m
@@ -398,6 +403,6 @@ func (r *Recorder) warningChanges() []warningChange {
 
 func (r *Recorder) applyWarnings(changes []warningChange) {
 	for _, c := range changes {
-		r.Warnings.SetWarning(c.stage, "spool", c.msg)
+		r.Warnings.SetWarning(c.stage, "spool", c.w)
 	}
 }

@@ -53,6 +53,10 @@ type S3Store struct {
 	// AccessKey and SecretKey are the S3 credentials; Region defaults to
 	// "us-east-1".
 	AccessKey, SecretKey, Region string
+	// Node names this salon among several sharing the bucket (-node with
+	// -nats); empty for a salon alone. Its upload markers go under a folder
+	// of its own, so a start aborts only what its own earlier run left.
+	Node string
 	// Log receives bucket creation; nil discards.
 	Log *slog.Logger
 

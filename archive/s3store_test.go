@@ -148,14 +148,14 @@ func testAbortStaleUploads(t *testing.T, endpoint, user, secret string) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"AWS_ACCESS_KEY_ID": user, "AWS_SECRET_ACCESS_KEY": secret}
-	open := func() {
+	open := func(node string) {
 		t.Helper()
-		if _, _, err := archive.Open(ctx, "s3:http://"+endpoint+"/"+bucket, func(k string) string { return env[k] },
+		if _, _, err := archive.Open(ctx, "s3:http://"+endpoint+"/"+bucket, node, func(k string) string { return env[k] },
 			slog.New(slog.NewTextHandler(t.Output(), nil))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	open() // creates the bucket
+	open("") // creates the bucket
 	markers := func() []minio.ObjectInfo {
 		var out []minio.ObjectInfo
 		for oi := range core.Client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: ".salon-uploads/", Recursive: true}) {
@@ -220,7 +220,7 @@ func testAbortStaleUploads(t *testing.T, endpoint, user, secret string) {
 	if _, err := core.PutObject(ctx, bucket, during[0].Key, strings.NewReader(deck), int64(len(deck)), "", "", minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	open()
+	open("")
 	if n := uploads(deck); n != 0 {
 		t.Errorf("%d incomplete uploads of %s after the restart, want 0", n, deck)
 	}
@@ -229,5 +229,56 @@ func testAbortStaleUploads(t *testing.T, endpoint, user, secret string) {
 	}
 	if m := markers(); len(m) != 0 {
 		t.Errorf("upload markers after the restart: %v", m)
+	}
+
+	// Several nodes share the bucket: node b starting while node a uploads
+	// leaves a's upload alone; a crash of a is cleaned up when a starts again.
+	a := &archive.S3Store{Endpoint: endpoint, Bucket: bucket, AccessKey: user, SecretKey: secret, Node: "a"}
+	if err := a.Initialize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw = io.Pipe()
+	go func() { put <- a.Put(ctx, deck, pr, -1, "") }()
+	if _, err := pw.Write(make([]byte, 9<<20)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); uploads(deck) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("node a's streamed Put began no multipart upload")
+		}
+	}
+	during = markers()
+	if len(during) != 1 || !strings.HasPrefix(during[0].Key, ".salon-uploads/a/") {
+		t.Fatalf("node a's upload markers %v, want one under .salon-uploads/a/", during)
+	}
+	open("b")
+	if n := uploads(deck); n != 1 {
+		t.Fatalf("%d uploads of %s after node b started, want node a's running upload left alone", n, deck)
+	}
+	pw.Close()
+	if err := <-put; err != nil {
+		t.Fatalf("node a's upload, after node b started: %v", err)
+	}
+	id, err := core.NewMultipartUpload(ctx, bucket, deck, minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := strings.Repeat("x", 5<<20)
+	if _, err := core.PutObjectPart(ctx, bucket, deck, id, 1, strings.NewReader(part), int64(len(part)), minio.PutObjectPartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.PutObject(ctx, bucket, during[0].Key, strings.NewReader(deck), int64(len(deck)), "", "", minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	open("b")
+	if n := uploads(deck); n != 1 {
+		t.Fatalf("%d uploads of %s after node b started again, want node a's left to a", n, deck)
+	}
+	open("a")
+	if n := uploads(deck); n != 0 {
+		t.Errorf("%d incomplete uploads of %s after node a started again, want its crashed upload aborted", n, deck)
+	}
+	if m := markers(); len(m) != 0 {
+		t.Errorf("upload markers after node a started again: %v", m)
 	}
 }

@@ -24,9 +24,26 @@ const uploadMarkers = ".salon-uploads/"
 // multipart tells whether a Put of size bytes is a multipart upload.
 func multipart(size int64) bool { return size < 0 || size > s3PartSize }
 
+// abandonedAfter is how old another node's upload marker must be before a
+// start takes its upload for abandoned: no upload of salon's runs that long.
+const abandonedAfter = 24 * time.Hour
+
+// markerName is the marker of an upload of name begun by this node: under
+// the node's own folder when several salons share the bucket (Node set).
 func (s *S3Store) markerName(name string) string {
+	return markerKey(s.prefix+uploadMarkers+s.nodeDir(), name)
+}
+
+func (s *S3Store) nodeDir() string {
+	if s.Node == "" {
+		return ""
+	}
+	return s.Node + "/"
+}
+
+func markerKey(dir, name string) string {
 	sum := sha256.Sum256([]byte(name))
-	return s.prefix + uploadMarkers + hex.EncodeToString(sum[:16])
+	return dir + hex.EncodeToString(sum[:16])
 }
 
 // markUpload records that name is being uploaded; the returned function
@@ -49,16 +66,23 @@ func (s *S3Store) markUpload(ctx context.Context, name string) (done func(), err
 
 // AbortStaleUploads aborts the incomplete multipart uploads that salon began
 // more than olderThan ago and never finished, and returns how many keys it
-// cleaned. With one salon per bucket, pass 0 at start: no upload of its own
-// can be in progress. With several nodes, pass more than the longest upload.
+// cleaned. Pass 0 at start: no upload of this node's own can be in progress
+// then. Uploads other nodes sharing the bucket began (markers under another
+// Node's folder) are left alone until they are a day old, however small
+// olderThan is: they may be running now.
 func (s *S3Store) AbortStaleUploads(ctx context.Context, olderThan time.Duration) (int, error) {
-	cutoff := time.Now().Add(-olderThan)
+	now := time.Now()
+	own := s.prefix + uploadMarkers + s.nodeDir()
 	n := 0
 	for oi := range s.client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: s.prefix + uploadMarkers, Recursive: true}) {
 		if oi.Err != nil {
 			return n, fmt.Errorf("list upload markers in %s: %w", s.URL(), oi.Err)
 		}
-		if oi.LastModified.After(cutoff) {
+		dir := oi.Key[:strings.LastIndexByte(oi.Key, '/')+1]
+		age := now.Sub(oi.LastModified)
+		// Another node's upload may be running now: only one older than
+		// any upload salon makes is taken for abandoned.
+		if age < olderThan || dir != own && age < abandonedAfter {
 			continue
 		}
 		obj, err := s.client.GetObject(ctx, s.Bucket, oi.Key, minio.GetObjectOptions{})
@@ -73,7 +97,7 @@ func (s *S3Store) AbortStaleUploads(ctx context.Context, olderThan time.Duration
 		name := string(b)
 		// Only a marker that names its own object is trusted: nothing else
 		// in the bucket can make salon abort an upload it did not start.
-		if s.markerName(name) == oi.Key {
+		if markerKey(dir, name) == oi.Key {
 			if err := s.client.RemoveIncompleteUpload(ctx, s.Bucket, name); err != nil {
 				return n, fmt.Errorf("abort the incomplete upload of %s: %w", name, err)
 			}

@@ -3,7 +3,11 @@ package archive
 import (
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"time"
+
+	"github.com/salon/salon/internal/textclean"
 )
 
 // Errors of the talk library; wrap them with a message a person can act on.
@@ -90,4 +94,61 @@ type TalkPatch struct {
 	Language    *string    `json:"language"`
 	DoNotRecord *bool      `json:"do_not_record"`
 	Hidden      *bool      `json:"hidden"`
+}
+
+// clone copies t deeply, so that callers cannot change the library's copy.
+func (t Talk) clone() Talk {
+	c := t
+	c.Speakers = slices.Clone(t.Speakers)
+	c.Slides = slices.Clone(t.Slides)
+	c.SlideChanges = slices.Clone(t.SlideChanges)
+	c.Captions = slices.Clone(t.Captions)
+	if t.Recording != nil {
+		w := *t.Recording
+		if w.End != nil {
+			e := *w.End
+			w.End = &e
+		}
+		c.Recording = &w
+	}
+	if t.Extra != nil {
+		c.Extra = maps.Clone(t.Extra)
+		for k, v := range c.Extra {
+			c.Extra[k] = slices.Clone(v)
+		}
+	}
+	return c
+}
+
+// normalize keeps times in UTC without monotonic readings, so that they
+// compare and encode the same before and after a round trip, and passes every
+// field a person reads through salon's one text rule (internal/textclean),
+// whether it came from the API, a schedule or an older talk.json.
+func normalize(t Talk) Talk {
+	t.Title = textclean.Line(t.Title)
+	for i := range t.Speakers {
+		t.Speakers[i].Name = textclean.Line(t.Speakers[i].Name)
+	}
+	t.Abstract = textclean.Block(t.Abstract)
+	t.Track = textclean.Line(t.Track)
+	t.Slug = textclean.Line(t.Slug)
+	t.Language = textclean.Line(t.Language)
+	t.StartsAt, t.EndsAt = t.StartsAt.UTC(), t.EndsAt.UTC()
+	for i := range t.Slides {
+		t.Slides[i].UploadedAt = t.Slides[i].UploadedAt.UTC()
+	}
+	for i := range t.SlideChanges {
+		t.SlideChanges[i].At = t.SlideChanges[i].At.UTC()
+	}
+	for i := range t.Captions {
+		t.Captions[i].UpdatedAt = t.Captions[i].UpdatedAt.UTC()
+	}
+	if t.Recording != nil {
+		t.Recording.Start = t.Recording.Start.UTC()
+		if t.Recording.End != nil {
+			e := t.Recording.End.UTC()
+			t.Recording.End = &e
+		}
+	}
+	return t
 }

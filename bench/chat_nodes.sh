@@ -19,6 +19,7 @@ DURATION=${DURATION:-60s}
 N=${N:-9000}
 RATE=${RATE:-10}
 SENDERS=${SENDERS:-30}
+GRACE=${GRACE:-30s}   # wait for deliveries after the last message: more than the p99 of a loaded machine
 CASES=${CASES:-"steady kill"}
 BASE=${BASE_PORT:-18300}
 NATS_BIN=${SALON_NATS_SERVER:-${XDG_CACHE_HOME:-$HOME/.cache}/salon/bin/nats-server}
@@ -73,7 +74,7 @@ run_case() {
   urls=$(IFS=,; echo "${URLS[*]}") pidlist=$(IFS=,; echo "${NODE_PIDS[*]}")
   echo "== $name: salon-bench chat -url $urls -n $N -senders $SENDERS -rate $RATE $*"
   "$OUT/salon-bench" chat -url "$urls" -pids "$pidlist" -n "$N" -senders "$SENDERS" -rate "$RATE" -duration "$DURATION" \
-    -json -v "$@" >"$OUT/chat-nodes-$name.json" 2>"$OUT/chat-nodes-$name.err" &
+    -grace "$GRACE" -json -v "$@" >"$OUT/chat-nodes-$name.json" 2>"$OUT/chat-nodes-$name.err" &
   local tool=$!
   if [[ $name == kill ]]; then
     until grep -q 'msg=sending' "$OUT/chat-nodes-$name.err"; do sleep 0.2; done

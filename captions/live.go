@@ -29,11 +29,15 @@ type Live struct {
 	// CueDuration is how long a cue shows when no later cue in its language
 	// ends it sooner. Default 4 s.
 	CueDuration time.Duration
-	// Keep is how long cues stay in memory (the journal keeps them all).
-	// Default 24 h.
+	// Keep is how long cues stay, in memory and in the journal (compacted,
+	// live_compact.go). Default 24 h.
 	Keep time.Duration
-	Log  *slog.Logger
-	Now  func() time.Time // default time.Now
+	// CompactAt is the journal size (bytes) at which Add first compacts a
+	// stage's journal; the next compaction waits until the journal is twice
+	// its compacted size. Default 1 MiB.
+	CompactAt int64
+	Log       *slog.Logger
+	Now       func() time.Time // default time.Now
 
 	mu     sync.Mutex
 	stages map[string]*liveStage
@@ -43,6 +47,9 @@ type liveStage struct {
 	langs   map[string][]LiveCue // by language, in time order
 	sorted  []string             // the keys of langs, sorted; replaced, never changed
 	journal *os.File
+	// size is the journal's length in bytes; Add compacts it once it
+	// reaches compactAt.
+	size, compactAt int64
 }
 
 // LiveCue is one cue as posted: its language, when it was posted (it shows
@@ -84,6 +91,9 @@ func (l *Live) Initialize() error {
 	if l.Now == nil {
 		l.Now = time.Now
 	}
+	if l.CompactAt <= 0 {
+		l.CompactAt = defaultCompactAt
+	}
 	l.stages = map[string]*liveStage{}
 	if l.Dir == "" {
 		return nil
@@ -95,37 +105,48 @@ func (l *Live) Initialize() error {
 	if err != nil {
 		return fmt.Errorf("captions: read %s: %w", l.Dir, err)
 	}
+	l.removeTemps(entries)
 	since := l.Now().Add(-l.Keep)
 	for _, e := range entries {
 		stage, ok := strings.CutSuffix(e.Name(), liveJournalName)
 		if !ok || !validStage(stage) {
 			continue
 		}
-		if err := l.load(stage, since); err != nil {
+		stale, err := l.load(stage, since)
+		if err != nil {
 			return err
+		}
+		if stale {
+			if err := l.compactLocked(stage, l.stages[stage]); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (l *Live) load(stage string, since time.Time) error {
+// load reads a stage's journal back; stale says it holds cues (or broken
+// lines) Live no longer keeps, which a compaction would drop.
+func (l *Live) load(stage string, since time.Time) (stale bool, err error) {
 	path := filepath.Join(l.Dir, stage+liveJournalName)
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("captions: read the live journal: %w", err)
+		return false, fmt.Errorf("captions: read the live journal: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	st := l.stage(stage)
-	bad := 0
+	bad, old := 0, 0
 	for sc.Scan() {
+		st.size += int64(len(sc.Bytes())) + 1
 		var c LiveCue
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil || c.Lang == "" || c.At.IsZero() {
 			bad++ // a line cut short by a crash
 			continue
 		}
 		if c.At.Before(since) {
+			old++
 			continue
 		}
 		if st.langs[c.Lang] == nil {
@@ -136,7 +157,11 @@ func (l *Live) load(stage string, since time.Time) error {
 	if bad > 0 {
 		l.Log.Warn("live captions journal has lines that do not read; they are skipped", "file", path, "lines", bad)
 	}
-	return sc.Err()
+	st.compactAt = max(2*st.size, l.CompactAt)
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("captions: read the live journal %s: %w", path, err)
+	}
+	return old > 0 || bad > 0, nil
 }
 
 // Close closes the journals.
@@ -156,7 +181,7 @@ func (l *Live) Close() error {
 func (l *Live) stage(name string) *liveStage {
 	st := l.stages[name]
 	if st == nil {
-		st = &liveStage{langs: map[string][]LiveCue{}}
+		st = &liveStage{langs: map[string][]LiveCue{}, compactAt: l.CompactAt}
 		l.stages[name] = st
 	}
 	return st
@@ -211,6 +236,14 @@ func (l *Live) Add(stage, lang, text string) (LiveCue, error) {
 		st.addLang(lang)
 	}
 	st.langs[lang] = appendCue(cs, c)
+	if l.Dir != "" && st.size >= st.compactAt {
+		// The cue is journaled already: a failed compaction leaves the
+		// whole journal, and is tried again at the next cue.
+		if err := l.compactLocked(stage, st); err != nil {
+			l.Log.Error("live captions journal not compacted; it keeps growing", "stage", stage, "error", err)
+			st.compactAt = st.size + l.CompactAt
+		}
+	}
 	return c, nil
 }
 
@@ -230,7 +263,9 @@ func (l *Live) journal(stage string, st *liveStage, c LiveCue) error {
 		}
 	}
 	line, _ := json.Marshal(c)
-	if _, err := st.journal.Write(append(line, '\n')); err != nil {
+	n, err := st.journal.Write(append(line, '\n'))
+	st.size += int64(n)
+	if err != nil {
 		return fmt.Errorf("write the live captions journal: %w; check the data directory's disk", err)
 	}
 	if err := st.journal.Sync(); err != nil {

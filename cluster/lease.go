@@ -310,11 +310,16 @@ func (l *Leases) holder(stage string, before time.Time) (string, uint64, error) 
 	return ParseOwner(e.Value()).Node, e.Revision(), nil
 }
 
-// lose marks the lease lost and tells Lost.
+// lose marks the lease lost and tells Lost, unless it was released
+// meanwhile (a new claim's publish is not this lease's).
 func (l *Leases) lose(stage string, le *lease, why error) {
 	l.mu.Lock()
 	le.lost = true
+	current := l.held[stage] == le
 	l.mu.Unlock()
+	if !current {
+		return
+	}
 	l.node.Log.Error("ingest lease lost: this node ends its publish of the stage so that the publisher reconnects to the node that holds it",
 		"stage", stage, "reason", why.Error())
 	if l.Lost != nil {

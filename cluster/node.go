@@ -89,6 +89,11 @@ func (n *Node) Initialize(ctx context.Context) error {
 		// as not made. A buffered one would be sent when the connection
 		// came back, after its caller had told the viewer it failed.
 		nats.ReconnectBufSize(-1),
+		// A connection that stopped answering (the network cut, not
+		// closed) is given up after 2 pings 5 s apart, not the default
+		// 4 minutes: the node then reconnects as soon as the network is back.
+		nats.PingInterval(5*time.Second),
+		nats.MaxPingsOutstanding(2),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				n.Log.Warn("NATS connection lost; reconnecting", "err", err)

@@ -112,14 +112,14 @@ func (al *aligner) anchor(r *run, u *stream.Unit, tol time.Duration, force bool)
 	if !g.srcLive || !g.srcZeroOK || !al.clockOK {
 		if !al.waitSet {
 			al.waitSet = true
-			st.m.setPathWarning(st, "align", fmt.Sprintf("waiting for the stage's source: a rendition is served beside the source only; publish the best output to live/%s too", g.name))
+			st.m.setPathWarning(st, "align", stream.Warn("hls.rendition_waits", "Stage", g.name))
 			st.log.Warn("rendition waits for the stage's source: publish the best output to the stage's plain path", "publish_to", "live/"+g.name)
 		}
 		return anchorDrop
 	}
 	if al.waitSet {
 		al.waitSet = false
-		st.m.setPathWarning(st, "align", "")
+		st.m.setPathWarning(st, "align", stream.Warning{})
 	}
 	// Source stream time of u's presentation, from the arrival estimate:
 	// a source unit of DTS d arrives at srcZero + d, a rendition unit of
@@ -204,7 +204,7 @@ func (al *aligner) key(ptl, tol time.Duration) {
 	}
 	if al.hits >= 3 && al.warnSet {
 		al.warnSet = false
-		al.st.m.setPathWarning(al.st, "align", "")
+		al.st.m.setPathWarning(al.st, "align", stream.Warning{})
 		al.st.log.Info("rendition keyframes aligned with the source's again")
 	}
 }
@@ -216,9 +216,8 @@ const alignAdvice = "give every output the same fixed keyframe interval: ffmpeg 
 func (al *aligner) warn(boundary, key time.Duration) {
 	al.warnSet = true
 	st := al.st
-	msg := fmt.Sprintf("keyframes not aligned with the source's (the source cut a segment at %.3fs, this rendition's nearest keyframe is at %.3fs): players may stall when they switch to or from it; %s",
-		boundary.Seconds(), key.Seconds(), alignAdvice)
-	st.m.setPathWarning(st, "align", msg)
+	st.m.setPathWarning(st, "align", stream.Warn("hls.align_keyframes",
+		"Boundary", fmt.Sprintf("%.3f", boundary.Seconds()), "Keyframe", fmt.Sprintf("%.3f", key.Seconds())))
 	if !al.logged {
 		al.logged = true
 		st.log.Warn("rendition keyframes are not aligned with the source's: players may stall when they switch rendition",
@@ -229,7 +228,7 @@ func (al *aligner) warn(boundary, key time.Duration) {
 // clear removes the rendition's alignment warnings (end of its publish).
 func (al *aligner) clear() {
 	if al.warnSet || al.waitSet {
-		al.st.m.setPathWarning(al.st, "align", "")
+		al.st.m.setPathWarning(al.st, "align", stream.Warning{})
 	}
 	al.warnSet, al.waitSet = false, false
 }

@@ -82,7 +82,7 @@ type SegmentSink interface {
 // warningSetter is the part of *stream.Registry that shows the warnings of
 // a stage's publish paths (rendition "" is the source).
 type warningSetter interface {
-	SetRenditionWarning(stage, rendition, key, msg string)
+	SetRenditionWarning(stage, rendition, key string, w stream.Warning)
 }
 
 // Manager runs one segmenter per publish path: a stage's source and each of
@@ -488,8 +488,9 @@ func (m *Manager) Stats(stageName string) (s Stats, ok bool) {
 	return st.served.stats(), true
 }
 
-func (m *Manager) setPathWarning(st *stage, key, msg string) {
+// setPathWarning sets the path's warning key, or clears it (w zero).
+func (m *Manager) setPathWarning(st *stage, key string, w stream.Warning) {
 	if m.Warnings != nil {
-		m.Warnings.SetRenditionWarning(st.name, st.rendition, key, msg)
+		m.Warnings.SetRenditionWarning(st.name, st.rendition, key, w)
 	}
 }

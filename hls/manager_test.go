@@ -3,6 +3,7 @@ package hls
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math"
 	"path/filepath"
 	"slices"
@@ -199,7 +200,13 @@ type warningRecorder struct {
 	last map[string]string
 }
 
-func (w *warningRecorder) SetRenditionWarning(stage, rendition, key, msg string) {
+// SetRenditionWarning records w as its code and sorted parameters
+// ("hls.gop_long Seconds=3.0 Target=2s"), "" when cleared.
+func (w *warningRecorder) SetRenditionWarning(stage, rendition, key string, sw stream.Warning) {
+	msg := sw.Code
+	for _, k := range slices.Sorted(maps.Keys(sw.Params)) {
+		msg += " " + k + "=" + sw.Params[k]
+	}
 	if rendition != "" {
 		stage += "/" + rendition
 	}
@@ -333,7 +340,7 @@ func TestManager_registry(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := reg.Stages()
-		if len(st) == 1 && len(st[0].Warnings) == 1 && strings.Contains(st[0].Warnings[0], "keyframe interval 3.0s") {
+		if len(st) == 1 && len(st[0].Warnings) == 1 && st[0].Warnings[0].Equal(stream.Warn("hls.gop_long", "Seconds", "3.0", "Target", "2s")) {
 			break
 		}
 		if time.Now().After(deadline) {

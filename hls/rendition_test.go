@@ -221,8 +221,8 @@ func TestManager_renditionsMisaligned(t *testing.T) {
 	warns.mu.Lock()
 	msg := warns.last["main/360p/align"]
 	warns.mu.Unlock()
-	if !strings.Contains(msg, "not aligned") || !strings.Contains(msg, "-keyint_min") || !strings.Contains(msg, "OBS") {
-		t.Errorf("alignment warning = %q, want one that names the fix", msg)
+	if !strings.HasPrefix(msg, "hls.align_keyframes Boundary=") || !strings.Contains(msg, " Keyframe=") {
+		t.Errorf("alignment warning = %q, want hls.align_keyframes with where the source cut and the rendition's keyframe", msg)
 	}
 	n := 0
 	for _, w := range logs.warns {
@@ -266,7 +266,7 @@ func TestManager_renditionWaitsForSource(t *testing.T) {
 	warns.mu.Lock()
 	msg := warns.last["main/360p/align"]
 	warns.mu.Unlock()
-	if !strings.Contains(msg, "waiting for the stage's source") {
+	if msg != "hls.rendition_waits Stage=main" {
 		t.Errorf("warning = %q, want the rendition waiting for its source", msg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -183,7 +183,7 @@ func (st *stage) end(now time.Time) {
 	}
 	st.closeOut(now)
 	if r.gopSet {
-		st.m.setPathWarning(st, "gop", "")
+		st.m.setPathWarning(st, "gop", stream.Warning{})
 	}
 	st.run = nil
 	st.served.setLive(false, "", st.win.snapshot(false))
@@ -369,9 +369,8 @@ func (st *stage) checkGOP(r *run, tl time.Duration) {
 		long := gop > target+target/10
 		switch {
 		case long && !r.gopSet:
-			msg := fmt.Sprintf("keyframe interval %.1fs is longer than the %s segment target: set the encoder's keyframe interval to %s or less",
-				gop.Seconds(), target, target)
-			st.m.setPathWarning(st, "gop", msg)
+			st.m.setPathWarning(st, "gop", stream.Warn("hls.gop_long",
+				"Seconds", fmt.Sprintf("%.1f", gop.Seconds()), "Target", target.String()))
 			r.gopSet = true
 			if !r.gopWarned {
 				r.gopWarned = true
@@ -379,7 +378,7 @@ func (st *stage) checkGOP(r *run, tl time.Duration) {
 					"run", r.id, "keyframe_interval", gop.String(), "target", target.String())
 			}
 		case !long && r.gopSet:
-			st.m.setPathWarning(st, "gop", "")
+			st.m.setPathWarning(st, "gop", stream.Warning{})
 			r.gopSet = false
 		}
 	}

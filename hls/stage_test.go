@@ -33,7 +33,7 @@ func TestManager_longGOP(t *testing.T) {
 	warns.mu.Lock()
 	msg := warns.last["main/gop"]
 	warns.mu.Unlock()
-	if !strings.Contains(msg, "keyframe interval 4.0s") {
+	if msg != "hls.gop_long Seconds=4.0 Target=2s" {
 		t.Errorf("gop warning = %q while live", msg)
 	}
 	m.HandleEvent(stream.Event{Stage: "main", End: true})

@@ -37,11 +37,9 @@ func (p *Programme) archiveCaptions(ctx context.Context, t archive.Talk) error {
 		}
 		cues := make([]archive.LiveCaption, 0, len(timed))
 		for _, c := range timed {
-			end := c.End
-			if end.After(*t.Recording.End) {
-				end = *t.Recording.End
-			}
-			cues = append(cues, archive.LiveCaption{Start: c.Start, End: end, Text: c.Text})
+			// Kept as they showed; the library ends the track with the
+			// window (and again if the window moves).
+			cues = append(cues, archive.LiveCaption{Start: c.Start, End: c.End, Text: c.Text})
 		}
 		if err := p.CaptionTracks.SaveLiveCaptions(ctx, t.ID, lang, cues); err != nil {
 			return fmt.Errorf("archive the talk's %s live captions: %w", lang, err)

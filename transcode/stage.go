@@ -2,8 +2,8 @@ package transcode
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -174,10 +174,10 @@ func (w *stageWorker) supervise() {
 			w.mu.Unlock()
 			switch ended {
 			case endStopped:
-				w.warn("")
+				w.warn(stream.Warning{})
 				continue // the source ended or changed: no failure
 			case endShutdown:
-				w.warn("")
+				w.warn(stream.Warning{})
 				return
 			}
 			ran := time.Since(p.started)
@@ -245,7 +245,7 @@ func (w *stageWorker) watch(ctx context.Context, p *process, src *stream.Stream)
 			return endStopped
 		case now := <-tick.C:
 			if now.Sub(p.started) >= w.t.HealthyAfter {
-				w.warn("") // running well again
+				w.warn(stream.Warning{}) // running well again
 			}
 			frames, fed := p.frames.Load(), p.fedAt.Load()
 			switch {
@@ -284,14 +284,13 @@ func (w *stageWorker) failed(msg string, delay time.Duration) {
 	w.nextStart = time.Now().Add(delay)
 	n := w.restarts
 	w.mu.Unlock()
-	w.warn(fmt.Sprintf("the renditions of -transcode stopped (ffmpeg: %s); restarting it in %s (%d restarts so far); the source plays on",
-		msg, delay.Round(time.Second), n))
+	w.warn(stream.Warn("transcode.restarting", "Exit", msg, "Delay", delay.Round(time.Second).String(), "Restarts", strconv.Itoa(n)))
 }
 
-// warn shows msg on the stage, or clears the warning when msg is "".
-func (w *stageWorker) warn(msg string) {
+// warn shows sw on the stage, or clears the warning when sw is zero.
+func (w *stageWorker) warn(sw stream.Warning) {
 	if w.t.Warnings != nil {
-		w.t.Warnings.SetWarning(w.stage, warningKey, msg)
+		w.t.Warnings.SetWarning(w.stage, warningKey, sw)
 	}
 }
 

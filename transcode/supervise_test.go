@@ -83,7 +83,7 @@ func TestTranscoder_StalledChildRestarted(t *testing.T) {
 	for _, s := range reg.Stages() {
 		dropped += s.DroppedUnits
 		for _, w := range s.Warnings {
-			warned = warned || strings.Contains(w, "renditions of -transcode stopped") && strings.Contains(w, "the source plays on")
+			warned = warned || w.Code == "transcode.restarting" && strings.Contains(w.Params["Exit"], "stopped producing") && w.Params["Restarts"] != ""
 		}
 	}
 	if !warned {

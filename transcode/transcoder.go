@@ -41,10 +41,10 @@ var _ sourceRegistry = (*stream.Registry)(nil)
 // Transcoder runs one ffmpeg child per live stage that has a video source.
 // One goroutine (watchStages) adds a worker when a stage is first seen live;
 // mu guards workers.
-// warningSetter shows or clears (msg "") a named warning on a stage;
-// *stream.Registry satisfies it.
+// warningSetter shows or clears (a zero Warning) a named warning on a
+// stage; *stream.Registry satisfies it.
 type warningSetter interface {
-	SetWarning(stage, key, msg string)
+	SetWarning(stage, key string, w stream.Warning)
 }
 
 // warningKey names the transcoder's warning on a stage.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/transcode"
+	"github.com/salon/salon/web/i18n"
 )
 
 // stageHandlers serve the stages API; the pages reuse its views.
@@ -16,6 +17,7 @@ type stageHandlers struct {
 	stages    stageSource
 	viewers   *viewers
 	transcode transcodeStates // optional
+	english   *i18n.Localizer // the API's warnings text
 	*responder
 }
 
@@ -49,17 +51,34 @@ func (s *siteHandlers) register(rt *router) {
 // what web knows (viewers, URLs).
 type stageJSON struct {
 	stream.StageInfo
-	Viewers     int    `json:"viewers"`
-	PlaylistURL string `json:"playlist_url"`
-	PageURL     string `json:"page_url"`
+	// WarningText is StageInfo.Warnings in English, for scripts ("warnings",
+	// as before the codes); Renditions likewise for each rendition.
+	WarningText []string        `json:"warnings,omitempty"`
+	Renditions  []renditionJSON `json:"renditions,omitempty"`
+	Viewers     int             `json:"viewers"`
+	PlaylistURL string          `json:"playlist_url"`
+	PageURL     string          `json:"page_url"`
+}
+
+// renditionJSON is one publish path in the API: the registry's snapshot and
+// its warnings in English.
+type renditionJSON struct {
+	stream.RenditionInfo
+	WarningText []string `json:"warnings,omitempty"`
 }
 
 func (s *stageHandlers) stageJSON(info stream.StageInfo) stageJSON {
 	if info.Tracks == nil {
 		info.Tracks = []stream.TrackInfo{}
 	}
+	var rends []renditionJSON
+	for _, ri := range info.Renditions {
+		rends = append(rends, renditionJSON{RenditionInfo: ri, WarningText: warningTexts(s.english, ri.Warnings)})
+	}
 	return stageJSON{
 		StageInfo:   info,
+		WarningText: warningTexts(s.english, info.Warnings),
+		Renditions:  rends,
 		Viewers:     s.viewers.count(info.Name, time.Now()),
 		PlaylistURL: s.url("/live/" + info.Name + "/index.m3u8"),
 		PageURL:     s.url("/live/" + info.Name),

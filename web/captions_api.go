@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/captions"
@@ -39,9 +40,12 @@ type captionLibrary interface {
 	CaptionFile(ctx context.Context, id, lang string) ([]byte, error)
 }
 
-// liveCaptions takes the cues posted live; *captions.Live satisfies it.
+// liveCaptions takes the cues posted live and gives them to the pages;
+// *captions.Live satisfies it.
 type liveCaptions interface {
 	Add(stage, lang, text string) (captions.LiveCue, error)
+	Langs(stage string) []string
+	Span(stage, lang string, from, to time.Time) []captions.Timed
 }
 
 // liveSubtitles serves the live subtitle rendition; *hls.Manager satisfies it.
@@ -62,6 +66,7 @@ func (s *captionHandlers) register(rt *router) {
 	rt.handle("GET /api/talks/{id}/captions/{lang}", rt.need(ok, noTalks, s.handleGet))
 	rt.handle("DELETE /api/talks/{id}/captions/{lang}", rt.need(ok, noTalks, s.handleDelete))
 	rt.handle("POST /api/stages/{stage}/captions", rt.need(ok && s.live != nil, noLiveCaptions, s.handleLiveCue))
+	rt.handle("GET /api/stages/{stage}/captions", rt.need(s.live != nil, noLiveCaptions, s.handleLiveCues))
 	rt.handle("GET /live/{stage}/captions/{lang}/{file}", s.handleSubtitleFile)
 }
 

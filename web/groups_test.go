@@ -66,6 +66,7 @@ func TestServer_groupsWithoutDependency(t *testing.T) {
 		{"captions", "GET", "/api/talks/t1/captions/en", noTalks},
 		{"captions", "DELETE", "/api/talks/t1/captions/en", noTalks},
 		{"captions", "POST", "/api/stages/main/captions", noLiveCaptions},
+		{"captions", "GET", "/api/stages/main/captions", noLiveCaptions},
 		{"console talk", "GET", "/api/talks/t1/speaker-link/qr.png", noTalks},
 		{"console talk", "GET", "/archive/talks/t1/trim.m3u8", noTalks},
 		{"schedule", "PUT", "/api/schedule", noProgramme},

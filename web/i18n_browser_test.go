@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/ingest/stream"
 	"github.com/salon/salon/web/i18n"
 	"github.com/salon/salon/web/webtest"
 )
@@ -29,6 +30,16 @@ func TestPages_LanguagesBrowser(t *testing.T) {
 		t.Skip("no time zone data:", err)
 	}
 	live, stages := newFakes()
+	// The stage warns (as hls and the transcoder would): the live page and
+	// the console show it in the page's language.
+	gop := stream.Warn("hls.gop_long", "Seconds", "4.0", "Target", "2s")
+	restart := stream.Warn("transcode.restarting", "Exit", "exit status 1", "Delay", "2s", "Restarts", "3")
+	restart.Rendition = "720p"
+	for i := range stages.stages {
+		if stages.stages[i].Name == "main" {
+			stages.stages[i].Warnings = []stream.Warning{gop, restart}
+		}
+	}
 	lib := &fakeTalks{talks: map[string]archive.Talk{}}
 	reg := prometheus.NewRegistry()
 	s := &Server{
@@ -173,6 +184,33 @@ func TestPages_LanguagesBrowser(t *testing.T) {
 			// questions.js says the chat is gone (this server has none) in
 			// the page's language.
 			pollJS(ctx, t, "the questions page's chat state", `document.getElementById('q-status').textContent === `+jsonString(mine["chat.reconnecting"]))
+		})
+
+		t.Run(lang+"/stage warnings", func(t *testing.T) {
+			l := c.Localizer(lang)
+			want := []string{warningText(l, gop), warningText(l, restart)}
+			wantJS := jsonString(strings.Join(want, "\n"))
+			// The live page renders them, then live.js again from
+			// /api/stages/main's codes; the console from its health feed.
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/live/main?lang="+lang)); err != nil {
+				t.Fatal(err)
+			}
+			pollJS(ctx, t, "the live page's warnings in "+lang, `!!document.getElementById('overlay-text').textContent && [...document.querySelectorAll('#warnings li')].map(li => li.textContent).join('\n') === `+wantJS)
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('warnings').scrollIntoView({block: 'center'}), true`)); err != nil {
+				t.Fatal(err)
+			}
+			webtest.Screenshot(t, ctx, "warnings-live-"+lang)
+			if err := chromedp.Do(ctx, chromedp.Navigate(base+"/admin?lang="+lang)); err != nil {
+				t.Fatal(err)
+			}
+			pollJS(ctx, t, "the console's warnings in "+lang, `[...document.querySelectorAll('ul.warnings li')].map(li => li.textContent).join('\n') === `+wantJS)
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('ul.warnings li').scrollIntoView({block: 'center'}), true`)); err != nil {
+				t.Fatal(err)
+			}
+			webtest.Screenshot(t, ctx, "warnings-console-"+lang)
+			if lang == "zh-CN" && !strings.Contains(want[0], "关键帧间隔 4.0 秒") {
+				t.Errorf("the Chinese warning is %q", want[0])
+			}
 		})
 
 		t.Run(lang+"/times", func(t *testing.T) {

@@ -72,6 +72,7 @@ func langFuncs(l *i18n.Localizer, zone *eventZone) template.FuncMap {
 		"bytes":      func(n int64) string { return formatBytes(l, n) },
 		"trackLine":  func(tracks []stream.TrackInfo) string { return trackLine(l, tracks) },
 		"slideLabel": func(mediaType string) string { return slideLabel(l, mediaType) },
+		"warning":    func(w stream.Warning) string { return warningText(l, w) },
 	}
 }
 

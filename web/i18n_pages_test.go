@@ -1,6 +1,9 @@
 package web
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"net/http"
 	"os"
@@ -8,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,7 +101,118 @@ func usedKeys(t *testing.T) (used map[string]string, dynamic []string) {
 			}
 		}
 	}
+	for code, w := range warningCalls(t) {
+		used["warning."+code] = w.where
+	}
+	used["warning.rendition"] = "stage_warnings.go"
 	return used, dynamic
+}
+
+// warningCall is where a stage warning code is made, and the names of its
+// parameters.
+type warningCall struct {
+	where  string
+	params []string
+}
+
+// warningCalls finds every stage warning the packages below web make: the
+// calls stream.Warn("code", "Name", value, …) in the module's Go files
+// (tests left out), read with go/parser. A code or a parameter name that
+// is not a literal string fails the test: it could not be checked.
+func warningCalls(t *testing.T) map[string]warningCall {
+	t.Helper()
+	out := map[string]warningCall{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir("..", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); n == "node_modules" || n == "testdata" || strings.HasPrefix(n, ".") && n != ".." {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || !isWarnCall(call.Fun, f.Name.Name) {
+				return true
+			}
+			pos := fset.Position(call.Pos()).String()
+			lits := make([]string, 0, len(call.Args))
+			for i, a := range call.Args {
+				if i%2 == 1 || i == 0 {
+					lit, ok := a.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Errorf("%s: a warning's code and parameter names must be literal strings", pos)
+						return true
+					}
+					v, _ := strconv.Unquote(lit.Value)
+					lits = append(lits, v)
+				}
+			}
+			if len(lits) == 0 {
+				return true
+			}
+			w := out[lits[0]]
+			if w.where != "" && !slices.Equal(w.params, lits[1:]) {
+				t.Errorf("%s: warning %s made with parameters %q, at %s with %q", pos, lits[0], lits[1:], w.where, w.params)
+			}
+			out[lits[0]] = warningCall{where: pos, params: lits[1:]}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// isWarnCall: stream.Warn, or Warn inside package stream.
+func isWarnCall(fun ast.Expr, pkg string) bool {
+	switch f := fun.(type) {
+	case *ast.SelectorExpr:
+		x, ok := f.X.(*ast.Ident)
+		return ok && x.Name == "stream" && f.Sel.Name == "Warn"
+	case *ast.Ident:
+		return pkg == "stream" && f.Name == "Warn"
+	}
+	return false
+}
+
+// TestPages_WarningCodes: every stage warning the packages below web make
+// (hls, archive, transcode, the registry) has its message in every
+// language, with exactly the parameters the code is made with.
+func TestPages_WarningCodes(t *testing.T) {
+	c, err := i18n.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := warningCalls(t)
+	if len(calls) < 10 {
+		t.Fatalf("found only %d warning codes: is the scanner broken?", len(calls))
+	}
+	for code, w := range calls {
+		key := "warning." + code
+		want := slices.Sorted(slices.Values(w.params))
+		for _, l := range c.Languages() {
+			if !slices.Contains(c.Keys(l.Tag), key) {
+				t.Errorf("%s: warning %s has no message %q in %s", w.where, code, key, l.Tag)
+				continue
+			}
+			if got := slices.Sorted(slices.Values(c.Placeholders(l.Tag, key))); !slices.Equal(got, want) {
+				t.Errorf("%s: warning %s is made with %q, its %s message has %q", w.where, code, want, l.Tag, got)
+			}
+		}
+	}
 }
 
 // TestPages_CatalogKeys fails when a page, script or handler uses a key a

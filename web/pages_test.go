@@ -90,7 +90,7 @@ func TestServer_Pages(t *testing.T) {
 // A stage name from the URL only reaches the page as text.
 func TestServer_LivePageEscapes(t *testing.T) {
 	live, stages := newFakes()
-	stages.stages = append(stages.stages, stream.StageInfo{Name: "main", Live: true, Warnings: []string{`<img src=x onerror=alert(1)>`}})
+	stages.stages = append(stages.stages, stream.StageInfo{Name: "main", Live: true, Warnings: []stream.Warning{stream.Warn("transcode.restarting", "Exit", `<img src=x onerror=alert(1)>`)}})
 	s, _ := startServer(t, live, stages)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/live/main", nil))

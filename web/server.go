@@ -308,7 +308,8 @@ func (s *Server) routes() {
 	s.feed = &consoleFeed{stages: s.Stages, lib: s.Talks, recorder: s.Recorder, programme: s.Programme, transcode: s.Transcode,
 		zone: zone, viewers: s.viewers, resp: resp, log: s.Log}
 
-	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode, responder: resp}
+	stages := &stageHandlers{stages: s.Stages, viewers: s.viewers, transcode: s.Transcode,
+		english: page.catalog.Localizer("en"), responder: resp}
 	sponsors := &sponsorHandlers{sponsors: s.Sponsors, log: s.Log, responder: resp, renderer: page, auth: adm, eventZone: zone}
 	rooms := &roomHandlers{talks: s.Talks, sponsors: sponsors, responder: resp, renderer: page, eventZone: zone}
 	slides := &slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,

@@ -257,8 +257,14 @@ func testConditional(t *testing.T, s archive.Store) {
 	if b, info := get(t, s, key, 0, -1); string(b) != `{"v":2}` || info.ETag != tag2 {
 		t.Fatalf("after a refused write: %q (ETag %q), want {\"v\":2} (ETag %q)", b, info.ETag, tag2)
 	}
-	if tag, err := s.PutIf(c, key, []byte(`{"v":4}`), "", archive.Condition{}); err != nil || tag == tag2 {
-		t.Fatalf("unconditional PutIf: %q, %v", tag, err)
+	tag4, err := s.PutIf(c, key, []byte(`{"v":4}`), "", archive.Condition{})
+	if err != nil || tag4 == tag2 {
+		t.Fatalf("unconditional PutIf: %q, %v", tag4, err)
+	}
+	// A listing's ETag is the object's (a node compares them to find the
+	// talks another node changed).
+	if l, err := s.List(c, "c/"); err != nil || len(l) != 1 || l[0].ETag != tag4 {
+		t.Fatalf("List after PutIf: %+v, %v; want one object with ETag %q", l, err, tag4)
 	}
 
 	// Writers that all read the same ETag: exactly one wins.

@@ -111,7 +111,11 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	// The archive: the bucket (or directory), the library of talks in it, and
 	// the recorder that moves every finished segment there.
 	openCtx, cancelOpen := context.WithTimeout(a.ctx, 30*time.Second)
-	store, desc, err := archive.Open(openCtx, cfg.Archive, getenvOf(cfg), log.With("component", "archive"))
+	node := "" // several nodes share the bucket: each cleans up only after itself
+	if cfg.Cluster.On() {
+		node = cfg.Cluster.Node
+	}
+	store, desc, err := archive.Open(openCtx, cfg.Archive, node, getenvOf(cfg), log.With("component", "archive"))
 	cancelOpen()
 	if err != nil {
 		return nil, err

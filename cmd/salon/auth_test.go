@@ -122,6 +122,7 @@ var routes = map[string]routeCase{
 	"GET /api/talks/{id}/captions/{lang}":      {auth: public},
 	"POST /api/stages/{stage}/captions":        {auth: speakerLive, method: "POST", path: "/api/stages/main/captions", body: `{"text":"intruder","lang":"en"}`},
 	"GET /live/{stage}/captions/{lang}/{file}": {auth: public},
+	"GET /api/stages/{stage}/captions":         {auth: public},
 	"GET /speak/{id}":                          {auth: speakerPage, method: "GET", path: "/speak/talk"},
 
 	// The organiser's console.

@@ -187,6 +187,32 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	}
 	poll("live cues in Chromium's text track", `Array.from(document.getElementById('video').textTracks).some(function (t) {
 		return t.mode === 'showing' && t.cues && Array.from(t.cues).some(function (c) { return /^live cue \d+ <b>现场<\/b>$/.test(c.text) }) })`)
+	// The cues are placed on the player's timeline: one posted now shows
+	// as the player reaches it (a cue every 400 ms, each shown until the
+	// next: some cue is always active once the mapping is right).
+	const activeLiveCue = `Array.from(document.getElementById('video').textTracks).some(function (t) {
+		return t.mode === 'showing' && t.activeCues && Array.from(t.activeCues).some(function (c) { return /^live cue \d+ <b>现场<\/b>$/.test(c.text) }) })`
+	poll("a live cue showing as the player reaches it", activeLiveCue)
+	webtest.Screenshot(t, ctx, "live-cues-live-page")
+
+	// The talk's page while it is live: the replay playlist has no
+	// subtitles yet, the page's own track has the stage's cues since the
+	// talk started, shown with CC and listed in the transcript.
+	if err := chromedp.Do(ctx, chromedp.Navigate(a.httpURL("/talks/subs"))); err != nil {
+		t.Fatal(err)
+	}
+	poll("the live cues' track on the live talk's page", `Array.from(document.getElementById('video').textTracks).some(function (t) {
+		return t.kind === 'subtitles' && t.language === 'en' && t.cues && t.cues.length > 0 })`)
+	poll("CC on (remembered from the live page)", `document.getElementById('cc').getAttribute('aria-pressed') === 'true'`)
+	// The talk page does not start playing by itself: play it (muted, as
+	// autoplay rules allow), from where the viewer would join.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () { var v = document.getElementById('video'); v.muted = true; v.play(); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("a live cue showing on the live talk's page", activeLiveCue)
+	poll("live cues in the transcript", `Array.from(document.querySelectorAll('#transcript-lines .transcript-text')).some(function (e) { return /^live cue \d+ 现场$/.test(e.textContent) })
+		&& !document.getElementById('transcript').hidden && !document.querySelector('#transcript-lines img')`)
+	webtest.Screenshot(t, ctx, "live-cues-talk-page")
 
 	// The speaker uploads captions while the talk is live; hostile files first.
 	hostile := []struct {
@@ -240,8 +266,11 @@ func TestCaptions_LiveUploadAndTranscript(t *testing.T) {
 	// Its subtitle playlist follows (with the re-cut that lists it).
 	waitArchived(t, a.httpURL("/archive/talks/subs/captions/en.m3u8"), 30*time.Second)
 	objs, err := a.store.List(context.Background(), "talks/subs/captions/")
-	if err != nil || len(objs) != 6 {
-		t.Errorf("talks/subs/captions/ in MinIO: %v %v, want en and zh-CN: .vtt, .m3u8 and hls/.vtt", objs, err)
+	if err != nil || len(objs) != 7 {
+		t.Errorf("talks/subs/captions/ in MinIO: %v %v, want en and zh-CN: .vtt, .m3u8 and hls/.vtt, and en.live.json (the live track's wall-clock cues)", objs, err)
+	}
+	if live := string(waitArchived(t, a.httpURL("/archive/talks/subs/captions/en.live.json"), 10*time.Second)); !strings.Contains(live, `"text":"live cue`) || strings.Contains(live, "<img") {
+		t.Errorf("en.live.json: %.300s", live)
 	}
 	// The replay's subtitle segment maps its cues onto the video's timeline.
 	if seg := string(waitArchived(t, a.httpURL("/archive/talks/subs/captions/hls/zh-CN.vtt"), 10*time.Second)); !strings.Contains(seg, "X-TIMESTAMP-MAP=MPEGTS:") ||

@@ -161,6 +161,36 @@ func TestCluster_talksAcrossNodes(t *testing.T) {
 		t.Fatalf("talk.json after concurrent edits on A and B: %+v, %v (an edit was lost)", tk, err)
 	}
 
+	// A speaker link issued on C works on A: its speaker page opens there.
+	code, m := api(t, c, "POST", "/api/talks/opening/speaker-link", "")
+	token, _ := m["token"].(string)
+	if code != 200 && code != 201 || token == "" {
+		t.Fatalf("speaker link on C: %d %v", code, m)
+	}
+	waitSpeaker := func(n *app, want bool) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			changed := n.library.Changed()
+			if id, ok := n.library.SpeakerTalk(token); ok == want && (!ok || id == "opening") {
+				return
+			}
+			select {
+			case <-changed:
+			case <-deadline:
+				t.Fatalf("speaker link on %s: known %v after 30 s", n.cfg.Cluster.Node, !want)
+			}
+		}
+	}
+	waitSpeaker(a, true)
+	if code, _ := apiURL(t, a.httpURL("/speak/opening?token="+token), "", "GET", ""); code != 200 {
+		t.Errorf("speaker page on A with the link issued on C: %d, want 200", code)
+	}
+	if code, m := api(t, b, "DELETE", "/api/talks/opening/speaker-link", ""); code != 204 && code != 200 {
+		t.Fatalf("revoke on B: %d %v", code, m)
+	}
+	waitSpeaker(a, false)
+
 	// Auto mode on stage hall, switched on at C: the talk whose slot has
 	// begun starts once, on one node, and every node sees it live.
 	now := time.Now().UTC()

@@ -71,8 +71,8 @@ func TestTranscode_EndToEnd(t *testing.T) {
 		t.Helper()
 		for _, s := range a.reg.Stages() {
 			for _, w := range s.Warnings {
-				if strings.Contains(w, "480p") {
-					t.Errorf("%s: stage %s warns %q", when, s.Name, w)
+				if w.Rendition == "480p" {
+					t.Errorf("%s: stage %s warns %+v", when, s.Name, w)
 				}
 			}
 		}

@@ -45,9 +45,9 @@ type Registry struct {
 	mu      sync.Mutex
 	stages  map[string]*stage
 	readers []*reader
-	// inline are the readers of readers that have no goroutine
-	// (SubscribeInline); replaced, never changed in place, so that a copy
-	// of the slice taken under mu can be drained after it.
+	// inline holds those of readers that have no goroutine
+	// (SubscribeInline); replaced, never changed in place, so that the
+	// slice read under mu can be drained after mu is released.
 	inline []*reader
 	closed bool
 	// changed is closed and replaced when a publish starts or ends or a
@@ -70,7 +70,7 @@ type path struct {
 	lastSeen  time.Time  // end of the last publish
 	stats     *stats
 	silence   *silence
-	warnings  map[string]string
+	warnings  map[string]Warning
 	dropped   int64 // units of this publish some reader dropped
 }
 
@@ -147,10 +147,6 @@ func (r *Registry) Subscribe(name string, fn func(Event)) func() {
 	return r.subscribe(newReader(name, r.QueueSize, fn, r.Log))
 }
 
-// SubscribePath is Subscribe for the events of one publish path only: a
-// stage's source (rendition "") or one of its renditions. Its queue holds that
-// path's units alone, so a reader that falls behind drops only that path's
-// units (and counts them against it).
 // SubscribeInline is Subscribe for a reader whose fn never blocks (no I/O,
 // no waiting on other goroutines, short critical sections only): fn runs on
 // the goroutine that writes the event — the publisher's, for its units —
@@ -171,6 +167,10 @@ func drainInline(rs []*reader) {
 	}
 }
 
+// SubscribePath is Subscribe for the events of one publish path only: a
+// stage's source (rendition "") or one of its renditions. Its queue holds that
+// path's units alone, so a reader that falls behind drops only that path's
+// units (and counts them against it).
 func (r *Registry) SubscribePath(name, stage, rendition string, fn func(Event)) func() {
 	rd := newReader(name, r.QueueSize, fn, r.Log)
 	rd.filtered, rd.stage, rd.rendition = true, stage, rendition
@@ -254,7 +254,7 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 		return nil, err
 	}
 	if pa == nil {
-		pa = &path{stage: s.Stage, rendition: s.Rendition, warnings: map[string]string{}}
+		pa = &path{stage: s.Stage, rendition: s.Rendition, warnings: map[string]Warning{}}
 		st.paths[s.Rendition] = pa
 	}
 	if pa.pub != nil {
@@ -269,7 +269,7 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 	pa.pub = p
 	pa.stats = newStats(s)
 	pa.silence = newSilence(s)
-	pa.warnings = map[string]string{}
+	pa.warnings = map[string]Warning{}
 	pa.dropped = 0
 	r.changedLocked()
 	for _, rd := range r.readers {
@@ -281,18 +281,18 @@ func (r *Registry) publish(s *Stream) (*Publisher, error) {
 	return p, nil
 }
 
-// SetWarning sets (msg != "") or clears a named warning shown for the
-// stage's source in the API, e.g. "gop" when the keyframe interval exceeds
-// the segment target.
-func (r *Registry) SetWarning(stageName, key, msg string) {
-	r.SetRenditionWarning(stageName, "", key, msg)
+// SetWarning sets a named warning of the stage's source, shown in the API
+// and the pages (key "gop": the keyframe interval exceeds the segment
+// target), or clears it when w is the zero Warning.
+func (r *Registry) SetWarning(stageName, key string, w Warning) {
+	r.SetRenditionWarning(stageName, "", key, w)
 }
 
-// SetRenditionWarning sets or clears a named warning of one publish path of
-// a stage (rendition "" is the source). A rendition's warnings are shown in
-// the stage's list, prefixed with the rendition's name, and in its entry of
+// SetRenditionWarning sets or clears (w zero) a named warning of one publish
+// path of a stage (rendition "" is the source). A rendition's warnings are
+// shown in the stage's list, with Rendition set, and in its entry of
 // StageInfo.Renditions.
-func (r *Registry) SetRenditionWarning(stageName, rendition, key, msg string) {
+func (r *Registry) SetRenditionWarning(stageName, rendition, key string, w Warning) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.stages[stageName]
@@ -300,13 +300,20 @@ func (r *Registry) SetRenditionWarning(stageName, rendition, key, msg string) {
 		return
 	}
 	pa := st.paths[rendition]
-	if pa == nil || pa.warnings[key] == msg {
+	if pa == nil {
 		return
 	}
-	if msg == "" {
+	old, had := pa.warnings[key]
+	if w.IsZero() {
+		if !had {
+			return
+		}
 		delete(pa.warnings, key)
 	} else {
-		pa.warnings[key] = msg
+		if had && old.Equal(w) {
+			return
+		}
+		pa.warnings[key] = w
 	}
 	r.changedLocked()
 }
@@ -410,9 +417,7 @@ func (r *Registry) Stages() []StageInfo {
 			pa := st.paths[name]
 			info.Live = info.Live || (name == "" && pa.pub != nil)
 			for _, w := range pa.warnings {
-				if name != "" {
-					w = "rendition " + name + ": " + w
-				}
+				w.Rendition = name
 				info.Warnings = append(info.Warnings, w)
 			}
 		}
@@ -421,7 +426,7 @@ func (r *Registry) Stages() []StageInfo {
 				info.Renditions = append(info.Renditions, st.paths[name].info(now))
 			}
 		}
-		sort.Strings(info.Warnings)
+		sortWarnings(info.Warnings)
 		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -131,7 +131,7 @@ func TestRegistry_StagesRenditions(t *testing.T) {
 	for i := range 20 {
 		low.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i) * 40 * time.Millisecond, Received: now.Add(time.Duration(i-20) * 50 * time.Millisecond), RandomAccess: i == 0, AU: [][]byte{make([]byte, 1000)}})
 	}
-	r.SetRenditionWarning("main", "360p", "align", "keyframes not aligned")
+	r.SetRenditionWarning("main", "360p", "align", Warn("hls.align_keyframes", "Boundary", "2.000"))
 	info := r.Stages()[0]
 	if len(info.Renditions) != 2 || info.Renditions[0].Name != "source" || info.Renditions[1].Name != "360p" {
 		t.Fatalf("renditions = %+v, want source then 360p", info.Renditions)
@@ -140,8 +140,8 @@ func TestRegistry_StagesRenditions(t *testing.T) {
 	if !lr.Live || lr.Codec != "H264" || lr.Bitrate <= 0 || len(lr.Warnings) != 1 {
 		t.Fatalf("360p = %+v, want live H264 with a bitrate and one warning", lr)
 	}
-	if len(info.Warnings) != 1 || info.Warnings[0] != "rendition 360p: keyframes not aligned" {
-		t.Fatalf("stage warnings = %q", info.Warnings)
+	if want := (Warning{Code: "hls.align_keyframes", Params: map[string]string{"Boundary": "2.000"}, Rendition: "360p"}); len(info.Warnings) != 1 || !info.Warnings[0].Equal(want) {
+		t.Fatalf("stage warnings = %+v, want %+v", info.Warnings, want)
 	}
 	low.Close()
 	info = r.Stages()[0]

@@ -196,13 +196,22 @@ func TestRegistry_Changed(t *testing.T) {
 	}
 	c = r.Changed()
 	p.WriteUnit(&Unit{Track: 0, AU: [][]byte{{1}}})
-	r.SetWarning("main", "gop", "") // no change: nothing to clear
+	r.SetWarning("main", "gop", Warning{}) // no change: nothing to clear
 	if closed(c) {
 		t.Fatal("a unit or a no-op warning closed Changed")
 	}
-	r.SetWarning("main", "gop", "keyframes too far apart")
+	r.SetWarning("main", "gop", Warn("hls.gop_long", "Seconds", "4.0"))
 	if !closed(c) {
 		t.Fatal("a new warning did not close Changed")
+	}
+	c = r.Changed()
+	r.SetWarning("main", "gop", Warn("hls.gop_long", "Seconds", "4.0"))
+	if closed(c) {
+		t.Fatal("the same warning again closed Changed")
+	}
+	r.SetWarning("main", "gop", Warn("hls.gop_long", "Seconds", "5.0"))
+	if !closed(c) {
+		t.Fatal("a warning with new parameters did not close Changed")
 	}
 	c = r.Changed()
 	p.Close()
@@ -228,12 +237,12 @@ func TestRegistry_SubscribeAnnouncesLivePublish(t *testing.T) {
 
 func TestRegistry_StagesStats(t *testing.T) {
 	r := newTestRegistry(t, 16)
-	r.SetWarning("main", "gop", "ignored: unknown stage")
+	r.SetWarning("main", "gop", Warn("hls.gop_long")) // ignored: unknown stage
 	p, err := r.Publish(videoStream("main"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.SetWarning("main", "gop", "keyframe interval 4 s is longer than the 2 s segment target")
+	r.SetWarning("main", "gop", Warn("hls.gop_long", "Seconds", "4.0", "Target", "2s"))
 	base := time.Now().Add(-3 * time.Second)
 	for i := 0; i < 90; i++ { // 3 s of 30 fps, 1 kB each, keyframe every 2 s
 		p.WriteUnit(&Unit{Track: 0, DTS: time.Duration(i) * time.Second / 30, RandomAccess: i%60 == 0,

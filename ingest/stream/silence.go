@@ -55,12 +55,19 @@ func (s *silence) unit(track int, now time.Time, st *path, tracks []*Track, log 
 		if tracks[j].IsVideo() {
 			kind = "video"
 		}
-		what := fmt.Sprintf("has sent nothing for %.0f s", quiet.Seconds())
-		if !s.last[j].IsZero() {
-			what = fmt.Sprintf("stopped %.0f s ago", quiet.Seconds())
+		codec, secs := tracks[j].CodecName(), fmt.Sprintf("%.0f", quiet.Seconds())
+		var w Warning
+		switch {
+		case kind == "video" && s.last[j].IsZero():
+			w = Warn("stream.video_never", "Codec", codec, "Seconds", secs)
+		case kind == "video":
+			w = Warn("stream.video_stopped", "Codec", codec, "Seconds", secs)
+		case s.last[j].IsZero():
+			w = Warn("stream.audio_never", "Codec", codec, "Seconds", secs)
+		default:
+			w = Warn("stream.audio_stopped", "Codec", codec, "Seconds", secs)
 		}
-		st.warnings[silentKey(j)] = fmt.Sprintf("the %s track (%s) %s while the other track flows: viewers get no %s; check the encoder's %s settings and salon's log",
-			kind, tracks[j].CodecName(), what, kind, kind)
+		st.warnings[silentKey(j)] = w
 		log.Warn("a track of the publish is silent while another flows: viewers get none of it",
 			"stage", st.stage, "rendition", RenditionName(st.rendition), "track", j, "kind", kind, "codec", tracks[j].CodecName(), "silent_for", quiet.Round(time.Second).String())
 	}

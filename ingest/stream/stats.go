@@ -3,7 +3,6 @@ package stream
 import (
 	"bytes"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -21,9 +20,12 @@ type StageInfo struct {
 	Remote   string     `json:"-"`
 	// Node is the node that ingests the stage (-nats); empty on one node.
 	// The registry leaves it empty: cmd fills it from the ingest leases.
-	Node     string      `json:"node,omitempty"`
-	Tracks   []TrackInfo `json:"tracks"`
-	Warnings []string    `json:"warnings,omitempty"`
+	Node   string      `json:"node,omitempty"`
+	Tracks []TrackInfo `json:"tracks"`
+	// Warnings are the stage's warnings as codes (Warning): web renders
+	// them in the reader's language, and adds their English text as
+	// "warnings" in the API.
+	Warnings []Warning `json:"warning_codes,omitempty"`
 	// DroppedUnits counts the units of this publish that slow readers (the
 	// HLS muxer) had to drop, summed over readers.
 	DroppedUnits int64 `json:"dropped_units"`
@@ -48,7 +50,7 @@ type RenditionInfo struct {
 	Height   int         `json:"height,omitempty"`
 	Bitrate  int64       `json:"bitrate"`
 	Tracks   []TrackInfo `json:"tracks"`
-	Warnings []string    `json:"warnings,omitempty"`
+	Warnings []Warning   `json:"warning_codes,omitempty"`
 }
 
 // info snapshots one publish path. Called with Registry.mu held.
@@ -77,7 +79,7 @@ func (p *path) info(now time.Time) RenditionInfo {
 	for _, w := range p.warnings {
 		ri.Warnings = append(ri.Warnings, w)
 	}
-	sort.Strings(ri.Warnings)
+	sortWarnings(ri.Warnings)
 	return ri
 }
 

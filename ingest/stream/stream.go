@@ -2,9 +2,11 @@
 // tracks, its access units, and the fan-out of those units to readers.
 //
 // Data flows one way: an ingest server claims a stage with Registry.Publish and
-// writes units; readers (the HLS segmenter, later others) subscribe with
-// Registry.Subscribe and receive events on their own goroutine. A slow reader
-// never blocks the publisher: its units are dropped and counted.
+// writes units; readers subscribe with Registry.Subscribe and receive events
+// on their own goroutine, or with Registry.SubscribeInline (the HLS
+// segmenter, which never blocks) on the writer's goroutine, right after the
+// write. A slow reader never blocks the publisher: its units are dropped and
+// counted.
 package stream
 
 import (

@@ -145,6 +145,9 @@ func (c *Nodes) startAll(n int) error {
 	return nil
 }
 
+// Len is the number of servers.
+func (c *Nodes) Len() int { return len(c.nodes) }
+
 // URL is node i's client URL, nats://127.0.0.1:PORT.
 func (c *Nodes) URL(i int) string { return "nats://127.0.0.1:" + c.nodes[i].client }
 

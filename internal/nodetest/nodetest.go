@@ -84,6 +84,12 @@ type Options struct {
 	// (node i to server i % NATSServers), which Node.CutNATS cuts; the
 	// servers do not tell clients about each other.
 	Cuttable bool
+	// Netns: the first node runs in a network namespace of its own,
+	// reaching NATS and the bucket through proxies on its veth pair, so
+	// that Node.CutNetwork cuts it off from everything (viewers,
+	// publishers, NATS, the bucket). The test is skipped where namespaces
+	// cannot be made (not root).
+	Netns bool
 	// Setup runs once the first node is healthy, before the others start
 	// (a talk created there is in the library the others load at start).
 	Setup func(first *Node)
@@ -95,6 +101,7 @@ type Deployment struct {
 	NATS    *natstest.Nodes
 	Archive string // -archive of every node: s3:http://127.0.0.1:PORT/salon
 	env     []string
+	minio   string // 127.0.0.1:PORT
 	nodes   []*Node
 	t       testing.TB
 	bin     string
@@ -124,6 +131,7 @@ func Start(t testing.TB, o Options) *Deployment {
 	}
 	endpoint, access, secret, _, _ := storetest.MinIO(t)
 	d.Archive = "s3:http://" + endpoint + "/salon"
+	d.minio = endpoint
 	d.env = []string{"AWS_ACCESS_KEY_ID=" + access, "AWS_SECRET_ACCESS_KEY=" + secret}
 	getenv := func(k string) string {
 		switch k {
@@ -136,7 +144,7 @@ func Start(t testing.TB, o Options) *Deployment {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	store, _, err := archive.Open(ctx, d.Archive, getenv, slog.New(slog.DiscardHandler))
+	store, _, err := archive.Open(ctx, d.Archive, "", getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open the test bucket: %v", err)
 	}
@@ -152,10 +160,14 @@ func Start(t testing.TB, o Options) *Deployment {
 		}
 	})
 	for i := range o.Nodes {
-		n := &Node{Name: fmt.Sprintf("node-%c", 'a'+i), Data: t.TempDir(), d: d, args: o.Args, nats: d.NATS.URLs()}
+		n := &Node{Name: fmt.Sprintf("node-%c", 'a'+i), Data: t.TempDir(), d: d, args: o.Args, nats: d.NATS.URLs(),
+			host: "127.0.0.1", archive: d.Archive}
 		if o.Cuttable {
-			n.proxy = startProxy(t, strings.TrimPrefix(d.NATS.URL(i%o.NATSServers), "nats://"))
+			n.proxy = startProxy(t, "127.0.0.1", strings.TrimPrefix(d.NATS.URL(i%o.NATSServers), "nats://"))
 			n.nats = "nats://" + n.proxy.addr()
+		}
+		if o.Netns && i == 0 {
+			n.inNetns(t)
 		}
 		d.nodes = append(d.nodes, n)
 		n.Start()
@@ -181,15 +193,18 @@ type Node struct {
 	// the first Start).
 	HTTP, RTMP, RTSP string
 
-	d      *Deployment
-	args   []string
-	nats   string // its -nats
-	proxy  *proxy // with Options.Cuttable
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	out    *testkit.LogBuffer
-	logs   []string // the logs of earlier runs
+	d       *Deployment
+	args    []string
+	nats    string // its -nats
+	archive string // its -archive
+	host    string // the address it listens on
+	proxy   *proxy // with Options.Cuttable
+	ns      *netns // with Options.Netns
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	out     *testkit.LogBuffer
+	logs    []string // the logs of earlier runs
 }
 
 // URL is the node's base URL, http://127.0.0.1:PORT.
@@ -209,9 +224,9 @@ func (n *Node) Start() {
 	for attempt := 1; ; attempt++ {
 		first := n.HTTP == ""
 		if first {
-			n.HTTP = "127.0.0.1:" + testkit.FreePort(t)
-			n.RTMP = "127.0.0.1:" + testkit.FreePort(t)
-			n.RTSP = "127.0.0.1:" + testkit.FreePort(t)
+			n.HTTP = n.host + ":" + testkit.FreePort(t)
+			n.RTMP = n.host + ":" + testkit.FreePort(t)
+			n.RTSP = n.host + ":" + testkit.FreePort(t)
 		}
 		err := n.start()
 		if err == nil {
@@ -233,14 +248,19 @@ func (n *Node) start() error {
 	}
 	args := append([]string{
 		"-http", n.HTTP, "-rtmp", n.RTMP, "-rtsp", n.RTSP,
-		"-data", n.Data, "-archive", n.d.Archive,
+		"-data", n.Data, "-archive", n.archive,
 		"-nats", n.nats, "-node", n.Name,
 		"-admin-token", AdminToken, "-publish-key", PublishKey,
-		// The tests' viewers all come from 127.0.0.1.
-		"-chat-shared-nets", "127.0.0.0/8",
+		// The tests' viewers all come from 127.0.0.1 (or, to a node in a
+		// namespace, from the host's end of its veth pair).
+		"-chat-shared-nets", "127.0.0.0/8,10.200.0.0/14",
 		"-log-level", "debug",
 	}, n.args...)
 	cmd := exec.Command(n.d.bin, args...)
+	if n.ns != nil {
+		// ip execs salon inside the namespace: the PID is salon's.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", n.ns.name, n.d.bin}, args...)...)
+	}
 	cmd.Env = append(os.Environ(), n.d.env...)
 	out := &testkit.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -285,6 +305,39 @@ func (n *Node) CutNATS() {
 
 // RestoreNATS ends the cut.
 func (n *Node) RestoreNATS() { n.proxy.setCut(false) }
+
+// inNetns moves the node into a network namespace of its own, with
+// proxies to NATS and the bucket on the host's end of its veth pair.
+func (n *Node) inNetns(t testing.TB) {
+	t.Helper()
+	ns := newNetns(t)
+	n.ns, n.host = ns, ns.nodeIP
+	var urls []string
+	for i := range n.d.NATS.Len() {
+		p := startProxy(t, ns.hostIP, strings.TrimPrefix(n.d.NATS.URL(i), "nats://"))
+		urls = append(urls, "nats://"+p.addr())
+	}
+	n.nats = strings.Join(urls, ",")
+	n.archive = "s3:http://" + startProxy(t, ns.hostIP, n.d.minio).addr() + "/salon"
+}
+
+// CutNetwork cuts the node (Options.Netns) off from every other: its
+// veth pair goes down; nothing is closed, packets are lost.
+func (n *Node) CutNetwork() {
+	if n.ns == nil {
+		n.d.t.Fatal("CutNetwork needs Options.Netns")
+	}
+	if err := n.ns.setLink(false); err != nil {
+		n.d.t.Fatal(err)
+	}
+}
+
+// RestoreNetwork ends the cut.
+func (n *Node) RestoreNetwork() {
+	if err := n.ns.setLink(true); err != nil {
+		n.d.t.Fatal(err)
+	}
+}
 
 // Kill ends the node with SIGKILL, as a machine lost would.
 func (n *Node) Kill() { n.stop(syscall.SIGKILL) }

@@ -19,9 +19,10 @@ type proxy struct {
 	cut   bool
 }
 
-func startProxy(t testing.TB, target string) *proxy {
+// startProxy listens on host (an IP address) to forward to target.
+func startProxy(t testing.TB, host, target string) *proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,9 +28,7 @@ func TestNodes_chatSurvivesANodeKill(t *testing.T) {
 	d := nodetest.Start(t, nodetest.Options{Setup: createTalk(t, "opening")})
 	nodes := d.Nodes()
 	a := nodes[0]
-	// Started and stopped through B, which stays up (the talk library is
-	// not shared between nodes yet; the rooms learn the live talk from the
-	// chat log).
+	// Started and stopped through B, which stays up.
 	if code, m := nodes[1].API("POST", "/api/talks/opening/start", ""); code != 200 {
 		t.Fatalf("start the talk on node B: %d %v", code, m)
 	}

@@ -125,9 +125,8 @@ func TestNodes_cutFromNATS(t *testing.T) {
 		}
 	}
 
-	// The talk stopped through B (where it was started: the talk library
-	// is not shared between nodes yet) after A's return reaches A's
-	// viewer; the chat archive holds every acknowledged message once.
+	// The talk stopped through B after A's return reaches A's viewer; the
+	// chat archive holds every acknowledged message once.
 	if code, m := b.API("POST", "/api/talks/panel/stop", ""); code != 200 {
 		t.Fatalf("stop the talk on node B: %d %v", code, m)
 	}

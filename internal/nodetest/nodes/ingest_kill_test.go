@@ -87,7 +87,9 @@ func TestNodes_ingestNodeKilled(t *testing.T) {
 	// holes (by its program date-times), the first reaching the kill, the
 	// hole between them no longer than the time away, the second reaching
 	// the stop.
-	const slack = 3 * time.Second // a segment in progress, an upload, a keyframe
+	// A segment being cut and uploaded when A died, the first keyframe on
+	// B: seconds, more on a busy machine.
+	const slack = 5 * time.Second
 	var covered time.Duration
 	var runs []string
 	var runEnd []time.Time // per run, where its last segment ends

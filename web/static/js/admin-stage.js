@@ -6,7 +6,7 @@ import { el, liveBadge, setBadge, sparkline } from './lib/dom.js';
 import {
   formatBitrate, formatDuration, formatMinutes, formatTime, trackLine
 } from './lib/format.js';
-import { t as tr, tn as trn } from './lib/i18n.js';
+import { t as tr, tn as trn, warningText } from './lib/i18n.js';
 
 // The talk on stage turns amber this many seconds before its end.
 const AMBER_SECONDS = 5 * 60;
@@ -224,13 +224,14 @@ export class StageCard {
     this.hBitrate.title = label;
 
     const kf = video.length ? video[0].keyframe_interval : 0;
-    const gop = (info.warnings || []).some((w) => /keyframe/i.test(w));
+    const warnings = info.warning_codes || [];
+    const gop = warnings.some((w) => w.code === 'hls.gop_long' && !w.rendition);
     this.hKeyframe.textContent = kf ? (gop ? tr('stage.keyframes.far', { S: Math.round(kf * 10) / 10 }) : tr('stage.keyframes', { S: Math.round(kf * 10) / 10 })) : '—';
     this.hKeyframe.classList.toggle('warn', gop);
     this.hDropped.textContent = trn('stage.units', info.dropped_units || 0);
     this.hDropped.classList.toggle('warn', info.dropped_units > 0);
     this.hViewers.textContent = tr('stage.viewers', { Now: info.viewers || 0, Peak: info.viewers_peak || 0 });
-    this.hWarnings.replaceChildren(...(info.warnings || []).map((w) => el('li', {}, w)));
+    this.hWarnings.replaceChildren(...warnings.map((w) => el('li', {}, warningText(w))));
   }
 
   drawTimeline(now, talks, axis) {

@@ -1,24 +1,19 @@
 // Captions on a page with a video (#video): the talk's caption tracks as
 // <track kind="subtitles"> elements (GET /api/talks/{id}/captions/{lang},
-// WebVTT rendered by the browser as text, never as HTML), the live
-// stage's subtitle rendition as hls.js adds it, and the CC button (#cc)
-// that shows or hides them. The chosen language is kept for the next page.
+// WebVTT rendered by the browser as text, never as HTML), the live cues'
+// tracks (lib/live-captions.js; Safari's own, from the live HLS's subtitle
+// rendition), and the CC button (#cc) that shows or hides them. The chosen language is kept for the next page.
 import { subscribe } from './lib/bus.js';
+import { langName } from './lib/lang-name.js';
 
 const STORE_KEY = 'salon-captions';
 
-// langName is a language's name in the page's language ("Chinese (China)").
-export function langName(lang) {
-  try {
-    return new Intl.DisplayNames([document.documentElement.lang || 'en'], { type: 'language' }).of(lang) || lang;
-  } catch (e) {
-    return lang;
-  }
-}
+export { langName };
 
-// subtitleTracks are the video's caption and subtitle tracks.
+// subtitleTracks are the video's caption and subtitle tracks, but for the
+// live cues' tracks of a talk that has ended (lib/live-captions.js).
 export function subtitleTracks(video) {
-  return Array.from(video.textTracks).filter((t) => t.kind === 'subtitles' || t.kind === 'captions');
+  return Array.from(video.textTracks).filter((t) => (t.kind === 'subtitles' || t.kind === 'captions') && !t.salonRetired);
 }
 
 (function () {

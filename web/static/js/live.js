@@ -6,7 +6,8 @@
 import { setBadge } from './lib/dom.js';
 import { trackLine, viewerText } from './lib/format.js';
 import { viewerId as newViewerId } from './lib/ids.js';
-import { t } from './lib/i18n.js';
+import { t, warningText } from './lib/i18n.js';
+import { liveCaptions } from './lib/live-captions.js';
 import { seekKeys } from './lib/player-keys.js';
 import { theater } from './lib/theater.js';
 
@@ -24,6 +25,7 @@ import { theater } from './lib/theater.js';
   var api = main.dataset.api;
   var playlist = new URL(main.dataset.playlist, location.href).href;
   var hasLib = main.dataset.player === 'ready';
+  var cues = null; // the live cues' feed, once a player runs
 
   var video = document.getElementById('video');
   var badge = document.getElementById('badge');
@@ -174,6 +176,9 @@ import { theater } from './lib/theater.js';
     if (!appleNative && window.Hls && Hls.isSupported()) {
       hls = new Hls({
         lowLatencyMode: true,
+        // The live cues are the page's own tracks (lib/live-captions.js),
+        // fed whether or not the stage had cues when the player started.
+        enableWebVTT: false,
         backBufferLength: 30,
         // After a stall, catch up with the edge by playing up to 1.5x
         // instead of staying behind.
@@ -192,6 +197,9 @@ import { theater } from './lib/theater.js';
       });
       hls.loadSource(playlist);
       hls.attachMedia(video);
+      if (!cues) {
+        cues = liveCaptions({ video: video, stage: stage, dateAt: function () { return hls ? hls.playingDate : null; } });
+      }
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       var u = new URL(playlist);
       u.searchParams.set('viewer', viewerId);
@@ -209,9 +217,9 @@ import { theater } from './lib/theater.js';
     viewerCount.parentNode.hidden = !live;
     tech.textContent = info ? trackLine(info.tracks) : '';
     warnings.replaceChildren();
-    ((info && info.warnings) || []).forEach(function (w) {
+    ((info && info.warning_codes) || []).forEach(function (w) {
       var li = document.createElement('li');
-      li.textContent = w;
+      li.textContent = warningText(w);
       warnings.appendChild(li);
     });
     document.title = (live ? '● ' : '') + stage + ' · salon';

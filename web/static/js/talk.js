@@ -6,6 +6,7 @@ import { setBadge } from './lib/dom.js';
 import { viewerId } from './lib/ids.js';
 import { formatMinutes } from './lib/format.js';
 import { t } from './lib/i18n.js';
+import { liveCaptions } from './lib/live-captions.js';
 import { seekKeys } from './lib/player-keys.js';
 import { theater } from './lib/theater.js';
 
@@ -25,6 +26,7 @@ import { theater } from './lib/theater.js';
   var hls = null;
   var loaded = null; // playlist URL the player shows
   var ended = null;
+  var cues = null; // the live cues' feed while the talk is live
 
   function load(url) {
     if (!hasLib || loaded === url) return;
@@ -64,6 +66,17 @@ import { theater } from './lib/theater.js';
       // A talk that just ended keeps its player: hls.js sees ENDLIST on the
       // next reload and the replay becomes seekable to the end.
       load(new URL(talk.playlist_url, location.href).href);
+    }
+    // While live, the cues posted on the stage since the talk started (the
+    // replay playlist has the archived track only once the talk ended).
+    if (talk.live && !cues && hls && talk.stage) {
+      cues = liveCaptions({
+        video: video, stage: talk.stage, since: talk.recording && talk.recording.start,
+        dateAt: function () { return hls ? hls.playingDate : null; }
+      });
+    } else if (!talk.live && cues) {
+      cues.stop();
+      cues = null;
     }
     ended = talk.ended;
     // The chat panel listens: when the talk ends, it turns into the replay.

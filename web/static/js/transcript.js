@@ -150,6 +150,11 @@ function highlight(node, text, q) {
   video.addEventListener('seeked', follow);
   video.textTracks.addEventListener('addtrack', pickTrack);
   video.textTracks.addEventListener('removetrack', pickTrack);
+  // The live cues' tracks say when their cues changed (lib/live-captions.js).
+  video.addEventListener('salon-cues', function (e) {
+    pickTrack();
+    if (e.detail === track) build();
+  });
   // A <track> element's cues arrive with its load event (it does not bubble).
   video.addEventListener('load', function (e) {
     if (e.target.tagName === 'TRACK' && e.target.track === track) build();

@@ -59,6 +59,15 @@ export function tn(key, n, params) {
   return fill(s, Object.assign({ Count: n }, params));
 }
 
+// warningText: a stage warning as the API and the console feed send it
+// ({code, params, rendition}, "warning_codes") in the page's language, from
+// the catalog's "warning." + code (web/stage_warnings.go does the same).
+export function warningText(w) {
+  const key = 'warning.' + w.code;
+  const s = t(key, w.params);
+  return w.rendition ? t('warning.rendition', { Name: w.rendition, Warning: s }) : s;
+}
+
 // The date styles the server writes too (web/i18n/localizer.go DateStyle);
 // a browser test checks both write the same text.
 const styles = {
