@@ -153,6 +153,12 @@ func (l *Leases) Claim(stage string) error {
 	le := &lease{refs: 1, since: time.Now().UTC(), stop: make(chan struct{})}
 	value := l.value(le)
 	rev, err := l.kv.Create(ctx, stage, value)
+	// A bucket's stream that is still electing its leader (a NATS server
+	// just started or lost) answers nothing for a moment: ask again.
+	for errors.Is(err, jetstream.ErrNoStreamResponse) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		rev, err = l.kv.Create(ctx, stage, value)
+	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		var e jetstream.KeyValueEntry
 		e, err = l.kv.Get(ctx, stage)

@@ -10,6 +10,7 @@
 package natstest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -142,7 +143,53 @@ func (c *Nodes) startAll(n int) error {
 			return err
 		}
 	}
+	if n > 1 {
+		return c.waitFormed()
+	}
 	return nil
+}
+
+// waitFormed waits until the JetStream meta leader sees every other server
+// as a current peer. A healthy server needs only a majority, and a stream
+// created before the last server joined gets fewer replicas than asked
+// (seen on a loaded machine: 2 of 3).
+func (c *Nodes) waitFormed() error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	var last string
+	for deadline := time.Now().Add(ready); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, nd := range c.nodes {
+			var jsz struct {
+				Meta struct {
+					Leader   string `json:"leader"`
+					Replicas []struct {
+						Name    string `json:"name"`
+						Current bool   `json:"current"`
+					} `json:"replicas"`
+				} `json:"meta_cluster"`
+			}
+			resp, err := client.Get("http://127.0.0.1:" + nd.httpP + "/jsz")
+			if err != nil {
+				last = err.Error()
+				continue
+			}
+			err = json.NewDecoder(resp.Body).Decode(&jsz)
+			resp.Body.Close()
+			if err != nil || jsz.Meta.Leader != nd.name {
+				continue
+			}
+			current := 0
+			for _, r := range jsz.Meta.Replicas {
+				if r.Current {
+					current++
+				}
+			}
+			if current == len(c.nodes)-1 {
+				return nil
+			}
+			last = fmt.Sprintf("meta leader %s sees %d of %d peers current", nd.name, current, len(c.nodes)-1)
+		}
+	}
+	return fmt.Errorf("the NATS cluster of %d servers did not form within %v: %s", len(c.nodes), ready, last)
 }
 
 // Len is the number of servers.
