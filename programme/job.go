@@ -258,6 +258,7 @@ func (p *Programme) runJob(js *jobState) error {
 		if err != nil {
 			return fmt.Errorf("finish the stop: %w", err)
 		}
+		p.releaseStage(ctx, t.Stage, j.Talk)
 		p.Log.Info("talk stopped after a restart, as asked before it", "talk", j.Talk, "at", j.End)
 		p.tell(t.Stage)
 		if t, err = p.Talks.Get(j.Talk); err != nil {

@@ -107,7 +107,10 @@ type Programme struct {
 	// them; nil: Dir/settings.json only.
 	Leader leadership
 	Shared sharedFlags
-	Log    *slog.Logger
+	// StageClaims, on a cluster, is each stage's live talk where every
+	// node sees it (stage_claim.go); nil: the library's rule, one node.
+	StageClaims stageClaims
+	Log         *slog.Logger
 
 	// private
 	ctx    context.Context
@@ -262,8 +265,19 @@ func (p *Programme) Next(ctx context.Context, stage string) (Change, error) {
 func (p *Programme) start(ctx context.Context, id string, bySchedule bool) (archive.Talk, error) {
 	ctx, cancel := opContext(ctx)
 	defer cancel()
+	before, err := p.Talks.Get(id)
+	if err != nil {
+		return archive.Talk{}, err
+	}
+	claimed, err := p.claimStage(ctx, before)
+	if err != nil {
+		return archive.Talk{}, err
+	}
 	t, err := p.Talks.Start(ctx, id, p.Clock.Now())
 	if err != nil {
+		if cur, gerr := p.Talks.Get(id); claimed && (gerr != nil || !cur.Live()) {
+			p.releaseStage(ctx, before.Stage, id) // not when another node started it meanwhile
+		}
 		return archive.Talk{}, err
 	}
 	by := "hand"
@@ -306,6 +320,7 @@ func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, erro
 		p.jobs.drop(p, id)
 		return archive.Talk{}, err
 	}
+	p.releaseStage(ctx, t.Stage, id)
 	p.mu.Lock()
 	wasAuto := p.autoStarted[id]
 	delete(p.autoStarted, id)

@@ -65,6 +65,7 @@ type app struct {
 	talkSync    *cluster.TalkSync
 	settings    *cluster.Settings
 	sharedFlags map[string]bool // the settings' flags at start
+	stageClaims *cluster.StageClaims
 	leader      leaderRef
 	captions    *captions.Live
 }
@@ -201,6 +202,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 	if a.cluster != nil {
 		prog.Shared, prog.Leader = a.settings, &a.leader
+		prog.StageClaims = a.stageClaims // one live talk per stage across the nodes
 	}
 	rooms.Stages = prog
 	if err := rooms.Initialize(); err != nil {

@@ -56,6 +56,11 @@ func (a *app) startCluster() error {
 	if a.settings, a.sharedFlags, err = n.ProgrammeSettings(ctx); err != nil {
 		return err
 	}
+	// Each stage's live talk, claimed by compare-and-set before a start
+	// writes talk.json, so two nodes cannot start two talks on one stage.
+	if a.stageClaims, err = n.StageClaims(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
