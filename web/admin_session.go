@@ -1,10 +1,12 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,10 +17,16 @@ import (
 )
 
 // The organiser console's sessions: the admin token is given once on
-// /admin/login and exchanged for a random session id in a cookie. Every
-// state-changing request made with the cookie carries the session's CSRF
-// token in the X-CSRF-Token header (or, for the plain HTML forms, a csrf
-// form field). Scripts keep using Authorization: Bearer ADMIN_TOKEN.
+// /admin/login and exchanged for a session cookie. Every state-changing
+// request made with the cookie carries the session's CSRF token in the
+// X-CSRF-Token header (or, for the plain HTML forms, a csrf form field).
+// Scripts keep using Authorization: Bearer ADMIN_TOKEN.
+//
+// A session is a signed value, not a row in a table: its expiry and a
+// random nonce, with an HMAC under a key derived from the admin token. Every
+// node of a deployment has the same -admin-token, so a console logged in on
+// one node works on all of them behind a load balancer (with no state
+// shared), and changing the admin token ends every session.
 const (
 	// sessionCookie is the console's cookie name (stable: console pages of
 	// other branches read it through requireAdmin only).
@@ -29,8 +37,8 @@ const (
 	csrfField = "csrf"
 	// sessionTTL is how long a console session lasts: a day at the venue.
 	sessionTTL = 12 * time.Hour
-	// maxSessions bounds the table (each login adds one).
-	maxSessions = 1000
+	// maxEnded bounds the table of sessions logged out before they expire.
+	maxEnded = 1000
 
 	// loginFailures failed logins from one address within loginWindow
 	// make it wait until the window ends.
@@ -40,18 +48,18 @@ const (
 	maxLoginAddrs = 10_000
 )
 
-// session is one logged-in console. Only the SHA-256 of its id is kept,
-// so the table does not hold bearer credentials either.
+// session is one logged-in console.
 type session struct {
 	csrf    string
 	expires time.Time
 }
 
-// sessions holds the console sessions and the failed-login counts.
+// sessions signs and checks console sessions and counts failed logins.
 // mu guards both maps.
 type sessions struct {
+	key      []byte // HMAC key, from the admin token
 	mu       sync.Mutex
-	byHash   map[[32]byte]*session
+	ended    map[[32]byte]time.Time   // SHA-256 of a logged-out id → its expiry
 	failures map[string]*loginFailure // remote address → recent failures
 }
 
@@ -60,8 +68,13 @@ type loginFailure struct {
 	first time.Time
 }
 
-func newSessions() *sessions {
-	return &sessions{byHash: map[[32]byte]*session{}, failures: map[string]*loginFailure{}}
+// sessionPayload is a session id's signed part: expiry (Unix seconds,
+// big-endian) and a random nonce.
+const sessionPayload = 8 + 16
+
+func newSessions(adminToken string) *sessions {
+	key := sha256.Sum256([]byte("salon console session\x00" + adminToken))
+	return &sessions{key: key[:], ended: map[[32]byte]time.Time{}, failures: map[string]*loginFailure{}}
 }
 
 func randomToken() string {
@@ -70,59 +83,71 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+func (ss *sessions) mac(label string, payload []byte) []byte {
+	m := hmac.New(sha256.New, ss.key)
+	m.Write([]byte(label))
+	m.Write(payload)
+	return m.Sum(nil)
+}
+
 // create starts a session and returns its id and CSRF token.
 func (ss *sessions) create(now time.Time) (id, csrf string) {
-	id, csrf = randomToken(), randomToken()
+	payload := make([]byte, sessionPayload)
+	binary.BigEndian.PutUint64(payload, uint64(now.Add(sessionTTL).Unix()))
+	rand.Read(payload[8:])
+	id = base64.RawURLEncoding.EncodeToString(append(payload, ss.mac("id", payload)...))
+	return id, base64.RawURLEncoding.EncodeToString(ss.mac("csrf", payload))
+}
+
+// get is the live session with id, if any: signed by this deployment's
+// key, not expired, not logged out.
+func (ss *sessions) get(id string, now time.Time) (session, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil || len(b) != sessionPayload+sha256.Size {
+		return session{}, false
+	}
+	payload := b[:sessionPayload]
+	if !hmac.Equal(b[sessionPayload:], ss.mac("id", payload)) {
+		return session{}, false
+	}
+	expires := time.Unix(int64(binary.BigEndian.Uint64(payload)), 0)
+	if !now.Before(expires) {
+		return session{}, false
+	}
+	ss.mu.Lock()
+	_, ended := ss.ended[sha256.Sum256([]byte(id))]
+	ss.mu.Unlock()
+	if ended {
+		return session{}, false
+	}
+	return session{csrf: base64.RawURLEncoding.EncodeToString(ss.mac("csrf", payload)), expires: expires}, true
+}
+
+// end logs the session out on this node. (Its cookie is cleared too; a
+// copy of it kept elsewhere works on other nodes until it expires.)
+func (ss *sessions) end(id string) {
+	s, ok := ss.get(id, time.Now())
+	if !ok {
+		return
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if len(ss.byHash) >= maxSessions {
-		ss.pruneLocked(now)
-	}
-	if len(ss.byHash) >= maxSessions { // still full: drop the oldest
+	if len(ss.ended) >= maxEnded {
+		now := time.Now()
 		var oldest [32]byte
 		var at time.Time
-		for h, s := range ss.byHash {
-			if at.IsZero() || s.expires.Before(at) {
-				oldest, at = h, s.expires
+		for h, exp := range ss.ended {
+			if now.After(exp) {
+				delete(ss.ended, h)
+			} else if at.IsZero() || exp.Before(at) {
+				oldest, at = h, exp
 			}
 		}
-		delete(ss.byHash, oldest)
-	}
-	ss.byHash[sha256.Sum256([]byte(id))] = &session{csrf: csrf, expires: now.Add(sessionTTL)}
-	return id, csrf
-}
-
-// get is the live session with id, if any.
-func (ss *sessions) get(id string, now time.Time) (session, bool) {
-	if id == "" {
-		return session{}, false
-	}
-	h := sha256.Sum256([]byte(id))
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.byHash[h]
-	if !ok {
-		return session{}, false
-	}
-	if now.After(s.expires) {
-		delete(ss.byHash, h)
-		return session{}, false
-	}
-	return *s, true
-}
-
-func (ss *sessions) end(id string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.byHash, sha256.Sum256([]byte(id)))
-}
-
-func (ss *sessions) pruneLocked(now time.Time) {
-	for h, s := range ss.byHash {
-		if now.After(s.expires) {
-			delete(ss.byHash, h)
+		if len(ss.ended) >= maxEnded {
+			delete(ss.ended, oldest)
 		}
 	}
+	ss.ended[sha256.Sum256([]byte(id))] = s.expires
 }
 
 // loginBlocked tells how long addr must wait before trying again (0: it

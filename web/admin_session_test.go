@@ -361,7 +361,7 @@ func TestServer_ConsoleLogin(t *testing.T) {
 }
 
 func TestSessions_Limits(t *testing.T) {
-	ss := newSessions()
+	ss := newSessions("admin-token")
 	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
 	id, csrf := ss.create(now)
 	if got, ok := ss.get(id, now.Add(sessionTTL-time.Second)); !ok || got.csrf != csrf {
@@ -382,10 +382,29 @@ func TestSessions_Limits(t *testing.T) {
 	if ss.loginBlocked("192.0.2.1", now.Add(loginWindow+time.Second)) != 0 {
 		t.Fatal("still limited after the window")
 	}
-	for i := 0; i < maxSessions+10; i++ {
-		ss.create(now)
+	// Signed, not stored: another node with the same admin token takes the
+	// session; a node with another token, or a changed id, does not.
+	if got, ok := newSessions("admin-token").get(id, now); !ok || got.csrf != csrf {
+		t.Fatal("a session is not valid on another node of the deployment")
 	}
-	if n := len(ss.byHash); n > maxSessions {
-		t.Fatalf("%d sessions kept, want at most %d", n, maxSessions)
+	if _, ok := newSessions("another-token").get(id, now); ok {
+		t.Fatal("a session signed under another admin token is valid")
+	}
+	forged := []byte(id)
+	forged[3] ^= 1
+	if _, ok := ss.get(string(forged), now); ok {
+		t.Fatal("a changed session id is valid")
+	}
+	live, _ := ss.create(time.Now())
+	ss.end(live)
+	if _, ok := ss.get(live, time.Now()); ok {
+		t.Fatal("a session still works after its logout")
+	}
+	for i := 0; i < maxEnded+10; i++ {
+		id, _ := ss.create(time.Now())
+		ss.end(id)
+	}
+	if n := len(ss.ended); n > maxEnded {
+		t.Fatalf("%d logged-out sessions kept, want at most %d", n, maxEnded)
 	}
 }

@@ -224,7 +224,7 @@ func (s *Server) Initialize() error {
 	if s.DefaultLocation == nil {
 		s.DefaultLocation = time.Local
 	}
-	s.sessions = newSessions()
+	s.sessions = newSessions(s.AdminToken)
 	s.speakerLinks = &speakerLinks{}
 	s.viewers = newViewers(viewerWindow)
 	if err := s.initMetrics(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -79,6 +80,18 @@ func TestCluster_talksAcrossNodes(t *testing.T) {
 		apps, logs = append(apps, a), append(logs, logw)
 	}
 	a, b, c := apps[0], apps[1], apps[2]
+
+	// The console logged in on A works on B (a load balancer sends the
+	// organiser's requests to any node).
+	cookie := adminSession(t, a)
+	req, _ := http.NewRequest("GET", b.httpURL("/admin"), nil)
+	req.AddCookie(cookie)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noRedirect.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 200 {
+		t.Fatalf("GET /admin on B with A's console session: %d, want 200", resp.StatusCode)
+	}
 
 	// Created on A after every node started: B and C learn of it.
 	if code, m := api(t, a, "POST", "/api/talks", `{"id":"opening","title":"开幕","stage":"main"}`); code != 201 {
