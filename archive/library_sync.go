@@ -81,6 +81,28 @@ func retrying[T any](ctx context.Context, l *Library, change func() (T, error)) 
 	}
 }
 
+// editChecked runs edit on talk id as it is now, writeMu held and again
+// (on a fresh read) when its save finds talk.json changed by another node.
+// check, when set, sees the talk first and may refuse the change: its error
+// is returned and edit does not run.
+func (l *Library) editChecked(ctx context.Context, id string, check func(Talk) error, edit func(Talk) error) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	_, err := retrying(ctx, l, func() (struct{}, error) {
+		t, err := l.current(id)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if check != nil {
+			if err := check(t); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, edit(t)
+	})
+	return err
+}
+
 // saveCondition is the condition of the next save of talk id's talk.json.
 func (l *Library) saveCondition(id string) Condition {
 	l.mu.RLock()
