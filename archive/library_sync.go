@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Several salons may share one bucket (a cluster: DESIGN.md "Contract: more
@@ -133,24 +132,16 @@ func (l *Library) Reload(ctx context.Context, id string) error {
 // every speaker link is read again. A node calls it when it may have missed
 // other nodes' notices (after its NATS connection came back).
 func (l *Library) ReloadAll(ctx context.Context) error {
-	objs, err := l.Store.List(ctx, "talks/")
+	objs, speakerIDs, err := l.listTalks(ctx)
 	if err != nil {
-		return fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
+		return err
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	seen := map[string]bool{}
-	var speakerIDs []string
 	var errs []error
 	for _, o := range objs {
-		if IsSpeakerKey(o.Key) {
-			speakerIDs = append(speakerIDs, strings.TrimSuffix(strings.TrimPrefix(o.Key, "talks/"), "/speaker.json"))
-			continue
-		}
-		id, ok := talkIDOfKey(o.Key)
-		if !ok {
-			continue
-		}
+		id := o.id
 		seen[id] = true
 		l.mu.RLock()
 		tag, known := l.etags[id]
