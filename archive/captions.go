@@ -138,40 +138,25 @@ func (l *Library) putCaptions(ctx context.Context, id, lang string, tr CaptionTr
 }
 
 // DeleteCaptions removes a talk's caption track in lang from talk.json (and
-// from the replay's playlist), then from the Store.
+// from the replay's playlist), then from the Store. check, when set, may
+// refuse the change (its error is returned).
 func (l *Library) DeleteCaptions(ctx context.Context, id, lang string, check func(Talk) error) error {
-	l.writeMu.Lock()
-	defer l.writeMu.Unlock()
-	_, err := retrying(ctx, l, func() (struct{}, error) { return struct{}{}, l.deleteCaptions(ctx, id, lang, check) })
-	return err
-}
-
-// deleteCaptions is DeleteCaptions, writeMu held.
-
-func (l *Library) deleteCaptions(ctx context.Context, id, lang string, check func(Talk) error) error {
-	t, err := l.current(id)
-	if err != nil {
-		return err
-	}
-	if check != nil {
-		if err := check(t); err != nil {
+	return l.editChecked(ctx, id, check, func(t Talk) error {
+		i := slices.IndexFunc(t.Captions, func(c Caption) bool { return c.Lang == lang })
+		if i < 0 {
+			return fmt.Errorf("talk %q has no %s captions; GET /api/talks/%s lists its captions: %w", id, lang, id, ErrNotFound)
+		}
+		t.Captions = slices.Delete(t.Captions, i, i+1)
+		if _, err := l.save(ctx, t, t.Recording != nil); err != nil {
 			return err
 		}
-	}
-	i := slices.IndexFunc(t.Captions, func(c Caption) bool { return c.Lang == lang })
-	if i < 0 {
-		return fmt.Errorf("talk %q has no %s captions; GET /api/talks/%s lists its captions: %w", id, lang, id, ErrNotFound)
-	}
-	t.Captions = slices.Delete(t.Captions, i, i+1)
-	if _, err := l.save(ctx, t, t.Recording != nil); err != nil {
-		return err
-	}
-	for _, key := range []string{CaptionKey(id, lang), CaptionPlaylistKey(id, lang), CaptionHLSKey(id, lang), CaptionLiveKey(id, lang)} {
-		if err := l.Store.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("the %s captions are no longer listed, but %s remains in the archive: %w; delete it by hand", lang, key, err)
+		for _, key := range []string{CaptionKey(id, lang), CaptionPlaylistKey(id, lang), CaptionHLSKey(id, lang), CaptionLiveKey(id, lang)} {
+			if err := l.Store.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("the %s captions are no longer listed, but %s remains in the archive: %w; delete it by hand", lang, key, err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // CaptionFile reads a talk's stored caption track.

@@ -75,14 +75,7 @@ func TestLibrary_LiveCaptionsFollowTrimMinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := segs[0].Start
-	newLib := func() *archive.Library {
-		l := &archive.Library{Store: store, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0.Add(time.Hour) }}
-		if err := l.Initialize(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
-	l := newLib()
+	l := openLibrary(t, store, t0.Add(time.Hour))
 	tk, err := l.Create(ctx, archive.Talk{Title: "Trimmed", Stage: "main"})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +132,7 @@ func TestLibrary_LiveCaptionsFollowTrimMinIO(t *testing.T) {
 
 	// A fresh library over the bucket, and the window widened again: the
 	// dropped cues come back from the wall-clock cues kept in the bucket.
-	l2 := newLib()
+	l2 := openLibrary(t, store, t0.Add(time.Hour))
 	if got := read(l2); got != wantTrim {
 		t.Errorf("a fresh library reads:\n%s", got)
 	}

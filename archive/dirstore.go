@@ -116,14 +116,7 @@ func (s *DirStore) Put(ctx context.Context, key string, r io.Reader, size int64,
 		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	return nil
+	return renameDurably(key, tmp, p)
 }
 
 // PutIf implements Store. The ETag compared is the one Stat and Get report
@@ -199,11 +192,18 @@ func (s *DirStore) PutFile(ctx context.Context, key, path string, size int64) er
 		// Another file system, or one without hard links.
 		return s.putCopy(ctx, key, path, size)
 	}
+	return renameDurably(key, tmp, p)
+}
+
+// renameDurably ends a put of key: it renames the complete, fsynced temp
+// file tmp over p, then fsyncs p's directory so that the rename survives a
+// crash. tmp is removed when the rename fails.
+func renameDurably(key, tmp, p string) error {
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := syncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil

@@ -114,23 +114,15 @@ func (l *Library) Initialize(ctx context.Context) error {
 	if l.Now == nil {
 		l.Now = time.Now
 	}
-	objs, err := l.Store.List(ctx, "talks/")
+	objs, speakerIDs, err := l.listTalks(ctx)
 	if err != nil {
-		return fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
+		return err
 	}
 	talks, broken, pending, etags := map[string]Talk{}, map[string]bool{}, map[string]bool{}, map[string]string{}
 	speakers := map[string][32]byte{}
 	now := l.Now()
-	var speakerIDs []string
 	for _, o := range objs {
-		if IsSpeakerKey(o.Key) {
-			speakerIDs = append(speakerIDs, strings.TrimSuffix(strings.TrimPrefix(o.Key, "talks/"), "/speaker.json"))
-			continue
-		}
-		id, ok := talkIDOfKey(o.Key)
-		if !ok {
-			continue
-		}
+		id := o.id
 		t, tag, err := l.load(ctx, id)
 		if err != nil {
 			l.Log.Warn("skipping a talk that does not load; fix or delete its talk.json", "key", o.Key, "error", err)
@@ -169,6 +161,31 @@ func (l *Library) Initialize(ctx context.Context) error {
 	l.mu.Unlock()
 	l.Log.Info("talk library loaded", "talks", len(talks), "skipped", len(broken))
 	return nil
+}
+
+// talkObject is the talk.json of talk id in the Store.
+type talkObject struct {
+	ObjectInfo
+	id string
+}
+
+// listTalks lists what the Store holds of talks: their talk.json objects,
+// and the ids of the talks with a speaker.json. Other keys are left out.
+func (l *Library) listTalks(ctx context.Context) ([]talkObject, []string, error) {
+	objs, err := l.Store.List(ctx, "talks/")
+	if err != nil {
+		return nil, nil, fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
+	}
+	var talks []talkObject
+	var speakerIDs []string
+	for _, o := range objs {
+		if IsSpeakerKey(o.Key) {
+			speakerIDs = append(speakerIDs, strings.TrimSuffix(strings.TrimPrefix(o.Key, "talks/"), "/speaker.json"))
+		} else if id, ok := talkIDOfKey(o.Key); ok {
+			talks = append(talks, talkObject{ObjectInfo: o, id: id})
+		}
+	}
+	return talks, speakerIDs, nil
 }
 
 // talkIDOfKey returns id for a key "talks/{id}/talk.json".

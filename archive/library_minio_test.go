@@ -2,10 +2,8 @@ package archive_test
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,25 +23,8 @@ func TestLibrary_MinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Date(2019, 4, 21, 1, 30, 0, 0, time.UTC)
-	var pl strings.Builder
-	pl.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"init-0.mp4\"\n")
-	for i := range 30 {
-		fmt.Fprintf(&pl, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:2.000,\n%d.m4s\n",
-			start.Add(time.Duration(i)*2*time.Second).Format("2006-01-02T15:04:05.000Z07:00"), i)
-	}
-	pl.WriteString("#EXT-X-ENDLIST\n")
-	if err := s.Put(ctx, "stages/main/20190421T013000Z/index.m3u8", strings.NewReader(pl.String()), int64(pl.Len()), ""); err != nil {
-		t.Fatal(err)
-	}
-
-	newLib := func() *archive.Library {
-		l := &archive.Library{Store: s, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return start.Add(time.Hour) }}
-		if err := l.Initialize(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
-	l := newLib()
+	putStageRun(t, s, start)
+	l := openLibrary(t, s, start.Add(time.Hour))
 	tk, err := l.Create(ctx, archive.Talk{Title: "On MinIO", Stage: "main"})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +39,7 @@ func TestLibrary_MinIO(t *testing.T) {
 		t.Fatalf("taken id: %v", err)
 	}
 
-	got, err := newLib().Get(tk.ID)
+	got, err := openLibrary(t, s, start.Add(time.Hour)).Get(tk.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package archive_test
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -41,28 +40,12 @@ func TestLibrary_TwoNodesOneTalk(t *testing.T) {
 func testTwoNodesOneTalk(t *testing.T, s archive.Store) {
 	ctx := t.Context()
 	start := time.Date(2019, 4, 21, 1, 30, 0, 0, time.UTC)
-	var pl strings.Builder
-	pl.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"init-0.mp4\"\n")
-	for i := range 30 {
-		fmt.Fprintf(&pl, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:2.000,\n%d.m4s\n",
-			start.Add(time.Duration(i)*2*time.Second).Format("2006-01-02T15:04:05.000Z07:00"), i)
-	}
-	pl.WriteString("#EXT-X-ENDLIST\n")
-	if err := s.Put(ctx, "stages/main/20190421T013000Z/index.m3u8", strings.NewReader(pl.String()), int64(pl.Len()), ""); err != nil {
-		t.Fatal(err)
-	}
-	newLib := func() *archive.Library {
-		l := &archive.Library{Store: s, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return start.Add(time.Hour) }}
-		if err := l.Initialize(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
-	a := newLib()
+	putStageRun(t, s, start)
+	a := openLibrary(t, s, start.Add(time.Hour))
 	if _, err := a.Create(ctx, archive.Talk{ID: "shared", Title: "T0", Stage: "main"}); err != nil {
 		t.Fatal(err)
 	}
-	b := newLib()
+	b := openLibrary(t, s, start.Add(time.Hour))
 
 	// A edits the title, B the abstract, then B starts the talk: 8 rounds
 	// at once. Neither learns of the other but through the bucket.
@@ -96,7 +79,7 @@ func testTwoNodesOneTalk(t *testing.T, s archive.Store) {
 	for err := range errs {
 		t.Error(err)
 	}
-	got, err := newLib().Get("shared")
+	got, err := openLibrary(t, s, start.Add(time.Hour)).Get("shared")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // Several salons may share one bucket (a cluster: DESIGN.md "Contract: more
@@ -81,6 +80,28 @@ func retrying[T any](ctx context.Context, l *Library, change func() (T, error)) 
 	}
 }
 
+// editChecked runs edit on talk id as it is now, writeMu held and again
+// (on a fresh read) when its save finds talk.json changed by another node.
+// check, when set, sees the talk first and may refuse the change: its error
+// is returned and edit does not run.
+func (l *Library) editChecked(ctx context.Context, id string, check func(Talk) error, edit func(Talk) error) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	_, err := retrying(ctx, l, func() (struct{}, error) {
+		t, err := l.current(id)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if check != nil {
+			if err := check(t); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, edit(t)
+	})
+	return err
+}
+
 // saveCondition is the condition of the next save of talk id's talk.json.
 func (l *Library) saveCondition(id string) Condition {
 	l.mu.RLock()
@@ -111,24 +132,16 @@ func (l *Library) Reload(ctx context.Context, id string) error {
 // every speaker link is read again. A node calls it when it may have missed
 // other nodes' notices (after its NATS connection came back).
 func (l *Library) ReloadAll(ctx context.Context) error {
-	objs, err := l.Store.List(ctx, "talks/")
+	objs, speakerIDs, err := l.listTalks(ctx)
 	if err != nil {
-		return fmt.Errorf("talk library: list talks: %w; check that the archive is reachable", err)
+		return err
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	seen := map[string]bool{}
-	var speakerIDs []string
 	var errs []error
 	for _, o := range objs {
-		if IsSpeakerKey(o.Key) {
-			speakerIDs = append(speakerIDs, strings.TrimSuffix(strings.TrimPrefix(o.Key, "talks/"), "/speaker.json"))
-			continue
-		}
-		id, ok := talkIDOfKey(o.Key)
-		if !ok {
-			continue
-		}
+		id := o.id
 		seen[id] = true
 		l.mu.RLock()
 		tag, known := l.etags[id]

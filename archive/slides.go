@@ -281,36 +281,20 @@ func (l *Library) listSlideLocked(ctx context.Context, id string, s Slide) error
 // DeleteSlide removes a slide file from the talk's listing, then from the
 // Store. check, when set, may refuse the change (its error is returned).
 func (l *Library) DeleteSlide(ctx context.Context, id, name string, check func(Talk) error) error {
-	l.writeMu.Lock()
-	defer l.writeMu.Unlock()
-	_, err := retrying(ctx, l, func() (struct{}, error) { return struct{}{}, l.deleteSlide(ctx, id, name, check) })
-	return err
-}
-
-// deleteSlide is DeleteSlide, writeMu held.
-
-func (l *Library) deleteSlide(ctx context.Context, id, name string, check func(Talk) error) error {
-	t, err := l.current(id)
-	if err != nil {
-		return err
-	}
-	if check != nil {
-		if err := check(t); err != nil {
+	return l.editChecked(ctx, id, check, func(t Talk) error {
+		i := slices.IndexFunc(t.Slides, func(s Slide) bool { return s.Name == name })
+		if i < 0 {
+			return fmt.Errorf("talk %q has no slide file %q; GET /api/talks/%s lists its slides: %w", id, truncateRunes(name, 80), id, ErrNotFound)
+		}
+		t.Slides = slices.Delete(t.Slides, i, i+1)
+		if _, err := l.save(ctx, t, false); err != nil {
 			return err
 		}
-	}
-	i := slices.IndexFunc(t.Slides, func(s Slide) bool { return s.Name == name })
-	if i < 0 {
-		return fmt.Errorf("talk %q has no slide file %q; GET /api/talks/%s lists its slides: %w", id, truncateRunes(name, 80), id, ErrNotFound)
-	}
-	t.Slides = slices.Delete(t.Slides, i, i+1)
-	if _, err := l.save(ctx, t, false); err != nil {
-		return err
-	}
-	if err := l.Store.Delete(ctx, SlideKey(id, name)); err != nil {
-		return fmt.Errorf("%q is no longer listed, but the file remains in the archive: %w; delete %s by hand", name, err, SlideKey(id, name))
-	}
-	return nil
+		if err := l.Store.Delete(ctx, SlideKey(id, name)); err != nil {
+			return fmt.Errorf("%q is no longer listed, but the file remains in the archive: %w; delete %s by hand", name, err, SlideKey(id, name))
+		}
+		return nil
+	})
 }
 
 func (l *Library) startUpload(key string) bool {

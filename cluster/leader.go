@@ -49,17 +49,13 @@ func (n *Node) LeaderElection(ctx context.Context, ttl time.Duration, onChange f
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
-	replicas := 1
-	if n.chat != nil {
-		replicas = n.chat.CachedInfo().Config.Replicas
-	}
 	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      LeaderBucket,
 		Description: "salon: the node that runs the programme's schedule (a lease)",
 		TTL:         ttl,
 		History:     1,
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+		Replicas:    n.replicas(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the NATS leader bucket %s: %w", LeaderBucket, err)

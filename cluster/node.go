@@ -128,6 +128,16 @@ func (n *Node) Close() {
 	}
 }
 
+// replicas is how many replicas the buckets and streams this node creates
+// beside the chat stream get: as many as the chat stream has, so that they
+// survive the same server losses; 1 before it is open.
+func (n *Node) replicas() int {
+	if n.chat == nil {
+		return 1
+	}
+	return n.chat.CachedInfo().Config.Replicas
+}
+
 // ensureChatStream creates the chat stream, or updates its limits.
 func (n *Node) ensureChatStream(ctx context.Context) error {
 	cfg := jetstream.StreamConfig{

@@ -33,16 +33,12 @@ type Settings struct {
 // with every flag that is on; Watch then delivers each later change, in
 // order. Close it before the Node.
 func (n *Node) ProgrammeSettings(ctx context.Context) (*Settings, map[string]bool, error) {
-	replicas := 1
-	if n.chat != nil {
-		replicas = n.chat.CachedInfo().Config.Replicas
-	}
 	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      SettingsBucket,
 		Description: "salon: the programme's shared flags (auto mode per stage, talks the schedule started)",
 		History:     1,
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+		Replicas:    n.replicas(),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the NATS settings bucket %s: %w", SettingsBucket, err)

@@ -98,10 +98,6 @@ func (s *TalkSync) Start(reload func(context.Context, string) error, reloadAll f
 	n := s.node
 	ctx, cancel := context.WithTimeout(s.ctx, reloadTimeout)
 	defer cancel()
-	replicas := 1
-	if n.chat != nil {
-		replicas = n.chat.CachedInfo().Config.Replicas
-	}
 	stream, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              TalkStream,
 		Description:       "salon: notices that a node changed a talk (read it again from the bucket)",
@@ -112,7 +108,7 @@ func (s *TalkSync) Start(reload func(context.Context, string) error, reloadAll f
 		MaxAge:            talkNoticeAge,
 		MaxMsgsPerSubject: 1,
 		MaxMsgSize:        1 << 10,
-		Replicas:          replicas,
+		Replicas:          n.replicas(),
 	})
 	if err != nil {
 		return fmt.Errorf("open the NATS talk notice stream %s: %w", TalkStream, err)

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/salon/salon/archive"
 	"github.com/salon/salon/internal/natstest"
 )
@@ -32,21 +30,6 @@ func waitTalk(t *testing.T, n *app, what, id string, ok func(archive.Talk, error
 			t.Fatalf("%s: talk %s on %s after 30 s: %+v, %v", what, id, n.cfg.Cluster.Node, tk, err)
 		}
 	}
-}
-
-// dialStage is dialViewer on another stage's chat.
-func dialStage(t *testing.T, a *app, stage, name string) *viewer {
-	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial("ws://"+a.web.Addr()+"/ws/chat/"+stage, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v (%v)", stage, err, resp)
-	}
-	v := &viewer{t: t, name: name, conn: conn, changed: make(chan struct{})}
-	t.Cleanup(func() { conn.Close() })
-	go v.read()
-	v.until("welcome", func(map[string]any) bool { return true })
-	v.send(map[string]string{"type": "hello", "name": name, "viewer": "viewer-key-for-the-" + name})
-	return v
 }
 
 // talkFrames counts the talk frames a viewer got whose talk ok accepts.

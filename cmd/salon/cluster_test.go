@@ -54,9 +54,17 @@ type viewer struct {
 	changed chan struct{}
 }
 
+// dialViewer joins stage main's chat as name (dialStage).
 func dialViewer(t *testing.T, a *app, name string) *viewer {
 	t.Helper()
-	url := "ws://" + a.web.Addr() + "/ws/chat/main"
+	return dialStage(t, a, "main", name)
+}
+
+// dialStage joins the chat of stage as name: it waits for the welcome and
+// says hello with a viewer key of its own.
+func dialStage(t *testing.T, a *app, stage, name string) *viewer {
+	t.Helper()
+	url := "ws://" + a.web.Addr() + "/ws/chat/" + stage
 	conn, resp, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", url, err, resp)

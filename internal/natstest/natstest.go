@@ -11,7 +11,6 @@ package natstest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -274,28 +273,7 @@ func (nd *node) waitHealthy() error {
 	exited, out := nd.exited, nd.out
 	nd.mu.Unlock()
 	url := "http://127.0.0.1:" + nd.httpP + "/healthz"
-	// No keep-alive: an idle connection held to the monitor port would keep
-	// the killed server's end of it in FIN_WAIT_2, and the port could not
-	// be bound again by Start.
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(ready)
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("nats-server %s exited before it was healthy:\n%s", nd.name, out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return errors.New("nats-server " + nd.name + " not healthy at " + url + " after " + ready.String() + ":\n" + out.String())
-		}
-	}
+	return testkit.WaitHealthy("nats-server "+nd.name, url, exited, ready, out)
 }
 
 // stop ends the node with sig; after SIGTERM, SIGKILL if it has not exited

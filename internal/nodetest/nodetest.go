@@ -18,7 +18,6 @@ package nodetest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -273,25 +272,7 @@ func (n *Node) start() error {
 	n.cmd, n.exited, n.out = cmd, exited, out
 	n.mu.Unlock()
 
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(ready)
-	for {
-		resp, err := client.Get(n.URL() + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("salon node %s exited before it was healthy:\n%s", n.Name, out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return errors.New("salon node " + n.Name + " not healthy after " + ready.String() + ":\n" + out.String())
-		}
-	}
+	return testkit.WaitHealthy("salon node "+n.Name, n.URL()+"/healthz", exited, ready, out)
 }
 
 // CutNATS cuts the node off from NATS (Options.Cuttable): its connection

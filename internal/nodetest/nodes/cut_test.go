@@ -67,20 +67,7 @@ func TestNodes_cutFromNATS(t *testing.T) {
 		t.Error("the publisher to node A exited cleanly after A lost the stage")
 	}
 	// The encoder reconnects, to B, until B takes the stage.
-	var second bool
-	for deadline := time.After(time.Minute); !second; {
-		p := publish(t, b)
-		select {
-		case <-b.Logged("publish started", 30*time.Second):
-			second = true
-		case <-p.Done():
-			select {
-			case <-time.After(500 * time.Millisecond): // the encoder's reconnect delay
-			case <-deadline:
-				t.Fatal("node B did not take the stage within a minute of A's cut")
-			}
-		}
-	}
+	takeStage(t, b, "A's cut")
 	t.Logf("publisher back on node B %v after the cut", time.Since(cut).Round(100*time.Millisecond))
 	select {
 	case <-time.After(30*time.Second - time.Since(cut)): // the cut lasts 30 s
@@ -131,15 +118,5 @@ func TestNodes_cutFromNATS(t *testing.T) {
 		t.Fatalf("stop the talk on node B: %d %v", code, m)
 	}
 	wa.Until("the talk stopped", func(f nodetest.Frame) bool { return f["type"] == "talk" && f["talk"] == nil })
-	count := map[string]int{}
-	for _, m := range readChat(t, d.Bucket, "panel") {
-		if count[m.Text]++; count[m.Text] == 2 {
-			t.Errorf("chat.jsonl holds %q twice", m.Text)
-		}
-	}
-	for _, text := range acked {
-		if count[text] == 0 {
-			t.Errorf("acknowledged message %q is not in chat.jsonl", text)
-		}
-	}
+	checkStoredChat(t, readChat(t, d.Bucket, "panel"), acked)
 }

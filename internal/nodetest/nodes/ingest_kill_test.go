@@ -53,24 +53,7 @@ func TestNodes_ingestNodeKilled(t *testing.T) {
 
 	// The encoder reconnects to node B every half second until B takes
 	// the stage: A's lease expires (it cannot be released by a dead node).
-	var second *testkit.Process
-	deadline := time.After(time.Minute)
-	for second == nil {
-		p := publish(t, b)
-		select {
-		case <-b.Logged("publish started", 30*time.Second):
-			second = p
-		case <-p.Done():
-			if !strings.Contains(p.Stderr.String(), "published on another node") && !strings.Contains(b.Log(), "published on another node") {
-				t.Logf("publisher refused by node B: %s", p.Stderr.String())
-			}
-			select {
-			case <-time.After(500 * time.Millisecond): // the encoder's reconnect delay
-			case <-deadline:
-				t.Fatalf("node B did not take the stage within a minute of node A's death")
-			}
-		}
-	}
+	second := takeStage(t, b, "node A's death")
 	away := time.Since(killed)
 	t.Logf("publisher back on node B %v after node A was killed", away.Round(100*time.Millisecond))
 

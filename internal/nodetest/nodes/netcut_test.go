@@ -76,20 +76,7 @@ func TestNodes_networkCut(t *testing.T) {
 	ackedA := onA.end() // its browser gives up on node A…
 	onA2 := talk(b.Dial("talker-a-moved"))
 	first.Cmd.Process.Kill() // …and so does the encoder, which reconnects to B
-	var second bool
-	for deadline := time.After(time.Minute); !second; {
-		p := publish(t, b)
-		select {
-		case <-b.Logged("publish started", 30*time.Second):
-			second = true
-		case <-p.Done():
-			select {
-			case <-time.After(500 * time.Millisecond): // the encoder's reconnect delay
-			case <-deadline:
-				t.Fatal("node B did not take the stage within a minute of A's cut")
-			}
-		}
-	}
+	takeStage(t, b, "A's cut")
 	t.Logf("publisher back on node B %v after the cut", time.Since(cut).Round(100*time.Millisecond))
 	a.WaitLog("ingest lease lost", 30*time.Second)
 	waitSegments(t, d.Bucket, 3)
@@ -138,16 +125,6 @@ func TestNodes_networkCut(t *testing.T) {
 		}
 		last = p
 	}
-	count := map[string]int{}
-	for _, m := range readChat(t, d.Bucket, "closing") {
-		if count[m.Text]++; count[m.Text] == 2 {
-			t.Errorf("chat.jsonl holds %q twice", m.Text)
-		}
-	}
-	for _, text := range acked {
-		if count[text] == 0 {
-			t.Errorf("acknowledged message %q is not in chat.jsonl", text)
-		}
-	}
+	checkStoredChat(t, readChat(t, d.Bucket, "closing"), acked)
 	t.Logf("%d messages acknowledged, all in chat.jsonl and on node A after its return", len(acked))
 }
