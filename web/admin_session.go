@@ -73,7 +73,11 @@ type loginFailure struct {
 const sessionPayload = 8 + 16
 
 func newSessions(adminToken string) *sessions {
-	key := sha256.Sum256([]byte("salon console session\x00" + adminToken))
+	secret := adminToken
+	if secret == "" { // no organiser: a key nobody knows, so no session is valid
+		secret = randomToken()
+	}
+	key := sha256.Sum256([]byte("salon console session\x00" + secret))
 	return &sessions{key: key[:], ended: map[[32]byte]time.Time{}, failures: map[string]*loginFailure{}}
 }
 

@@ -390,6 +390,10 @@ func TestSessions_Limits(t *testing.T) {
 	if _, ok := newSessions("another-token").get(id, now); ok {
 		t.Fatal("a session signed under another admin token is valid")
 	}
+	untokened, _ := newSessions("").create(now)
+	if _, ok := newSessions("").get(untokened, now); ok {
+		t.Fatal("without an admin token, a session made elsewhere is valid")
+	}
 	forged := []byte(id)
 	forged[3] ^= 1
 	if _, ok := ss.get(string(forged), now); ok {
