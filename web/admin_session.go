@@ -57,10 +57,10 @@ type session struct {
 // sessions signs and checks console sessions and counts failed logins.
 // mu guards both maps.
 type sessions struct {
-	key      []byte // HMAC key, from the admin token
-	mu       sync.Mutex
-	ended    map[[32]byte]time.Time   // SHA-256 of a logged-out id → its expiry
-	failures map[string]*loginFailure // remote address → recent failures
+	ipad, opad [sha256.BlockSize]byte // the HMAC key (from the admin token), padded
+	mu         sync.Mutex
+	ended      map[[sha256.Size]byte]time.Time // a logged-out session's MAC → its expiry
+	failures   map[string]*loginFailure        // remote address → recent failures
 }
 
 type loginFailure struct {
@@ -69,8 +69,15 @@ type loginFailure struct {
 }
 
 // sessionPayload is a session id's signed part: expiry (Unix seconds,
-// big-endian) and a random nonce.
-const sessionPayload = 8 + 16
+// big-endian) and a random nonce. The id is the payload and its MAC, in
+// unpadded base64url; the CSRF token is the MAC of the payload under
+// another label.
+const (
+	sessionPayload = 8 + 16
+	sessionIDLen   = ((sessionPayload+sha256.Size)*8 + 5) / 6 // 75: 56 bytes in unpadded base64
+	labelID        = 'i'
+	labelCSRF      = 'c'
+)
 
 func newSessions(adminToken string) *sessions {
 	secret := adminToken
@@ -78,7 +85,15 @@ func newSessions(adminToken string) *sessions {
 		secret = randomToken()
 	}
 	key := sha256.Sum256([]byte("salon console session\x00" + secret))
-	return &sessions{key: key[:], ended: map[[32]byte]time.Time{}, failures: map[string]*loginFailure{}}
+	ss := &sessions{ended: map[[sha256.Size]byte]time.Time{}, failures: map[string]*loginFailure{}}
+	for i := range ss.ipad {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		ss.ipad[i], ss.opad[i] = k^0x36, k^0x5c
+	}
+	return ss
 }
 
 func randomToken() string {
@@ -87,71 +102,99 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (ss *sessions) mac(label string, payload []byte) []byte {
-	m := hmac.New(sha256.New, ss.key)
-	m.Write([]byte(label))
-	m.Write(payload)
-	return m.Sum(nil)
+// mac is HMAC-SHA256 (RFC 2104) of label and payload, computed on the stack:
+// the connection reserve checks a session on every request it holds
+// (Server.organiser), where crypto/hmac's allocations would show.
+func (ss *sessions) mac(label byte, payload *[sessionPayload]byte) [sha256.Size]byte {
+	var in [sha256.BlockSize + 1 + sessionPayload]byte
+	copy(in[:], ss.ipad[:])
+	in[sha256.BlockSize] = label
+	copy(in[sha256.BlockSize+1:], payload[:])
+	inner := sha256.Sum256(in[:])
+	var out [sha256.BlockSize + sha256.Size]byte
+	copy(out[:], ss.opad[:])
+	copy(out[sha256.BlockSize:], inner[:])
+	return sha256.Sum256(out[:])
 }
 
 // create starts a session and returns its id and CSRF token.
 func (ss *sessions) create(now time.Time) (id, csrf string) {
-	payload := make([]byte, sessionPayload)
-	binary.BigEndian.PutUint64(payload, uint64(now.Add(sessionTTL).Unix()))
+	var b [sessionPayload + sha256.Size]byte
+	payload := (*[sessionPayload]byte)(b[:sessionPayload])
+	binary.BigEndian.PutUint64(payload[:], uint64(now.Add(sessionTTL).Unix()))
 	rand.Read(payload[8:])
-	id = base64.RawURLEncoding.EncodeToString(append(payload, ss.mac("id", payload)...))
-	return id, base64.RawURLEncoding.EncodeToString(ss.mac("csrf", payload))
+	m := ss.mac(labelID, payload)
+	copy(b[sessionPayload:], m[:])
+	c := ss.mac(labelCSRF, payload)
+	return base64.RawURLEncoding.EncodeToString(b[:]), base64.RawURLEncoding.EncodeToString(c[:])
 }
 
-// get is the live session with id, if any: signed by this deployment's
-// key, not expired, not logged out.
-func (ss *sessions) get(id string, now time.Time) (session, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(id)
-	if err != nil || len(b) != sessionPayload+sha256.Size {
-		return session{}, false
+// check verifies id: signed by this deployment's key, not expired, not
+// logged out here. It returns the signed payload and the id's MAC.
+func (ss *sessions) check(id string, now time.Time) (payload [sessionPayload]byte, m [sha256.Size]byte, expires time.Time, ok bool) {
+	var b [sessionPayload + sha256.Size]byte
+	if len(id) != sessionIDLen {
+		return payload, m, expires, false
 	}
-	payload := b[:sessionPayload]
-	if !hmac.Equal(b[sessionPayload:], ss.mac("id", payload)) {
-		return session{}, false
+	if n, err := base64.RawURLEncoding.Decode(b[:], []byte(id)); err != nil || n != len(b) {
+		return payload, m, expires, false
 	}
-	expires := time.Unix(int64(binary.BigEndian.Uint64(payload)), 0)
+	copy(payload[:], b[:sessionPayload])
+	m = ss.mac(labelID, &payload)
+	if !hmac.Equal(b[sessionPayload:], m[:]) {
+		return payload, m, expires, false
+	}
+	expires = time.Unix(int64(binary.BigEndian.Uint64(payload[:])), 0)
 	if !now.Before(expires) {
-		return session{}, false
+		return payload, m, expires, false
 	}
 	ss.mu.Lock()
-	_, ended := ss.ended[sha256.Sum256([]byte(id))]
+	_, ended := ss.ended[m]
 	ss.mu.Unlock()
-	if ended {
+	return payload, m, expires, !ended
+}
+
+// valid reports whether id is a live session.
+func (ss *sessions) valid(id string, now time.Time) bool {
+	_, _, _, ok := ss.check(id, now)
+	return ok
+}
+
+// get is the live session with id, if any.
+func (ss *sessions) get(id string, now time.Time) (session, bool) {
+	payload, _, expires, ok := ss.check(id, now)
+	if !ok {
 		return session{}, false
 	}
-	return session{csrf: base64.RawURLEncoding.EncodeToString(ss.mac("csrf", payload)), expires: expires}, true
+	c := ss.mac(labelCSRF, &payload)
+	return session{csrf: base64.RawURLEncoding.EncodeToString(c[:]), expires: expires}, true
 }
 
 // end logs the session out on this node. (Its cookie is cleared too; a
 // copy of it kept elsewhere works on other nodes until it expires.)
 func (ss *sessions) end(id string) {
-	s, ok := ss.get(id, time.Now())
+	now := time.Now()
+	_, m, expires, ok := ss.check(id, now)
 	if !ok {
 		return
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if len(ss.ended) >= maxEnded {
-		now := time.Now()
-		var oldest [32]byte
+		var oldest [sha256.Size]byte
 		var at time.Time
-		for h, exp := range ss.ended {
+		for k, exp := range ss.ended {
 			if now.After(exp) {
-				delete(ss.ended, h)
+				delete(ss.ended, k)
 			} else if at.IsZero() || exp.Before(at) {
-				oldest, at = h, exp
+				oldest, at = k, exp
 			}
 		}
 		if len(ss.ended) >= maxEnded {
 			delete(ss.ended, oldest)
 		}
 	}
-	ss.ended[sha256.Sum256([]byte(id))] = s.expires
+	ss.ended[m] = expires
 }
 
 // loginBlocked tells how long addr must wait before trying again (0: it

@@ -3,6 +3,8 @@ package web
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -389,6 +391,15 @@ func TestSessions_Limits(t *testing.T) {
 	}
 	if _, ok := newSessions("another-token").get(id, now); ok {
 		t.Fatal("a session signed under another admin token is valid")
+	}
+	// The MAC is HMAC-SHA256, computed on the stack: as crypto/hmac has it.
+	var payload [sessionPayload]byte
+	copy(payload[:], "expiry+nonce, 24 bytes..")
+	key := sha256.Sum256([]byte("salon console session\x00admin-token"))
+	want := hmac.New(sha256.New, key[:])
+	want.Write(append([]byte{labelID}, payload[:]...))
+	if got := ss.mac(labelID, &payload); !hmac.Equal(got[:], want.Sum(nil)) {
+		t.Fatal("the session MAC is not HMAC-SHA256")
 	}
 	untokened, _ := newSessions("").create(now)
 	if _, ok := newSessions("").get(untokened, now); ok {
