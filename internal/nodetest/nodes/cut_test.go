@@ -1,9 +1,7 @@
 package nodes
 
 import (
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,36 +26,7 @@ func TestNodes_cutFromNATS(t *testing.T) {
 	waitSegments(t, d.Bucket, 3)
 	wa, wb := a.Dial("watch-a"), b.Dial("watch-b")
 
-	var (
-		mu     sync.Mutex
-		acked  []string
-		failed []string // answered with an error: the sender was told to send again
-	)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, n := range []*nodetest.Node{a, b} {
-		v := n.Dial("talker-" + n.Name)
-		wg.Go(func() {
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for k := 0; ; k++ {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-				text := fmt.Sprintf("%s #%d", v.Name, k)
-				ok := v.Send(text)
-				mu.Lock()
-				if ok {
-					acked = append(acked, text)
-				} else {
-					failed = append(failed, text)
-				}
-				mu.Unlock()
-			}
-		})
-	}
+	onA, onB := talk(a.Dial("talker-a")), talk(b.Dial("talker-b"))
 
 	a.CutNATS()
 	cut := time.Now()
@@ -76,20 +45,13 @@ func TestNodes_cutFromNATS(t *testing.T) {
 	a.RestoreNATS()
 	a.WaitLog("NATS connection back", time.Minute)
 	// A few more seconds of chat on both sides after the return.
-	mu.Lock()
-	n0 := len(acked)
-	mu.Unlock()
-	for {
-		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= n0+6 {
-			break
-		}
+	n0 := onA.acknowledged() + onB.acknowledged()
+	for onA.acknowledged()+onB.acknowledged() < n0+6 {
 		time.Sleep(200 * time.Millisecond) // the talkers post every second
 	}
-	close(stop)
-	wg.Wait()
+	ackedA, failedA := onA.end()
+	ackedB, failedB := onB.end()
+	acked, failed := slices.Concat(ackedA, ackedB), slices.Concat(failedA, failedB)
 	t.Logf("%d messages acknowledged, %d answered with an error (most on A during the cut)", len(acked), len(failed))
 
 	wa.WaitTexts(acked)

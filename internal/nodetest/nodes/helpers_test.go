@@ -1,7 +1,9 @@
 package nodes
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,4 +52,53 @@ func checkStoredChat(t *testing.T, stored []storedMessage, acked []string) {
 			t.Errorf("acknowledged message %q is not in chat.jsonl", text)
 		}
 	}
+}
+
+// talker posts a message every second on v until end, and records which
+// were acknowledged and which were answered with an error (the sender was
+// told to send again).
+type talker struct {
+	mu             sync.Mutex
+	acked, refused []string
+	stop, done     chan struct{}
+}
+
+func talk(v *nodetest.Viewer) *talker {
+	tk := &talker{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(tk.done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for k := 0; ; k++ {
+			select {
+			case <-tk.stop:
+				return
+			case <-tick.C:
+			}
+			text := fmt.Sprintf("%s #%d", v.Name, k)
+			ok := v.Send(text)
+			tk.mu.Lock()
+			if ok {
+				tk.acked = append(tk.acked, text)
+			} else {
+				tk.refused = append(tk.refused, text)
+			}
+			tk.mu.Unlock()
+		}
+	}()
+	return tk
+}
+
+// acknowledged is how many of its messages were acknowledged so far.
+func (tk *talker) acknowledged() int {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	return len(tk.acked)
+}
+
+// end stops the talker and returns what was acknowledged and refused.
+func (tk *talker) end() (acked, refused []string) {
+	close(tk.stop)
+	<-tk.done
+	return tk.acked, tk.refused
 }

@@ -1,52 +1,12 @@
 package nodes
 
 import (
-	"fmt"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/salon/salon/internal/nodetest"
 )
-
-// talker posts a message every second on v until stop is closed, and
-// records which were acknowledged.
-type talker struct {
-	mu    sync.Mutex
-	acked []string
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-func talk(v *nodetest.Viewer) *talker {
-	tk := &talker{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(tk.done)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for k := 0; ; k++ {
-			select {
-			case <-tk.stop:
-				return
-			case <-tick.C:
-			}
-			text := fmt.Sprintf("%s #%d", v.Name, k)
-			if v.Send(text) {
-				tk.mu.Lock()
-				tk.acked = append(tk.acked, text)
-				tk.mu.Unlock()
-			}
-		}
-	}()
-	return tk
-}
-
-// end stops the talker and returns what it saw acknowledged.
-func (tk *talker) end() []string {
-	close(tk.stop)
-	<-tk.done
-	return tk.acked
-}
 
 // Node A, in a network namespace of its own, loses its whole network for
 // 30 s (its veth pair down) while it ingests a talk and its viewers chat,
@@ -73,7 +33,7 @@ func TestNodes_networkCut(t *testing.T) {
 
 	a.CutNetwork()
 	cut := time.Now()
-	ackedA := onA.end() // its browser gives up on node A…
+	ackedA, _ := onA.end() // its browser gives up on node A…
 	onA2 := talk(b.Dial("talker-a-moved"))
 	first.Cmd.Process.Kill() // …and so does the encoder, which reconnects to B
 	takeStage(t, b, "A's cut")
@@ -84,7 +44,9 @@ func TestNodes_networkCut(t *testing.T) {
 		t.Fatalf("stop the talk on node B: %d %v", code, m)
 	}
 	wb.Until("the talk stopped", func(f nodetest.Frame) bool { return f["type"] == "talk" && f["talk"] == nil })
-	acked := append(append(ackedA, onA2.end()...), onB.end()...)
+	ackedA2, _ := onA2.end()
+	ackedB, _ := onB.end()
+	acked := slices.Concat(ackedA, ackedA2, ackedB)
 
 	select {
 	case <-time.After(30*time.Second - time.Since(cut)): // the cut lasts 30 s
