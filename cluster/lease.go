@@ -92,17 +92,13 @@ func (n *Node) IngestLeases(ctx context.Context, ttl time.Duration) (*Leases, er
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
-	replicas := 1
-	if n.chat != nil {
-		replicas = n.chat.CachedInfo().Config.Replicas
-	}
 	cfg := jetstream.KeyValueConfig{
 		Bucket:      IngestBucket,
 		Description: "salon: which node ingests each stage (leases)",
 		TTL:         ttl,
 		History:     1,
 		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
+		Replicas:    n.replicas(),
 	}
 	kv, err := n.js.CreateOrUpdateKeyValue(ctx, cfg)
 	for noPeers(err) {
