@@ -107,12 +107,11 @@ func defaultConfig() Config {
 		RTMP:            ":1935",
 		Data:            "./salon-data",
 		SegmentDuration: 2 * time.Second,
-		// Low-Latency HLS is opt-in (-part 200ms): measured on the
-		// reference machine, its players' blocking reloads stall from about
-		// 500 viewers, while classic HLS holds 2,000 (docs/benchmarks.md,
-		// "Low latency against MediaMTX"; issue 10 asks for opt-in below
-		// 1,500).
-		PartDuration: 0,
+		// Low-Latency HLS by default (DESIGN.md): on the quiet 2-core
+		// reference machine 1,500 LL viewers played without a stall and
+		// classic players of the same playlist 2,000 (docs/benchmarks.md,
+		// "Low latency against MediaMTX"); -part 0 serves classic HLS.
+		PartDuration: 200 * time.Millisecond,
 		MaxSpool:     20 << 30,
 		MaxUpload:    200 << 20,
 		Window:       30 * time.Second,
@@ -167,7 +166,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		usage     string
 	}{
 		{"segment", "SALON_SEGMENT", &cfg.SegmentDuration, "target HLS segment duration (cut at the next keyframe)"},
-		{"part", "SALON_PART", &cfg.PartDuration, "Low-Latency HLS part duration, e.g. 200ms (parts of each segment, blocking reloads; about a second behind live, for up to a few hundred viewers); 0, the default, serves classic HLS"},
+		{"part", "SALON_PART", &cfg.PartDuration, "Low-Latency HLS part duration (parts of each segment, preload hints, blocking reloads: about a second behind live in hls.js and Safari); 0 serves classic HLS only"},
 		{"window", "SALON_WINDOW", &cfg.Window, "live playlist window"},
 		{"ingest-handshake-timeout", "SALON_INGEST_HANDSHAKE_TIMEOUT", &cfg.Ingest.HandshakeTimeout, "RTSP/RTMP: close a connection that has not started publishing within this time"},
 		{"ingest-media-timeout", "SALON_INGEST_MEDIA_TIMEOUT", &cfg.Ingest.MediaTimeout, "RTSP/RTMP/pull: end a publish that sends no audio or video for this long, freeing its stage"},

@@ -69,9 +69,14 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad http", args: []string{"-http", "8080"}, wantErr: "-http"},
 		{name: "bad segment env", env: map[string]string{"SALON_SEGMENT": "two"}, wantErr: "SALON_SEGMENT"},
 		{name: "tiny window", args: []string{"-window", "3s"}, wantErr: "-window"},
-		{name: "part default: classic", check: func(t *testing.T, c Config) {
+		{name: "part default: low latency", check: func(t *testing.T, c Config) {
+			if c.PartDuration != 200*time.Millisecond {
+				t.Fatalf("PartDuration default %s, want 200ms (Low-Latency HLS, DESIGN.md)", c.PartDuration)
+			}
+		}},
+		{name: "part off", args: []string{"-part", "0"}, check: func(t *testing.T, c Config) {
 			if c.PartDuration != 0 {
-				t.Fatalf("PartDuration default %s, want 0 (classic HLS; LL is opt-in)", c.PartDuration)
+				t.Fatalf("PartDuration %s, want 0 (classic HLS)", c.PartDuration)
 			}
 		}},
 		{name: "part on", env: map[string]string{"SALON_PART": "200ms"}, check: func(t *testing.T, c Config) {

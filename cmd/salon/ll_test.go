@@ -210,5 +210,6 @@ func testBlockingReload(t *testing.T, second []string) *app {
 	return a
 }
 
-// lowLatency turns on Low-Latency HLS (-part 200ms), which is opt-in.
+// lowLatency turns on Low-Latency HLS (-part 200ms), the default: tests that
+// depend on parts say so rather than rely on the default.
 func lowLatency(c *Config) { c.PartDuration = 200 * time.Millisecond }
