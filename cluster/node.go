@@ -152,7 +152,7 @@ func (n *Node) ensureChatStream(ctx context.Context) error {
 		MaxMsgSize:  maxRecord,
 		Duplicates:  dedupWindow,
 	}
-	s, err := n.js.Stream(ctx, ChatStream)
+	s, err := n.lookupStream(ctx, ChatStream)
 	switch {
 	case err == nil:
 		cfg.Replicas = s.CachedInfo().Config.Replicas
@@ -171,6 +171,23 @@ func (n *Node) ensureChatStream(ctx context.Context) error {
 	}
 	n.chat = s
 	return nil
+}
+
+// lookupStream reads a stream's info, asking again while JetStream does
+// not answer within a few seconds (a stream whose replicas are still
+// electing a leader, on servers that have just started, answers nothing)
+// until ctx ends.
+func (n *Node) lookupStream(ctx context.Context, name string) (jetstream.Stream, error) {
+	const attempt = 5 * time.Second
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		s, err := n.js.Stream(actx, name)
+		cancel()
+		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
+			return s, err
+		}
+		n.Log.Warn("NATS JetStream did not answer in time; asking again", "stream", name, "after", attempt)
+	}
 }
 
 // createChatStream creates the stream with Replicas, or with the most of
