@@ -98,7 +98,7 @@ func TestConsole_Day(t *testing.T) {
 	consoleLogIn(t, ctx, a)
 
 	// Import: the page is linked from the day view.
-	consoleRun(t, ctx, "open the import page", chromedp.Click(chromedp.CSS("#nav-schedule")))
+	consolePress(t, ctx, "open the import page", "#nav-schedule")
 	consolePoll(t, ctx, "the import page ready", `document.getElementById('main').dataset.ready === '1' && !!document.getElementById('sched-file')`)
 	consoleRun(t, ctx, "choose the overlapping file", chromedp.SetUploadFiles(chromedp.CSS("#sched-file"), []string{badPath}))
 	consolePoll(t, ctx, "the overlap refused", `!document.getElementById('cx-error').hidden &&
@@ -132,7 +132,7 @@ func TestConsole_Day(t *testing.T) {
 	if n := len(listTalks(t, a)); n != 0 {
 		t.Fatalf("the dry run created %d talks", n)
 	}
-	consoleRun(t, ctx, "import", chromedp.Click(chromedp.CSS("#sched-import")))
+	consolePress(t, ctx, "import", "#sched-import")
 	consolePoll(t, ctx, "the report", `!document.getElementById('sched-report').hidden &&
 		document.querySelector('#sched-report-summary [data-kind=created] strong').textContent === '3'`)
 	shot(t, ctx, a, "schedule-report-390x844", 390, 844, "")
@@ -160,7 +160,7 @@ func TestConsole_Day(t *testing.T) {
 	shot(t, ctx, a, "schedule-replan-390x844", 390, 844, "")
 
 	// The day view: both stages, with their links.
-	consoleRun(t, ctx, "back to the day", chromedp.Click(chromedp.CSS(`nav.cx-crumbs a[href="/admin"]`)))
+	consolePress(t, ctx, "back to the day", `nav.cx-crumbs a[href="/admin"]`)
 	consolePoll(t, ctx, "the day with both stages and the links", `!!document.querySelector('#stage-main') && !!document.querySelector('#stage-workshop') &&
 		!!document.querySelector('#stage-main a[href="/admin/stages/main/chat"]') && !!document.querySelector('#stage-main a[href="/live/main/room"]') &&
 		!!document.querySelector('a[href="/admin/sponsors"]') && !!document.querySelector('a[href="/admin/stats"]') && !!document.querySelector('a[href="/admin/schedule"]') &&
@@ -168,7 +168,7 @@ func TestConsole_Day(t *testing.T) {
 
 	// Start the first talk; its health arrives and moves by itself.
 	waitSegments(t, a, "main", 2, 30*time.Second)
-	consoleRun(t, ctx, "press Start", chromedp.Click(chromedp.CSS("#stage-main .button-go")))
+	consolePress(t, ctx, "press Start", "#stage-main .button-go")
 	consolePoll(t, ctx, "the talk on stage", `!document.querySelector('#stage-main .now-box').hidden &&
 		document.querySelector('#stage-main .now-title').textContent === `+jsString(titleOpen))
 	consolePoll(t, ctx, "the publisher's health", `document.querySelector('#stage-main .health-list dd.ok') !== null &&
