@@ -148,7 +148,16 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.recorder = rec
 	log.Info("archive ready", "archive", desc, "talks", len(lib.List()))
 
+	// With -nats, the chat's log is the cluster's replicated stream, and so
+	// are the live captions'.
+	if err := a.startCluster(); err != nil {
+		return nil, err
+	}
+
 	liveCaps := &captions.Live{Dir: filepath.Join(cfg.Data, "captions"), Log: log.With("component", "captions")}
+	if a.cluster != nil {
+		liveCaps.Shared = captionLogs{a.cluster}
+	}
 	if err := liveCaps.Initialize(); err != nil {
 		return nil, err
 	}
@@ -168,11 +177,6 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 	a.hls = hm
 	a.unsub = a.reg.SubscribeInline("hls", a.hls.HandleEvent)
-
-	// With -nats, the chat's log is the cluster's replicated stream.
-	if err := a.startCluster(); err != nil {
-		return nil, err
-	}
 
 	// The day: the chat rooms and the programme need each other (a room
 	// exists for a stage the programme knows; the programme tells rooms

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/salon/salon/captions"
 	"github.com/salon/salon/cluster"
 	"github.com/salon/salon/cluster/relay"
 	"github.com/salon/salon/ingest/stream"
@@ -221,6 +222,19 @@ type chatLogs struct{ node *cluster.Node }
 
 func (c chatLogs) OpenRoomLog(stage string, deliver func([]byte)) (chat.RoomLog, error) {
 	l, err := c.node.OpenChat(stage, deliver)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// captionLogs gives the live captions the cluster's captions stream.
+type captionLogs struct{ node *cluster.Node }
+
+func (c captionLogs) OpenCues(keep time.Duration, deliver func(stage string, rec []byte)) (captions.CueLog, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := c.node.OpenCaptions(ctx, keep, deliver)
 	if err != nil {
 		return nil, err
 	}
