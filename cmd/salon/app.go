@@ -66,6 +66,7 @@ type app struct {
 	settings    *cluster.Settings
 	sharedFlags map[string]bool // the settings' flags at start
 	stageClaims *cluster.StageClaims
+	counts      *sharedCounts // with cluster: the other nodes' viewers and stats
 	leader      leaderRef
 	captions    *captions.Live
 }
@@ -289,6 +290,12 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 	if a.stats != nil {
 		ws.Stats = a.stats
+		if a.counts != nil {
+			ws.Stats = clusterStats{Counter: a.stats, shared: a.counts}
+		}
+	}
+	if a.counts != nil {
+		ws.OtherViewers = a.counts
 	}
 	if certs != nil {
 		ws.TLS = certs.config
@@ -360,6 +367,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.web = ws
+	a.shareCounts()
 	if a.leases != nil {
 		// From now on the leases say where this node serves its stages.
 		a.leases.SetURL(cfg.Cluster.nodeURL(ws.Addr(), certs != nil))
@@ -448,6 +456,9 @@ func (a *app) Close() {
 	}
 	if a.rooms != nil {
 		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
+	}
+	if a.counts != nil {
+		a.counts.close() // after web and stats: nothing reads them any more
 	}
 	if a.leases != nil {
 		a.leases.Close() // after ingest: ended publishes have released theirs

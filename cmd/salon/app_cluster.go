@@ -62,7 +62,29 @@ func (a *app) startCluster() error {
 	if a.stageClaims, err = n.StageClaims(ctx); err != nil {
 		return err
 	}
+	// What every node counts now (live viewers, the day's statistics),
+	// summed where the organiser looks.
+	nc, err := n.NodeCounts(ctx, 0)
+	if err != nil {
+		return err
+	}
+	a.counts = newSharedCounts(nc, a.log.With("component", "cluster"))
 	return nil
+}
+
+// shareCounts starts telling the other nodes what this node counts.
+func (a *app) shareCounts() {
+	if a.counts == nil {
+		return
+	}
+	a.counts.start(func() nodeCounts {
+		c := nodeCounts{Viewers: a.web.LocalViewers()}
+		if a.stats != nil {
+			d, _ := a.stats.Day("")
+			c.Day = &d
+		}
+		return c
+	})
 }
 
 // clusterWeb lets ws serve every node's stages: it lists the stages other
