@@ -41,6 +41,7 @@ type app struct {
 	archiveDesc string
 	recorder    *archive.Recorder
 	library     *archive.Library
+	sponsors    *archive.Sponsors
 	ctx         context.Context // cancelled by Close: background work of the app
 	cancel      context.CancelFunc
 	reg         *stream.Registry
@@ -132,6 +133,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	if err := sponsors.Initialize(a.ctx); err != nil {
 		return nil, err
 	}
+	a.sponsors = sponsors
 	rec := &archive.Recorder{
 		Store:    store,
 		SpoolDir: filepath.Join(cfg.Data, "spool"),

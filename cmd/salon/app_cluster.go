@@ -54,6 +54,7 @@ func (a *app) startCluster() error {
 	// before the programme starts.
 	a.talkSync = n.TalkSync(0)
 	a.library.Notices = a.talkSync
+	a.sponsors.Notices = a.talkSync // the sponsors' list too
 	if a.settings, a.sharedFlags, err = n.ProgrammeSettings(ctx); err != nil {
 		return err
 	}
@@ -188,6 +189,7 @@ func (a *app) syncProgramme(prog *programme.Programme) error {
 	}
 	prog.SharedFlags(a.sharedFlags)
 	a.settings.Watch(prog.SharedChanged)
+	a.talkSync.OnSponsors(a.sponsors.Reload)
 	if err := a.talkSync.Start(prog.Refresh, prog.RefreshAll); err != nil {
 		return err
 	}
