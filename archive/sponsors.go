@@ -57,13 +57,19 @@ type sponsorIndex struct {
 }
 
 // Sponsors keeps the sponsors' logos. mu guards list and is never held
-// during storage I/O; writeMu serialises changes (index read-modify-write).
-// Call Initialize first.
+// during storage I/O; writeMu serialises this node's changes (index
+// read-modify-write). Nodes sharing the bucket change the index with
+// conditional writes (read it with its ETag, change, PutIf; again when
+// another node wrote it meanwhile), tell each other through Notices, and
+// Reload what the others changed. Call Initialize first.
 type Sponsors struct {
 	Store   Store
 	Log     *slog.Logger
 	MaxSize int64            // bytes per logo, default DefaultMaxLogo
 	Now     func() time.Time // default time.Now
+	// Notices, when set (a cluster), is told after each change this node
+	// made, so that the other nodes Reload. It must not block.
+	Notices SponsorNotices
 
 	writeMu sync.Mutex
 	mu      sync.RWMutex
@@ -86,17 +92,45 @@ func (s *Sponsors) Initialize(ctx context.Context) error {
 	if s.MaxSize <= 0 {
 		s.MaxSize = DefaultMaxLogo
 	}
-	data, err := readSmall(ctx, s.Store, SponsorIndexKey, 1<<20)
+	return s.Reload(ctx)
+}
+
+// SponsorNotices is told when this node changed the sponsors
+// (Sponsors.Notices); cmd/salon adapts the cluster's notices.
+type SponsorNotices interface {
+	SponsorsChanged()
+}
+
+// maxSponsorIndex bounds index.json when read back.
+const maxSponsorIndex = 1 << 20
+
+// readIndex reads index.json and its ETag ("" and absent when there is
+// none). An index that does not parse is logged and read as empty, so that
+// salon starts; the next change rewrites it.
+func (s *Sponsors) readIndex(ctx context.Context) (list []Sponsor, etag string, absent bool, err error) {
+	data, info, err := readSmallInfo(ctx, s.Store, SponsorIndexKey, maxSponsorIndex)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return nil, "", true, nil
 	}
 	if err != nil {
-		return fmt.Errorf("sponsors: read %s: %w; check that the archive is reachable", SponsorIndexKey, err)
+		return nil, "", false, fmt.Errorf("sponsors: read %s: %w; check that the archive is reachable", SponsorIndexKey, err)
 	}
-	list, err := parseSponsorIndex(data)
+	list, perr := parseSponsorIndex(data)
+	if perr != nil {
+		s.Log.Warn("the sponsors' index does not load; the sponsors list is empty (upload again)", "key", SponsorIndexKey, "error", perr)
+		list = nil
+	}
+	return list, info.ETag, false, nil
+}
+
+// Reload reads the sponsors' list again from the bucket (another node
+// changed it).
+func (s *Sponsors) Reload(ctx context.Context) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	list, _, _, err := s.readIndex(ctx)
 	if err != nil {
-		s.Log.Warn("the sponsors' index does not load; the sponsors list starts empty (upload again)", "key", SponsorIndexKey, "error", err)
-		return nil
+		return err
 	}
 	s.mu.Lock()
 	s.list = list
@@ -202,14 +236,19 @@ func (s *Sponsors) Add(ctx context.Context, name string, r io.Reader) (Sponsor, 
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	list := s.List()
-	if len(list) >= MaxSponsors {
+	if len(s.List()) >= MaxSponsors {
 		return Sponsor{}, fmt.Errorf("at most %d sponsors; remove one first: %w", MaxSponsors, ErrConflict)
 	}
 	if err := s.Store.Put(ctx, SponsorKey(sp.ID), bytes.NewReader(data), int64(len(data)), mediaType); err != nil {
 		return Sponsor{}, fmt.Errorf("store the logo of %s: %w", name, err)
 	}
-	if err := s.save(ctx, append(list, sp)); err != nil {
+	err = s.change(ctx, func(list []Sponsor) ([]Sponsor, error) {
+		if len(list) >= MaxSponsors {
+			return nil, fmt.Errorf("at most %d sponsors; remove one first: %w", MaxSponsors, ErrConflict)
+		}
+		return append(list, sp), nil
+	})
+	if err != nil {
 		_ = s.Store.Delete(ctx, SponsorKey(sp.ID))
 		return Sponsor{}, err
 	}
@@ -223,8 +262,13 @@ func (s *Sponsors) Delete(ctx context.Context, id string) error {
 	if _, err := s.Get(id); err != nil {
 		return err
 	}
-	list := slices.DeleteFunc(s.List(), func(sp Sponsor) bool { return sp.ID == id })
-	if err := s.save(ctx, list); err != nil {
+	err := s.change(ctx, func(list []Sponsor) ([]Sponsor, error) {
+		if !slices.ContainsFunc(list, func(sp Sponsor) bool { return sp.ID == id }) {
+			return nil, fmt.Errorf("sponsor %q (removed on another node meanwhile): %w", truncateRunes(id, 80), ErrNotFound)
+		}
+		return slices.DeleteFunc(list, func(sp Sponsor) bool { return sp.ID == id }), nil
+	})
+	if err != nil {
 		return err
 	}
 	if err := s.Store.Delete(ctx, SponsorKey(id)); err != nil {
@@ -246,17 +290,41 @@ func (s *Sponsors) Open(ctx context.Context, id string) (io.ReadCloser, Sponsor,
 	return rc, sp, nil
 }
 
-// save writes the index and publishes list; writeMu held.
-func (s *Sponsors) save(ctx context.Context, list []Sponsor) error {
-	data, err := json.MarshalIndent(sponsorIndex{Version: 1, Sponsors: list}, "", "  ")
-	if err != nil {
-		return err
+// change applies edit to the list as the bucket has it now and writes it
+// only if nobody wrote it meanwhile (PutIf on the ETag read); when another
+// node did, it reads it again and edits again. Then it keeps the list and
+// tells the other nodes. writeMu held.
+func (s *Sponsors) change(ctx context.Context, edit func([]Sponsor) ([]Sponsor, error)) error {
+	for attempt := 1; ; attempt++ {
+		list, etag, absent, err := s.readIndex(ctx)
+		if err != nil {
+			return err
+		}
+		cur := list
+		if list, err = edit(slices.Clone(cur)); err != nil {
+			s.mu.Lock()
+			s.list = cur // what the bucket says, which the refusal is about
+			s.mu.Unlock()
+			return err
+		}
+		data, err := json.MarshalIndent(sponsorIndex{Version: 1, Sponsors: list}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = s.Store.PutIf(ctx, SponsorIndexKey, append(data, '\n'), "", Condition{IfMatch: etag, IfNoneMatch: absent})
+		if errors.Is(err, ErrPreconditionFailed) && attempt < maxWriteRetries {
+			s.Log.Info("the sponsors' list was changed on another node since it was read; reading it again", "attempt", attempt)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("save the sponsors' list: %w", err)
+		}
+		s.mu.Lock()
+		s.list = list
+		s.mu.Unlock()
+		if s.Notices != nil {
+			s.Notices.SponsorsChanged()
+		}
+		return nil
 	}
-	if err := putBytes(ctx, s.Store, SponsorIndexKey, append(data, '\n')); err != nil {
-		return fmt.Errorf("save the sponsors' list: %w", err)
-	}
-	s.mu.Lock()
-	s.list = list
-	s.mu.Unlock()
-	return nil
 }

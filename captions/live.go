@@ -20,9 +20,11 @@ import (
 // them as a subtitle rendition, and the programme archives a talk's cues
 // with it when it ends. Each cue is appended to Dir/{stage}.jsonl and
 // fsynced before Add returns, so a restart loses none that was
-// acknowledged; Initialize reads the journals back.
+// acknowledged; Initialize reads the journals back. On several nodes the
+// cues are shared through the deployment's log instead (Shared,
+// live_shared.go).
 //
-// One mutex guards the cues and the open journals.
+// One mutex guards the cues, the open journals and the waiting Adds.
 type Live struct {
 	// Dir holds the journals; "" keeps the cues in memory only.
 	Dir string
@@ -36,11 +38,16 @@ type Live struct {
 	// stage's journal; the next compaction waits until the journal is twice
 	// its compacted size. Default 1 MiB.
 	CompactAt int64
-	Log       *slog.Logger
-	Now       func() time.Time // default time.Now
+	// Shared, when set (salon on several nodes), is the log the nodes
+	// share the cues through; Dir is then not used.
+	Shared SharedCues
+	Log    *slog.Logger
+	Now    func() time.Time // default time.Now
 
-	mu     sync.Mutex
-	stages map[string]*liveStage
+	mu      sync.Mutex
+	stages  map[string]*liveStage
+	shared  CueLog                  // opened from Shared
+	waiting map[string]chan LiveCue // Adds waiting for their cue from shared, by record id
 }
 
 type liveStage struct {
@@ -95,6 +102,10 @@ func (l *Live) Initialize() error {
 		l.CompactAt = defaultCompactAt
 	}
 	l.stages = map[string]*liveStage{}
+	l.waiting = map[string]chan LiveCue{}
+	if l.Shared != nil {
+		return l.openShared()
+	}
 	if l.Dir == "" {
 		return nil
 	}
@@ -164,11 +175,18 @@ func (l *Live) load(stage string, since time.Time) (stale bool, err error) {
 	return old > 0 || bad > 0, nil
 }
 
-// Close closes the journals.
+// Close closes the journals, or stops following the shared log.
 func (l *Live) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	shared := l.shared
+	l.shared = nil
+	l.mu.Unlock()
 	var errs []error
+	if shared != nil {
+		errs = append(errs, shared.Close()) // not under mu: a delivery may be waiting for it
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, st := range l.stages {
 		if st.journal != nil {
 			errs = append(errs, st.journal.Close())
@@ -216,6 +234,9 @@ func (l *Live) Add(stage, lang, text string) (LiveCue, error) {
 	}
 	if len(clean) > MaxLiveText {
 		return LiveCue{}, fmt.Errorf("text is %d bytes, more than %d: post shorter cues, one line at a time: %w", len(clean), MaxLiveText, ErrLive)
+	}
+	if l.Shared != nil {
+		return l.addShared(stage, lang, clean)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -18,6 +18,11 @@ func TalkSubject(id string) string { return talkSubjectPrefix + id }
 
 const talkSubjectPrefix = "salon.talks."
 
+// SponsorSubject is the subject of the notices that the sponsors' list
+// changed; the talk notice stream keeps them too, and TalkSync delivers
+// them to its sponsors callback.
+const SponsorSubject = "salon.sponsors"
+
 // TalkStream keeps the talk notices for a few minutes (the last one of each
 // talk), so that a node receives every notice sent after its consumer
 // started, whichever server it is on, and those sent while its connection
@@ -37,8 +42,9 @@ type talkNotice struct {
 	Node string `json:"node"`
 }
 
-// TalkSync tells the other nodes when this node changed a talk, and has
-// this node read again the talks the others changed. The bucket holds the
+// TalkSync tells the other nodes when this node changed a talk (or the
+// sponsors' list), and has this node read again the talks (the list) the
+// others changed. The bucket holds the
 // talks; a notice is only a hint to read one again: it is published without
 // waiting for an acknowledgement, kept by the stream TalkStream and read by
 // an ordered consumer of each node from the moment it starts (a plain
@@ -59,6 +65,9 @@ type TalkSync struct {
 	Reload func(ctx context.Context, id string) error
 	// ReloadAll reads every talk again.
 	ReloadAll func(ctx context.Context) error
+	// ReloadSponsors, optional (set by OnSponsors), reads the sponsors'
+	// list again: on a notice, and with every ReloadAll.
+	ReloadSponsors func(ctx context.Context) error
 
 	// private
 	node   *Node
@@ -69,9 +78,10 @@ type TalkSync struct {
 	wg     sync.WaitGroup
 	wakeC  chan struct{}
 
-	mu      sync.Mutex
-	pending map[string]bool // talks to read again
-	all     bool            // read everything again
+	mu       sync.Mutex
+	pending  map[string]bool // talks to read again
+	all      bool            // read everything again
+	sponsors bool            // read the sponsors again
 }
 
 // reloadTimeout bounds one reload of a talk or of the library.
@@ -88,6 +98,10 @@ func (n *Node) TalkSync(resyncEvery time.Duration) *TalkSync {
 	return s
 }
 
+// OnSponsors has the sync read the sponsors' list again (reload) when
+// another node changed it, and at every resync. Call it before Start.
+func (s *TalkSync) OnSponsors(reload func(context.Context) error) { s.ReloadSponsors = reload }
+
 // Start subscribes to the other nodes' talk notices, with the callbacks
 // Reload and ReloadAll.
 func (s *TalkSync) Start(reload func(context.Context, string) error, reloadAll func(context.Context) error) error {
@@ -100,8 +114,8 @@ func (s *TalkSync) Start(reload func(context.Context, string) error, reloadAll f
 	defer cancel()
 	stream, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              TalkStream,
-		Description:       "salon: notices that a node changed a talk (read it again from the bucket)",
-		Subjects:          []string{TalkSubject("*")},
+		Description:       "salon: notices that a node changed a talk or the sponsors (read it again from the bucket)",
+		Subjects:          []string{TalkSubject("*"), SponsorSubject},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
@@ -139,14 +153,28 @@ func (s *TalkSync) Changed(id string) {
 	}
 }
 
+// SponsorsChanged tells the other nodes that this node wrote the sponsors'
+// list. Like Changed, it does not block.
+func (s *TalkSync) SponsorsChanged() {
+	b, _ := json.Marshal(talkNotice{Node: s.node.Name})
+	if err := s.node.nc.Publish(SponsorSubject, b); err != nil {
+		s.node.Log.Warn("sponsors change notice not sent; the other nodes see it at their next resync", "err", err)
+	}
+}
+
 func (s *TalkSync) receive(subject string, data []byte) {
-	id, ok := strings.CutPrefix(subject, talkSubjectPrefix)
 	var n talkNotice
-	if !ok || json.Unmarshal(data, &n) != nil || n.Node == s.node.Name {
+	if json.Unmarshal(data, &n) != nil || n.Node == s.node.Name {
 		return // ours, or not a notice
 	}
+	id, ok := strings.CutPrefix(subject, talkSubjectPrefix)
 	s.mu.Lock()
-	s.pending[id] = true
+	switch {
+	case subject == SponsorSubject:
+		s.sponsors = true
+	case ok:
+		s.pending[id] = true
+	}
 	s.mu.Unlock()
 	s.wake()
 }
@@ -183,10 +211,15 @@ func (s *TalkSync) run(status chan nats.Status) {
 			s.mu.Unlock()
 		}
 		s.mu.Lock()
-		all, ids := s.all, s.pending
-		s.all, s.pending = false, map[string]bool{}
+		all, ids, sponsors := s.all, s.pending, s.sponsors
+		s.all, s.pending, s.sponsors = false, map[string]bool{}, false
 		s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(s.ctx, reloadTimeout)
+		if (all || sponsors) && s.ReloadSponsors != nil {
+			if err := s.ReloadSponsors(ctx); err != nil {
+				s.node.Log.Warn("reading the sponsors' list again failed; retried at the next resync", "err", err)
+			}
+		}
 		if all {
 			if err := s.ReloadAll(ctx); err != nil {
 				s.node.Log.Warn("reading the talk library again failed; retried at the next resync", "err", err)

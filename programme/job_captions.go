@@ -12,6 +12,9 @@ import (
 // liveCaptionSource holds the cues posted live on each stage;
 // *captions.Live satisfies it.
 type liveCaptionSource interface {
+	// CatchUp waits until the source holds every cue posted so far (on a
+	// cluster, those posted on other nodes too).
+	CatchUp(ctx context.Context) error
 	Langs(stage string) []string
 	Span(stage, lang string, from, to time.Time) []captions.Timed
 }
@@ -24,11 +27,16 @@ type captionArchive interface {
 
 // archiveCaptions saves the cues posted live on the talk's stage during its
 // recording window as talks/{id}/captions/{lang}.vtt, one per language.
-// The live cues stay in their journal, so a failed attempt is simply done
-// again.
+// The live cues stay in their journal (or the cluster's log), so a failed
+// attempt is simply done again. On a cluster the job may run on another
+// node than the one the cues were posted on: it first waits until this
+// node holds every cue posted so far.
 func (p *Programme) archiveCaptions(ctx context.Context, t archive.Talk) error {
 	if p.Captions == nil || p.CaptionTracks == nil || t.Recording == nil || t.Recording.End == nil {
 		return nil
+	}
+	if err := p.Captions.CatchUp(ctx); err != nil {
+		return err
 	}
 	for _, lang := range p.Captions.Langs(t.Stage) {
 		timed := p.Captions.Span(t.Stage, lang, t.Recording.Start, *t.Recording.End)

@@ -267,7 +267,7 @@ func (f *consoleFeed) stage(info stream.StageInfo, now time.Time, day string) co
 	if len(h.bitrate) > bitrateHistory {
 		h.bitrate = append(h.bitrate[:0], h.bitrate[len(h.bitrate)-bitrateHistory:]...)
 	}
-	viewers := f.viewers.count(info.Name, time.Now())
+	viewers := f.viewers.total(info.Name, time.Now())
 	if h.peakDay != day {
 		h.peak, h.peakDay = 0, day
 	}

@@ -79,7 +79,7 @@ func (s *stageHandlers) stageJSON(info stream.StageInfo) stageJSON {
 		StageInfo:   info,
 		WarningText: warningTexts(s.english, info.Warnings),
 		Renditions:  rends,
-		Viewers:     s.viewers.count(info.Name, time.Now()),
+		Viewers:     s.viewers.total(info.Name, time.Now()),
 		PlaylistURL: s.url("/live/" + info.Name + "/index.m3u8"),
 		PageURL:     s.url("/live/" + info.Name),
 	}

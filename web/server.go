@@ -164,8 +164,13 @@ type Server struct {
 	// the viewer count treat them per connection.
 	SharedNets []netip.Prefix
 	// Stats counts how the day went (*stats.Counter); optional: without it
-	// nothing is counted and the stats routes answer 503.
+	// nothing is counted and the stats routes answer 503. On a cluster cmd
+	// passes one that adds the other nodes' numbers to this node's.
 	Stats statsCounter
+	// OtherViewers, optional (-nats), are the live viewers the deployment's
+	// other nodes count: /api/stages and the console show the sum over the
+	// nodes. /metrics stays this node's.
+	OtherViewers otherViewers
 	// TLS, when set, makes the port serve HTTPS (HTTP/2 and HTTP/1.1) with
 	// its certificates (GetCertificate: a file reloader, autocert), and every
 	// response carries Strict-Transport-Security. The connection limits
@@ -227,6 +232,7 @@ func (s *Server) Initialize() error {
 	s.sessions = newSessions(s.AdminToken)
 	s.speakerLinks = &speakerLinks{}
 	s.viewers = newViewers(viewerWindow)
+	s.viewers.others = s.OtherViewers
 	if err := s.initMetrics(); err != nil {
 		return err
 	}
@@ -400,9 +406,21 @@ func (s *Server) Close() {
 }
 
 // Viewers is the number of distinct clients that fetched the stage's
-// playlist within the last viewerWindow.
+// playlist within the last viewerWindow, on this node.
 func (s *Server) Viewers(stage string) int {
 	return s.viewers.count(stage, time.Now())
+}
+
+// LocalViewers is Viewers for every stage this node has viewers of (what
+// it tells the other nodes of a deployment).
+func (s *Server) LocalViewers() map[string]int {
+	out := s.viewers.counts(time.Now())
+	for stage, n := range out {
+		if n == 0 {
+			delete(out, stage)
+		}
+	}
+	return out
 }
 
 // url makes an absolute URL from a path when PublicURL is set.

@@ -28,6 +28,7 @@ var viewerIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // mu guards seen, perAddr and lastPrune.
 type viewers struct {
 	window time.Duration
+	others otherViewers // nil on one node
 
 	mu        sync.Mutex
 	seen      map[string]map[uint64]viewerSeen // stage → client key → last fetch
@@ -116,6 +117,22 @@ func (v *viewers) touchFrom(stage string, key uint64, addr netip.Prefix, perAddr
 		}
 		pa[addr]++
 	}
+}
+
+// otherViewers are the live viewers of a stage that the deployment's other
+// nodes count (-nats); cmd/salon adapts the cluster's counts.
+type otherViewers interface {
+	Viewers(stage string) int
+}
+
+// total is count plus the other nodes' viewers of stage: what the API and
+// the console show.
+func (v *viewers) total(stage string, now time.Time) int {
+	n := v.count(stage, now)
+	if v.others != nil {
+		n += v.others.Viewers(stage)
+	}
+	return n
 }
 
 // count is the number of clients of stage seen within the window before now.

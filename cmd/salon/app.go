@@ -41,6 +41,7 @@ type app struct {
 	archiveDesc string
 	recorder    *archive.Recorder
 	library     *archive.Library
+	sponsors    *archive.Sponsors
 	ctx         context.Context // cancelled by Close: background work of the app
 	cancel      context.CancelFunc
 	reg         *stream.Registry
@@ -66,6 +67,7 @@ type app struct {
 	settings    *cluster.Settings
 	sharedFlags map[string]bool // the settings' flags at start
 	stageClaims *cluster.StageClaims
+	counts      *sharedCounts // with cluster: the other nodes' viewers and stats
 	leader      leaderRef
 	captions    *captions.Live
 }
@@ -131,6 +133,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	if err := sponsors.Initialize(a.ctx); err != nil {
 		return nil, err
 	}
+	a.sponsors = sponsors
 	rec := &archive.Recorder{
 		Store:    store,
 		SpoolDir: filepath.Join(cfg.Data, "spool"),
@@ -148,7 +151,16 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	a.recorder = rec
 	log.Info("archive ready", "archive", desc, "talks", len(lib.List()))
 
+	// With -nats, the chat's log is the cluster's replicated stream, and so
+	// are the live captions'.
+	if err := a.startCluster(); err != nil {
+		return nil, err
+	}
+
 	liveCaps := &captions.Live{Dir: filepath.Join(cfg.Data, "captions"), Log: log.With("component", "captions")}
+	if a.cluster != nil {
+		liveCaps.Shared = captionLogs{a.cluster}
+	}
 	if err := liveCaps.Initialize(); err != nil {
 		return nil, err
 	}
@@ -168,11 +180,6 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 	a.hls = hm
 	a.unsub = a.reg.SubscribeInline("hls", a.hls.HandleEvent)
-
-	// With -nats, the chat's log is the cluster's replicated stream.
-	if err := a.startCluster(); err != nil {
-		return nil, err
-	}
 
 	// The day: the chat rooms and the programme need each other (a room
 	// exists for a stage the programme knows; the programme tells rooms
@@ -285,6 +292,12 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	}
 	if a.stats != nil {
 		ws.Stats = a.stats
+		if a.counts != nil {
+			ws.Stats = clusterStats{Counter: a.stats, shared: a.counts}
+		}
+	}
+	if a.counts != nil {
+		ws.OtherViewers = a.counts
 	}
 	if certs != nil {
 		ws.TLS = certs.config
@@ -356,6 +369,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 		return nil, err
 	}
 	a.web = ws
+	a.shareCounts()
 	if a.leases != nil {
 		// From now on the leases say where this node serves its stages.
 		a.leases.SetURL(cfg.Cluster.nodeURL(ws.Addr(), certs != nil))
@@ -444,6 +458,9 @@ func (a *app) Close() {
 	}
 	if a.rooms != nil {
 		a.rooms.Close() // websockets are hijacked: the web server does not wait for them
+	}
+	if a.counts != nil {
+		a.counts.close() // after web and stats: nothing reads them any more
 	}
 	if a.leases != nil {
 		a.leases.Close() // after ingest: ended publishes have released theirs

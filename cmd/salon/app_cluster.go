@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/salon/salon/captions"
 	"github.com/salon/salon/cluster"
 	"github.com/salon/salon/cluster/relay"
 	"github.com/salon/salon/ingest/stream"
@@ -53,6 +54,7 @@ func (a *app) startCluster() error {
 	// before the programme starts.
 	a.talkSync = n.TalkSync(0)
 	a.library.Notices = a.talkSync
+	a.sponsors.Notices = a.talkSync // the sponsors' list too
 	if a.settings, a.sharedFlags, err = n.ProgrammeSettings(ctx); err != nil {
 		return err
 	}
@@ -61,7 +63,29 @@ func (a *app) startCluster() error {
 	if a.stageClaims, err = n.StageClaims(ctx); err != nil {
 		return err
 	}
+	// What every node counts now (live viewers, the day's statistics),
+	// summed where the organiser looks.
+	nc, err := n.NodeCounts(ctx, 0)
+	if err != nil {
+		return err
+	}
+	a.counts = newSharedCounts(nc, a.log.With("component", "cluster"))
 	return nil
+}
+
+// shareCounts starts telling the other nodes what this node counts.
+func (a *app) shareCounts() {
+	if a.counts == nil {
+		return
+	}
+	a.counts.start(func() nodeCounts {
+		c := nodeCounts{Viewers: a.web.LocalViewers()}
+		if a.stats != nil {
+			d, _ := a.stats.Day("")
+			c.Day = &d
+		}
+		return c
+	})
 }
 
 // clusterWeb lets ws serve every node's stages: it lists the stages other
@@ -165,6 +189,7 @@ func (a *app) syncProgramme(prog *programme.Programme) error {
 	}
 	prog.SharedFlags(a.sharedFlags)
 	a.settings.Watch(prog.SharedChanged)
+	a.talkSync.OnSponsors(a.sponsors.Reload)
 	if err := a.talkSync.Start(prog.Refresh, prog.RefreshAll); err != nil {
 		return err
 	}
@@ -221,6 +246,19 @@ type chatLogs struct{ node *cluster.Node }
 
 func (c chatLogs) OpenRoomLog(stage string, deliver func([]byte)) (chat.RoomLog, error) {
 	l, err := c.node.OpenChat(stage, deliver)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// captionLogs gives the live captions the cluster's captions stream.
+type captionLogs struct{ node *cluster.Node }
+
+func (c captionLogs) OpenCues(keep time.Duration, deliver func(stage string, rec []byte)) (captions.CueLog, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := c.node.OpenCaptions(ctx, keep, deliver)
 	if err != nil {
 		return nil, err
 	}
