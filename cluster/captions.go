@@ -46,7 +46,7 @@ func (n *Node) OpenCaptions(ctx context.Context, maxAge time.Duration, deliver f
 	if maxAge <= 0 {
 		maxAge = DefaultCaptionMaxAge
 	}
-	s, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	s, err := n.createOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        CaptionStream,
 		Description: "salon live captions: one subject per stage; every node applies it in order",
 		Subjects:    []string{CaptionSubject("*")},

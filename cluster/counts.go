@@ -62,7 +62,7 @@ func (n *Node) NodeCounts(ctx context.Context, ttl time.Duration) (*NodeCounts, 
 	if ttl <= 0 {
 		ttl = DefaultCountsTTL
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := n.createOrUpdateKV(ctx, jetstream.KeyValueConfig{
 		Bucket:       CountsBucket,
 		Description:  "salon: what each node counts now (live viewers, the day's statistics); each node writes its key every few seconds",
 		History:      1,

@@ -49,7 +49,7 @@ func (n *Node) LeaderElection(ctx context.Context, ttl time.Duration, onChange f
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := n.createOrUpdateKV(ctx, jetstream.KeyValueConfig{
 		Bucket:      LeaderBucket,
 		Description: "salon: the node that runs the programme's schedule (a lease)",
 		TTL:         ttl,

@@ -100,14 +100,14 @@ func (n *Node) IngestLeases(ctx context.Context, ttl time.Duration) (*Leases, er
 		Storage:     jetstream.FileStorage,
 		Replicas:    n.replicas(),
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, cfg)
+	kv, err := n.createOrUpdateKV(ctx, cfg)
 	for noPeers(err) {
 		// A cluster that just formed may not have placed every server yet
 		// ("peer offline"): try again until ctx ends.
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
-			kv, err = n.js.CreateOrUpdateKeyValue(ctx, cfg)
+			kv, err = n.createOrUpdateKV(ctx, cfg)
 			continue
 		}
 		break

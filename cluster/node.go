@@ -173,21 +173,9 @@ func (n *Node) ensureChatStream(ctx context.Context) error {
 	return nil
 }
 
-// lookupStream reads a stream's info, asking again while JetStream does
-// not answer within a few seconds (a stream whose replicas are still
-// electing a leader, on servers that have just started, answers nothing)
-// until ctx ends.
+// lookupStream reads a stream's info (askJS).
 func (n *Node) lookupStream(ctx context.Context, name string) (jetstream.Stream, error) {
-	const attempt = 5 * time.Second
-	for {
-		actx, cancel := context.WithTimeout(ctx, attempt)
-		s, err := n.js.Stream(actx, name)
-		cancel()
-		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)) {
-			return s, err
-		}
-		n.Log.Warn("NATS JetStream did not answer in time; asking again", "stream", name, "after", attempt)
-	}
+	return askJS(ctx, n.Log, "stream "+name, func(ctx context.Context) (jetstream.Stream, error) { return n.js.Stream(ctx, name) })
 }
 
 // createChatStream creates the stream with Replicas, or with the most of

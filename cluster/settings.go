@@ -33,7 +33,7 @@ type Settings struct {
 // with every flag that is on; Watch then delivers each later change, in
 // order. Close it before the Node.
 func (n *Node) ProgrammeSettings(ctx context.Context) (*Settings, map[string]bool, error) {
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := n.createOrUpdateKV(ctx, jetstream.KeyValueConfig{
 		Bucket:      SettingsBucket,
 		Description: "salon: the programme's shared flags (auto mode per stage, talks the schedule started)",
 		History:     1,

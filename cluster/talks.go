@@ -112,7 +112,7 @@ func (s *TalkSync) Start(reload func(context.Context, string) error, reloadAll f
 	n := s.node
 	ctx, cancel := context.WithTimeout(s.ctx, reloadTimeout)
 	defer cancel()
-	stream, err := n.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := n.createOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              TalkStream,
 		Description:       "salon: notices that a node changed a talk or the sponsors (read it again from the bucket)",
 		Subjects:          []string{TalkSubject("*"), SponsorSubject},
