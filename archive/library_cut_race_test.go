@@ -181,8 +181,6 @@ func testTwoNodesCut(t *testing.T, s archive.Store) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 var errDied = errors.New("the node died")
 
 // dyingStore is a node's view of the bucket that dies (every write fails)

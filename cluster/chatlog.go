@@ -293,6 +293,25 @@ func (l *ChatLog) Append(ctx context.Context, id string, rec []byte) error {
 	return nil
 }
 
+// Sync waits until this node has delivered every record the stage's log
+// holds now: a record another node's Append got acknowledged is then
+// applied here (this node's consumer may lag, or be recreated after a
+// server was lost).
+func (l *ChatLog) Sync(ctx context.Context) error {
+	for {
+		msg, err := l.node.chat.GetLastMsgForSubject(ctx, l.subject)
+		switch {
+		case err == nil:
+			return l.waitDelivered(ctx, msg.Sequence)
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return nil
+		}
+		if err := again(ctx, err); err != nil {
+			return fmt.Errorf("read the end of the chat log of stage %s: %w (check the NATS servers)", l.stage, err)
+		}
+	}
+}
+
 // waitDelivered waits until the record at stream sequence seq (or a later
 // one) has been delivered.
 func (l *ChatLog) waitDelivered(ctx context.Context, seq uint64) error {

@@ -166,12 +166,27 @@ func (r *Rooms) TalkChanged(stage string) {
 	}
 }
 
+// talkLogSync bounds TalkLog's wait for a replicated log to be delivered.
+const talkLogSync = 20 * time.Second
+
 // TalkLog returns what the stage's chat holds of a talk: its messages since
 // since (deleted ones included and marked, client identities removed) and
 // its slide page changes, oldest first. After a restart the room is opened,
-// which replays the journal written before the crash.
+// which replays the journal written before the crash. With Logs (a
+// cluster), it first waits until this node has applied every record the
+// stage's log holds, so that a talk stopped on another node (or a job taken
+// over from a dead one) gets every message any node acknowledged.
 func (r *Rooms) TalkLog(stage, talk string, since time.Time) (msgs []Message, slides []Slide, err error) {
+	var syncErr error
 	err = r.Use(stage, func(h *Hub) {
+		if s, ok := h.roomLog.(syncedLog); ok {
+			ctx, cancel := context.WithTimeout(r.ctx, talkLogSync)
+			defer cancel()
+			if serr := s.Sync(ctx); serr != nil {
+				syncErr = fmt.Errorf("the chat of stage %s is not caught up with its log: %w", stage, serr)
+				return
+			}
+		}
 		for _, m := range h.Messages(since, time.Time{}) {
 			if m.Talk == talk {
 				m.ClientID = "" // identities stay in the server
@@ -180,7 +195,10 @@ func (r *Rooms) TalkLog(stage, talk string, since time.Time) (msgs []Message, sl
 		}
 		slides = h.Slides(talk)
 	})
-	return msgs, slides, err
+	if err = errors.Join(err, syncErr); err != nil {
+		return nil, nil, err
+	}
+	return msgs, slides, nil
 }
 
 // acquire finds the stage's room, opening it when create and the stage may
