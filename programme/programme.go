@@ -110,7 +110,11 @@ type Programme struct {
 	// StageClaims, on a cluster, is each stage's live talk where every
 	// node sees it (stage_claim.go); nil: the library's rule, one node.
 	StageClaims stageClaims
-	Log         *slog.Logger
+	// Board, on a cluster, holds the end-of-talk jobs not done yet where
+	// every node sees them, so that another node takes over those of a
+	// node that died (job_board.go); nil: the local spool only.
+	Board jobBoard
+	Log   *slog.Logger
 
 	// private
 	ctx    context.Context
@@ -167,6 +171,9 @@ func (p *Programme) Initialize() error {
 	}
 	if err := p.jobs.load(p); err != nil {
 		return err
+	}
+	for _, js := range p.jobs.jobs {
+		p.post(js.job) // this node's again, whoever took it over meanwhile
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.kick = make(chan chan struct{})
@@ -315,6 +322,7 @@ func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, erro
 	if err := p.jobs.spool(p, job); err != nil {
 		return archive.Talk{}, err
 	}
+	p.post(job) // before the stop is saved: a node that dies in between leaves it to another
 	stopped, err := p.Talks.Stop(ctx, id, now)
 	if err != nil {
 		p.jobs.drop(p, id)
