@@ -61,6 +61,11 @@ func (a *app) startCluster() error {
 	if a.stageClaims, err = n.StageClaims(ctx); err != nil {
 		return err
 	}
+	// The end-of-talk jobs not done yet, where every node sees them: a
+	// job whose node died is taken over by another (once the programme runs).
+	if a.jobBoard, err = n.JobBoard(ctx, 0); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -175,7 +180,7 @@ func (a *app) syncProgramme(prog *programme.Programme) error {
 		return err
 	}
 	a.leader.l.Store(l)
-	return nil
+	return a.jobBoard.Watch(func(_ string, job []byte) { prog.Adopt(job) })
 }
 
 // closeProgrammeSync stops sharing the programme (the leadership is given
@@ -189,6 +194,9 @@ func (a *app) closeProgrammeSync() {
 	}
 	if a.settings != nil {
 		a.settings.Close()
+	}
+	if a.jobBoard != nil {
+		a.jobBoard.Close() // jobs not done lapse: another node takes them over
 	}
 }
 
