@@ -137,11 +137,38 @@ func (j *Jobs) Done(ctx context.Context, talk string) error {
 	if !ok {
 		return nil
 	}
-	err := j.kv.Delete(ctx, talk, jetstream.LastRevision(o.rev))
-	if err != nil && !isWrongRevision(err) {
-		return fmt.Errorf("delete the end-of-talk job of talk %s from the NATS bucket %s: %w; another node may do it again (harmless)", talk, JobBucket, err)
+	rev := o.rev
+	for {
+		err := j.kv.Delete(ctx, talk, jetstream.LastRevision(rev))
+		if err == nil {
+			return nil
+		}
+		if !isWrongRevision(err) {
+			return fmt.Errorf("delete the end-of-talk job of talk %s from the NATS bucket %s: %w; another node may do it again (harmless)", talk, JobBucket, err)
+		}
+		// Renewed meanwhile (still ours: delete that), or taken over.
+		mine, r, err := j.mine(ctx, talk)
+		if err != nil || !mine {
+			return err
+		}
+		rev = r
 	}
-	return nil
+}
+
+// mine reads whether talk's job is this node's, and its revision.
+func (j *Jobs) mine(ctx context.Context, talk string) (bool, uint64, error) {
+	e, err := j.kv.Get(ctx, talk)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("read the end-of-talk job of talk %s in the NATS bucket %s: %w", talk, JobBucket, err)
+	}
+	var v JobValue
+	if json.Unmarshal(e.Value(), &v) != nil {
+		return false, 0, nil
+	}
+	return v.Owner == j.node.Name, e.Revision(), nil
 }
 
 // Owned reports whether this node owns talk's job now.
@@ -195,6 +222,12 @@ func (j *Jobs) renew() {
 	for talk, o := range owned {
 		ctx, cancel := context.WithTimeout(j.ctx, leaseTimeout)
 		rev, err := j.kv.Update(ctx, talk, o.value, o.rev)
+		if isWrongRevision(err) {
+			// Ours still when an earlier renewal's answer was lost.
+			if mine, r, merr := j.mine(ctx, talk); merr == nil && mine {
+				rev, err = r, nil
+			}
+		}
 		cancel()
 		j.mu.Lock()
 		cur, still := j.owned[talk]
@@ -220,10 +253,15 @@ func (j *Jobs) watch(w jetstream.KeyWatcher) {
 	defer w.Stop()
 	for {
 		var e jetstream.KeyValueEntry
+		var ok bool
 		select {
 		case <-j.ctx.Done():
 			return
-		case e = <-w.Updates():
+		case e, ok = <-w.Updates():
+		}
+		if !ok {
+			j.node.Log.Error("the watch of the end-of-talk jobs ended: this node takes no job over until it restarts")
+			return
 		}
 		if e == nil {
 			continue // the bucket's jobs as they were: all delivered

@@ -204,10 +204,11 @@ func TestProgramme_JobTakenOver(t *testing.T) {
 	if owner, err := boards[b].Owner(ctx, "k"); err != nil || owner != "a" {
 		t.Fatalf("job owner after A's stop: %q %v, want a", owner, err)
 	}
+	// Past FinalWait (no recording is stored), before B can take the job.
+	a.clock.setQuiet(t0.Add(time.Hour))
 	// A dies: its board stops renewing, its programme stops working.
 	boards[a].Close()
 	a.p.Close()
-	a.clock.setQuiet(t0.Add(time.Hour)) // past FinalWait: no recording is stored
 	select {
 	case <-adopted:
 	case <-time.After(waitFor):
