@@ -107,7 +107,7 @@ func testTwoNodesCut(t *testing.T, s archive.Store) {
 	if _, err := b.RecutFinal(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	trimmed := archive.Window{Start: t0.Add(2 * time.Second), End: ptr(t0.Add(5 * time.Second))}
+	trimmed := archive.Window{Start: t0.Add(2 * time.Second), End: at(t0.Add(5 * time.Second))}
 	if _, err := a.Update(ctx, id, archive.TalkPatch{Recording: &trimmed}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func testTwoNodesCut(t *testing.T, s archive.Store) {
 
 	// Both re-cut while A moves the window back and forth.
 	b = openLibrary(t, s, now)
-	windows := []archive.Window{{Start: t0.Add(time.Second), End: ptr(t0.Add(5 * time.Second))}, trimmed}
+	windows := []archive.Window{{Start: t0.Add(time.Second), End: at(t0.Add(5 * time.Second))}, trimmed}
 	const rounds = 5
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*rounds)
@@ -209,7 +209,18 @@ func (d *dyingStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	if d.isDead() {
 		return errDied
 	}
-	return d.Store.Put(ctx, key, r, size, contentType)
+	err := d.Store.Put(ctx, key, r, size, contentType)
+	d.wrote(key, err)
+	return err
+}
+
+// wrote notes a write; the node dies after the key of after, once armed.
+func (d *dyingStore) wrote(key string, err error) {
+	if err == nil && strings.HasSuffix(key, d.after) {
+		d.mu.Lock()
+		d.dead = d.armed
+		d.mu.Unlock()
+	}
 }
 
 func (d *dyingStore) Delete(ctx context.Context, key string) error {
@@ -224,10 +235,8 @@ func (d *dyingStore) PutIf(ctx context.Context, key string, data []byte, content
 		return "", errDied
 	}
 	tag, err := d.Store.PutIf(ctx, key, data, contentType, cond)
-	if err == nil && strings.HasSuffix(key, d.after) {
-		d.mu.Lock()
-		d.dead = d.armed
-		d.mu.Unlock()
-	}
+	d.wrote(key, err)
 	return tag, err
 }
+
+func at(t time.Time) *time.Time { return &t }
