@@ -47,10 +47,13 @@ func TestNodes_endJobTakenOver(t *testing.T) {
 		t.Fatalf("stop the talk on node A: %d %v", code, m)
 	}
 	a.Kill()
+	killed := time.Now()
 	if strings.Contains(a.Log(), "talk replay final") {
 		t.Fatal("node A finished the job before it was killed; the test proves nothing")
 	}
 	b.WaitLog("end-of-talk job taken over", time.Minute)
+	t.Logf("node B took the job over %v after node A was killed (node A had archived the chat: %v)",
+		time.Since(killed).Round(100*time.Millisecond), strings.Contains(a.Log(), "talk chat archived"))
 	replay := waitReplay(t, d.Bucket, "closing")
 	checkStoredChat(t, readChat(t, d.Bucket, "closing"), acked)
 	if len(replay.Segments) == 0 {
