@@ -78,11 +78,7 @@ func (n *Node) JobBoard(ctx context.Context, ttl time.Duration) (*Jobs, error) {
 		Storage:     jetstream.FileStorage,
 		Replicas:    n.replicas(),
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, cfg)
-	for noPeers(err) && ctx.Err() == nil {
-		time.Sleep(250 * time.Millisecond) // a cluster that just formed places its servers
-		kv, err = n.js.CreateOrUpdateKeyValue(ctx, cfg)
-	}
+	kv, err := n.keyValue(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open the NATS job bucket %s: %w", JobBucket, err)
 	}
@@ -332,6 +328,21 @@ func (j *Jobs) takeOver(talk string, adopt func(string, []byte)) {
 	j.mu.Unlock()
 	j.node.Log.Info("end-of-talk job taken over: its node stopped renewing it", "talk", talk, "from", prev, "unchanged_for", time.Since(s.at).Round(time.Millisecond))
 	adopt(talk, v.Job)
+}
+
+// keyValue creates or updates a bucket. A cluster that just formed may not
+// have placed every server yet ("no suitable peers"): it asks again until
+// ctx ends.
+func (n *Node) keyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := n.js.CreateOrUpdateKeyValue(ctx, cfg)
+	for noPeers(err) && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+			kv, err = n.js.CreateOrUpdateKeyValue(ctx, cfg)
+		}
+	}
+	return kv, err
 }
 
 // Close stops renewing and watching. The jobs this node owns stay in the

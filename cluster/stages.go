@@ -28,7 +28,7 @@ func (n *Node) StageClaims(ctx context.Context) (*StageClaims, error) {
 	if n.chat != nil {
 		replicas = n.chat.CachedInfo().Config.Replicas
 	}
-	kv, err := n.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := n.keyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      StageBucket,
 		Description: "salon: the talk live on each stage (claimed at start, released at stop)",
 		History:     1,
