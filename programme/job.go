@@ -293,7 +293,7 @@ func (p *Programme) runJob(js *jobState) error {
 		return nil
 	}
 	if p.Rooms != nil && !(js.chatDone && js.slides) {
-		msgs, slides, err := p.Rooms.TalkLog(t.Stage, t.ID, t.Recording.Start)
+		msgs, slides, err := p.Rooms.ArchiveTalkLog(t.Stage, t.ID, t.Recording.Start)
 		if err != nil {
 			return fmt.Errorf("read the talk's chat: %w", err)
 		}

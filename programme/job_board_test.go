@@ -141,7 +141,7 @@ func readKey(t *testing.T, s archive.Store, key string) string {
 // failingRooms cannot read the chat: a node whose job is stuck.
 type failingRooms struct{ fakeRooms }
 
-func (*failingRooms) TalkLog(string, string, time.Time) ([]chat.Message, []chat.Slide, error) {
+func (*failingRooms) ArchiveTalkLog(string, string, time.Time) ([]chat.Message, []chat.Slide, error) {
 	return nil, nil, errors.New("chat unreadable")
 }
 

@@ -41,9 +41,10 @@ type talkStore interface {
 type chatRooms interface {
 	// TalkChanged tells the stage's viewers which talk is on now.
 	TalkChanged(stage string)
-	// TalkLog is what the stage's chat holds of a talk (from its journal
-	// after a restart).
-	TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
+	// ArchiveTalkLog is what the stage's chat holds of a talk (from its
+	// journal after a restart; on a cluster, once this node has applied
+	// the whole of the stage's replicated log).
+	ArchiveTalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
 }
 
 // publishedStages says which stages a publisher has used since start (live
