@@ -160,7 +160,7 @@ func TestProgramme_JobTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.rooms.msgs = []chat.Message{{ID: "m1", Talk: "k", Name: "Ada", Text: "from the cluster's log", Time: t0.Add(m)}}
-	const ttl = time.Second
+	const ttl = 2 * time.Second
 	boards := map[*env]*cluster.Jobs{}
 	for i, e := range []*env{a, b} {
 		n := &cluster.Node{URLs: servers.URL(0), Name: []string{"a", "b"}[i], Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
@@ -187,11 +187,12 @@ func TestProgramme_JobTakenOver(t *testing.T) {
 		t.Cleanup(e.p.Close)
 	}
 	adopted := make(chan struct{})
+	var once sync.Once
 	if err := boards[b].Watch(func(talk string, job []byte) {
 		if err := b.p.Adopt(job); err != nil {
 			t.Error(err)
 		}
-		close(adopted)
+		once.Do(func() { close(adopted) })
 	}); err != nil {
 		t.Fatal(err)
 	}
