@@ -31,14 +31,14 @@ type JobValue struct {
 // this node's clock: no skew between nodes matters) has lost its owner —
 // the node died, or is cut off — and is taken over by compare-and-set on
 // the revision seen, so one node wins; Watch's adopt runs it there, and
-// that node renews it from then on. A node that finds its job taken over stops
-// renewing it; running a job twice is harmless (every step of it is).
+// that node renews it from then on. A node that finds its job taken over
+// stops renewing it; running a job twice is harmless (every step of it is).
 //
 // mu guards owned, seen and adopt; one goroutine renews and looks for
 // lapsed claims, another watches the bucket.
 type Jobs struct {
-	// TTL is how long a job's claim lasts without a renewal; default
-	// DefaultLeaseTTL.
+	// TTL is how long a job's claim lasts without a renewal (JobBoard's
+	// ttl, default DefaultLeaseTTL); not changed after.
 	TTL time.Duration
 
 	node   *Node
@@ -49,7 +49,7 @@ type Jobs struct {
 
 	mu    sync.Mutex
 	owned map[string]ownedJob // talk → this node's claim
-	seen  map[string]seenJob  // talk → another node's claim as last seen
+	seen  map[string]seenJob  // talk → the job's revision as this node saw it last
 	adopt func(talk string, job []byte)
 }
 
