@@ -54,7 +54,7 @@ func (l *Library) writeCaptionPlaylists(ctx context.Context, t Talk, sel *Select
 		if err != nil {
 			return nil, err
 		}
-		if err := putBytes(ctx, l.Store, CaptionPlaylistKey(t.ID, c.Lang), body); err != nil {
+		if err := l.putCut(ctx, t.ID, CaptionPlaylistKey(t.ID, c.Lang), body); err != nil {
 			return nil, err
 		}
 		langs = append(langs, c.Lang)
@@ -90,7 +90,7 @@ func (l *Library) writeCaptionHLS(ctx context.Context, id string, c Caption, ori
 		cues[i].End += origin
 	}
 	mpegts := uint64(origin) * 9 / 100_000 // 90 kHz
-	if err := putBytes(ctx, l.Store, key, captions.AppendSegment(nil, cues, origin, max(dur, time.Millisecond), mpegts)); err != nil {
+	if err := l.putCut(ctx, id, key, captions.AppendSegment(nil, cues, origin, max(dur, time.Millisecond), mpegts)); err != nil {
 		return err
 	}
 	if l.captionStamps == nil {

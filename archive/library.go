@@ -71,9 +71,9 @@ type Library struct {
 	// node made meanwhile is read and kept, never overwritten
 	// (library_sync.go). "" is a store without ETags: written blindly.
 	etags map[string]string
-	// cutTags holds what this library knows of each talk's replay
-	// playlist in the store (library_sync.go); writeMu guards it.
-	cutTags map[string]cutTag
+	// cutTags holds what this library knows of the objects of each talk's
+	// cut in the store (library_sync.go); writeMu guards it.
+	cutTags map[string]cutTags
 }
 
 // Changed returns a channel that is closed at the next change of any talk
@@ -157,7 +157,7 @@ func (l *Library) Initialize(ctx context.Context) error {
 	l.mu.Lock()
 	l.talks, l.broken, l.pending, l.speakers, l.etags = talks, broken, pending, speakers, etags
 	l.uploading = map[string]bool{}
-	l.cutTags = map[string]cutTag{}
+	l.cutTags = map[string]cutTags{}
 	l.mu.Unlock()
 	l.Log.Info("talk library loaded", "talks", len(talks), "skipped", len(broken))
 	return nil
@@ -462,7 +462,7 @@ func (l *Library) update(ctx context.Context, id string, p TalkPatch) (Talk, err
 // unpublish deletes a talk's replay, slide track and chat log (a talk marked
 // do_not_record); its talk.json and slides stay.
 func (l *Library) unpublish(ctx context.Context, id string) error {
-	delete(l.cutTags, id) // the next cut reads the playlist's state again
+	delete(l.cutTags, id) // the next cut notes the objects' state again
 	for _, key := range []string{TalkPlaylistKey(id), SlidesVTTKey(id), ChatKey(id)} {
 		if err := l.Store.Delete(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("talk %q is do_not_record, but its %s could not be deleted: %w; try again", id, key, err)

@@ -16,11 +16,20 @@ import (
 //     the write fails with ErrPreconditionFailed; retrying reads the talk
 //     again and runs the whole change again on it (its checks included), so
 //     neither node's change is lost.
-//   - the replay playlist (talks/{id}/index.m3u8): putReplay writes it
-//     If-Match the ETag of this library's last write. When another node
-//     wrote it since, writeCut reads the talk again (that node saved
-//     talk.json before it cut) and cuts that, so a node holding a stale
-//     recording window never overwrites a newer cut.
+//   - every object of a talk's cut (putCut): the replay playlist
+//     (talks/{id}/index.m3u8), the rendition cuts (index-*.m3u8), the
+//     caption playlists and segments, the slide track (slides.vtt). Each is
+//     written If-Match the ETag this library last wrote or noted (or
+//     If-None-Match: * when it noted none). When another node wrote one of
+//     them since, writeCut notes them all again (one listing), then reads
+//     the talk and selects its recording again, and cuts anew. So each
+//     successful write was made from a view of the talk and the recording
+//     taken after the write it replaces: a node holding a stale recording
+//     window, or an older listing of the stage's runs, never overwrites a
+//     newer cut, and two nodes cutting at once leave one cut, not a mix.
+//   - the talk's chat log (chat.jsonl, SaveChat): written If-Match what was
+//     read, merged with the messages of the stored log that the new one
+//     lacks, so neither of two nodes' logs loses a message.
 //
 // Reload and ReloadAll bring a node's memory up to date when another node
 // says it changed a talk, or after missed notices.
@@ -53,12 +62,10 @@ func (e *staleError) Error() string {
 
 func (e *staleError) Unwrap() error { return e.err }
 
-// cutTag is what this library knows of a talk's replay playlist in the
-// store: its ETag after this library's last write, or that it is absent.
-type cutTag struct {
-	etag   string
-	absent bool
-}
+// cutTags is what this library knows of the objects of one talk's cut in
+// the store: each key's ETag after this library's last write of it, or as
+// the last listing noted it; a key missing was absent then.
+type cutTags map[string]string
 
 // retrying runs change, writeMu held. When its save found talk.json changed
 // by another node, the talk is read again and change runs again on it.
@@ -250,14 +257,14 @@ func (l *Library) refreshSpeaker(ctx context.Context, id string) error {
 }
 
 // writeCut writes t's replay from sel (writeReplay) and its slide track;
-// writeMu held. The replay playlist is written only over the version this
-// library wrote last: when another node wrote it since (or this library
-// has not seen it yet), the playlist's ETag is noted, the talk is read
-// again, and the talk as it is now is cut.
+// writeMu held. Every object is written only over the version this library
+// wrote or noted last (putCut): when another node wrote one since (or this
+// library has not noted them yet), the objects' ETags are noted, the talk is
+// read again and its recording selected again, and that is cut.
 func (l *Library) writeCut(ctx context.Context, t Talk, sel *Selection) (final bool, err error) {
 	for attempt := 1; ; attempt++ {
-		if _, known := l.cutTags[t.ID]; !known {
-			if t, sel, err = l.recheckCut(ctx, t, sel); err != nil {
+		if l.cutTags[t.ID] == nil {
+			if t, sel, err = l.recheckCut(ctx, t); err != nil {
 				return false, err
 			}
 			if t.DoNotRecord || t.Recording == nil {
@@ -266,75 +273,75 @@ func (l *Library) writeCut(ctx context.Context, t Talk, sel *Selection) (final b
 		}
 		final, err = l.writeReplay(ctx, t, sel)
 		if err == nil {
-			if err := l.writeSlidesVTT(ctx, t, sel); err != nil {
-				return false, err
-			}
+			err = l.writeSlidesVTT(ctx, t, sel)
+		}
+		if err == nil {
 			return final, nil
 		}
 		if !errors.Is(err, ErrPreconditionFailed) || attempt == maxWriteRetries {
 			return false, err
 		}
-		l.Log.Info("the replay was written by another node since this one cut it; cutting the talk as it is now", "talk", t.ID, "attempt", attempt)
+		l.Log.Info("the talk's cut was written by another node since this one noted it; cutting the talk as it is now", "talk", t.ID, "attempt", attempt)
 	}
 }
 
-// recheckCut notes the replay playlist's ETag, then reads the talk again
-// and, if it changed, selects its recording again; writeMu held. The order
-// matters: a node saves talk.json before it cuts, so a cut made from the
-// talk read after the ETag was noted is at least as new as the playlist.
-func (l *Library) recheckCut(ctx context.Context, t Talk, sel *Selection) (Talk, *Selection, error) {
-	info, err := l.Store.Stat(ctx, TalkPlaylistKey(t.ID))
-	switch {
-	case errors.Is(err, ErrNotFound):
-		l.cutTags[t.ID] = cutTag{absent: true}
-	case err != nil:
-		return t, sel, err
-	default:
-		l.cutTags[t.ID] = cutTag{etag: info.ETag}
+// recheckCut notes the ETags of the talk's objects (one listing), then
+// reads the talk again and selects its recording again; writeMu held. The
+// order matters: a cut made from what is read after the ETags were noted is
+// at least as new as the objects it replaces (a node saves talk.json before
+// it cuts, and the stored recording only grows).
+func (l *Library) recheckCut(ctx context.Context, t Talk) (Talk, *Selection, error) {
+	objs, err := l.Store.List(ctx, "talks/"+t.ID+"/")
+	if err != nil {
+		return t, nil, fmt.Errorf("list the replay of talk %q: %w", t.ID, err)
 	}
-	l.mu.RLock()
-	before := l.etags[t.ID]
-	l.mu.RUnlock()
+	tags := cutTags{}
+	for _, o := range objs {
+		tags[o.Key] = o.ETag
+	}
 	if err := l.refresh(ctx, t.ID); err != nil {
-		return t, sel, err
-	}
-	l.mu.RLock()
-	after := l.etags[t.ID]
-	l.mu.RUnlock()
-	if before == after && before != "" {
-		return t, sel, nil
+		return t, nil, err
 	}
 	nt, err := l.current(t.ID)
 	if err != nil {
-		return t, sel, err
+		return t, nil, err
 	}
-	if nt.DoNotRecord || nt.Recording == nil || sameWindow(nt.Recording, t.Recording) && nt.Stage == t.Stage {
-		return nt, sel, nil
+	if nt.DoNotRecord || nt.Recording == nil {
+		return nt, nil, nil
 	}
 	s, err := Select(ctx, l.Store, nt)
 	if err != nil {
-		return t, sel, err
+		return t, nil, err
 	}
+	l.cutTags[t.ID] = tags
 	return nt, &s, nil
 }
 
-// putReplay writes talk id's replay playlist over the version this library
-// wrote last (cutTags); writeMu held. ErrPreconditionFailed when it is not
-// known or another node wrote it since.
-func (l *Library) putReplay(ctx context.Context, id string, body []byte) error {
-	ct, known := l.cutTags[id]
-	if !known {
-		return fmt.Errorf("replay of talk %q not read yet: %w", id, ErrPreconditionFailed)
+// putCut writes one object of talk id's cut over the version this library
+// wrote or noted last (cutTags); writeMu held. ErrPreconditionFailed when
+// they are not noted or another node wrote it since: the talk's tags are
+// then forgotten, and the next cut notes them again.
+func (l *Library) putCut(ctx context.Context, id, key string, body []byte) error {
+	tags := l.cutTags[id]
+	if tags == nil {
+		return fmt.Errorf("replay of talk %q not noted yet: %w", id, ErrPreconditionFailed)
 	}
-	tag, err := l.Store.PutIf(ctx, TalkPlaylistKey(id), body, "", Condition{IfMatch: ct.etag, IfNoneMatch: ct.absent})
+	etag, present := tags[key]
+	// A store without ETags ("") is written blindly.
+	tag, err := l.Store.PutIf(ctx, key, body, "", Condition{IfMatch: etag, IfNoneMatch: !present})
 	if err != nil {
 		if errors.Is(err, ErrPreconditionFailed) {
 			delete(l.cutTags, id)
 		}
-		return fmt.Errorf("write %s: %w", TalkPlaylistKey(id), err)
+		return fmt.Errorf("write %s: %w", key, err)
 	}
-	l.cutTags[id] = cutTag{etag: tag}
+	tags[key] = tag
 	return nil
+}
+
+// putReplay writes talk id's replay playlist (putCut); writeMu held.
+func (l *Library) putReplay(ctx context.Context, id string, body []byte) error {
+	return l.putCut(ctx, id, TalkPlaylistKey(id), body)
 }
 
 func jsonOf(t Talk) (string, error) {

@@ -27,3 +27,11 @@ func RecorderCheckRun(t testing.TB, s Store, segs []*hls.Segment) (ended bool) {
 func RecorderBackoff(r *Recorder) {
 	r.MinBackoff, r.MaxBackoff = 5*time.Millisecond, 100*time.Millisecond
 }
+
+// RecordedPair records six seconds of stage main as a source and a
+// rendition "360p" (recordPair) and returns when they begin.
+func RecordedPair(t *testing.T, store Store) time.Time {
+	t.Helper()
+	recordPair(t, store)
+	return recT0
+}

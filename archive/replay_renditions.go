@@ -110,7 +110,7 @@ func (l *Library) writeReplay(ctx context.Context, t Talk, sel *Selection) (fina
 					if err != nil {
 						return false, err
 					}
-					if err := putBytes(ctx, l.Store, c.key, pl); err != nil {
+					if err := l.putCut(ctx, t.ID, c.key, pl); err != nil {
 						return false, err
 					}
 					final = final && c.sel.Final

@@ -72,7 +72,7 @@ func (l *Library) writeSlidesVTT(ctx context.Context, t Talk, sel *Selection) er
 	if len(t.SlideChanges) == 0 {
 		return nil
 	}
-	if err := putBytes(ctx, l.Store, SlidesVTTKey(t.ID), SlidesVTT(sel, t.SlideChanges)); err != nil {
+	if err := l.putCut(ctx, t.ID, SlidesVTTKey(t.ID), SlidesVTT(sel, t.SlideChanges)); err != nil {
 		return fmt.Errorf("its slide track is not written: %w", err)
 	}
 	return nil

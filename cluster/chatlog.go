@@ -30,3 +30,9 @@ func (n *Node) OpenChat(stage string, deliver func([]byte)) (*ChatLog, error) {
 func (l *ChatLog) Append(ctx context.Context, id string, rec []byte) error {
 	return l.publish(ctx, l.subject, id, rec)
 }
+
+// Sync waits until this node has delivered every record the stage's log
+// holds now: a record another node's Append got acknowledged is then
+// applied here (this node's consumer may lag, or be recreated after a
+// server was lost).
+func (l *ChatLog) Sync(ctx context.Context) error { return l.catchUp(ctx) }

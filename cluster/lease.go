@@ -101,17 +101,6 @@ func (n *Node) IngestLeases(ctx context.Context, ttl time.Duration) (*Leases, er
 		Replicas:    n.replicas(),
 	}
 	kv, err := n.createOrUpdateKV(ctx, cfg)
-	for noPeers(err) {
-		// A cluster that just formed may not have placed every server yet
-		// ("peer offline"): try again until ctx ends.
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-			kv, err = n.createOrUpdateKV(ctx, cfg)
-			continue
-		}
-		break
-	}
 	if err != nil {
 		return nil, fmt.Errorf("open the NATS ingest lease bucket %s: %w", IngestBucket, err)
 	}
@@ -121,12 +110,6 @@ func (n *Node) IngestLeases(ctx context.Context, ttl time.Duration) (*Leases, er
 	l.wg.Add(1)
 	go l.watchOwners()
 	return l, nil
-}
-
-// noPeers reports JetStream's "no suitable peers for placement" (10005).
-func noPeers(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10005
 }
 
 // Claim takes stage for this node (a count: each Claim needs a Release), or

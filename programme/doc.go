@@ -8,5 +8,7 @@
 // through small interfaces declared here. Nothing about a talk's life runs
 // on a caller's context: a request that goes away does not cancel a start
 // or a stop, and the work after a stop is spooled to local disk before the
-// stop is acknowledged, then done by a worker that retries until it is.
+// stop is acknowledged, then done by a worker that retries until it is (on
+// a cluster also posted where every node sees it, so that another node
+// does it if this one dies: job_board.go).
 package programme

@@ -56,13 +56,17 @@ type jobQueue struct {
 
 type jobState struct {
 	job Job
-	// recovered: left by a previous run, whose stop may not have been saved.
+	// recovered: left by a previous run, or by a node that died (adopted),
+	// whose stop may not have been saved.
 	recovered bool
-	attempts  int
-	next      time.Time // earliest next attempt
-	chatDone  bool
-	slides    bool
-	captions  bool
+	// adopted: taken over from another node (job_board.go); the talk is
+	// read again from the store before the job runs.
+	adopted  bool
+	attempts int
+	next     time.Time // earliest next attempt
+	chatDone bool
+	slides   bool
+	captions bool
 }
 
 func (q *jobQueue) init() {
@@ -133,6 +137,7 @@ func (q *jobQueue) drop(p *Programme, talk string) {
 	if err := os.Remove(p.jobPath(talk)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		p.Log.Warn("could not remove the job of a stop that failed; it is redone at the next start", "talk", talk, "error", err)
 	}
+	p.unpost(talk)
 }
 
 // add queues a spooled job for the worker.
@@ -140,6 +145,11 @@ func (q *jobQueue) add(j Job) {
 	q.mu.Lock()
 	q.jobs[j.Talk] = &jobState{job: j}
 	q.mu.Unlock()
+	q.wake()
+}
+
+// wake tells the worker a job was queued.
+func (q *jobQueue) wake() {
 	select {
 	case q.wakeC <- struct{}{}:
 	default:
@@ -193,6 +203,9 @@ func (p *Programme) runJobs() {
 				if rerr := os.Remove(p.jobPath(js.job.Talk)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 					p.Log.Warn("end-of-talk job done, but its spool file remains; it is redone (harmlessly) at the next start", "talk", js.job.Talk, "error", rerr)
 				}
+				q.mu.Unlock()
+				p.unpost(js.job.Talk)
+				q.mu.Lock()
 				close(q.doneC)
 				q.doneC = make(chan struct{})
 				q.mu.Unlock()
@@ -241,6 +254,12 @@ func (p *Programme) runJob(js *jobState) error {
 	j := js.job
 	ctx, cancel := opContext(p.ctx)
 	defer cancel()
+	if js.adopted {
+		// This node's copy may miss what the dead node wrote last.
+		if err := p.Talks.Reload(ctx, j.Talk); err != nil {
+			return fmt.Errorf("read the talk again: %w", err)
+		}
+	}
 	t, err := p.Talks.Get(j.Talk)
 	if errors.Is(err, archive.ErrNotFound) {
 		p.Log.Info("end-of-talk job dropped: the talk was deleted", "talk", j.Talk)
@@ -274,7 +293,7 @@ func (p *Programme) runJob(js *jobState) error {
 		return nil
 	}
 	if p.Rooms != nil && !(js.chatDone && js.slides) {
-		msgs, slides, err := p.Rooms.TalkLog(t.Stage, t.ID, t.Recording.Start)
+		msgs, slides, err := p.Rooms.ArchiveTalkLog(t.Stage, t.ID, t.Recording.Start)
 		if err != nil {
 			return fmt.Errorf("read the talk's chat: %w", err)
 		}

@@ -146,6 +146,19 @@ func (s *flakyStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	return s.DirStore.Put(ctx, key, r, size, ct)
 }
 
+func (s *flakyStore) PutIf(ctx context.Context, key string, data []byte, ct string, cond archive.Condition) (string, error) {
+	s.mu.Lock()
+	fail := strings.HasSuffix(key, s.suffix) && s.fails > 0
+	if fail {
+		s.fails--
+	}
+	s.mu.Unlock()
+	if fail {
+		return "", errors.New("bucket unreachable")
+	}
+	return s.DirStore.PutIf(ctx, key, data, ct, cond)
+}
+
 // TestProgramme_JobRetried: when saving the chat log fails at the stop (the
 // bucket is down), the job keeps it and retries with back-off until it is
 // saved (hardening finding 22: nothing lost when the save fails at stop).

@@ -41,9 +41,10 @@ type talkStore interface {
 type chatRooms interface {
 	// TalkChanged tells the stage's viewers which talk is on now.
 	TalkChanged(stage string)
-	// TalkLog is what the stage's chat holds of a talk (from its journal
-	// after a restart).
-	TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
+	// ArchiveTalkLog is what the stage's chat holds of a talk (from its
+	// journal after a restart; on a cluster, once this node has applied
+	// the whole of the stage's replicated log).
+	ArchiveTalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error)
 }
 
 // publishedStages says which stages a publisher has used since start (live
@@ -110,7 +111,11 @@ type Programme struct {
 	// StageClaims, on a cluster, is each stage's live talk where every
 	// node sees it (stage_claim.go); nil: the library's rule, one node.
 	StageClaims stageClaims
-	Log         *slog.Logger
+	// Board, on a cluster, holds the end-of-talk jobs not done yet where
+	// every node sees them, so that another node takes over those of a
+	// node that died (job_board.go); nil: the local spool only.
+	Board jobBoard
+	Log   *slog.Logger
 
 	// private
 	ctx    context.Context
@@ -167,6 +172,9 @@ func (p *Programme) Initialize() error {
 	}
 	if err := p.jobs.load(p); err != nil {
 		return err
+	}
+	for _, js := range p.jobs.jobs {
+		p.post(js.job) // this node's again, whoever took it over meanwhile
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.kick = make(chan chan struct{})
@@ -315,6 +323,7 @@ func (p *Programme) stop(ctx context.Context, id, by string) (archive.Talk, erro
 	if err := p.jobs.spool(p, job); err != nil {
 		return archive.Talk{}, err
 	}
+	p.post(job) // before the stop is saved: a node that dies in between leaves it to another
 	stopped, err := p.Talks.Stop(ctx, id, now)
 	if err != nil {
 		p.jobs.drop(p, id)

@@ -106,7 +106,7 @@ func (r *fakeRooms) TalkChanged(stage string) {
 	r.mu.Unlock()
 }
 
-func (r *fakeRooms) TalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error) {
+func (r *fakeRooms) ArchiveTalkLog(stage, talk string, since time.Time) ([]chat.Message, []chat.Slide, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var msgs []chat.Message

@@ -68,6 +68,7 @@ type app struct {
 	sharedFlags map[string]bool // the settings' flags at start
 	stageClaims *cluster.StageClaims
 	counts      *sharedCounts // with cluster: the other nodes' viewers and stats
+	jobBoard    *cluster.Jobs
 	leader      leaderRef
 	captions    *captions.Live
 }
@@ -210,6 +211,7 @@ func startApp(cfg Config, log *slog.Logger) (_ *app, err error) {
 	if a.cluster != nil {
 		prog.Shared, prog.Leader = a.settings, &a.leader
 		prog.StageClaims = a.stageClaims // one live talk per stage across the nodes
+		prog.Board = a.jobBoard          // a job whose node died is done by another
 	}
 	rooms.Stages = prog
 	if err := rooms.Initialize(); err != nil {

@@ -70,6 +70,11 @@ func (a *app) startCluster() error {
 		return err
 	}
 	a.counts = newSharedCounts(nc, a.log.With("component", "cluster"))
+	// The end-of-talk jobs not done yet, where every node sees them: a
+	// job whose node died is taken over by another (once the programme runs).
+	if a.jobBoard, err = n.JobBoard(ctx, 0); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -200,7 +205,7 @@ func (a *app) syncProgramme(prog *programme.Programme) error {
 		return err
 	}
 	a.leader.l.Store(l)
-	return nil
+	return a.jobBoard.Watch(func(_ string, job []byte) { prog.Adopt(job) })
 }
 
 // closeProgrammeSync stops sharing the programme (the leadership is given
@@ -214,6 +219,9 @@ func (a *app) closeProgrammeSync() {
 	}
 	if a.settings != nil {
 		a.settings.Close()
+	}
+	if a.jobBoard != nil {
+		a.jobBoard.Close() // jobs not done lapse: another node takes them over
 	}
 }
 

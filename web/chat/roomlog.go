@@ -32,6 +32,14 @@ type RoomLog interface {
 	Close() error
 }
 
+// syncedLog is a log that may deliver a record on this node some time
+// after another node's Append returned (a replicated log's consumer lags,
+// or is being recreated): Sync waits until this node has delivered every
+// record the log held when it was called. *cluster.ChatLog satisfies it.
+type syncedLog interface {
+	Sync(ctx context.Context) error
+}
+
 // RoomLogs opens the stages' logs. A consumer (Rooms, Hub) declares it; cmd
 // passes the clustered implementation when salon runs on several nodes.
 type RoomLogs interface {

@@ -171,16 +171,45 @@ func (r *Rooms) TalkChanged(stage string) {
 // its slide page changes, oldest first. After a restart the room is opened,
 // which replays the journal written before the crash.
 func (r *Rooms) TalkLog(stage, talk string, since time.Time) (msgs []Message, slides []Slide, err error) {
+	err = r.Use(stage, func(h *Hub) { msgs, slides = talkLog(h, talk, since) })
+	return msgs, slides, err
+}
+
+// archiveSync bounds ArchiveTalkLog's wait for a replicated log.
+const archiveSync = 20 * time.Second
+
+// ArchiveTalkLog is TalkLog for the talk's archive. With Logs (a cluster)
+// it first waits until this node has applied every record the stage's log
+// holds, so that a talk stopped on another node, or an end-of-talk job
+// taken over from a dead one, gets every message any node acknowledged.
+func (r *Rooms) ArchiveTalkLog(stage, talk string, since time.Time) (msgs []Message, slides []Slide, err error) {
+	var syncErr error
 	err = r.Use(stage, func(h *Hub) {
-		for _, m := range h.Messages(since, time.Time{}) {
-			if m.Talk == talk {
-				m.ClientID = "" // identities stay in the server
-				msgs = append(msgs, m)
+		if s, ok := h.roomLog.(syncedLog); ok {
+			ctx, cancel := context.WithTimeout(r.ctx, archiveSync)
+			defer cancel()
+			if err := s.Sync(ctx); err != nil {
+				syncErr = fmt.Errorf("the chat of stage %s is not caught up with its log: %w", stage, err)
+				return
 			}
 		}
-		slides = h.Slides(talk)
+		msgs, slides = talkLog(h, talk, since)
 	})
-	return msgs, slides, err
+	if err = errors.Join(err, syncErr); err != nil {
+		return nil, nil, err
+	}
+	return msgs, slides, nil
+}
+
+// talkLog is what h holds of a talk.
+func talkLog(h *Hub, talk string, since time.Time) (msgs []Message, slides []Slide) {
+	for _, m := range h.Messages(since, time.Time{}) {
+		if m.Talk == talk {
+			m.ClientID = "" // identities stay in the server
+			msgs = append(msgs, m)
+		}
+	}
+	return msgs, h.Slides(talk)
 }
 
 // acquire finds the stage's room, opening it when create and the stage may
