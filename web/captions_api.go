@@ -20,9 +20,12 @@ import (
 // cues posted live on a stage, and the live subtitle rendition's files
 // (captions_live.go).
 type captionHandlers struct {
-	talks    captionLibrary
-	live     liveCaptions  // may be nil: live cues answer 503
-	subs     liveSubtitles // may be nil: no live subtitle rendition
+	talks captionLibrary
+	live  liveCaptions  // may be nil: live cues answer 503
+	subs  liveSubtitles // may be nil: no live subtitle rendition
+	// relay serves the subtitle rendition of a stage another node
+	// ingests, as the rest of its live files (live_relay.go).
+	relay    liveRelay
 	speakers *slideHandlers
 	log      *slog.Logger
 	*responder
@@ -267,6 +270,12 @@ func (s *captionHandlers) handleSubtitleFile(w http.ResponseWriter, r *http.Requ
 	}
 	h := w.Header()
 	setCORS(h)
+	if s.relay != nil && s.relay.relayed(r, stage) {
+		// As the owner answered it (its Cache-Control and type); not a
+		// playlist for the viewer count, which the video's playlist makes.
+		s.relay.serveRelayed(w, r, stage, "captions/"+lang, file, kindSegment, llQuery{msn: -1, part: -1})
+		return
+	}
 	h.Set("Cache-Control", cachePlaylist)
 	if file == "index.m3u8" {
 		body, status := s.subs.SubtitlePlaylist(stage, lang)

@@ -20,6 +20,13 @@ type relaySource interface {
 	Fetch(ctx context.Context, stage, file, query string) (relay.Object, error)
 }
 
+// liveRelay is how another group serves its live files of a stage another
+// node ingests the way liveHandlers does; *liveHandlers satisfies it.
+type liveRelay interface {
+	relayed(r *http.Request, stage string) bool
+	serveRelayed(w http.ResponseWriter, r *http.Request, stage, rendition, name string, kind fileKind, q llQuery)
+}
+
 // relayed reports whether r is to be served from the node that ingests
 // stage. A request that itself comes from another node's relay is always
 // served from here, so that two nodes never send one back and forth.

@@ -320,9 +320,10 @@ func (s *Server) routes() {
 	rooms := &roomHandlers{talks: s.Talks, sponsors: sponsors, responder: resp, renderer: page, eventZone: zone}
 	slides := &slideHandlers{slides: s.Slides, talks: s.Talks, maxUpload: s.MaxUploadSize, speakerLinks: s.speakerLinks, log: s.Log,
 		chatHubs: hubs, responder: resp, renderer: page, auth: adm}
+	live := &liveHandlers{live: s.Live, stages: s.Stages, relay: s.Relay, metrics: s.metrics, responder: resp, audience: aud}
 	groups := []interface{ register(*router) }{
 		&siteHandlers{health: s.Health, assets: s.assets, responder: resp, renderer: page},
-		&liveHandlers{live: s.Live, stages: s.Stages, relay: s.Relay, metrics: s.metrics, responder: resp, audience: aud},
+		live,
 		stages,
 		&pageHandlers{talks: s.Talks, stages: stages, rooms: rooms, responder: resp, renderer: page, auth: adm, hiddenTalks: hidden},
 		&talkHandlers{talks: s.Talks, responder: resp, auth: adm, hiddenTalks: hidden},
@@ -335,7 +336,7 @@ func (s *Server) routes() {
 			chatHistory: history, responder: resp, hiddenTalks: hidden, audience: aud},
 		&talkChatHandlers{talks: s.Talks, log: s.Log, chatHistory: history, responder: resp, auth: adm, hiddenTalks: hidden},
 		slides,
-		&captionHandlers{talks: s.Captions, live: s.LiveCaptions, subs: s.Subtitles, speakers: slides, log: s.Log,
+		&captionHandlers{talks: s.Captions, live: s.LiveCaptions, subs: s.Subtitles, relay: live, speakers: slides, log: s.Log,
 			responder: resp, auth: adm, hiddenTalks: hidden},
 		&scheduleHandlers{schedule: s.Schedule, talks: s.Talks, feed: s.feed, log: s.Log,
 			responder: resp, renderer: page, auth: adm, eventZone: zone},

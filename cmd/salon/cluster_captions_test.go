@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/hls/hlscheck"
 	"github.com/salon/salon/internal/natstest"
 )
 
@@ -145,6 +146,29 @@ func TestCluster_liveCaptionsArchivedFromEveryNode(t *testing.T) {
 		}
 	}
 	waitMoreSegments(t, a, "main/source", 3)
+	// B relays A's stage: its subtitle rendition too, which follows the
+	// video B relays and carries the cues (ffprobe reads both through B).
+	code, subBody, _ := get(t, b.httpURL("/live/main/captions/en/index.m3u8"))
+	_, srcBody, _ := get(t, b.httpURL("/live/main/source/index.m3u8"))
+	subs, serr := hlscheck.CheckMediaPlaylist(subBody)
+	video, verr := hlscheck.CheckMediaPlaylist(srcBody)
+	if code != 200 || serr != nil || verr != nil {
+		t.Fatalf("subtitle playlist through B: %d %v %v\n%s", code, serr, verr, subBody)
+	}
+	if err := hlscheck.CheckSubtitles(video, subs); err != nil {
+		t.Errorf("the subtitle playlist relayed by B does not follow B's video playlist: %v", err)
+	}
+	var relayed strings.Builder
+	for _, seg := range subs.Segments {
+		_, body, _ := get(t, b.httpURL("/live/main/captions/en/"+seg.URI))
+		relayed.Write(body)
+	}
+	if !strings.Contains(relayed.String(), "cue 1 from node-b") {
+		t.Errorf("the subtitle segments relayed by B lack the cue posted on B:\n%s", relayed.String())
+	}
+	if out := probeSubtitles(t, b.httpURL("/live/main/index.m3u8")); !strings.Contains(out, "codec_name=webvtt") {
+		t.Errorf("ffprobe of the stage through B lists no webvtt stream:\n%s", out)
+	}
 	waitTalk(t, b, "started on A", "opening", func(tk archive.Talk, _ error) bool { return tk.Live() })
 	if code, m := api(t, b, "POST", "/api/talks/opening/stop", ""); code != 200 {
 		t.Fatalf("stop on B: %d %v", code, m)
