@@ -188,14 +188,14 @@ func (n *Node) createChatStream(ctx context.Context, cfg jetstream.StreamConfig)
 	var first error
 	for _, r := range tries {
 		cfg.Replicas = r
-		s, err := n.js.CreateStream(ctx, cfg)
+		s, err := askJS(ctx, n.Log, "stream "+ChatStream, func(ctx context.Context) (jetstream.Stream, error) { return n.js.CreateStream(ctx, cfg) })
 		if err == nil {
 			if r < 3 && n.Replicas == 0 {
 				n.Log.Warn("the chat stream has fewer than 3 replicas: the cluster could not place more (a single server, or servers down); set -nats-replicas once they run", "replicas", r)
 			}
 			return s, nil
 		}
-		if s, err2 := n.js.Stream(ctx, ChatStream); err2 == nil {
+		if s, err2 := n.lookupStream(ctx, ChatStream); err2 == nil {
 			return s, nil // another node created it meanwhile
 		}
 		if first == nil {
