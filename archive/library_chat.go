@@ -58,6 +58,9 @@ func (l *Library) SaveChat(ctx context.Context, id string, jsonl []byte) error {
 			return fmt.Errorf("save the chat of talk %s: %w", id, err)
 		}
 		l.Log.Info("the talk's chat log was written by another node meanwhile; merging with it", "talk", id, "attempt", attempt)
+		if err := raceBackoff(ctx, attempt); err != nil {
+			return fmt.Errorf("save the chat of talk %s: %w", id, err)
+		}
 	}
 }
 

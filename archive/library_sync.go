@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 )
 
 // Several salons may share one bucket (a cluster: DESIGN.md "Contract: more
@@ -49,6 +51,21 @@ func (l *Library) notice(id string) {
 // node wrote the same object in between.
 const maxWriteRetries = 10
 
+// raceBackoff waits a random while, longer with each attempt (up to
+// 20 ms × attempt), before a write that lost a race to another node is
+// tried again: two nodes that keep invalidating each other's writes (both
+// re-cutting one talk) fall out of step instead of losing every attempt.
+func raceBackoff(ctx context.Context, attempt int) error {
+	t := time.NewTimer(rand.N(time.Duration(attempt) * 20 * time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // staleError is a save refused because talk.json changed in the store since
 // this library read it; it wraps ErrPreconditionFailed.
 type staleError struct {
@@ -80,6 +97,10 @@ func retrying[T any](ctx context.Context, l *Library, change func() (T, error)) 
 			return v, fmt.Errorf("%w; it kept changing for %d attempts: try again", err, attempt)
 		}
 		l.Log.Info("talk.json was changed on another node since this one read it; reading it again", "talk", stale.id, "attempt", attempt)
+		if err := raceBackoff(ctx, attempt); err != nil {
+			var zero T
+			return zero, err
+		}
 		if err := l.refresh(ctx, stale.id); err != nil {
 			var zero T
 			return zero, err
@@ -282,6 +303,9 @@ func (l *Library) writeCut(ctx context.Context, t Talk, sel *Selection) (final b
 			return false, err
 		}
 		l.Log.Info("the talk's cut was written by another node since this one noted it; cutting the talk as it is now", "talk", t.ID, "attempt", attempt)
+		if err := raceBackoff(ctx, attempt); err != nil {
+			return false, err
+		}
 	}
 }
 
