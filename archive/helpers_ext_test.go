@@ -8,7 +8,31 @@ import (
 	"time"
 
 	"github.com/salon/salon/archive"
+	"github.com/salon/salon/archive/storetest"
 )
+
+// onDirAndMinIO runs test in parallel on a directory store and on a bucket
+// of a real MinIO: what two nodes sharing one archive may race on must hold
+// on both (DirStore's conditional writes use flock, S3's ETags).
+func onDirAndMinIO(t *testing.T, bucket string, test func(*testing.T, archive.Store)) {
+	t.Run("dir", func(t *testing.T) {
+		t.Parallel()
+		s := &archive.DirStore{Root: t.TempDir()}
+		if err := s.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		test(t, s)
+	})
+	t.Run("minio", func(t *testing.T) {
+		t.Parallel()
+		endpoint, user, secret, _, _ := storetest.MinIO(t)
+		s := &archive.S3Store{Endpoint: endpoint, Bucket: bucket, AccessKey: user, SecretKey: secret}
+		if err := s.Initialize(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		test(t, s)
+	})
+}
 
 // openLibrary opens a talk library over s, as a node starting on that
 // bucket would, whose clock reads now.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/salon/salon/archive"
-	"github.com/salon/salon/archive/storetest"
 )
 
 // TestLibrary_TwoNodesCutOneTalk: two libraries over one bucket (two
@@ -23,23 +22,7 @@ import (
 // different chat logs of one talk at once lose no message.
 func TestLibrary_TwoNodesCutOneTalk(t *testing.T) {
 	t.Parallel()
-	t.Run("dir", func(t *testing.T) {
-		t.Parallel()
-		s := &archive.DirStore{Root: t.TempDir()}
-		if err := s.Initialize(); err != nil {
-			t.Fatal(err)
-		}
-		testTwoNodesCut(t, s)
-	})
-	t.Run("minio", func(t *testing.T) {
-		t.Parallel()
-		endpoint, user, secret, _, _ := storetest.MinIO(t)
-		s := &archive.S3Store{Endpoint: endpoint, Bucket: "cutrace", AccessKey: user, SecretKey: secret}
-		if err := s.Initialize(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		testTwoNodesCut(t, s)
-	})
+	onDirAndMinIO(t, "cutrace", testTwoNodesCut)
 }
 
 // cutKeys are the objects of the raced talk's cut.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/salon/salon/archive"
-	"github.com/salon/salon/archive/storetest"
 )
 
 // TestLibrary_TwoNodesOneTalk: two libraries over one bucket (two nodes of
@@ -18,23 +17,7 @@ import (
 // and a node whose copy is stale never re-cuts over the other's stop.
 func TestLibrary_TwoNodesOneTalk(t *testing.T) {
 	t.Parallel()
-	t.Run("dir", func(t *testing.T) {
-		t.Parallel()
-		s := &archive.DirStore{Root: t.TempDir()}
-		if err := s.Initialize(); err != nil {
-			t.Fatal(err)
-		}
-		testTwoNodesOneTalk(t, s)
-	})
-	t.Run("minio", func(t *testing.T) {
-		t.Parallel()
-		endpoint, user, secret, _, _ := storetest.MinIO(t)
-		s := &archive.S3Store{Endpoint: endpoint, Bucket: "race", AccessKey: user, SecretKey: secret}
-		if err := s.Initialize(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		testTwoNodesOneTalk(t, s)
-	})
+	onDirAndMinIO(t, "race", testTwoNodesOneTalk)
 }
 
 func testTwoNodesOneTalk(t *testing.T, s archive.Store) {

@@ -25,6 +25,20 @@ func testNode(t *testing.T, name, urls string) *Node {
 	return n
 }
 
+// opened opens what a node serves (a bucket, a board) with open, fails the
+// test if it cannot within 30 s, and closes it when the test ends.
+func opened[T interface{ Close() }](t *testing.T, open func(context.Context) (T, error)) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	return v
+}
+
 // recorder collects what a log delivers.
 type recorder struct {
 	mu      sync.Mutex

@@ -10,14 +10,7 @@ import (
 
 func openCounts(t *testing.T, n *Node, ttl time.Duration) *NodeCounts {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := n.NodeCounts(ctx, ttl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return opened(t, func(ctx context.Context) (*NodeCounts, error) { return n.NodeCounts(ctx, ttl) })
 }
 
 func putCounts(t *testing.T, c *NodeCounts, v string) {

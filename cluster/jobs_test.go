@@ -13,14 +13,7 @@ import (
 
 func testJobs(t *testing.T, n *Node, ttl time.Duration) *Jobs {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	j, err := n.JobBoard(ctx, ttl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(j.Close)
-	return j
+	return opened(t, func(ctx context.Context) (*Jobs, error) { return n.JobBoard(ctx, ttl) })
 }
 
 // A job posted by node a stays a's while a renews it (past its TTL), and

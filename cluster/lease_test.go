@@ -14,14 +14,7 @@ import (
 
 func testLeases(t *testing.T, n *Node, ttl time.Duration) *Leases {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := n.IngestLeases(ctx, ttl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Close)
-	return l
+	return opened(t, func(ctx context.Context) (*Leases, error) { return n.IngestLeases(ctx, ttl) })
 }
 
 // One node ingests a stage: another node's claim is refused while the

@@ -133,27 +133,26 @@ type flakyStore struct {
 	fails  int
 }
 
-func (s *flakyStore) Put(ctx context.Context, key string, r io.Reader, size int64, ct string) error {
+// fail reports whether this put of key fails (one fewer failure to come).
+func (s *flakyStore) fail(key string) bool {
 	s.mu.Lock()
-	fail := strings.HasSuffix(key, s.suffix) && s.fails > 0
-	if fail {
-		s.fails--
+	defer s.mu.Unlock()
+	if !strings.HasSuffix(key, s.suffix) || s.fails == 0 {
+		return false
 	}
-	s.mu.Unlock()
-	if fail {
+	s.fails--
+	return true
+}
+
+func (s *flakyStore) Put(ctx context.Context, key string, r io.Reader, size int64, ct string) error {
+	if s.fail(key) {
 		return errors.New("bucket unreachable")
 	}
 	return s.DirStore.Put(ctx, key, r, size, ct)
 }
 
 func (s *flakyStore) PutIf(ctx context.Context, key string, data []byte, ct string, cond archive.Condition) (string, error) {
-	s.mu.Lock()
-	fail := strings.HasSuffix(key, s.suffix) && s.fails > 0
-	if fail {
-		s.fails--
-	}
-	s.mu.Unlock()
-	if fail {
+	if s.fail(key) {
 		return "", errors.New("bucket unreachable")
 	}
 	return s.DirStore.PutIf(ctx, key, data, ct, cond)
